@@ -1,0 +1,1 @@
+"""Command line: ``caas`` (``main``); ``up`` runs the server (``server``)."""

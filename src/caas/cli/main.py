@@ -1,0 +1,78 @@
+"""``caas`` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from caas.config import DRIVERS, Settings, default_data_dir
+
+app = typer.Typer(help="caas: Cluster as a Service on an embedded OpenStack-compatible cloud.",
+                  no_args_is_help=True, add_completion=False)
+keys_app = typer.Typer(help="Token (Fernet) keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="token-keys")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"caas: error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _settings(**kw) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in kw.items() if v is not None})
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def up(
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="State directory [$CAAS_HOME or ~/.local/share/caas]"),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8080, "--port", help="Port to listen on (0: any free port)."),
+    driver: str = typer.Option("fake", "--driver", help=f"Hypervisor driver: {' or '.join(DRIVERS)}."),
+    database_url: Optional[str] = typer.Option(None, "--database-url", envvar="CAAS_DATABASE_URL",
+                                               help="SQLAlchemy URL [sqlite in the data dir]."),
+    public_url: Optional[str] = typer.Option(None, "--public-url", help="Base URL for the catalog."),
+    log_level: str = typer.Option("warning", "--log-level"),
+) -> None:
+    """Run the cloud in the foreground (SIGTERM or Ctrl-C stops it)."""
+    from caas.server import StartupError, serve
+
+    settings = _settings(data_dir=(data_dir or default_data_dir()).expanduser().resolve(), host=host, port=port,
+                         driver=driver, database_url=database_url, public_url=public_url)
+    try:
+        serve(settings, log_level=log_level)
+    except StartupError as exc:
+        _fail(str(exc))
+
+
+@keys_app.command("rotate")
+def rotate_keys(data_dir: Optional[Path] = typer.Option(None, "--data-dir")) -> None:
+    """Promote the staged key, stage a new one, drop the oldest. A running server picks the new
+    keys up on restart; tokens made with any kept key keep validating."""
+    from caas.identity.tokens import KeyRepository
+
+    settings = _settings(data_dir=(data_dir or default_data_dir()).expanduser())
+    repo = KeyRepository(settings.fernet_key_dir)
+    primary = repo.rotate()
+    typer.echo(f"primary key is now {primary}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    from caas import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

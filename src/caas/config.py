@@ -1,0 +1,88 @@
+"""Settings: data dir, database URL, listen address, driver, token and hashing parameters.
+
+Values come from (highest first) explicit arguments, ``CAAS_*`` environment variables and
+defaults. ``Settings`` is immutable; everything derived from it (paths, URLs) is a property.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DRIVERS = ("fake", "netns")
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("CAAS_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path("~/.local/share/caas").expanduser()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    driver: str = "fake"
+    database_url: str | None = None
+    # Public base URL written into the service catalog; derived from host/port when unset.
+    public_url: str | None = None
+    region: str = "RegionOne"
+    token_ttl_seconds: int = field(default_factory=lambda: _env_int("CAAS_TOKEN_TTL", 3600))
+    # bcrypt cost; Keystone's default is 12, and ours is never weaker by default.
+    password_hash_rounds: int = field(default_factory=lambda: _env_int("CAAS_PASSWORD_HASH_ROUNDS", 12))
+    max_body_bytes: int = 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if self.driver not in DRIVERS:
+            raise ValueError(f"unknown driver {self.driver!r}; choose one of {', '.join(DRIVERS)}")
+        if not 4 <= self.password_hash_rounds <= 31:
+            raise ValueError("password hash rounds (bcrypt cost) must be between 4 and 31")
+        if self.token_ttl_seconds < 1:
+            raise ValueError("token TTL must be at least one second")
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port must be between 0 and 65535")
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'caas.db'}"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "", "::"):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def fernet_key_dir(self) -> Path:
+        return self.data_dir / "fernet-keys"
+
+    @property
+    def admin_password_file(self) -> Path:
+        return self.data_dir / "admin-password"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.data_dir / "caas.lock"

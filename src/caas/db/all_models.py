@@ -1,0 +1,3 @@
+"""Imports every service's models so ``Base.metadata`` knows every table (for migrations)."""
+
+from caas.identity import models as identity_models  # noqa: F401

@@ -1,0 +1,81 @@
+"""Engine and transactions.
+
+``Database.read()`` and ``Database.write()`` are context managers yielding a Session in one
+transaction, committed on success and rolled back on any error. On SQLite a write transaction
+starts with ``BEGIN IMMEDIATE`` so that two writers queue on the busy timeout instead of
+failing with a lock upgrade deadlock; reads stay deferred and never block under WAL.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from caas.errors import Conflict
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=20,
+            max_overflow=20,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn, _record):  # pragma: no cover - trivial
+            # Take transaction control away from pysqlite; we emit BEGIN ourselves.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # pragma: no cover - trivial
+            mode = conn.info.get("caas_begin", "BEGIN")
+            conn.exec_driver_sql(mode)
+
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+class Database:
+    """One engine; ``read()`` and ``write()`` open one transaction each."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.is_sqlite = url.startswith("sqlite")
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[Session]:
+        try:
+            with self.engine.connect() as conn:
+                if self.is_sqlite:
+                    conn.info["caas_begin"] = "BEGIN IMMEDIATE" if write else "BEGIN"
+                with conn.begin():
+                    with Session(bind=conn, expire_on_commit=False, autoflush=True) as session:
+                        yield session
+                        session.flush()
+        except IntegrityError as exc:
+            raise Conflict("the request conflicts with an existing resource") from exc
+
+    def read(self):
+        """A transaction for reads (deferred on SQLite: never waits for writers)."""
+        return self._transaction(write=False)
+
+    def write(self):
+        """A transaction that will write (takes SQLite's write lock at once)."""
+        return self._transaction(write=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,39 @@
+"""Alembic, driven from code: ``upgrade(url)`` brings a database to the newest schema.
+
+Migrations live in ``caas/db/migrations/versions``; make a new one with
+``alembic -c src/caas/db/alembic.ini revision --autogenerate -m "..."`` (with CAAS_DATABASE_URL
+pointing at an up-to-date database).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _config(url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str) -> None:
+    from alembic import command
+
+    command.upgrade(_config(url), "head")
+
+
+def current_is_head(engine) -> bool:
+    """True if the database is already at the newest revision (cheap check, no Alembic import
+    of the migration scripts' modules beyond the directory scan)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    heads = set(ScriptDirectory(str(HERE / "migrations")).get_heads())
+    return current == heads

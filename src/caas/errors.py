@@ -1,0 +1,75 @@
+"""The one domain error hierarchy. Services raise these; the HTTP edge maps them to status
+codes and renders them in each API's own error format. Services never raise HTTP errors."""
+
+from __future__ import annotations
+
+
+class CaasError(Exception):
+    """Base of every error a service raises on purpose. ``status`` is the HTTP mapping."""
+
+    status = 500
+    title = "Internal Server Error"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or self.title)
+        self.message = message or self.title
+
+
+class BadRequest(CaasError):
+    status = 400
+    title = "Bad Request"
+
+
+class Unauthorized(CaasError):
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(CaasError):
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(CaasError):
+    status = 404
+    title = "Not Found"
+
+
+class MethodNotAllowed(CaasError):
+    status = 405
+    title = "Method Not Allowed"
+
+
+class NotAcceptable(CaasError):
+    status = 406
+    title = "Not Acceptable"
+
+
+class Conflict(CaasError):
+    status = 409
+    title = "Conflict"
+
+
+class PayloadTooLarge(CaasError):
+    status = 413
+    title = "Request Entity Too Large"
+
+
+class UnsupportedMediaType(CaasError):
+    status = 415
+    title = "Unsupported Media Type"
+
+
+class QuotaExceeded(CaasError):
+    status = 403
+    title = "Quota Exceeded"
+
+
+class NoValidHost(CaasError):
+    status = 500
+    title = "No Valid Host"
+
+
+class ServiceUnavailable(CaasError):
+    status = 503
+    title = "Service Unavailable"

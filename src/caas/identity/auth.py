@@ -1,0 +1,299 @@
+"""Authentication and tokens: issue (password and token methods; unscoped, project- and
+domain-scoped), validate (with a per-process cache that a change of the identity revision
+empties), revoke, and the service catalog a token carries.
+
+A token stops working when it expires, when it is revoked (by audit id), when its user is
+disabled or deleted or changes password, when its project or domain is disabled or deleted,
+and when a role it carries is removed (revocation event for user and scope, or for the role).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select, text
+from sqlalchemy.orm import Session
+
+from caas.config import Settings
+from caas.db import Database
+from caas.errors import BadRequest, NotFound, Unauthorized
+from caas.identity import policy
+from caas.identity.context import AuthContext, Ref
+from caas.identity.models import Assignment, Domain, Endpoint, Project, RevocationEvent, Role, Service, User
+from caas.identity.passwords import verify_password
+from caas.identity.service import USER_DOMAIN, USER_PROJECT, IdentityService, add_revocation
+from caas.identity.tokens import KeyRepository, TokenData, new_audit_id
+
+AUTH_REQUIRED = "The request you have made requires authentication."
+CACHE_MAX = 20000
+
+
+@dataclass(frozen=True)
+class PasswordCredentials:
+    password: str
+    user_id: str | None = None
+    user_name: str | None = None
+    domain_id: str | None = None
+    domain_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    project_id: str | None = None
+    project_name: str | None = None
+    project_domain_id: str | None = None
+    project_domain_name: str | None = None
+    domain_id: str | None = None
+    domain_name: str | None = None
+    unscoped: bool = False  # explicit "scope": "unscoped": ignore the default project
+
+    @property
+    def is_project(self) -> bool:
+        return bool(self.project_id or self.project_name)
+
+    @property
+    def is_domain(self) -> bool:
+        return bool(self.domain_id or self.domain_name)
+
+
+class TokenService:
+    def __init__(self, db: Database, settings: Settings, keys: KeyRepository) -> None:
+        self.db = db
+        self.settings = settings
+        self.keys = keys
+        self._lock = threading.Lock()
+        self._cache: dict[str, AuthContext] = {}
+        self._catalog_cache: dict[str | None, list] = {}
+        self._cache_revision: int | None = None
+
+    # ---- revision-scoped cache -----------------------------------------------------------
+    def _revision(self) -> int:
+        with self.db.engine.connect() as conn:
+            return conn.execute(text("SELECT value FROM identity_revision WHERE id = 1")).scalar_one()
+
+    def _sync_cache(self) -> None:
+        rev = self._revision()
+        if rev != self._cache_revision:
+            with self._lock:
+                self._cache = {}
+                self._catalog_cache = {}
+                self._cache_revision = rev
+
+    # ---- issue ---------------------------------------------------------------------------
+    def authenticate_password(self, creds: PasswordCredentials, scope: Scope) -> tuple[str, AuthContext]:
+        rounds = self.settings.password_hash_rounds
+        with self.db.read() as s:
+            user = self._find_user(s, creds)
+            hashed = user.password_hash if user is not None else None
+            user_ok = user is not None and user.enabled and s.get(Domain, user.domain_id).enabled
+        # The same work and the same answer for an unknown user and a wrong password.
+        if not verify_password(creds.password, hashed, rounds) or not user_ok:
+            raise Unauthorized(AUTH_REQUIRED)
+        now = time.time()
+        data = TokenData(user_id=user.id, methods=("password",), issued_at=now,
+                         expires_at=now + self.settings.token_ttl_seconds, audit_ids=(new_audit_id(),))
+        return self._issue(data, scope, user.default_project_id)
+
+    def authenticate_token(self, token_id: str, scope: Scope) -> tuple[str, AuthContext]:
+        old = self.validate(token_id)
+        methods = tuple(dict.fromkeys(("token",) + old.token.methods))
+        data = TokenData(user_id=old.user.id, methods=methods, issued_at=time.time(),
+                         expires_at=old.token.expires_at, audit_ids=(new_audit_id(), old.token.audit_ids[0]))
+        return self._issue(data, scope, None)
+
+    def _issue(self, data: TokenData, scope: Scope, default_project_id: str | None) -> tuple[str, AuthContext]:
+        with self.db.read() as s:
+            if scope.is_project:
+                project = self._find_project(s, scope)
+                data = _replace(data, project_id=project.id)
+            elif scope.is_domain:
+                dom = (s.get(Domain, scope.domain_id) if scope.domain_id
+                       else s.scalar(select(Domain).where(Domain.name == scope.domain_name)))
+                if dom is None:
+                    raise Unauthorized(f"Could not find domain: {scope.domain_id or scope.domain_name}.")
+                data = _replace(data, domain_id=dom.id)
+            elif default_project_id and not scope.unscoped:
+                # Keystone scopes a scope-less request to the user's default project when it can.
+                project = s.get(Project, default_project_id)
+                if project is not None and project.enabled and _roles(s, USER_PROJECT, data.user_id, project.id):
+                    data = _replace(data, project_id=project.id)
+            ctx = self._context(s, "", data)
+        token_id = self.keys.encode(data)
+        return token_id, AuthContext(**{**ctx.__dict__, "token_id": token_id})
+
+    # ---- validate ------------------------------------------------------------------------
+    def validate(self, token_id: str) -> AuthContext:
+        """The context of a valid token; Unauthorized for anything else."""
+        self._sync_cache()
+        ctx = self._cache.get(token_id)
+        if ctx is not None:
+            if ctx.token.expires_at <= time.time():
+                raise Unauthorized(AUTH_REQUIRED)
+            return ctx
+        data = self.keys.decode(token_id)
+        if data.expires_at <= time.time():
+            raise Unauthorized(AUTH_REQUIRED)
+        with self.db.read() as s:
+            ctx = self._context(s, token_id, data)
+            self._check_revoked(s, ctx)
+        with self._lock:
+            if len(self._cache) >= CACHE_MAX:
+                self._cache = {}
+            self._cache[token_id] = ctx
+        return ctx
+
+    def _context(self, s: Session, token_id: str, data: TokenData) -> AuthContext:
+        user = s.get(User, data.user_id)
+        if user is None or not user.enabled:
+            raise Unauthorized(AUTH_REQUIRED)
+        if data.issued_at < (user.password_changed_at or 0):
+            raise Unauthorized(AUTH_REQUIRED)
+        user_domain = s.get(Domain, user.domain_id)
+        if user_domain is None or not user_domain.enabled:
+            raise Unauthorized(AUTH_REQUIRED)
+        kwargs: dict = {}
+        if data.project_id:
+            project = s.get(Project, data.project_id)
+            pdom = s.get(Domain, project.domain_id) if project is not None else None
+            if project is None or not project.enabled or pdom is None or not pdom.enabled:
+                raise Unauthorized(AUTH_REQUIRED)
+            roles = _roles(s, USER_PROJECT, user.id, project.id)
+            if not roles:
+                raise Unauthorized(f"User {user.id} has no access to project {project.id}.")
+            kwargs = {"project": Ref(project.id, project.name), "project_domain": Ref(pdom.id, pdom.name),
+                      "roles": roles}
+        elif data.domain_id:
+            dom = s.get(Domain, data.domain_id)
+            if dom is None or not dom.enabled:
+                raise Unauthorized(AUTH_REQUIRED)
+            roles = _roles(s, USER_DOMAIN, user.id, dom.id)
+            if not roles:
+                raise Unauthorized(f"User {user.id} has no access to domain {dom.id}.")
+            kwargs = {"domain": Ref(dom.id, dom.name), "roles": roles}
+        return AuthContext(token_id=token_id, token=data, user=Ref(user.id, user.name),
+                           user_domain=Ref(user_domain.id, user_domain.name), **kwargs)
+
+    def _check_revoked(self, s: Session, ctx: AuthContext) -> None:
+        data = ctx.token
+        role_ids = [r.id for r in ctx.roles]
+        stmt = select(RevocationEvent).where(
+            RevocationEvent.issued_before >= data.issued_at,
+            or_(RevocationEvent.audit_id == data.audit_ids[0], RevocationEvent.user_id == data.user_id,
+                RevocationEvent.role_id.in_(role_ids) if role_ids else False,
+                RevocationEvent.project_id == data.project_id if data.project_id else False,
+                RevocationEvent.domain_id == data.domain_id if data.domain_id else False))
+        for ev in s.scalars(stmt):
+            if ev.audit_id and ev.audit_id != data.audit_ids[0]:
+                continue
+            if ev.user_id and ev.user_id != data.user_id:
+                continue
+            if ev.project_id and ev.project_id != data.project_id:
+                continue
+            if ev.domain_id and ev.domain_id != data.domain_id:
+                continue
+            if ev.role_id and ev.role_id not in role_ids:
+                continue
+            raise Unauthorized(AUTH_REQUIRED)
+
+    def validate_subject(self, ctx: AuthContext, subject: str, allow_expired: bool = False) -> AuthContext:
+        """Validate another token for ``ctx`` (GET/HEAD /v3/auth/tokens). A subject token that
+        is not valid is 404, as in Keystone."""
+        try:
+            subject_ctx = self.validate(subject)
+        except Unauthorized:
+            raise NotFound("Could not find token.") from None
+        policy.enforce(ctx, "identity:validate_token", {"user_id": subject_ctx.user_id})
+        return subject_ctx
+
+    def revoke(self, ctx: AuthContext, subject: str) -> None:
+        subject_ctx = self.validate_subject(ctx, subject)
+        policy.enforce(ctx, "identity:revoke_token", {"user_id": subject_ctx.user_id})
+        with self.db.write() as s:
+            add_revocation(s, audit_id=subject_ctx.token.audit_ids[0])
+
+    # ---- what a token reaches ------------------------------------------------------------
+    def auth_projects(self, ctx: AuthContext) -> list[Project]:
+        with self.db.read() as s:
+            return IdentityService.projects_of_user(s, ctx.user_id)
+
+    def auth_domains(self, ctx: AuthContext) -> list[Domain]:
+        with self.db.read() as s:
+            return IdentityService.domains_of_user(s, ctx.user_id)
+
+    def catalog(self, ctx: AuthContext) -> list[dict]:
+        """The service catalog for a token: URL templates filled with its project id; endpoints
+        that need a project are left out of tokens without one."""
+        key = ctx.project_id
+        cached = self._catalog_cache.get(key)
+        if cached is not None:
+            return cached
+        with self.db.read() as s:
+            services = list(s.scalars(select(Service).where(Service.enabled.is_(True)).order_by(Service.type)))
+            endpoints = list(s.scalars(select(Endpoint).where(Endpoint.enabled.is_(True))))
+        result = []
+        for svc in services:
+            eps = []
+            for ep in endpoints:
+                if ep.service_id != svc.id:
+                    continue
+                url = ep.url
+                if "$(project_id)s" in url or "%(project_id)s" in url or "$(tenant_id)s" in url:
+                    if not ctx.project_id:
+                        continue
+                    for tmpl in ("$(project_id)s", "%(project_id)s", "$(tenant_id)s"):
+                        url = url.replace(tmpl, ctx.project_id)
+                eps.append({"id": ep.id, "interface": ep.interface, "region": ep.region_id,
+                            "region_id": ep.region_id, "url": url})
+            if eps:
+                result.append({"endpoints": eps, "id": svc.id, "type": svc.type, "name": svc.name})
+        with self._lock:
+            self._catalog_cache[key] = result
+        return result
+
+    # ---- lookups -------------------------------------------------------------------------
+    @staticmethod
+    def _find_user(s: Session, creds: PasswordCredentials) -> User | None:
+        if creds.user_id:
+            return s.get(User, creds.user_id)
+        if not creds.user_name:
+            raise BadRequest("Expecting to find user id or name in password.user.")
+        if creds.domain_id:
+            dom_id = creds.domain_id
+        elif creds.domain_name:
+            dom_id = s.scalar(select(Domain.id).where(Domain.name == creds.domain_name))
+            if dom_id is None:
+                return None
+        else:
+            raise BadRequest("Expecting to find domain in user - the server could not comply with the request "
+                             "since it is either malformed or otherwise incorrect.")
+        return s.scalar(select(User).where(User.domain_id == dom_id, User.name == creds.user_name))
+
+    @staticmethod
+    def _find_project(s: Session, scope: Scope) -> Project:
+        if scope.project_id:
+            project = s.get(Project, scope.project_id)
+        else:
+            if scope.project_domain_id:
+                dom_id = scope.project_domain_id
+            elif scope.project_domain_name:
+                dom_id = s.scalar(select(Domain.id).where(Domain.name == scope.project_domain_name))
+            else:
+                raise BadRequest("Expecting to find domain in project.")
+            project = s.scalar(select(Project).where(Project.domain_id == dom_id, Project.name == scope.project_name))
+        if project is None:
+            raise Unauthorized(f"Could not find project: {scope.project_id or scope.project_name}.")
+        return project
+
+
+def _roles(s: Session, type_: str, user_id: str, target_id: str) -> tuple[Ref, ...]:
+    rows = s.execute(select(Role.id, Role.name).join(Assignment, Assignment.role_id == Role.id)
+                     .where(and_(Assignment.type == type_, Assignment.actor_id == user_id,
+                                 Assignment.target_id == target_id)).order_by(Role.name))
+    return tuple(Ref(rid, name) for rid, name in rows)
+
+
+def _replace(data: TokenData, **changes) -> TokenData:
+    from dataclasses import replace
+    return replace(data, **changes)

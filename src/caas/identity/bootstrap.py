@@ -1,0 +1,148 @@
+"""First-start state and the service catalog.
+
+``bootstrap`` is idempotent: it creates what is missing (the ``default`` domain, the ``admin``
+project, the roles ``admin``/``member``/``reader``, the ``admin`` user with a generated password
+kept in the data dir with mode 0600, admin's grants) and re-points the catalog at the current
+public URL, so a restart on another port keeps working.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+from caas.config import Settings
+from caas.db import Database
+from caas.identity.models import Assignment, Domain, Endpoint, Project, Region, Revision, Role, Service, User
+from caas.identity.passwords import hash_password
+from caas.identity.service import DEFAULT_DOMAIN_ID, USER_DOMAIN, USER_PROJECT, bump_revision
+
+# (type, name, path under the public URL, description). Later services add themselves here.
+CATALOG: list[tuple[str, str, str, str]] = [
+    ("identity", "keystone", "/identity", "Identity Service"),
+]
+INTERFACES = ("public", "internal", "admin")
+ROLES = ("admin", "member", "reader")
+
+
+def write_private(path: Path, content: str) -> None:
+    """Write a file readable by its owner only (created 0600, never world-readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(content)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def admin_password(settings: Settings) -> str:
+    path = settings.admin_password_file
+    if path.exists():
+        return path.read_text().strip()
+    password = secrets.token_urlsafe(18)
+    write_private(path, password + "\n")
+    return password
+
+
+def bootstrap(db: Database, settings: Settings) -> None:
+    password = admin_password(settings)
+    with db.write() as s:
+        if s.get(Revision, 1) is None:
+            s.add(Revision(id=1, value=0))
+            s.flush()
+        if s.get(Domain, DEFAULT_DOMAIN_ID) is None:
+            s.add(Domain(id=DEFAULT_DOMAIN_ID, name="Default", description="The default domain"))
+            s.flush()
+        project = s.scalar(select(Project).where(Project.domain_id == DEFAULT_DOMAIN_ID, Project.name == "admin"))
+        if project is None:
+            project = Project(name="admin", domain_id=DEFAULT_DOMAIN_ID, description="Bootstrap project")
+            s.add(project)
+        roles = {}
+        for name in ROLES:
+            role = s.scalar(select(Role).where(Role.name == name))
+            if role is None:
+                role = Role(name=name)
+                s.add(role)
+            roles[name] = role
+        user = s.scalar(select(User).where(User.domain_id == DEFAULT_DOMAIN_ID, User.name == "admin"))
+        if user is None:
+            user = User(name="admin", domain_id=DEFAULT_DOMAIN_ID, default_project_id=None,
+                        password_hash=hash_password(password, settings.password_hash_rounds),
+                        password_changed_at=time.time())
+            s.add(user)
+        s.flush()
+        for type_, target in ((USER_PROJECT, project.id), (USER_DOMAIN, DEFAULT_DOMAIN_ID)):
+            if s.get(Assignment, (type_, user.id, target, roles["admin"].id)) is None:
+                s.add(Assignment(type=type_, actor_id=user.id, target_id=target, role_id=roles["admin"].id))
+        sync_catalog(s, settings)
+        bump_revision(s)
+
+
+def sync_catalog(s, settings: Settings) -> None:
+    if s.get(Region, settings.region) is None:
+        s.add(Region(id=settings.region, description=""))
+        s.flush()
+    for type_, name, path, description in CATALOG:
+        svc = s.scalar(select(Service).where(Service.type == type_))
+        if svc is None:
+            svc = Service(type=type_, name=name, description=description)
+            s.add(svc)
+            s.flush()
+        existing = {ep.interface: ep for ep in s.scalars(select(Endpoint).where(Endpoint.service_id == svc.id))}
+        url = settings.base_url + path
+        for interface in INTERFACES:
+            ep = existing.get(interface)
+            if ep is None:
+                s.add(Endpoint(service_id=svc.id, interface=interface, region_id=settings.region, url=url))
+            else:
+                ep.url = url
+                ep.region_id = settings.region
+
+
+def clouds_yaml(settings: Settings, password: str) -> str:
+    auth_url = settings.base_url + "/identity/v3"
+    return (
+        "clouds:\n"
+        "  caas:\n"
+        "    auth:\n"
+        f"      auth_url: {auth_url}\n"
+        "      username: admin\n"
+        f"      password: '{password}'\n"
+        "      project_name: admin\n"
+        "      user_domain_name: Default\n"
+        "      project_domain_name: Default\n"
+        f"    region_name: {settings.region}\n"
+        "    identity_api_version: 3\n"
+        "    interface: public\n"
+    )
+
+
+def admin_openrc(settings: Settings, password: str) -> str:
+    return (
+        "# caas admin credentials (the keystonerc_admin of the OpenStack guides)\n"
+        "unset OS_TOKEN OS_CLOUD\n"
+        "export OS_USERNAME=admin\n"
+        f"export OS_PASSWORD='{password}'\n"
+        "export OS_PROJECT_NAME=admin\n"
+        "export OS_USER_DOMAIN_NAME=Default\n"
+        "export OS_PROJECT_DOMAIN_NAME=Default\n"
+        f"export OS_AUTH_URL={settings.base_url}/identity/v3\n"
+        "export OS_IDENTITY_API_VERSION=3\n"
+        f"export OS_REGION_NAME={settings.region}\n"
+        "export OS_INTERFACE=public\n"
+        "export PS1='[\\u@\\h \\W(keystone_admin)]\\$ '\n"
+    )
+
+
+def write_client_files(settings: Settings) -> tuple[Path, Path]:
+    password = admin_password(settings)
+    clouds = settings.data_dir / "clouds.yaml"
+    openrc = settings.data_dir / "admin-openrc"
+    write_private(clouds, clouds_yaml(settings, password))
+    write_private(openrc, admin_openrc(settings, password))
+    return clouds, openrc

@@ -1,0 +1,46 @@
+"""The authenticated caller: who, in what scope, with which roles. Built by token validation
+and handed to every service call that checks policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from caas.identity.tokens import TokenData
+
+
+@dataclass(frozen=True)
+class Ref:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class AuthContext:
+    token_id: str
+    token: TokenData
+    user: Ref
+    user_domain: Ref
+    project: Ref | None = None
+    project_domain: Ref | None = None
+    domain: Ref | None = None
+    roles: tuple[Ref, ...] = field(default_factory=tuple)
+
+    @property
+    def user_id(self) -> str:
+        return self.user.id
+
+    @property
+    def project_id(self) -> str | None:
+        return self.project.id if self.project else None
+
+    @property
+    def role_names(self) -> frozenset[str]:
+        return frozenset(r.name for r in self.roles)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.role_names
+
+    @property
+    def is_reader(self) -> bool:
+        return bool(self.role_names & {"admin", "member", "reader"})

@@ -1,0 +1,116 @@
+"""Identity tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from caas.db.base import Base, new_id, utcnow
+
+NAME_LEN = 255
+
+
+class Domain(Base):
+    __tablename__ = "domain"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Project(Base):
+    __tablename__ = "project"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    domain_id: Mapped[str] = mapped_column(ForeignKey("domain.id"), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "user"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    domain_id: Mapped[str] = mapped_column(ForeignKey("domain.id"), index=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Epoch seconds of the last password change; tokens issued before it are invalid.
+    password_changed_at: Mapped[float] = mapped_column(Float, default=0.0)
+    default_project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    email: Mapped[str | None] = mapped_column(String(NAME_LEN), nullable=True)
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Role(Base):
+    __tablename__ = "role"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Assignment(Base):
+    """A role granted to a user on a project or a domain."""
+
+    __tablename__ = "assignment"
+    type: Mapped[str] = mapped_column(String(16), primary_key=True)  # UserProject | UserDomain
+    actor_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    target_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    role_id: Mapped[str] = mapped_column(ForeignKey("role.id"), primary_key=True)
+
+
+class Region(Base):
+    __tablename__ = "region"
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Service(Base):
+    __tablename__ = "service"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    type: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Endpoint(Base):
+    __tablename__ = "endpoint"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
+    interface: Mapped[str] = mapped_column(String(8))
+    region_id: Mapped[str] = mapped_column(ForeignKey("region.id"))
+    url: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class RevocationEvent(Base):
+    """Tokens issued before ``issued_before`` that match every non-null field are revoked."""
+
+    __tablename__ = "revocation_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    audit_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    domain_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    role_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    issued_before: Mapped[float] = mapped_column(Float)
+    # Events older than the longest token lifetime can be purged.
+    revoked_at: Mapped[float] = mapped_column(Float)
+
+
+class Revision(Base):
+    """A counter bumped by every identity write, so each process can tell when its cache of
+    validated tokens and identity rows is stale (one cheap read per request)."""
+
+    __tablename__ = "identity_revision"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,94 @@
+"""Who may do what in Identity. One table of rules; ``enforce`` raises Forbidden.
+
+The rules follow Keystone's defaults as an operator sees them: the ``admin`` role manages
+identity; everybody else reads only itself (its user, its projects, its role assignments, its
+own tokens) and changes only its own password.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from caas.errors import Forbidden
+from caas.identity.context import AuthContext
+
+
+def _admin(ctx: AuthContext, target: dict) -> bool:
+    return ctx.is_admin
+
+
+def _admin_or_self(ctx: AuthContext, target: dict) -> bool:
+    return ctx.is_admin or target.get("user_id") == ctx.user_id
+
+
+def _self(ctx: AuthContext, target: dict) -> bool:
+    return target.get("user_id") == ctx.user_id
+
+
+def _admin_or_scoped_project(ctx: AuthContext, target: dict) -> bool:
+    return ctx.is_admin or (ctx.project is not None and target.get("project_id") == ctx.project.id)
+
+
+def _admin_or_own_domain(ctx: AuthContext, target: dict) -> bool:
+    return ctx.is_admin or target.get("domain_id") in {
+        ctx.user_domain.id, ctx.project_domain.id if ctx.project_domain else None,
+        ctx.domain.id if ctx.domain else None}
+
+
+def _authenticated(ctx: AuthContext, target: dict) -> bool:
+    return True
+
+
+Rule = Callable[[AuthContext, dict], bool]
+
+RULES: dict[str, Rule] = {
+    "identity:get_domain": _admin_or_own_domain,
+    "identity:list_domains": _admin,
+    "identity:create_domain": _admin,
+    "identity:update_domain": _admin,
+    "identity:delete_domain": _admin,
+    "identity:get_project": _admin_or_scoped_project,
+    "identity:list_projects": _admin,
+    "identity:create_project": _admin,
+    "identity:update_project": _admin,
+    "identity:delete_project": _admin,
+    "identity:get_user": _admin_or_self,
+    "identity:list_users": _admin,
+    "identity:create_user": _admin,
+    "identity:update_user": _admin,
+    "identity:delete_user": _admin,
+    "identity:change_password": _self,
+    "identity:list_user_projects": _admin_or_self,
+    "identity:list_user_groups": _admin_or_self,
+    "identity:get_role": _admin,
+    "identity:list_roles": _admin,
+    "identity:create_role": _admin,
+    "identity:update_role": _admin,
+    "identity:delete_role": _admin,
+    "identity:check_grant": _admin,
+    "identity:list_grants": _admin,
+    "identity:create_grant": _admin,
+    "identity:revoke_grant": _admin,
+    # Members may list their own assignments (filtered by their own user id).
+    "identity:list_role_assignments": _admin_or_self,
+    "identity:get_service": _admin,
+    "identity:list_services": _admin,
+    "identity:get_endpoint": _admin,
+    "identity:list_endpoints": _admin,
+    "identity:get_region": _authenticated,
+    "identity:list_regions": _authenticated,
+    "identity:validate_token": _admin_or_self,
+    "identity:revoke_token": _admin_or_self,
+}
+
+
+def allowed(ctx: AuthContext, action: str, target: dict | None = None) -> bool:
+    rule = RULES.get(action)
+    if rule is None:  # an unknown action is a programming error: deny, never allow
+        return False
+    return rule(ctx, target or {})
+
+
+def enforce(ctx: AuthContext, action: str, target: dict | None = None) -> None:
+    if not allowed(ctx, action, target):
+        raise Forbidden(f"You are not authorized to perform the requested action: {action}.")

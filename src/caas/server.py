@@ -1,0 +1,108 @@
+"""Running the cloud: ``serve`` prepares the data dir (lock, schema, keys, bootstrap, client
+files) and serves the app on one port until SIGTERM or SIGINT.
+
+Refuses clearly, without a traceback, when another caas holds the data dir or the port is
+taken (``StartupError``).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+
+from caas.config import Settings
+
+
+class StartupError(Exception):
+    """A reason not to start, said to the user as is."""
+
+
+def lock_data_dir(settings: Settings):
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    fh = open(settings.lock_file, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise StartupError(f"caas is already running with data dir {settings.data_dir} ({holder}); "
+                           "stop it first or choose another --data-dir") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()}, port {settings.port}\n")
+    fh.flush()
+    return fh
+
+
+def bind(settings: Settings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host, settings.port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {settings.port} on {settings.host} is already in use; "
+                               "is caas (or something else) already running? Choose another --port") from None
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.EACCES):
+            raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def prepare(settings: Settings):
+    """Schema, keys and first-start state. Returns the Cloud."""
+    from caas.api.app import Cloud
+    from caas.db.migrate import upgrade
+    from caas.identity.bootstrap import bootstrap, write_client_files
+
+    upgrade(settings.db_url)
+    cloud = Cloud(settings)
+    cloud.keys.setup()
+    bootstrap(cloud.db, settings)
+    write_client_files(settings)
+    return cloud
+
+
+def banner(settings: Settings) -> str:
+    d = settings.data_dir
+    return (f"caas is serving on {settings.base_url} (driver {settings.driver}, database "
+            f"{'SQLite' if settings.db_url.startswith('sqlite') else 'PostgreSQL'})\n"
+            f"  admin credentials: {d / 'admin-openrc'} (source it) or "
+            f"OS_CLIENT_CONFIG_FILE={d / 'clouds.yaml'} with --os-cloud caas\n"
+            f"  try: . {d / 'admin-openrc'} && openstack token issue\n"
+            f"  health: {settings.base_url}/healthz")
+
+
+def serve(settings: Settings, log_level: str = "warning") -> None:
+    import uvicorn
+
+    lock = lock_data_dir(settings)
+    sock = bind(settings)
+    if settings.port == 0:  # an ephemeral port: the catalog must name the real one
+        settings = settings.with_(port=sock.getsockname()[1])
+    cloud = prepare(settings)
+    from caas.api.app import create_app
+
+    app = create_app(cloud)
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
+                            timeout_graceful_shutdown=10, server_header=False)
+    server = uvicorn.Server(config)
+    print(banner(settings), flush=True)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        cloud.db.dispose()
+        sock.close()
+        lock.close()
+    print("caas stopped", file=sys.stderr, flush=True)
