@@ -84,6 +84,28 @@ def banner(settings: Settings) -> str:
             f"  health: {settings.base_url}/healthz")
 
 
+def _server_class():
+    import contextlib
+    import signal
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises SIGTERM after a graceful shutdown, so the process would die by the
+        signal; we shut down just as gracefully and then exit 0."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server
+
+
 def serve(settings: Settings, log_level: str = "warning") -> None:
     import uvicorn
 
@@ -97,7 +119,7 @@ def serve(settings: Settings, log_level: str = "warning") -> None:
     app = create_app(cloud)
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
                             timeout_graceful_shutdown=10, server_header=False)
-    server = uvicorn.Server(config)
+    server = _server_class()(config)
     print(banner(settings), flush=True)
     try:
         server.run(sockets=[sock])

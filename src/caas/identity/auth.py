@@ -66,7 +66,7 @@ class TokenService:
         self._lock = threading.Lock()
         self._cache: dict[str, AuthContext] = {}
         self._catalog_cache: dict[str | None, list] = {}
-        self._cache_revision: int | None = None
+        self._cache_revision: tuple[int, int] | None = None
 
     # ---- revision-scoped cache -----------------------------------------------------------
     def _revision(self) -> int:
@@ -74,7 +74,8 @@ class TokenService:
             return conn.execute(text("SELECT value FROM identity_revision WHERE id = 1")).scalar_one()
 
     def _sync_cache(self) -> None:
-        rev = self._revision()
+        self.keys.fernet()  # reloads rotated keys; a new key set empties the cache below
+        rev = (self._revision(), self.keys.generation)
         if rev != self._cache_revision:
             with self._lock:
                 self._cache = {}

@@ -7,7 +7,8 @@ events (see ``service``).
 
 Keys live in ``<data dir>/fernet-keys`` as Keystone lays them out: file ``0`` is the staged
 key, the highest number is the primary (used to encrypt), the others still decrypt. ``rotate``
-promotes the staged key, stages a new one and keeps at most ``max_active`` keys.
+promotes the staged key, stages a new one and keeps at most ``max_active`` keys; a running
+server notices the change of the key directory and reloads.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class KeyRepository:
         self.directory = Path(directory)
         self.max_active = max(max_active, 2)
         self._fernet: MultiFernet | None = None
+        self._loaded_mtime: int | None = None
+        self.generation = 0  # bumped on every (re)load, so caches of validated tokens can follow
 
     def _indexes(self) -> list[int]:
         if not self.directory.is_dir():
@@ -105,7 +108,12 @@ class KeyRepository:
         self._fernet = None
 
     def fernet(self) -> MultiFernet:
-        if self._fernet is None:
+        # A rotation (by ``caas token-keys rotate``, in another process) changes the
+        # directory's mtime; pick the new keys up without a restart.
+        mtime = self.directory.stat().st_mtime_ns
+        if self._fernet is None or mtime != self._loaded_mtime:
+            self._loaded_mtime = mtime
+            self.generation += 1
             indexes = self._indexes()
             if not indexes:
                 raise RuntimeError(f"no token keys in {self.directory}")
