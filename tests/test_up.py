@@ -85,3 +85,12 @@ def test_data_dir_defaults_to_caas_home(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_unreachable_database_is_refused_clearly_without_the_password(tmp_path):
+    url = f"postgresql+psycopg://caas:s3cretpw@127.0.0.1:{free_port()}/caas"
+    out = subprocess.run(caas_command() + ["up", "--data-dir", str(tmp_path / "d"), "--port", str(free_port()),
+                                           "--database-url", url], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert "cannot bring the database" in out.stderr and "Connection refused" in out.stderr
+    assert "s3cretpw" not in out.stderr + out.stdout and "Traceback" not in out.stderr

@@ -11,6 +11,7 @@ import errno
 import fcntl
 import logging
 import os
+import re
 import socket
 import sys
 from pathlib import Path
@@ -62,16 +63,36 @@ def bind(settings: Settings) -> socket.socket:
 
 def prepare(settings: Settings):
     """Schema, keys and first-start state. Returns the Cloud."""
+    import subprocess
+
     from caas.api.app import Cloud
-    from caas.db.migrate import upgrade
     from caas.identity.bootstrap import bootstrap, write_client_files
 
-    upgrade(settings.db_url)
+    # Migrations run in a child process (as keystone-manage db_sync would), so the server
+    # never holds Alembic in memory. The URL goes through the environment, not argv, so a
+    # password in it is not visible in the process list.
+    proc = subprocess.run([sys.executable, "-c", "import os, caas.db.migrate as m; m.upgrade(os.environ['CAAS_MIGRATE_URL'])"],
+                          env={**os.environ, "CAAS_MIGRATE_URL": settings.db_url},
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        # The exception line of the traceback says why (e.g. connection refused).
+        lines = [ln for ln in proc.stderr.splitlines() if re.match(r"^[\w.]+(Error|Exception)\b", ln)]
+        detail = lines[-1] if lines else (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise StartupError(f"cannot bring the database {_safe_url(settings.db_url)} up to date: {detail}")
     cloud = Cloud(settings)
     cloud.keys.setup()
     bootstrap(cloud.db, settings)
     write_client_files(settings)
     return cloud
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for a message
+        return "(unparseable URL)"
 
 
 def banner(settings: Settings) -> str:

@@ -37,3 +37,4 @@ def current_is_head(engine) -> bool:
         current = set(MigrationContext.configure(conn).get_current_heads())
     heads = set(ScriptDirectory(str(HERE / "migrations")).get_heads())
     return current == heads
+
