@@ -2,15 +2,13 @@
 
 ``Cloud`` holds the services built from one ``Settings`` (database, token keys, identity).
 ``create_app`` mounts the APIs and wraps them in the edge middleware: a request id on every
-response, response counters for ``/metrics``, and a last-resort handler that turns any
-unexpected exception into a 500 in the right error format (and logs it) rather than a dropped
-connection.
+response, response counters for ``/metrics``; an unexpected exception becomes a logged 500 in
+Keystone's error format rather than a dropped connection (the service APIs render their own).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections import Counter
 
@@ -20,7 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from caas.api import identity as identity_api
-from caas.api.framework import ALL_METHODS, dumps, json_response
+from caas.api.framework import ALL_METHODS, json_response
 from caas.config import Settings
 from caas.db import Database
 from caas.identity.auth import TokenService
@@ -42,46 +40,35 @@ class Cloud:
 
 
 class EdgeMiddleware:
-    """Request ids, response counters and the last-resort 500 (pure ASGI, no buffering)."""
+    """Request ids and response counters (pure ASGI, no buffering)."""
 
     def __init__(self, app, metrics: Counter) -> None:
         self.app = app
         self.metrics = metrics
-        self.lock = threading.Lock()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request_id = f"req-{uuid.uuid4()}".encode()
-        started = False
 
         async def send_wrapper(message):
-            nonlocal started
             if message["type"] == "http.response.start":
-                started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-openstack-request-id", request_id))
                 message["headers"] = headers
                 self.metrics[message["status"]] += 1
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except Exception:  # noqa: BLE001 - the edge must answer, whatever went wrong
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-            if started:
-                raise
-            body = dumps(_internal_error(scope.get("path", "")))
-            await send_wrapper({"type": "http.response.start", "status": 500,
-                                "headers": [(b"content-type", b"application/json"),
-                                            (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+        await self.app(scope, receive, send_wrapper)
 
 
-def _internal_error(path: str) -> dict:
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """Last resort for routes outside the service APIs (which render their own 500s)."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     message = "An unexpected error prevented the server from fulfilling your request."
-    return {"error": {"code": 500, "message": message, "title": "Internal Server Error"}}
+    return json_response({"error": {"code": 500, "message": message, "title": "Internal Server Error"}},
+                         status=500)
 
 
 def create_app(cloud: Cloud) -> Starlette:
@@ -109,7 +96,7 @@ def create_app(cloud: Cloud) -> Starlette:
         Route("/metrics", metrics_view),
         Route("/identity", identity.endpoint("/"), methods=ALL_METHODS),
         Mount("/identity", app=identity.router()),
-    ])
+    ], exception_handlers={Exception: _internal_error})
     app.state.cloud = cloud
     app.state.metrics = metrics
     return EdgeMiddleware(app, metrics)

@@ -113,6 +113,29 @@ async def read_json(request: Request, limit: int) -> Any:
         raise BadRequest("Malformed request body: the body is not valid JSON.") from None
 
 
+def _strings(value: Any):
+    """Every string (keys included) in a parsed JSON value."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            yield v
+        elif isinstance(v, dict):
+            for k, item in v.items():
+                yield k
+                stack.append(item)
+        elif isinstance(v, list):
+            stack.extend(v)
+
+
+def _refuse_nul(*groups) -> None:
+    """NUL has no place in names or ids, and PostgreSQL cannot store it: 400, everywhere."""
+    for group in groups:
+        for s in group:
+            if "\x00" in s:
+                raise BadRequest("Invalid input: NUL characters (\\u0000) are not allowed.")
+
+
 class ServiceAPI:
     """Routes of one service, mounted under its prefix."""
 
@@ -138,18 +161,30 @@ class ServiceAPI:
         return json_response(self.error_format(exc), status=exc.status, headers=headers)
 
     def _endpoint(self, methods: dict[str, Handler]):
+        allow = ", ".join(methods)
         async def endpoint(request: Request) -> Response:
             try:
                 handler = methods.get(request.method)
                 if handler is None:
-                    raise MethodNotAllowed(f"The method {request.method} is not allowed for this resource.")
+                    response = self.error(MethodNotAllowed(
+                        f"The method {request.method} is not allowed for this resource."))
+                    response.headers["Allow"] = allow
+                    return response
+                params = dict(request.path_params)
+                _refuse_nul(params.values(), request.query_params.values())
                 body = None
                 if request.method in ("POST", "PUT", "PATCH", "DELETE"):
                     body = await read_json(request, self.max_body)
-                call = Call(request=request, body=body, params=dict(request.path_params))
+                    if body is not None:
+                        _refuse_nul(_strings(body))
+                call = Call(request=request, body=body, params=params)
                 response = await run_in_threadpool(handler, call)
             except CaasError as exc:
                 return self.error(exc)
+            except Exception:  # noqa: BLE001 - a bug must still answer in the API's format
+                log.exception("unhandled error on %s %s", request.method, request.url.path)
+                return self.error(CaasError("An unexpected error prevented the server from fulfilling "
+                                            "your request."))
             if request.method == "HEAD":
                 response.body = b""
             return response

@@ -261,6 +261,9 @@ class IdentityService:
             if hashed is not None:
                 user.password_hash = hashed
                 user.password_changed_at = time.time()
+            if changes.get("enabled") is False:
+                # As Keystone: tokens of a disabled user stay dead if it is enabled again.
+                add_revocation(s, user_id=user.id)
             bump_revision(s)
         return user
 
