@@ -60,6 +60,9 @@ def test_bad_arguments_are_refused_clearly(tmp_path):
     out = subprocess.run(caas_command() + ["up", "--data-dir", str(tmp_path / "d"), "--driver", "kvm"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "unknown driver" in out.stderr and "Traceback" not in out.stderr
+    out = subprocess.run(caas_command() + ["up", "--data-dir", str(tmp_path / "d"), "--driver", "netns"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "not available" in out.stderr and not (tmp_path / "d").exists()
 
 
 def test_sigterm_stops_cleanly(tmp_path):

@@ -76,3 +76,42 @@ def test_openstacksdk_clouds_yaml(server):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "fabric" in json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_operator_workflow(server):
+    """What an operator does next: set, disable, change passwords, remove roles, delete."""
+    env = server.os_env()
+    pid = osc(env, "project", "create", "--description", "d", "--domain", "default", "ops1", "-f", "value",
+              "-c", "id").stdout.strip()
+    user = osc_json(env, "user", "create", "--project", "ops1", "--email", "a@b.c", "--password", "pw1", "opsu")
+    assert user["default_project_id"] == pid and user["email"] == "a@b.c"
+    osc(env, "role", "add", "--user", "opsu", "--project", "ops1", "member")
+    u_env = server.os_env("opsu", "pw1", "ops1")
+    assert osc_json(u_env, "token", "issue")["project_id"] == pid
+
+    osc(env, "user", "set", "--disable", "opsu")
+    assert osc(u_env, "token", "issue", check=False).returncode != 0
+    osc(env, "user", "set", "--enable", "--password", "pw2", "opsu")
+    assert osc(u_env, "token", "issue", check=False).returncode != 0  # the old password is gone
+    u_env = server.os_env("opsu", "pw2", "ops1")
+    osc(u_env, "user", "password", "set", "--original-password", "pw2", "--password", "pw3")
+    u_env = server.os_env("opsu", "pw3", "ops1")
+    assert osc_json(u_env, "token", "issue")["user_id"] == user["id"]
+
+    rows = osc_json(env, "role", "assignment", "list", "--user", "opsu", "--names")
+    assert [(r["Role"], r["Project"]) for r in rows] == [("member", "ops1@Default")]
+    osc(env, "role", "remove", "--user", "opsu", "--project", "ops1", "member")
+    assert osc_json(env, "role", "assignment", "list", "--user", "opsu") == []
+    assert osc(u_env, "token", "issue", check=False).returncode != 0  # no role left on ops1
+
+    osc(env, "project", "set", "--name", "ops2", "ops1")
+    assert osc_json(env, "project", "show", "ops2")["id"] == pid
+    assert osc_json(env, "domain", "show", "default")["name"] == "Default"
+    assert {e["Interface"] for e in osc_json(env, "endpoint", "list")} == {"public", "internal", "admin"}
+    assert [r["Region"] for r in osc_json(env, "region", "list")] == ["RegionOne"]
+    osc(env, "role", "create", "tmp-role")
+    osc(env, "role", "delete", "tmp-role")
+    osc(env, "user", "delete", "opsu")
+    osc(env, "project", "delete", "ops2")
+    assert "opsu" not in {u["Name"] for u in osc_json(env, "user", "list")}
+    assert "ops2" not in {p["Name"] for p in osc_json(env, "project", "list")}

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from caas.config import DRIVERS, Settings, default_data_dir
+from caas.config import Settings, default_data_dir
 
 app = typer.Typer(help="caas: Cluster as a Service on an embedded OpenStack-compatible cloud.",
                   no_args_is_help=True, add_completion=False)
@@ -33,7 +33,7 @@ def up(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="State directory [$CAAS_HOME or ~/.local/share/caas]"),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8080, "--port", help="Port to listen on (0: any free port)."),
-    driver: str = typer.Option("fake", "--driver", help=f"Hypervisor driver: {' or '.join(DRIVERS)}."),
+    driver: str = typer.Option("fake", "--driver", help="Hypervisor driver: fake (netns: not yet)."),
     database_url: Optional[str] = typer.Option(None, "--database-url", envvar="CAAS_DATABASE_URL",
                                                help="SQLAlchemy URL [sqlite in the data dir]."),
     public_url: Optional[str] = typer.Option(None, "--public-url", help="Base URL for the catalog."),
