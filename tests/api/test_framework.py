@@ -2,7 +2,11 @@
 is a 500 in the service's error format (never plain text, never a dropped connection), 405
 carries Allow, NUL is refused."""
 
-from starlette.testclient import TestClient
+import warnings
+
+with warnings.catch_warnings():  # starlette nags about its httpx-based TestClient
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 from caas.api.framework import ServiceAPI, json_response
 from caas.errors import CaasError

@@ -27,3 +27,12 @@ def test_healthz_and_request_ids_are_unique(server):
         a, b = c.get("/healthz"), c.get("/healthz")
         assert a.status_code == 200 and a.json() == {"status": "ok"}
         assert a.headers["x-openstack-request-id"] != b.headers["x-openstack-request-id"]
+
+
+def test_unknown_top_level_path_is_json_404(server):
+    with client_for(server) as c:
+        r = c.get("/no-such-service/v1")
+        assert r.status_code == 404 and r.json()["error"]["code"] == 404
+        assert r.headers["x-openstack-request-id"].startswith("req-")
+        r = c.post("/healthz")
+        assert r.status_code == 405 and r.json()["error"]["code"] == 405

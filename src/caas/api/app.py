@@ -13,6 +13,7 @@ import uuid
 from collections import Counter
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -63,6 +64,12 @@ class EdgeMiddleware:
         await self.app(scope, receive, send_wrapper)
 
 
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """Paths outside every service: a JSON error, like everything else caas says."""
+    return json_response({"error": {"code": exc.status_code, "message": exc.detail,
+                                    "title": exc.detail}}, status=exc.status_code, headers=exc.headers)
+
+
 async def _internal_error(request: Request, exc: Exception) -> Response:
     """Last resort for routes outside the service APIs (which render their own 500s)."""
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -96,7 +103,7 @@ def create_app(cloud: Cloud) -> Starlette:
         Route("/metrics", metrics_view),
         Route("/identity", identity.endpoint("/"), methods=ALL_METHODS),
         Mount("/identity", app=identity.router()),
-    ], exception_handlers={Exception: _internal_error})
+    ], exception_handlers={HTTPException: _http_error, Exception: _internal_error})
     app.state.cloud = cloud
     app.state.metrics = metrics
     return EdgeMiddleware(app, metrics)

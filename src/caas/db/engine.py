@@ -79,3 +79,17 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_if_absent(session: Session, model, **values) -> bool:
+    """INSERT that does nothing when the row's key already exists (an idempotent PUT under
+    concurrency, with no check-then-act race). True if a row was inserted."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise NotImplementedError(dialect)
+    result = session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    return result.rowcount > 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -117,18 +117,18 @@ class TokenService:
         with self.db.read() as s:
             if scope.is_project:
                 project = self._find_project(s, scope)
-                data = _replace(data, project_id=project.id)
+                data = replace(data, project_id=project.id)
             elif scope.is_domain:
                 dom = (s.get(Domain, scope.domain_id) if scope.domain_id
                        else s.scalar(select(Domain).where(Domain.name == scope.domain_name)))
                 if dom is None:
                     raise Unauthorized(f"Could not find domain: {scope.domain_id or scope.domain_name}.")
-                data = _replace(data, domain_id=dom.id)
+                data = replace(data, domain_id=dom.id)
             elif default_project_id and not scope.unscoped:
                 # Keystone scopes a scope-less request to the user's default project when it can.
                 project = s.get(Project, default_project_id)
                 if project is not None and project.enabled and _roles(s, USER_PROJECT, data.user_id, project.id):
-                    data = _replace(data, project_id=project.id)
+                    data = replace(data, project_id=project.id)
             ctx = self._context(s, "", data)
         token_id = self.keys.encode(data)
         return token_id, AuthContext(**{**ctx.__dict__, "token_id": token_id})
@@ -305,8 +305,3 @@ def _roles(s: Session, type_: str, user_id: str, target_id: str) -> tuple[Ref, .
                      .where(and_(Assignment.type == type_, Assignment.actor_id == user_id,
                                  Assignment.target_id == target_id)).order_by(Role.name))
     return tuple(Ref(rid, name) for rid, name in rows)
-
-
-def _replace(data: TokenData, **changes) -> TokenData:
-    from dataclasses import replace
-    return replace(data, **changes)

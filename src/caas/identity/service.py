@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from caas.config import Settings
 from caas.db import Database
-from caas.errors import BadRequest, Conflict, Forbidden, NotFound
+from caas.db.engine import insert_if_absent
+from caas.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from caas.identity import policy
 from caas.identity.context import AuthContext
 from caas.identity.models import (Assignment, Domain, Endpoint, Project, Region, RevocationEvent,
@@ -203,7 +204,7 @@ class IdentityService:
             bump_revision(s)
 
     # ---- users ---------------------------------------------------------------------------
-    def list_users(self, ctx: AuthContext, filters: dict) -> list[tuple[User, str]]:
+    def list_users(self, ctx: AuthContext, filters: dict) -> list[User]:
         policy.enforce(ctx, "identity:list_users")
         with self.db.read() as s:
             stmt = _apply_filters(select(User), User, filters, ("name", "domain_id", "enabled"))
@@ -275,7 +276,6 @@ class IdentityService:
             user = _get(s, User, user_id, "user")
             current = user.password_hash
         if not verify_password(original, current, rounds):
-            from caas.errors import Unauthorized
             raise Unauthorized("The original password is not correct.")
         hashed = hash_password(new, rounds)
         with self.db.write() as s:
@@ -376,9 +376,8 @@ class IdentityService:
         policy.enforce(ctx, "identity:create_grant")
         with self.db.write() as s:
             self._grant_target(s, target_type, target_id, user_id, role_id)
-            key = (target_type, user_id, target_id, role_id)
-            if s.get(Assignment, key) is None:
-                s.add(Assignment(type=target_type, actor_id=user_id, target_id=target_id, role_id=role_id))
+            if insert_if_absent(s, Assignment, type=target_type, actor_id=user_id, target_id=target_id,
+                                role_id=role_id):
                 bump_revision(s)
 
     def check_grant(self, ctx: AuthContext, target_type: str, target_id: str, user_id: str, role_id: str) -> None:
