@@ -46,6 +46,11 @@ class Settings:
     # bcrypt cost; Keystone's default is 12, and ours is never weaker by default.
     password_hash_rounds: int = field(default_factory=lambda: _env_int("CAAS_PASSWORD_HASH_ROUNDS", 12))
     max_body_bytes: int = 1024 * 1024
+    # The external (floating IP) network created on first start; must not overlap a host route.
+    external_cidr: str = field(default_factory=lambda: os.environ.get("CAAS_EXTERNAL_CIDR", "172.24.4.0/24"))
+    # Tenant networks get a segmentation id of this type from this inclusive range.
+    tenant_network_type: str = "vxlan"
+    segmentation_range: tuple[int, int] = (1, 65535)
 
     def __post_init__(self) -> None:
         if self.driver in PLANNED_DRIVERS:
@@ -78,6 +83,10 @@ class Settings:
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def image_dir(self) -> Path:
+        return self.data_dir / "images"
 
     @property
     def fernet_key_dir(self) -> Path:

@@ -66,7 +66,7 @@ def prepare(settings: Settings):
     import subprocess
 
     from caas.api.app import Cloud
-    from caas.identity.bootstrap import bootstrap, write_client_files
+    from caas.identity.bootstrap import write_client_files
 
     # Migrations run in a child process (as keystone-manage db_sync would), so the server
     # never holds Alembic in memory. The URL goes through the environment, not argv, so a
@@ -81,7 +81,7 @@ def prepare(settings: Settings):
         raise StartupError(f"cannot bring the database {_safe_url(settings.db_url)} up to date: {detail}")
     cloud = Cloud(settings)
     cloud.keys.setup()
-    bootstrap(cloud.db, settings)
+    cloud.bootstrap()
     write_client_files(settings)
     return cloud
 

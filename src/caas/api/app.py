@@ -19,12 +19,16 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from caas.api import identity as identity_api
+from caas.api import image as image_api
+from caas.api import network as network_api
 from caas.api.framework import ALL_METHODS, json_response
 from caas.config import Settings
 from caas.db import Database
 from caas.identity.auth import TokenService
 from caas.identity.service import IdentityService
 from caas.identity.tokens import KeyRepository
+from caas.image.service import ImageService
+from caas.network.service import NetworkService
 
 log = logging.getLogger("caas.api")
 
@@ -38,6 +42,16 @@ class Cloud:
         self.keys = KeyRepository(settings.fernet_key_dir)
         self.identity = IdentityService(self.db, settings)
         self.tokens = TokenService(self.db, settings, self.keys)
+        self.image = ImageService(self.db, settings)
+        self.network = NetworkService(self.db, settings)
+
+    def bootstrap(self) -> None:
+        """First-start state of every service (idempotent; identity first)."""
+        from caas.identity.bootstrap import bootstrap
+
+        bootstrap(self.db, self.settings)
+        self.image.bootstrap()
+        self.network.bootstrap()
 
 
 class EdgeMiddleware:
@@ -94,16 +108,19 @@ def create_app(cloud: Cloud) -> Starlette:
 
     async def root(request: Request) -> Response:
         base = str(request.base_url).rstrip("/")
-        return json_response({"name": "caas", "services": {"identity": f"{base}/identity"}})
+        return json_response({"name": "caas", "services": {p.strip("/"): f"{base}{p}" for p in apis}})
 
-    identity = identity_api.build(cloud.identity, cloud.tokens, settings.max_body_bytes)
-    app = Starlette(routes=[
-        Route("/", root),
-        Route("/healthz", healthz),
-        Route("/metrics", metrics_view),
-        Route("/identity", identity.endpoint("/"), methods=ALL_METHODS),
-        Mount("/identity", app=identity.router()),
-    ], exception_handlers={HTTPException: _http_error, Exception: _internal_error})
+    apis = {
+        "/identity": identity_api.build(cloud.identity, cloud.tokens, settings.max_body_bytes),
+        "/image": image_api.build(cloud),
+        "/network": network_api.build(cloud),
+    }
+    routes = [Route("/", root), Route("/healthz", healthz), Route("/metrics", metrics_view)]
+    for prefix, api in apis.items():
+        if api.has("/"):  # the unversioned root, with and without the slash
+            routes.append(Route(prefix, api.endpoint("/"), methods=ALL_METHODS))
+        routes.append(Mount(prefix, app=api.router()))
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _internal_error})
     app.state.cloud = cloud
     app.state.metrics = metrics
     return EdgeMiddleware(app, metrics)

@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from caas.errors import BadRequest, CaasError, MethodNotAllowed, NotFound, PayloadTooLarge, UnsupportedMediaType
+from caas.errors import (BadRequest, CaasError, Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, Unauthorized,
+                         UnsupportedMediaType)
 
 log = logging.getLogger("caas.api")
 
@@ -58,6 +59,21 @@ class Call:
     body: Any
     params: dict[str, str]
     state: dict = field(default_factory=dict)
+    validate_token: Callable[[str], Any] | None = None
+
+    def auth(self):
+        """The caller's AuthContext from X-Auth-Token; Unauthorized without a valid one."""
+        token = self.request.headers.get("x-auth-token")
+        if not token or self.validate_token is None:
+            raise Unauthorized("The request you have made requires authentication.")
+        return self.validate_token(token)
+
+    def project_auth(self):
+        """As ``auth``, for calls that need a project-scoped token (the cloud's resources)."""
+        ctx = self.auth()
+        if ctx.project is None:
+            raise Forbidden("This call needs a project-scoped token.")
+        return ctx
 
     @property
     def query(self):
@@ -139,8 +155,10 @@ def _refuse_nul(*groups) -> None:
 class ServiceAPI:
     """Routes of one service, mounted under its prefix."""
 
-    def __init__(self, name: str, error_format: ErrorFormat, max_body: int = 1024 * 1024) -> None:
+    def __init__(self, name: str, error_format: ErrorFormat, max_body: int = 1024 * 1024,
+                 validate_token: Callable[[str], Any] | None = None) -> None:
         self.name = name
+        self.validate_token = validate_token
         self.error_format = error_format
         self.max_body = max_body
         self._paths: dict[str, dict[str, Handler]] = {}
@@ -177,7 +195,7 @@ class ServiceAPI:
                     body = await read_json(request, self.max_body)
                     if body is not None:
                         _refuse_nul(_strings(body))
-                call = Call(request=request, body=body, params=params)
+                call = Call(request=request, body=body, params=params, validate_token=self.validate_token)
                 response = await run_in_threadpool(handler, call)
             except CaasError as exc:
                 return self.error(exc)
@@ -189,6 +207,9 @@ class ServiceAPI:
                 response.body = b""
             return response
         return endpoint
+
+    def has(self, path: str) -> bool:
+        return path in self._paths
 
     def endpoint(self, path: str):
         """The ASGI endpoint of one registered path (for mounting it elsewhere too)."""

@@ -37,14 +37,11 @@ def _bool_filter(value: str | None) -> bool | None:
 
 
 def build(identity: IdentityService, tokens: TokenService, max_body: int) -> ServiceAPI:
-    api = ServiceAPI("identity", keystone_error, max_body=max_body)
+    api = ServiceAPI("identity", keystone_error, max_body=max_body, validate_token=tokens.validate)
 
     # ---- helpers -------------------------------------------------------------------------
     def auth(call: Call) -> AuthContext:
-        token = call.header("x-auth-token")
-        if not token:
-            raise Unauthorized("The request you have made requires authentication.")
-        return tokens.validate(token)
+        return call.auth()
 
     def v3(call: Call) -> str:
         return call.base_url + "/identity/v3"

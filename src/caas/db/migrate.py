@@ -24,7 +24,8 @@ def _config(url: str):
 def upgrade(url: str) -> None:
     from alembic import command
 
-    command.upgrade(_config(url), "head")
+    # Each service's migrations form a branch from the identity base, so "heads": all of them.
+    command.upgrade(_config(url), "heads")
 
 
 def current_is_head(engine) -> bool:

@@ -24,6 +24,8 @@ from caas.identity.service import DEFAULT_DOMAIN_ID, USER_DOMAIN, USER_PROJECT, 
 # (type, name, path under the public URL, description). Later services add themselves here.
 CATALOG: list[tuple[str, str, str, str]] = [
     ("identity", "keystone", "/identity", "Identity Service"),
+    ("image", "glance", "/image", "Image Service"),
+    ("network", "neutron", "/network", "Network Service"),
 ]
 INTERFACES = ("public", "internal", "admin")
 ROLES = ("admin", "member", "reader")

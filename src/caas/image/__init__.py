@@ -1,0 +1,1 @@
+"""Image service (Glance v2): images and their file store."""
