@@ -10,9 +10,11 @@ class CaasError(Exception):
     status = 500
     title = "Internal Server Error"
 
-    def __init__(self, message: str = "") -> None:
+    def __init__(self, message: str = "", kind: str | None = None) -> None:
         super().__init__(message or self.title)
         self.message = message or self.title
+        # The API-specific error name where one exists (Neutron's "NetworkNotFound", ...).
+        self.kind = kind or type(self).__name__
 
 
 class BadRequest(CaasError):

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from caas.config import Settings
+from caas.errors import CaasError
 
 
 class StartupError(Exception):
@@ -81,7 +82,10 @@ def prepare(settings: Settings):
         raise StartupError(f"cannot bring the database {_safe_url(settings.db_url)} up to date: {detail}")
     cloud = Cloud(settings)
     cloud.keys.setup()
-    cloud.bootstrap()
+    try:
+        cloud.bootstrap()
+    except CaasError as exc:
+        raise StartupError(exc.message) from None
     write_client_files(settings)
     return cloud
 

@@ -33,6 +33,16 @@ from caas.network.service import NetworkService
 log = logging.getLogger("caas.api")
 
 
+def admin_project_id(db: Database) -> str:
+    from sqlalchemy import select
+
+    from caas.identity.models import Project
+    from caas.identity.service import DEFAULT_DOMAIN_ID
+
+    with db.read() as s:
+        return s.scalar(select(Project.id).where(Project.domain_id == DEFAULT_DOMAIN_ID, Project.name == "admin"))
+
+
 class Cloud:
     """Every service of one caas instance, built from its settings."""
 
@@ -51,7 +61,7 @@ class Cloud:
 
         bootstrap(self.db, self.settings)
         self.image.bootstrap()
-        self.network.bootstrap()
+        self.network.bootstrap(admin_project_id(self.db))
 
 
 class EdgeMiddleware:

@@ -1,15 +1,195 @@
-"""Network v2.0 over HTTP (placeholder until the network service lands)."""
+"""Network v2.0 over HTTP (mounted at /network): version discovery, extensions, networks,
+subnets, ports, routers (and their interfaces), floating IPs, security groups and rules,
+quotas. Errors in Neutron's format ``{"NeutronError": {"type", "message", "detail"}}``."""
 
 from __future__ import annotations
 
-from caas.api.framework import ServiceAPI
-from caas.errors import CaasError
+from starlette.responses import Response
+
+from caas.api import listing
+from caas.api import network_schemas as S
+from caas.api.framework import Call, ServiceAPI, empty, json_response
+from caas.errors import BadRequest, CaasError, MethodNotAllowed, NotFound
+
+EXTENSIONS = {
+    "allowed-address-pairs": "Allowed Address Pairs",
+    "binding": "Port Binding",
+    "external-net": "Neutron external network",
+    "ext-gw-mode": "Neutron L3 Configurable external gateway mode",
+    "extraroute": "Neutron Extra Route",
+    "net-mtu": "Network MTU",
+    "pagination": "Pagination support",
+    "port-security": "Port Security",
+    "project-id": "project_id field enabled",
+    "provider": "Provider Network",
+    "quotas": "Quota management support",
+    "quota_details": "Quota details management support",
+    "router": "Neutron L3 Router",
+    "security-group": "security-group",
+    "sorting": "Sorting support",
+    "standard-attr-description": "standard-attr-description",
+    "standard-attr-revisions": "Resource revision numbers",
+    "standard-attr-timestamp": "Resource timestamps",
+    "stateful-security-group": "Stateful security group",
+}
 
 
 def neutron_error(exc: CaasError) -> dict:
-    return {"NeutronError": {"type": type(exc).__name__, "message": exc.message, "detail": ""}}
+    return {"NeutronError": {"type": exc.kind, "message": exc.message, "detail": ""}}
 
 
 def build(cloud) -> ServiceAPI:
-    return ServiceAPI("network", neutron_error, max_body=cloud.settings.max_body_bytes,
-                      validate_token=cloud.tokens.validate)
+    net = cloud.network
+    api = ServiceAPI("network", neutron_error, max_body=cloud.settings.max_body_bytes,
+                     validate_token=cloud.tokens.validate)
+
+    def auth(call: Call):
+        ctx = call.project_auth()
+        net.ensure_default_security_group(ctx.project_id)
+        return ctx
+
+    def v2(call: Call) -> str:
+        return call.base_url + "/network/v2.0"
+
+    def one(key: str, item: dict, call: Call, status: int = 200) -> Response:
+        wanted = [f for raw in call.query.getlist("fields") for f in raw.split(",") if f]
+        if wanted:
+            item = {k: v for k, v in item.items() if k in wanted}
+        return json_response({key: item}, status=status)
+
+    # ---- discovery -----------------------------------------------------------------------
+    @api.route("GET", "/")
+    def versions(call: Call) -> Response:
+        return json_response({"versions": [{"id": "v2.0", "status": "CURRENT",
+                                            "links": [{"rel": "self", "href": v2(call) + "/"}]}]})
+
+    @api.route("GET", "/v2.0")
+    def resources(call: Call) -> Response:
+        names = ["networks", "subnets", "ports", "routers", "floatingips", "security-groups",
+                 "security-group-rules", "quotas", "extensions"]
+        return json_response({"resources": [{"name": n[:-1] if n.endswith("s") else n, "collection": n,
+                                             "links": [{"rel": "self", "href": f"{v2(call)}/{n}"}]} for n in names]})
+
+    api.route("GET", "/v2.0/")(resources)
+
+    @api.route("GET", "/v2.0/extensions")
+    def extensions(call: Call) -> Response:
+        call.auth()
+        return json_response({"extensions": [_ext(a, n) for a, n in EXTENSIONS.items()]})
+
+    @api.route("GET", "/v2.0/extensions/{alias}")
+    def extension(call: Call) -> Response:
+        call.auth()
+        alias = call.params["alias"]
+        if alias not in EXTENSIONS:
+            raise NotFound(f"Extension with alias {alias} does not exist", kind="HTTPNotFound")
+        return json_response({"extension": _ext(alias, EXTENSIONS[alias])})
+
+    # ---- the CRUD nouns ------------------------------------------------------------------
+    def crud(collection: str, key: str, create_model, update_model, list_fn, show_fn, create_fn, update_fn,
+             delete_fn) -> None:
+        base = f"/v2.0/{collection}"
+
+        def do_list(call: Call) -> Response:
+            ctx = auth(call)
+            return json_response(listing.apply(list_fn(ctx), call.query, f"{v2(call)}/{collection}",
+                                               collection.replace("-", "_")))
+
+        def do_create(call: Call) -> Response:
+            body = S.fields(getattr(call.parse(S.wrapped(key, create_model)), key))
+            return one(key, create_fn(auth(call), body), call, status=201)
+
+        def do_show(call: Call) -> Response:
+            return one(key, show_fn(auth(call), call.params["id"]), call)
+
+        def do_update(call: Call) -> Response:
+            body = S.fields(getattr(call.parse(S.wrapped(key, update_model)), key))
+            return one(key, update_fn(auth(call), call.params["id"], body), call)
+
+        def do_delete(call: Call) -> Response:
+            delete_fn(auth(call), call.params["id"])
+            return empty()
+
+        for path, method, fn in ((base, "GET", do_list), (base, "POST", do_create), (base + "/{id}", "GET", do_show),
+                                 (base + "/{id}", "PUT", do_update), (base + "/{id}", "DELETE", do_delete)):
+            api.route(method, path)(fn)
+            if not path.endswith("}"):
+                api.route(method, path + ".json")(fn)
+
+    crud("networks", "network", S.NetworkCreate, S.NetworkUpdate, net.list_networks, net.show_network,
+         net.create_network, net.update_network, net.delete_network)
+    crud("subnets", "subnet", S.SubnetCreate, S.SubnetUpdate, net.list_subnets, net.show_subnet,
+         net.create_subnet, net.update_subnet, net.delete_subnet)
+    crud("ports", "port", S.PortCreate, S.PortUpdate, net.list_ports, net.show_port,
+         net.create_port, net.update_port, net.delete_port)
+    crud("routers", "router", S.RouterCreate, S.RouterUpdate, net.list_routers, net.show_router,
+         net.create_router, net.update_router, net.delete_router)
+    crud("floatingips", "floatingip", S.FloatingIPCreate, S.FloatingIPUpdate, net.list_floating_ips,
+         net.show_floating_ip, net.create_floating_ip, net.update_floating_ip, net.delete_floating_ip)
+    crud("security-groups", "security_group", S.SecurityGroupCreate, S.SecurityGroupUpdate,
+         net.list_security_groups, net.show_security_group, net.create_security_group,
+         net.update_security_group, net.delete_security_group)
+    crud("security-group-rules", "security_group_rule", S.RuleCreate, S.RuleCreate,
+         net.list_security_group_rules, net.show_security_group_rule, net.create_security_group_rule,
+         _no_update, net.delete_security_group_rule)
+
+    @api.route("PUT", "/v2.0/routers/{id}/add_router_interface")
+    def add_interface(call: Call) -> Response:
+        body = S.fields(call.parse(S.RouterInterface))
+        return json_response(net.add_router_interface(auth(call), call.params["id"], body))
+
+    @api.route("PUT", "/v2.0/routers/{id}/remove_router_interface")
+    def remove_interface(call: Call) -> Response:
+        body = S.fields(call.parse(S.RouterInterface))
+        return json_response(net.remove_router_interface(auth(call), call.params["id"], body))
+
+    # ---- quotas --------------------------------------------------------------------------
+    @api.route("GET", "/v2.0/quotas")
+    def list_quotas(call: Call) -> Response:
+        return json_response({"quotas": net.list_quotas(auth(call))})
+
+    @api.route("GET", "/v2.0/quotas/{project_id}")
+    def show_quota(call: Call) -> Response:
+        return json_response({"quota": net.show_quota(auth(call), _project(call))})
+
+    @api.route("GET", "/v2.0/quotas/{project_id}/default")
+    def default_quota(call: Call) -> Response:
+        return json_response({"quota": net.default_quota(auth(call), _project(call))})
+
+    @api.route("GET", "/v2.0/quotas/{project_id}/details")
+    def quota_details(call: Call) -> Response:
+        return json_response({"quota": net.quota_details(auth(call), _project(call))})
+
+    api.route("GET", "/v2.0/quotas/{project_id}/details.json")(quota_details)
+
+    @api.route("PUT", "/v2.0/quotas/{project_id}")
+    def update_quota(call: Call) -> Response:
+        body = call.body
+        if not isinstance(body, dict) or not isinstance(body.get("quota"), dict):
+            raise BadRequest("Invalid input: the body must be {\"quota\": {resource: limit}}.", kind="HTTPBadRequest")
+        limits = dict(body["quota"])
+        # quota-check-limit: refuse a limit below what the project already uses.
+        check = limits.pop("check_limit", False)
+        limits.pop("force", None)
+        return json_response({"quota": net.update_quota(auth(call), _project(call), limits, check=bool(check))})
+
+    @api.route("DELETE", "/v2.0/quotas/{project_id}")
+    def reset_quota(call: Call) -> Response:
+        net.reset_quota(auth(call), _project(call))
+        return empty()
+
+    return api
+
+
+def _project(call: Call) -> str:
+    project_id = call.params["project_id"]
+    return project_id[:-5] if project_id.endswith(".json") else project_id
+
+
+def _no_update(ctx, id_, body):
+    raise MethodNotAllowed("Security group rules cannot be updated; delete and create.", kind="HTTPMethodNotAllowed")
+
+
+def _ext(alias: str, name: str) -> dict:
+    return {"alias": alias, "name": name, "description": name, "updated": "2013-01-01T00:00:00-00:00",
+            "links": []}

@@ -1,0 +1,216 @@
+"""Request bodies of the Network v2.0 API. Strict types; unknown attributes are refused
+(Neutron: "Unrecognized attribute(s)"); values are checked further by the service."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model
+
+Name = Annotated[StrictStr, Field(max_length=255)]
+Text = Annotated[StrictStr, Field(max_length=255)]
+Id = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+Addr = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class _Owned(Model):
+    name: Optional[Name] = None
+    description: Optional[Text] = None
+    project_id: Optional[Id] = None
+    tenant_id: Optional[Id] = None
+
+
+class NetworkCreate(_Owned):
+    admin_state_up: StrictBool = True
+    shared: StrictBool = False
+    external: Optional[StrictBool] = Field(None, alias="router:external")
+    mtu: Optional[Annotated[StrictInt, Field(ge=68, le=65535)]] = None
+    network_type: Optional[StrictStr] = Field(None, alias="provider:network_type")
+    physical_network: Optional[Annotated[StrictStr, Field(max_length=64)]] = Field(None, alias="provider:physical_network")
+    segmentation_id: Optional[StrictInt] = Field(None, alias="provider:segmentation_id")
+    port_security_enabled: StrictBool = True
+    availability_zone_hints: Optional[list[StrictStr]] = None
+    is_default: Optional[StrictBool] = None
+
+
+class NetworkUpdate(Model):
+    name: Optional[Name] = None
+    description: Optional[Text] = None
+    admin_state_up: Optional[StrictBool] = None
+    shared: Optional[StrictBool] = None
+    external: Optional[StrictBool] = Field(None, alias="router:external")
+    mtu: Optional[Annotated[StrictInt, Field(ge=68, le=65535)]] = None
+    port_security_enabled: Optional[StrictBool] = None
+
+
+class Pool(Model):
+    start: Addr
+    end: Addr
+
+
+class HostRoute(Model):
+    destination: Addr
+    nexthop: Addr
+
+
+class SubnetCreate(_Owned):
+    network_id: Id
+    cidr: Addr
+    ip_version: Literal[4, 6] = 4
+    gateway_ip: Optional[Addr] = None
+    allocation_pools: Optional[list[Pool]] = None
+    dns_nameservers: Optional[Annotated[list[Addr], Field(max_length=16)]] = None
+    host_routes: Optional[Annotated[list[HostRoute], Field(max_length=64)]] = None
+    enable_dhcp: StrictBool = True
+    ipv6_ra_mode: Optional[Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"]] = None
+    ipv6_address_mode: Optional[Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"]] = None
+    service_types: Optional[list[StrictStr]] = None
+    subnetpool_id: Optional[None] = None
+    use_default_subnetpool: Optional[Literal[False]] = None
+    segment_id: Optional[None] = None
+
+
+class SubnetUpdate(Model):
+    name: Optional[Name] = None
+    description: Optional[Text] = None
+    gateway_ip: Optional[Addr] = None
+    allocation_pools: Optional[list[Pool]] = None
+    dns_nameservers: Optional[Annotated[list[Addr], Field(max_length=16)]] = None
+    host_routes: Optional[Annotated[list[HostRoute], Field(max_length=64)]] = None
+    enable_dhcp: Optional[StrictBool] = None
+
+
+class FixedIP(Model):
+    subnet_id: Optional[Id] = None
+    ip_address: Optional[Addr] = None
+
+
+class AddressPair(Model):
+    ip_address: Addr
+    mac_address: Optional[Addr] = None
+
+
+class PortCreate(_Owned):
+    network_id: Id
+    admin_state_up: StrictBool = True
+    mac_address: Optional[Addr] = None
+    fixed_ips: Optional[Annotated[list[FixedIP], Field(max_length=32)]] = None
+    device_id: Optional[Annotated[StrictStr, Field(max_length=255)]] = None
+    device_owner: Optional[Annotated[StrictStr, Field(max_length=255)]] = None
+    security_groups: Optional[Annotated[list[Id], Field(max_length=32)]] = None
+    port_security_enabled: Optional[StrictBool] = None
+    allowed_address_pairs: Optional[list[AddressPair]] = None
+    host_id: Optional[Annotated[StrictStr, Field(max_length=255)]] = Field(None, alias="binding:host_id")
+    vnic_type: Optional[Literal["normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder",
+                                "smart-nic", "remote-managed"]] = Field(None, alias="binding:vnic_type")
+    profile: Optional[dict] = Field(None, alias="binding:profile")
+    extra_dhcp_opts: Optional[list] = None
+    dns_name: Optional[StrictStr] = None
+
+
+class PortUpdate(Model):
+    name: Optional[Name] = None
+    description: Optional[Text] = None
+    admin_state_up: Optional[StrictBool] = None
+    mac_address: Optional[Addr] = None
+    fixed_ips: Optional[Annotated[list[FixedIP], Field(max_length=32)]] = None
+    device_id: Optional[Annotated[StrictStr, Field(max_length=255)]] = None
+    device_owner: Optional[Annotated[StrictStr, Field(max_length=255)]] = None
+    security_groups: Optional[Annotated[list[Id], Field(max_length=32)]] = None
+    port_security_enabled: Optional[StrictBool] = None
+    allowed_address_pairs: Optional[list[AddressPair]] = None
+    host_id: Optional[Annotated[StrictStr, Field(max_length=255)]] = Field(None, alias="binding:host_id")
+    vnic_type: Optional[StrictStr] = Field(None, alias="binding:vnic_type")
+    profile: Optional[dict] = Field(None, alias="binding:profile")
+
+
+class GatewayIP(Model):
+    subnet_id: Optional[Id] = None
+    ip_address: Optional[Addr] = None
+
+
+class GatewayInfo(Model):
+    network_id: Optional[Id] = None
+    enable_snat: Optional[StrictBool] = None
+    external_fixed_ips: Optional[list[GatewayIP]] = None
+
+
+class RouterCreate(_Owned):
+    admin_state_up: StrictBool = True
+    external_gateway_info: Optional[GatewayInfo] = None
+    distributed: Optional[Literal[False]] = None
+    ha: Optional[Literal[False]] = None
+    availability_zone_hints: Optional[list[StrictStr]] = None
+
+
+class RouterUpdate(Model):
+    name: Optional[Name] = None
+    description: Optional[Text] = None
+    admin_state_up: Optional[StrictBool] = None
+    external_gateway_info: Optional[GatewayInfo] = None
+    routes: Optional[Annotated[list[HostRoute], Field(max_length=64)]] = None
+
+
+class RouterInterface(Model):
+    subnet_id: Optional[Id] = None
+    port_id: Optional[Id] = None
+
+
+class FloatingIPCreate(Model):
+    floating_network_id: Id
+    floating_ip_address: Optional[Addr] = None
+    subnet_id: Optional[Id] = None
+    port_id: Optional[Id] = None
+    fixed_ip_address: Optional[Addr] = None
+    description: Optional[Text] = None
+    project_id: Optional[Id] = None
+    tenant_id: Optional[Id] = None
+    dns_name: Optional[StrictStr] = None
+    dns_domain: Optional[StrictStr] = None
+
+
+class FloatingIPUpdate(Model):
+    port_id: Optional[Id] = None
+    fixed_ip_address: Optional[Addr] = None
+    description: Optional[Text] = None
+
+
+class SecurityGroupCreate(_Owned):
+    stateful: StrictBool = True
+
+
+class SecurityGroupUpdate(Model):
+    name: Optional[Name] = None
+    description: Optional[Text] = None
+    stateful: Optional[StrictBool] = None
+
+
+class RuleCreate(Model):
+    security_group_id: Id
+    direction: Literal["ingress", "egress"]
+    ethertype: Literal["IPv4", "IPv6"] = "IPv4"
+    protocol: Optional[StrictStr | StrictInt] = None
+    port_range_min: Optional[StrictInt] = None
+    port_range_max: Optional[StrictInt] = None
+    remote_ip_prefix: Optional[Addr] = None
+    remote_group_id: Optional[Id] = None
+    remote_address_group_id: Optional[None] = None
+    description: Optional[Text] = None
+    project_id: Optional[Id] = None
+    tenant_id: Optional[Id] = None
+
+
+@functools.lru_cache(maxsize=None)
+def wrapped(key: str, inner: type[Model]) -> type[Model]:
+    """A model for ``{key: inner}``, the shape of every Neutron write body."""
+    return create_model(f"{inner.__name__}Body", __base__=BaseModel, **{key: (inner, ...)})
+
+
+def fields(model: BaseModel) -> dict[str, Any]:
+    """What the client sent, under Neutron's attribute names (``router:external``, ...)."""
+    return model.model_dump(exclude_unset=True, by_alias=True)

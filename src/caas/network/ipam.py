@@ -1,0 +1,124 @@
+"""IP address management, pure functions over ``ipaddress``: validate a subnet's CIDR, gateway
+and allocation pools, derive default pools, and pick free addresses."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Iterable, Iterator
+
+from caas.errors import BadRequest
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def parse_cidr(cidr: str, ip_version: int | None = None) -> IPNetwork:
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        raise BadRequest(f"Invalid input for cidr. Reason: '{cidr}' is not a valid IP subnet.") from None
+    if str(net) != cidr and str(net.network_address) != cidr.split("/")[0]:
+        raise BadRequest(f"Invalid input for cidr. Reason: '{cidr}' isn't a recommended CIDR, use '{net}'.")
+    if ip_version is not None and net.version != ip_version:
+        raise BadRequest(f"Invalid input: cidr '{cidr}' does not match ip_version {ip_version}.")
+    if net.version == 4 and net.prefixlen > 30:
+        raise BadRequest(f"Invalid input for cidr: '{cidr}' is too small (at most /30 for IPv4).")
+    if net.version == 6 and net.prefixlen > 126:
+        raise BadRequest(f"Invalid input for cidr: '{cidr}' is too small (at most /126 for IPv6).")
+    return net
+
+
+def parse_ip(value: str, what: str = "ip_address") -> IPAddress:
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        raise BadRequest(f"Invalid input for {what}. Reason: '{value}' is not a valid IP address.") from None
+
+
+def default_gateway(net: IPNetwork) -> str:
+    return str(net.network_address + 1)
+
+
+def usable_range(net: IPNetwork) -> tuple[IPAddress, IPAddress]:
+    """First and last addresses a port may get (no network or broadcast address for IPv4)."""
+    if net.version == 4:
+        return net.network_address + 1, net.broadcast_address - 1
+    return net.network_address + 1, net.broadcast_address
+
+
+def default_pools(net: IPNetwork, gateway: str | None) -> list[dict]:
+    """The usable range minus the gateway, as Neutron derives it."""
+    first, last = usable_range(net)
+    if gateway is None:
+        return [{"start": str(first), "end": str(last)}]
+    gw = ipaddress.ip_address(gateway)
+    pools = []
+    if first < gw:
+        pools.append({"start": str(first), "end": str(gw - 1)})
+    if gw < last:
+        pools.append({"start": str(gw + 1), "end": str(last)})
+    if not (first <= gw <= last):
+        pools = [{"start": str(first), "end": str(last)}]
+    return pools
+
+
+def validate_pools(net: IPNetwork, pools: list[dict], gateway: str | None) -> list[dict]:
+    """Pools must lie in the usable range, not overlap each other, and not hold the gateway."""
+    first, last = usable_range(net)
+    parsed = []
+    for pool in pools:
+        start, end = parse_ip(pool["start"], "allocation_pools"), parse_ip(pool["end"], "allocation_pools")
+        if start.version != net.version or end.version != net.version:
+            raise BadRequest(f"Allocation pool {pool['start']}-{pool['end']} is not of the subnet's IP version.")
+        if start > end:
+            raise BadRequest(f"Allocation pool {pool['start']}-{pool['end']}: start is after end.")
+        if start < first or end > last:
+            raise BadRequest(f"The allocation pool {pool['start']}-{pool['end']} spans beyond the subnet cidr {net}.")
+        parsed.append((start, end))
+    parsed.sort()
+    for (s1, e1), (s2, e2) in zip(parsed, parsed[1:]):
+        if s2 <= e1:
+            raise BadRequest(f"Found overlapping allocation pools: {s1}-{e1} and {s2}-{e2}.")
+    if gateway is not None:
+        gw = ipaddress.ip_address(gateway)
+        for s, e in parsed:
+            if s <= gw <= e:
+                raise BadRequest(f"Gateway ip {gateway} conflicts with allocation pool {s}-{e}.")
+    return [{"start": str(s), "end": str(e)} for s, e in parsed]
+
+
+def validate_gateway(net: IPNetwork, gateway: str) -> str:
+    gw = parse_ip(gateway, "gateway_ip")
+    if gw not in net or gw == net.network_address or (net.version == 4 and gw == net.broadcast_address):
+        raise BadRequest(f"Invalid input: gateway_ip {gateway} is not a usable address of subnet {net}.")
+    return str(gw)
+
+
+def in_pools(address: str, pools: list[dict]) -> bool:
+    ip = ipaddress.ip_address(address)
+    return any(ipaddress.ip_address(p["start"]) <= ip <= ipaddress.ip_address(p["end"]) for p in pools)
+
+
+def candidates(pools: list[dict]) -> Iterator[str]:
+    """Every address of the pools, in order."""
+    for pool in pools:
+        ip, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
+        while ip <= end:
+            yield str(ip)
+            ip += 1
+
+
+def first_free(pools: list[dict], used: Iterable[str]) -> str | None:
+    taken = set(used)
+    for address in candidates(pools):
+        if address not in taken:
+            return address
+    return None
+
+
+def pool_size(pools: list[dict]) -> int:
+    return sum(int(ipaddress.ip_address(p["end"])) - int(ipaddress.ip_address(p["start"])) + 1 for p in pools)
+
+
+def overlaps(a: str, b: str) -> bool:
+    return ipaddress.ip_network(a).overlaps(ipaddress.ip_network(b))

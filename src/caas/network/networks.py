@@ -1,0 +1,224 @@
+"""Networks (with their segmentation ids) and subnets (CIDR, gateway, pools, DNS, routes)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from sqlalchemy import delete, exists, or_, select
+from sqlalchemy.orm import Session
+
+from caas.db.engine import insert_if_absent
+from caas.errors import BadRequest, Conflict, Forbidden
+from caas.identity.context import AuthContext
+from caas.network import ipam, views
+from caas.network.common import GLOBAL_LOCK, Base, not_found, touch
+from caas.network.models import Network, Port, PortIP, ProjectLock, Subnet
+
+SEGMENT_RANGES = {"vlan": (1, 4094), "vxlan": (1, 2**24 - 1), "geneve": (1, 2**24 - 1), "gre": (1, 2**32 - 1)}
+NETWORK_TYPES = ("flat", "local", *SEGMENT_RANGES)
+MTU = {"vxlan": 1450, "geneve": 1442, "gre": 1458}
+
+
+class NetworksMixin(Base):
+    # ---- networks ------------------------------------------------------------------------
+    def _network_views(self, s: Session, nets: list[Network]) -> list[dict]:
+        ids = [n.id for n in nets]
+        by_net: dict[str, list[str]] = {i: [] for i in ids}
+        if ids:
+            for sid, nid in s.execute(select(Subnet.id, Subnet.network_id).where(Subnet.network_id.in_(ids))):
+                by_net[nid].append(sid)
+        return [views.network(n, by_net[n.id]) for n in nets]
+
+    def list_networks(self, ctx: AuthContext) -> list[dict]:
+        with self.db.read() as s:
+            stmt = select(Network)
+            if not ctx.is_admin:
+                stmt = stmt.where(or_(Network.project_id == ctx.project_id, Network.shared.is_(True),
+                                      Network.external.is_(True)))
+            return self._network_views(s, list(s.scalars(stmt)))
+
+    def show_network(self, ctx: AuthContext, network_id: str) -> dict:
+        with self.db.read() as s:
+            return self._network_views(s, [self.get_network(s, ctx, network_id)])[0]
+
+    def _allocate_segment(self, s: Session, network_type: str) -> int:
+        low, high = self.settings.segmentation_range
+        low, high = max(low, SEGMENT_RANGES[network_type][0]), min(high, SEGMENT_RANGES[network_type][1])
+        # Serialise allocations (one lock row), then take the lowest free id.
+        insert_if_absent(s, ProjectLock, project_id=GLOBAL_LOCK)
+        s.execute(select(ProjectLock).where(ProjectLock.project_id == GLOBAL_LOCK).with_for_update())
+        used = set(s.scalars(select(Network.segmentation_id).where(Network.network_type == network_type,
+                                                                  Network.segmentation_id.is_not(None))))
+        for candidate in range(low, high + 1):
+            if candidate not in used:
+                return candidate
+        raise Conflict(f"Unable to create the network. No tenant network is available for allocation.",
+                       kind="NoNetworkAvailable")
+
+    def create_network(self, ctx: AuthContext, body: dict) -> dict:
+        project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
+        admin_only = ("shared", "router:external", "provider:network_type", "provider:segmentation_id",
+                      "provider:physical_network")
+        if not ctx.is_admin and any(body.get(k) not in (None, False) for k in admin_only):
+            raise Forbidden("Only an admin may create shared, external or provider networks.", kind="HTTPForbidden")
+        external = bool(body.get("router:external"))
+        net_type = body.get("provider:network_type") or ("flat" if external else self.settings.tenant_network_type)
+        if net_type not in NETWORK_TYPES:
+            raise BadRequest(f"Invalid input: network type {net_type} is not supported.", kind="InvalidInput")
+        seg = body.get("provider:segmentation_id")
+        with self.db.write() as s:
+            self.claim(s, project_id, "network")
+            if net_type in SEGMENT_RANGES:
+                if seg is None:
+                    seg = self._allocate_segment(s, net_type)
+                else:
+                    low, high = SEGMENT_RANGES[net_type]
+                    if not low <= seg <= high:
+                        raise BadRequest(f"Invalid input: segmentation_id {seg} is outside {low}..{high} "
+                                         f"for {net_type}.", kind="InvalidInput")
+                    if s.scalar(select(Network.id).where(Network.network_type == net_type,
+                                                         Network.segmentation_id == seg)):
+                        raise Conflict(f"Unable to create the network. The {net_type} id {seg} is in use.",
+                                       kind="SegmentationIdInUse")
+            elif seg is not None:
+                raise BadRequest(f"Invalid input: {net_type} networks have no segmentation_id.", kind="InvalidInput")
+            net = Network(project_id=project_id, name=body.get("name") or "", description=body.get("description") or "",
+                          admin_state_up=body.get("admin_state_up", True), shared=bool(body.get("shared")),
+                          external=external, network_type=net_type, segmentation_id=seg,
+                          physical_network=body.get("provider:physical_network"),
+                          mtu=body.get("mtu") or MTU.get(net_type, 1500),
+                          port_security_enabled=body.get("port_security_enabled", True))
+            s.add(net)
+            s.flush()
+            return self._network_views(s, [net])[0]
+
+    def update_network(self, ctx: AuthContext, network_id: str, body: dict) -> dict:
+        with self.db.write() as s:
+            net = self.get_owned(s, ctx, Network, network_id)
+            if not ctx.is_admin and any(k in body for k in ("shared", "router:external")):
+                raise Forbidden("Only an admin may change shared or router:external.", kind="HTTPForbidden")
+            for key, attr in (("name", "name"), ("description", "description"), ("admin_state_up", "admin_state_up"),
+                              ("shared", "shared"), ("router:external", "external"), ("mtu", "mtu"),
+                              ("port_security_enabled", "port_security_enabled")):
+                if key in body and body[key] is not None:
+                    setattr(net, attr, body[key])
+            touch(net)
+            s.flush()
+            return self._network_views(s, [net])[0]
+
+    def delete_network(self, ctx: AuthContext, network_id: str) -> None:
+        with self.db.write() as s:
+            net = self.get_owned(s, ctx, Network, network_id)
+            if s.scalar(select(exists().where(Port.network_id == net.id))):
+                raise Conflict(f"Unable to complete operation on network {net.id}. There are one or more ports "
+                               "still in use on the network.", kind="NetworkInUse")
+            s.execute(delete(Subnet).where(Subnet.network_id == net.id))
+            s.delete(net)
+
+    # ---- subnets -------------------------------------------------------------------------
+    def _subnet_visible(self, ctx: AuthContext, sub: Subnet, net: Network) -> bool:
+        return ctx.is_admin or sub.project_id == ctx.project_id or net.shared or net.external
+
+    def get_subnet(self, s: Session, ctx: AuthContext, subnet_id: str) -> Subnet:
+        sub = s.get(Subnet, subnet_id) if subnet_id else None
+        if sub is None or not self._subnet_visible(ctx, sub, s.get(Network, sub.network_id)):
+            raise not_found(Subnet, subnet_id)
+        return sub
+
+    def list_subnets(self, ctx: AuthContext) -> list[dict]:
+        with self.db.read() as s:
+            stmt = select(Subnet)
+            if not ctx.is_admin:
+                visible_nets = select(Network.id).where(or_(Network.shared.is_(True), Network.external.is_(True)))
+                stmt = stmt.where(or_(Subnet.project_id == ctx.project_id, Subnet.network_id.in_(visible_nets)))
+            return [views.subnet(x) for x in s.scalars(stmt)]
+
+    def show_subnet(self, ctx: AuthContext, subnet_id: str) -> dict:
+        with self.db.read() as s:
+            return views.subnet(self.get_subnet(s, ctx, subnet_id))
+
+    def create_subnet(self, ctx: AuthContext, body: dict) -> dict:
+        project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
+        net_cidr = ipam.parse_cidr(body["cidr"], body.get("ip_version"))
+        cidr = str(net_cidr)
+        if "gateway_ip" in body:
+            gateway = None if body["gateway_ip"] is None else ipam.validate_gateway(net_cidr, body["gateway_ip"])
+        else:
+            gateway = ipam.default_gateway(net_cidr)
+        if body.get("allocation_pools"):
+            pools = ipam.validate_pools(net_cidr, body["allocation_pools"], gateway)
+        else:
+            pools = ipam.default_pools(net_cidr, gateway)
+        dns = _dns(body.get("dns_nameservers") or [])
+        routes = _routes(body.get("host_routes") or [], net_cidr.version)
+        with self.db.write() as s:
+            net = self.get_network(s, ctx, body["network_id"])
+            if not ctx.is_admin and net.project_id != ctx.project_id:
+                raise Forbidden(f"Only the owner of network {net.id} may add subnets to it.", kind="HTTPForbidden")
+            self.claim(s, project_id, "subnet")
+            for other in s.scalars(select(Subnet).where(Subnet.network_id == net.id)):
+                if ipam.overlaps(other.cidr, cidr):
+                    raise BadRequest(f"Invalid input for operation: Requested subnet with cidr: {cidr} for network: "
+                                     f"{net.id} overlaps with another subnet.", kind="InvalidInput")
+            sub = Subnet(project_id=project_id, network_id=net.id, name=body.get("name") or "",
+                         description=body.get("description") or "", ip_version=net_cidr.version, cidr=cidr,
+                         gateway_ip=gateway, allocation_pools=pools, dns_nameservers=dns, host_routes=routes,
+                         enable_dhcp=body.get("enable_dhcp", True),
+                         ipv6_ra_mode=body.get("ipv6_ra_mode"), ipv6_address_mode=body.get("ipv6_address_mode"))
+            s.add(sub)
+            touch(net)
+            s.flush()
+            return views.subnet(sub)
+
+    def update_subnet(self, ctx: AuthContext, subnet_id: str, body: dict) -> dict:
+        with self.db.write() as s:
+            sub = self.get_owned(s, ctx, Subnet, subnet_id, lock=True)
+            net_cidr = ipaddress.ip_network(sub.cidr)
+            if "gateway_ip" in body:
+                gateway = None if body["gateway_ip"] is None else ipam.validate_gateway(net_cidr, body["gateway_ip"])
+                if gateway and ipam.in_pools(gateway, body.get("allocation_pools") or sub.allocation_pools):
+                    raise BadRequest(f"Gateway ip {gateway} conflicts with an allocation pool.", kind="InvalidInput")
+                sub.gateway_ip = gateway
+            if "allocation_pools" in body:
+                sub.allocation_pools = ipam.validate_pools(net_cidr, body["allocation_pools"] or [], sub.gateway_ip)
+            if "dns_nameservers" in body:
+                sub.dns_nameservers = _dns(body["dns_nameservers"] or [])
+            if "host_routes" in body:
+                sub.host_routes = _routes(body["host_routes"] or [], net_cidr.version)
+            for key in ("name", "description", "enable_dhcp"):
+                if key in body and body[key] is not None:
+                    setattr(sub, key, body[key])
+            touch(sub)
+            s.flush()
+            return views.subnet(sub)
+
+    def delete_subnet(self, ctx: AuthContext, subnet_id: str) -> None:
+        with self.db.write() as s:
+            sub = self.get_owned(s, ctx, Subnet, subnet_id, lock=True)
+            if s.scalar(select(exists().where(PortIP.subnet_id == sub.id))):
+                raise Conflict(f"Unable to complete operation on subnet {sub.id}: One or more ports have an IP "
+                               "allocation from this subnet.", kind="SubnetInUse")
+            s.delete(sub)
+
+
+def _dns(servers: list[str]) -> list[str]:
+    out = []
+    for server in servers:
+        out.append(str(ipam.parse_ip(server, "dns_nameservers")))
+    if len(set(out)) != len(out):
+        raise BadRequest("Duplicate nameserver in dns_nameservers.", kind="InvalidInput")
+    return out
+
+
+def _routes(routes: list[dict], version: int) -> list[dict]:
+    out = []
+    for route in routes:
+        try:
+            dest = ipaddress.ip_network(route["destination"], strict=True)
+        except (ValueError, KeyError, TypeError):
+            raise BadRequest(f"Invalid input for host_routes: bad destination in {route!r}.", kind="InvalidInput") from None
+        hop = ipam.parse_ip(route.get("nexthop", ""), "host_routes")
+        if dest.version != version or hop.version != version:
+            raise BadRequest("Invalid input for host_routes: IP version mismatch.", kind="InvalidInput")
+        out.append({"destination": str(dest), "nexthop": str(hop)})
+    return out

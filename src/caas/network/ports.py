@@ -1,0 +1,241 @@
+"""Ports: MAC and fixed IPs allocated without collisions, security groups, binding.
+
+An address is taken under a lock on its subnet's row (``SELECT ... FOR UPDATE``; SQLite's write
+transactions are serial anyway), and the (subnet, address) unique key is the last word.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from caas.errors import BadRequest, Conflict, Forbidden
+from caas.identity.context import AuthContext
+from caas.network import ipam, views
+from caas.network.common import Base, not_found, touch
+from caas.network.models import FloatingIP, Network, Port, PortIP, PortSecurityGroup, SecurityGroup, Subnet
+
+ROUTER_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
+MAC_RE_HEX = set("0123456789abcdef")
+
+
+def random_mac() -> str:
+    return "fa:16:3e:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
+
+
+def valid_mac(mac: str) -> str:
+    parts = mac.lower().split(":")
+    if len(parts) != 6 or any(len(p) != 2 or not set(p) <= MAC_RE_HEX for p in parts):
+        raise BadRequest(f"Invalid input for mac_address. Reason: '{mac}' is not a valid MAC address.",
+                         kind="InvalidInput")
+    if int(parts[0], 16) & 1:
+        raise BadRequest(f"Invalid input for mac_address. Reason: '{mac}' is a multicast address.",
+                         kind="InvalidInput")
+    return ":".join(parts)
+
+
+class PortsMixin(Base):
+    def port_views(self, s: Session, ports: list[Port]) -> list[dict]:
+        """Views of many ports in three queries, whatever their number."""
+        ids = [p.id for p in ports]
+        ips: dict[str, list[dict]] = {i: [] for i in ids}
+        sgs: dict[str, list[str]] = {i: [] for i in ids}
+        for chunk in _chunks(ids, 500):
+            for pid, sid, addr in s.execute(select(PortIP.port_id, PortIP.subnet_id, PortIP.ip_address)
+                                            .where(PortIP.port_id.in_(chunk)).order_by(PortIP.id)):
+                ips[pid].append({"subnet_id": sid, "ip_address": addr})
+            for pid, gid in s.execute(select(PortSecurityGroup.port_id, PortSecurityGroup.security_group_id)
+                                      .where(PortSecurityGroup.port_id.in_(chunk))):
+                sgs[pid].append(gid)
+        return [views.port(p, ips[p.id], sgs[p.id]) for p in ports]
+
+    def list_ports(self, ctx: AuthContext, network_id: str | None = None, device_id: str | None = None) -> list[dict]:
+        with self.db.read() as s:
+            stmt = select(Port)
+            if network_id:
+                stmt = stmt.where(Port.network_id == network_id)
+            if device_id:
+                stmt = stmt.where(Port.device_id == device_id)
+            if not ctx.is_admin:
+                own_nets = select(Network.id).where(Network.project_id == ctx.project_id)
+                stmt = stmt.where((Port.project_id == ctx.project_id) | Port.network_id.in_(own_nets))
+            return self.port_views(s, list(s.scalars(stmt)))
+
+    def get_port(self, s: Session, ctx: AuthContext, port_id: str) -> Port:
+        port = s.get(Port, port_id) if port_id else None
+        if port is None:
+            raise not_found(Port, port_id)
+        if not ctx.is_admin and port.project_id != ctx.project_id:
+            net = s.get(Network, port.network_id)
+            if net.project_id != ctx.project_id:
+                raise not_found(Port, port_id)
+        return port
+
+    def show_port(self, ctx: AuthContext, port_id: str) -> dict:
+        with self.db.read() as s:
+            return self.port_views(s, [self.get_port(s, ctx, port_id)])[0]
+
+    # ---- allocation ----------------------------------------------------------------------
+    def allocate_ip(self, s: Session, port: Port, subnet: Subnet, address: str | None = None,
+                    allow_gateway: bool = False) -> str:
+        """Give ``port`` an address of ``subnet``: the one asked for, or the lowest free one of
+        the pools. 409 when it is taken or the pools are full."""
+        s.get(Subnet, subnet.id, with_for_update=True)  # serialise allocations on this subnet
+        if address is not None:
+            ip = ipam.parse_ip(address)
+            net = ipam.parse_cidr(subnet.cidr)
+            first, last = ipam.usable_range(net)
+            if ip not in net or not first <= ip <= last:
+                raise BadRequest(f"IP address {address} is not a valid IP for the specified subnet.",
+                                 kind="InvalidIpForSubnet")
+            if str(ip) == subnet.gateway_ip and not allow_gateway:
+                raise Conflict(f"IP address {address} already allocated in subnet {subnet.id}",
+                               kind="IpAddressAlreadyAllocated")
+            address = str(ip)
+            if s.scalar(select(PortIP.id).where(PortIP.subnet_id == subnet.id, PortIP.ip_address == address)):
+                raise Conflict(f"IP address {address} already allocated in subnet {subnet.id}",
+                               kind="IpAddressAlreadyAllocated")
+        else:
+            used = s.scalars(select(PortIP.ip_address).where(PortIP.subnet_id == subnet.id))
+            address = ipam.first_free(subnet.allocation_pools, used)
+            if address is None:
+                raise Conflict(f"No more IP addresses available on network {subnet.network_id}.",
+                               kind="IpAddressGenerationFailure")
+        s.add(PortIP(port_id=port.id, subnet_id=subnet.id, ip_address=address))
+        s.flush()
+        return address
+
+    def _assign_fixed_ips(self, s: Session, port: Port, requested: list[dict] | None) -> None:
+        subnets = list(s.scalars(select(Subnet).where(Subnet.network_id == port.network_id).order_by(Subnet.created_at,
+                                                                                                     Subnet.id)))
+        by_id = {x.id: x for x in subnets}
+        if requested is None:
+            # One address of the first subnet of each IP version that has room, as Neutron does.
+            for version in (4, 6):
+                candidates = [x for x in subnets if x.ip_version == version]
+                for i, sub in enumerate(candidates):
+                    try:
+                        self.allocate_ip(s, port, sub)
+                        break
+                    except Conflict:
+                        if i == len(candidates) - 1:
+                            raise
+            return
+        for item in requested:
+            subnet_id, address = item.get("subnet_id"), item.get("ip_address")
+            if subnet_id is None and address is None:
+                raise BadRequest("Invalid input: a fixed_ips entry needs subnet_id or ip_address.", kind="InvalidInput")
+            if subnet_id is not None:
+                sub = by_id.get(subnet_id)
+                if sub is None:
+                    raise BadRequest(f"Invalid input for operation: Failed to create port on network "
+                                     f"{port.network_id}, because fixed_ips included invalid subnet {subnet_id}.",
+                                     kind="InvalidInput")
+            else:
+                ip = ipam.parse_ip(address)
+                sub = next((x for x in subnets if ip in ipam.parse_cidr(x.cidr)), None)
+                if sub is None:
+                    raise BadRequest(f"IP address {address} is not a valid IP for any subnet on network "
+                                     f"{port.network_id}.", kind="InvalidIpForNetwork")
+            self.allocate_ip(s, port, sub, address, allow_gateway=port.device_owner == "network:router_interface")
+
+    def _set_security_groups(self, s: Session, ctx: AuthContext, port: Port, group_ids: list[str] | None) -> None:
+        s.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
+        if group_ids is None:
+            if not port.port_security_enabled or port.device_owner.startswith("network:"):
+                return
+            group_ids = [self.default_security_group(s, port.project_id)]
+        if group_ids and not port.port_security_enabled:
+            raise Conflict("Port has port security disabled; it cannot have security groups.",
+                           kind="PortSecurityAndIPRequiredForSecurityGroups")
+        for gid in dict.fromkeys(group_ids):
+            group = s.get(SecurityGroup, gid)
+            if group is None or not (ctx.is_admin or group.project_id == port.project_id):
+                raise not_found(SecurityGroup, gid)
+            s.add(PortSecurityGroup(port_id=port.id, security_group_id=gid))
+
+    def make_port(self, s: Session, ctx: AuthContext, net: Network, project_id: str, body: dict,
+                  claim: bool = True) -> Port:
+        if claim:
+            self.claim(s, project_id, "port")
+        mac = valid_mac(body["mac_address"]) if body.get("mac_address") else random_mac()
+        if s.scalar(select(Port.id).where(Port.network_id == net.id, Port.mac_address == mac)):
+            if body.get("mac_address"):
+                raise Conflict(f"Unable to complete operation for network {net.id}. The mac address {mac} is in use.",
+                               kind="MacAddressInUse")
+            mac = random_mac()
+        port = Port(project_id=project_id, network_id=net.id, mac_address=mac, name=body.get("name") or "",
+                    description=body.get("description") or "", admin_state_up=body.get("admin_state_up", True),
+                    device_id=body.get("device_id") or "", device_owner=body.get("device_owner") or "",
+                    host_id=body.get("binding:host_id") or "", vnic_type=body.get("binding:vnic_type") or "normal",
+                    port_security_enabled=body.get("port_security_enabled", net.port_security_enabled),
+                    allowed_address_pairs=body.get("allowed_address_pairs") or [])
+        port.status = "ACTIVE" if port.host_id else "DOWN"
+        s.add(port)
+        s.flush()
+        self._assign_fixed_ips(s, port, body.get("fixed_ips"))
+        self._set_security_groups(s, ctx, port, body.get("security_groups"))
+        return port
+
+    def create_port(self, ctx: AuthContext, body: dict) -> dict:
+        project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
+        with self.db.write() as s:
+            net = self.get_network(s, ctx, body["network_id"])
+            if not (ctx.is_admin or net.project_id == ctx.project_id or net.shared):
+                raise not_found(Network, body["network_id"])  # an external network takes no tenant ports
+            port = self.make_port(s, ctx, net, project_id, body)
+            return self.port_views(s, [port])[0]
+
+    def update_port(self, ctx: AuthContext, port_id: str, body: dict) -> dict:
+        with self.db.write() as s:
+            port = self.get_port(s, ctx, port_id)
+            if "fixed_ips" in body:
+                if port.device_owner in ROUTER_OWNERS:
+                    raise Conflict("The addresses of a router or floating IP port are managed by its router.",
+                                   kind="PortInUse")
+                s.execute(delete(PortIP).where(PortIP.port_id == port.id))
+                s.flush()
+                self._assign_fixed_ips(s, port, body["fixed_ips"] or [])
+            if "port_security_enabled" in body:
+                port.port_security_enabled = body["port_security_enabled"]
+            if "security_groups" in body:
+                self._set_security_groups(s, ctx, port, body["security_groups"] or [])
+            elif "port_security_enabled" in body and not port.port_security_enabled:
+                s.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
+            mapping = {"name": "name", "description": "description", "admin_state_up": "admin_state_up",
+                       "device_id": "device_id", "device_owner": "device_owner", "binding:host_id": "host_id",
+                       "binding:vnic_type": "vnic_type", "allowed_address_pairs": "allowed_address_pairs"}
+            for key, attr in mapping.items():
+                if key in body and body[key] is not None:
+                    setattr(port, attr, body[key])
+            if "mac_address" in body and body["mac_address"]:
+                if not ctx.is_admin:
+                    raise Forbidden("Only an admin may change a port's MAC address.", kind="HTTPForbidden")
+                port.mac_address = valid_mac(body["mac_address"])
+            port.status = "ACTIVE" if port.host_id else "DOWN"
+            touch(port)
+            s.flush()
+            return self.port_views(s, [port])[0]
+
+    def delete_port(self, ctx: AuthContext, port_id: str) -> None:
+        with self.db.write() as s:
+            port = self.get_port(s, ctx, port_id)
+            if port.device_owner in ROUTER_OWNERS:
+                raise Conflict(f"Port {port.id} cannot be deleted directly via the port API: has device owner "
+                               f"{port.device_owner}.", kind="ServicePortInUse")
+            self.drop_port(s, port)
+
+    def drop_port(self, s: Session, port: Port) -> None:
+        """Delete a port and everything that hangs on it (floating IPs are disassociated)."""
+        s.execute(update(FloatingIP).where(FloatingIP.port_id == port.id)
+                  .values(port_id=None, fixed_ip_address=None, router_id=None, status="DOWN"))
+        s.execute(delete(PortIP).where(PortIP.port_id == port.id))
+        s.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
+        s.delete(port)
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
