@@ -1,0 +1,59 @@
+"""The seed documents' network sequence, verbatim, through the real ``openstack`` CLI as the
+project user fabric (SQLite and PostgreSQL)."""
+
+import pytest
+
+from tests.e2e.test_openstack_cli import OPENSTACK, osc, osc_json
+
+pytestmark = pytest.mark.skipif(OPENSTACK is None, reason="python-openstackclient is not installed")
+
+
+def test_seed_network_sequence(server):
+    admin = server.os_env()
+    osc(admin, "project", "create", "--or-show", "fabric")
+    osc(admin, "user", "create", "--or-show", "--password", "Fabric_123", "fabric")
+    osc(admin, "role", "add", "--project", "fabric", "--user", "fabric", "member")
+    env = server.os_env("fabric", "Fabric_123", "fabric")
+
+    net = osc_json(env, "network", "create", "fabric")
+    assert net["name"] == "fabric" and net["provider:segmentation_id"] is not None
+    sub = osc_json(env, "subnet", "create", "--network", "fabric", "--subnet-range", "192.168.2.0/23",
+                   "--dns-nameserver", "10.21.200.2", "subnetfabric")
+    assert sub["cidr"] == "192.168.2.0/23" and sub["gateway_ip"] == "192.168.2.1"
+    assert sub["dns_nameservers"] == ["10.21.200.2"]
+    assert sub["allocation_pools"] == [{"start": "192.168.2.2", "end": "192.168.3.254"}]
+    osc_json(env, "router", "create", "fabricrouter")
+    osc(env, "router", "set", "--external-gateway", "public", "fabricrouter")
+    osc(env, "router", "add", "subnet", "fabricrouter", "subnetfabric")
+    router = osc_json(env, "router", "show", "fabricrouter")
+    gw = router["external_gateway_info"]
+    assert gw["enable_snat"] is True and gw["external_fixed_ips"][0]["ip_address"].startswith("172.24.4.")
+    assert [i["ip_address"] for i in router["interfaces_info"]] == ["192.168.2.1"]
+    fip = osc_json(env, "floating", "ip", "create", "public")
+    assert fip["floating_ip_address"].startswith("172.24.4.")
+    assert fip["floating_ip_address"] != gw["external_fixed_ips"][0]["ip_address"]
+
+    osc(env, "security", "group", "rule", "create", "--proto", "icmp", "default")
+    osc(env, "security", "group", "rule", "create", "--proto", "udp", "--dst-port", "1:65535", "default")
+    osc(env, "security", "group", "rule", "create", "--proto", "tcp", "--dst-port", "1:65535", "default")
+    rules = osc_json(env, "security", "group", "rule", "list", "default")
+    opened = {(r["IP Protocol"], r["Port Range"]) for r in rules if r["Direction"] == "ingress"}
+    assert {("icmp", ""), ("udp", "1:65535"), ("tcp", "1:65535")} <= opened
+
+    osc(admin, "quota", "set", "fabric", "--floating-ips", "50")
+    quota = {row["Resource"]: row["Limit"] for row in osc_json(admin, "quota", "show", "fabric")}
+    assert quota["floating_ips"] == 50
+
+    # A port, a floating IP on it through the router, and tearing it all down again.
+    port = osc_json(env, "port", "create", "--network", "fabric", "p1")
+    assert port["fixed_ips"][0]["ip_address"] == "192.168.2.2"
+    osc(env, "floating", "ip", "set", "--port", "p1", fip["floating_ip_address"])
+    shown = osc_json(env, "floating", "ip", "show", fip["floating_ip_address"])
+    assert shown["fixed_ip_address"] == "192.168.2.2" and shown["router_id"] == router["id"]
+    osc(env, "floating", "ip", "delete", fip["floating_ip_address"])
+    osc(env, "port", "delete", "p1")
+    osc(env, "router", "remove", "subnet", "fabricrouter", "subnetfabric")
+    osc(env, "router", "unset", "--external-gateway", "fabricrouter")
+    osc(env, "router", "delete", "fabricrouter")
+    osc(env, "network", "delete", "fabric")
+    assert "fabric" not in {n["Name"] for n in osc_json(env, "network", "list")}

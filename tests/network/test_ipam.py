@@ -1,0 +1,52 @@
+"""IPAM's pure functions: CIDRs, gateways, pools, allocation order."""
+
+import pytest
+
+from caas.errors import BadRequest
+from caas.network import ipam
+
+
+def test_default_pools_skip_network_gateway_and_broadcast():
+    net = ipam.parse_cidr("192.168.2.0/23")
+    assert ipam.default_pools(net, "192.168.2.1") == [{"start": "192.168.2.2", "end": "192.168.3.254"}]
+    assert ipam.default_pools(net, "192.168.2.100") == [
+        {"start": "192.168.2.1", "end": "192.168.2.99"}, {"start": "192.168.2.101", "end": "192.168.3.254"}]
+    assert ipam.default_pools(net, None) == [{"start": "192.168.2.1", "end": "192.168.3.254"}]
+
+
+@pytest.mark.parametrize("cidr", ["10.0.0.0/33", "300.1.1.0/24", "abc", "10.0.0.0/31", "", "fe80::/127"])
+def test_bad_cidrs(cidr):
+    with pytest.raises(BadRequest):
+        ipam.parse_cidr(cidr)
+
+
+def test_cidr_version_must_match():
+    with pytest.raises(BadRequest):
+        ipam.parse_cidr("10.0.0.0/24", ip_version=6)
+    assert str(ipam.parse_cidr("fd00::/64", ip_version=6)) == "fd00::/64"
+
+
+@pytest.mark.parametrize("gateway", ["10.0.1.1", "10.0.0.0", "10.0.0.255", "nope"])
+def test_gateway_outside_or_unusable(gateway):
+    with pytest.raises(BadRequest):
+        ipam.validate_gateway(ipam.parse_cidr("10.0.0.0/24"), gateway)
+
+
+@pytest.mark.parametrize("pools", [
+    [{"start": "10.0.0.200", "end": "10.0.1.5"}],     # beyond the CIDR
+    [{"start": "10.0.0.0", "end": "10.0.0.5"}],       # the network address
+    [{"start": "10.0.0.9", "end": "10.0.0.5"}],       # start after end
+    [{"start": "10.0.0.2", "end": "10.0.0.9"}, {"start": "10.0.0.9", "end": "10.0.0.20"}],  # overlap
+    [{"start": "10.0.0.1", "end": "10.0.0.9"}],       # holds the gateway
+])
+def test_bad_pools(pools):
+    with pytest.raises(BadRequest):
+        ipam.validate_pools(ipam.parse_cidr("10.0.0.0/24"), pools, "10.0.0.1")
+
+
+def test_first_free_and_size():
+    pools = [{"start": "10.0.0.2", "end": "10.0.0.4"}, {"start": "10.0.0.10", "end": "10.0.0.10"}]
+    assert ipam.pool_size(pools) == 4
+    assert ipam.first_free(pools, []) == "10.0.0.2"
+    assert ipam.first_free(pools, ["10.0.0.2", "10.0.0.3", "10.0.0.4"]) == "10.0.0.10"
+    assert ipam.first_free(pools, ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.10"]) is None

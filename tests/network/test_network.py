@@ -1,0 +1,158 @@
+"""The Network API's behaviour through HTTP: visibility between projects, the router and
+floating IP lifecycle, ports' addresses and groups, quotas, the external network."""
+
+import os
+import subprocess
+
+import pytest
+
+from caas.network.hostroutes import host_routes
+from tests.conftest import CaasServer, caas_command, client_for, free_port, make_member
+
+N = "/network/v2.0"
+
+
+@pytest.fixture(scope="module")
+def members(server, admin):
+    a, b = make_member(server, admin), make_member(server, admin)
+    with client_for(server, a["token"]) as ca, client_for(server, b["token"]) as cb:
+        yield a, ca, b, cb
+
+
+def make_net(c, name="n", cidr="10.9.0.0/24"):
+    net = c.post(f"{N}/networks", json={"network": {"name": name}}).json()["network"]
+    sub = c.post(f"{N}/subnets", json={"subnet": {"network_id": net["id"], "cidr": cidr, "ip_version": 4,
+                                                  "name": name + "-sub"}}).json()["subnet"]
+    return net, sub
+
+
+def public_id(c) -> str:
+    return c.get(f"{N}/networks", params={"name": "public"}).json()["networks"][0]["id"]
+
+
+def test_external_network_exists_and_is_visible(members):
+    _, ca, _, _ = members
+    (pub,) = ca.get(f"{N}/networks", params={"router:external": "true"}).json()["networks"]
+    assert pub["name"] == "public" and pub["router:external"] is True
+    (sub,) = ca.get(f"{N}/subnets", params={"network_id": pub["id"]}).json()["subnets"]
+    assert sub["cidr"] == "172.24.4.0/24" and sub["gateway_ip"] == "172.24.4.1" and sub["enable_dhcp"] is False
+
+
+def test_projects_do_not_see_each_other(members, admin):
+    a, ca, b, cb = members
+    net, sub = make_net(ca, "private-a")
+    assert net["project_id"] == a["project_id"] and net["provider:network_type"] == "vxlan"
+    assert ca.get(f"{N}/networks/{net['id']}").status_code == 200
+    assert cb.get(f"{N}/networks/{net['id']}").status_code == 404
+    assert net["id"] not in {n["id"] for n in cb.get(f"{N}/networks").json()["networks"]}
+    assert sub["id"] not in {s["id"] for s in cb.get(f"{N}/subnets").json()["subnets"]}
+    assert net["id"] in {n["id"] for n in admin.get(f"{N}/networks").json()["networks"]}
+    # segmentation ids are never shared
+    other, _ = make_net(cb, "private-b", "10.9.0.0/24")
+    assert other["provider:segmentation_id"] != net["provider:segmentation_id"]
+
+
+def test_port_addresses_mac_and_default_group(members):
+    _, ca, _, _ = members
+    net, sub = make_net(ca, "ports", "10.20.0.0/29")
+    ports = [ca.post(f"{N}/ports", json={"port": {"network_id": net["id"]}}).json()["port"] for _ in range(3)]
+    assert [p["fixed_ips"][0]["ip_address"] for p in ports] == ["10.20.0.2", "10.20.0.3", "10.20.0.4"]
+    assert len({p["mac_address"] for p in ports}) == 3 and all(p["mac_address"].startswith("fa:16:3e:") for p in ports)
+    default = ca.get(f"{N}/security-groups", params={"name": "default"}).json()["security_groups"][0]
+    assert all(p["security_groups"] == [default["id"]] for p in ports)
+    fixed = ca.post(f"{N}/ports", json={"port": {"network_id": net["id"],
+                                                 "fixed_ips": [{"ip_address": "10.20.0.6"}]}})
+    assert fixed.status_code == 201 and fixed.json()["port"]["fixed_ips"][0]["subnet_id"] == sub["id"]
+    taken = ca.post(f"{N}/ports", json={"port": {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.20.0.6"}]}})
+    assert taken.status_code == 409 and taken.json()["NeutronError"]["type"] == "IpAddressAlreadyAllocated"
+    # A freed address is handed out again.
+    assert ca.delete(f"{N}/ports/{ports[0]['id']}").status_code == 204
+    again = ca.post(f"{N}/ports", json={"port": {"network_id": net["id"]}}).json()["port"]
+    assert again["fixed_ips"][0]["ip_address"] == "10.20.0.2"
+    bound = ca.put(f"{N}/ports/{again['id']}", json={"port": {"binding:host_id": "host1", "device_id": "vm1"}})
+    assert bound.json()["port"]["status"] == "ACTIVE" and bound.json()["port"]["binding:host_id"] == "host1"
+
+
+def test_router_and_floating_ip_lifecycle(members):
+    a, ca, b, cb = members
+    net, sub = make_net(ca, "routed", "10.30.0.0/24")
+    router = ca.post(f"{N}/routers", json={"router": {"name": "r", "external_gateway_info": {
+        "network_id": public_id(ca)}}}).json()["router"]
+    gw_ip = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
+    assert router["external_gateway_info"]["enable_snat"] is True and gw_ip.startswith("172.24.4.")
+    r = ca.put(f"{N}/routers/{router['id']}/add_router_interface", json={"subnet_id": sub["id"]})
+    assert r.status_code == 200 and r.json()["subnet_id"] == sub["id"]
+    iface_port = r.json()["port_id"]
+    assert ca.get(f"{N}/ports/{iface_port}").json()["port"]["device_owner"] == "network:router_interface"
+    port = ca.post(f"{N}/ports", json={"port": {"network_id": net["id"]}}).json()["port"]
+    fip = ca.post(f"{N}/floatingips", json={"floatingip": {"floating_network_id": public_id(ca),
+                                                            "port_id": port["id"]}}).json()["floatingip"]
+    assert fip["fixed_ip_address"] == port["fixed_ips"][0]["ip_address"] and fip["router_id"] == router["id"]
+    assert fip["status"] == "ACTIVE" and fip["floating_ip_address"] != gw_ip
+    # Things in use cannot go away underneath.
+    assert ca.delete(f"{N}/routers/{router['id']}").status_code == 409
+    busy = ca.put(f"{N}/routers/{router['id']}/remove_router_interface", json={"subnet_id": sub["id"]})
+    assert busy.status_code == 409
+    assert ca.delete(f"{N}/ports/{iface_port}").status_code == 409
+    assert ca.delete(f"{N}/networks/{net['id']}").status_code == 409
+    # Another project cannot touch any of it.
+    assert cb.get(f"{N}/routers/{router['id']}").status_code == 404
+    assert cb.put(f"{N}/floatingips/{fip['id']}", json={"floatingip": {"port_id": None}}).status_code == 404
+    # Deleting the port disassociates; then everything unwinds.
+    assert ca.delete(f"{N}/ports/{port['id']}").status_code == 204
+    assert ca.get(f"{N}/floatingips/{fip['id']}").json()["floatingip"]["port_id"] is None
+    assert ca.delete(f"{N}/floatingips/{fip['id']}").status_code == 204
+    assert ca.put(f"{N}/routers/{router['id']}/remove_router_interface",
+                  json={"subnet_id": sub["id"]}).status_code == 200
+    assert ca.put(f"{N}/routers/{router['id']}", json={"router": {"external_gateway_info": {}}}).status_code == 200
+    assert ca.delete(f"{N}/routers/{router['id']}").status_code == 204
+    assert ca.delete(f"{N}/networks/{net['id']}").status_code == 204
+    leftovers = [p for p in ca.get(f"{N}/ports").json()["ports"] if p["network_id"] == net["id"]]
+    assert leftovers == []
+
+
+def test_quotas(members, admin):
+    a, ca, _, _ = members
+    q = ca.get(f"{N}/quotas/{a['project_id']}").json()["quota"]
+    assert q["network"] == 100 and q["floatingip"] == 50
+    assert admin.put(f"{N}/quotas/{a['project_id']}", json={"quota": {"router": 1}}).json()["quota"]["router"] == 1
+    assert ca.post(f"{N}/routers", json={"router": {"name": "q1"}}).status_code == 201
+    over = ca.post(f"{N}/routers", json={"router": {"name": "q2"}})
+    assert over.status_code == 409 and over.json()["NeutronError"]["type"] == "OverQuota"
+    details = ca.get(f"{N}/quotas/{a['project_id']}/details.json").json()["quota"]
+    assert details["router"] == {"limit": 1, "used": 1, "reserved": 0}
+    assert admin.delete(f"{N}/quotas/{a['project_id']}").status_code == 204
+    assert ca.get(f"{N}/quotas/{a['project_id']}").json()["quota"]["router"] == 10
+
+
+def test_extensions(members):
+    _, ca, _, _ = members
+    aliases = {e["alias"] for e in ca.get(f"{N}/extensions").json()["extensions"]}
+    assert {"router", "external-net", "security-group", "quotas", "provider", "binding"} <= aliases
+    assert ca.get(f"{N}/extensions/router").json()["extension"]["alias"] == "router"
+    missing = ca.get(f"{N}/extensions/external-gateway-multihoming")
+    assert missing.status_code == 404 and "NeutronError" in missing.json()
+
+
+def test_external_cidr_overlapping_a_host_route_is_refused(tmp_path):
+    routes = [net for iface, net in host_routes() if not iface.startswith("cs-")]
+    if not routes:
+        pytest.skip("this host has no non-default IPv4 route to collide with")
+    cidr = str(routes[0])
+    out = subprocess.run(caas_command() + ["up", "--data-dir", str(tmp_path / "d"), "--port", str(free_port())],
+                         env={**os.environ, "CAAS_EXTERNAL_CIDR": cidr, "CAAS_PASSWORD_HASH_ROUNDS": "4"},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "overlaps the host route" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_external_network_made_once(tmp_path):
+    srv = CaasServer(tmp_path / "d").start()
+    srv.stop()
+    srv = CaasServer(srv.data_dir).start()
+    try:
+        from tests.conftest import issue_token
+        with client_for(srv, issue_token(srv)) as c:
+            assert len(c.get(f"{N}/networks", params={"name": "public"}).json()["networks"]) == 1
+    finally:
+        srv.stop()
