@@ -57,3 +57,42 @@ def test_seed_network_sequence(server):
     osc(env, "router", "delete", "fabricrouter")
     osc(env, "network", "delete", "fabric")
     assert "fabric" not in {n["Name"] for n in osc_json(env, "network", "list")}
+
+
+SDK_SCRIPT = """
+import json, openstack
+conn = openstack.connect(cloud="caas")
+net = conn.create_network("sdknet")
+sub = conn.create_subnet(net.id, cidr="10.77.0.0/24", subnet_name="sdksub")
+r = conn.create_router(name="sdkr", ext_gateway_net_id=conn.get_network("public").id)
+conn.add_router_interface(r, subnet_id=sub.id)
+p = conn.network.create_port(network_id=net.id)
+fip = conn.create_floating_ip(network="public", port=p.id)
+sg = conn.create_security_group("web", "web sg")
+conn.create_security_group_rule(sg.id, port_range_min=80, port_range_max=80, protocol="tcp")
+out = {"fip": fip.floating_ip_address, "fixed": fip.fixed_ip_address,
+       "rules": len(conn.get_security_group("web").security_group_rules)}
+conn.delete_floating_ip(fip.id)
+conn.network.delete_port(p.id)
+conn.remove_router_interface(r, subnet_id=sub.id)
+conn.delete_router(r.id)
+conn.delete_network(net.id)
+conn.delete_security_group(sg.id)
+out["left"] = [n.name for n in conn.network.networks()]
+print(json.dumps(out))
+"""
+
+
+def test_openstacksdk_network(server):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env["OS_CLIENT_CONFIG_FILE"] = str(server.data_dir / "clouds.yaml")
+    out = subprocess.run([sys.executable, "-c", SDK_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["fip"].startswith("172.24.4.") and result["fixed"] == "10.77.0.2"
+    assert result["rules"] == 3 and "sdknet" not in result["left"]
