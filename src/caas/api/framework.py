@@ -5,6 +5,12 @@ the thread pool: the body is read (bounded) on the event loop, then the handler 
 worker thread with a ``Call`` giving it the parsed JSON, the query and the caller's context.
 Domain errors are rendered in the service's own error format; an unknown path is 404 and an
 unknown method 405 in that format too.
+
+A route may name the media types it accepts (anything else is 415, checked before the body is
+read), and a route with ``raw_body=True`` gets no parsed JSON and no size limit: its handler
+reads ``call.stream()``, the body as blocks of bytes read ahead on the event loop (bounded), so
+a file of any size passes through without being held in memory. Such handlers run in a thread
+pool of their own, so that long transfers never starve the ordinary calls.
 """
 
 from __future__ import annotations
@@ -12,11 +18,14 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+import anyio
+import anyio.from_thread
+import anyio.to_thread
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
@@ -29,6 +38,13 @@ ErrorFormat = Callable[[CaasError], dict]
 JSON_TYPE = "application/json"
 # Every route takes every method, so that an unsupported one is a 405 in the API's own format.
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+# Raw bodies reach the handler in blocks of about this size, at most STREAM_DEPTH of them read
+# ahead: the memory an upload holds is bounded by their product, whatever the body's size.
+STREAM_BLOCK = 1024 * 1024
+STREAM_DEPTH = 2
+# Worker threads for raw-body handlers (each holds one for the whole transfer).
+STREAM_THREADS = 16
 
 
 def dumps(obj: Any) -> bytes:
@@ -60,6 +76,7 @@ class Call:
     params: dict[str, str]
     state: dict = field(default_factory=dict)
     validate_token: Callable[[str], Any] | None = None
+    body_stream: "BodyStream | None" = None
 
     def auth(self):
         """The caller's AuthContext from X-Auth-Token; Unauthorized without a valid one."""
@@ -82,6 +99,13 @@ class Call:
     def header(self, name: str) -> str | None:
         return self.request.headers.get(name)
 
+    def stream(self) -> Iterator[bytes]:
+        """The raw body in blocks (``raw_body`` routes only; once). Raises BadRequest if the
+        client goes away before sending all of it."""
+        if self.body_stream is None:
+            raise RuntimeError("call.stream() is for routes registered with raw_body=True")
+        return iter(self.body_stream)
+
     def parse(self, model: type[BaseModel]) -> BaseModel:
         """The body validated against ``model``; 400 with the field and reason otherwise."""
         if self.body is None:
@@ -99,9 +123,22 @@ class Call:
 Handler = Callable[[Call], Response]
 
 
-async def read_json(request: Request, limit: int) -> Any:
+@dataclass(frozen=True)
+class _Route:
+    handler: Handler
+    raw_body: bool = False
+    media_types: tuple[str, ...] | None = None
+
+
+def media_type(request: Request) -> str:
+    """The request's Content-Type without parameters, lower case ('' when absent)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def read_json(request: Request, limit: int, check_type: bool = True) -> Any:
     """The request's JSON body, or None when it has none. Bounded by ``limit`` bytes whether or
-    not the client sent Content-Length (413), malformed JSON is 400."""
+    not the client sent Content-Length (413), malformed JSON is 400. ``check_type=False`` when
+    the route has checked the Content-Type itself."""
     length = request.headers.get("content-length")
     if length is not None:
         try:
@@ -119,7 +156,7 @@ async def read_json(request: Request, limit: int) -> Any:
     raw = b"".join(chunks)
     if not raw.strip():
         return None
-    ctype = request.headers.get("content-type", JSON_TYPE).split(";")[0].strip().lower()
+    ctype = media_type(request) if check_type else ""
     if ctype and not (ctype == JSON_TYPE or ctype.endswith("+json") or ctype.endswith("-json")
                       or ctype == "text/plain"):
         raise UnsupportedMediaType(f"Unsupported content type: {ctype}; send {JSON_TYPE}.")
@@ -152,6 +189,47 @@ def _refuse_nul(*groups) -> None:
                 raise BadRequest("Invalid input: NUL characters (\\u0000) are not allowed.")
 
 
+class BodyStream:
+    """A raw request body, from the event loop (``pump``) to the handler's worker thread
+    (iteration), in blocks of about STREAM_BLOCK bytes with at most STREAM_DEPTH in flight.
+    The pump marks the end explicitly, so a body cut short (client gone, request cancelled) is
+    never mistaken for a complete one: the iteration raises BadRequest instead."""
+
+    _END = object()
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self._send, self._receive = anyio.create_memory_object_stream(max_buffer_size=STREAM_DEPTH)
+
+    async def pump(self) -> None:
+        async with self._send:
+            pending: list[bytes] = []
+            size = 0
+            try:
+                async for chunk in self.request.stream():
+                    if chunk:
+                        pending.append(chunk)
+                        size += len(chunk)
+                    if size >= STREAM_BLOCK:
+                        await self._send.send(b"".join(pending))
+                        pending, size = [], 0
+            except ClientDisconnect:
+                return  # closing without the end mark: the reader sees a cut body
+            if pending:
+                await self._send.send(b"".join(pending))
+            await self._send.send(self._END)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            try:
+                block = anyio.from_thread.run(self._receive.receive)
+            except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                raise BadRequest("The request body ended before it was complete.") from None
+            if block is self._END:
+                return
+            yield block
+
+
 class ServiceAPI:
     """Routes of one service, mounted under its prefix."""
 
@@ -161,14 +239,20 @@ class ServiceAPI:
         self.validate_token = validate_token
         self.error_format = error_format
         self.max_body = max_body
-        self._paths: dict[str, dict[str, Handler]] = {}
+        self._paths: dict[str, dict[str, _Route]] = {}
+        self._stream_limiter: anyio.CapacityLimiter | None = None
 
-    def route(self, method: str, path: str) -> Callable[[Handler], Handler]:
+    def route(self, method: str, path: str, *, raw_body: bool = False,
+              media_types: tuple[str, ...] | None = None) -> Callable[[Handler], Handler]:
+        """Register a handler. ``media_types``: the only Content-Types accepted (else 415, even
+        for an empty body). ``raw_body``: no JSON parsing and no size limit; the handler reads
+        ``call.stream()``."""
         def register(fn: Handler) -> Handler:
             methods = self._paths.setdefault(path, {})
-            methods[method] = fn
+            spec = _Route(fn, raw_body, tuple(t.lower() for t in media_types) if media_types else None)
+            methods[method] = spec
             if method == "GET" and "HEAD" not in methods:
-                methods["HEAD"] = fn
+                methods["HEAD"] = spec
             return fn
         return register
 
@@ -178,25 +262,49 @@ class ServiceAPI:
             headers["WWW-Authenticate"] = 'Keystone uri="/identity"'
         return json_response(self.error_format(exc), status=exc.status, headers=headers)
 
-    def _endpoint(self, methods: dict[str, Handler]):
+    async def _run_streaming(self, handler: Handler, call: Call) -> Response:
+        """The handler in a stream worker thread while the body is pumped on the event loop."""
+        if self._stream_limiter is None:
+            self._stream_limiter = anyio.CapacityLimiter(STREAM_THREADS)
+        outcome: list = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call.body_stream.pump)
+            try:
+                outcome.append(await anyio.to_thread.run_sync(handler, call, limiter=self._stream_limiter))
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, outside the task group
+                outcome.append(exc)
+            tg.cancel_scope.cancel()  # a handler that answered early leaves the rest unread
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    def _endpoint(self, methods: dict[str, "_Route"]):
         allow = ", ".join(methods)
         async def endpoint(request: Request) -> Response:
             try:
-                handler = methods.get(request.method)
-                if handler is None:
+                spec = methods.get(request.method)
+                if spec is None:
                     response = self.error(MethodNotAllowed(
                         f"The method {request.method} is not allowed for this resource."))
                     response.headers["Allow"] = allow
                     return response
                 params = dict(request.path_params)
                 _refuse_nul(params.values(), request.query_params.values())
-                body = None
-                if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-                    body = await read_json(request, self.max_body)
-                    if body is not None:
-                        _refuse_nul(_strings(body))
-                call = Call(request=request, body=body, params=params, validate_token=self.validate_token)
-                response = await run_in_threadpool(handler, call)
+                if spec.media_types is not None and request.method in BODY_METHODS:
+                    ctype = media_type(request)
+                    if ctype not in spec.media_types:
+                        raise UnsupportedMediaType(f"Unsupported content type: {ctype or '(none)'}; send "
+                                                   f"{' or '.join(spec.media_types)}.")
+                call = Call(request=request, body=None, params=params, validate_token=self.validate_token)
+                if spec.raw_body:
+                    call.body_stream = BodyStream(request)
+                    response = await self._run_streaming(spec.handler, call)
+                else:
+                    if request.method in BODY_METHODS:
+                        call.body = await read_json(request, self.max_body, check_type=spec.media_types is None)
+                        if call.body is not None:
+                            _refuse_nul(_strings(call.body))
+                    response = await run_in_threadpool(spec.handler, call)
             except CaasError as exc:
                 return self.error(exc)
             except Exception:  # noqa: BLE001 - a bug must still answer in the API's format
