@@ -1,4 +1,5 @@
 """Imports every service's models so ``Base.metadata`` knows every table (for migrations)."""
 
 from caas.identity import models as identity_models  # noqa: F401
+from caas.image import models as image_models  # noqa: F401
 from caas.network import models as network_models  # noqa: F401

@@ -1,0 +1,73 @@
+"""Who may do what with images: Glance's default (secure RBAC) policy, one rule per action.
+
+Roles imply each other as in Keystone's defaults: ``admin`` > ``member`` > ``reader``. A rule
+sees the caller and a target: the image's ``owner`` and ``visibility``, and ``is_member``
+(the caller's project is a member of the image). ``visible`` is the rule for seeing an image at
+all; the service answers 404, not 403, for an image the caller may not see, as Glance does.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from caas.errors import Forbidden
+from caas.identity.context import AuthContext
+
+
+def _admin(ctx: AuthContext) -> bool:
+    return ctx.is_admin
+
+
+def _member(ctx: AuthContext) -> bool:
+    return ctx.is_admin or "member" in ctx.role_names
+
+
+def _reader(ctx: AuthContext) -> bool:
+    return ctx.is_reader
+
+
+def _own(ctx: AuthContext, t: dict) -> bool:
+    return ctx.project_id is not None and t.get("owner") == ctx.project_id
+
+
+def _reachable(ctx: AuthContext, t: dict) -> bool:
+    """Own, public, community, or shared with the caller's project."""
+    return (_own(ctx, t) or t.get("visibility") in ("public", "community")
+            or (t.get("visibility") == "shared" and bool(t.get("is_member"))))
+
+
+Rule = Callable[[AuthContext, dict], bool]
+
+RULES: dict[str, Rule] = {
+    "add_image": lambda c, t: _admin(c) or (_member(c) and _own(c, t)),
+    "get_images": lambda c, t: _reader(c),
+    "get_image": lambda c, t: _admin(c) or (_reader(c) and _reachable(c, t)),
+    "modify_image": lambda c, t: _admin(c) or (_member(c) and _own(c, t)),
+    "delete_image": lambda c, t: _admin(c) or (_member(c) and _own(c, t)),
+    "publicize_image": lambda c, t: _admin(c),
+    "communitize_image": lambda c, t: _admin(c) or (_member(c) and _own(c, t)),
+    "upload_image": lambda c, t: _admin(c) or (_member(c) and _own(c, t)),
+    "download_image": lambda c, t: _admin(c) or (_member(c) and _reachable(c, t)),
+    "deactivate": lambda c, t: _admin(c) or (_member(c) and _own(c, t)),
+    "reactivate": lambda c, t: _admin(c) or (_member(c) and _own(c, t)),
+    "add_member": lambda c, t: _admin(c) or (_member(c) and _own(c, t)),
+    "delete_member": lambda c, t: _admin(c) or (_member(c) and _own(c, t)),
+    "get_members": lambda c, t: _admin(c) or (_reader(c) and (_own(c, t) or bool(t.get("is_member")))),
+    "modify_member": lambda c, t: _admin(c) or (_member(c) and bool(t.get("is_member"))),
+}
+
+
+def allowed(ctx: AuthContext, action: str, target: dict | None = None) -> bool:
+    rule = RULES.get(action)
+    if rule is None:  # an unknown action is a programming error: deny, never allow
+        return False
+    return rule(ctx, target or {})
+
+
+def enforce(ctx: AuthContext, action: str, target: dict | None = None) -> None:
+    if not allowed(ctx, action, target):
+        raise Forbidden(f"You are not authorized to perform the requested action: {action}.")
+
+
+def visible(ctx: AuthContext, target: dict) -> bool:
+    return allowed(ctx, "get_image", target)
