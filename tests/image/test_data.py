@@ -81,6 +81,8 @@ def test_upload_status_errors(admin):
     assert _status(admin, iid) == "queued"  # untouched
     r = admin.put(f"{V2}/images/{iid}/file", content=b"abc", headers={**OCTET, "X-OpenStack-Image-Size": "x"})
     assert r.status_code == 400 and _status(admin, iid) == "queued"
+    r = admin.put(f"{V2}/images/{iid}/file", content=b"abc", headers={**OCTET, "X-OpenStack-Image-Size": str(2**41)})
+    assert r.status_code == 413 and _status(admin, iid) == "queued"
     upload(admin, iid, b"abc")
     r = admin.put(f"{V2}/images/{iid}/file", content=b"other", headers=OCTET)
     assert r.status_code == 409 and r.json()["code"] == 409

@@ -171,9 +171,11 @@ class ImageService:
                      and self._is_member(s, image, ctx.project_id))
         return {"owner": image.owner, "visibility": image.visibility, "is_member": is_member}
 
-    def _load(self, s: Session, ctx: AuthContext, image_id_: str) -> tuple[Image, dict]:
-        """The image and its policy target; NotFound if it does not exist or is not visible."""
-        image = s.get(Image, image_id_) if len(image_id_) <= 36 else None
+    def _load(self, s: Session, ctx: AuthContext, image_id_: str, lock: bool = False) -> tuple[Image, dict]:
+        """The image and its policy target; NotFound if it does not exist or is not visible.
+        ``lock``: for a write, the row is locked (PostgreSQL; SQLite's writers queue anyway), so
+        that concurrent changes to one image apply one after the other, never over each other."""
+        image = s.get(Image, image_id_, with_for_update=lock) if len(image_id_) <= 36 else None
         if image is not None:
             target = self._target(s, ctx, image)
             if policy.visible(ctx, target):
@@ -323,7 +325,7 @@ class ImageService:
     def update_image(self, ctx: AuthContext, image_id_: str, changes: list[Change]) -> Image:
         """Apply JSON-patch changes, all or none."""
         with self.db.write() as s:
-            image, target = self._load(s, ctx, image_id_)
+            image, target = self._load(s, ctx, image_id_, lock=True)
             policy.enforce(ctx, "modify_image", target)
             extra = image.extra
             tags = image.tag_list
@@ -418,7 +420,7 @@ class ImageService:
 
     def delete_image(self, ctx: AuthContext, image_id_: str) -> None:
         with self.db.write() as s:
-            image, target = self._load(s, ctx, image_id_)
+            image, target = self._load(s, ctx, image_id_, lock=True)
             policy.enforce(ctx, "delete_image", target)
             if image.protected:
                 raise Forbidden(f"Image {image.id} is protected and cannot be deleted.")
@@ -430,7 +432,7 @@ class ImageService:
         """``deactivate`` (active -> deactivated) or ``reactivate`` (the reverse); idempotent."""
         action = "reactivate" if active else "deactivate"
         with self.db.write() as s:
-            image, target = self._load(s, ctx, image_id_)
+            image, target = self._load(s, ctx, image_id_, lock=True)
             policy.enforce(ctx, action, target)
             want, source = ("active", "deactivated") if active else ("deactivated", "active")
             if image.status == want:
@@ -443,11 +445,11 @@ class ImageService:
     # ---- data ----------------------------------------------------------------------------
     def upload(self, ctx: AuthContext, image_id_: str, blocks: Iterable[bytes], size: int | None = None) -> None:
         """Store the image's data from ``blocks`` (``size``: what the client announced)."""
-        if size is not None and size > SIZE_CAP:
-            raise PayloadTooLarge(f"The image is larger than the limit of {SIZE_CAP} bytes.")
         with self.db.write() as s:
-            image, target = self._load(s, ctx, image_id_)
+            image, target = self._load(s, ctx, image_id_, lock=True)
             policy.enforce(ctx, "upload_image", target)
+            if size is not None and size > SIZE_CAP:
+                raise PayloadTooLarge(f"The image is larger than the limit of {SIZE_CAP} bytes.")
             claimed = s.execute(update(Image).where(Image.id == image.id, Image.status == "queued")
                                 .values(status="saving", updated_at=utcnow())).rowcount
             if not claimed:
@@ -488,7 +490,7 @@ class ImageService:
     def add_tag(self, ctx: AuthContext, image_id_: str, tag: str) -> None:
         S.check_tag(tag)
         with self.db.write() as s:
-            image, target = self._load(s, ctx, image_id_)
+            image, target = self._load(s, ctx, image_id_, lock=True)
             policy.enforce(ctx, "modify_image", target)
             if tag in image.tag_list:
                 return
@@ -499,7 +501,7 @@ class ImageService:
 
     def remove_tag(self, ctx: AuthContext, image_id_: str, tag: str) -> None:
         with self.db.write() as s:
-            image, target = self._load(s, ctx, image_id_)
+            image, target = self._load(s, ctx, image_id_, lock=True)
             policy.enforce(ctx, "modify_image", target)
             gone = s.execute(delete(ImageTag).where(ImageTag.image_id == image.id, ImageTag.value == tag)).rowcount
             if not gone:
@@ -529,7 +531,7 @@ class ImageService:
         if not isinstance(member_id, str) or not member_id or len(member_id) > 255:
             raise BadRequest("Invalid value for 'member': a project id of 1 to 255 characters.")
         with self.db.write() as s:
-            image, target = self._load(s, ctx, image_id_)
+            image, target = self._load(s, ctx, image_id_, lock=True)
             policy.enforce(ctx, "add_member", target)
             if image.visibility != "shared":
                 raise Forbidden(f"Image members can only be added to images with 'shared' visibility; image "
@@ -548,7 +550,7 @@ class ImageService:
         if status not in S.MEMBER_STATUSES:
             raise BadRequest(f"Invalid status: must be one of {', '.join(S.MEMBER_STATUSES)}.")
         with self.db.write() as s:
-            image, target = self._load(s, ctx, image_id_)
+            image, target = self._load(s, ctx, image_id_, lock=True)
             member = s.get(ImageMember, (image.id, member_id))
             if member is None:
                 raise NotFound(f"Member {member_id} not found for image {image.id}")
@@ -559,7 +561,7 @@ class ImageService:
 
     def delete_member(self, ctx: AuthContext, image_id_: str, member_id: str) -> None:
         with self.db.write() as s:
-            image, target = self._load(s, ctx, image_id_)
+            image, target = self._load(s, ctx, image_id_, lock=True)
             policy.enforce(ctx, "delete_member", target)
             gone = s.execute(delete(ImageMember).where(ImageMember.image_id == image.id,
                                                        ImageMember.member == member_id)).rowcount
