@@ -9,7 +9,7 @@ from starlette.responses import Response
 from caas.api import listing
 from caas.api import network_schemas as S
 from caas.api.framework import Call, ServiceAPI, empty, json_response
-from caas.errors import BadRequest, CaasError, MethodNotAllowed, NotFound
+from caas.errors import BadRequest, CaasError, NotFound
 
 EXTENSIONS = {
     "allowed-address-pairs": "Allowed Address Pairs",
@@ -129,9 +129,9 @@ def build(cloud) -> ServiceAPI:
     crud("security-groups", "security_group", S.SecurityGroupCreate, S.SecurityGroupUpdate,
          net.list_security_groups, net.show_security_group, net.create_security_group,
          net.update_security_group, net.delete_security_group)
-    crud("security-group-rules", "security_group_rule", S.RuleCreate, S.RuleCreate,
+    crud("security-group-rules", "security_group_rule", S.RuleCreate, S.RuleUpdate,
          net.list_security_group_rules, net.show_security_group_rule, net.create_security_group_rule,
-         _no_update, net.delete_security_group_rule)
+         net.update_security_group_rule, net.delete_security_group_rule)
 
     @api.route("PUT", "/v2.0/routers/{id}/add_router_interface")
     def add_interface(call: Call) -> Response:
@@ -183,11 +183,10 @@ def build(cloud) -> ServiceAPI:
 
 def _project(call: Call) -> str:
     project_id = call.params["project_id"]
-    return project_id[:-5] if project_id.endswith(".json") else project_id
-
-
-def _no_update(ctx, id_, body):
-    raise MethodNotAllowed("Security group rules cannot be updated; delete and create.", kind="HTTPMethodNotAllowed")
+    project_id = project_id[:-5] if project_id.endswith(".json") else project_id
+    if not 1 <= len(project_id) <= 64:
+        raise BadRequest(f"Invalid input: '{project_id[:80]}' is not a valid project id.", kind="InvalidInput")
+    return project_id
 
 
 def _ext(alias: str, name: str) -> dict:

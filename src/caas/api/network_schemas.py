@@ -14,6 +14,10 @@ Id = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 Addr = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 
 
+VnicType = Literal["normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder", "smart-nic",
+                   "remote-managed"]
+
+
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -106,8 +110,7 @@ class PortCreate(_Owned):
     port_security_enabled: Optional[StrictBool] = None
     allowed_address_pairs: Optional[list[AddressPair]] = None
     host_id: Optional[Annotated[StrictStr, Field(max_length=255)]] = Field(None, alias="binding:host_id")
-    vnic_type: Optional[Literal["normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder",
-                                "smart-nic", "remote-managed"]] = Field(None, alias="binding:vnic_type")
+    vnic_type: Optional[VnicType] = Field(None, alias="binding:vnic_type")
     profile: Optional[dict] = Field(None, alias="binding:profile")
     extra_dhcp_opts: Optional[list] = None
     dns_name: Optional[StrictStr] = None
@@ -125,7 +128,7 @@ class PortUpdate(Model):
     port_security_enabled: Optional[StrictBool] = None
     allowed_address_pairs: Optional[list[AddressPair]] = None
     host_id: Optional[Annotated[StrictStr, Field(max_length=255)]] = Field(None, alias="binding:host_id")
-    vnic_type: Optional[StrictStr] = Field(None, alias="binding:vnic_type")
+    vnic_type: Optional[VnicType] = Field(None, alias="binding:vnic_type")
     profile: Optional[dict] = Field(None, alias="binding:profile")
 
 
@@ -203,6 +206,10 @@ class RuleCreate(Model):
     description: Optional[Text] = None
     project_id: Optional[Id] = None
     tenant_id: Optional[Id] = None
+
+
+class RuleUpdate(Model):
+    description: Optional[Text] = None
 
 
 @functools.lru_cache(maxsize=None)

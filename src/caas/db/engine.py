@@ -8,6 +8,7 @@ failing with a lock upgrade deadlock; reads stay deferred and never block under 
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -55,9 +56,22 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.is_sqlite = url.startswith("sqlite")
+        # SQLite has one writer at a time. Queue this process's writers on a lock, in order,
+        # rather than on SQLite's busy handler, which sleeps and retries and starves some.
+        self._sqlite_writer = threading.Lock()
 
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[Session]:
+        if write and self.is_sqlite:
+            with self._sqlite_writer:
+                with self._open(write) as session:
+                    yield session
+        else:
+            with self._open(write) as session:
+                yield session
+
+    @contextmanager
+    def _open(self, write: bool) -> Iterator[Session]:
         try:
             with self.engine.connect() as conn:
                 if self.is_sqlite:

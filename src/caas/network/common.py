@@ -13,6 +13,7 @@ from caas.db import Database
 from caas.db.engine import insert_if_absent
 from caas.errors import Conflict, Forbidden, NotFound
 from caas.identity.context import AuthContext
+from caas.network.ipam import AddressHints
 from caas.network.models import (FloatingIP, Network, NetworkQuota, Port, ProjectLock, Router, SecurityGroup,
                                  SecurityGroupRule, Subnet)
 
@@ -44,6 +45,7 @@ class Base:
         self.db = db
         self.settings = settings
         self._default_sg_known: set[str] = set()
+        self.address_hints = AddressHints()
 
     # ---- who sees what -------------------------------------------------------------------
     @staticmethod

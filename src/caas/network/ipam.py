@@ -109,10 +109,17 @@ def candidates(pools: list[dict]) -> Iterator[str]:
 
 
 def first_free(pools: list[dict], used: Iterable[str]) -> str | None:
-    taken = set(used)
-    for address in candidates(pools):
-        if address not in taken:
-            return address
+    """The lowest address of the pools not in ``used``."""
+    return lowest_free(pools, {int(ipaddress.ip_address(u)) for u in used})
+
+
+def lowest_free(pools: list[dict], taken: set[int]) -> str | None:
+    """The lowest address of the pools whose integer value is not in ``taken``."""
+    for pool in pools:
+        start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
+        for n in range(int(start), int(end) + 1):
+            if n not in taken:
+                return str(ipaddress.ip_address(n) if start.version == 4 else ipaddress.IPv6Address(n))
     return None
 
 
@@ -122,3 +129,41 @@ def pool_size(pools: list[dict]) -> int:
 
 def overlaps(a: str, b: str) -> bool:
     return ipaddress.ip_network(a).overlaps(ipaddress.ip_network(b))
+
+
+class AddressHints:
+    """Per-process memory of the addresses taken in each subnet, so that an allocation does not
+    read every address of its subnet each time. Only a hint: the database has the last word
+    (the caller verifies its pick and the unique key refuses a duplicate), a stale "taken"
+    costs at most a reload, and a stale "free" is caught by the verification."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._taken: dict[str, set[int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, subnet_id: str) -> set[int] | None:
+        with self._lock:
+            taken = self._taken.get(subnet_id)
+            return set(taken) if taken is not None else None
+
+    def load(self, subnet_id: str, addresses: Iterable[str]) -> set[int]:
+        taken = {int(ipaddress.ip_address(a)) for a in addresses}
+        with self._lock:
+            self._taken[subnet_id] = set(taken)
+        return taken
+
+    def take(self, subnet_id: str, address: str) -> None:
+        with self._lock:
+            if subnet_id in self._taken:
+                self._taken[subnet_id].add(int(ipaddress.ip_address(address)))
+
+    def release(self, subnet_id: str, address: str) -> None:
+        with self._lock:
+            if subnet_id in self._taken:
+                self._taken[subnet_id].discard(int(ipaddress.ip_address(address)))
+
+    def forget(self, subnet_id: str) -> None:
+        with self._lock:
+            self._taken.pop(subnet_id, None)

@@ -102,7 +102,9 @@ class Router(_Standard, Base):
 
 class FloatingIP(_Standard, Base):
     __tablename__ = "floating_ip"
-    __table_args__ = (UniqueConstraint("floating_network_id", "floating_ip_address"),)
+    # One floating IP per fixed IP of a port (rows without a port are not constrained).
+    __table_args__ = (UniqueConstraint("floating_network_id", "floating_ip_address"),
+                      UniqueConstraint("port_id", "fixed_ip_address"))
     floating_network_id: Mapped[str] = mapped_column(ForeignKey("network.id"), index=True)
     floating_subnet_id: Mapped[str] = mapped_column(ForeignKey("subnet.id"))
     floating_ip_address: Mapped[str] = mapped_column(String(64))

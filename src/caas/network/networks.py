@@ -108,7 +108,8 @@ class NetworksMixin(Base):
 
     def delete_network(self, ctx: AuthContext, network_id: str) -> None:
         with self.db.write() as s:
-            net = self.get_owned(s, ctx, Network, network_id)
+            # Network row first, then subnets: the order port creation takes them in too.
+            net = self.get_owned(s, ctx, Network, network_id, lock=True)
             if s.scalar(select(exists().where(Port.network_id == net.id))):
                 raise Conflict(f"Unable to complete operation on network {net.id}. There are one or more ports "
                                "still in use on the network.", kind="NetworkInUse")
@@ -181,6 +182,7 @@ class NetworksMixin(Base):
                 sub.gateway_ip = gateway
             if "allocation_pools" in body:
                 sub.allocation_pools = ipam.validate_pools(net_cidr, body["allocation_pools"] or [], sub.gateway_ip)
+                self.address_hints.forget(sub.id)
             if "dns_nameservers" in body:
                 sub.dns_nameservers = _dns(body["dns_nameservers"] or [])
             if "host_routes" in body:
@@ -199,6 +201,7 @@ class NetworksMixin(Base):
                 raise Conflict(f"Unable to complete operation on subnet {sub.id}: One or more ports have an IP "
                                "allocation from this subnet.", kind="SubnetInUse")
             s.delete(sub)
+            self.address_hints.forget(sub.id)
 
 
 def _dns(servers: list[str]) -> list[str]:

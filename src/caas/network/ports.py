@@ -63,8 +63,8 @@ class PortsMixin(Base):
                 stmt = stmt.where((Port.project_id == ctx.project_id) | Port.network_id.in_(own_nets))
             return self.port_views(s, list(s.scalars(stmt)))
 
-    def get_port(self, s: Session, ctx: AuthContext, port_id: str) -> Port:
-        port = s.get(Port, port_id) if port_id else None
+    def get_port(self, s: Session, ctx: AuthContext, port_id: str, lock: bool = False) -> Port:
+        port = s.get(Port, port_id, with_for_update=lock) if port_id else None
         if port is None:
             raise not_found(Port, port_id)
         if not ctx.is_admin and port.project_id != ctx.project_id:
@@ -98,14 +98,34 @@ class PortsMixin(Base):
                 raise Conflict(f"IP address {address} already allocated in subnet {subnet.id}",
                                kind="IpAddressAlreadyAllocated")
         else:
-            used = s.scalars(select(PortIP.ip_address).where(PortIP.subnet_id == subnet.id))
-            address = ipam.first_free(subnet.allocation_pools, used)
-            if address is None:
-                raise Conflict(f"No more IP addresses available on network {subnet.network_id}.",
-                               kind="IpAddressGenerationFailure")
+            address = self._pick_free(s, subnet)
         s.add(PortIP(port_id=port.id, subnet_id=subnet.id, ip_address=address))
         s.flush()
+        self.address_hints.take(subnet.id, address)
         return address
+
+    def _pick_free(self, s: Session, subnet: Subnet) -> str:
+        """The lowest free address of the pools, from the hints, checked against the database;
+        a full reload from the database before saying the subnet is full."""
+        taken = self.address_hints.get(subnet.id)
+        reloaded = taken is None
+        if taken is None:
+            taken = self._load_hints(s, subnet.id)
+        while True:
+            address = ipam.lowest_free(subnet.allocation_pools, taken)
+            if address is None:
+                if reloaded:
+                    raise Conflict(f"No more IP addresses available on network {subnet.network_id}.",
+                                   kind="IpAddressGenerationFailure")
+                taken, reloaded = self._load_hints(s, subnet.id), True
+                continue
+            if not s.scalar(select(PortIP.id).where(PortIP.subnet_id == subnet.id, PortIP.ip_address == address)):
+                return address
+            taken.add(int(ipam.parse_ip(address)))  # taken by another process: the hints were stale
+
+    def _load_hints(self, s: Session, subnet_id: str) -> set[int]:
+        return self.address_hints.load(subnet_id, s.scalars(select(PortIP.ip_address)
+                                                            .where(PortIP.subnet_id == subnet_id)))
 
     def _assign_fixed_ips(self, s: Session, port: Port, requested: list[dict] | None) -> None:
         subnets = list(s.scalars(select(Subnet).where(Subnet.network_id == port.network_id).order_by(Subnet.created_at,
@@ -141,8 +161,10 @@ class PortsMixin(Base):
                                      f"{port.network_id}.", kind="InvalidIpForNetwork")
             self.allocate_ip(s, port, sub, address, allow_gateway=port.device_owner == "network:router_interface")
 
-    def _set_security_groups(self, s: Session, ctx: AuthContext, port: Port, group_ids: list[str] | None) -> None:
-        s.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
+    def _set_security_groups(self, s: Session, ctx: AuthContext, port: Port, group_ids: list[str] | None,
+                             new: bool = False) -> None:
+        if not new:
+            s.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
         if group_ids is None:
             if not port.port_security_enabled or port.device_owner.startswith("network:"):
                 return
@@ -158,6 +180,9 @@ class PortsMixin(Base):
 
     def make_port(self, s: Session, ctx: AuthContext, net: Network, project_id: str, body: dict,
                   claim: bool = True) -> Port:
+        # A shared lock on the network, taken before any subnet lock: a concurrent network
+        # delete (which locks the network first) waits or sees the port, never deadlocks.
+        s.get(Network, net.id, with_for_update={"read": True})
         if claim:
             self.claim(s, project_id, "port")
         mac = valid_mac(body["mac_address"]) if body.get("mac_address") else random_mac()
@@ -176,7 +201,7 @@ class PortsMixin(Base):
         s.add(port)
         s.flush()
         self._assign_fixed_ips(s, port, body.get("fixed_ips"))
-        self._set_security_groups(s, ctx, port, body.get("security_groups"))
+        self._set_security_groups(s, ctx, port, body.get("security_groups"), new=True)
         return port
 
     def create_port(self, ctx: AuthContext, body: dict) -> dict:
@@ -190,11 +215,14 @@ class PortsMixin(Base):
 
     def update_port(self, ctx: AuthContext, port_id: str, body: dict) -> dict:
         with self.db.write() as s:
-            port = self.get_port(s, ctx, port_id)
+            port = self.get_port(s, ctx, port_id, lock=True)
             if "fixed_ips" in body:
                 if port.device_owner in ROUTER_OWNERS:
                     raise Conflict("The addresses of a router or floating IP port are managed by its router.",
                                    kind="PortInUse")
+                for subnet_id, address in s.execute(select(PortIP.subnet_id, PortIP.ip_address)
+                                                    .where(PortIP.port_id == port.id)):
+                    self.address_hints.release(subnet_id, address)
                 s.execute(delete(PortIP).where(PortIP.port_id == port.id))
                 s.flush()
                 self._assign_fixed_ips(s, port, body["fixed_ips"] or [])
@@ -221,7 +249,7 @@ class PortsMixin(Base):
 
     def delete_port(self, ctx: AuthContext, port_id: str) -> None:
         with self.db.write() as s:
-            port = self.get_port(s, ctx, port_id)
+            port = self.get_port(s, ctx, port_id, lock=True)
             if port.device_owner in ROUTER_OWNERS:
                 raise Conflict(f"Port {port.id} cannot be deleted directly via the port API: has device owner "
                                f"{port.device_owner}.", kind="ServicePortInUse")
@@ -231,6 +259,8 @@ class PortsMixin(Base):
         """Delete a port and everything that hangs on it (floating IPs are disassociated)."""
         s.execute(update(FloatingIP).where(FloatingIP.port_id == port.id)
                   .values(port_id=None, fixed_ip_address=None, router_id=None, status="DOWN"))
+        for subnet_id, address in s.execute(select(PortIP.subnet_id, PortIP.ip_address).where(PortIP.port_id == port.id)):
+            self.address_hints.release(subnet_id, address)
         s.execute(delete(PortIP).where(PortIP.port_id == port.id))
         s.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
         s.delete(port)

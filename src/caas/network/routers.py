@@ -279,7 +279,8 @@ class RoutersMixin(Base):
                 self.drop_port(s, port)
 
     def _associate(self, s: Session, ctx: AuthContext, fip: FloatingIP, port_id: str, fixed_ip: str | None) -> None:
-        port = self.get_port(s, ctx, port_id)
+        # The port's row lock serialises associations to it: one fixed IP, one floating IP.
+        port = self.get_port(s, ctx, port_id, lock=True)
         if port.project_id != fip.project_id:
             raise not_found(Port, port_id)
         ips = list(s.scalars(select(PortIP).where(PortIP.port_id == port.id).order_by(PortIP.id)))

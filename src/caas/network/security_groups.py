@@ -147,7 +147,7 @@ class SecurityGroupsMixin(Base):
 
     def delete_security_group(self, ctx: AuthContext, group_id: str) -> None:
         with self.db.write() as s:
-            group = self.get_owned(s, ctx, SecurityGroup, group_id)
+            group = self.get_owned(s, ctx, SecurityGroup, group_id, lock=True)
             if s.get(DefaultSecurityGroup, group.project_id) is not None and \
                     s.get(DefaultSecurityGroup, group.project_id).security_group_id == group.id and not ctx.is_admin:
                 raise Conflict("Insufficient rights for removing default security group.",
@@ -209,6 +209,16 @@ class SecurityGroupsMixin(Base):
             s.flush()
             return views.rule(rule)
 
+    def update_security_group_rule(self, ctx: AuthContext, rule_id: str, body: dict) -> dict:
+        """Only the description of a rule changes; its match is immutable, as in Neutron."""
+        with self.db.write() as s:
+            rule = self.get_owned(s, ctx, SecurityGroupRule, rule_id, lock=True)
+            if body.get("description") is not None:
+                rule.description = body["description"]
+            touch(rule)
+            s.flush()
+            return views.rule(rule)
+
     def delete_security_group_rule(self, ctx: AuthContext, rule_id: str) -> None:
         with self.db.write() as s:
-            s.delete(self.get_owned(s, ctx, SecurityGroupRule, rule_id))
+            s.delete(self.get_owned(s, ctx, SecurityGroupRule, rule_id, lock=True))

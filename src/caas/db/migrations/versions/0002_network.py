@@ -188,7 +188,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['port_id'], ['port.id'], name=op.f('fk_floating_ip_port_id_port')),
     sa.ForeignKeyConstraint(['router_id'], ['router.id'], name=op.f('fk_floating_ip_router_id_router')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_floating_ip')),
-    sa.UniqueConstraint('floating_network_id', 'floating_ip_address', name=op.f('uq_floating_ip_floating_network_id_floating_ip_address'))
+    sa.UniqueConstraint('floating_network_id', 'floating_ip_address', name=op.f('uq_floating_ip_floating_network_id_floating_ip_address')),
+    sa.UniqueConstraint('port_id', 'fixed_ip_address', name=op.f('uq_floating_ip_port_id_fixed_ip_address'))
     )
     with op.batch_alter_table('floating_ip', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_floating_ip_floating_network_id'), ['floating_network_id'], unique=False)
