@@ -40,6 +40,10 @@ def test_schemas(server, admin):
     assert image["properties"]["visibility"]["enum"] == ["community", "public", "private", "shared"]
     images = admin.get(f"{V2}/schemas/images").json()
     assert images["name"] == "images" and images["properties"]["images"]["items"]["name"] == "image"
+    assert admin.get(f"{V2}/schemas/member").json()["properties"]["status"]["enum"] == ["pending", "accepted",
+                                                                                        "rejected"]
+    assert admin.get(f"{V2}/schemas/members").json()["name"] == "members"
+    assert admin.get(f"{V2}/schemas/nothing").status_code == 404
     with client_for(server) as anon:
         assert anon.get(f"{V2}/schemas/image").status_code == 401
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from starlette.responses import Response, StreamingResponse
 
 from caas.api.framework import Call, ServiceAPI, empty, json_response
-from caas.errors import BadRequest, CaasError
+from caas.errors import BadRequest, CaasError, NotFound
 from caas.image import schema as S
 from caas.image.models import Image, ImageMember
 from caas.image.service import SORT_KEYS, Change, ImageQuery
@@ -199,15 +199,15 @@ def build(cloud) -> ServiceAPI:
         return json_response(versions_doc(call))
 
     # ---- schemas -------------------------------------------------------------------------
-    @api.route("GET", "/v2/schemas/image")
-    def image_schema(call: Call) -> Response:
-        call.auth()
-        return json_response(S.IMAGE_SCHEMA)
+    schemas = {"image": S.IMAGE_SCHEMA, "images": S.IMAGES_SCHEMA, "member": S.MEMBER_SCHEMA,
+               "members": S.MEMBERS_SCHEMA}
 
-    @api.route("GET", "/v2/schemas/images")
-    def images_schema(call: Call) -> Response:
+    @api.route("GET", "/v2/schemas/{name}")
+    def schema(call: Call) -> Response:
         call.auth()
-        return json_response(S.IMAGES_SCHEMA)
+        if call.params["name"] not in schemas:
+            raise NotFound("The resource could not be found.")
+        return json_response(schemas[call.params["name"]])
 
     # ---- images --------------------------------------------------------------------------
     @api.route("GET", "/v2/images")

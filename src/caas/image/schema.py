@@ -1,5 +1,5 @@
-"""The image's attributes as Glance defines them: the JSON schemas served at ``/v2/schemas/image``
-and ``/v2/schemas/images``, and ``check_core``/``check_property``, which hold any value to them
+"""The image's attributes as Glance defines them: the JSON schemas served at ``/v2/schemas/image``,
+``/v2/schemas/images``, ``/v2/schemas/member`` and ``/v2/schemas/members``, and ``check_core``/``check_property``, which hold any value to them
 (BadRequest otherwise) before it reaches the database."""
 
 from __future__ import annotations
@@ -82,6 +82,26 @@ IMAGES_SCHEMA: dict = {
     },
     "links": [{"rel": "first", "href": "{first}"}, {"rel": "next", "href": "{next}"},
               {"rel": "describedby", "href": "{schema}"}],
+}
+
+
+MEMBER_SCHEMA: dict = {
+    "name": "member",
+    "properties": {
+        "created_at": {"type": "string", "description": "Date and time of image member creation"},
+        "image_id": {"type": "string", "description": "An identifier for the image", "pattern": ID_PATTERN},
+        "member_id": {"type": "string", "description": "An identifier for the image member (tenantId)"},
+        "status": {"type": "string", "description": "The status of this image member",
+                   "enum": list(MEMBER_STATUSES)},
+        "updated_at": {"type": "string", "description": "Date and time of last modification of image member"},
+        "schema": {"type": "string", "readOnly": True},
+    },
+}
+
+MEMBERS_SCHEMA: dict = {
+    "name": "members",
+    "properties": {"members": {"type": "array", "items": MEMBER_SCHEMA}, "schema": {"type": "string"}},
+    "links": [{"rel": "describedby", "href": "{schema}"}],
 }
 
 
