@@ -7,10 +7,9 @@ own tokens) and changes only its own password.
 
 from __future__ import annotations
 
-from typing import Callable
 
-from caas.errors import Forbidden
 from caas.identity.context import AuthContext
+from caas.policy import Policy, Rule
 
 
 def _admin(ctx: AuthContext, target: dict) -> bool:
@@ -39,7 +38,6 @@ def _authenticated(ctx: AuthContext, target: dict) -> bool:
     return True
 
 
-Rule = Callable[[AuthContext, dict], bool]
 
 RULES: dict[str, Rule] = {
     "identity:get_domain": _admin_or_own_domain,
@@ -82,13 +80,6 @@ RULES: dict[str, Rule] = {
 }
 
 
-def allowed(ctx: AuthContext, action: str, target: dict | None = None) -> bool:
-    rule = RULES.get(action)
-    if rule is None:  # an unknown action is a programming error: deny, never allow
-        return False
-    return rule(ctx, target or {})
-
-
-def enforce(ctx: AuthContext, action: str, target: dict | None = None) -> None:
-    if not allowed(ctx, action, target):
-        raise Forbidden(f"You are not authorized to perform the requested action: {action}.")
+_policy = Policy(RULES)
+allowed = _policy.allowed
+enforce = _policy.enforce

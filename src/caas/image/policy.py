@@ -8,10 +8,9 @@ all; the service answers 404, not 403, for an image the caller may not see, as G
 
 from __future__ import annotations
 
-from typing import Callable
 
-from caas.errors import Forbidden
 from caas.identity.context import AuthContext
+from caas.policy import Policy, Rule
 
 
 def _admin(ctx: AuthContext) -> bool:
@@ -36,7 +35,6 @@ def _reachable(ctx: AuthContext, t: dict) -> bool:
             or (t.get("visibility") == "shared" and bool(t.get("is_member"))))
 
 
-Rule = Callable[[AuthContext, dict], bool]
 
 RULES: dict[str, Rule] = {
     "add_image": lambda c, t: _admin(c) or (_member(c) and _own(c, t)),
@@ -57,16 +55,9 @@ RULES: dict[str, Rule] = {
 }
 
 
-def allowed(ctx: AuthContext, action: str, target: dict | None = None) -> bool:
-    rule = RULES.get(action)
-    if rule is None:  # an unknown action is a programming error: deny, never allow
-        return False
-    return rule(ctx, target or {})
-
-
-def enforce(ctx: AuthContext, action: str, target: dict | None = None) -> None:
-    if not allowed(ctx, action, target):
-        raise Forbidden(f"You are not authorized to perform the requested action: {action}.")
+_policy = Policy(RULES)
+allowed = _policy.allowed
+enforce = _policy.enforce
 
 
 def visible(ctx: AuthContext, target: dict) -> bool:
