@@ -32,6 +32,21 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_range(name: str, default: tuple[int, int]) -> tuple[int, int]:
+    """``LOW:HIGH`` (inclusive) from the environment."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    low, sep, high = raw.partition(":")
+    try:
+        value = (int(low), int(high))
+    except ValueError:
+        raise ValueError(f"{name} must be LOW:HIGH, got {raw!r}") from None
+    if not sep or not 1 <= value[0] <= value[1]:
+        raise ValueError(f"{name} must be LOW:HIGH with 1 <= LOW <= HIGH, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
@@ -50,7 +65,7 @@ class Settings:
     external_cidr: str = field(default_factory=lambda: os.environ.get("CAAS_EXTERNAL_CIDR", "172.24.4.0/24"))
     # Tenant networks get a segmentation id of this type from this inclusive range.
     tenant_network_type: str = "vxlan"
-    segmentation_range: tuple[int, int] = (1, 65535)
+    segmentation_range: tuple[int, int] = field(default_factory=lambda: _env_range("CAAS_SEGMENTATION_RANGE", (1, 65535)))
 
     def __post_init__(self) -> None:
         if self.driver in PLANNED_DRIVERS:

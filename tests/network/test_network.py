@@ -156,3 +156,21 @@ def test_external_network_made_once(tmp_path):
             assert len(c.get(f"{N}/networks", params={"name": "public"}).json()["networks"]) == 1
     finally:
         srv.stop()
+
+
+def test_segmentation_range_is_configurable_and_never_reused(tmp_path):
+    from tests.conftest import issue_token
+
+    srv = CaasServer(tmp_path / "d", env={"CAAS_SEGMENTATION_RANGE": "100:101"}).start()
+    try:
+        with client_for(srv, issue_token(srv)) as c:
+            ids = [c.post(f"{N}/networks", json={"network": {"name": f"s{i}"}}).json()["network"]
+                   for i in range(2)]
+            assert sorted(n["provider:segmentation_id"] for n in ids) == [100, 101]
+            full = c.post(f"{N}/networks", json={"network": {"name": "s2"}})
+            assert full.status_code == 409 and full.json()["NeutronError"]["type"] == "NoNetworkAvailable"
+            assert c.delete(f"{N}/networks/{ids[0]['id']}").status_code == 204
+            again = c.post(f"{N}/networks", json={"network": {"name": "s3"}}).json()["network"]
+            assert again["provider:segmentation_id"] == ids[0]["provider:segmentation_id"]
+    finally:
+        srv.stop()
