@@ -20,8 +20,8 @@ PSS too, which does not double-count pages shared between forked uWSGI processes
 
 The client is deliberately lean, because client and server share the machine's cores: one
 thread per connection, each sending a pre-built HTTP/1.1 request over a keep-alive raw socket
-and parsing just the status line and the framing headers. The same client measures caas and
-Keystone, so the ratios are fair.
+and parsing just the response's head and body framing (``Conn`` of bench/_common.py). The same
+client measures caas and Keystone, so the ratios are fair.
 
 A private caas is started as ``caas up --data-dir <tmp> --port <free>`` with
 CAAS_PASSWORD_HASH_ROUNDS=4 (bcrypt cost 4, as in the Keystone anchor) and stopped with SIGTERM.
@@ -30,13 +30,9 @@ CAAS_PASSWORD_HASH_ROUNDS=4 (bcrypt cost 4, as in the Keystone anchor) and stopp
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -44,231 +40,54 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from _common import (HOST, TOKENS_PATH, CaasServer, Conn, build_request, cpu_seconds, fmt_mem,
+                     interrupt_on_sigterm, mem_kib, password_auth, pct, proc_tree, wait_http)
+
 REPO = Path(__file__).resolve().parent.parent
 ANCHORS = REPO.parent / "shared" / "anchors"
 KEYSTONE_URL = "http://127.0.0.1:5000/v3/auth/tokens"
 KEYSTONE_PASSWORD = "secret"
 
 
-# ---- a lean HTTP/1.1 client --------------------------------------------------------------------
-class HTTPError(Exception):
-    pass
-
-
-class Conn:
-    """One keep-alive connection; ``request`` sends pre-built bytes and returns
-    (status, headers, body). Reconnects when the server closed the connection."""
-
-    def __init__(self, host: str, port: int, timeout: float = 60.0) -> None:
-        self.addr = (host, port)
-        self.timeout = timeout
-        self.sock: socket.socket | None = None
-        self.buf = b""
-        self.reconnects = 0
-
-    def close(self) -> None:
-        if self.sock is not None:
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-        self.sock = None
-        self.buf = b""
-
-    def _connect(self) -> None:
-        s = socket.create_connection(self.addr, timeout=self.timeout)
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = s
-        self.buf = b""
-
-    def request(self, raw: bytes, want_headers: bool = False):
-        fresh = self.sock is None
-        if fresh:
-            self._connect()
-        try:
-            self.sock.sendall(raw)
-            return self._read(want_headers)
-        except (ConnectionError, HTTPError) as exc:
-            self.close()
-            if fresh:
-                raise
-            # A stale keep-alive connection: the server closed it between requests. Retry once.
-            self.reconnects += 1
-            self._connect()
-            self.sock.sendall(raw)
-            return self._read(want_headers)
-
-    def _recv(self) -> bytes:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise HTTPError("connection closed by server")
-        return chunk
-
-    def _read(self, want_headers: bool):
-        buf = self.buf
-        while True:
-            end = buf.find(b"\r\n\r\n")
-            if end >= 0:
-                break
-            buf += self._recv()
-        head = buf[:end].decode("latin-1")
-        buf = buf[end + 4:]
-        lines = head.split("\r\n")
-        parts = lines[0].split(" ", 2)
-        version, status = parts[0], int(parts[1])
-        length = None
-        chunked = False
-        close = version == "HTTP/1.0"
-        headers = {} if want_headers else None
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            lname = name.strip().lower()
-            if lname == "content-length":
-                length = int(value)
-            elif lname == "transfer-encoding":
-                chunked = "chunked" in value.lower()
-            elif lname == "connection":
-                v = value.strip().lower()
-                close = v == "close" or (version == "HTTP/1.0" and v != "keep-alive")
-            if headers is not None:
-                headers[lname] = value.strip()
-        if chunked:
-            body = bytearray()
-            while True:
-                while b"\r\n" not in buf:
-                    buf += self._recv()
-                size_line, buf = buf.split(b"\r\n", 1)
-                size = int(size_line.split(b";")[0], 16)
-                while len(buf) < size + 2:
-                    buf += self._recv()
-                body += buf[:size]
-                buf = buf[size + 2:]
-                if size == 0:
-                    break
-            body = bytes(body)
-        elif length is not None:
-            while len(buf) < length:
-                buf += self._recv()
-            body, buf = buf[:length], buf[length:]
-        elif status in (204, 304) or 100 <= status < 200:
-            body = b""
-        else:  # read to close
-            chunks = [buf]
-            while True:
-                c = self.sock.recv(65536)
-                if not c:
-                    break
-                chunks.append(c)
-            body, buf, close = b"".join(chunks), b"", True
-        self.buf = buf
-        if close:
-            self.close()
-        return status, headers, body
-
-
+# ---- the requests ------------------------------------------------------------------------------
 class Target:
     """A tokens URL on 127.0.0.1 and the pre-built requests against it."""
 
     def __init__(self, name: str, url: str, password: str, user: str = "admin", project: str = "admin") -> None:
         u = urlsplit(url)
-        if u.scheme != "http" or u.hostname != "127.0.0.1":
+        if u.scheme != "http" or u.hostname != HOST:
             sys.exit(f"refusing {url!r}: this benchmark talks to http://127.0.0.1 only")
         self.name = name
         self.url = url
-        self.host, self.port, self.path = u.hostname, u.port or 80, u.path or "/"
-        body = json.dumps({"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": user, "domain": {"name": "Default"}, "password": password}}},
-            "scope": {"project": {"name": project, "domain": {"name": "Default"}}}}}).encode()
-        self.issue_req = (f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-                          f"Content-Type: application/json\r\nAccept: application/json\r\n"
-                          f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+        self.port, self.path = u.port or 80, u.path or "/"
+        self.issue_req = build_request("POST", self.path, self.port, body=password_auth(password, user, project))
         self.validate_req = b""
         self.pids: list[int] = []      # roots of the server's process tree, for memory and CPU
         self.extra_pids: dict[str, int] = {}  # reported separately (e.g. memcached)
 
     def conn(self) -> Conn:
-        return Conn(self.host, self.port)
+        """A new keep-alive connection to the server."""
+        return Conn(self.port)
 
     def issue_token(self, c: Conn) -> str:
-        status, headers, body = c.request(self.issue_req, want_headers=True)
+        """A token from the pre-built issue request."""
+        status, headers, body = c.request(self.issue_req)
         if status != 201:
             raise RuntimeError(f"{self.name}: token issue answered {status}: {body[:300]!r}")
         return headers["x-subject-token"]
 
     def prepare(self) -> None:
+        """Build the validate request: an admin token checking another token."""
         c = self.conn()
         admin_tok = self.issue_token(c)
         subject_tok = self.issue_token(c)
         c.close()
-        self.validate_req = (f"GET {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-                             f"Accept: application/json\r\nX-Auth-Token: {admin_tok}\r\n"
-                             f"X-Subject-Token: {subject_tok}\r\n\r\n").encode()
+        self.validate_req = build_request("GET", self.path, self.port, admin_tok,
+                                          headers={"X-Subject-Token": subject_tok})
 
     def raw(self, mode: str) -> tuple[bytes, int]:
+        """The request of ``mode`` (issue or validate) and the status it expects."""
         return (self.issue_req, 201) if mode == "issue" else (self.validate_req, 200)
-
-
-# ---- /proc -------------------------------------------------------------------------------------
-def _children_map() -> dict[int, list[int]]:
-    m: dict[int, list[int]] = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-                m.setdefault(ppid, []).append(int(p))
-            except (OSError, IndexError, ValueError):
-                pass
-    return m
-
-
-def proc_tree(roots: list[int]) -> list[int]:
-    cm = _children_map()
-    out, todo, seen = [], list(roots), set()
-    while todo:
-        p = todo.pop()
-        if p in seen or not os.path.exists(f"/proc/{p}"):
-            continue
-        seen.add(p)
-        out.append(p)
-        todo.extend(cm.get(p, []))
-    return out
-
-
-def mem_kib(pids: list[int]) -> dict[str, int]:
-    """VmRSS, VmHWM and Pss summed over ``pids`` (KiB)."""
-    tot = {"rss": 0, "hwm": 0, "pss": 0, "procs": 0}
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        tot["rss"] += int(line.split()[1])
-                    elif line.startswith("VmHWM:"):
-                        tot["hwm"] += int(line.split()[1])
-            tot["procs"] += 1
-            with open(f"/proc/{pid}/smaps_rollup") as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        tot["pss"] += int(line.split()[1])
-        except OSError:
-            pass
-    return tot
-
-
-CLK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / CLK
 
 
 # ---- a measurement -----------------------------------------------------------------------------
@@ -291,9 +110,7 @@ class Result:
         return self.n / self.elapsed if self.elapsed else 0.0
 
     def pct(self, q: float) -> float:
-        if not self.lat:
-            return float("nan")
-        return self.lat[min(len(self.lat) - 1, int(q * len(self.lat)))] * 1000
+        return pct(self.lat, q)
 
     def line(self) -> str:
         cpu_req = (self.server_cpu / self.n * 1000) if self.n else float("nan")
@@ -379,68 +196,10 @@ def warm_up(t: Target, mode: str, seconds: float = 1.0, n: int = 50) -> None:
     c.close()
 
 
-# ---- servers -----------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(host: str, port: int, path: str, want: int, timeout: float) -> bool:
-    req = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode()
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        c = Conn(host, port, timeout=2)
-        try:
-            if c.request(req)[0] == want:
-                return True
-        except Exception:  # noqa: BLE001
-            pass
-        finally:
-            c.close()
-        time.sleep(0.1)
-    return False
-
-
-class CaasServer:
-    def __init__(self) -> None:
-        self.tmp = tempfile.TemporaryDirectory(prefix="caas-bench-")
-        self.data_dir = Path(self.tmp.name) / "data"
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-        self.log = open(Path(self.tmp.name) / "caas.log", "w+")
-
-    def start(self) -> Target:
-        exe = Path(sys.executable).parent / "caas"
-        env = dict(os.environ, CAAS_PASSWORD_HASH_ROUNDS="4")
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen([str(exe), "up", "--data-dir", str(self.data_dir), "--port", str(self.port)],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        if not wait_http("127.0.0.1", self.port, "/healthz", 200, 60):
-            self.log.seek(0)
-            self.stop()
-            sys.exit(f"caas did not answer /healthz within 60 s; its output:\n{self.log.read()}")
-        print(f"caas up on 127.0.0.1:{self.port} (pid {self.proc.pid}) after {time.monotonic() - t0:.1f}s; "
-              f"data dir {self.data_dir}", flush=True)
-        password = (self.data_dir / "admin-password").read_text().strip()
-        t = Target("caas", f"http://127.0.0.1:{self.port}/identity/v3/auth/tokens", password)
-        t.pids = [self.proc.pid]
-        return t
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        self.log.close()
-        self.tmp.cleanup()
-
-
+# ---- the Keystone anchor ----------------------------------------------------------------------
 class KeystoneAnchor:
+    """The real Keystone of ../shared/anchors (uWSGI on :5000), started and stopped by its script."""
+
     def __init__(self, anchors: Path) -> None:
         self.script = anchors / "keystone" / "start.sh"
         self.home = Path(os.environ.get("ANCHOR_HOME", Path.home() / ".cache" / "caas-anchors")) / "keystone"
@@ -449,7 +208,7 @@ class KeystoneAnchor:
     def start(self) -> Target:
         if not self.script.exists():
             sys.exit(f"no Keystone anchor at {self.script}")
-        if wait_http("127.0.0.1", 5000, "/v3", 200, 0.5):
+        if wait_http(5000, "/v3", 200, 0.5):
             print("keystone anchor already running on :5000; measuring it as is (not stopping it after)", flush=True)
         else:
             print(f"starting the Keystone anchor ({self.script} start; the first start builds a venv)...", flush=True)
@@ -479,11 +238,6 @@ class KeystoneAnchor:
 
 
 # ---- main --------------------------------------------------------------------------------------
-def fmt_mem(m: dict[str, int]) -> str:
-    return (f"RSS={m['rss'] / 1024:6.1f} MiB  peak(VmHWM)={m['hwm'] / 1024:6.1f} MiB  "
-            f"PSS={m['pss'] / 1024:6.1f} MiB  ({m['procs']} process{'es' if m['procs'] != 1 else ''})")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=10.0, help="time bound of each measurement (default 10)")
@@ -505,10 +259,7 @@ def main() -> None:
     ks: KeystoneAnchor | None = None
     targets: list[Target] = []
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
+    interrupt_on_sigterm()
     try:
         if args.url:
             if args.password is None:
@@ -518,7 +269,10 @@ def main() -> None:
             targets.append(t)
         else:
             caas = CaasServer()
-            targets.append(caas.start())
+            caas.start()
+            t = Target("caas", f"http://{HOST}:{caas.port}{TOKENS_PATH}", caas.admin_password)
+            t.pids = [caas.pid]
+            targets.append(t)
         if args.keystone:
             ks = KeystoneAnchor(args.anchors)
             targets.append(ks.start())

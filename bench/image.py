@@ -7,7 +7,7 @@ Prints figures; asserts nothing. Loopback (127.0.0.1) only.
     .venv/bin/python bench/image.py                  # 1 GiB, 2 rounds
     .venv/bin/python bench/image.py --size-mib 256 --rounds 3
 
-It starts ``caas up --data-dir <tmp> --port <free>`` (bench/identity.py's CaasServer, bcrypt
+It starts ``caas up --data-dir <tmp> --port <free>`` (bench/_common.py's CaasServer, bcrypt
 cost 4) and stops it with SIGTERM at the end. In the data dir's filesystem it writes a source
 file of --size-mib MiB, then measures, each round:
 
@@ -36,12 +36,10 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from identity import CaasServer, cpu_seconds, fmt_mem, mem_kib  # noqa: E402  (bench/identity.py)
+from _common import CaasServer, Conn, cpu_seconds, fmt_mem, issue_token, mem_kib, parse_head
 
 MIB = 1024 * 1024
 
@@ -85,33 +83,20 @@ def digests(src: Path) -> None:
 
 
 def request(port: int, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, bytes]:
-    """A small JSON request over its own connection."""
-    data = json.dumps(body).encode() if body is not None else b""
-    with socket.create_connection(("127.0.0.1", port)) as s:
-        s.sendall((f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Auth-Token: {token}\r\n"
-                   f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\nConnection: close\r\n\r\n"
-                   ).encode() + data)
-        raw = b""
-        while chunk := s.recv(65536):
-            raw += chunk
-    head, _, rest = raw.partition(b"\r\n\r\n")
-    return int(head.split()[1]), rest
+    """A small JSON request over its own connection: (status, body)."""
+    with Conn(port) as c:
+        status, _, data = c.call(method, path, token, body)
+    return status, data
 
 
 def token(port: int, password: str) -> str:
-    auth = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": "admin", "domain": {"id": "default"}, "password": password}}},
-        "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
-    data = json.dumps(auth).encode()
-    with socket.create_connection(("127.0.0.1", port)) as s:
-        s.sendall((f"POST /identity/v3/auth/tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                   f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n").encode() + data)
-        head = s.recv(65536).partition(b"\r\n\r\n")[0].decode()
-    return next(line.split(":", 1)[1].strip() for line in head.split("\r\n")
-                if line.lower().startswith("x-subject-token:"))
+    """An admin token, over its own connection."""
+    with Conn(port) as c:
+        return issue_token(c, password)[0]
 
 
 def read_head(s: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """The status and headers of a response on ``s``, and the bytes already received after them."""
     buf = b""
     while b"\r\n\r\n" not in buf:
         chunk = s.recv(65536)
@@ -119,9 +104,8 @@ def read_head(s: socket.socket) -> tuple[int, dict[str, str], bytes]:
             raise ConnectionError("server closed the connection")
         buf += chunk
     head, _, rest = buf.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
-    return int(lines[0].split()[1]), headers, rest
+    _, status, headers = parse_head(head)
+    return status, headers, rest
 
 
 def upload(port: int, tok: str, image_id: str, src: Path, size: int) -> None:
@@ -171,12 +155,12 @@ def main() -> None:
     caas = CaasServer()
     try:
         caas.start()
-        pid, port = caas.proc.pid, caas.port
+        pid, port = caas.pid, caas.port
         work = caas.data_dir.parent
         src, dst = work / "source.img", work / "copy.img"
         print(f"writing a {args.size_mib} MiB source file in {work} ...", flush=True)
         src_md5 = make_source(src, size)
-        tok = token(port, (caas.data_dir / "admin-password").read_text().strip())
+        tok = token(port, caas.admin_password)
         # A small image first, so that what uploads load is loaded before the "before" figure.
         status, body = request(port, "POST", "/image/v2/images", tok, {"name": "warm-up", "disk_format": "raw",
                                                                         "container_format": "bare"})

@@ -30,213 +30,43 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
+import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
+
+from _common import CaasServer, Conn, build_request, cpu_seconds, interrupt_on_sigterm, issue_token, pct
 
 CREATE_TARGET_S = 5.0     # 1,000 ports
 LIST_TARGET_MS = 200.0    # list of 1,000 ports
 PREFIX = "/network/v2.0"
 
 
-# ---- a lean HTTP/1.1 client --------------------------------------------------------------------
-class Conn:
-    """One keep-alive connection to 127.0.0.1:port. ``request`` returns (status, headers, body)."""
-
-    def __init__(self, port: int, timeout: float = 120.0) -> None:
-        self.port = port
-        self.timeout = timeout
-        self.sock: socket.socket | None = None
-        self.buf = b""
-        self.reconnects = 0
-
-    def close(self) -> None:
-        if self.sock is not None:
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-        self.sock, self.buf = None, b""
-
-    def _recv(self) -> bytes:
-        chunk = self.sock.recv(262144)
-        if not chunk:
-            raise ConnectionError("connection closed by server")
-        return chunk
-
-    def request(self, method: str, path: str, token: str | None = None, body: dict | None = None,
-                raw: bytes | None = None) -> tuple[int, dict, bytes]:
-        if raw is None:
-            raw = build(method, path, self.port, token, body)
-        fresh = self.sock is None
-        if fresh:
-            self._connect()
-        try:
-            self.sock.sendall(raw)
-            return self._read()
-        except ConnectionError:
-            self.close()
-            if fresh:
-                raise
-            # A stale keep-alive connection (the server closed it while idle): retry once.
-            self.reconnects += 1
-            self._connect()
-            self.sock.sendall(raw)
-            return self._read()
-
-    def _connect(self) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-
-    def _read(self) -> tuple[int, dict, bytes]:
-        buf = self.buf
-        while (end := buf.find(b"\r\n\r\n")) < 0:
-            buf += self._recv()
-        head, buf = buf[:end].decode("latin-1"), buf[end + 4:]
-        lines = head.split("\r\n")
-        version, status = lines[0].split(" ", 2)[:2]
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            out = bytearray()
-            while True:
-                while b"\r\n" not in buf:
-                    buf += self._recv()
-                size_line, buf = buf.split(b"\r\n", 1)
-                size = int(size_line.split(b";")[0], 16)
-                while len(buf) < size + 2:
-                    buf += self._recv()
-                out += buf[:size]
-                buf = buf[size + 2:]
-                if size == 0:
-                    break
-            data = bytes(out)
-        else:
-            length = int(headers.get("content-length", "0"))
-            while len(buf) < length:
-                buf += self._recv()
-            data, buf = buf[:length], buf[length:]
-        self.buf = buf
-        if headers.get("connection", "").lower() == "close" or version == "HTTP/1.0":
-            self.close()
-        return int(status), headers, data
-
-
-def build(method: str, path: str, port: int, token: str | None, body: dict | None) -> bytes:
-    payload = json.dumps(body).encode() if body is not None else b""
-    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/json\r\n"
-    if token:
-        head += f"X-Auth-Token: {token}\r\n"
-    if body is not None:
-        head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-    return (head + "\r\n").encode() + payload
+def connect(port: int) -> Conn:
+    """A keep-alive connection with room for large lists (long timeout, 256 KiB reads)."""
+    return Conn(port, timeout=120.0, recv_size=262144)
 
 
 def expect(status: int, want: int, data: bytes, what: str) -> dict:
+    """The JSON body of an answer that must have status ``want``; exits otherwise."""
     if status != want:
         raise SystemExit(f"{what}: expected {want}, got {status}: {data[:400]!r}")
     return json.loads(data) if data else {}
 
 
-# ---- the server --------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class CaasServer:
-    def __init__(self, database_url: str | None) -> None:
-        self.tmp = tempfile.TemporaryDirectory(prefix="caas-bench-net-")
-        self.data_dir = Path(self.tmp.name) / "data"
-        self.port = free_port()
-        self.database_url = database_url
-        self.proc: subprocess.Popen | None = None
-        self.log = open(Path(self.tmp.name) / "caas.log", "w+")
-
-    def start(self) -> None:
-        exe = Path(sys.executable).parent / "caas"
-        args = [str(exe), "up", "--data-dir", str(self.data_dir), "--port", str(self.port)]
-        if self.database_url:
-            args += ["--database-url", self.database_url]
-        env = dict(os.environ, CAAS_PASSWORD_HASH_ROUNDS="4")
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            c = Conn(self.port, timeout=2)
-            try:
-                if c.request("GET", "/healthz")[0] == 200:
-                    print(f"caas up on 127.0.0.1:{self.port} (pid {self.proc.pid}) after "
-                          f"{time.monotonic() - t0:.1f}s; data dir {self.data_dir}"
-                          f"{'; database ' + self.database_url if self.database_url else ' (SQLite)'}", flush=True)
-                    return
-            except OSError:
-                pass
-            finally:
-                c.close()
-            time.sleep(0.1)
-        self.log.seek(0)
-        output = self.log.read()
-        self.stop()
-        raise SystemExit(f"caas did not answer /healthz within 60 s; its output:\n{output}")
-
-    @property
-    def admin_password(self) -> str:
-        return (self.data_dir / "admin-password").read_text().strip()
-
-    def cpu_seconds(self) -> float:
-        try:
-            with open(f"/proc/{self.proc.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError, AttributeError):
-            return float("nan")
-
-    def server_errors(self) -> int:
-        import re
-        c = Conn(self.port)
-        try:
-            text = c.request("GET", "/metrics")[2].decode()
-        finally:
-            c.close()
-        return sum(int(n) for code, n in re.findall(r'code="(\d+)"\} (\d+)', text) if code.startswith("5"))
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        self.log.close()
-        self.tmp.cleanup()
+def server_errors(port: int) -> int:
+    """How many 5xx answers the server has counted (from its /metrics)."""
+    with connect(port) as c:
+        text = c.call("GET", "/metrics")[2].decode()
+    return sum(int(n) for code, n in re.findall(r'code="(\d+)"\} (\d+)', text) if code.startswith("5"))
 
 
 # ---- measurements ------------------------------------------------------------------------------
-def pct(sorted_lat: list[float], q: float) -> float:
-    if not sorted_lat:
-        return float("nan")
-    return sorted_lat[min(len(sorted_lat) - 1, int(q * len(sorted_lat)))] * 1000
-
-
 def create_ports(port: int, token: str, network_id: str, n: int, conc: int) -> tuple[float, list[float], dict, int]:
     """``n`` port creates from ``conc`` clients (one keep-alive connection each).
     Returns (wall seconds, latencies (in order for one client), {status: count} of failures, reconnects)."""
-    raw = build("POST", f"{PREFIX}/ports", port, token, {"port": {"network_id": network_id}})
+    raw = build_request("POST", f"{PREFIX}/ports", port, token, {"port": {"network_id": network_id}})
     counter = iter(range(n))
     lock = threading.Lock()
     lat: list[float] = []
@@ -245,7 +75,7 @@ def create_ports(port: int, token: str, network_id: str, n: int, conc: int) -> t
     start = threading.Barrier(conc + 1)
 
     def worker() -> None:
-        c = Conn(port)
+        c = connect(port)
         mine: list[float] = []
         perf = time.perf_counter
         start.wait()
@@ -256,7 +86,7 @@ def create_ports(port: int, token: str, network_id: str, n: int, conc: int) -> t
                         break
                 t0 = perf()
                 try:
-                    status = c.request("POST", "", raw=raw)[0]
+                    status = c.request(raw)[0]
                 except OSError as exc:
                     status = type(exc).__name__
                     c.close()
@@ -282,13 +112,13 @@ def create_ports(port: int, token: str, network_id: str, n: int, conc: int) -> t
 
 def list_ports(c: Conn, token: str, repeats: int) -> tuple[list[float], int, int]:
     """Times of ``repeats`` lists (after one warm-up), the number of ports and the body size."""
-    raw = build("GET", f"{PREFIX}/ports", c.port, token, None)
-    status, _, data = c.request("GET", "", raw=raw)
+    raw = build_request("GET", f"{PREFIX}/ports", c.port, token)
+    status, _, data = c.request(raw)
     body = expect(status, 200, data, "list ports")
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        status, _, data = c.request("GET", "", raw=raw)
+        status, _, data = c.request(raw)
         times.append(time.perf_counter() - t0)
         if status != 200:
             raise SystemExit(f"list ports: {status}: {data[:300]!r}")
@@ -296,7 +126,24 @@ def list_ports(c: Conn, token: str, repeats: int) -> tuple[list[float], int, int
 
 
 def verdict(value: float, target: float) -> str:
+    """OK when ``value`` is under ``target``, else MISSED."""
     return "OK" if value < target else "MISSED"
+
+
+def create_line(clients: str, n: int, wall: float, sorted_lat: list[float], cpu: float, errs: dict,
+                reconnects: int) -> str:
+    """The figure line of a create phase: ``n`` ports from ``clients`` in ``wall`` seconds,
+    ``cpu`` server CPU seconds."""
+    return (f"create {n} ports, {clients}: {wall:.2f} s  {n / wall:.0f}/s  "
+            f"p50={pct(sorted_lat, .5):.1f}ms p95={pct(sorted_lat, .95):.1f}ms p99={pct(sorted_lat, .99):.1f}ms  "
+            f"srv_cpu={cpu / n * 1000:.2f}ms/req errors={errs or 0}"
+            f"{f' reconnects={reconnects}' if reconnects else ''}")
+
+
+def create_target(n: int, wall: float) -> str:
+    """The target line of a create phase (1,000 ports in CREATE_TARGET_S, pro rata)."""
+    limit = CREATE_TARGET_S * n / 1000
+    return f"    target: {n} ports in < {limit:g} s -> {verdict(wall, limit)}"
 
 
 def main() -> None:
@@ -309,65 +156,54 @@ def main() -> None:
     if 2 * args.ports + 10 > 4093:
         ap.error("--ports must stay under 2,040 so both phases fit the /20 subnet")
 
-    srv = CaasServer(args.database_url)
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
+    srv = CaasServer("caas-bench-net-", args.database_url)
+    interrupt_on_sigterm()
     figures: list[str] = []
     try:
-        srv.start()
-        c = Conn(srv.port)
-        status, headers, data = c.request("POST", "/identity/v3/auth/tokens", body={"auth": {
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": "admin", "domain": {"name": "Default"}, "password": srv.admin_password}}},
-            "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}})
-        token = headers["x-subject-token"]
-        project_id = expect(status, 201, data, "token issue")["token"]["project"]["id"]
+        srv.start(f"; database {args.database_url}" if args.database_url else " (SQLite)")
+        c = connect(srv.port)
+        token, token_doc = issue_token(c, srv.admin_password)
+        project_id = token_doc["project"]["id"]
 
-        st, _, d = c.request("PUT", f"{PREFIX}/quotas/{project_id}", token,
-                             {"quota": {"port": 4 * args.ports + 100}})
+        st, _, d = c.call("PUT", f"{PREFIX}/quotas/{project_id}", token,
+                          {"quota": {"port": 4 * args.ports + 100}})
         quota = expect(st, 200, d, "raise the port quota")["quota"]["port"]
-        st, _, d = c.request("POST", f"{PREFIX}/networks", token, {"network": {"name": "bench"}})
+        st, _, d = c.call("POST", f"{PREFIX}/networks", token, {"network": {"name": "bench"}})
         net = expect(st, 201, d, "create network")["network"]
-        st, _, d = c.request("POST", f"{PREFIX}/subnets", token, {"subnet": {
+        st, _, d = c.call("POST", f"{PREFIX}/subnets", token, {"subnet": {
             "network_id": net["id"], "cidr": "10.100.0.0/20", "name": "bench-20"}})
         expect(st, 201, d, "create subnet")
         # Warm-up on a network of its own (imports, caches, the default security group), then gone.
-        st, _, d = c.request("POST", f"{PREFIX}/networks", token, {"network": {"name": "warm-up"}})
+        st, _, d = c.call("POST", f"{PREFIX}/networks", token, {"network": {"name": "warm-up"}})
         warm = expect(st, 201, d, "create warm-up network")["network"]
-        st, _, d = c.request("POST", f"{PREFIX}/subnets", token, {"subnet": {
+        st, _, d = c.call("POST", f"{PREFIX}/subnets", token, {"subnet": {
             "network_id": warm["id"], "cidr": "10.200.0.0/24"}})
         expect(st, 201, d, "create warm-up subnet")
         for _ in range(20):
-            st, _, d = c.request("POST", f"{PREFIX}/ports", token, {"port": {"network_id": warm["id"]}})
+            st, _, d = c.call("POST", f"{PREFIX}/ports", token, {"port": {"network_id": warm["id"]}})
             pid = expect(st, 201, d, "warm-up port")["port"]["id"]
-            c.request("DELETE", f"{PREFIX}/ports/{pid}", token)
-            c.request("GET", f"{PREFIX}/ports", token)
+            c.call("DELETE", f"{PREFIX}/ports/{pid}", token)
+            c.call("GET", f"{PREFIX}/ports", token)
         c.close()
         print(f"admin project {project_id}: port quota {quota}; network {net['id']} with a /20 subnet; "
               f"{os.cpu_count()} CPUs shared by client and server\n", flush=True)
 
         n = args.ports
-        cpu0 = srv.cpu_seconds()
+        cpu0 = cpu_seconds([srv.pid])
         wall, lat, errs, rc = create_ports(srv.port, token, net["id"], n, 1)
-        cpu = srv.cpu_seconds() - cpu0
+        cpu = cpu_seconds([srv.pid]) - cpu0
         k = max(1, min(100, n // 10))
         trend = (f"    p50 of the first {k} creates {statistics.median(lat[:k]) * 1000:.1f} ms, "
                  f"of the last {k} {statistics.median(lat[-k:]) * 1000:.1f} ms")
         lat.sort()
-        line = (f"create {n} ports, sequential (1 keep-alive connection): {wall:.2f} s  "
-                f"{n / wall:.0f}/s  p50={pct(lat, .5):.1f}ms p95={pct(lat, .95):.1f}ms p99={pct(lat, .99):.1f}ms  "
-                f"srv_cpu={cpu / n * 1000:.2f}ms/req errors={errs or 0}{f' reconnects={rc}' if rc else ''}")
+        line = create_line("sequential (1 keep-alive connection)", n, wall, lat, cpu, errs, rc)
         print(line + "\n" + trend, flush=True)
-        figures.append(f"{line}\n{trend}\n    target: {n} ports in < {CREATE_TARGET_S * n / 1000:g} s -> "
-                       f"{verdict(wall, CREATE_TARGET_S * n / 1000)}")
+        figures.append(f"{line}\n{trend}\n{create_target(n, wall)}")
 
-        c = Conn(srv.port)
-        cpu0 = srv.cpu_seconds()
+        c = connect(srv.port)
+        cpu0 = cpu_seconds([srv.pid])
         times, count, size = list_ports(c, token, args.list_repeats)
-        cpu = srv.cpu_seconds() - cpu0
+        cpu = cpu_seconds([srv.pid]) - cpu0
         med = statistics.median(times) * 1000
         line = (f"list {count} ports (GET {PREFIX}/ports, {size / 1024:.0f} KiB): median {med:.1f} ms of "
                 f"{args.list_repeats}  min {min(times) * 1000:.1f} ms  max {max(times) * 1000:.1f} ms  "
@@ -376,16 +212,13 @@ def main() -> None:
         figures.append(f"{line}\n    target: a list of 1,000 ports in < {LIST_TARGET_MS:g} ms -> "
                        f"{verdict(med, LIST_TARGET_MS)}{'' if count == 1000 else f' (listed {count}, not 1,000)'}")
 
-        cpu0 = srv.cpu_seconds()
+        cpu0 = cpu_seconds([srv.pid])
         wall, lat, errs, rc = create_ports(srv.port, token, net["id"], n, args.concurrency)
-        cpu = srv.cpu_seconds() - cpu0
+        cpu = cpu_seconds([srv.pid]) - cpu0
         lat.sort()
-        line = (f"create {n} ports, {args.concurrency} concurrent clients: {wall:.2f} s  {n / wall:.0f}/s  "
-                f"p50={pct(lat, .5):.1f}ms p95={pct(lat, .95):.1f}ms p99={pct(lat, .99):.1f}ms  "
-                f"srv_cpu={cpu / n * 1000:.2f}ms/req errors={errs or 0}{f' reconnects={rc}' if rc else ''}")
+        line = create_line(f"{args.concurrency} concurrent clients", n, wall, lat, cpu, errs, rc)
         print(line, flush=True)
-        figures.append(f"{line}\n    target: {n} ports in < {CREATE_TARGET_S * n / 1000:g} s -> "
-                       f"{verdict(wall, CREATE_TARGET_S * n / 1000)}")
+        figures.append(f"{line}\n{create_target(n, wall)}")
 
         times, count, size = list_ports(c, token, args.list_repeats)
         med = statistics.median(times) * 1000
@@ -395,7 +228,7 @@ def main() -> None:
         figures.append(line)
         c.close()
 
-        errors = srv.server_errors()
+        errors = server_errors(srv.port)
         print("\n==== figures " + "=" * 70)
         for f in figures:
             print(f)
