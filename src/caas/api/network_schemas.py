@@ -99,9 +99,9 @@ class AddressPair(Model):
     mac_address: Optional[Addr] = None
 
 
-class PortCreate(_Owned):
-    network_id: Id
-    admin_state_up: StrictBool = True
+class _PortAttributes(Model):
+    """What a port create and a port update both take."""
+
     mac_address: Optional[Addr] = None
     fixed_ips: Optional[Annotated[list[FixedIP], Field(max_length=32)]] = None
     device_id: Optional[Annotated[StrictStr, Field(max_length=255)]] = None
@@ -112,24 +112,19 @@ class PortCreate(_Owned):
     host_id: Optional[Annotated[StrictStr, Field(max_length=255)]] = Field(None, alias="binding:host_id")
     vnic_type: Optional[VnicType] = Field(None, alias="binding:vnic_type")
     profile: Optional[dict] = Field(None, alias="binding:profile")
+
+
+class PortCreate(_Owned, _PortAttributes):
+    network_id: Id
+    admin_state_up: StrictBool = True
     extra_dhcp_opts: Optional[list] = None
     dns_name: Optional[StrictStr] = None
 
 
-class PortUpdate(Model):
+class PortUpdate(_PortAttributes):
     name: Optional[Name] = None
     description: Optional[Text] = None
     admin_state_up: Optional[StrictBool] = None
-    mac_address: Optional[Addr] = None
-    fixed_ips: Optional[Annotated[list[FixedIP], Field(max_length=32)]] = None
-    device_id: Optional[Annotated[StrictStr, Field(max_length=255)]] = None
-    device_owner: Optional[Annotated[StrictStr, Field(max_length=255)]] = None
-    security_groups: Optional[Annotated[list[Id], Field(max_length=32)]] = None
-    port_security_enabled: Optional[StrictBool] = None
-    allowed_address_pairs: Optional[list[AddressPair]] = None
-    host_id: Optional[Annotated[StrictStr, Field(max_length=255)]] = Field(None, alias="binding:host_id")
-    vnic_type: Optional[VnicType] = Field(None, alias="binding:vnic_type")
-    profile: Optional[dict] = Field(None, alias="binding:profile")
 
 
 class GatewayIP(Model):
