@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import logging
 import os
 import re
 import socket
 import sys
-from pathlib import Path
 
 from caas.config import Settings
 from caas.errors import CaasError

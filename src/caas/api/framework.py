@@ -15,15 +15,16 @@ pool of their own, so that long transfers never starve the ordinary calls.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import anyio
 import anyio.from_thread
 import anyio.to_thread
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -74,7 +75,6 @@ class Call:
     request: Request
     body: Any
     params: dict[str, str]
-    state: dict = field(default_factory=dict)
     validate_token: Callable[[str], Any] | None = None
     body_stream: "BodyStream | None" = None
 
@@ -121,6 +121,13 @@ class Call:
 
 
 Handler = Callable[[Call], Response]
+
+
+@functools.lru_cache(maxsize=None)
+def wrapped(key: str, inner: type[BaseModel]) -> type[BaseModel]:
+    """A model for ``{key: inner}``, the shape of every OpenStack write body
+    (``{"user": {...}}``, ``{"network": {...}}``); unknown top-level keys are ignored."""
+    return create_model(f"{inner.__name__}Body", **{key: (inner, ...)})
 
 
 @dataclass(frozen=True)

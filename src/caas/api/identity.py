@@ -8,7 +8,7 @@ import datetime as dt
 from starlette.responses import Response
 
 from caas.api import identity_schemas as S
-from caas.api.framework import Call, ServiceAPI, empty, json_response
+from caas.api.framework import Call, ServiceAPI, empty, json_response, wrapped
 from caas.errors import BadRequest, CaasError, Unauthorized
 from caas.identity.auth import PasswordCredentials, Scope, TokenService
 from caas.identity.context import AuthContext
@@ -190,7 +190,7 @@ def build(identity: IdentityService, tokens: TokenService, max_body: int) -> Ser
 
     @api.route("POST", "/v3/domains")
     def create_domain(call: Call) -> Response:
-        body = call.parse(S.wrapped("domain", S.DomainCreate)).domain
+        body = call.parse(wrapped("domain", S.DomainCreate)).domain
         d = identity.create_domain(auth(call), body.name, body.description or "", body.enabled,
                                    body.explicit_domain_id)
         return json_response({"domain": domain_view(call, d)}, status=201)
@@ -201,7 +201,7 @@ def build(identity: IdentityService, tokens: TokenService, max_body: int) -> Ser
 
     @api.route("PATCH", "/v3/domains/{domain_id}")
     def update_domain(call: Call) -> Response:
-        body = call.parse(S.wrapped("domain", S.DomainUpdate)).domain
+        body = call.parse(wrapped("domain", S.DomainUpdate)).domain
         d = identity.update_domain(auth(call), call.params["domain_id"], body.model_dump(exclude_unset=True))
         return json_response({"domain": domain_view(call, d)})
 
@@ -218,7 +218,7 @@ def build(identity: IdentityService, tokens: TokenService, max_body: int) -> Ser
 
     @api.route("POST", "/v3/projects")
     def create_project(call: Call) -> Response:
-        body = call.parse(S.wrapped("project", S.ProjectCreate)).project
+        body = call.parse(wrapped("project", S.ProjectCreate)).project
         p = identity.create_project(auth(call), body.name, body.domain_id, body.description or "",
                                     body.enabled, body.parent_id)
         return json_response({"project": project_view(call, p)}, status=201)
@@ -230,7 +230,7 @@ def build(identity: IdentityService, tokens: TokenService, max_body: int) -> Ser
 
     @api.route("PATCH", "/v3/projects/{project_id}")
     def update_project(call: Call) -> Response:
-        body = call.parse(S.wrapped("project", S.ProjectUpdate)).project
+        body = call.parse(wrapped("project", S.ProjectUpdate)).project
         p = identity.update_project(auth(call), call.params["project_id"], body.model_dump(exclude_unset=True))
         return json_response({"project": project_view(call, p)})
 
@@ -247,7 +247,7 @@ def build(identity: IdentityService, tokens: TokenService, max_body: int) -> Ser
 
     @api.route("POST", "/v3/users")
     def create_user(call: Call) -> Response:
-        body = call.parse(S.wrapped("user", S.UserCreate)).user
+        body = call.parse(wrapped("user", S.UserCreate)).user
         u = identity.create_user(auth(call), body.name, body.domain_id, body.password, body.enabled,
                                  body.default_project_id, body.description or "", body.email, S.user_extra(body))
         return json_response({"user": user_view(call, u)}, status=201)
@@ -258,7 +258,7 @@ def build(identity: IdentityService, tokens: TokenService, max_body: int) -> Ser
 
     @api.route("PATCH", "/v3/users/{user_id}")
     def update_user(call: Call) -> Response:
-        body = call.parse(S.wrapped("user", S.UserUpdate)).user
+        body = call.parse(wrapped("user", S.UserUpdate)).user
         changes = body.model_dump(exclude_unset=True, exclude=set(body.model_extra or {}))
         extra = S.user_extra(body)
         if extra:
@@ -273,7 +273,7 @@ def build(identity: IdentityService, tokens: TokenService, max_body: int) -> Ser
 
     @api.route("POST", "/v3/users/{user_id}/password")
     def change_password(call: Call) -> Response:
-        body = call.parse(S.wrapped("user", S.PasswordChange)).user
+        body = call.parse(wrapped("user", S.PasswordChange)).user
         identity.change_password(auth(call), call.params["user_id"], body.original_password, body.password)
         return empty()
 
@@ -295,7 +295,7 @@ def build(identity: IdentityService, tokens: TokenService, max_body: int) -> Ser
 
     @api.route("POST", "/v3/roles")
     def create_role(call: Call) -> Response:
-        body = call.parse(S.wrapped("role", S.RoleCreate)).role
+        body = call.parse(wrapped("role", S.RoleCreate)).role
         r = identity.create_role(auth(call), body.name, body.description or "", body.domain_id)
         return json_response({"role": role_view(call, r)}, status=201)
 
@@ -305,7 +305,7 @@ def build(identity: IdentityService, tokens: TokenService, max_body: int) -> Ser
 
     @api.route("PATCH", "/v3/roles/{role_id}")
     def update_role(call: Call) -> Response:
-        body = call.parse(S.wrapped("role", S.RoleUpdate)).role
+        body = call.parse(wrapped("role", S.RoleUpdate)).role
         r = identity.update_role(auth(call), call.params["role_id"], body.model_dump(exclude_unset=True))
         return json_response({"role": role_view(call, r)})
 

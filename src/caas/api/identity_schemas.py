@@ -3,10 +3,9 @@ string belongs is 400, never coerced). Unknown keys are ignored, as Keystone doe
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
 Name64 = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 Name255 = Annotated[StrictStr, Field(min_length=1, max_length=255)]
@@ -139,12 +138,6 @@ class RoleCreate(Model):
 class RoleUpdate(Model):
     name: Optional[Name255] = None
     description: Optional[Text] = None
-
-
-@functools.lru_cache(maxsize=None)
-def wrapped(key: str, inner: type[Model]) -> type[Model]:
-    """A model for ``{key: inner}``, the shape of every Keystone write body."""
-    return create_model(f"{inner.__name__}Body", __base__=Model, **{key: (inner, ...)})
 
 
 RESERVED_USER_KEYS = {"id", "links", "password_expires_at", "options", "extra", "password_hash"}

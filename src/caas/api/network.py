@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from caas.api import listing
 from caas.api import network_schemas as S
-from caas.api.framework import Call, ServiceAPI, empty, json_response
+from caas.api.framework import Call, ServiceAPI, empty, json_response, wrapped
 from caas.errors import BadRequest, CaasError, NotFound
 
 EXTENSIONS = {
@@ -96,14 +96,14 @@ def build(cloud) -> ServiceAPI:
                                                collection.replace("-", "_")))
 
         def do_create(call: Call) -> Response:
-            body = S.fields(getattr(call.parse(S.wrapped(key, create_model)), key))
+            body = S.fields(getattr(call.parse(wrapped(key, create_model)), key))
             return one(key, create_fn(auth(call), body), call, status=201)
 
         def do_show(call: Call) -> Response:
             return one(key, show_fn(auth(call), call.params["id"]), call)
 
         def do_update(call: Call) -> Response:
-            body = S.fields(getattr(call.parse(S.wrapped(key, update_model)), key))
+            body = S.fields(getattr(call.parse(wrapped(key, update_model)), key))
             return one(key, update_fn(auth(call), call.params["id"], body), call)
 
         def do_delete(call: Call) -> Response:

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 Name = Annotated[StrictStr, Field(max_length=255)]
 Text = Annotated[StrictStr, Field(max_length=255)]
@@ -205,12 +204,6 @@ class RuleCreate(Model):
 
 class RuleUpdate(Model):
     description: Optional[Text] = None
-
-
-@functools.lru_cache(maxsize=None)
-def wrapped(key: str, inner: type[Model]) -> type[Model]:
-    """A model for ``{key: inner}``, the shape of every Neutron write body."""
-    return create_model(f"{inner.__name__}Body", __base__=BaseModel, **{key: (inner, ...)})
 
 
 def fields(model: BaseModel) -> dict[str, Any]:

@@ -27,15 +27,3 @@ def upgrade(url: str) -> None:
     # Each service's migrations form a branch from the identity base, so "heads": all of them.
     command.upgrade(_config(url), "heads")
 
-
-def current_is_head(engine) -> bool:
-    """True if the database is already at the newest revision (cheap check, no Alembic import
-    of the migration scripts' modules beyond the directory scan)."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    with engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
-    heads = set(ScriptDirectory(str(HERE / "migrations")).get_heads())
-    return current == heads
-

@@ -86,6 +86,12 @@ class Base:
         row = s.get(NetworkQuota, (project_id, resource))
         return row.limit if row is not None else DEFAULT_QUOTAS[resource]
 
+    @staticmethod
+    def used(s: Session, project_id: str, resource: str) -> int:
+        """How many of ``resource`` the project holds now."""
+        model = QUOTA_MODELS[resource]
+        return s.scalar(select(func.count()).select_from(model).where(model.project_id == project_id))
+
     def claim(self, s: Session, project_id: str, resource: str, count: int = 1) -> None:
         """Check-and-use in the caller's transaction, under the project's lock: concurrent
         creates never exceed the limit. OverQuota (409) when they would."""
@@ -93,7 +99,5 @@ class Base:
         limit = self.limit(s, project_id, resource)
         if limit < 0:
             return
-        model = QUOTA_MODELS[resource]
-        used = s.scalar(select(func.count()).select_from(model).where(model.project_id == project_id))
-        if used + count > limit:
+        if self.used(s, project_id, resource) + count > limit:
             raise Conflict(f"Quota exceeded for resources: ['{resource}'].", kind="OverQuota")

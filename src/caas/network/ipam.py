@@ -4,7 +4,7 @@ and allocation pools, derive default pools, and pick free addresses."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from caas.errors import BadRequest
 
@@ -97,15 +97,6 @@ def validate_gateway(net: IPNetwork, gateway: str) -> str:
 def in_pools(address: str, pools: list[dict]) -> bool:
     ip = ipaddress.ip_address(address)
     return any(ipaddress.ip_address(p["start"]) <= ip <= ipaddress.ip_address(p["end"]) for p in pools)
-
-
-def candidates(pools: list[dict]) -> Iterator[str]:
-    """Every address of the pools, in order."""
-    for pool in pools:
-        ip, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
-        while ip <= end:
-            yield str(ip)
-            ip += 1
 
 
 def first_free(pools: list[dict], used: Iterable[str]) -> str | None:

@@ -7,12 +7,11 @@ import ipaddress
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
-from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, Conflict, Forbidden
 from caas.identity.context import AuthContext
 from caas.network import ipam, views
 from caas.network.common import GLOBAL_LOCK, Base, not_found, touch
-from caas.network.models import Network, Port, PortIP, ProjectLock, Subnet
+from caas.network.models import Network, Port, PortIP, Subnet
 
 SEGMENT_RANGES = {"vlan": (1, 4094), "vxlan": (1, 2**24 - 1), "geneve": (1, 2**24 - 1), "gre": (1, 2**32 - 1)}
 NETWORK_TYPES = ("flat", "local", *SEGMENT_RANGES)
@@ -45,14 +44,13 @@ class NetworksMixin(Base):
         low, high = self.settings.segmentation_range
         low, high = max(low, SEGMENT_RANGES[network_type][0]), min(high, SEGMENT_RANGES[network_type][1])
         # Serialise allocations (one lock row), then take the lowest free id.
-        insert_if_absent(s, ProjectLock, project_id=GLOBAL_LOCK)
-        s.execute(select(ProjectLock).where(ProjectLock.project_id == GLOBAL_LOCK).with_for_update())
+        self.lock_project(s, GLOBAL_LOCK)
         used = set(s.scalars(select(Network.segmentation_id).where(Network.network_type == network_type,
                                                                   Network.segmentation_id.is_not(None))))
         for candidate in range(low, high + 1):
             if candidate not in used:
                 return candidate
-        raise Conflict(f"Unable to create the network. No tenant network is available for allocation.",
+        raise Conflict("Unable to create the network. No tenant network is available for allocation.",
                        kind="NoNetworkAvailable")
 
     def create_network(self, ctx: AuthContext, body: dict) -> dict:

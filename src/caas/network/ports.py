@@ -220,10 +220,7 @@ class PortsMixin(Base):
                 if port.device_owner in ROUTER_OWNERS:
                     raise Conflict("The addresses of a router or floating IP port are managed by its router.",
                                    kind="PortInUse")
-                for subnet_id, address in s.execute(select(PortIP.subnet_id, PortIP.ip_address)
-                                                    .where(PortIP.port_id == port.id)):
-                    self.address_hints.release(subnet_id, address)
-                s.execute(delete(PortIP).where(PortIP.port_id == port.id))
+                self._release_ips(s, port)
                 s.flush()
                 self._assign_fixed_ips(s, port, body["fixed_ips"] or [])
             if "port_security_enabled" in body:
@@ -255,13 +252,17 @@ class PortsMixin(Base):
                                f"{port.device_owner}.", kind="ServicePortInUse")
             self.drop_port(s, port)
 
+    def _release_ips(self, s: Session, port: Port) -> None:
+        """Free every fixed IP of ``port`` (in the database and in the address hints)."""
+        for subnet_id, address in s.execute(select(PortIP.subnet_id, PortIP.ip_address).where(PortIP.port_id == port.id)):
+            self.address_hints.release(subnet_id, address)
+        s.execute(delete(PortIP).where(PortIP.port_id == port.id))
+
     def drop_port(self, s: Session, port: Port) -> None:
         """Delete a port and everything that hangs on it (floating IPs are disassociated)."""
         s.execute(update(FloatingIP).where(FloatingIP.port_id == port.id)
                   .values(port_id=None, fixed_ip_address=None, router_id=None, status="DOWN"))
-        for subnet_id, address in s.execute(select(PortIP.subnet_id, PortIP.ip_address).where(PortIP.port_id == port.id)):
-            self.address_hints.release(subnet_id, address)
-        s.execute(delete(PortIP).where(PortIP.port_id == port.id))
+        self._release_ips(s, port)
         s.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
         s.delete(port)
 

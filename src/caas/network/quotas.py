@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, Forbidden
 from caas.identity.context import AuthContext
-from caas.network.common import DEFAULT_QUOTAS, QUOTA_MODELS, Base
+from caas.network.common import DEFAULT_QUOTAS, Base
 from caas.network.models import NetworkQuota
 
 
@@ -30,9 +30,9 @@ class QuotasMixin(Base):
         self._may_read(ctx, project_id)
         with self.db.read() as s:
             out = {}
-            for resource, model in QUOTA_MODELS.items():
-                used = s.scalar(select(func.count()).select_from(model).where(model.project_id == project_id))
-                out[resource] = {"limit": self.limit(s, project_id, resource), "used": used, "reserved": 0}
+            for resource in DEFAULT_QUOTAS:
+                out[resource] = {"limit": self.limit(s, project_id, resource),
+                                 "used": self.used(s, project_id, resource), "reserved": 0}
             return out
 
     def list_quotas(self, ctx: AuthContext) -> list[dict]:
@@ -56,8 +56,7 @@ class QuotasMixin(Base):
         with self.db.write() as s:
             self.lock_project(s, project_id)
             for resource, value in limits.items():
-                model = QUOTA_MODELS[resource]
-                used = s.scalar(select(func.count()).select_from(model).where(model.project_id == project_id))
+                used = self.used(s, project_id, resource) if check else 0
                 if check and value >= 0 and used > value:
                     raise BadRequest(f"Quota limit {value} for {resource} must be greater than or equal to already "
                                      f"used and reserved {used}.", kind="InvalidQuotaValue")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from caas.errors import BadRequest, Conflict
 from caas.identity.context import AuthContext
 from caas.network import views
-from caas.network.common import Base, not_found, touch
+from caas.network.common import Base, touch
 from caas.network.models import DefaultSecurityGroup, PortSecurityGroup, SecurityGroup, SecurityGroupRule
 
 PROTOCOLS = {"ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1, "icmpv6": 58,
