@@ -32,6 +32,16 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
 def _env_range(name: str, default: tuple[int, int]) -> tuple[int, int]:
     """``LOW:HIGH`` (inclusive) from the environment."""
     raw = os.environ.get(name)
@@ -66,6 +76,21 @@ class Settings:
     # Tenant networks get a segmentation id of this type from this inclusive range.
     tenant_network_type: str = "vxlan"
     segmentation_range: tuple[int, int] = field(default_factory=lambda: _env_range("CAAS_SEGMENTATION_RANGE", (1, 65535)))
+    # Compute. The fake driver's hosts: a YAML/JSON file, or the YAML/JSON text itself (see
+    # virt/fake.py); unset gives one host. Its boot delay (seconds) and failure rate (0..1).
+    fake_hosts: str | None = field(default_factory=lambda: os.environ.get("CAAS_FAKE_HOSTS") or None)
+    fake_boot_delay: float = field(default_factory=lambda: _env_float("CAAS_FAKE_BOOT_DELAY", 0.0))
+    fake_failure_rate: float = field(default_factory=lambda: _env_float("CAAS_FAKE_FAILURE_RATE", 0.0))
+    # Nova's [pci] alias, as a JSON list: [{"name": "K20m", "vendor_id": "10de", "product_id": "1028"}].
+    pci_aliases: str = field(default_factory=lambda: os.environ.get("CAAS_PCI_ALIASES", "[]"))
+    # Nova's initial allocation ratios (placement's defaults for a new host).
+    cpu_allocation_ratio: float = field(default_factory=lambda: _env_float("CAAS_CPU_ALLOCATION_RATIO", 4.0))
+    ram_allocation_ratio: float = field(default_factory=lambda: _env_float("CAAS_RAM_ALLOCATION_RATIO", 1.0))
+    disk_allocation_ratio: float = field(default_factory=lambda: _env_float("CAAS_DISK_ALLOCATION_RATIO", 1.0))
+    # "spread" (Nova's default: the emptiest host first) or "stack" (the fullest first).
+    scheduler_strategy: str = field(default_factory=lambda: os.environ.get("CAAS_SCHEDULER_STRATEGY", "spread"))
+    # Threads that build, stop, start and delete servers in the background.
+    compute_workers: int = field(default_factory=lambda: _env_int("CAAS_COMPUTE_WORKERS", 8))
 
     def __post_init__(self) -> None:
         if self.driver in PLANNED_DRIVERS:
@@ -78,6 +103,16 @@ class Settings:
             raise ValueError("token TTL must be at least one second")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
+        if self.scheduler_strategy not in ("spread", "stack"):
+            raise ValueError("CAAS_SCHEDULER_STRATEGY must be spread or stack")
+        if not 0.0 <= self.fake_failure_rate <= 1.0:
+            raise ValueError("CAAS_FAKE_FAILURE_RATE must be between 0 and 1")
+        if self.fake_boot_delay < 0:
+            raise ValueError("CAAS_FAKE_BOOT_DELAY must not be negative")
+        if min(self.cpu_allocation_ratio, self.ram_allocation_ratio, self.disk_allocation_ratio) <= 0:
+            raise ValueError("allocation ratios must be positive")
+        if not 1 <= self.compute_workers <= 256:
+            raise ValueError("CAAS_COMPUTE_WORKERS must be between 1 and 256")
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -102,6 +137,10 @@ class Settings:
     @property
     def image_dir(self) -> Path:
         return self.data_dir / "images"
+
+    @property
+    def volume_dir(self) -> Path:
+        return self.data_dir / "volumes"
 
     @property
     def fernet_key_dir(self) -> Path:

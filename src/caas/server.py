@@ -147,7 +147,7 @@ def serve(settings: Settings, log_level: str = "warning") -> None:
     try:
         server.run(sockets=[sock])
     finally:
-        cloud.db.dispose()
+        cloud.shutdown()
         sock.close()
         lock.close()
     print("caas stopped", file=sys.stderr, flush=True)

@@ -18,10 +18,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
+from caas.api import compute as compute_api
 from caas.api import identity as identity_api
 from caas.api import image as image_api
 from caas.api import network as network_api
 from caas.api.framework import ALL_METHODS, json_response
+from caas.compute.service import ComputeService
 from caas.config import Settings
 from caas.db import Database
 from caas.identity.auth import TokenService
@@ -29,6 +31,7 @@ from caas.identity.service import IdentityService
 from caas.identity.tokens import KeyRepository
 from caas.image.service import ImageService
 from caas.network.service import NetworkService
+from caas.virt.fake import driver_for
 
 log = logging.getLogger("caas.api")
 
@@ -54,6 +57,9 @@ class Cloud:
         self.tokens = TokenService(self.db, settings, self.keys)
         self.image = ImageService(self.db, settings)
         self.network = NetworkService(self.db, settings)
+        self.volume = None  # the block storage service, when it is built (it is optional for compute)
+        self.compute = ComputeService(self.db, settings, driver_for(settings), self.network, self.image,
+                                      lambda: self.volume)
 
     def bootstrap(self) -> None:
         """First-start state of every service (idempotent; identity first)."""
@@ -62,6 +68,12 @@ class Cloud:
         bootstrap(self.db, self.settings)
         self.image.bootstrap()
         self.network.bootstrap(admin_project_id(self.db))
+        self.compute.bootstrap()
+
+    def shutdown(self) -> None:
+        """Let background work finish (compute workers), then close the database."""
+        self.compute.shutdown()
+        self.db.dispose()
 
 
 class EdgeMiddleware:
@@ -124,6 +136,7 @@ def create_app(cloud: Cloud) -> Starlette:
         "/identity": identity_api.build(cloud.identity, cloud.tokens, settings.max_body_bytes),
         "/image": image_api.build(cloud),
         "/network": network_api.build(cloud),
+        "/compute": compute_api.build(cloud),
     }
     routes = [Route("/", root), Route("/healthz", healthz), Route("/metrics", metrics_view)]
     for prefix, api in apis.items():

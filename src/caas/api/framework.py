@@ -30,8 +30,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from caas.errors import (BadRequest, CaasError, Forbidden, MethodNotAllowed, NotFound, PayloadTooLarge, Unauthorized,
-                         UnsupportedMediaType)
+from caas.errors import (BadRequest, CaasError, Forbidden, MethodNotAllowed, NotAcceptable, NotFound, PayloadTooLarge,
+                         Unauthorized, UnsupportedMediaType)
 
 log = logging.getLogger("caas.api")
 
@@ -77,6 +77,8 @@ class Call:
     params: dict[str, str]
     validate_token: Callable[[str], Any] | None = None
     body_stream: "BodyStream | None" = None
+    # The negotiated microversion (services with Microversions; else None).
+    version: "Version | None" = None
 
     def auth(self):
         """The caller's AuthContext from X-Auth-Token; Unauthorized without a valid one."""
@@ -122,6 +124,72 @@ class Call:
 
 Handler = Callable[[Call], Response]
 
+Version = tuple[int, int]
+
+
+def parse_version(text: str) -> Version:
+    """``"2.60"`` as ``(2, 60)``; ValueError for anything else."""
+    major, dot, minor = text.strip().partition(".")
+    if not dot or not major.isdigit() or not minor.isdigit() or len(major) > 4 or len(minor) > 4:
+        raise ValueError(text)
+    return int(major), int(minor)
+
+
+@dataclass(frozen=True)
+class Microversions:
+    """The microversion range a service serves (Nova's and Cinder's scheme).
+
+    The request names its version with ``OpenStack-API-Version: <service> X.Y`` (or the legacy
+    header, e.g. ``X-OpenStack-Nova-API-Version: X.Y``); ``latest`` is the maximum; no header
+    is the minimum. A malformed version is 400, one outside the range 406. Every response
+    echoes the version served and says it varies with those headers."""
+
+    service: str
+    minimum: str
+    maximum: str
+    legacy_header: str | None = None
+
+    @property
+    def min_version(self) -> Version:
+        return parse_version(self.minimum)
+
+    @property
+    def max_version(self) -> Version:
+        return parse_version(self.maximum)
+
+    def negotiate(self, request: Request) -> Version:
+        raw = None
+        header = request.headers.get("openstack-api-version")
+        if header:
+            # "compute 2.60" (several services may be named, comma-separated).
+            for item in header.split(","):
+                name, _, value = item.strip().partition(" ")
+                if name.lower() == self.service:
+                    raw = value.strip()
+        if raw is None and self.legacy_header:
+            raw = request.headers.get(self.legacy_header)
+        if raw is None or raw == "":
+            return self.min_version
+        if raw.lower() == "latest":
+            return self.max_version
+        try:
+            version = parse_version(raw)
+        except ValueError:
+            raise BadRequest(f"API Version String {raw[:40]} is of invalid format. Must be of format "
+                             "MajorNum.MinorNum.") from None
+        if not self.min_version <= version <= self.max_version:
+            raise NotAcceptable(f"Version {raw} is not supported by the API. Minimum is {self.minimum} and "
+                                f"maximum is {self.maximum}.")
+        return version
+
+    def headers(self, version: Version) -> dict[str, str]:
+        text = f"{version[0]}.{version[1]}"
+        out = {"OpenStack-API-Version": f"{self.service} {text}", "Vary": "OpenStack-API-Version"}
+        if self.legacy_header:
+            out[self.legacy_header] = text
+            out["Vary"] += f", {self.legacy_header}"
+        return out
+
 
 @functools.lru_cache(maxsize=None)
 def wrapped(key: str, inner: type[BaseModel]) -> type[BaseModel]:
@@ -135,6 +203,7 @@ class _Route:
     handler: Handler
     raw_body: bool = False
     media_types: tuple[str, ...] | None = None
+    unversioned: bool = False
 
 
 def media_type(request: Request) -> str:
@@ -241,8 +310,10 @@ class ServiceAPI:
     """Routes of one service, mounted under its prefix."""
 
     def __init__(self, name: str, error_format: ErrorFormat, max_body: int = 1024 * 1024,
-                 validate_token: Callable[[str], Any] | None = None) -> None:
+                 validate_token: Callable[[str], Any] | None = None,
+                 microversions: Microversions | None = None) -> None:
         self.name = name
+        self.microversions = microversions
         self.validate_token = validate_token
         self.error_format = error_format
         self.max_body = max_body
@@ -250,23 +321,25 @@ class ServiceAPI:
         self._stream_limiter: anyio.CapacityLimiter | None = None
 
     def route(self, method: str, path: str, *, raw_body: bool = False,
-              media_types: tuple[str, ...] | None = None) -> Callable[[Handler], Handler]:
+              media_types: tuple[str, ...] | None = None, unversioned: bool = False) -> Callable[[Handler], Handler]:
         """Register a handler. ``media_types``: the only Content-Types accepted (else 415, even
         for an empty body). ``raw_body``: no JSON parsing and no size limit; the handler reads
-        ``call.stream()``."""
+        ``call.stream()``. ``unversioned``: no microversion negotiation (version discovery)."""
         def register(fn: Handler) -> Handler:
             methods = self._paths.setdefault(path, {})
-            spec = _Route(fn, raw_body, tuple(t.lower() for t in media_types) if media_types else None)
+            spec = _Route(fn, raw_body, tuple(t.lower() for t in media_types) if media_types else None, unversioned)
             methods[method] = spec
             if method == "GET" and "HEAD" not in methods:
                 methods["HEAD"] = spec
             return fn
         return register
 
-    def error(self, exc: CaasError) -> Response:
+    def error(self, exc: CaasError, version: Version | None = None) -> Response:
         headers = {}
         if exc.status == 401:
             headers["WWW-Authenticate"] = 'Keystone uri="/identity"'
+        if self.microversions is not None:
+            headers.update(self.microversions.headers(version or self.microversions.min_version))
         return json_response(self.error_format(exc), status=exc.status, headers=headers)
 
     async def _run_streaming(self, handler: Handler, call: Call) -> Response:
@@ -288,11 +361,14 @@ class ServiceAPI:
     def _endpoint(self, methods: dict[str, "_Route"]):
         allow = ", ".join(methods)
         async def endpoint(request: Request) -> Response:
+            version: Version | None = None
             try:
                 spec = methods.get(request.method)
+                if self.microversions is not None and not (spec is not None and spec.unversioned):
+                    version = self.microversions.negotiate(request)
                 if spec is None:
                     response = self.error(MethodNotAllowed(
-                        f"The method {request.method} is not allowed for this resource."))
+                        f"The method {request.method} is not allowed for this resource."), version)
                     response.headers["Allow"] = allow
                     return response
                 params = dict(request.path_params)
@@ -302,7 +378,8 @@ class ServiceAPI:
                     if ctype not in spec.media_types:
                         raise UnsupportedMediaType(f"Unsupported content type: {ctype or '(none)'}; send "
                                                    f"{' or '.join(spec.media_types)}.")
-                call = Call(request=request, body=None, params=params, validate_token=self.validate_token)
+                call = Call(request=request, body=None, params=params, validate_token=self.validate_token,
+                            version=version)
                 if spec.raw_body:
                     call.body_stream = BodyStream(request)
                     response = await self._run_streaming(spec.handler, call)
@@ -313,11 +390,13 @@ class ServiceAPI:
                             _refuse_nul(_strings(call.body))
                     response = await run_in_threadpool(spec.handler, call)
             except CaasError as exc:
-                return self.error(exc)
+                return self.error(exc, version)
             except Exception:  # noqa: BLE001 - a bug must still answer in the API's format
                 log.exception("unhandled error on %s %s", request.method, request.url.path)
                 return self.error(CaasError("An unexpected error prevented the server from fulfilling "
-                                            "your request."))
+                                            "your request."), version)
+            if version is not None:
+                response.headers.update(self.microversions.headers(version))
             if request.method == "HEAD":
                 response.body = b""
             return response
@@ -332,6 +411,13 @@ class ServiceAPI:
 
     def router(self) -> Router:
         async def not_found(scope, receive, send):
-            await self.error(NotFound("The resource could not be found."))(scope, receive, send)
+            version = None
+            if self.microversions is not None:
+                try:
+                    version = self.microversions.negotiate(Request(scope))
+                except CaasError as exc:
+                    await self.error(exc)(scope, receive, send)
+                    return
+            await self.error(NotFound("The resource could not be found."), version)(scope, receive, send)
         routes = [Route(path, self._endpoint(methods), methods=ALL_METHODS) for path, methods in self._paths.items()]
         return Router(routes=routes, default=not_found)

@@ -26,6 +26,7 @@ CATALOG: list[tuple[str, str, str, str]] = [
     ("identity", "keystone", "/identity", "Identity Service"),
     ("image", "glance", "/image", "Image Service"),
     ("network", "neutron", "/network", "Network Service"),
+    ("compute", "nova", "/compute/v2.1", "Compute Service"),
 ]
 INTERFACES = ("public", "internal", "admin")
 ROLES = ("admin", "member", "reader")

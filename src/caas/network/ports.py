@@ -51,6 +51,44 @@ class PortsMixin(Base):
                 sgs[pid].append(gid)
         return [views.port(p, ips[p.id], sgs[p.id]) for p in ports]
 
+    def device_ports(self, device_ids: list[str]) -> dict[str, list[dict]]:
+        """The ports of many devices (servers), for the compute API's ``addresses`` and
+        ``security_groups``, in a few queries whatever their number: {device_id: [{"id",
+        "mac_address", "network_id", "network_name", "fixed_ips": [{"subnet_id", "ip_address"}],
+        "floating_ips": [address], "security_groups": [name]}]}, ports in creation order."""
+        out: dict[str, list[dict]] = {d: [] for d in device_ids}
+        with self.db.read() as s:
+            ports: list[Port] = []
+            for chunk in _chunks(list(device_ids), 500):
+                ports.extend(s.scalars(select(Port).where(Port.device_id.in_(chunk))
+                                       .order_by(Port.created_at, Port.id)))
+            if not ports:
+                return out
+            ids = [p.id for p in ports]
+            ips: dict[str, list[dict]] = {i: [] for i in ids}
+            fips: dict[str, list[str]] = {i: [] for i in ids}
+            groups: dict[str, list[str]] = {i: [] for i in ids}
+            net_names = {}
+            net_ids = list({p.network_id for p in ports})
+            for chunk in _chunks(net_ids, 500):
+                net_names.update(s.execute(select(Network.id, Network.name).where(Network.id.in_(chunk))).all())
+            for chunk in _chunks(ids, 500):
+                for pid, sid, addr in s.execute(select(PortIP.port_id, PortIP.subnet_id, PortIP.ip_address)
+                                                .where(PortIP.port_id.in_(chunk)).order_by(PortIP.id)):
+                    ips[pid].append({"subnet_id": sid, "ip_address": addr})
+                for pid, addr in s.execute(select(FloatingIP.port_id, FloatingIP.floating_ip_address)
+                                           .where(FloatingIP.port_id.in_(chunk))):
+                    fips[pid].append(addr)
+                for pid, name in s.execute(select(PortSecurityGroup.port_id, SecurityGroup.name)
+                                           .join(SecurityGroup, SecurityGroup.id == PortSecurityGroup.security_group_id)
+                                           .where(PortSecurityGroup.port_id.in_(chunk))):
+                    groups[pid].append(name)
+            for p in ports:
+                out[p.device_id].append({"id": p.id, "mac_address": p.mac_address, "network_id": p.network_id,
+                                         "network_name": net_names.get(p.network_id, ""), "fixed_ips": ips[p.id],
+                                         "floating_ips": fips[p.id], "security_groups": groups[p.id]})
+        return out
+
     def list_ports(self, ctx: AuthContext, network_id: str | None = None, device_id: str | None = None) -> list[dict]:
         with self.db.read() as s:
             stmt = select(Port)

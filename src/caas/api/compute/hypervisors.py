@@ -1,0 +1,48 @@
+"""os-hypervisors (list, detail, show, statistics) and os-availability-zone over HTTP."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.responses import Response
+
+from caas.api.framework import Call, json_response
+
+
+def register(api, cloud) -> None:
+    compute = cloud.compute
+
+    def listing(call: Call, detail: bool) -> Response:
+        views, nxt = compute.list_hypervisors(call.project_auth(), call.version, detail, call.query)
+        out = {"hypervisors": views}
+        if nxt is not None:
+            q = {**dict(call.query), "marker": nxt}
+            path = "/os-hypervisors/detail" if detail else "/os-hypervisors"
+            out["hypervisors_links"] = [{"rel": "next", "href": f"{call.base_url}/compute/v2.1{path}?{urlencode(q)}"}]
+        return json_response(out)
+
+    @api.route("GET", "/v2.1/os-hypervisors")
+    def index(call: Call) -> Response:
+        return listing(call, False)
+
+    @api.route("GET", "/v2.1/os-hypervisors/detail")
+    def detail(call: Call) -> Response:
+        return listing(call, True)
+
+    @api.route("GET", "/v2.1/os-hypervisors/statistics")
+    def statistics(call: Call) -> Response:
+        return json_response({"hypervisor_statistics": compute.hypervisor_statistics(call.project_auth())})
+
+    @api.route("GET", "/v2.1/os-hypervisors/{id}")
+    def show(call: Call) -> Response:
+        with_servers = call.version >= (2, 53) and call.query.get("with_servers", "").lower() in ("true", "1")
+        view = compute.show_hypervisor(call.project_auth(), call.version, call.params["id"], with_servers)
+        return json_response({"hypervisor": view})
+
+    @api.route("GET", "/v2.1/os-availability-zone")
+    def zones(call: Call) -> Response:
+        return json_response({"availabilityZoneInfo": compute.availability_zones(call.project_auth(), False)})
+
+    @api.route("GET", "/v2.1/os-availability-zone/detail")
+    def zones_detail(call: Call) -> Response:
+        return json_response({"availabilityZoneInfo": compute.availability_zones(call.project_auth(), True)})

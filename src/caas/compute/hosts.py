@@ -1,0 +1,231 @@
+"""Compute hosts (hypervisors): registered from the driver on every start, read as scheduler
+snapshots, claimed and released under a row lock; the os-hypervisors and
+os-availability-zone views."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caas.compute.common import require_admin
+from caas.compute.models import ComputeHost, Server
+from caas.compute.scheduler import HostState, RequestSpec
+from caas.db.base import utcnow
+from caas.errors import BadRequest, NotFound
+from caas.identity.context import AuthContext
+
+
+def host_state(h: ComputeHost) -> HostState:
+    free: dict[tuple[str, str], int] = {}
+    for dev in h.pci_devices or ():
+        if not dev.get("instance_id"):
+            key = (dev["vendor_id"], dev["product_id"])
+            free[key] = free.get(key, 0) + 1
+    return HostState(name=h.name, availability_zone=h.availability_zone, enabled=h.enabled, up=h.up,
+                     vcpus=h.vcpus, vcpus_used=h.vcpus_used, memory_mb=h.memory_mb, memory_mb_used=h.memory_mb_used,
+                     local_gb=h.local_gb, local_gb_used=h.local_gb_used, cpu_allocation_ratio=h.cpu_allocation_ratio,
+                     ram_allocation_ratio=h.ram_allocation_ratio, disk_allocation_ratio=h.disk_allocation_ratio,
+                     pci_free=free, running_vms=h.running_vms)
+
+
+class HostsMixin:
+    # ---- registration --------------------------------------------------------------------
+    def sync_hosts(self) -> None:
+        """Make the host rows match the driver: new hosts added, capacities and zones updated
+        (claims kept), PCI devices kept by address with their owners; a host the driver no
+        longer reports is marked down (its servers stay recorded)."""
+        reported = {h.name: h for h in self.driver.hosts()}
+        st = self.settings
+        with self.db.write() as s:
+            rows = {h.name: h for h in s.scalars(select(ComputeHost))}
+            for name, info in reported.items():
+                row = rows.get(name)
+                if row is None:
+                    row = ComputeHost(name=name)
+                    s.add(row)
+                owners = {d["address"]: d.get("instance_id") for d in (row.pci_devices or [])}
+                row.pci_devices = [{"address": d.address, "vendor_id": d.vendor_id, "product_id": d.product_id,
+                                    "instance_id": owners.get(d.address)} for d in info.pci_devices]
+                row.vcpus, row.memory_mb, row.local_gb = info.vcpus, info.memory_mb, info.local_gb
+                row.availability_zone = info.availability_zone
+                row.hypervisor_type, row.hypervisor_version = info.hypervisor_type, info.hypervisor_version
+                row.host_ip, row.cpu_info = info.host_ip, dict(info.cpu_info)
+                row.cpu_allocation_ratio = st.cpu_allocation_ratio
+                row.ram_allocation_ratio = st.ram_allocation_ratio
+                row.disk_allocation_ratio = st.disk_allocation_ratio
+                row.up = True
+                row.updated_at = utcnow()
+            for name, row in rows.items():
+                if name not in reported:
+                    row.up = False
+
+    def host_snapshot(self, s: Session) -> list[HostState]:
+        return [host_state(h) for h in s.scalars(select(ComputeHost).order_by(ComputeHost.name))]
+
+    # ---- claims --------------------------------------------------------------------------
+    def claim_on(self, s: Session, host_name: str, spec: RequestSpec, server_id: str) -> list[str] | None:
+        """Claim ``spec`` on one host under its row lock, re-checking every filter against the
+        fresh row. Returns the PCI addresses taken ([] for none), or None if it no longer fits."""
+        row = s.scalar(select(ComputeHost).where(ComputeHost.name == host_name).with_for_update())
+        if row is None or not self.scheduler.fits(host_state(row), spec):
+            return None
+        taken: list[str] = []
+        devices = [dict(d) for d in row.pci_devices or ()]
+        for req in spec.pci_requests:
+            need = req.count
+            for dev in devices:
+                if need and not dev.get("instance_id") and (dev["vendor_id"], dev["product_id"]) in req.specs:
+                    dev["instance_id"] = server_id
+                    taken.append(dev["address"])
+                    need -= 1
+            if need:
+                return None  # fits() said yes, so this cannot happen; refuse rather than over-claim
+        row.pci_devices = devices
+        row.vcpus_used += spec.vcpus
+        row.memory_mb_used += spec.memory_mb
+        row.local_gb_used += spec.disk_gb
+        row.running_vms += 1
+        return taken
+
+    def release_on(self, s: Session, server: Server) -> None:
+        """Give back what ``server`` holds on its host (idempotent: the server's host is cleared)."""
+        if not server.host:
+            return
+        row = s.scalar(select(ComputeHost).where(ComputeHost.name == server.host).with_for_update())
+        if row is not None:
+            row.vcpus_used = max(0, row.vcpus_used - server.vcpus)
+            row.memory_mb_used = max(0, row.memory_mb_used - server.memory_mb)
+            row.local_gb_used = max(0, row.local_gb_used - server.disk_gb)
+            row.running_vms = max(0, row.running_vms - 1)
+            if any(d.get("instance_id") == server.id for d in row.pci_devices or ()):
+                row.pci_devices = [{**d, "instance_id": None} if d.get("instance_id") == server.id else d
+                                   for d in row.pci_devices]
+        server.host = None
+        server.pci_devices = []
+
+    # ---- os-hypervisors ------------------------------------------------------------------
+    def _hypervisor_view(self, h: ComputeHost, version, detail: bool, servers: list | None = None) -> dict:
+        uuids = version >= (2, 53)
+        out = {"id": h.uuid if uuids else h.id, "hypervisor_hostname": h.name,
+               "state": "up" if h.up else "down", "status": "enabled" if h.enabled else "disabled"}
+        if detail:
+            vcpus, ram, disk = h.vcpus, h.memory_mb, h.local_gb
+            out.update({
+                "vcpus": vcpus, "memory_mb": ram, "local_gb": disk, "vcpus_used": h.vcpus_used,
+                "memory_mb_used": h.memory_mb_used, "local_gb_used": h.local_gb_used,
+                "free_ram_mb": ram - h.memory_mb_used, "free_disk_gb": disk - h.local_gb_used,
+                "disk_available_least": disk - h.local_gb_used, "current_workload": 0,
+                "running_vms": h.running_vms, "hypervisor_type": h.hypervisor_type,
+                "hypervisor_version": h.hypervisor_version, "host_ip": h.host_ip,
+                "cpu_info": h.cpu_info if version >= (2, 28) else json.dumps(h.cpu_info),
+                "service": {"host": h.name, "id": h.uuid if uuids else h.id,
+                            "disabled_reason": h.disabled_reason}})
+        if servers is not None:
+            out["servers"] = servers
+        return out
+
+    def list_hypervisors(self, ctx: AuthContext, version, detail: bool, query) -> tuple[list[dict], str | None]:
+        """Hypervisors, and the marker of the next page when there is one (paging from 2.33)."""
+        require_admin(ctx, "os_compute_api:os-hypervisors:list")
+        pattern = query.get("hypervisor_hostname_pattern")
+        with_servers = query.get("with_servers", "false").lower() in ("true", "1", "yes")
+        if version < (2, 53) and (pattern is not None or "with_servers" in query):
+            raise BadRequest("Query parameters hypervisor_hostname_pattern and with_servers need microversion "
+                             "2.53.")
+        limit = marker = None
+        if version >= (2, 33):
+            if query.get("limit") is not None:
+                try:
+                    limit = int(query["limit"])
+                except ValueError:
+                    raise BadRequest("Invalid input for query parameters limit.") from None
+                if limit < 0:
+                    raise BadRequest("Invalid input for query parameters limit. Value must be >= 0.")
+            marker = query.get("marker")
+        with self.db.read() as s:
+            stmt = select(ComputeHost).order_by(ComputeHost.id)
+            if pattern:
+                stmt = stmt.where(ComputeHost.name.like(f"%{_like(pattern)}%", escape="\\"))
+            if marker is not None:
+                key = ComputeHost.uuid if version >= (2, 53) else ComputeHost.id
+                try:
+                    marked = s.scalar(select(ComputeHost).where(key == (marker if version >= (2, 53) else int(marker))))
+                except ValueError:
+                    marked = None
+                if marked is None:
+                    raise BadRequest(f"marker [{marker}] not found")
+                stmt = stmt.where(ComputeHost.id > marked.id)
+            rows = list(s.scalars(stmt.limit(limit + 1) if limit is not None else stmt))
+            more = limit is not None and len(rows) > limit
+            rows = rows[:limit] if limit is not None else rows
+            members = self._host_servers(s, [h.name for h in rows]) if with_servers else None
+            views = [self._hypervisor_view(h, version, detail, members.get(h.name, []) if members is not None else None)
+                     for h in rows]
+        nxt = (views[-1]["id"] if views else None) if more else None
+        return views, nxt
+
+    def _host_servers(self, s: Session, names: list[str]) -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = {}
+        for host, sid, name in s.execute(select(Server.host, Server.id, Server.name).where(Server.host.in_(names))):
+            out.setdefault(host, []).append({"uuid": sid, "name": name})
+        return out
+
+    def show_hypervisor(self, ctx: AuthContext, version, hypervisor_id: str, with_servers: bool = False) -> dict:
+        require_admin(ctx, "os_compute_api:os-hypervisors:show")
+        with self.db.read() as s:
+            if version >= (2, 53):
+                row = s.scalar(select(ComputeHost).where(ComputeHost.uuid == hypervisor_id))
+            else:
+                row = s.get(ComputeHost, int(hypervisor_id)) if hypervisor_id.isdigit() and len(hypervisor_id) < 10 else None
+            if row is None:
+                raise NotFound(f"Hypervisor with ID '{hypervisor_id}' could not be found.")
+            servers = self._host_servers(s, [row.name]).get(row.name, []) if with_servers else None
+            return self._hypervisor_view(row, version, True, servers)
+
+    def hypervisor_statistics(self, ctx: AuthContext) -> dict:
+        require_admin(ctx, "os_compute_api:os-hypervisors:statistics")
+        keys = ("vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_used", "local_gb_used", "running_vms")
+        with self.db.read() as s:
+            rows = list(s.scalars(select(ComputeHost)))
+        out = {k: sum(getattr(h, k) for h in rows) for k in keys}
+        out.update({"count": len(rows), "free_ram_mb": out["memory_mb"] - out["memory_mb_used"],
+                    "free_disk_gb": out["local_gb"] - out["local_gb_used"],
+                    "disk_available_least": out["local_gb"] - out["local_gb_used"], "current_workload": 0})
+        return out
+
+    # ---- os-availability-zone ------------------------------------------------------------
+    def availability_zones(self, ctx: AuthContext, detail: bool) -> list[dict]:
+        if detail:
+            require_admin(ctx, "os_compute_api:os-availability-zone:detail")
+        with self.db.read() as s:
+            rows = list(s.scalars(select(ComputeHost).order_by(ComputeHost.name)))
+        zones: dict[str, list[ComputeHost]] = {}
+        for h in rows:
+            if h.enabled:
+                zones.setdefault(h.availability_zone, []).append(h)
+        out = []
+        for name, hosts in sorted(zones.items()):
+            item = {"zoneName": name, "zoneState": {"available": any(h.up for h in hosts)}, "hosts": None}
+            if detail:
+                now = _isoformat(utcnow())
+                item["hosts"] = {h.name: {"nova-compute": {"available": h.up, "active": h.enabled,
+                                                            "updated_at": now}} for h in hosts}
+            out.append(item)
+        return out
+
+    def zone_names(self, s: Session) -> set[str]:
+        return set(s.scalars(select(ComputeHost.availability_zone).where(ComputeHost.enabled.is_(True))))
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _isoformat(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+__all__ = ["HostsMixin", "host_state"]

@@ -1,0 +1,158 @@
+"""Compute quotas: per-project limits (Nova's defaults where unset), usage counted from the
+rows themselves (as Nova's counting quotas), and claims that check and use in one transaction
+under the project's lock row, so concurrent creates never exceed a limit."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from caas.compute.common import lock_project, require_admin
+from caas.compute.models import ComputeQuota, Keypair, Server, ServerGroup
+from caas.db.engine import insert_if_absent
+from caas.errors import BadRequest, Forbidden, QuotaExceeded
+from caas.identity.context import AuthContext
+
+# Nova's defaults. The four network ones are only shown (before 2.36), never enforced: Neutron
+# owns those resources, as in Nova with Neutron.
+DEFAULT_QUOTAS = {"instances": 10, "cores": 20, "ram": 51200, "metadata_items": 128, "key_pairs": 100,
+                  "server_groups": 10, "server_group_members": 10, "injected_files": 5,
+                  "injected_file_content_bytes": 10240, "injected_file_path_bytes": 255,
+                  "floating_ips": 10, "fixed_ips": -1, "security_groups": 10, "security_group_rules": 20}
+NETWORK_PROXY = ("floating_ips", "fixed_ips", "security_groups", "security_group_rules")  # gone at 2.36
+INJECTED = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")  # gone at 2.57
+
+
+def visible_resources(version: tuple[int, int]) -> list[str]:
+    """The quota resources a response at ``version`` names."""
+    out = list(DEFAULT_QUOTAS)
+    if version >= (2, 36):
+        out = [r for r in out if r not in NETWORK_PROXY]
+    if version >= (2, 57):
+        out = [r for r in out if r not in INJECTED]
+    return out
+
+
+def limit(s: Session, project_id: str, resource: str) -> int:
+    row = s.get(ComputeQuota, (project_id, resource))
+    return row.limit if row is not None else DEFAULT_QUOTAS[resource]
+
+
+def limits(s: Session, project_id: str) -> dict[str, int]:
+    out = dict(DEFAULT_QUOTAS)
+    for row in s.scalars(select(ComputeQuota).where(ComputeQuota.project_id == project_id)):
+        out[row.resource] = row.limit
+    return out
+
+
+def usage(s: Session, project_id: str, user_id: str | None = None) -> dict[str, int]:
+    """What the project holds now (key pairs: the user's, as Nova counts them)."""
+    count, cores, ram = s.execute(select(func.count(), func.coalesce(func.sum(Server.vcpus), 0),
+                                         func.coalesce(func.sum(Server.memory_mb), 0))
+                                  .where(Server.project_id == project_id)).one()
+    groups = s.scalar(select(func.count()).select_from(ServerGroup).where(ServerGroup.project_id == project_id))
+    keys = s.scalar(select(func.count()).select_from(Keypair).where(Keypair.user_id == user_id)) if user_id else 0
+    return {"instances": count, "cores": int(cores), "ram": int(ram), "server_groups": groups, "key_pairs": keys}
+
+
+def claim(s: Session, project_id: str, **wanted: int) -> None:
+    """Check that the project may take ``wanted`` more of each resource (instances=1, cores=2,
+    ...), under its lock row, in the caller's transaction: the caller then inserts the rows.
+    QuotaExceeded (403, Nova's message) names every resource that would go over."""
+    lock_project(s, project_id)
+    lim = limits(s, project_id)
+    used = usage(s, project_id)
+    over = [r for r, n in wanted.items() if n > 0 and lim[r] >= 0 and used.get(r, 0) + n > lim[r]]
+    if over:
+        first = over[0]
+        raise QuotaExceeded(f"Quota exceeded for {', '.join(over)}: Requested {wanted[first]}, but already used "
+                            f"{used.get(first, 0)} of {lim[first]} {first}")
+
+
+def check_count(resource: str, requested: int, used: int, limit_: int) -> None:
+    """A limit on a count that is not a project total (metadata items, group members)."""
+    if limit_ >= 0 and used + requested > limit_:
+        raise QuotaExceeded(f"Quota exceeded for {resource}: Requested {requested}, but already used {used} of "
+                            f"{limit_} {resource}")
+
+
+class QuotasMixin:
+    """os-quota-sets and limits (needs ``self.db``)."""
+
+    @staticmethod
+    def _may_read(ctx: AuthContext, project_id: str) -> None:
+        if not (ctx.is_admin or project_id == ctx.project_id):
+            raise Forbidden("Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.")
+
+    def show_quota(self, ctx: AuthContext, project_id: str, version, detail: bool = False) -> dict:
+        self._may_read(ctx, project_id)
+        with self.db.read() as s:
+            lim = limits(s, project_id)
+            used = usage(s, project_id, ctx.user_id)
+        out: dict = {"id": project_id}
+        for r in visible_resources(version):
+            out[r] = {"limit": lim[r], "in_use": used.get(r, 0), "reserved": 0} if detail else lim[r]
+        return out
+
+    def default_quota(self, ctx: AuthContext, project_id: str, version) -> dict:
+        self._may_read(ctx, project_id)
+        return {"id": project_id, **{r: DEFAULT_QUOTAS[r] for r in visible_resources(version)}}
+
+    def update_quota(self, ctx: AuthContext, project_id: str, values: dict, version, force: bool = False) -> dict:
+        require_admin(ctx, "os_compute_api:os-quota-sets:update")
+        allowed = visible_resources(version)
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            raise BadRequest(f"Invalid input for field/attribute quota_set. Additional properties are not allowed "
+                             f"({', '.join(repr(u) for u in unknown)} {'were' if len(unknown) > 1 else 'was'} "
+                             "unexpected)")
+        clean = {}
+        for resource, value in values.items():
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                value = int(value)
+            if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= 2**31 - 1:
+                raise BadRequest(f"Invalid input for field/attribute {resource}. Value: {value}. "
+                                 "It must be an integer >= -1.")
+            clean[resource] = value
+        with self.db.write() as s:
+            lock_project(s, project_id)
+            if not force:
+                used = usage(s, project_id, None)
+                for resource, value in clean.items():
+                    if value >= 0 and used.get(resource, 0) > value:
+                        raise BadRequest(f"Quota limit {value} for {resource} must be greater than or equal to "
+                                         f"already used and reserved {used[resource]}.")
+            for resource, value in clean.items():
+                if not insert_if_absent(s, ComputeQuota, project_id=project_id, resource=resource, limit=value):
+                    s.get(ComputeQuota, (project_id, resource)).limit = value
+            s.flush()
+            lim = limits(s, project_id)
+        return {r: lim[r] for r in allowed}
+
+    def reset_quota(self, ctx: AuthContext, project_id: str) -> None:
+        require_admin(ctx, "os_compute_api:os-quota-sets:delete")
+        with self.db.write() as s:
+            s.execute(delete(ComputeQuota).where(ComputeQuota.project_id == project_id))
+
+    def absolute_limits(self, ctx: AuthContext, project_id: str, version) -> dict:
+        """The ``absolute`` part of GET /limits."""
+        self._may_read(ctx, project_id)
+        with self.db.read() as s:
+            lim = limits(s, project_id)
+            used = usage(s, project_id, ctx.user_id)
+        out = {"maxTotalInstances": lim["instances"], "maxTotalCores": lim["cores"],
+               "maxTotalRAMSize": lim["ram"], "maxServerMeta": lim["metadata_items"],
+               "maxTotalKeypairs": lim["key_pairs"], "maxServerGroups": lim["server_groups"],
+               "maxServerGroupMembers": lim["server_group_members"],
+               "totalInstancesUsed": used["instances"], "totalCoresUsed": used["cores"],
+               "totalRAMUsed": used["ram"], "totalServerGroupsUsed": used["server_groups"]}
+        if version < (2, 39):
+            out["maxImageMeta"] = lim["metadata_items"]
+        if version < (2, 57):
+            out["maxPersonality"] = lim["injected_files"]
+            out["maxPersonalitySize"] = lim["injected_file_content_bytes"]
+        if version < (2, 36):
+            out.update({"maxTotalFloatingIps": lim["floating_ips"], "maxSecurityGroups": lim["security_groups"],
+                        "maxSecurityGroupRules": lim["security_group_rules"], "totalFloatingIpsUsed": 0,
+                        "totalSecurityGroupsUsed": 0})
+        return out

@@ -1,0 +1,68 @@
+"""Parsing of the flavor extra spec ``pci_passthrough:alias`` into ``PciRequest``s.
+
+Holds ``pci_requests(extra_specs, aliases)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from caas.compute.scheduler.state import PciAlias, PciRequest
+from caas.errors import BadRequest
+
+EXTRA_SPEC = "pci_passthrough:alias"
+
+
+def pci_requests(extra_specs: Mapping[str, str], aliases: Sequence[PciAlias]) -> tuple[PciRequest, ...]:
+    """Parse ``extra_specs["pci_passthrough:alias"]`` ("NAME:COUNT[, NAME:COUNT ...]").
+
+    Returns one ``PciRequest`` per item, in order; () when the spec is absent or empty.
+    Alias names match exactly (case-sensitive, as Nova); an alias declared several times
+    accepts any of its (vendor_id, product_id) pairs, lower-cased. Raises ``BadRequest``
+    for a malformed value (COUNT is required and must be a positive integer) or an alias
+    that is not declared.
+    """
+    value = (extra_specs or {}).get(EXTRA_SPEC)
+    if value is None or not str(value).strip():
+        return ()
+    specs_by_name: dict[str, list[tuple[str, str]]] = {}
+    for alias in aliases:
+        pair = (alias.vendor_id.lower(), alias.product_id.lower())
+        pairs = specs_by_name.setdefault(alias.name, [])
+        if pair not in pairs:
+            pairs.append(pair)
+    requests = []
+    for item in str(value).split(","):
+        name, sep, count_text = item.partition(":")
+        name, count_text = name.strip(), count_text.strip()
+        # isdigit() rather than int(): int() would accept "+2", " 2", "2_0" and "²".
+        if not sep or not name or not (count_text.isascii() and count_text.isdigit()) or int(count_text) < 1:
+            raise BadRequest(
+                f"Invalid PCI alias definition {value!r} in {EXTRA_SPEC}: expected "
+                "comma-separated NAME:COUNT items with COUNT a positive integer"
+            )
+        if name not in specs_by_name:
+            raise BadRequest(f"PCI alias {name} is not defined")
+        requests.append(PciRequest(alias=name, count=int(count_text), specs=tuple(specs_by_name[name])))
+    return tuple(requests)
+
+
+def parse_aliases(text: str) -> tuple[PciAlias, ...]:
+    """Nova's ``[pci] alias`` list from JSON (``CAAS_PCI_ALIASES``): [{"name", "vendor_id",
+    "product_id"}, ...]; ValueError naming what is wrong."""
+    import json
+
+    try:
+        raw = json.loads(text or "[]")
+    except ValueError as exc:
+        raise ValueError(f"CAAS_PCI_ALIASES is not valid JSON: {exc}") from None
+    if isinstance(raw, dict):
+        raw = [raw]
+    out = []
+    for item in raw if isinstance(raw, list) else [None]:
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) and item.get(k)
+                                                 for k in ("name", "vendor_id", "product_id")):
+            raise ValueError(f"every PCI alias needs string name, vendor_id and product_id: {item!r}")
+        out.append(PciAlias(name=item["name"], vendor_id=item["vendor_id"].lower(),
+                            product_id=item["product_id"].lower()))
+    return tuple(out)

@@ -1,0 +1,35 @@
+"""Compute domain logic: one facade over the nouns (flavors, keypairs, server groups, hosts,
+servers, quotas). Holds the collaborators every noun uses: the database, settings, the
+hypervisor driver, and the network, image and volume services (called in-process)."""
+
+from __future__ import annotations
+
+from caas.compute.flavors import FlavorsMixin
+from caas.compute.hosts import HostsMixin
+from caas.compute.keypairs import KeypairsMixin
+from caas.compute.quotas import QuotasMixin
+from caas.compute.server_groups import ServerGroupsMixin
+from caas.compute.servers import ServersMixin
+
+
+class ComputeService(FlavorsMixin, KeypairsMixin, ServerGroupsMixin, HostsMixin, QuotasMixin, ServersMixin):
+    def __init__(self, db, settings, driver, network, image, volume=None) -> None:
+        self.db = db
+        self.settings = settings
+        self.driver = driver
+        self.network = network
+        self.image = image
+        # The volume service may be built after compute: a callable gives it when asked.
+        self._volume = volume
+        self.init_servers()
+
+    @property
+    def volume(self):
+        return self._volume() if callable(self._volume) else self._volume
+
+    def bootstrap(self) -> None:
+        """First-start and every-start state: hosts from the driver, default flavors, and the
+        reconciliation of work a previous run left half done."""
+        self.sync_hosts()
+        self.bootstrap_flavors()
+        self.resume_work()

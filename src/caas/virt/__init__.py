@@ -1,0 +1,1 @@
+"""Hypervisor drivers: the protocol every driver implements (driver.py) and the drivers."""

@@ -1,0 +1,105 @@
+"""The hypervisor driver protocol: what the compute service asks of a driver, and the data it
+passes. A driver runs instances on the hosts it reports; every method is synchronous, called
+from a compute worker thread, and raises ``DriverError`` (with a message fit for a server's
+fault) when it cannot do what it was asked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Protocol, runtime_checkable
+
+
+class DriverError(Exception):
+    """The driver could not do it; the message says why (it becomes the server's fault)."""
+
+
+@dataclass(frozen=True)
+class PciDevice:
+    address: str  # e.g. "0000:81:00.0"
+    vendor_id: str  # lower-case hex, e.g. "10de"
+    product_id: str
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """A compute host as the driver sees it (capacity before allocation ratios)."""
+
+    name: str
+    vcpus: int
+    memory_mb: int
+    local_gb: int
+    availability_zone: str = "nova"
+    pci_devices: tuple[PciDevice, ...] = ()
+    hypervisor_type: str = "fake"
+    hypervisor_version: int = 1000
+    host_ip: str = "127.0.0.1"
+    cpu_info: Mapping = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NicSpec:
+    port_id: str
+    mac_address: str
+    network_id: str
+    mtu: int
+    fixed_ips: tuple[Mapping, ...]  # {"ip_address", "subnet_id", "cidr", "gateway_ip"}
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """Everything a driver needs to run one instance."""
+
+    id: str
+    name: str
+    hostname: str
+    host: str
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    image: Mapping  # the image's view (id, name, disk_format, properties ...)
+    nics: tuple[NicSpec, ...] = ()
+    key_data: str | None = None
+    user_data: str | None = None  # base64, as the API received it
+    metadata: Mapping = field(default_factory=dict)
+    config_drive: bool = False
+    pci_devices: tuple[PciDevice, ...] = ()
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """One-line contracts; see virt/fake.py for the reference implementation."""
+
+    name: str
+    # What the driver can do, as data: {"real_instances", "console_output", "volumes", "pci", ...}.
+    capabilities: Mapping[str, bool]
+
+    def hosts(self) -> list[HostInfo]:
+        """The compute hosts this driver runs instances on (called at start)."""
+
+    def spawn(self, spec: InstanceSpec) -> None:
+        """Start the instance on ``spec.host``; on return it is running. DriverError if not."""
+
+    def destroy(self, instance_id: str) -> None:
+        """Stop the instance and remove everything of it; idempotent (unknown ids are fine)."""
+
+    def power_off(self, instance_id: str) -> None:
+        """Stop the instance, keeping its files and addresses."""
+
+    def power_on(self, instance_id: str) -> None:
+        """Start a stopped instance again."""
+
+    def reboot(self, instance_id: str, hard: bool = False) -> None:
+        """Restart the instance (soft: ask it to; hard: power-cycle)."""
+
+    def console_output(self, instance_id: str, length: int | None = None) -> str:
+        """The instance's console log, the last ``length`` lines when given."""
+
+    def attach_volume(self, instance_id: str, path: Path, device: str) -> None:
+        """Make the block device at ``path`` visible in the instance as ``device``."""
+
+    def detach_volume(self, instance_id: str, device: str) -> None:
+        """Remove ``device`` from the instance; idempotent."""
+
+    def running(self) -> set[str]:
+        """Ids of the instances the driver runs now (for reconciliation at start)."""
