@@ -24,7 +24,8 @@ def host_state(h: ComputeHost) -> HostState:
         if not dev.get("instance_id"):
             key = (dev["vendor_id"], dev["product_id"])
             free[key] = free.get(key, 0) + 1
-    return HostState(name=h.name, availability_zone=h.availability_zone, enabled=h.enabled, up=h.up,
+    return HostState(name=h.name, availability_zone=h.availability_zone, enabled=h.enabled,
+                     up=h.up and not h.forced_down,
                      vcpus=h.vcpus, vcpus_used=h.vcpus_used, memory_mb=h.memory_mb, memory_mb_used=h.memory_mb_used,
                      local_gb=h.local_gb, local_gb_used=h.local_gb_used, cpu_allocation_ratio=h.cpu_allocation_ratio,
                      ram_allocation_ratio=h.ram_allocation_ratio, disk_allocation_ratio=h.disk_allocation_ratio,
@@ -110,7 +111,8 @@ class HostsMixin:
     def _hypervisor_view(self, h: ComputeHost, version, detail: bool, servers: list | None = None) -> dict:
         uuids = version >= (2, 53)
         out = {"id": h.uuid if uuids else h.id, "hypervisor_hostname": h.name,
-               "state": "up" if h.up else "down", "status": "enabled" if h.enabled else "disabled"}
+               "state": "up" if h.up and not h.forced_down else "down",
+               "status": "enabled" if h.enabled else "disabled"}
         if detail:
             vcpus, ram, disk = h.vcpus, h.memory_mb, h.local_gb
             out.update({
@@ -195,6 +197,87 @@ class HostsMixin:
                     "free_disk_gb": out["local_gb"] - out["local_gb_used"],
                     "disk_available_least": out["local_gb"] - out["local_gb_used"], "current_workload": 0})
         return out
+
+    # ---- os-services (one nova-compute per host) ------------------------------------------
+    def _service_view(self, h: ComputeHost, version) -> dict:
+        out = {"id": h.uuid if version >= (2, 53) else h.id, "binary": "nova-compute", "host": h.name,
+               "zone": h.availability_zone, "status": "enabled" if h.enabled else "disabled",
+               "state": "up" if h.up and not h.forced_down else "down", "updated_at": _isoformat(h.updated_at),
+               "disabled_reason": h.disabled_reason}
+        if version >= (2, 11):
+            out["forced_down"] = h.forced_down
+        return out
+
+    def list_services(self, ctx: AuthContext, version, host: str | None = None, binary: str | None = None) -> list:
+        require_admin(ctx, "os_compute_api:os-services:list")
+        if binary and binary != "nova-compute":
+            return []
+        with self.db.read() as s:
+            stmt = select(ComputeHost).order_by(ComputeHost.id)
+            if host:
+                stmt = stmt.where(ComputeHost.name == host)
+            return [self._service_view(h, version) for h in s.scalars(stmt)]
+
+    def update_service(self, ctx: AuthContext, version, service_id: str | None, body: dict,
+                       action: str | None = None) -> dict:
+        """Enable, disable (with a reason) or force down a compute service: by uuid from 2.53
+        (``body``: status, disabled_reason, forced_down), else by host and binary with
+        ``action`` enable / disable / disable-log-reason / force-down."""
+        require_admin(ctx, "os_compute_api:os-services:update")
+        if not isinstance(body, dict):
+            raise BadRequest("Invalid input: the body must be an object.")
+        with self.db.write() as s:
+            if version >= (2, 53):
+                row = s.scalar(select(ComputeHost).where(ComputeHost.uuid == (service_id or "")).with_for_update())
+                if row is None:
+                    raise NotFound(f"Service {service_id} could not be found.")
+                extra = set(body) - {"status", "disabled_reason", "forced_down"}
+                if extra or not body:
+                    raise BadRequest("Invalid input: give status, disabled_reason and/or forced_down.")
+                status = body.get("status")
+                if status is not None and status not in ("enabled", "disabled"):
+                    raise BadRequest("Invalid input for field/attribute status. It must be enabled or disabled.")
+                reason = body.get("disabled_reason")
+                if reason is not None and (not isinstance(reason, str) or len(reason) > 255):
+                    raise BadRequest("Invalid input for field/attribute disabled_reason.")
+                if reason is not None and status != "disabled":
+                    raise BadRequest("Specifying 'disabled_reason' with status 'enabled' is invalid.")
+                if "forced_down" in body:
+                    if not isinstance(body["forced_down"], bool):
+                        raise BadRequest("Invalid input for field/attribute forced_down. It must be a boolean.")
+                    row.forced_down = body["forced_down"]
+                if status is not None:
+                    row.enabled = status == "enabled"
+                    row.disabled_reason = reason if status == "disabled" else None
+                row.updated_at = utcnow()
+                return self._service_view(row, version)
+            host, binary = body.get("host"), body.get("binary")
+            if not isinstance(host, str) or not isinstance(binary, str):
+                raise BadRequest("Invalid input: host and binary are required strings.")
+            row = s.scalar(select(ComputeHost).where(ComputeHost.name == host).with_for_update())
+            if row is None or binary != "nova-compute":
+                raise NotFound(f"Service {binary} on host {host} could not be found.")
+            out = {"host": host, "binary": binary}
+            if action == "enable":
+                row.enabled, row.disabled_reason = True, None
+                out["status"] = "enabled"
+            elif action in ("disable", "disable-log-reason"):
+                reason = body.get("disabled_reason") if action == "disable-log-reason" else None
+                if action == "disable-log-reason" and (not isinstance(reason, str) or not 1 <= len(reason) <= 255):
+                    raise BadRequest("Invalid input for field/attribute disabled_reason.")
+                row.enabled, row.disabled_reason = False, reason
+                out["status"] = "disabled"
+                if reason is not None:
+                    out["disabled_reason"] = reason
+            elif action == "force-down" and version >= (2, 11):
+                if not isinstance(body.get("forced_down"), bool):
+                    raise BadRequest("Invalid input for field/attribute forced_down. It must be a boolean.")
+                row.forced_down = body["forced_down"]
+                out["forced_down"] = row.forced_down
+            else:
+                raise NotFound(f"Unknown action {action}")
+            row.updated_at = utcnow()
+            return out
 
     # ---- os-availability-zone ------------------------------------------------------------
     def availability_zones(self, ctx: AuthContext, detail: bool) -> list[dict]:

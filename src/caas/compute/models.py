@@ -76,7 +76,8 @@ class ComputeHost(Base):
     availability_zone: Mapped[str] = mapped_column(String(255), default="nova")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    up: Mapped[bool] = mapped_column(Boolean, default=True)
+    up: Mapped[bool] = mapped_column(Boolean, default=True)  # reported by the driver at start
+    forced_down: Mapped[bool] = mapped_column(Boolean, default=False)  # os-services force-down (2.11)
     vcpus: Mapped[int] = mapped_column(Integer, default=0)
     memory_mb: Mapped[int] = mapped_column(Integer, default=0)
     local_gb: Mapped[int] = mapped_column(Integer, default=0)

@@ -95,7 +95,9 @@ class ServersMixin:
         self.workers.submit(job)
 
     def shutdown(self) -> None:
-        self.workers.shutdown(wait=True, cancel_futures=False)
+        """Finish the work in progress; queued work is dropped, and the next start resumes it
+        from the record (resume_work)."""
+        self.workers.shutdown(wait=True, cancel_futures=True)
 
     def resume_work(self) -> None:
         """At start: finish what a previous run left. Builds are restarted from the record
@@ -348,6 +350,7 @@ class ServersMixin:
                 raise BadRequest(f"Invalid input for field/attribute {key}.")
         hints = self._hints(hints)
         user_data = self._user_data(body.get("user_data"))
+        self.network.ensure_default_security_group(ctx.project_id)
         image = self._image_for_boot(ctx, body.get("imageRef"))
         nics = self._networks_for_boot(ctx, body.get("networks"), version)
         if sum(1 for n in nics if n.get("port_id")) and max_count > 1:

@@ -1,4 +1,5 @@
-"""os-hypervisors (list, detail, show, statistics) and os-availability-zone over HTTP."""
+"""os-hypervisors (list, detail, show, statistics), os-services (the nova-compute of each host:
+list, enable, disable, force down) and os-availability-zone over HTTP."""
 
 from __future__ import annotations
 
@@ -38,6 +39,20 @@ def register(api, cloud) -> None:
         with_servers = call.version >= (2, 53) and call.query.get("with_servers", "").lower() in ("true", "1")
         view = compute.show_hypervisor(call.project_auth(), call.version, call.params["id"], with_servers)
         return json_response({"hypervisor": view})
+
+    @api.route("GET", "/v2.1/os-services")
+    def services(call: Call) -> Response:
+        views = compute.list_services(call.project_auth(), call.version, call.query.get("host"),
+                                      call.query.get("binary"))
+        return json_response({"services": views})
+
+    @api.route("PUT", "/v2.1/os-services/{id}")
+    def update_service(call: Call) -> Response:
+        ctx = call.project_auth()
+        if call.version >= (2, 53):
+            return json_response({"service": compute.update_service(ctx, call.version, call.params["id"], call.body)})
+        return json_response({"service": compute.update_service(ctx, call.version, None, call.body,
+                                                                action=call.params["id"])})
 
     @api.route("GET", "/v2.1/os-availability-zone")
     def zones(call: Call) -> Response:

@@ -24,6 +24,7 @@ def upgrade() -> None:
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('disabled_reason', sa.String(length=255), nullable=True),
     sa.Column('up', sa.Boolean(), nullable=False),
+    sa.Column('forced_down', sa.Boolean(), nullable=False),
     sa.Column('vcpus', sa.Integer(), nullable=False),
     sa.Column('memory_mb', sa.Integer(), nullable=False),
     sa.Column('local_gb', sa.Integer(), nullable=False),
