@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,9 +63,61 @@ class HostsMixin:
             for name, row in rows.items():
                 if name not in reported:
                     row.up = False
+        self.forget_snapshot()
+
+    # The scheduler reads hosts from a snapshot at most SNAPSHOT_TTL seconds old, kept up to date
+    # with this process's own claims and releases. The snapshot only ranks hosts: every claim
+    # re-checks the host's locked row, so a stale snapshot (another process's claims) can cost a
+    # retry on the next host, never an over-commitment.
+    SNAPSHOT_TTL = 1.0
 
     def host_snapshot(self, s: Session) -> list[HostState]:
-        return [host_state(h) for h in s.scalars(select(ComputeHost).order_by(ComputeHost.name))]
+        cached = getattr(self, "_snapshot", None)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.SNAPSHOT_TTL:
+            return cached[1]
+        states = self._read_hosts(s)
+        self._snapshot = (now, states)
+        return states
+
+    def forget_snapshot(self) -> None:
+        self._snapshot = None
+
+    def _adjust_snapshot(self, host: str, sign: int, vcpus: int, ram: int, disk: int, pci: dict) -> None:
+        cached = getattr(self, "_snapshot", None)
+        if cached is None:
+            return
+        for st in cached[1]:
+            if st.name == host:
+                st.vcpus_used += sign * vcpus
+                st.memory_mb_used += sign * ram
+                st.local_gb_used += sign * disk
+                st.running_vms += sign
+                for key, n in pci.items():
+                    st.pci_free[key] = st.pci_free.get(key, 0) - sign * n
+                return
+
+    def _read_hosts(self, s: Session) -> list[HostState]:
+        """Every host as a HostState, read as plain rows (no ORM objects: this may run once per
+        scheduling decision, over thousands of hosts)."""
+        H = ComputeHost
+        out = []
+        for (name, zone, enabled, up, forced, vcpus, vcpus_used, ram, ram_used, disk, disk_used, cpu_r, ram_r, disk_r,
+             devices, vms) in s.execute(select(
+                H.name, H.availability_zone, H.enabled, H.up, H.forced_down, H.vcpus, H.vcpus_used, H.memory_mb,
+                H.memory_mb_used, H.local_gb, H.local_gb_used, H.cpu_allocation_ratio, H.ram_allocation_ratio,
+                H.disk_allocation_ratio, H.pci_devices, H.running_vms).order_by(H.name)):
+            free: dict[tuple[str, str], int] = {}
+            for dev in devices or ():
+                if not dev.get("instance_id"):
+                    key = (dev["vendor_id"], dev["product_id"])
+                    free[key] = free.get(key, 0) + 1
+            out.append(HostState(name=name, availability_zone=zone, enabled=enabled, up=up and not forced,
+                                 vcpus=vcpus, vcpus_used=vcpus_used, memory_mb=ram, memory_mb_used=ram_used,
+                                 local_gb=disk, local_gb_used=disk_used, cpu_allocation_ratio=cpu_r,
+                                 ram_allocation_ratio=ram_r, disk_allocation_ratio=disk_r, pci_free=free,
+                                 running_vms=vms))
+        return out
 
     # ---- claims --------------------------------------------------------------------------
     def claim_on(self, s: Session, host_name: str, spec: RequestSpec, server_id: str) -> list[str] | None:
@@ -89,6 +142,7 @@ class HostsMixin:
         row.memory_mb_used += spec.memory_mb
         row.local_gb_used += spec.disk_gb
         row.running_vms += 1
+        self._adjust_snapshot(host_name, +1, spec.vcpus, spec.memory_mb, spec.disk_gb, _pci_counts(devices, taken))
         return taken
 
     def release_on(self, s: Session, server: Server) -> None:
@@ -97,6 +151,8 @@ class HostsMixin:
             return
         row = s.scalar(select(ComputeHost).where(ComputeHost.name == server.host).with_for_update())
         if row is not None:
+            self._adjust_snapshot(row.name, -1, server.vcpus, server.memory_mb, server.disk_gb,
+                                  _pci_counts(row.pci_devices or (), server.pci_devices or ()))
             row.vcpus_used = max(0, row.vcpus_used - server.vcpus)
             row.memory_mb_used = max(0, row.memory_mb_used - server.memory_mb)
             row.local_gb_used = max(0, row.local_gb_used - server.disk_gb)
@@ -250,6 +306,7 @@ class HostsMixin:
                     row.enabled = status == "enabled"
                     row.disabled_reason = reason if status == "disabled" else None
                 row.updated_at = utcnow()
+                self.forget_snapshot()
                 return self._service_view(row, version)
             host, binary = body.get("host"), body.get("binary")
             if not isinstance(host, str) or not isinstance(binary, str):
@@ -277,6 +334,7 @@ class HostsMixin:
             else:
                 raise NotFound(f"Unknown action {action}")
             row.updated_at = utcnow()
+            self.forget_snapshot()
             return out
 
     # ---- os-availability-zone ------------------------------------------------------------
@@ -301,6 +359,17 @@ class HostsMixin:
 
     def zone_names(self, s: Session) -> set[str]:
         return set(s.scalars(select(ComputeHost.availability_zone).where(ComputeHost.enabled.is_(True))))
+
+
+def _pci_counts(devices, addresses) -> dict[tuple[str, str], int]:
+    """How many of each (vendor, product) the given device addresses are."""
+    wanted = set(addresses)
+    out: dict[tuple[str, str], int] = {}
+    for dev in devices:
+        if dev["address"] in wanted:
+            key = (dev["vendor_id"], dev["product_id"])
+            out[key] = out.get(key, 0) + 1
+    return out
 
 
 def _like(text: str) -> str:

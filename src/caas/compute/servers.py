@@ -282,6 +282,32 @@ class ServersMixin:
         return value
 
     @staticmethod
+    def _block_devices(v2, legacy) -> str | None:
+        """What caas takes of a block device mapping: the image as the local root disk (what
+        the CLI sends for every image boot) and blank local disks (swap, ephemeral, which the
+        flavor already sizes). Volumes as disks are refused. Returns the root image id, if any."""
+        if legacy:
+            raise BadRequest("block_device_mapping (v1) is not supported; boot from an image.")
+        if v2 is None:
+            return None
+        if not isinstance(v2, list) or not all(isinstance(m, dict) for m in v2):
+            raise BadRequest("Invalid input for field/attribute block_device_mapping_v2. It must be a list of "
+                             "objects.")
+        root = None
+        for m in v2:
+            source, dest = m.get("source_type"), m.get("destination_type", "volume")
+            if source == "image" and dest == "local" and m.get("boot_index") in (0, "0"):
+                if not isinstance(m.get("uuid"), str):
+                    raise BadRequest("Invalid input for field/attribute uuid of the image block device.")
+                root = m["uuid"]
+            elif source == "blank" and dest == "local":
+                continue
+            else:
+                raise BadRequest(f"Block device mapping with source_type {source!r} and destination_type {dest!r} "
+                                 "is not supported: caas boots from an image; attach volumes after the boot.")
+        return root
+
+    @staticmethod
     def _hints(value) -> dict:
         if value is None:
             return {}
@@ -319,9 +345,10 @@ class ServersMixin:
         if not isinstance(name, str) or not name.strip() or len(name) > 255:
             raise BadRequest("Invalid input for field/attribute name. It must be a non-blank string of at most "
                              "255 characters.")
-        if body.get("block_device_mapping_v2") or body.get("block_device_mapping"):
-            raise BadRequest("Block device mappings (boot from volume) are not supported; boot from an image and "
-                             "attach volumes afterwards.")
+        body = dict(body)
+        root_image = self._block_devices(body.get("block_device_mapping_v2"), body.get("block_device_mapping"))
+        if root_image and not body.get("imageRef"):
+            body["imageRef"] = root_image
         if "description" in body and version < (2, 19):
             raise BadRequest("Invalid input for field/attribute server. 'description' needs microversion 2.19.")
         description = body.get("description")
@@ -511,15 +538,17 @@ class ServersMixin:
                            availability_zone=row.requested_az, force_host=hints.get("force_host"),
                            pci_requests=pci, group_policy=group_policy, group_hosts=group_hosts,
                            max_server_per_host=max_per_host, same_host=same, different_host=different)
-        decision = self.scheduler.select(self.host_snapshot(s), spec)
-        if not decision.hosts:
-            return decision.fault
-        for candidate in decision.hosts:
-            taken = self.claim_on(s, candidate.name, spec, row.id)
-            if taken is not None:
-                row.host, row.availability_zone, row.pci_devices = candidate.name, candidate.availability_zone, taken
-                return None
-        return "No valid host was found. Every candidate host was claimed by another request; try again."
+        for fresh in (False, True):
+            if fresh:  # the snapshot may be stale (other processes, rolled-back claims): read again
+                self.forget_snapshot()
+            decision = self.scheduler.select(self.host_snapshot(s), spec)
+            for candidate in decision.hosts:
+                taken = self.claim_on(s, candidate.name, spec, row.id)
+                if taken is not None:
+                    row.host, row.availability_zone, row.pci_devices = (candidate.name, candidate.availability_zone,
+                                                                         taken)
+                    return None
+        return decision.fault or "No valid host was found. Every candidate host was claimed by another request."
 
     def _bind_ports(self, server_id, project_id, user_id, host, zone, nics, groups) -> list[dict]:
         """Make (or bind) the server's ports; idempotent: ports already bound to it are kept."""
