@@ -258,11 +258,17 @@ def _strings(value: Any):
 
 
 def _refuse_nul(*groups) -> None:
-    """NUL has no place in names or ids, and PostgreSQL cannot store it: 400, everywhere."""
+    """NUL and lone surrogates (a JSON escape such as "\\ud800" that is no character) have no
+    place in names or ids, and PostgreSQL cannot store them: 400, everywhere."""
     for group in groups:
         for s in group:
             if "\x00" in s:
                 raise BadRequest("Invalid input: NUL characters (\\u0000) are not allowed.")
+            if not s.isascii():
+                try:
+                    s.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise BadRequest("Invalid input: the text is not valid Unicode (a lone surrogate).") from None
 
 
 class BodyStream:

@@ -36,11 +36,21 @@ def lock_project(s: Session, project_id: str) -> None:
     s.execute(select(ComputeProjectLock).where(ComputeProjectLock.project_id == project_id).with_for_update())
 
 
+def int_text(value) -> bool:
+    """A string that int() takes as a plain decimal integer (ASCII digits, an optional minus):
+    str.isdigit() alone also says yes to digits int() refuses, such as "²"."""
+    if not isinstance(value, str):
+        return False
+    text = value.strip()
+    text = text[1:] if text.startswith("-") else text
+    return text.isascii() and text.isdigit()
+
+
 def strict_int(value, field: str, minimum: int = 0, maximum: int = 2**31 - 1) -> int:
     """An integer (or a string of one, as Nova accepts) within bounds; BadRequest otherwise."""
     if isinstance(value, bool):
         raise BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. {value} is not of type 'integer'")
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if int_text(value):
         value = int(value)
     if not isinstance(value, int):
         raise BadRequest(f"Invalid input for field/attribute {field}. Value: {value}. {value!r} is not of type 'integer'")

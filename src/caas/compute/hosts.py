@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 
 from sqlalchemy import select
@@ -237,11 +238,28 @@ class HostsMixin:
             if version >= (2, 53):
                 row = s.scalar(select(ComputeHost).where(ComputeHost.uuid == hypervisor_id))
             else:
-                row = s.get(ComputeHost, int(hypervisor_id)) if hypervisor_id.isdigit() and len(hypervisor_id) < 10 else None
+                row = s.get(ComputeHost, int(hypervisor_id)) if hypervisor_id.isascii() and hypervisor_id.isdigit() and len(hypervisor_id) < 10 else None
             if row is None:
                 raise NotFound(f"Hypervisor with ID '{hypervisor_id}' could not be found.")
             servers = self._host_servers(s, [row.name]).get(row.name, []) if with_servers else None
             return self._hypervisor_view(row, version, True, servers)
+
+    def hypervisor_uptime(self, ctx: AuthContext, version, hypervisor_id: str) -> dict:
+        """os-hypervisors/{id}/uptime (before 2.88): the host's ``uptime`` line, in the form
+        of uptime(1) that clients parse (for the fake driver: since this process started)."""
+        view = self.show_hypervisor(ctx, version, hypervisor_id)
+        up = int(time.monotonic() - _STARTED)
+        days, rest = divmod(up, 86400)
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        line = (f" {utcnow().strftime('%H:%M:%S')} up {days} days, {rest // 3600:2d}:{rest % 3600 // 60:02d}, "
+                f" 0 users,  load average: {load}")
+        return {k: view[k] for k in ("id", "hypervisor_hostname", "state", "status")} | {"uptime": line}
+
+    def list_aggregates(self, ctx: AuthContext) -> list[dict]:
+        """os-aggregates: host aggregates are not modelled (a host is only in its zone), so the
+        list is empty; ``hypervisor show`` lists them to name a host's aggregates."""
+        require_admin(ctx, "os_compute_api:os-aggregates:index")
+        return []
 
     def hypervisor_statistics(self, ctx: AuthContext) -> dict:
         require_admin(ctx, "os_compute_api:os-hypervisors:statistics")
@@ -370,6 +388,9 @@ def _pci_counts(devices, addresses) -> dict[tuple[str, str], int]:
             key = (dev["vendor_id"], dev["product_id"])
             out[key] = out.get(key, 0) + 1
     return out
+
+
+_STARTED = time.monotonic()
 
 
 def _like(text: str) -> str:

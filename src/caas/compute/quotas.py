@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from caas.compute.common import lock_project, require_admin
+from caas.compute.common import int_text, lock_project, require_admin
 from caas.compute.models import ComputeQuota, Keypair, Server, ServerGroup
 from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, Forbidden, QuotaExceeded
@@ -60,8 +60,26 @@ def claim(s: Session, project_id: str, **wanted: int) -> None:
     ...), under its lock row, in the caller's transaction: the caller then inserts the rows.
     QuotaExceeded (403, Nova's message) names every resource that would go over."""
     lock_project(s, project_id)
-    lim = limits(s, project_id)
-    used = usage(s, project_id)
+    _check(limits(s, project_id), usage(s, project_id), wanted)
+
+
+def claim_instances(s: Session, project_id: str, min_count: int, max_count: int, **each: int) -> int:
+    """The most instances from min_count to max_count that the project may take, each taking
+    ``each`` (cores=2, ram=4096; one instance implied), checked as ``claim`` does (its lock,
+    its QuotaExceeded when not even min_count fit) with one count of the usage, whatever
+    max_count is."""
+    each = {"instances": 1, **each}
+    lock_project(s, project_id)
+    lim, used = limits(s, project_id), usage(s, project_id)
+    _check(lim, used, {r: n * min_count for r, n in each.items()})
+    count = max_count
+    for r, n in each.items():
+        if n > 0 and lim[r] >= 0:
+            count = min(count, (lim[r] - used.get(r, 0)) // n)
+    return count
+
+
+def _check(lim: dict[str, int], used: dict[str, int], wanted: dict[str, int]) -> None:
     over = [r for r, n in wanted.items() if n > 0 and lim[r] >= 0 and used.get(r, 0) + n > lim[r]]
     if over:
         first = over[0]
@@ -108,7 +126,7 @@ class QuotasMixin:
                              "unexpected)")
         clean = {}
         for resource, value in values.items():
-            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            if int_text(value):
                 value = int(value)
             if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= 2**31 - 1:
                 raise BadRequest(f"Invalid input for field/attribute {resource}. Value: {value}. "
