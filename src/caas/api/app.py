@@ -22,6 +22,7 @@ from caas.api import compute as compute_api
 from caas.api import identity as identity_api
 from caas.api import image as image_api
 from caas.api import network as network_api
+from caas.api import volume as volume_api
 from caas.api.framework import ALL_METHODS, json_response
 from caas.compute.service import ComputeService
 from caas.config import Settings
@@ -32,6 +33,7 @@ from caas.identity.tokens import KeyRepository
 from caas.image.service import ImageService
 from caas.network.service import NetworkService
 from caas.virt.fake import driver_for
+from caas.volume.service import VolumeService
 
 log = logging.getLogger("caas.api")
 
@@ -57,7 +59,7 @@ class Cloud:
         self.tokens = TokenService(self.db, settings, self.keys)
         self.image = ImageService(self.db, settings)
         self.network = NetworkService(self.db, settings)
-        self.volume = None  # the block storage service, when it is built (it is optional for compute)
+        self.volume = VolumeService(self.db, settings)
         self.compute = ComputeService(self.db, settings, driver_for(settings), self.network, self.image,
                                       lambda: self.volume)
 
@@ -68,11 +70,13 @@ class Cloud:
         bootstrap(self.db, self.settings)
         self.image.bootstrap()
         self.network.bootstrap(admin_project_id(self.db))
+        self.volume.bootstrap()
         self.compute.bootstrap()
 
     def shutdown(self) -> None:
         """Let background work finish (compute workers), then close the database."""
         self.compute.shutdown()
+        self.volume.shutdown()
         self.db.dispose()
 
 
@@ -137,6 +141,7 @@ def create_app(cloud: Cloud) -> Starlette:
         "/image": image_api.build(cloud),
         "/network": network_api.build(cloud),
         "/compute": compute_api.build(cloud),
+        "/volume": volume_api.build(cloud),
     }
     routes = [Route("/", root), Route("/healthz", healthz), Route("/metrics", metrics_view)]
     for prefix, api in apis.items():

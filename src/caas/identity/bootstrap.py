@@ -27,6 +27,9 @@ CATALOG: list[tuple[str, str, str, str]] = [
     ("image", "glance", "/image", "Image Service"),
     ("network", "neutron", "/network", "Network Service"),
     ("compute", "nova", "/compute/v2.1", "Compute Service"),
+    # Block storage under both names: openstacksdk looks for block-storage, OSC for volumev3.
+    ("block-storage", "cinder", "/volume/v3/$(project_id)s", "Block Storage Service"),
+    ("volumev3", "cinderv3", "/volume/v3/$(project_id)s", "Block Storage Service v3"),
 ]
 INTERFACES = ("public", "internal", "admin")
 ROLES = ("admin", "member", "reader")
