@@ -124,7 +124,9 @@ class HostsMixin:
     def claim_on(self, s: Session, host_name: str, spec: RequestSpec, server_id: str) -> list[str] | None:
         """Claim ``spec`` on one host under its row lock, re-checking every filter against the
         fresh row. Returns the PCI addresses taken ([] for none), or None if it no longer fits."""
-        row = s.scalar(select(ComputeHost).where(ComputeHost.name == host_name).with_for_update())
+        # populate_existing: the row as locked, even if this session loaded it before.
+        row = s.scalar(select(ComputeHost).where(ComputeHost.name == host_name).with_for_update()
+                       .execution_options(populate_existing=True))
         if row is None or not self.scheduler.fits(host_state(row), spec):
             return None
         taken: list[str] = []
@@ -150,7 +152,8 @@ class HostsMixin:
         """Give back what ``server`` holds on its host (idempotent: the server's host is cleared)."""
         if not server.host:
             return
-        row = s.scalar(select(ComputeHost).where(ComputeHost.name == server.host).with_for_update())
+        row = s.scalar(select(ComputeHost).where(ComputeHost.name == server.host).with_for_update()
+                       .execution_options(populate_existing=True))
         if row is not None:
             self._adjust_snapshot(row.name, -1, server.vcpus, server.memory_mb, server.disk_gb,
                                   _pci_counts(row.pci_devices or (), server.pci_devices or ()))

@@ -10,6 +10,7 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
+import ipaddress
 import logging
 import re
 import secrets
@@ -21,10 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from caas.compute import quotas
-from caas.compute.common import isotime, isotime_us
+from caas.compute.common import int_text, isotime, isotime_us
+from caas.compute.keypairs import get_keypair
 from caas.compute.models import Flavor, FlavorAccess, Server, ServerGroup
 from caas.compute.scheduler import RequestSpec, default_scheduler, pci_requests
 from caas.compute.scheduler.pci import parse_aliases
+from caas.compute.server_groups import get_server_group
 from caas.db.base import utcnow
 from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound
 from caas.identity.context import AuthContext, Ref
@@ -77,6 +80,8 @@ class ServersMixin:
         self.workers = ThreadPoolExecutor(self.settings.compute_workers, thread_name_prefix="caas-compute")
         self._server_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        # One placement at a time in this process (see _schedule).
+        self._placement_lock = threading.Lock()
 
     def _lock_for(self, server_id: str) -> threading.Lock:
         with self._locks_guard:
@@ -91,7 +96,14 @@ class ServersMixin:
                     fn(server_id, *args)
                 except Exception:  # noqa: BLE001 - a worker must never die silently
                     log.exception("compute work %s on server %s failed", fn.__name__, server_id)
-                    self._fail(server_id, "An unexpected error stopped the operation; see the caas log.")
+                    message = "An unexpected error stopped the operation; see the caas log."
+                    if fn == self._build:  # undo what the build did (driver, ports, claim), then ERROR
+                        try:
+                            self._abort_build(server_id, message)
+                            return
+                        except Exception:  # noqa: BLE001 - fall back to recording the failure
+                            log.exception("could not undo the build of server %s", server_id)
+                    self._fail(server_id, message)
         self.workers.submit(job)
 
     def shutdown(self) -> None:
@@ -164,6 +176,9 @@ class ServersMixin:
                 raise BadRequest("Invalid input for field/attribute networks. Value: None. 'networks' is a "
                                  "required property")
             requested = "auto"
+        elif isinstance(requested, str) and version < (2, 37):
+            raise BadRequest(f"Invalid input for field/attribute networks. Value: {requested[:40]}. "
+                             "'auto' and 'none' need microversion 2.37; give a list of networks.")
         if requested in ("auto", "none"):
             if requested == "none":
                 return []
@@ -212,7 +227,6 @@ class ServersMixin:
             entry = {"network_id": net_id}
             if fixed:
                 try:
-                    import ipaddress
                     ipaddress.ip_address(fixed)
                 except ValueError:
                     raise BadRequest(f"Invalid fixed IP address ({fixed})") from None
@@ -274,7 +288,7 @@ class ServersMixin:
     @staticmethod
     def _count(body: dict, key: str, default: int) -> int:
         value = body.get(key, default)
-        if isinstance(value, str) and value.isdigit():
+        if int_text(value) and not value.strip().startswith("-"):
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10000:
             raise BadRequest(f"Invalid input for field/attribute {key}. Value: {value!r}. It must be an integer "
@@ -373,8 +387,7 @@ class ServersMixin:
         if min_count > max_count:
             raise BadRequest("min_count must be <= max_count")
         for key in ("accessIPv4", "accessIPv6"):
-            if key in body and body[key] not in (None, "") and not isinstance(body[key], str):
-                raise BadRequest(f"Invalid input for field/attribute {key}.")
+            _access_ip(key, body.get(key))
         hints = self._hints(hints)
         user_data = self._user_data(body.get("user_data"))
         self.network.ensure_default_security_group(ctx.project_id)
@@ -398,14 +411,14 @@ class ServersMixin:
                 if not isinstance(key_name, str):
                     raise BadRequest("Invalid input for field/attribute key_name.")
                 try:
-                    key_data = self.get_keypair(s, ctx.user_id, key_name).public_key
+                    key_data = get_keypair(s, ctx.user_id, key_name).public_key
                 except NotFound:
                     raise BadRequest("Invalid key_name provided.") from None
             metadata = self._metadata(body.get("metadata"), quotas.limit(s, ctx.project_id, "metadata_items"))
             group = None
             if "group" in hints:
                 try:
-                    group = self.get_server_group(s, ctx, hints["group"], lock=True)
+                    group = get_server_group(s, ctx, hints["group"], lock=True)
                 except NotFound:
                     raise BadRequest(f"Invalid server group {hints['group']}") from None
                 members = s.scalar(select(func.count()).select_from(Server).where(Server.server_group_id == group.id))
@@ -448,14 +461,7 @@ class ServersMixin:
     def _claim_instances(self, s: Session, project_id: str, flavor: Flavor, min_count: int, max_count: int) -> int:
         """As many instances as the quota allows between min_count and max_count (Nova's rule);
         QuotaExceeded naming the shortfall when not even min_count fit."""
-        for count in range(max_count, min_count - 1, -1):
-            try:
-                quotas.claim(s, project_id, instances=count, cores=flavor.vcpus * count, ram=flavor.ram * count)
-                return count
-            except CaasError:
-                if count == min_count:
-                    raise
-        raise AssertionError("unreachable")
+        return quotas.claim_instances(s, project_id, min_count, max_count, cores=flavor.vcpus, ram=flavor.ram)
 
     def _zone(self, ctx: AuthContext, value) -> tuple[str | None, str | None]:
         """``availability_zone``: "ZONE", "ZONE:HOST" (admins) or None."""
@@ -538,16 +544,23 @@ class ServersMixin:
                            availability_zone=row.requested_az, force_host=hints.get("force_host"),
                            pci_requests=pci, group_policy=group_policy, group_hosts=group_hosts,
                            max_server_per_host=max_per_host, same_host=same, different_host=different)
-        for fresh in (False, True):
-            if fresh:  # the snapshot may be stale (other processes, rolled-back claims): read again
-                self.forget_snapshot()
-            decision = self.scheduler.select(self.host_snapshot(s), spec)
-            for candidate in decision.hosts:
-                taken = self.claim_on(s, candidate.name, spec, row.id)
-                if taken is not None:
-                    row.host, row.availability_zone, row.pci_devices = (candidate.name, candidate.availability_zone,
-                                                                         taken)
-                    return None
+        # Decide and claim under the placement lock, so that each decision sees the claims made
+        # before it (the parallel builds of a multi-create spread as Nova's one scheduler
+        # spreads them, instead of all ranking the same empty host first).
+        with self._placement_lock:
+            # The snapshot may be stale (other processes, rolled-back claims): read again. And a
+            # read may be older than claims not yet committed; one more read after waiting on
+            # their rows sees them, so that the fault names the filter that leaves no host.
+            for fresh in (False, True, True):
+                if fresh:
+                    self.forget_snapshot()
+                decision = self.scheduler.select(self.host_snapshot(s), spec)
+                for candidate in decision.hosts:
+                    taken = self.claim_on(s, candidate.name, spec, row.id)
+                    if taken is not None:
+                        row.host, row.availability_zone, row.pci_devices = (candidate.name,
+                                                                             candidate.availability_zone, taken)
+                        return None
         return decision.fault or "No valid host was found. Every candidate host was claimed by another request."
 
     def _bind_ports(self, server_id, project_id, user_id, host, zone, nics, groups) -> list[dict]:
@@ -705,7 +718,7 @@ class ServersMixin:
 
     def console_output(self, ctx: AuthContext, server_id: str, length) -> str:
         if length is not None:
-            if isinstance(length, str) and length.lstrip("-").isdigit():
+            if int_text(length):
                 length = int(length)
             if isinstance(length, bool) or not isinstance(length, int) or length < -1:
                 raise BadRequest("Invalid input for field/attribute length. It must be an integer >= -1.")
@@ -750,9 +763,7 @@ class ServersMixin:
                 row.description = d
             for key, attr in (("accessIPv4", "access_ipv4"), ("accessIPv6", "access_ipv6")):
                 if key in body:
-                    if body[key] is not None and not isinstance(body[key], str):
-                        raise BadRequest(f"Invalid input for field/attribute {key}.")
-                    setattr(row, attr, body[key] or "")
+                    setattr(row, attr, _access_ip(key, body[key]))
             row.updated_at = utcnow()
             return row
 
@@ -838,10 +849,8 @@ class ServersMixin:
         if all_tenants and not ctx.is_admin:
             raise Forbidden("Policy doesn't allow os_compute_api:servers:index:get_all_tenants to be performed.")
         stmt = select(Server)
-        if not all_tenants:
-            stmt = stmt.where(Server.project_id == (query.get("project_id") or query.get("tenant_id")
-                                                   if ctx.is_admin and (query.get("project_id") or
-                                                                        query.get("tenant_id")) else ctx.project_id))
+        if not all_tenants:  # Nova ignores project_id without all_tenants, for admins too
+            stmt = stmt.where(Server.project_id == ctx.project_id)
         elif query.get("project_id") or query.get("tenant_id"):
             stmt = stmt.where(Server.project_id == (query.get("project_id") or query.get("tenant_id")))
         status = query.get("status")
@@ -890,27 +899,37 @@ class ServersMixin:
         order.append(Server.id.desc() if sort_dirs[0] == "desc" else Server.id.asc())
         limit = query.get("limit")
         if limit is not None:
-            if not limit.isdigit():
+            if not (int_text(limit) and not limit.strip().startswith("-")):
                 raise BadRequest("Invalid input for query parameters limit. Value must be an integer >= 0.")
             limit = min(int(limit), 1000)
+        # A page (limit or marker) is found on the keys alone (id, and the name and tags the
+        # filters below read); only the page's rows are loaded in full, so paging through many
+        # servers does not load every server for every page.
+        paged = limit is not None or bool(query.get("marker"))
+        by_tags = version >= (2, 26) and any(query.get(p) for p in ("tags", "tags-any", "not-tags", "not-tags-any"))
         with self.db.read() as s:
-            rows = list(s.scalars(stmt.order_by(*order)))
+            if paged:
+                keys = [Server.id] + ([Server.name] if name else []) + ([Server.tags] if by_tags else [])
+                rows = list(s.execute(stmt.with_only_columns(*keys).order_by(*order)))
+            else:
+                rows = list(s.scalars(stmt.order_by(*order)))
         if name:
             try:
-                pattern = re.compile(name)
+                pattern = _user_regex(name)
             except re.error:
-                raise BadRequest(f"Invalid name filter (not a regular expression): {name[:60]}") from None
+                raise BadRequest(f"Invalid name filter {name[:60]!r}: not a regular expression, or one with nested "
+                                 "repetition or over 255 characters (refused: it could take exponential time).") from None
             rows = [r for r in rows if pattern.search(r.name)]
         ip = query.get("ip") or query.get("ip6")
         if ip:
             ports = self.network.device_ports([r.id for r in rows])
             try:
-                ip_re = re.compile(ip)
+                ip_re = _user_regex(ip)
             except re.error:
                 raise BadRequest("Invalid ip filter.") from None
             rows = [r for r in rows if any(ip_re.search(f["ip_address"]) for p in ports[r.id]
                                            for f in p["fixed_ips"])]
-        if version >= (2, 26):
+        if by_tags:
             rows = _tag_filter(rows, query)
         marker = query.get("marker")
         if marker:
@@ -919,7 +938,15 @@ class ServersMixin:
                 raise BadRequest(f"marker [{marker}] not found")
             rows = rows[ids.index(marker) + 1:]
         more = limit is not None and len(rows) > limit
-        return (rows[:limit] if limit is not None else rows), more
+        page = rows[:limit] if limit is not None else rows
+        if paged and page:
+            ids = [r.id for r in page]
+            full: dict[str, Server] = {}
+            with self.db.read() as s:
+                for i in range(0, len(ids), 500):  # bounded IN lists
+                    full.update((r.id, r) for r in s.scalars(select(Server).where(Server.id.in_(ids[i:i + 500]))))
+            page = [full[i] for i in ids if i in full]  # one deleted in between is left out
+        return page, more
 
     # ---- views ---------------------------------------------------------------------------
     def server_views(self, ctx: AuthContext, rows: list[Server], version, base: str, detail: bool = True) -> list[dict]:
@@ -997,6 +1024,21 @@ class ServersMixin:
         return view
 
 
+def _access_ip(key: str, value) -> str:
+    """accessIPv4 / accessIPv6: an address of that version ("" or None for none), as Nova's
+    'ipv4' and 'ipv6' formats; BadRequest otherwise."""
+    if value is None or value == "":
+        return ""
+    version = 4 if key == "accessIPv4" else 6
+    try:
+        ok = isinstance(value, str) and ipaddress.ip_address(value).version == version
+    except ValueError:
+        ok = False
+    if not ok:
+        raise BadRequest(f"Invalid input for field/attribute {key}. Value: {value}. {value!r} is not a 'ipv{version}'")
+    return value
+
+
 def _links(base: str, collection: str, id_: str) -> list[dict]:
     return [{"rel": "self", "href": f"{base}/compute/v2.1/{collection}/{id_}"},
             {"rel": "bookmark", "href": f"{base}/compute/{collection}/{id_}"}]
@@ -1015,6 +1057,20 @@ def _parse_time(value: str, name: str) -> dt.datetime:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return parsed
+
+
+# A group that repeats and holds a repetition ("(a+)+", "(a|aa)*"): the shapes that make a
+# backtracking matcher take exponential time. Refused in caller-supplied filters.
+NESTED_REPEAT = re.compile(r"\((?:[^()\\]|\\.)*(?:[*+}]|\|)(?:[^()\\]|\\.)*\)\s*[*+{]")
+
+
+def _user_regex(text: str) -> re.Pattern:
+    """A caller's regular expression for the name and ip filters (Nova matches them as
+    regular expressions), refused (re.error, then 400) when it is long or has nested
+    repetition, so that one request cannot keep a worker busy for ever."""
+    if len(text) > 255 or NESTED_REPEAT.search(text):
+        raise re.error("nested repetition or too long")
+    return re.compile(text)
 
 
 def _tag_filter(rows: list[Server], query) -> list[Server]:

@@ -105,5 +105,7 @@ def insert_if_absent(session: Session, model, **values) -> bool:
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise NotImplementedError(dialect)
-    result = session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    # preserve_rowcount: without it SQLAlchemy 2.1 on psycopg answers -1 for an INSERT.
+    result = session.execute(insert(model).values(**values).on_conflict_do_nothing(),
+                             execution_options={"preserve_rowcount": True})
     return result.rowcount > 0

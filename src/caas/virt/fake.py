@@ -37,12 +37,21 @@ HEX4 = re.compile(r"^[0-9a-f]{4}$")
 def _load(text_or_path: str | None) -> Any:
     if not text_or_path:
         return DEFAULT_HOSTS
-    path = Path(text_or_path)
-    text = path.read_text() if "\n" not in text_or_path and path.is_file() else text_or_path
+    text = Path(text_or_path).read_text() if _is_file(text_or_path) else text_or_path
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ValueError(f"CAAS_FAKE_HOSTS is not valid YAML or JSON: {exc}") from None
+
+
+def _is_file(text: str) -> bool:
+    """Whether ``text`` names a file (one-line JSON text may be too long to be a path at all)."""
+    if "\n" in text:
+        return False
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def parse_hosts(text_or_path: str | None) -> list[HostInfo]:
