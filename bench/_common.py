@@ -21,7 +21,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from typing import Callable
 from pathlib import Path
 
 HOST = "127.0.0.1"
@@ -368,3 +370,54 @@ def pct(sorted_lat: list[float], q: float) -> float:
     if not sorted_lat:
         return float("nan")
     return sorted_lat[min(len(sorted_lat) - 1, int(q * len(sorted_lat)))] * 1000
+
+
+def concurrent_requests(connect: Callable[[], "Conn"], n: int, conc: int, request: Callable[[int], bytes],
+                        expect: int) -> tuple[float, list[float], dict, int]:
+    """``n`` requests (``request(i)`` gives the raw bytes of the i-th) from ``conc`` clients, one
+    keep-alive connection each, started together. Returns (seconds from the start until the
+    last answer, latencies (each client's in order), {status: count} of answers other than
+    ``expect``, reconnects)."""
+    counter = iter(range(n))
+    lock = threading.Lock()
+    lat: list[float] = []
+    errors: dict = {}
+    reconnects = [0]
+    start = threading.Barrier(conc + 1)
+
+    def worker() -> None:
+        c = connect()
+        mine: list[float] = []
+        perf = time.perf_counter
+        start.wait()
+        try:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    break
+                raw = request(i)
+                t0 = perf()
+                try:
+                    status = c.request(raw)[0]
+                except OSError as exc:
+                    status = type(exc).__name__
+                    c.close()
+                mine.append(perf() - t0)
+                if status != expect:
+                    with lock:
+                        errors[status] = errors.get(status, 0) + 1
+        finally:
+            c.close()
+            with lock:
+                lat.extend(mine)
+                reconnects[0] += c.reconnects
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(conc)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, lat, errors, reconnects[0]

@@ -33,10 +33,10 @@ import os
 import re
 import statistics
 import sys
-import threading
 import time
 
-from _common import CaasServer, Conn, build_request, cpu_seconds, interrupt_on_sigterm, issue_token, pct
+from _common import (CaasServer, Conn, build_request, concurrent_requests, cpu_seconds, interrupt_on_sigterm,
+                     issue_token, pct)
 
 CREATE_TARGET_S = 5.0     # 1,000 ports
 LIST_TARGET_MS = 200.0    # list of 1,000 ports
@@ -67,47 +67,7 @@ def create_ports(port: int, token: str, network_id: str, n: int, conc: int) -> t
     """``n`` port creates from ``conc`` clients (one keep-alive connection each).
     Returns (wall seconds, latencies (in order for one client), {status: count} of failures, reconnects)."""
     raw = build_request("POST", f"{PREFIX}/ports", port, token, {"port": {"network_id": network_id}})
-    counter = iter(range(n))
-    lock = threading.Lock()
-    lat: list[float] = []
-    errors: dict = {}
-    reconnects = [0]
-    start = threading.Barrier(conc + 1)
-
-    def worker() -> None:
-        c = connect(port)
-        mine: list[float] = []
-        perf = time.perf_counter
-        start.wait()
-        try:
-            while True:
-                with lock:
-                    if next(counter, None) is None:
-                        break
-                t0 = perf()
-                try:
-                    status = c.request(raw)[0]
-                except OSError as exc:
-                    status = type(exc).__name__
-                    c.close()
-                mine.append(perf() - t0)
-                if status != 201:
-                    with lock:
-                        errors[status] = errors.get(status, 0) + 1
-        finally:
-            c.close()
-            with lock:
-                lat.extend(mine)
-                reconnects[0] += c.reconnects
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(conc)]
-    for t in threads:
-        t.start()
-    t0 = time.perf_counter()
-    start.wait()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - t0, lat, errors, reconnects[0]
+    return concurrent_requests(lambda: connect(port), n, conc, lambda i: raw, 201)
 
 
 def list_ports(c: Conn, token: str, repeats: int) -> tuple[list[float], int, int]:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.compute.conftest import (C, IMAGE, N, NANO, TINY, Member, boot, create, delete, delete_all, error_of,
                                     hypervisors, make_network, mv, public_network_id, set_quota, show, uniq,
-                                    usage_is_zero, wait_for, wait_gone)
+                                    usage_is_zero, wait_for, wait_gone, wait_until)
 
 BIG = {"instances": 100, "cores": 200, "ram": 512000}
 
@@ -657,3 +657,30 @@ def test_deleting_everything_leaves_no_usage(admin, server):
     assert admin.get(f"{C}/servers", params={"all_tenants": "1"}).json()["servers"] == []
     stats = admin.get(f"{C}/os-hypervisors/statistics").json()["hypervisor_statistics"]
     assert stats["vcpus_used"] == stats["memory_mb_used"] == stats["running_vms"] == 0
+
+
+def test_max_limit_pages_long_lists(server, admin):
+    """As Nova's max_limit: a list answers at most 1,000 servers, with a next link for the
+    rest, whether or not the client asked for more."""
+    m = Member(server, admin)
+    try:
+        set_quota(admin, m.project_id, instances=-1, cores=-1, ram=-1)
+        c = m.client
+        r = create(c, name="many", networks="none", min_count=1001, max_count=1001, flavor=NANO)
+        assert r.status_code == 202
+        wait_until(lambda: not c.get(f"{C}/servers", params={"status": "BUILD", "limit": "1"}).json()["servers"],
+                   timeout=120, what="1,001 servers built")
+        for params in ({}, {"limit": "5000"}):
+            first = c.get(f"{C}/servers", params=params).json()
+            assert len(first["servers"]) == 1000
+            (link,) = first["servers_links"]
+            rest = c.get(link["href"]).json()
+            assert len(rest["servers"]) == 1 and "servers_links" not in rest
+            ids = {s["id"] for s in first["servers"]} | {s["id"] for s in rest["servers"]}
+            assert len(ids) == 1001
+        for sid in ids:
+            assert c.delete(f"{C}/servers/{sid}").status_code == 204
+        wait_until(lambda: not c.get(f"{C}/servers", params={"limit": "1"}).json()["servers"], timeout=120,
+                   what="1,001 servers deleted")
+    finally:
+        m.close()

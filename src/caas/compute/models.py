@@ -161,7 +161,3 @@ class ComputeProjectLock(Base):
 
     __tablename__ = "compute_project_lock"
     project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-
-
-__all__ = ["Flavor", "FlavorAccess", "Keypair", "ServerGroup", "ComputeHost", "Server", "ComputeQuota",
-           "ComputeProjectLock", "UniqueConstraint"]

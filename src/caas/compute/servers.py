@@ -44,6 +44,7 @@ POWER_NOSTATE, POWER_RUNNING, POWER_SHUTDOWN = 0, 1, 4
 HOSTNAME_BAD = re.compile(r"[^a-z0-9-]+")
 TAG_RE = re.compile(r"^[^,/]{1,60}$")
 METADATA_LIMIT = 255
+MAX_LIMIT = 1000  # Nova's [api] max_limit: the most servers one list answer holds
 
 
 def status_of(vm_state: str, task_state: str | None) -> str:
@@ -474,7 +475,7 @@ class ServersMixin:
             raise Forbidden("Policy doesn't allow os_compute_api:servers:create:forced_host to be performed.")
         with self.db.read() as s:
             if zone and zone not in self.zone_names(s):
-                raise BadRequest(f"The requested availability zone is not available")
+                raise BadRequest("The requested availability zone is not available")
         return zone or None, host or None
 
     @property
@@ -901,7 +902,9 @@ class ServersMixin:
         if limit is not None:
             if not (int_text(limit) and not limit.strip().startswith("-")):
                 raise BadRequest("Invalid input for query parameters limit. Value must be an integer >= 0.")
-            limit = min(int(limit), 1000)
+            limit = min(int(limit), MAX_LIMIT)
+        else:
+            limit = MAX_LIMIT  # Nova's max_limit: a longer list is paged, with a next link
         # A page (limit or marker) is found on the keys alone (id, and the name and tags the
         # filters below read); only the page's rows are loaded in full, so paging through many
         # servers does not load every server for every page.

@@ -54,6 +54,15 @@ def register(api, cloud) -> None:
         return json_response({"service": compute.update_service(ctx, call.version, None, call.body,
                                                                 action=call.params["id"])})
 
+    @api.route("GET", "/v2.1/os-hypervisors/{id}/uptime")
+    def uptime(call: Call) -> Response:
+        view = compute.hypervisor_uptime(call.project_auth(), call.version, call.params["id"])
+        return json_response({"hypervisor": view})
+
+    @api.route("GET", "/v2.1/os-aggregates")
+    def aggregates(call: Call) -> Response:
+        return json_response({"aggregates": compute.list_aggregates(call.project_auth())})
+
     @api.route("GET", "/v2.1/os-availability-zone")
     def zones(call: Call) -> Response:
         return json_response({"availabilityZoneInfo": compute.availability_zones(call.project_auth(), False)})
