@@ -12,7 +12,8 @@ import pytest
 
 from tests.compute.conftest import (C, IMAGE, N, NANO, TINY, Member, boot, create, delete, delete_all, error_of,
                                     hypervisors, make_network, mv, public_network_id, set_quota, show, uniq,
-                                    usage_is_zero, wait_for, wait_gone, wait_until)
+                                    server_body, usage_is_zero, wait_for, wait_gone, wait_until)
+from tests.conftest import client_for, issue_token, make_member
 
 BIG = {"instances": 100, "cores": 200, "ram": 512000}
 
@@ -684,3 +685,37 @@ def test_max_limit_pages_long_lists(server, admin):
                    what="1,001 servers deleted")
     finally:
         m.close()
+
+
+def test_roles_reader_reads_and_custom_roles_write(server, admin):
+    """A project's reader only reads; any other role on the project (the seed's custom
+    ``fabric`` role) manages its servers, server groups and volumes, as Nova's and Cinder's
+    admin-or-owner rule."""
+    custom = uniq("role")
+    assert admin.post("/identity/v3/roles", json={"role": {"name": custom}}).status_code == 201
+    owner = make_member(server, admin, role=custom)
+    with client_for(server, owner["token"]) as c:
+        sid = boot(c, name="by-custom-role")["id"]
+        r = c.post(f"{C}/os-server-groups", json={"server_group": {"name": "g", "policies": ["affinity"]}})
+        assert r.status_code == 200, r.text
+        r = c.post(f"/volume/v3/{owner['project_id']}/volumes", json={"volume": {"size": 1}})
+        assert r.status_code == 202, r.text
+    reader = make_member(server, admin, role="reader")
+    reader_role = reader["role_id"]
+    r = admin.put(f"/identity/v3/projects/{owner['project_id']}/users/{reader['user_id']}/roles/{reader_role}")
+    assert r.status_code == 204
+    token = issue_token(server, reader["name"], reader["password"], owner["name"])
+    with client_for(server, token) as rc:
+        assert rc.get(f"{C}/servers/{sid}").status_code == 200
+        assert [s["id"] for s in rc.get(f"{C}/servers").json()["servers"]] == [sid]
+        for r in (rc.post(f"{C}/servers", json={"server": server_body()}),
+                  rc.post(f"{C}/servers/{sid}/action", json={"os-stop": None}),
+                  rc.put(f"{C}/servers/{sid}", json={"server": {"name": "x"}}),
+                  rc.post(f"{C}/servers/{sid}/metadata", json={"metadata": {"a": "b"}}),
+                  rc.delete(f"{C}/servers/{sid}"),
+                  rc.post(f"{C}/os-server-groups", json={"server_group": {"name": "g", "policies": ["affinity"]}}),
+                  rc.post(f"/volume/v3/{owner['project_id']}/volumes", json={"volume": {"size": 1}})):
+            assert r.status_code == 403, r.text
+        assert "forbidden" in rc.post(f"{C}/servers", json={"server": server_body()}).json()
+    with client_for(server, owner["token"]) as c:
+        delete(c, sid)

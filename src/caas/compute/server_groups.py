@@ -49,13 +49,14 @@ def group_members(s: Session, group_ids: list[str]) -> dict[str, list[str]]:
 
 
 def _member_role(ctx: AuthContext, action: str) -> None:
-    # Nova's default: project member (or admin) to create and delete, reader to look.
-    if not (ctx.is_admin or "member" in ctx.role_names):
+    # Any role on the project changes its groups, except reader alone (see AuthContext.may_write).
+    if not ctx.may_write:
         raise Forbidden(f"Policy doesn't allow os_compute_api:os-server-groups:{action} to be performed.")
 
 
 def _reader_role(ctx: AuthContext, action: str) -> None:
-    if not ctx.is_reader:
+    # Any role on the project reads (project-scoped tokens always carry one).
+    if not ctx.role_names:
         raise Forbidden(f"Policy doesn't allow os_compute_api:os-server-groups:{action} to be performed.")
 
 

@@ -47,6 +47,12 @@ METADATA_LIMIT = 255
 MAX_LIMIT = 1000  # Nova's [api] max_limit: the most servers one list answer holds
 
 
+def require_writer(ctx: AuthContext, action: str) -> None:
+    """Changing servers needs a role other than ``reader`` on the project (AuthContext.may_write)."""
+    if not ctx.may_write:
+        raise Forbidden(f"Policy doesn't allow os_compute_api:servers:{action} to be performed.")
+
+
 def status_of(vm_state: str, task_state: str | None) -> str:
     if vm_state == "active" and task_state == "rebooting":
         return "REBOOT"
@@ -348,6 +354,7 @@ class ServersMixin:
         server's creation view (with adminPass) and the reservation id."""
         if not isinstance(body, dict):
             raise BadRequest("Invalid input for field/attribute server. It must be an object.")
+        require_writer(ctx, "create")
         allowed = {"name", "imageRef", "flavorRef", "networks", "key_name", "security_groups", "user_data",
                    "metadata", "availability_zone", "config_drive", "min_count", "max_count", "accessIPv4",
                    "accessIPv6", "adminPass", "OS-DCF:diskConfig", "return_reservation_id", "personality",
@@ -648,6 +655,7 @@ class ServersMixin:
 
     # ---- delete --------------------------------------------------------------------------
     def delete_server(self, ctx: AuthContext, server_id: str) -> None:
+        require_writer(ctx, "delete")
         with self.db.write() as s:
             row = self.get_server(s, ctx, server_id, lock=True)
             if row.locked and not ctx.is_admin:
@@ -675,6 +683,7 @@ class ServersMixin:
 
     def server_action(self, ctx: AuthContext, server_id: str, action: str, hard: bool = False) -> None:
         """os-stop, os-start, reboot: checked and marked now, done on a worker."""
+        require_writer(ctx, "action")
         states, task = self.ACTIONS[action]
         states = states if isinstance(states, tuple) else (states,)
         if action == "reboot" and hard:
@@ -744,6 +753,7 @@ class ServersMixin:
     def update_server(self, ctx: AuthContext, server_id: str, body: dict, version) -> Server:
         if not isinstance(body, dict):
             raise BadRequest("Invalid input for field/attribute server. It must be an object.")
+        require_writer(ctx, "update")
         allowed = {"name", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig"} | ({"description"} if version >= (2, 19)
                                                                                  else set())
         extra = set(body) - allowed
@@ -773,6 +783,7 @@ class ServersMixin:
             return dict(self.get_server(s, ctx, server_id).metadata_ or {})
 
     def set_server_metadata(self, ctx: AuthContext, server_id: str, values, replace: bool) -> dict:
+        require_writer(ctx, "update_metadata")
         with self.db.write() as s:
             row = self.get_server(s, ctx, server_id, lock=True)
             current = {} if replace else dict(row.metadata_ or {})
@@ -784,6 +795,7 @@ class ServersMixin:
             return dict(row.metadata_)
 
     def delete_server_metadata(self, ctx: AuthContext, server_id: str, key: str) -> None:
+        require_writer(ctx, "delete_metadata")
         with self.db.write() as s:
             row = self.get_server(s, ctx, server_id, lock=True)
             current = dict(row.metadata_ or {})
@@ -799,6 +811,7 @@ class ServersMixin:
         return self.volume
 
     def attach_volume(self, ctx: AuthContext, server_id: str, volume_id) -> dict:
+        require_writer(ctx, "attach_volume")
         if not isinstance(volume_id, str) or not volume_id or len(volume_id) > 36:
             raise BadRequest("Invalid input for field/attribute volumeId.")
         with self.db.read() as s:
@@ -815,6 +828,7 @@ class ServersMixin:
         return attachment
 
     def detach_volume(self, ctx: AuthContext, server_id: str, volume_id: str) -> None:
+        require_writer(ctx, "detach_volume")
         with self.db.read() as s:
             row = self.get_server(s, ctx, server_id)
             if row.task_state is not None:

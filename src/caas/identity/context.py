@@ -44,3 +44,11 @@ class AuthContext:
     @property
     def is_reader(self) -> bool:
         return bool(self.role_names & {"admin", "member", "reader"})
+
+    @property
+    def may_write(self) -> bool:
+        """Whether the token may change its project's cloud resources (compute, volumes): any
+        role on the project does (Nova's and Cinder's admin-or-owner rule, which the seed
+        documents' custom roles such as ``fabric`` rely on), except when every role it carries
+        is ``reader``, which only reads."""
+        return self.is_admin or bool(self.role_names - {"reader"})

@@ -1,6 +1,7 @@
-"""Who may do what with images: Glance's default (secure RBAC) policy, one rule per action.
-
-Roles imply each other as in Keystone's defaults: ``admin`` > ``member`` > ``reader``. A rule
+"""Who may do what with images, one rule per action: Glance's admin-or-owner rules, where any
+role on the project reads and writes what its project owns (the seed documents' custom roles,
+such as ``fabric``, rely on it), except that a token whose only role is ``reader`` only reads,
+as secure RBAC's reader. A rule
 sees the caller and a target: the image's ``owner`` and ``visibility``, and ``is_member``
 (the caller's project is a member of the image). ``visible`` is the rule for seeing an image at
 all; the service answers 404, not 403, for an image the caller may not see, as Glance does.
@@ -18,11 +19,11 @@ def _admin(ctx: AuthContext) -> bool:
 
 
 def _member(ctx: AuthContext) -> bool:
-    return ctx.is_admin or "member" in ctx.role_names
+    return ctx.may_write
 
 
 def _reader(ctx: AuthContext) -> bool:
-    return ctx.is_reader
+    return bool(ctx.role_names)
 
 
 def _own(ctx: AuthContext, t: dict) -> bool:

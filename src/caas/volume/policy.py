@@ -1,6 +1,6 @@
-"""Who may do what with volumes: Cinder's default (secure RBAC) policy, one rule per action.
-
-Roles imply each other as in Keystone's defaults: ``admin`` > ``member`` > ``reader``. A rule
+"""Who may do what with volumes, one rule per action: Cinder's admin-or-owner rule (any role on
+the project reads and writes its volumes, as the seed documents' custom roles need), except
+that a token whose only role is ``reader`` only reads (secure RBAC's reader). A rule
 sees the caller and a target carrying ``project_id`` (the volume's, or the quota's project).
 A project sees only its own volumes and admins see all; the service answers 404, not 403, for
 a volume the caller may not see, as Cinder does, and 403 (Cinder's "Policy doesn't allow X to be
@@ -23,11 +23,11 @@ def _own(ctx: AuthContext, t: dict) -> bool:
 
 
 def _reader(ctx: AuthContext, t: dict) -> bool:
-    return ctx.is_admin or (ctx.is_reader and _own(ctx, t))
+    return ctx.is_admin or _own(ctx, t)
 
 
 def _member(ctx: AuthContext, t: dict) -> bool:
-    return ctx.is_admin or ("member" in ctx.role_names and _own(ctx, t))
+    return ctx.is_admin or (ctx.may_write and _own(ctx, t))
 
 
 RULES: dict[str, Rule] = {
