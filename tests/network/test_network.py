@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from caas.network.hostroutes import host_routes
-from tests.conftest import CaasServer, caas_command, client_for, free_port, make_member
+from tests.conftest import CaasServer, caas_command, client_for, free_port, issue_token, make_member
 
 N = "/network/v2.0"
 
@@ -109,6 +109,22 @@ def test_router_and_floating_ip_lifecycle(members):
     assert ca.delete(f"{N}/networks/{net['id']}").status_code == 204
     leftovers = [p for p in ca.get(f"{N}/ports").json()["ports"] if p["network_id"] == net["id"]]
     assert leftovers == []
+
+
+def test_a_reader_only_reads(server, members, admin):
+    a, ca, _, _ = members
+    net, _ = make_net(ca, name="for-the-reader", cidr="10.77.0.0/24")
+    reader = make_member(server, admin, role="reader")
+    r = admin.put(f"/identity/v3/projects/{a['project_id']}/users/{reader['user_id']}/roles/{reader['role_id']}")
+    assert r.status_code == 204
+    token = issue_token(server, reader["name"], reader["password"], a["name"])
+    with client_for(server, token) as rc:
+        assert rc.get(f"{N}/networks/{net['id']}").status_code == 200
+        for r in (rc.post(f"{N}/networks", json={"network": {"name": "r"}}),
+                  rc.put(f"{N}/networks/{net['id']}", json={"network": {"name": "r"}}),
+                  rc.delete(f"{N}/networks/{net['id']}")):
+            assert r.status_code == 403 and r.json()["NeutronError"]["type"] == "PolicyNotAuthorized", r.text
+    assert ca.get(f"{N}/networks/{net['id']}").json()["network"]["name"] == "for-the-reader"
 
 
 def test_quotas(members, admin):

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from caas.api import listing
 from caas.api import network_schemas as S
 from caas.api.framework import Call, ServiceAPI, empty, json_response, wrapped
-from caas.errors import BadRequest, CaasError, NotFound
+from caas.errors import BadRequest, CaasError, Forbidden, NotFound
 
 EXTENSIONS = {
     "allowed-address-pairs": "Allowed Address Pairs",
@@ -45,6 +45,10 @@ def build(cloud) -> ServiceAPI:
 
     def auth(call: Call):
         ctx = call.project_auth()
+        if call.request.method in ("POST", "PUT", "DELETE") and not ctx.may_write:
+            # A token whose only role is reader only reads (as compute, volumes and images).
+            raise Forbidden(f"{call.request.method} on {call.request.url.path} is disallowed by policy: the token's "
+                            "only role on the project is reader.", kind="PolicyNotAuthorized")
         net.ensure_default_security_group(ctx.project_id)
         return ctx
 
