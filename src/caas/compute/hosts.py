@@ -20,18 +20,23 @@ from caas.errors import BadRequest, NotFound
 from caas.identity.context import AuthContext
 
 
-def host_state(h: ComputeHost) -> HostState:
+def free_pci(devices) -> dict[tuple[str, str], int]:
+    """How many devices of each (vendor, product) a host has free."""
     free: dict[tuple[str, str], int] = {}
-    for dev in h.pci_devices or ():
+    for dev in devices or ():
         if not dev.get("instance_id"):
             key = (dev["vendor_id"], dev["product_id"])
             free[key] = free.get(key, 0) + 1
+    return free
+
+
+def host_state(h: ComputeHost) -> HostState:
     return HostState(name=h.name, availability_zone=h.availability_zone, enabled=h.enabled,
                      up=h.up and not h.forced_down,
                      vcpus=h.vcpus, vcpus_used=h.vcpus_used, memory_mb=h.memory_mb, memory_mb_used=h.memory_mb_used,
                      local_gb=h.local_gb, local_gb_used=h.local_gb_used, cpu_allocation_ratio=h.cpu_allocation_ratio,
                      ram_allocation_ratio=h.ram_allocation_ratio, disk_allocation_ratio=h.disk_allocation_ratio,
-                     pci_free=free, running_vms=h.running_vms)
+                     pci_free=free_pci(h.pci_devices), running_vms=h.running_vms)
 
 
 class HostsMixin:
@@ -108,15 +113,10 @@ class HostsMixin:
                 H.name, H.availability_zone, H.enabled, H.up, H.forced_down, H.vcpus, H.vcpus_used, H.memory_mb,
                 H.memory_mb_used, H.local_gb, H.local_gb_used, H.cpu_allocation_ratio, H.ram_allocation_ratio,
                 H.disk_allocation_ratio, H.pci_devices, H.running_vms).order_by(H.name)):
-            free: dict[tuple[str, str], int] = {}
-            for dev in devices or ():
-                if not dev.get("instance_id"):
-                    key = (dev["vendor_id"], dev["product_id"])
-                    free[key] = free.get(key, 0) + 1
             out.append(HostState(name=name, availability_zone=zone, enabled=enabled, up=up and not forced,
                                  vcpus=vcpus, vcpus_used=vcpus_used, memory_mb=ram, memory_mb_used=ram_used,
                                  local_gb=disk, local_gb_used=disk_used, cpu_allocation_ratio=cpu_r,
-                                 ram_allocation_ratio=ram_r, disk_allocation_ratio=disk_r, pci_free=free,
+                                 ram_allocation_ratio=ram_r, disk_allocation_ratio=disk_r, pci_free=free_pci(devices),
                                  running_vms=vms))
         return out
 

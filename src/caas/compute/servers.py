@@ -22,11 +22,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from caas.compute import quotas
-from caas.compute.common import int_text, isotime, isotime_us
+from caas.compute.common import int_text, isotime, isotime_us, require_admin
+from caas.compute.flavors import get_flavor, pci_aliases
 from caas.compute.keypairs import get_keypair
-from caas.compute.models import Flavor, FlavorAccess, Server, ServerGroup
+from caas.compute.models import Flavor, Server, ServerGroup
 from caas.compute.scheduler import RequestSpec, default_scheduler, pci_requests
-from caas.compute.scheduler.pci import parse_aliases
 from caas.compute.server_groups import get_server_group
 from caas.db.base import utcnow
 from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound
@@ -83,7 +83,6 @@ class ServersMixin:
     # ---- setup ---------------------------------------------------------------------------
     def init_servers(self) -> None:
         self.scheduler = default_scheduler(self.settings.scheduler_strategy)
-        self._pci_aliases = parse_aliases(self.settings.pci_aliases)
         self.workers = ThreadPoolExecutor(self.settings.compute_workers, thread_name_prefix="caas-compute")
         self._server_locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -153,10 +152,10 @@ class ServersMixin:
         if not isinstance(ref, (str, int)) or isinstance(ref, bool) or str(ref) == "":
             raise BadRequest("Invalid input for field/attribute flavorRef. Value: %r." % (ref,))
         flavor_id = str(ref).rstrip("/").rsplit("/", 1)[-1]
-        flavor = s.get(Flavor, flavor_id) if len(flavor_id) <= 255 else None
-        if flavor is not None and not flavor.is_public and not ctx.is_admin:
-            if s.get(FlavorAccess, (flavor.id, ctx.project_id)) is None:
-                flavor = None
+        try:
+            flavor = get_flavor(s, ctx, flavor_id) if len(flavor_id) <= 255 else None
+        except NotFound:
+            flavor = None
         if flavor is None or flavor.disabled:
             raise BadRequest(f"Flavor {flavor_id} could not be found.")
         return flavor
@@ -487,7 +486,7 @@ class ServersMixin:
 
     @property
     def pci_aliases(self):
-        return self._pci_aliases
+        return pci_aliases(self.settings)
 
     # ---- build (worker) -------------------------------------------------------------------
     def _build(self, server_id: str) -> None:
@@ -741,8 +740,7 @@ class ServersMixin:
         return self.driver.console_output(server_id, length)
 
     def reset_state(self, ctx: AuthContext, server_id: str, state) -> None:
-        if not ctx.is_admin:
-            raise Forbidden("Policy doesn't allow os_compute_api:os-admin-actions:reset_state to be performed.")
+        require_admin(ctx, "os_compute_api:os-admin-actions:reset_state")
         if state not in ("active", "error"):
             raise BadRequest("Invalid input for field/attribute state. It must be 'active' or 'error'.")
         with self.db.write() as s:

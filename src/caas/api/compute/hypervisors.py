@@ -3,10 +3,9 @@ list, enable, disable, force down) and os-availability-zone over HTTP."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from starlette.responses import Response
 
+from caas.api.compute.flavors import next_link
 from caas.api.framework import Call, json_response
 
 
@@ -17,9 +16,8 @@ def register(api, cloud) -> None:
         views, nxt = compute.list_hypervisors(call.project_auth(), call.version, detail, call.query)
         out = {"hypervisors": views}
         if nxt is not None:
-            q = {**dict(call.query), "marker": nxt}
-            path = "/os-hypervisors/detail" if detail else "/os-hypervisors"
-            out["hypervisors_links"] = [{"rel": "next", "href": f"{call.base_url}/compute/v2.1{path}?{urlencode(q)}"}]
+            out["hypervisors_links"] = [next_link(call, "os-hypervisors/detail" if detail else "os-hypervisors",
+                                                  str(nxt))]
         return json_response(out)
 
     @api.route("GET", "/v2.1/os-hypervisors")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from caas.api.compute.flavors import next_link
 from caas.api.framework import Call, empty, json_response
 from caas.errors import BadRequest, NotFound
 
@@ -30,19 +31,12 @@ def register(api, cloud) -> None:
     def base(call: Call) -> str:
         return call.base_url
 
-    def views(call: Call, rows, detail: bool) -> list[dict]:
-        return compute.server_views(call.project_auth(), rows, call.version, base(call), detail)
-
     def listing(call: Call, detail: bool) -> Response:
         ctx = call.project_auth()
         rows, more = compute.list_servers(ctx, call.query, call.version)
         out = {"servers": compute.server_views(ctx, rows, call.version, base(call), detail)}
         if more and rows:
-            q = dict(call.query)
-            q["marker"] = rows[-1].id
-            from urllib.parse import urlencode
-            path = "/servers/detail" if detail else "/servers"
-            out["servers_links"] = [{"rel": "next", "href": f"{base(call)}/compute/v2.1{path}?{urlencode(q)}"}]
+            out["servers_links"] = [next_link(call, "servers/detail" if detail else "servers", rows[-1].id)]
         return json_response(out)
 
     @api.route("GET", "/v2.1/servers")
