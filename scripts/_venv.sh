@@ -16,3 +16,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e ".${1:-}"
+# The netns driver (the default as root) runs nft, OpenSSH's sshd and ip: install them when missing
+# (ping too: instances of the host image share the host's programs, and the tests ping).
+if [ "$(id -u)" = 0 ]; then
+  NEED=()
+  command -v nft >/dev/null || [ -x /usr/sbin/nft ] || NEED+=(nftables)
+  [ -x /usr/sbin/sshd ] || NEED+=(openssh-server)
+  command -v ip >/dev/null || [ -x /usr/sbin/ip ] || NEED+=(iproute2)
+  command -v ping >/dev/null || [ -x /usr/bin/ping ] || NEED+=(iputils-ping)
+  if [ ${#NEED[@]} -gt 0 ]; then
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${NEED[@]}"
+  fi
+fi

@@ -25,6 +25,9 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# As root, `caas up` would default to real containers (the netns driver); the suite runs on the
+# fake driver unless a test asks for netns (tests/virt, tests/e2e/test_netns_*).
+os.environ.setdefault("CAAS_DRIVER", "fake")
 FAST_ROUNDS = "4"  # bcrypt cost for tests that are not about hashing
 
 

@@ -6,6 +6,7 @@ import socket
 import subprocess
 
 import httpx
+import pytest
 
 from tests.conftest import CaasServer, caas_command, free_port
 
@@ -61,9 +62,17 @@ def test_bad_arguments_are_refused_clearly(tmp_path):
     out = subprocess.run(caas_command() + ["up", "--data-dir", str(tmp_path / "d"), "--driver", "kvm"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "unknown driver" in out.stderr and "Traceback" not in out.stderr
-    out = subprocess.run(caas_command() + ["up", "--data-dir", str(tmp_path / "d"), "--driver", "netns"],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 1 and "not available" in out.stderr and not (tmp_path / "d").exists()
+    assert not (tmp_path / "d").exists()
+
+
+def test_netns_driver_needs_root(monkeypatch):
+    from caas.config import Settings
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(ValueError, match="needs root"):
+        Settings(driver="netns")
+    monkeypatch.delenv("CAAS_DRIVER", raising=False)
+    assert Settings().driver == "fake"
 
 
 def test_sigterm_stops_cleanly(tmp_path):

@@ -10,9 +10,12 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-DRIVERS = ("fake",)
-# Named in the CLI but not built yet (the netns driver comes with its own issue).
-PLANNED_DRIVERS = ("netns",)
+DRIVERS = ("fake", "netns")
+
+
+def default_driver() -> str:
+    """``$CAAS_DRIVER``, else netns as root (real instances need root) and fake otherwise."""
+    return os.environ.get("CAAS_DRIVER") or ("netns" if os.geteuid() == 0 else "fake")
 
 
 def default_data_dir() -> Path:
@@ -62,7 +65,7 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     host: str = "127.0.0.1"
     port: int = 8080
-    driver: str = "fake"
+    driver: str = field(default_factory=default_driver)
     database_url: str | None = None
     # Public base URL written into the service catalog; derived from host/port when unset.
     public_url: str | None = None
@@ -93,10 +96,10 @@ class Settings:
     compute_workers: int = field(default_factory=lambda: _env_int("CAAS_COMPUTE_WORKERS", 8))
 
     def __post_init__(self) -> None:
-        if self.driver in PLANNED_DRIVERS:
-            raise ValueError(f"the {self.driver} driver is not available in this version yet; use --driver fake")
         if self.driver not in DRIVERS:
             raise ValueError(f"unknown driver {self.driver!r}; choose one of {', '.join(DRIVERS)}")
+        if self.driver == "netns" and os.geteuid() != 0:
+            raise ValueError("the netns driver runs real containers and needs root; use --driver fake")
         if not 4 <= self.password_hash_rounds <= 31:
             raise ValueError("password hash rounds (bcrypt cost) must be between 4 and 31")
         if self.token_ttl_seconds < 1:
@@ -137,6 +140,16 @@ class Settings:
     @property
     def image_dir(self) -> Path:
         return self.data_dir / "images"
+
+    @property
+    def instance_dir(self) -> Path:
+        """The netns driver's per-instance state (overlay upper layers, config drives, consoles)."""
+        return self.data_dir / "instances"
+
+    @property
+    def rootfs_cache_dir(self) -> Path:
+        """Tar images unpacked once, the lower layer of their instances' overlays."""
+        return self.data_dir / "rootfs"
 
     @property
     def volume_dir(self) -> Path:

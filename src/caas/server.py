@@ -78,14 +78,52 @@ def prepare(settings: Settings):
         lines = [ln for ln in proc.stderr.splitlines() if re.match(r"^[\w.]+(Error|Exception)\b", ln)]
         detail = lines[-1] if lines else (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise StartupError(f"cannot bring the database {_safe_url(settings.db_url)} up to date: {detail}")
-    cloud = Cloud(settings)
+    from caas.virt.driver import DriverError
+
+    try:
+        cloud = Cloud(settings)
+    except DriverError as exc:
+        raise StartupError(str(exc)) from None
     cloud.keys.setup()
     try:
         cloud.bootstrap()
     except CaasError as exc:
         raise StartupError(exc.message) from None
+    except DriverError as exc:
+        raise StartupError(str(exc)) from None
     write_client_files(settings)
     return cloud
+
+
+def cleanup_kernel(settings: Settings, everything: bool) -> list[str]:
+    """``caas cleanup``: what the netns driver made that the database no longer owns (all of it
+    with ``everything``, which needs caas stopped). Returns the names removed."""
+    import tempfile
+
+    from caas.db import migrate
+    from caas.db.engine import Database
+    from caas.virt.driver import DriverError
+    from caas.virt.netns.driver import NetnsDriver
+
+    fresh = not settings.database_url and not (settings.data_dir / "caas.db").exists()
+    if everything:
+        lock = lock_data_dir(settings) if settings.data_dir.exists() else None  # refuses while caas runs
+    elif fresh:
+        raise StartupError(f"no caas database in {settings.data_dir}; use --all to remove every cs- object")
+    with tempfile.TemporaryDirectory(prefix="caas-cleanup-") as tmp:
+        url = f"sqlite:///{tmp}/empty.db" if fresh else settings.db_url
+        try:
+            migrate.upgrade(url)
+            db = Database(url)
+            try:
+                return NetnsDriver(settings, db).cleanup(everything)
+            finally:
+                db.dispose()
+        except DriverError as exc:
+            raise StartupError(str(exc)) from None
+        finally:
+            if everything and lock is not None:
+                lock.close()
 
 
 def _safe_url(url: str) -> str:

@@ -66,6 +66,16 @@ def volume_served(server) -> bool:
         return False
 
 
+def seed_network_sequence(env: dict) -> None:
+    """The seed's network sequence for the project fabric: network, subnet, router, gateway."""
+    osc(env, "network", "create", "fabric")
+    osc(env, "subnet", "create", "--network", "fabric", "--subnet-range", "192.168.2.0/23",
+        "--dns-nameserver", "10.21.200.2", "subnetfabric")
+    osc(env, "router", "create", "fabricrouter")
+    osc(env, "router", "set", "--external-gateway", "public", "fabricrouter")
+    osc(env, "router", "add", "subnet", "fabricrouter", "subnetfabric")
+
+
 @pytest.fixture(scope="module")
 def fabric(server, tmp_path_factory):
     """The seed's project, user and network sequence; the admin and fabric environments and a
@@ -75,12 +85,7 @@ def fabric(server, tmp_path_factory):
     osc(admin, "user", "create", "--or-show", "--password", "Fabric_123", "fabric")
     osc(admin, "role", "add", "--project", "fabric", "--user", "fabric", "member")
     env = server.os_env("fabric", "Fabric_123", "fabric")
-    osc(env, "network", "create", "fabric")
-    osc(env, "subnet", "create", "--network", "fabric", "--subnet-range", "192.168.2.0/23",
-        "--dns-nameserver", "10.21.200.2", "subnetfabric")
-    osc(env, "router", "create", "fabricrouter")
-    osc(env, "router", "set", "--external-gateway", "public", "fabricrouter")
-    osc(env, "router", "add", "subnet", "fabricrouter", "subnetfabric")
+    seed_network_sequence(env)
     for rule in (["--proto", "icmp"], ["--proto", "udp", "--dst-port", "1:65535"],
                  ["--proto", "tcp", "--dst-port", "1:65535"]):
         osc(env, "security", "group", "rule", "create", *rule, "default")

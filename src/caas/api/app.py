@@ -32,7 +32,7 @@ from caas.identity.service import IdentityService
 from caas.identity.tokens import KeyRepository
 from caas.image.service import ImageService
 from caas.network.service import NetworkService
-from caas.virt.fake import driver_for
+from caas.virt import driver_for
 from caas.volume.service import VolumeService
 
 log = logging.getLogger("caas.api")
@@ -60,7 +60,8 @@ class Cloud:
         self.image = ImageService(self.db, settings)
         self.network = NetworkService(self.db, settings)
         self.volume = VolumeService(self.db, settings)
-        self.compute = ComputeService(self.db, settings, driver_for(settings), self.network, self.image,
+        self.driver = driver_for(settings, self.db)
+        self.compute = ComputeService(self.db, settings, self.driver, self.network, self.image,
                                       lambda: self.volume)
 
     def bootstrap(self) -> None:
@@ -71,11 +72,13 @@ class Cloud:
         self.image.bootstrap()
         self.network.bootstrap(admin_project_id(self.db))
         self.volume.bootstrap()
+        self.driver.start()  # the kernel converged with the database before work resumes
         self.compute.bootstrap()
 
     def shutdown(self) -> None:
         """Let background work finish (compute workers), then close the database."""
         self.compute.shutdown()
+        self.driver.stop()
         self.volume.shutdown()
         self.db.dispose()
 

@@ -32,7 +32,8 @@ def up(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="State directory [$CAAS_HOME or ~/.local/share/caas]"),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8080, "--port", help="Port to listen on (0: any free port)."),
-    driver: str = typer.Option("fake", "--driver", help="Hypervisor driver: fake (netns: not yet)."),
+    driver: Optional[str] = typer.Option(None, "--driver", envvar="CAAS_DRIVER",
+                                         help="Hypervisor driver: netns (real containers; the default as root) or fake."),
     database_url: Optional[str] = typer.Option(None, "--database-url", envvar="CAAS_DATABASE_URL",
                                                help="SQLAlchemy URL [sqlite in the data dir]."),
     public_url: Optional[str] = typer.Option(None, "--public-url", help="Base URL for the catalog."),
@@ -47,6 +48,27 @@ def up(
         serve(settings, log_level=log_level)
     except StartupError as exc:
         _fail(str(exc))
+
+
+@app.command()
+def cleanup(
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="State directory [$CAAS_HOME or ~/.local/share/caas]"),
+    database_url: Optional[str] = typer.Option(None, "--database-url", envvar="CAAS_DATABASE_URL"),
+    everything: bool = typer.Option(False, "--all", help="Remove every cs- object, owned or not (caas must be stopped)."),
+) -> None:
+    """Remove the containers, namespaces, links and nftables tables (names cs-...) that the
+    database no longer owns; with --all, everything caas made on this machine."""
+    from caas.server import StartupError, cleanup_kernel
+
+    settings = _settings(data_dir=(data_dir or default_data_dir()).expanduser().resolve(), driver="netns",
+                         database_url=database_url)
+    try:
+        removed = cleanup_kernel(settings, everything)
+    except StartupError as exc:
+        _fail(str(exc))
+    for name in removed:
+        typer.echo(f"removed {name}")
+    typer.echo(f"{len(removed)} object(s) removed")
 
 
 @keys_app.command("rotate")

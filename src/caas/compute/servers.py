@@ -595,7 +595,7 @@ class ServersMixin:
         return self.network.device_ports([server_id])[server_id]
 
     def _instance_spec(self, row: Server, ports: list[dict]) -> InstanceSpec:
-        nics = tuple(NicSpec(port_id=p["id"], mac_address=p["mac_address"], network_id=p["network_id"], mtu=1450,
+        nics = tuple(NicSpec(port_id=p["id"], mac_address=p["mac_address"], network_id=p["network_id"], mtu=p["mtu"],
                              fixed_ips=tuple(p["fixed_ips"])) for p in ports)
         devices = tuple(PciDevice(address=a, vendor_id="", product_id="") for a in row.pci_devices or ())
         return InstanceSpec(id=row.id, name=row.name, hostname=row.hostname, host=row.host or "", vcpus=row.vcpus,

@@ -8,9 +8,10 @@ failing with a lock upgrade deadlock; reads stay deferred and never block under 
 
 from __future__ import annotations
 
+import re
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -18,6 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caas.errors import Conflict
+
+# The table an INSERT, UPDATE or DELETE writes (as SQLAlchemy renders them, quoted or not).
+_DML = re.compile(r'\s*(?:INSERT INTO|UPDATE|DELETE FROM)\s+"?(\w+)', re.IGNORECASE)
 
 
 def make_engine(url: str) -> Engine:
@@ -59,6 +63,25 @@ class Database:
         # SQLite has one writer at a time. Queue this process's writers on a lock, in order,
         # rather than on SQLite's busy handler, which sleeps and retries and starves some.
         self._sqlite_writer = threading.Lock()
+        # (tables, callback): called after a transaction that wrote any of the tables commits.
+        self._watchers: list[tuple[frozenset[str], Callable[[], None]]] = []
+        event.listen(self.engine, "before_cursor_execute", self._note_write)
+
+    def on_commit(self, tables: Iterable[str], callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every committed transaction that inserted, updated or deleted
+        rows of any of ``tables`` (ORM or Core statements alike). Callbacks must be quick."""
+        self._watchers.append((frozenset(tables), callback))
+
+    def _note_write(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if self._watchers:
+            m = _DML.match(statement)
+            if m:
+                conn.info.setdefault("caas_written", set()).add(m.group(1))
+
+    def _notify(self, written: set[str] | None) -> None:
+        for tables, callback in self._watchers if written else ():
+            if tables & written:
+                callback()
 
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[Session]:
@@ -76,10 +99,12 @@ class Database:
             with self.engine.connect() as conn:
                 if self.is_sqlite:
                     conn.info["caas_begin"] = "BEGIN IMMEDIATE" if write else "BEGIN"
+                conn.info.pop("caas_written", None)  # conn.info outlives the connection in the pool
                 with conn.begin():
                     with Session(bind=conn, expire_on_commit=False, autoflush=True) as session:
                         yield session
                         session.flush()
+                self._notify(conn.info.pop("caas_written", None))
         except IntegrityError as exc:
             raise Conflict("the request conflicts with an existing resource") from exc
 

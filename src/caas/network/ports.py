@@ -54,8 +54,9 @@ class PortsMixin(Base):
     def device_ports(self, device_ids: list[str]) -> dict[str, list[dict]]:
         """The ports of many devices (servers), for the compute API's ``addresses`` and
         ``security_groups``, in a few queries whatever their number: {device_id: [{"id",
-        "mac_address", "network_id", "network_name", "fixed_ips": [{"subnet_id", "ip_address"}],
-        "floating_ips": [address], "security_groups": [name]}]}, ports in creation order."""
+        "mac_address", "network_id", "network_name", "mtu", "fixed_ips": [{"subnet_id", "ip_address",
+        "cidr", "gateway_ip", "dns_nameservers"}], "floating_ips": [address], "security_groups": [name]}]},
+        ports in creation order."""
         out: dict[str, list[dict]] = {d: [] for d in device_ids}
         with self.db.read() as s:
             ports: list[Port] = []
@@ -68,14 +69,19 @@ class PortsMixin(Base):
             ips: dict[str, list[dict]] = {i: [] for i in ids}
             fips: dict[str, list[str]] = {i: [] for i in ids}
             groups: dict[str, list[str]] = {i: [] for i in ids}
-            net_names = {}
+            net_names, mtus = {}, {}
             net_ids = list({p.network_id for p in ports})
             for chunk in _chunks(net_ids, 500):
-                net_names.update(s.execute(select(Network.id, Network.name).where(Network.id.in_(chunk))).all())
+                for nid, name, mtu in s.execute(select(Network.id, Network.name, Network.mtu)
+                                                .where(Network.id.in_(chunk))):
+                    net_names[nid], mtus[nid] = name, mtu
             for chunk in _chunks(ids, 500):
-                for pid, sid, addr in s.execute(select(PortIP.port_id, PortIP.subnet_id, PortIP.ip_address)
-                                                .where(PortIP.port_id.in_(chunk)).order_by(PortIP.id)):
-                    ips[pid].append({"subnet_id": sid, "ip_address": addr})
+                for pid, sid, addr, cidr, gateway, dns in s.execute(
+                        select(PortIP.port_id, PortIP.subnet_id, PortIP.ip_address, Subnet.cidr, Subnet.gateway_ip,
+                               Subnet.dns_nameservers).join(Subnet, Subnet.id == PortIP.subnet_id)
+                        .where(PortIP.port_id.in_(chunk)).order_by(PortIP.id)):
+                    ips[pid].append({"subnet_id": sid, "ip_address": addr, "cidr": cidr, "gateway_ip": gateway,
+                                     "dns_nameservers": list(dns or [])})
                 for pid, addr in s.execute(select(FloatingIP.port_id, FloatingIP.floating_ip_address)
                                            .where(FloatingIP.port_id.in_(chunk))):
                     fips[pid].append(addr)
@@ -85,7 +91,8 @@ class PortsMixin(Base):
                     groups[pid].append(name)
             for p in ports:
                 out[p.device_id].append({"id": p.id, "mac_address": p.mac_address, "network_id": p.network_id,
-                                         "network_name": net_names.get(p.network_id, ""), "fixed_ips": ips[p.id],
+                                         "network_name": net_names.get(p.network_id, ""),
+                                         "mtu": mtus.get(p.network_id, 1500), "fixed_ips": ips[p.id],
                                          "floating_ips": fips[p.id], "security_groups": groups[p.id]})
         return out
 

@@ -74,6 +74,13 @@ class Driver(Protocol):
     # What the driver can do, as data: {"real_instances", "console_output", "volumes", "pci", ...}.
     capabilities: Mapping[str, bool]
 
+    def start(self) -> None:
+        """Called once at start, after the database is ready and before any other call: adopt
+        or remove what a previous run left (the kernel converged with the database)."""
+
+    def stop(self) -> None:
+        """Called at shutdown: stop background work; running instances may keep running."""
+
     def hosts(self) -> list[HostInfo]:
         """The compute hosts this driver runs instances on (called at start)."""
 

@@ -116,6 +116,12 @@ class FakeDriver:
         # instance id -> {"power": "running"|"shutdown", "console": [lines], "volumes": {device: path}}
         self._instances: dict[str, dict] = {}
 
+    def start(self) -> None:
+        """Nothing to converge: fake instances live in memory."""
+
+    def stop(self) -> None:
+        """Nothing runs in the background."""
+
     def hosts(self) -> list[HostInfo]:
         return list(self._hosts)
 
@@ -179,11 +185,4 @@ class FakeDriver:
             return {i for i, inst in self._instances.items() if inst["power"] == "running"}
 
 
-def driver_for(settings) -> "FakeDriver":
-    """The driver ``settings.driver`` names."""
-    if settings.driver == "fake":
-        return FakeDriver(settings.fake_hosts, settings.fake_boot_delay, settings.fake_failure_rate)
-    raise DriverError(f"unknown driver {settings.driver!r}")
-
-
-__all__ = ["FakeDriver", "parse_hosts", "driver_for", "DriverError"]
+__all__ = ["FakeDriver", "parse_hosts", "DriverError"]

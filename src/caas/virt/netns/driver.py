@@ -1,0 +1,154 @@
+"""The netns driver: the Driver protocol on real Linux containers. The local machine is the one
+hypervisor; the network side (``network.dataplane``) makes each instance's namespace and ports
+and keeps bridges, routers, NAT and security groups in step with the database; ``instance``
+runs the container in that namespace."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import socket
+from pathlib import Path
+
+from caas.db.engine import Database
+from caas.virt.driver import DriverError, HostInfo, InstanceSpec
+from caas.virt.netns import devices, rootfs
+from caas.virt.netns.instance import Instances
+from caas.virt.netns.network.dataplane import Dataplane
+from caas.virt.netns.records import Records
+
+log = logging.getLogger("caas.netns")
+
+# A write to any of these tables can change what the kernel should look like.
+NETWORK_TABLES = ("network", "subnet", "port", "port_ip", "port_security_group", "router", "floating_ip",
+                  "security_group", "security_group_rule")
+NEEDED = ("nsenter", "unshare", "nft", "ip")
+
+
+def _host_name() -> str:
+    """The hypervisor's name: this machine's, made safe for a host name."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:63].strip("-.") or "localhost"
+    return name if name[0].isalnum() else f"h{name}"[:63]
+
+
+def _memory_mb() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    raise DriverError("cannot read MemTotal from /proc/meminfo")
+
+
+def check_host() -> None:
+    """Refuse to start without root or the programs the driver runs; the message says what."""
+    if os.geteuid() != 0:
+        raise DriverError("the netns driver needs root")
+    missing = [p for p in NEEDED if shutil.which(p) is None]
+    if missing:
+        raise DriverError(f"the netns driver needs {', '.join(missing)} "
+                          "(apt-get install nftables iproute2 util-linux openssh-server)")
+    if not Path("/proc/self/ns/net").exists():
+        raise DriverError("this kernel has no network namespaces")
+
+
+class NetnsDriver:
+    name = "netns"
+    capabilities = {"real_instances": True, "console_output": True, "volumes": True, "pci": True,
+                    "power": True}
+
+    def __init__(self, settings, db: Database) -> None:
+        check_host()
+        self.settings = settings
+        self.db = db
+        self.records = Records(db)
+        self.dataplane = Dataplane(db, self.records)
+        self.instances = Instances(settings.instance_dir, settings.rootfs_cache_dir,
+                                   hidden=[settings.data_dir], records=self.records)
+        db.on_commit(NETWORK_TABLES, self.dataplane.changed)
+
+    # ---- start and stop --------------------------------------------------------------------
+    def start(self) -> None:
+        """Converge the kernel with the database (after a crash: finish or remove half-made
+        objects) and keep it converged."""
+        self.dataplane.start()
+
+    def stop(self) -> None:
+        """Stop the reconciler; instances keep running (a restart adopts them)."""
+        self.dataplane.stop()
+
+    # ---- the protocol ----------------------------------------------------------------------
+    def hosts(self) -> list[HostInfo]:
+        disk = shutil.disk_usage(self.settings.data_dir if self.settings.data_dir.exists() else "/")
+        return [HostInfo(name=_host_name(), vcpus=os.cpu_count() or 1, memory_mb=_memory_mb(),
+                         local_gb=max(1, disk.total // 1024**3), pci_devices=tuple(devices.discover_pci()),
+                         hypervisor_type="netns", hypervisor_version=1000, host_ip="127.0.0.1",
+                         cpu_info={"arch": os.uname().machine, "model": "host", "vendor": "linux",
+                                   "topology": {"cores": os.cpu_count() or 1, "threads": 1, "sockets": 1}})]
+
+    def spawn(self, spec: InstanceSpec) -> None:
+        # A build resumed after a crash may find half of an instance: start from nothing.
+        self.destroy(spec.id)
+        lower = self._lower(spec.image.get("id", ""))
+        try:
+            netns = self.dataplane.plug(spec.id, spec.nics)
+            self.instances.create(spec, lower, netns)
+        except BaseException as exc:
+            self.destroy(spec.id)
+            if isinstance(exc, DriverError):
+                raise
+            log.exception("spawn of %s failed", spec.id)
+            raise DriverError(f"the netns driver could not start the instance: {exc}") from exc
+
+    def _lower(self, image_id: str) -> Path:
+        from caas.image.models import Image
+
+        with self.db.read() as s:
+            image = s.get(Image, image_id)
+            if image is None:
+                raise DriverError(f"image {image_id} no longer exists")
+            view = {"id": image.id, "name": image.name, "disk_format": image.disk_format,
+                    "container_format": image.container_format, "properties": dict(image.extra)}
+        path = self.settings.image_dir / image_id
+        return rootfs.lower_for(view, path if path.is_file() else None, self.settings.rootfs_cache_dir)
+
+    def destroy(self, instance_id: str) -> None:
+        self.instances.destroy(instance_id)
+        self.dataplane.unplug(instance_id)
+
+    def power_off(self, instance_id: str) -> None:
+        self.instances.stop(instance_id)
+
+    def power_on(self, instance_id: str) -> None:
+        self.instances.start(instance_id)
+
+    def reboot(self, instance_id: str, hard: bool = False) -> None:
+        self.instances.reboot(instance_id, hard)
+
+    def console_output(self, instance_id: str, length: int | None = None) -> str:
+        return self.instances.console(instance_id, length)
+
+    def attach_volume(self, instance_id: str, path: Path, device: str) -> None:
+        self.instances.attach_block(instance_id, path, device)
+
+    def detach_volume(self, instance_id: str, device: str) -> None:
+        self.instances.detach_block(instance_id, device)
+
+    def running(self) -> set[str]:
+        return self.instances.running()
+
+    # ---- cleanup ---------------------------------------------------------------------------
+    def cleanup(self, everything: bool = False) -> list[str]:
+        """Remove instances and kernel objects the database no longer owns (all of them with
+        ``everything``); the names removed."""
+        from sqlalchemy import select
+
+        from caas.compute.models import Server
+
+        with self.db.read() as s:
+            keep = set() if everything else set(s.scalars(select(Server.id)))
+        removed = self.instances.cleanup(keep)
+        for server_id in removed:
+            self.dataplane.unplug(server_id)
+        return removed + self.dataplane.cleanup(everything)

@@ -1,0 +1,50 @@
+"""Records of kernel objects: ``add`` before creating one, ``remove`` after deleting it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+
+from caas.db.engine import Database, insert_if_absent
+from caas.virt.netns.models import KernelObject
+
+
+@dataclass(frozen=True)
+class Record:
+    kind: str
+    name: str
+    netns: str
+    owner_kind: str
+    owner_id: str
+
+
+def _record(row: KernelObject) -> Record:
+    return Record(row.kind, row.name, row.netns, row.owner_kind, row.owner_id)
+
+
+class Records:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def add(self, kind: str, name: str, owner_kind: str, owner_id: str, netns: str = "") -> None:
+        """Record an object about to be created (idempotent)."""
+        with self.db.write() as s:
+            insert_if_absent(s, KernelObject, kind=kind, name=name, netns=netns,
+                             owner_kind=owner_kind, owner_id=owner_id)
+
+    def remove(self, kind: str, name: str, netns: str = "") -> None:
+        """Forget an object that no longer exists."""
+        with self.db.write() as s:
+            s.execute(delete(KernelObject).where(KernelObject.kind == kind, KernelObject.name == name,
+                                                 KernelObject.netns == netns))
+
+    def owned_by(self, owner_kind: str, owner_id: str) -> list[Record]:
+        with self.db.read() as s:
+            rows = s.scalars(select(KernelObject).where(KernelObject.owner_kind == owner_kind,
+                                                        KernelObject.owner_id == owner_id))
+            return [_record(r) for r in rows]
+
+    def all(self) -> list[Record]:
+        with self.db.read() as s:
+            return [_record(r) for r in s.scalars(select(KernelObject))]
