@@ -116,7 +116,11 @@ def cleanup_kernel(settings: Settings, everything: bool) -> list[str]:
             migrate.upgrade(url)
             db = Database(url)
             try:
-                return NetnsDriver(settings, db).cleanup(everything)
+                driver = NetnsDriver(settings, db)  # refuses while a netns caas runs
+                try:
+                    return driver.cleanup(everything)
+                finally:
+                    driver.stop()
             finally:
                 db.dispose()
         except DriverError as exc:

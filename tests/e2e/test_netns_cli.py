@@ -146,6 +146,18 @@ def test_boot_floating_ip_and_ssh_by_rule(fabric):
     ssh_eventually(key, fip, "true")
 
 
+def test_one_netns_caas_per_machine(cloud, tmp_path):
+    """A second caas with the netns driver would take the first one's cs- objects for
+    leftovers: it refuses to start, naming the first; so does caas cleanup."""
+    other = subprocess.run(caas_command() + ["up", "--data-dir", str(tmp_path / "d2"), "--port", "0",
+                                             "--driver", "netns"], capture_output=True, text=True, timeout=60)
+    assert other.returncode == 1 and "another caas with the netns driver" in other.stderr, other.stderr
+    assert str(cloud.data_dir) in other.stderr and "Traceback" not in other.stderr
+    clean = subprocess.run(caas_command() + ["cleanup", "--data-dir", str(cloud.data_dir)],
+                           capture_output=True, text=True, timeout=60)
+    assert clean.returncode == 1 and "another caas with the netns driver" in clean.stderr, clean.stderr
+
+
 def test_user_data_and_console(fabric):
     env, key, st = fabric["env"], fabric["key"], fabric["state"]
     deadline = time.monotonic() + 20

@@ -5,6 +5,7 @@ runs the container in that namespace."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from caas.db.engine import Database
 from caas.virt.driver import DriverError, HostInfo, InstanceSpec
-from caas.virt.netns import devices, rootfs
+from caas.virt.netns import devices, names, rootfs
 from caas.virt.netns.instance import Instances
 from caas.virt.netns.network.dataplane import Dataplane
 from caas.virt.netns.records import Records
@@ -25,6 +26,9 @@ log = logging.getLogger("caas.netns")
 NETWORK_TABLES = ("network", "subnet", "port", "port_ip", "port_security_group", "router", "floating_ip",
                   "security_group", "security_group_rule")
 NEEDED = ("nsenter", "unshare", "nft", "ip")
+# One netns driver per machine owns the cs- prefix (as one nova-compute per host): a second one
+# would take the first one's objects for leftovers.
+HOST_LOCK = Path("/run/caas-netns.lock")
 
 
 def _host_name() -> str:
@@ -39,6 +43,25 @@ def _memory_mb() -> int:
             if line.startswith("MemTotal:"):
                 return int(line.split()[1]) // 1024
     raise DriverError("cannot read MemTotal from /proc/meminfo")
+
+
+def lock_host(data_dir: Path):
+    """Take the machine's netns lock for this process's lifetime; DriverError if another caas
+    holds it (the message names it)."""
+    fh = open(HOST_LOCK, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise DriverError(f"another caas with the netns driver runs on this machine ({holder}); the cs- "
+                          "kernel objects belong to one caas per machine: stop it first") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"pid {os.getpid()}, data dir {data_dir}\n")
+    fh.flush()
+    return fh
 
 
 def check_host() -> None:
@@ -60,10 +83,13 @@ class NetnsDriver:
 
     def __init__(self, settings, db: Database) -> None:
         check_host()
+        self._host_lock = lock_host(settings.data_dir)
         self.settings = settings
         self.db = db
         self.records = Records(db)
-        self.dataplane = Dataplane(db, self.records)
+        # Debounce 50 ms: the commit that binds a server's ports is followed at once by its
+        # spawn, whose plug should not queue behind the reconcile that the commit triggers.
+        self.dataplane = Dataplane(db, self.records, debounce=0.05)
         self.instances = Instances(settings.instance_dir, settings.rootfs_cache_dir,
                                    hidden=[settings.data_dir], records=self.records)
         db.on_commit(NETWORK_TABLES, self.dataplane.changed)
@@ -77,6 +103,7 @@ class NetnsDriver:
     def stop(self) -> None:
         """Stop the reconciler; instances keep running (a restart adopts them)."""
         self.dataplane.stop()
+        self._host_lock.close()
 
     # ---- the protocol ----------------------------------------------------------------------
     def hosts(self) -> list[HostInfo]:
@@ -89,7 +116,8 @@ class NetnsDriver:
 
     def spawn(self, spec: InstanceSpec) -> None:
         # A build resumed after a crash may find half of an instance: start from nothing.
-        self.destroy(spec.id)
+        if self._leftovers(spec.id):
+            self.destroy(spec.id)
         lower = self._lower(spec.image.get("id", ""))
         try:
             netns = self.dataplane.plug(spec.id, spec.nics)
@@ -100,6 +128,13 @@ class NetnsDriver:
                 raise
             log.exception("spawn of %s failed", spec.id)
             raise DriverError(f"the netns driver could not start the instance: {exc}") from exc
+
+    def _leftovers(self, server_id: str) -> bool:
+        """Whether anything of the instance exists already (a record, its state dir or its
+        namespace); checked without the dataplane's lock, which a reconcile may hold."""
+        return bool(self.records.owned_by("server", server_id)
+                    or (self.settings.instance_dir / server_id).exists()
+                    or Path("/run/netns", names.instance_ns(server_id)).exists())
 
     def _lower(self, image_id: str) -> Path:
         from caas.image.models import Image

@@ -192,11 +192,12 @@ class Failure(Exception):
 def _import_setup_modules():
     """Import what the setup needs, as globals of this (forked, transient) process only: PID 1
     never pays for them, and nothing is imported after pivot_root."""
-    global binascii, ctypes, ipaddress, json
+    global binascii, ctypes, ipaddress, json, socket
     import binascii
     import ctypes
     import ipaddress
     import json
+    import socket
 
 
 def setup(boot_path, ready_fd):
@@ -549,6 +550,7 @@ def configure_network(ip, net, sys_class_net):
         if not 68 <= mtu <= 65535:
             raise Failure("bad mtu %r" % mtu)
         _ip(ip, "link", "set", "dev", name, "mtu", str(mtu), "up")
+        _write_sysctl("net/ipv4/neigh/%s/locktime" % name, "0")  # neighbours' gratuitous ARPs win at once
         links[link.get("id")] = name
         log("%s: link %s mac %s mtu %d up" % (name, link.get("id"), mac, mtu))
     for network in net.get("networks", []):
@@ -561,6 +563,8 @@ def configure_network(ip, net, sys_class_net):
         extra = ["nodad"] if address.version == 6 else []
         _ip(ip, family, "addr", "add", "%s/%d" % (address, prefix), "dev", name, *extra)
         log("%s: address %s/%d" % (name, address, prefix))
+        if address.version == 4:
+            _announce(name, address)
         for route in network.get("routes", []):
             gateway = ipaddress.ip_address(str(route["gateway"]))
             dest = ipaddress.ip_network("%s/%d" % (ipaddress.ip_address(str(route["network"])),
@@ -568,6 +572,21 @@ def configure_network(ip, net, sys_class_net):
             target = "default" if dest.prefixlen == 0 else str(dest)
             _ip(ip, family, "route", "add", target, "via", str(gateway), "dev", name)
             log("%s: route %s via %s" % (name, target, gateway))
+
+
+def _announce(name, address):
+    """A gratuitous ARP for ``address`` on ``name``, as a booting VM's network scripts send:
+    an address freed by a deleted server and given to this one is still in its neighbours'
+    ARP caches with the old MAC (for up to 30 s), and this updates them now."""
+    try:
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+            s.bind((name, 0))
+            mac = s.getsockname()[4][:6]
+            ip4 = address.packed
+            arp = b"\x00\x01\x08\x00\x06\x04\x00\x01" + mac + ip4 + b"\x00" * 6 + ip4
+            s.send(b"\xff" * 6 + mac + b"\x08\x06" + arp)
+    except OSError as e:
+        log("%s: gratuitous ARP not sent: %s" % (name, e))
 
 
 # --- after pivot_root: capabilities dropped, paths are the instance's own -----------------

@@ -53,6 +53,9 @@ class _NoRecords:
     def add(self, *args, **kwargs) -> None:
         pass
 
+    def add_many(self, rows) -> None:
+        pass
+
     def remove(self, *args, **kwargs) -> None:
         pass
 
@@ -156,7 +159,10 @@ class Instances:
             raise DriverError(f"lower layer path {lower} cannot be used by overlayfs")
         if not lower.is_dir():
             raise DriverError(f"lower layer {lower} is not a directory")
-        self.records.add("dir", str(d), "server", spec.id)
+        cg = cgroups.plan(spec.id)
+        # One transaction for the instance's records (this is on the boot path).
+        self.records.add_many([("dir", str(d), "server", spec.id, "")]
+                              + [("cgroup", str(p), "server", spec.id, "") for p in cg.dirs])
         d.mkdir()
         configdrive.build(spec, d / "config")
         host_image = lower.resolve() == Path("/")
@@ -167,9 +173,6 @@ class Instances:
         for device in spec.pci_devices:
             pci += [n.to_json() for n in devices.pci_device_nodes(device.address)]
         _write_json(d / "devices.json", {"pci": pci, "block": {}})
-        cg = cgroups.plan(spec.id)
-        for cg_dir in cg.dirs:
-            self.records.add("cgroup", str(cg_dir), "server", spec.id)
         cgroups.create(cg, spec.vcpus, spec.memory_mb)
         _write_json(d / "boot.json", {
             "id": spec.id, "name": spec.name, "hostname": spec.hostname,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
@@ -17,10 +18,11 @@ class Record:
     netns: str
     owner_kind: str
     owner_id: str
+    created_at: dt.datetime | None = None
 
 
 def _record(row: KernelObject) -> Record:
-    return Record(row.kind, row.name, row.netns, row.owner_kind, row.owner_id)
+    return Record(row.kind, row.name, row.netns, row.owner_kind, row.owner_id, row.created_at)
 
 
 class Records:
@@ -32,6 +34,14 @@ class Records:
         with self.db.write() as s:
             insert_if_absent(s, KernelObject, kind=kind, name=name, netns=netns,
                              owner_kind=owner_kind, owner_id=owner_id)
+
+    def add_many(self, rows) -> None:
+        """``add`` for many objects in one transaction (the boot path makes several at once):
+        (kind, name, owner_kind, owner_id, netns) each."""
+        with self.db.write() as s:
+            for kind, name, owner_kind, owner_id, netns in rows:
+                insert_if_absent(s, KernelObject, kind=kind, name=name, netns=netns,
+                                 owner_kind=owner_kind, owner_id=owner_id)
 
     def remove(self, kind: str, name: str, netns: str = "") -> None:
         """Forget an object that no longer exists."""

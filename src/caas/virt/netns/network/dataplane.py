@@ -15,18 +15,17 @@ by the reconcile that ``start`` runs.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import logging
 import threading
 import time
 from typing import Iterable, Sequence
 
-from caas.db.engine import Database, insert_if_absent
+from caas.db.engine import Database
 from caas.virt.driver import NicSpec
 from caas.virt.netns import names
 from caas.virt.netns.network import links, nft, plan
 from caas.virt.netns.network.links import KernelError, Links
-from caas.virt.netns.models import KernelObject
 from caas.virt.netns.records import Record, Records
 
 log = logging.getLogger(__name__)
@@ -35,10 +34,6 @@ log = logging.getLogger(__name__)
 KINDS = ("netns", "link", "nft", "addr")
 HOST = ("host", "host")  # owner of the host's tables
 HOST_RULESET = "host"  # hash key of the host's tables (one ruleset text for all three)
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _table(family_name: tuple[str, str]) -> str:
@@ -58,7 +53,11 @@ class Dataplane:
         self.interval = interval
         self.errors: list[str] = []  # what the last reconcile could not do
         self._lock = threading.RLock()
-        self._applied: dict[tuple[str, str], str] = {}  # (netns, ruleset key) -> digest applied
+        self._count = threading.Lock()
+        self._waiting = 0  # plugs and unplugs waiting for the lock
+        self._inflight: set[str] = set()  # owners (server, port, network ids) of plugs under way
+        self._applied: dict[tuple[str, str], str] = {}  # (netns, ruleset key) -> text applied
+        self._recorded: set[tuple[str, str]] = set()  # rulesets whose record is written
         self._host: Links | None = None
         self._dirty = threading.Event()
         self._stopping = threading.Event()
@@ -71,6 +70,7 @@ class Dataplane:
         """Reconcile once now (finishing or removing what a crash left), then in the background."""
         with self._lock:
             self._applied.clear()  # re-apply every ruleset once: the kernel may differ from memory
+            self._recorded.clear()
         self.reconcile(full=True)
         if self._thread is None:
             self._stopping.clear()
@@ -135,6 +135,22 @@ class Dataplane:
                 return
 
     # ---- instances -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _turn(self):
+        """The lock, for a plug or unplug: counted while waiting, so that a reconcile in
+        progress steps aside (``_yield_to_boots``)."""
+        with self._count:
+            self._waiting += 1
+        try:
+            self._lock.acquire()
+        finally:
+            with self._count:
+                self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
+
     def plug(self, server_id: str, nics: Sequence[NicSpec]) -> str:
         """Make the instance's namespace (lo up) and, for nic i, a veth: ``names.tap`` on the
         network's bridge, up; ``eth{i}`` in the namespace with the port's MAC and the NIC's
@@ -143,15 +159,25 @@ class Dataplane:
         namespace's name; KernelError if the kernel refuses."""
         ns = names.instance_ns(server_id)
         ifnames = {nic.port_id: f"eth{i}" for i, nic in enumerate(nics)}
-        with self._lock:
-            host = self._links()
-            bridges = {nic.network_id for nic in nics if host.get(names.bridge(nic.network_id)) is None}
-            # One transaction for every record of the plug (it is on the boot path).
-            self._record_many([("netns", ns, "server", server_id, "")]
-                              + [("link", names.bridge(n), "network", n, "") for n in sorted(bridges)]
+        owners = {server_id, *ifnames, *(nic.network_id for nic in nics)}
+        with self._count:
+            self._inflight |= owners
+        try:
+            return self._plug(server_id, ns, nics, ifnames)
+        finally:
+            with self._count:
+                self._inflight -= owners
+
+    def _plug(self, server_id: str, ns: str, nics: Sequence[NicSpec], ifnames: dict[str, str]) -> str:
+        self.records.add_many([("netns", ns, "server", server_id, "")]
+                              + [("link", names.bridge(n), "network", n, "") for n in
+                                 sorted({nic.network_id for nic in nics})]
                               + [("link", names.tap(p), "port", p, "") for p in ifnames]
                               + [("link", i, "port", p, ns) for p, i in ifnames.items()]
                               + [("nft", _table(nft.SG_TABLE), "server", server_id, ns)])
+        with self._turn():
+            snap = self._snapshot()  # under the lock: an older one could drop a newer port's rules
+            host = self._links()
             fresh = links.netns_add(ns)
             if fresh:
                 self._forget(ns)
@@ -161,23 +187,14 @@ class Dataplane:
                 host.add_veth(tap, ifnames[nic.port_id], ns, nft.mac(nic.mac_address), int(nic.mtu))
                 host.enslave_up(tap, bridge)
             links.in_netns(ns, lambda inner: inner.up("lo"))
-            snap = self._snapshot()
             self._apply(ns, nft.SG_TABLE, plan.instance_ruleset(snap, ifnames), ("server", server_id), fresh=fresh)
             self._apply_host(plan.host_ruleset(snap))
         return ns
 
-    def _record_many(self, rows: list[tuple[str, str, str, str, str]]) -> None:
-        """Records.add for many objects in one transaction: (kind, name, owner_kind, owner_id,
-        netns) each."""
-        with self.db.write() as s:
-            for kind, name, owner_kind, owner_id, netns in rows:
-                insert_if_absent(s, KernelObject, kind=kind, name=name, netns=netns, owner_kind=owner_kind,
-                                 owner_id=owner_id)
-
     def unplug(self, server_id: str) -> None:
         """Remove the instance's interfaces, namespace and their records; idempotent."""
         ns = names.instance_ns(server_id)
-        with self._lock:
+        with self._turn():
             recs = [r for r in self._my_records() if r.netns == ns or
                     (r.kind == "netns" and r.name == ns)]
             host = self._links()
@@ -221,6 +238,7 @@ class Dataplane:
                     removed += self._stray_tables(router_ns, {nft.NAT_TABLE})
             if all:
                 self._applied.clear()
+                self._recorded.clear()
             self._prune_records()
             return removed
 
@@ -304,11 +322,28 @@ class Dataplane:
             self._try(f"router {router.router_id}", self._converge_router, host, router, desired)
             if full:
                 self._stray_tables(router.netns, {nft.NAT_TABLE})
+        self._try("host ruleset", self._apply_host, desired.host_ruleset)
         for instance in desired.instances.values():
+            self._yield_to_boots()
             if links.netns_exists(instance.netns):
                 self._try(f"security groups of {instance.server_id}", self._apply, instance.netns, nft.SG_TABLE,
                           instance.ruleset, ("server", instance.server_id))
-        self._try("host ruleset", self._apply_host, desired.host_ruleset)
+
+    def _yield_to_boots(self) -> None:
+        """Let waiting plugs and unplugs (servers booting or going) run before the next
+        instance ruleset: during a burst, reconciles would otherwise hold the lock most of the
+        time. Safe here: what is left of the pass only rewrites existing instances' own
+        tables, and a table a plug writes meanwhile is newer, not stale (the next pass brings
+        every instance's sets up to date)."""
+        if not self._waiting:
+            return
+        self._lock.release()
+        try:
+            deadline = time.monotonic() + 1.0
+            while self._waiting and time.monotonic() < deadline:
+                time.sleep(0.002)
+        finally:
+            self._lock.acquire()
 
     def _ensure_bridge(self, host: Links, network_id: str, recorded: bool = False) -> str:
         """Make the network's bridge if missing (recording it first unless ``recorded``), up."""
@@ -372,6 +407,9 @@ class Dataplane:
             link = present.get(port.ifname) or inner.get(port.ifname)
             if link is None:
                 raise KernelError(f"{port.ifname} missing in {router.netns}")
+            # A gratuitous ARP from a new instance on a reused address must win at once
+            # (locktime would ignore it for a second after the last update).
+            links.sysctl(f"net/ipv4/neigh/{port.ifname}/locktime", "0")
             inner.set_addresses(port.ifname, port.addresses)
             if not link.up:
                 inner.up(port.ifname)
@@ -381,35 +419,45 @@ class Dataplane:
     def _apply(self, netns: str, table: tuple[str, str], text: str, owner: tuple[str, str],
                fresh: bool = False) -> None:
         """Apply one table's ruleset in ``netns`` unless this exact text is applied already
-        (``fresh``: the namespace is new, so the table cannot exist and is only defined)."""
-        key, digest = (netns, _table(table)), _digest(text)
-        if self._applied.get(key) == digest:
+        (``fresh``: the namespace is new, so the table cannot exist and is only defined). When
+        only set elements changed (a remote group's members), only those sets are rewritten:
+        a burst of servers in one group changes every member's sets, each time."""
+        key = (netns, _table(table))
+        old = self._applied.get(key)
+        if old == text:
             return
-        if not fresh:
+        if key not in self._recorded and not fresh:
             self.records.add("nft", _table(table), owner[0], owner[1], netns=netns)
+        self._recorded.add(key)
         self._applied.pop(key, None)  # if applying fails, the next reconcile tries again
-        links.nft_apply(nft.as_new(text) if fresh else text, netns or None)
-        self._applied[key] = digest
+        update = nft.set_update(old, text) if old is not None and not fresh else None
+        if update is None:
+            links.nft_apply(nft.as_new(text) if fresh else text, netns or None)
+        elif update:
+            links.nft_apply(update, netns or None)
+        self._applied[key] = text
 
     def _apply_host(self, text: str) -> None:
-        key, digest = ("", HOST_RULESET), _digest(text)
-        if self._applied.get(key) == digest:
+        key = ("", HOST_RULESET)
+        if self._applied.get(key) == text:
             return
-        for table in nft.HOST_TABLES:
-            self.records.add("nft", _table(table), *HOST)
+        if key not in self._recorded:
+            self.records.add_many([("nft", _table(table), *HOST, "") for table in nft.HOST_TABLES])
+            self._recorded.add(key)
         self._applied.pop(key, None)
         links.nft_apply(text)
-        self._applied[key] = digest
+        self._applied[key] = text
 
     def _forget(self, netns: str) -> None:
         """Forget what was applied in ``netns`` (it was made afresh, or is gone)."""
         for key in [k for k in self._applied if k[0] == netns]:
             del self._applied[key]
+        self._recorded = {k for k in self._recorded if k[0] != netns}
 
     # ---- records -------------------------------------------------------------------------
     def _prune_records(self) -> None:
         """Forget records of objects that do not exist (made records of a crash, or objects
-        that went with their namespace)."""
+        that went with their namespace), except those of plugs in flight."""
         namespaces = links.netns_list()
         host_links = set(self._links().all())
         try:
@@ -417,6 +465,8 @@ class Dataplane:
         except KernelError:
             host_tables = None
         for r in self._my_records():
+            if r.owner_id in self._inflight:  # a plug records before it locks: its objects come yet
+                continue
             if r.netns:
                 gone = r.netns not in namespaces
             elif r.kind == "netns":
