@@ -8,7 +8,6 @@ taken (``StartupError``).
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import re
 import socket
@@ -23,22 +22,15 @@ class StartupError(Exception):
 
 
 def lock_data_dir(settings: Settings):
+    from caas.lockfile import Held, hold
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
-    fh = open(settings.lock_file, "a+")
     try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fh.seek(0)
-        holder = fh.read().strip() or "another process"
-        fh.close()
-        raise StartupError(f"caas is already running with data dir {settings.data_dir} ({holder}); "
+        return hold(settings.lock_file, f"pid {os.getpid()}, port {settings.port}")
+    except Held as held:
+        raise StartupError(f"caas is already running with data dir {settings.data_dir} ({held.holder}); "
                            "stop it first or choose another --data-dir") from None
-    fh.seek(0)
-    fh.truncate()
-    fh.write(f"pid {os.getpid()}, port {settings.port}\n")
-    fh.flush()
-    return fh
 
 
 def bind(settings: Settings) -> socket.socket:

@@ -5,7 +5,6 @@ runs the container in that namespace."""
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import re
@@ -14,6 +13,7 @@ import socket
 from pathlib import Path
 
 from caas.db.engine import Database
+from caas.lockfile import Held, hold
 from caas.virt.driver import DriverError, HostInfo, InstanceSpec
 from caas.virt.netns import devices, names, rootfs
 from caas.virt.netns.instance import Instances
@@ -48,20 +48,11 @@ def _memory_mb() -> int:
 def lock_host(data_dir: Path):
     """Take the machine's netns lock for this process's lifetime; DriverError if another caas
     holds it (the message names it)."""
-    fh = open(HOST_LOCK, "a+")
     try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fh.seek(0)
-        holder = fh.read().strip() or "another process"
-        fh.close()
-        raise DriverError(f"another caas with the netns driver runs on this machine ({holder}); the cs- "
+        return hold(HOST_LOCK, f"pid {os.getpid()}, data dir {data_dir}")
+    except Held as held:
+        raise DriverError(f"another caas with the netns driver runs on this machine ({held.holder}); the cs- "
                           "kernel objects belong to one caas per machine: stop it first") from None
-    fh.seek(0)
-    fh.truncate()
-    fh.write(f"pid {os.getpid()}, data dir {data_dir}\n")
-    fh.flush()
-    return fh
 
 
 def check_host() -> None:
