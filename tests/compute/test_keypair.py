@@ -97,7 +97,8 @@ def test_import_x509(alice):
 
 @pytest.mark.parametrize("public_key", ["", "ssh-rsa", "ssh-rsa AAAA", "not a key at all", "ssh-ed25519 " + "A" * 68,
                                         "-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----",
-                                        ED25519.replace("ssh-ed25519", "ssh-rsa")])
+                                        ED25519.replace("ssh-ed25519", "ssh-rsa")],
+                         ids=["empty", "type-only", "short", "prose", "bad-ed25519", "certificate", "wrong-type"])
 def test_invalid_public_keys(alice, public_key):
     r = create(alice.client, "2.2", name=uniq("k"), public_key=public_key)
     assert r.status_code == 400, r.text
