@@ -234,13 +234,3 @@ def make_member(srv: CaasServer, admin_client: httpx.Client, name: str | None = 
     return {"name": name, "password": password, "user_id": user["id"], "project_id": project["id"],
             "role_id": role_id, "token": token}
 
-
-def pytest_collection_modifyitems(config, items):
-    """With pytest-xdist (scripts/test runs two workers): each module stays on one worker (its
-    tests share a module's server and run in order), and every test that makes cs- kernel
-    objects runs on the same worker, one after the other (they assert that nothing with the
-    prefix leaks, and one netns caas runs per machine)."""
-    for item in items:
-        path = item.path.as_posix()
-        group = "netns" if "/tests/virt/" in path or "/test_netns" in path else item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(group))
