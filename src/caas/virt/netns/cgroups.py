@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import time
 from dataclasses import dataclass
@@ -94,6 +95,9 @@ def _v2_parent() -> Path:
             raise DriverError(f"cannot enable cgroup controllers in {own} (other processes "
                               f"live there; give caas a delegated cgroup): {e2}") from e2
     return own
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def plan(server_id: str) -> Cgroup:
@@ -188,6 +192,18 @@ def remove(cg: Cgroup, timeout: float = 5.0) -> list[Path]:
                     raise DriverError(f"cannot remove cgroup {d}: {e}") from e
                 time.sleep(0.01)
     return removed
+
+
+def present() -> set[str]:
+    """Server ids of every instance cgroup (``cs-<id>``) where this process would make one."""
+    parents = {d.parent for d in plan("00000000-0000-0000-0000-000000000000").dirs}
+    ids = set()
+    for parent in parents:
+        for d in parent.glob(names.cgroup("*")):
+            sid = d.name[len(names.PREFIX):]
+            if d.is_dir() and _UUID.match(sid):
+                ids.add(sid)
+    return ids
 
 
 def from_dirs(dirs: Iterable[str | Path]) -> Cgroup:

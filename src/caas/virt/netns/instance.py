@@ -347,11 +347,15 @@ class Instances:
 
     def cleanup(self, keep: set[str]) -> list[str]:
         """Destroy every instance not in ``keep`` (processes, cgroups, loop devices, files) that
-        has a state dir or records here; returns the ids removed. Cgroups are not scanned by
-        name: v1 parents such as /sys/fs/cgroup/cpu are shared with any other caas on the host."""
+        has a state dir or records here, and kill and remove every other instance cgroup not in
+        ``keep`` (an instance whose state went with another data dir: one netns caas runs per
+        machine, and cleanup runs only while none does); returns the ids removed."""
         removed = []
         for server_id in sorted(self.known() - set(keep)):
             self.destroy(server_id)
+            removed.append(server_id)
+        for server_id in sorted(cgroups.present() - set(keep) - set(removed)):
+            cgroups.remove(cgroups.plan(server_id))
             removed.append(server_id)
         return removed
 
