@@ -73,11 +73,8 @@ def prepare(settings: Settings):
     from caas.virt.driver import DriverError
 
     try:
-        cloud = Cloud(settings)
-    except DriverError as exc:
-        raise StartupError(str(exc)) from None
-    cloud.keys.setup()
-    try:
+        cloud = Cloud(settings)  # the netns driver checks the host and takes its lock here
+        cloud.keys.setup()
         cloud.bootstrap()
     except CaasError as exc:
         raise StartupError(exc.message) from None
@@ -98,9 +95,10 @@ def cleanup_kernel(settings: Settings, everything: bool) -> list[str]:
     from caas.virt.netns.driver import NetnsDriver
 
     fresh = not settings.database_url and not (settings.data_dir / "caas.db").exists()
-    if everything:
-        lock = lock_data_dir(settings) if settings.data_dir.exists() else None  # refuses while caas runs
-    elif fresh:
+    lock = None
+    if everything and settings.data_dir.exists():
+        lock = lock_data_dir(settings)  # refuses while caas runs
+    elif not everything and fresh:
         raise StartupError(f"no caas database in {settings.data_dir}; use --all to remove every cs- object")
     with tempfile.TemporaryDirectory(prefix="caas-cleanup-") as tmp:
         url = f"sqlite:///{tmp}/empty.db" if fresh else settings.db_url
@@ -118,7 +116,7 @@ def cleanup_kernel(settings: Settings, everything: bool) -> list[str]:
         except DriverError as exc:
             raise StartupError(str(exc)) from None
         finally:
-            if everything and lock is not None:
+            if lock is not None:
                 lock.close()
 
 

@@ -174,7 +174,5 @@ class NetnsDriver:
 
         with self.db.read() as s:
             keep = set() if everything else set(s.scalars(select(Server.id)))
-        removed = self.instances.cleanup(keep)
-        for server_id in removed:
-            self.dataplane.unplug(server_id)
-        return removed + self.dataplane.cleanup(everything)
+        # The dataplane's cleanup removes the namespaces of the servers removed here, too.
+        return self.instances.cleanup(keep) + self.dataplane.cleanup(everything)
