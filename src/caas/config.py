@@ -94,6 +94,23 @@ class Settings:
     scheduler_strategy: str = field(default_factory=lambda: os.environ.get("CAAS_SCHEDULER_STRATEGY", "spread"))
     # Threads that build, stop, start and delete servers in the background.
     compute_workers: int = field(default_factory=lambda: _env_int("CAAS_COMPUTE_WORKERS", 8))
+    # Clusters. The cloud they are built on: a cloud in clouds.yaml (OS_CLIENT_CONFIG_FILE), or
+    # None for this caas itself (as its admin). Defaults for what a create leaves out.
+    cluster_cloud: str | None = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_CLOUD") or None)
+    cluster_flavor: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_FLAVOR", "m1.xsmall"))
+    cluster_image: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_IMAGE", "host"))
+    # Every cluster's private subnet (clusters are isolated by their own routers, so they share
+    # it): the head at .0.10, nodeN at the N-th address after .1.0.
+    cluster_cidr: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_CIDR", "10.200.0.0/16"))
+    cluster_node_width: int = field(default_factory=lambda: _env_int("CAAS_CLUSTER_NODE_WIDTH", 3))
+    # ssh: caas logs in to the head (through its floating IP) to bootstrap and to check that
+    # every node is ready; none: a server the cloud calls ACTIVE is ready (the fake driver's
+    # instances run nothing). Default: none on the embedded fake cloud, ssh otherwise.
+    cluster_guest: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_GUEST", ""))
+    cluster_timeout: float = field(default_factory=lambda: _env_float("CAAS_CLUSTER_TIMEOUT", 600.0))
+    # Fault injection for tests: fail a cluster operation right after this step's work.
+    cluster_fail_at: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_FAIL_AT", ""))
+    cluster_workers: int = field(default_factory=lambda: _env_int("CAAS_CLUSTER_WORKERS", 4))
 
     def __post_init__(self) -> None:
         if self.driver not in DRIVERS:
@@ -116,6 +133,24 @@ class Settings:
             raise ValueError("allocation ratios must be positive")
         if not 1 <= self.compute_workers <= 256:
             raise ValueError("CAAS_COMPUTE_WORKERS must be between 1 and 256")
+        if not self.cluster_guest:
+            object.__setattr__(self, "cluster_guest",
+                               "none" if self.driver == "fake" and not self.cluster_cloud else "ssh")
+        if self.cluster_guest not in ("ssh", "none"):
+            raise ValueError("CAAS_CLUSTER_GUEST must be ssh or none")
+        if not 1 <= self.cluster_node_width <= 8:
+            raise ValueError("CAAS_CLUSTER_NODE_WIDTH must be between 1 and 8")
+        if not 1 <= self.cluster_workers <= 64:
+            raise ValueError("CAAS_CLUSTER_WORKERS must be between 1 and 64")
+        if self.cluster_timeout <= 0:
+            raise ValueError("CAAS_CLUSTER_TIMEOUT must be positive")
+        import ipaddress
+        try:
+            net = ipaddress.ip_network(self.cluster_cidr)
+        except ValueError:
+            raise ValueError(f"CAAS_CLUSTER_CIDR is not a network: {self.cluster_cidr!r}") from None
+        if net.version != 4 or net.prefixlen > 22:
+            raise ValueError("CAAS_CLUSTER_CIDR must be an IPv4 network of /22 or larger")
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)

@@ -175,6 +175,7 @@ def serve(settings: Settings, log_level: str = "warning") -> None:
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
                             timeout_graceful_shutdown=10, server_header=False)
     server = _server_class()(config)
+    server.on_exit = cloud.clusters.engine.stopping.set
     print(banner(settings), flush=True)
     try:
         server.run(sockets=[sock])

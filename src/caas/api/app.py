@@ -18,12 +18,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
+from caas.api import clusters as clusters_api
 from caas.api import compute as compute_api
 from caas.api import identity as identity_api
 from caas.api import image as image_api
 from caas.api import network as network_api
 from caas.api import volume as volume_api
 from caas.api.framework import ALL_METHODS, json_response
+from caas.clusters.service import ClusterService
 from caas.compute.service import ComputeService
 from caas.config import Settings
 from caas.db import Database
@@ -63,6 +65,7 @@ class Cloud:
         self.driver = driver_for(settings, self.db)
         self.compute = ComputeService(self.db, settings, self.driver, self.network, self.image,
                                       lambda: self.volume)
+        self.clusters = ClusterService(self.db, settings)
 
     def bootstrap(self) -> None:
         """First-start state of every service (idempotent; identity first)."""
@@ -74,9 +77,12 @@ class Cloud:
         self.volume.bootstrap()
         self.driver.start()  # the kernel converged with the database before work resumes
         self.compute.bootstrap()
+        self.clusters.bootstrap()  # its workers wait until the cloud answers over HTTP
 
     def shutdown(self) -> None:
-        """Let background work finish (compute workers), then close the database."""
+        """Stop cluster work at its next step (the record resumes it), let compute's workers
+        finish, then close the database."""
+        self.clusters.shutdown()
         self.compute.shutdown()
         self.driver.stop()
         self.volume.shutdown()
@@ -145,6 +151,7 @@ def create_app(cloud: Cloud) -> Starlette:
         "/network": network_api.build(cloud),
         "/compute": compute_api.build(cloud),
         "/volume": volume_api.build(cloud),
+        "/caas": clusters_api.build(cloud),
     }
     routes = [Route("/", root), Route("/healthz", healthz), Route("/metrics", metrics_view)]
     for prefix, api in apis.items():

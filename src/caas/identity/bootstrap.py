@@ -30,6 +30,7 @@ CATALOG: list[tuple[str, str, str, str]] = [
     # Block storage under both names: openstacksdk looks for block-storage, OSC for volumev3.
     ("block-storage", "cinder", "/volume/v3/$(project_id)s", "Block Storage Service"),
     ("volumev3", "cinderv3", "/volume/v3/$(project_id)s", "Block Storage Service v3"),
+    ("caas", "caas", "/caas/v1", "Cluster as a Service"),
 ]
 INTERFACES = ("public", "internal", "admin")
 ROLES = ("admin", "member", "reader")

@@ -722,7 +722,7 @@ def run_user_data(cfg):
         log("user_data is neither a script (#!) nor #cloud-config: ignored")
 
 
-SUPPORTED = {"hostname", "ssh_authorized_keys", "write_files", "runcmd", "fqdn",
+SUPPORTED = {"hostname", "ssh_authorized_keys", "write_files", "runcmd", "fqdn", "disable_root",
              "manage_etc_hosts", "preserve_hostname"}
 
 

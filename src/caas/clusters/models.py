@@ -1,0 +1,95 @@
+"""The cluster layer's own state: clusters, their nodes, the cloud resources each owns (recorded
+before they are asked for), and the events of their work.
+
+A cluster row lives until its delete has removed everything it owns; its name is unique among
+the project's live clusters (a failed cluster that owns nothing gives its name up at once).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from caas.db.base import Base, new_id, utcnow
+
+# Cluster status
+CREATING, ACTIVE, UPDATING, DELETING, ERROR = "CREATING", "ACTIVE", "UPDATING", "DELETING", "ERROR"
+# Node status
+BUILDING, NODE_ACTIVE, NODE_ERROR, NODE_DELETING = "BUILDING", "ACTIVE", "ERROR", "DELETING"
+HEAD, COMPUTE = "head", "compute"
+
+
+class Cluster(Base):
+    __tablename__ = "cluster"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(63))
+    status: Mapped[str] = mapped_column(String(16), default=CREATING)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    step: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    image: Mapped[str] = mapped_column(String(255))
+    image_id: Mapped[str] = mapped_column(String(64))
+    profile: Mapped[str] = mapped_column(String(32))
+    profile_version: Mapped[str] = mapped_column(String(32))
+    head_flavor: Mapped[str] = mapped_column(String(255))
+    node_flavor: Mapped[str] = mapped_column(String(255))
+    key_name: Mapped[str] = mapped_column(String(255))
+    keypair_generated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The cluster's own key (OpenSSH private key text): trusted between its nodes, and how caas
+    # reaches the head for bootstrap and ready checks.
+    cluster_key: Mapped[str] = mapped_column(Text)
+    cluster_public_key: Mapped[str] = mapped_column(Text)
+    keep_on_failure: Mapped[bool] = mapped_column(Boolean, default=False)
+    floating_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    network_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # What the cluster's work is doing: create | add | remove | delete (None when idle).
+    operation: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class ClusterNode(Base):
+    __tablename__ = "cluster_node"
+    __table_args__ = (UniqueConstraint("cluster_id", "name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(63))  # the hostname inside the cluster
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=BUILDING)
+    flavor: Mapped[str] = mapped_column(String(255))
+    server_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    port_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    fixed_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ClusterResource(Base):
+    """One cloud resource the cluster owns. Written (with its cloud name) before the cloud is
+    asked for it; ``cloud_id`` is filled in once the cloud answers. A row without ``cloud_id``
+    after a crash is looked up in the cloud by its name."""
+
+    __tablename__ = "cluster_resource"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"), index=True)
+    # keypair | network | subnet | router | router_interface | security_group | port | server | floating_ip
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    cloud_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    node: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ClusterEvent(Base):
+    __tablename__ = "cluster_event"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"), index=True)
+    time: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    step: Mapped[str] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(8), default="info")
+    message: Mapped[str] = mapped_column(Text)
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -1,0 +1,460 @@
+"""Cluster domain logic (no HTTP): create (with its plan and quota check), list, show, events,
+add and remove nodes, delete; the background workers that run the engine, and the resume of
+work a previous run left half done.
+
+What the caller asked for is checked here, before anything exists: the name, the profile, the
+image (by name, id, or ``os_distro``), the flavors, the keypair, node names, and the whole
+cluster against the project's quotas and the cloud's capacity. A refusal lists every
+shortfall. Accepted work is recorded, then runs on a worker (``Engine.run``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import re
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+
+from caas.clusters import addresses, names as node_names, profiles
+from caas.clusters.cloud import CloudAccess, cloud_message, not_found
+from caas.clusters.engine import HEAD_NAME, NODE_PREFIX, Engine
+from caas.clusters.guest import generate_key
+from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DELETING, ERROR, HEAD, NODE_DELETING,
+                                  UPDATING, Cluster, ClusterEvent, ClusterNode, ClusterResource)
+from caas.config import Settings
+from caas.db import Database
+from caas.db.base import new_id, utcnow
+from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound, ServiceUnavailable
+from caas.identity.context import AuthContext
+
+log = logging.getLogger("caas.clusters")
+
+CLUSTER_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
+MAX_NODES = 1000  # per request and per cluster
+
+
+class QuotaShortfall(Forbidden):
+    """The cluster does not fit: every shortfall is listed."""
+
+    def __init__(self, shortfalls: list[dict]) -> None:
+        text = "; ".join(s["message"] for s in shortfalls)
+        super().__init__(f"The cluster does not fit, nothing was created: {text}.", kind="QuotaExceeded")
+        self.shortfalls = shortfalls
+
+
+@dataclass
+class Request:
+    """A create, as checked: everything the engine needs."""
+
+    name: str
+    image: str | None
+    profile: str
+    profile_version: str | None
+    node_count: int
+    node_flavor: str | None
+    head_flavor: str | None
+    key_name: str | None
+    keep_on_failure: bool
+
+
+def _iso(value) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value is not None else None
+
+
+class ClusterService:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.access = CloudAccess(settings)
+        self.engine = Engine(db, settings, self.access)
+        self._workers = cf.ThreadPoolExecutor(settings.cluster_workers, thread_name_prefix="caas-cluster")
+        self._lock = threading.Lock()
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    def bootstrap(self) -> None:
+        """Resume (finish or roll back) the work a previous run left half done. Runs on the
+        workers, which wait for the cloud to answer first."""
+        with self.db.read() as s:
+            pending = list(s.scalars(select(Cluster.id).where(Cluster.operation.is_not(None))))
+        for cid in pending:
+            self._submit(cid, "resume", wait_for_cloud=True)
+
+    def shutdown(self) -> None:
+        self.engine.stopping.set()
+        self._workers.shutdown(wait=True, cancel_futures=True)
+        self.engine.close()
+        self.access.close()
+
+    def _submit(self, cluster_id: str, operation: str, names: list[str] | None = None, user_key: str = "",
+                wait_for_cloud: bool = False) -> None:
+        def job():
+            if wait_for_cloud and not self._wait_for_cloud():
+                return
+            self.engine.run(cluster_id, operation, names, user_key)
+        self._workers.submit(job)
+
+    def _wait_for_cloud(self) -> bool:
+        import time
+
+        deadline = time.monotonic() + 120
+        while not self.engine.stopping.is_set():
+            try:
+                self.access.admin().authorize()
+                return True
+            except Exception:  # noqa: BLE001 - the API may not listen yet
+                self.access.close()
+                if time.monotonic() > deadline:
+                    log.error("clusters: the cloud did not answer in 120 s; pending work stays recorded")
+                    return False
+                time.sleep(0.5)
+        return False
+
+    # ---- reading ------------------------------------------------------------------------
+    def _get(self, s, ctx: AuthContext, ref: str) -> Cluster:
+        rows = list(s.scalars(select(Cluster).where((Cluster.id == ref) | (Cluster.name == ref),
+                                                    Cluster.project_id == ctx.project_id)))
+        if not rows and ctx.is_admin:  # an admin reaches any project's cluster by its id
+            rows = list(s.scalars(select(Cluster).where(Cluster.id == ref)))
+        if not rows:
+            raise NotFound(f"No cluster {ref[:80]!r} in this project.")
+        return next((r for r in rows if r.id == ref), rows[0])
+
+    def _view(self, s, c: Cluster, nodes: list[ClusterNode] | None = None) -> dict:
+        if nodes is None:
+            nodes = list(s.scalars(select(ClusterNode).where(ClusterNode.cluster_id == c.id)
+                                   .order_by(ClusterNode.role.desc(), ClusterNode.name)))
+        computes = [n for n in nodes if n.role == COMPUTE]
+        return {
+            "id": c.id, "name": c.name, "project_id": c.project_id, "user_id": c.user_id, "status": c.status,
+            "status_reason": c.status_reason, "step": c.step, "operation": c.operation, "image": c.image,
+            "image_id": c.image_id, "profile": c.profile, "profile_version": c.profile_version,
+            "head_flavor": c.head_flavor, "node_flavor": c.node_flavor, "key_name": c.key_name or None,
+            "keypair_generated": c.keypair_generated, "node_count": len(computes),
+            "nodes_ready": sum(1 for n in computes if n.status == "ACTIVE"), "head_name": f"{c.name}-head",
+            "floating_ip": c.floating_ip, "network_id": c.network_id, "keep_on_failure": c.keep_on_failure,
+            "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
+            "nodes": [self._node_view(c, n) for n in nodes],
+        }
+
+    @staticmethod
+    def _node_view(c: Cluster, n: ClusterNode) -> dict:
+        return {"name": f"{c.name}-head" if n.role == HEAD else n.name, "role": n.role, "status": n.status,
+                "server_id": n.server_id, "fixed_ip": n.fixed_ip, "flavor": n.flavor, "created_at": _iso(n.created_at)}
+
+    def list(self, ctx: AuthContext, all_projects: bool = False, name: str | None = None,
+             status: str | None = None) -> list[dict]:
+        if all_projects and not ctx.is_admin:
+            raise Forbidden("Only admins may list the clusters of all projects.")
+        with self.db.read() as s:
+            q = select(Cluster)
+            if not all_projects:
+                q = q.where(Cluster.project_id == ctx.project_id)
+            if name is not None:
+                q = q.where(Cluster.name == name)
+            if status is not None:
+                q = q.where(Cluster.status == status.upper())
+            clusters = list(s.scalars(q.order_by(Cluster.created_at, Cluster.name)))
+            nodes: dict[str, list] = {}
+            if clusters:
+                for n in s.scalars(select(ClusterNode).where(ClusterNode.cluster_id.in_([c.id for c in clusters]))
+                                   .order_by(ClusterNode.role.desc(), ClusterNode.name)):
+                    nodes.setdefault(n.cluster_id, []).append(n)
+            return [self._view(s, c, nodes.get(c.id, [])) for c in clusters]
+
+    def show(self, ctx: AuthContext, ref: str) -> dict:
+        with self.db.read() as s:
+            return self._view(s, self._get(s, ctx, ref))
+
+    def events(self, ctx: AuthContext, ref: str, since: int = 0) -> list[dict]:
+        with self.db.read() as s:
+            c = self._get(s, ctx, ref)
+            rows = s.scalars(select(ClusterEvent).where(ClusterEvent.cluster_id == c.id, ClusterEvent.seq > since)
+                             .order_by(ClusterEvent.seq).limit(5000))
+            return [{"seq": e.seq, "time": e.time.isoformat(timespec="milliseconds") + "Z", "step": e.step,
+                     "level": e.level, "message": e.message, "duration": e.duration} for e in rows]
+
+    def nodes(self, ctx: AuthContext, ref: str) -> list[dict]:
+        return self.show(ctx, ref)["nodes"]
+
+    # ---- the cloud, for checks ----------------------------------------------------------
+    def _cloud(self, ctx: AuthContext):
+        try:
+            return self.access.project(ctx.project_id)
+        except Exception as exc:  # noqa: BLE001
+            self.access.close()
+            raise ServiceUnavailable(f"The cloud did not answer the cluster service: {cloud_message(exc)}") from None
+
+    def _image(self, conn, ref: str) -> tuple[str, str]:
+        images = [i for i in conn.image.images() if i.status == "active"]
+        match = [i for i in images if ref in (i.id, i.name)]
+        if not match:
+            match = [i for i in images if str((i.properties or {}).get("os_distro") or getattr(i, "os_distro", "") or "")
+                     .lower() == ref.lower()]
+        if not match:
+            raise BadRequest(f"No active image named {ref[:80]!r} or with os_distro {ref[:80]!r}.")
+        image = sorted(match, key=lambda i: i.created_at or "", reverse=True)[0]
+        return image.id, image.name
+
+    def _flavor(self, conn, ref: str) -> dict:
+        f = conn.compute.find_flavor(ref, ignore_missing=True)
+        if f is None:
+            raise BadRequest(f"No flavor {ref[:80]!r}.")
+        return {"name": f.name, "vcpus": f.vcpus, "ram": f.ram, "disk": (f.disk or 0) + (f.ephemeral or 0)}
+
+    def _user_key(self, ctx: AuthContext, key_name: str) -> str:
+        try:
+            kp = self.access.admin().compute.get_keypair(key_name, user_id=ctx.user_id)
+        except Exception as exc:  # noqa: BLE001
+            if not_found(exc):
+                raise BadRequest(f"You have no keypair {key_name[:80]!r}; import one or leave --key-name out "
+                                 "to have one generated.") from None
+            raise
+        return kp.public_key
+
+    def _need(self, node_count: int, head: dict | None, node: dict, new_network: bool) -> dict:
+        servers = node_count + (1 if head else 0)
+        need = {"instances": servers, "cores": node_count * node["vcpus"] + (head["vcpus"] if head else 0),
+                "ram": node_count * node["ram"] + (head["ram"] if head else 0),
+                "disk": node_count * node["disk"] + (head["disk"] if head else 0), "port": servers}
+        if new_network:
+            need.update(network=1, subnet=1, router=1, floatingip=1, security_group=2, security_group_rule=6)
+            need["port"] += 1  # the router's interface
+        return need
+
+    def _check(self, conn, ctx: AuthContext, need: dict) -> tuple[list[dict], list[dict]]:
+        """(quota lines, shortfalls) for what ``need`` asks of the project and the cloud."""
+        lines, short = [], []
+
+        def line(resource: str, limit: int, used: int, unit: str = "") -> None:
+            needed = need.get(resource, 0)
+            if not needed:
+                return
+            available = None if limit < 0 else max(0, limit - used)
+            lines.append({"resource": resource, "needed": needed, "in_use": used, "limit": limit})
+            if available is not None and needed > available:
+                short.append({"resource": resource, "needed": needed, "available": available,
+                              "message": f"{resource}: needs {needed}{unit}, {available}{unit} left of the "
+                                         f"project's quota of {limit}{unit}"})
+
+        absolute = conn.compute.get("/limits").json()["limits"]["absolute"]
+        line("instances", absolute["maxTotalInstances"], absolute["totalInstancesUsed"])
+        line("cores", absolute["maxTotalCores"], absolute["totalCoresUsed"])
+        line("ram", absolute["maxTotalRAMSize"], absolute["totalRAMUsed"], " MB")
+        quota = conn.network.get(f"/quotas/{ctx.project_id}/details.json").json()["quota"]
+        for resource in ("network", "subnet", "router", "port", "floatingip", "security_group",
+                         "security_group_rule"):
+            q = quota.get(resource)
+            if q:
+                line(resource, q["limit"], q["used"] + q.get("reserved", 0))
+        try:
+            stats = self.access.admin().compute.get("/os-hypervisors/statistics").json()["hypervisor_statistics"]
+        except Exception:  # noqa: BLE001 - a cloud that hides its capacity gets the quota check only
+            return lines, short
+        for resource, free, unit in (("ram", stats.get("free_ram_mb"), " MB"), ("disk", stats.get("free_disk_gb"), " GB")):
+            if free is not None and need.get(resource, 0) > free:
+                short.append({"resource": f"capacity:{resource}", "needed": need[resource], "available": free,
+                              "message": f"the cloud's free {resource}: needs {need[resource]}{unit}, "
+                                         f"{free}{unit} free on its hypervisors"})
+        return lines, short
+
+    # ---- create -------------------------------------------------------------------------
+    def _validate(self, req: Request) -> profiles.Profile:
+        if not CLUSTER_NAME.match(req.name):
+            raise BadRequest("A cluster name is a DNS label: lowercase letters, digits and hyphens, starting with a "
+                             "letter, at most 40 characters.")
+        p = profiles.profile(req.profile, req.profile_version)
+        if not 0 <= req.node_count <= MAX_NODES:
+            raise BadRequest(f"node_count must be between 0 and {MAX_NODES}.")
+        if req.node_count and not p.compute_nodes:
+            raise BadRequest(f"Profile {p.name} is a head node only; it takes no compute nodes.")
+        if req.node_count > addresses.max_nodes(self.settings.cluster_cidr):
+            raise BadRequest("More nodes than the cluster network holds.")
+        return p
+
+    def plan(self, ctx: AuthContext, req: Request) -> dict:
+        """What a create would make and use, and what does not fit (nothing is created)."""
+        p = self._validate(req)
+        conn = self._cloud(ctx)
+        image_id, image_name = self._image(conn, req.image or self.settings.cluster_image)
+        head = self._flavor(conn, req.head_flavor or req.node_flavor or self.settings.cluster_flavor)
+        node = self._flavor(conn, req.node_flavor or self.settings.cluster_flavor)
+        if req.key_name:
+            self._user_key(ctx, req.key_name)
+        lines, short = self._check(conn, ctx, self._need(req.node_count, head, node, True))
+        names = node_names.next_free([], req.node_count, NODE_PREFIX, self.settings.cluster_node_width)
+        n = req.name
+        resources = [{"kind": "network", "name": f"{n}-net", "cidr": self.settings.cluster_cidr},
+                     {"kind": "subnet", "name": f"{n}-subnet"}, {"kind": "router", "name": f"{n}-router"},
+                     {"kind": "router_interface", "name": f"{n}-router"},
+                     {"kind": "security_group", "name": f"{n}-head"}, {"kind": "security_group", "name": f"{n}-cluster"},
+                     {"kind": "port", "name": f"{n}-head", "fixed_ip": addresses.head_ip(self.settings.cluster_cidr)},
+                     {"kind": "server", "name": f"{n}-head", "flavor": head["name"], "image": image_name},
+                     {"kind": "floating_ip", "name": f"{n}-head"}]
+        for i, name in enumerate(names):
+            ip = addresses.node_ip(self.settings.cluster_cidr, node_names.node_number(name)[1])
+            resources += [{"kind": "port", "name": f"{n}-{name}", "fixed_ip": ip},
+                          {"kind": "server", "name": f"{n}-{name}", "flavor": node["name"], "image": image_name}]
+        return {"cluster": n, "image": image_name, "image_id": image_id, "profile": p.name,
+                "profile_version": req.profile_version or p.default_version, "head_flavor": head["name"],
+                "node_flavor": node["name"], "nodes": names, "keypair": req.key_name or "(generated)",
+                "resources": resources, "quota": lines, "shortfalls": short}
+
+    def create(self, ctx: AuthContext, req: Request) -> tuple[dict, str | None]:
+        """Check, record, and start the create; (the cluster, the generated private key or None)."""
+        plan = self.plan(ctx, req)
+        if plan["shortfalls"]:
+            raise QuotaShortfall(plan["shortfalls"])
+        user_key, private = "", None
+        if req.key_name:
+            user_key = self._user_key(ctx, req.key_name)
+        else:
+            private, user_key = generate_key(f"caas-{req.name}")
+        cluster_key, cluster_pub = generate_key(f"caas-cluster-{req.name}")
+        cidr = self.settings.cluster_cidr
+        with self.db.write() as s:
+            old = s.scalar(select(Cluster).where(Cluster.project_id == ctx.project_id, Cluster.name == req.name))
+            if old is not None:
+                owns = s.scalar(select(func.count()).select_from(ClusterResource)
+                                .where(ClusterResource.cluster_id == old.id))
+                if old.status != ERROR or owns or old.operation:
+                    raise Conflict(f"A cluster named {req.name!r} already exists in this project"
+                                   + (" (in ERROR, still owning resources: delete it first)." if old.status == ERROR
+                                      else "."))
+                for model in (ClusterEvent, ClusterNode):
+                    s.execute(delete(model).where(model.cluster_id == old.id))
+                s.delete(old)
+                s.flush()
+            c = Cluster(id=new_id(), project_id=ctx.project_id, user_id=ctx.user_id, name=req.name, status=CREATING,
+                        status_reason="", step="queued", image=plan["image"], image_id=plan["image_id"],
+                        profile=plan["profile"], profile_version=plan["profile_version"],
+                        head_flavor=plan["head_flavor"], node_flavor=plan["node_flavor"],
+                        key_name=req.key_name or "", keypair_generated=private is not None, cluster_key=cluster_key,
+                        cluster_public_key=cluster_pub, keep_on_failure=req.keep_on_failure, operation="create")
+            s.add(c)
+            s.flush()
+            s.add(ClusterNode(cluster_id=c.id, name=HEAD_NAME, role=HEAD, status=BUILDING, flavor=plan["head_flavor"],
+                              fixed_ip=addresses.head_ip(cidr)))
+            for name in plan["nodes"]:
+                s.add(ClusterNode(cluster_id=c.id, name=name, role=COMPUTE, status=BUILDING,
+                                  flavor=plan["node_flavor"],
+                                  fixed_ip=addresses.node_ip(cidr, node_names.node_number(name)[1])))
+            s.add(ClusterEvent(cluster_id=c.id, step="plan", message=(
+                f"accepted: {len(plan['resources'])} resources; " + ", ".join(
+                    f"{q['resource']} {q['needed']} (of {q['in_use']}/{q['limit']})" for q in plan["quota"]))))
+            s.flush()
+            view = self._view(s, c)
+        self._submit(c.id, "create", user_key=user_key)
+        return view, private
+
+    # ---- nodes and delete ---------------------------------------------------------------
+    def _idle(self, s, ctx: AuthContext, ref: str) -> Cluster:
+        c = self._get(s, ctx, ref)
+        if c.status != ACTIVE or c.operation:
+            raise Conflict(f"Cluster {c.name} is {c.status}{' (' + c.operation + ')' if c.operation else ''}: nodes "
+                           "can be added or removed only when it is ACTIVE.")
+        return c
+
+    @staticmethod
+    def _claim(s, c: Cluster, operation: str) -> None:
+        """The cluster is ours for ``operation`` (UPDATING), or someone else got it first: 409."""
+        done = s.execute(update(Cluster).where(Cluster.id == c.id, Cluster.status == ACTIVE,
+                                               Cluster.operation.is_(None))
+                         .values(status=UPDATING, operation=operation, step="queued", status_reason="",
+                                 updated_at=utcnow())).rowcount
+        if not done:
+            raise Conflict(f"Cluster {c.name} is busy.")
+
+    def add_nodes(self, ctx: AuthContext, ref: str, count: int | None, spec: str | None,
+                  flavor: str | None) -> tuple[dict, list[str]]:
+        if (count is None) == (spec is None):
+            raise BadRequest("Give either count or names.")
+        with self.db.read() as s:
+            c = self._idle(s, ctx, ref)
+            existing = [n.name for n in s.scalars(select(ClusterNode).where(ClusterNode.cluster_id == c.id,
+                                                                             ClusterNode.role == COMPUTE))]
+            s.expunge(c)
+        if not profiles.profile(c.profile, c.profile_version).compute_nodes:
+            raise BadRequest(f"Cluster {c.name} has profile {c.profile}: a head node only.")
+        if count is not None:
+            if not 1 <= count <= MAX_NODES:
+                raise BadRequest(f"count must be between 1 and {MAX_NODES}.")
+            wanted = node_names.next_free(existing, count, NODE_PREFIX, self.settings.cluster_node_width)
+        else:
+            wanted = node_names.parse_names(spec)
+            self._check_names(wanted)
+            taken = sorted(set(wanted) & set(existing))
+            numbers = {node_names.node_number(n)[1]: n for n in existing}
+            clash = [w for w in wanted if node_names.node_number(w)[1] in numbers and w not in existing]
+            if taken or clash:
+                raise Conflict(f"Cluster {c.name} already has node(s) {node_names.compact(taken or clash)}.")
+        if len(existing) + len(wanted) > MAX_NODES:
+            raise BadRequest(f"A cluster has at most {MAX_NODES} compute nodes.")
+        conn = self._cloud(ctx)
+        node_flavor = self._flavor(conn, flavor or c.node_flavor)
+        _, short = self._check(conn, ctx, self._need(len(wanted), None, node_flavor, False))
+        if short:
+            raise QuotaShortfall(short)
+        with self.db.write() as s:
+            self._claim(s, c, "add")
+            for name in wanted:
+                s.add(ClusterNode(cluster_id=c.id, name=name, role=COMPUTE, status=BUILDING, flavor=node_flavor["name"],
+                                  fixed_ip=addresses.node_ip(self.settings.cluster_cidr,
+                                                             node_names.node_number(name)[1])))
+            s.add(ClusterEvent(cluster_id=c.id, step="add", message=f"adding {node_names.compact(wanted)}"))
+            s.flush()
+            view = self._view(s, s.get(Cluster, c.id))
+        user_key = self._user_key(ctx, c.key_name) if c.key_name else ""
+        self._submit(c.id, "add", wanted, user_key=user_key)
+        return view, wanted
+
+    def _check_names(self, wanted: list[str]) -> None:
+        for n in wanted:
+            prefix, number, _ = node_names.node_number(n)
+            if prefix != NODE_PREFIX:
+                raise BadRequest(f"Compute node names are {NODE_PREFIX} followed by a number (node001); got {n!r}.")
+            addresses.node_ip(self.settings.cluster_cidr, number)
+
+    def remove_nodes(self, ctx: AuthContext, ref: str, spec: str) -> tuple[dict, list[str]]:
+        wanted = node_names.parse_names(spec)
+        with self.db.write() as s:
+            c = self._idle(s, ctx, ref)
+            have = {n.name for n in s.scalars(select(ClusterNode).where(ClusterNode.cluster_id == c.id,
+                                                                         ClusterNode.role == COMPUTE))}
+            missing = [w for w in wanted if w not in have]
+            if missing:
+                raise NotFound(f"Cluster {c.name} has no node(s) {node_names.compact(missing)}.")
+            self._claim(s, c, "remove")
+            s.execute(update(ClusterNode).where(ClusterNode.cluster_id == c.id, ClusterNode.name.in_(wanted))
+                      .values(status=NODE_DELETING))
+            s.add(ClusterEvent(cluster_id=c.id, step="remove", message=f"removing {node_names.compact(wanted)}"))
+            s.flush()
+            view = self._view(s, s.get(Cluster, c.id))
+        self._submit(c.id, "remove", wanted)
+        return view, wanted
+
+    def delete(self, ctx: AuthContext, ref: str) -> dict:
+        """Ask for the delete (202): at once when the cluster is idle, else at the running
+        work's next step. Repeating it is harmless."""
+        with self.db.write() as s:
+            c = self._get(s, ctx, ref)
+            if c.status == DELETING:
+                return self._view(s, c)
+            busy = c.operation is not None
+            c.status = DELETING
+            c.status_reason = ""
+            if not busy:
+                c.operation = "delete"
+                c.step = "queued"
+            s.add(ClusterEvent(cluster_id=c.id, step="delete", message="delete requested"
+                               + (f" (stopping the running {c.operation})" if busy else "")))
+            s.flush()
+            view = self._view(s, c)
+        if not busy:
+            self._submit(c.id, "delete")
+        return view
+
+
+__all__ = ["ClusterService", "Request", "QuotaShortfall", "CaasError"]
