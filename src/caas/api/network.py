@@ -1,6 +1,7 @@
 """Network v2.0 over HTTP (mounted at /network): version discovery, extensions, networks,
-subnets, ports, routers (and their interfaces), floating IPs, security groups and rules,
-quotas. Errors in Neutron's format ``{"NeutronError": {"type", "message", "detail"}}``."""
+subnets, ports, routers (and their interfaces), floating IPs, security groups and rules, their
+tags (``/{collection}/{id}/tags``), quotas. Errors in Neutron's format
+``{"NeutronError": {"type", "message", "detail"}}``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from caas.api import listing
 from caas.api import network_schemas as S
 from caas.api.framework import Call, ServiceAPI, empty, json_response, wrapped
 from caas.errors import BadRequest, CaasError, Forbidden, NotFound
+from caas.network.tags import TAGGABLE
 
 EXTENSIONS = {
     "allowed-address-pairs": "Allowed Address Pairs",
@@ -29,8 +31,12 @@ EXTENSIONS = {
     "sorting": "Sorting support",
     "standard-attr-description": "standard-attr-description",
     "standard-attr-revisions": "Resource revision numbers",
+    "standard-attr-tag": "Tag support for resources with standard attribute: network, subnet, port, router, "
+                         "floatingip, security_group",
     "standard-attr-timestamp": "Resource timestamps",
     "stateful-security-group": "Stateful security group",
+    "tag-creation": "Tag creation extension",
+    "tag-ports-during-bulk-creation": "Tag Ports During Bulk Creation",
 }
 
 
@@ -136,6 +142,53 @@ def build(cloud) -> ServiceAPI:
     crud("security-group-rules", "security_group_rule", S.RuleCreate, S.RuleUpdate,
          net.list_security_group_rules, net.show_security_group_rule, net.create_security_group_rule,
          net.update_security_group_rule, net.delete_security_group_rule)
+
+    # ---- tags (standard-attr-tag, tag-creation) ---------------------------------------------
+    def tagged(collection: str) -> None:
+        base = f"/v2.0/{collection}/{{id}}/tags"
+        # A tag may hold a "/" (set through the body of PUT or POST .../tags): it takes the rest
+        # of the path.
+        one_tag = base + "/{tag:path}"
+
+        def tag_list(tags: list[str]) -> Response:
+            return json_response({"tags": tags})
+
+        @api.route("GET", base)
+        def list_tags(call: Call) -> Response:
+            return tag_list(net.get_tags(auth(call), collection, call.params["id"]))
+
+        @api.route("PUT", base)
+        def replace_tags(call: Call) -> Response:
+            tags = call.parse(S.TagList).tags
+            return tag_list(net.set_tags(auth(call), collection, call.params["id"], tags))
+
+        @api.route("POST", base)
+        def create_tags(call: Call) -> Response:
+            tags = call.parse(S.TagList).tags
+            return tag_list(net.add_tags(auth(call), collection, call.params["id"], tags))
+
+        @api.route("DELETE", base)
+        def clear_tags(call: Call) -> Response:
+            net.clear_tags(auth(call), collection, call.params["id"])
+            return empty()
+
+        @api.route("GET", one_tag)
+        def check_tag(call: Call) -> Response:
+            net.check_tag(auth(call), collection, call.params["id"], call.params["tag"])
+            return empty()
+
+        @api.route("PUT", one_tag)
+        def add_tag(call: Call) -> Response:
+            net.add_tags(auth(call), collection, call.params["id"], [call.params["tag"]])
+            return empty(201)
+
+        @api.route("DELETE", one_tag)
+        def remove_tag(call: Call) -> Response:
+            net.remove_tag(auth(call), collection, call.params["id"], call.params["tag"])
+            return empty()
+
+    for collection in TAGGABLE:
+        tagged(collection)
 
     @api.route("PUT", "/v2.0/routers/{id}/add_router_interface")
     def add_interface(call: Call) -> Response:

@@ -11,6 +11,8 @@ Name = Annotated[StrictStr, Field(max_length=255)]
 Text = Annotated[StrictStr, Field(max_length=255)]
 Id = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 Addr = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+# Tags: their values (length, commas, how many) are checked by the service (caas.network.tags).
+Tags = list[StrictStr]
 
 
 VnicType = Literal["normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder", "smart-nic",
@@ -22,10 +24,13 @@ class Model(BaseModel):
 
 
 class _Owned(Model):
+    """What every create of a standard-attribute resource takes."""
+
     name: Optional[Name] = None
     description: Optional[Text] = None
     project_id: Optional[Id] = None
     tenant_id: Optional[Id] = None
+    tags: Tags = Field(default_factory=list)
 
 
 class NetworkCreate(_Owned):
@@ -169,6 +174,7 @@ class FloatingIPCreate(Model):
     tenant_id: Optional[Id] = None
     dns_name: Optional[StrictStr] = None
     dns_domain: Optional[StrictStr] = None
+    tags: Tags = Field(default_factory=list)
 
 
 class FloatingIPUpdate(Model):
@@ -204,6 +210,12 @@ class RuleCreate(Model):
 
 class RuleUpdate(Model):
     description: Optional[Text] = None
+
+
+class TagList(Model):
+    """The body of ``PUT`` and ``POST /v2.0/{collection}/{id}/tags``."""
+
+    tags: Tags
 
 
 def fields(model: BaseModel) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from caas.identity.context import AuthContext
 from caas.network import ipam, views
 from caas.network.common import GLOBAL_LOCK, Base, not_found, touch
 from caas.network.models import Network, Port, PortIP, Subnet
+from caas.network.tags import tags_of
 
 SEGMENT_RANGES = {"vlan": (1, 4094), "vxlan": (1, 2**24 - 1), "geneve": (1, 2**24 - 1), "gre": (1, 2**32 - 1)}
 NETWORK_TYPES = ("flat", "local", *SEGMENT_RANGES)
@@ -85,7 +86,8 @@ class NetworksMixin(Base):
                           external=external, network_type=net_type, segmentation_id=seg,
                           physical_network=body.get("provider:physical_network"),
                           mtu=body.get("mtu") or MTU.get(net_type, 1500),
-                          port_security_enabled=body.get("port_security_enabled", True))
+                          port_security_enabled=body.get("port_security_enabled", True),
+                          tags=tags_of(body, "networks"))
             s.add(net)
             s.flush()
             return self._network_views(s, [net])[0]
@@ -163,7 +165,8 @@ class NetworksMixin(Base):
                          description=body.get("description") or "", ip_version=net_cidr.version, cidr=cidr,
                          gateway_ip=gateway, allocation_pools=pools, dns_nameservers=dns, host_routes=routes,
                          enable_dhcp=body.get("enable_dhcp", True),
-                         ipv6_ra_mode=body.get("ipv6_ra_mode"), ipv6_address_mode=body.get("ipv6_address_mode"))
+                         ipv6_ra_mode=body.get("ipv6_ra_mode"), ipv6_address_mode=body.get("ipv6_address_mode"),
+                         tags=tags_of(body, "subnets"))
             s.add(sub)
             touch(net)
             s.flush()

@@ -16,6 +16,7 @@ from caas.identity.context import AuthContext
 from caas.network import ipam, views
 from caas.network.common import Base, not_found, touch
 from caas.network.models import FloatingIP, Network, Port, PortIP, PortSecurityGroup, SecurityGroup, Subnet
+from caas.network.tags import tags_of
 
 ROUTER_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
 MAC_RE_HEX = set("0123456789abcdef")
@@ -241,7 +242,7 @@ class PortsMixin(Base):
                     device_id=body.get("device_id") or "", device_owner=body.get("device_owner") or "",
                     host_id=body.get("binding:host_id") or "", vnic_type=body.get("binding:vnic_type") or "normal",
                     port_security_enabled=body.get("port_security_enabled", net.port_security_enabled),
-                    allowed_address_pairs=body.get("allowed_address_pairs") or [])
+                    allowed_address_pairs=body.get("allowed_address_pairs") or [], tags=tags_of(body, "ports"))
         port.status = "ACTIVE" if port.host_id else "DOWN"
         s.add(port)
         s.flush()

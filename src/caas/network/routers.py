@@ -13,6 +13,7 @@ from caas.identity.context import AuthContext
 from caas.network import views
 from caas.network.common import Base, not_found, touch
 from caas.network.models import FloatingIP, Network, Port, PortIP, Router, Subnet
+from caas.network.tags import tags_of
 
 INTERFACE = "network:router_interface"
 GATEWAY = "network:router_gateway"
@@ -45,7 +46,8 @@ class RoutersMixin(Base):
         with self.db.write() as s:
             self.claim(s, project_id, "router")
             router = Router(project_id=project_id, name=body.get("name") or "", description=body.get("description") or "",
-                            admin_state_up=body.get("admin_state_up", True))
+                            admin_state_up=body.get("admin_state_up", True),
+                            tags=tags_of(body, "routers"))
             s.add(router)
             s.flush()
             if body.get("external_gateway_info"):
@@ -239,7 +241,8 @@ class RoutersMixin(Base):
                 fixed = [{k: v for k, v in (("subnet_id", body.get("subnet_id")),
                                             ("ip_address", body.get("floating_ip_address"))) if v}]
             fip = FloatingIP(project_id=project_id, floating_network_id=net.id, floating_subnet_id="",
-                             floating_ip_address="", description=body.get("description") or "")
+                             floating_ip_address="", description=body.get("description") or "",
+                             tags=tags_of(body, "floatingips"))
             port = self.make_port(s, ctx, net, "", {"device_owner": FLOATING, "device_id": fip.id or "",
                                                     "fixed_ips": fixed, "port_security_enabled": False}, claim=False)
             ip = s.scalar(select(PortIP).where(PortIP.port_id == port.id))

@@ -14,6 +14,7 @@ from caas.identity.context import AuthContext
 from caas.network import views
 from caas.network.common import Base, touch
 from caas.network.models import DefaultSecurityGroup, PortSecurityGroup, SecurityGroup, SecurityGroupRule
+from caas.network.tags import tags_of
 
 PROTOCOLS = {"ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1, "icmpv6": 58,
              "igmp": 2, "ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58, "ipv6-nonxt": 59,
@@ -123,7 +124,8 @@ class SecurityGroupsMixin(Base):
             self.default_security_group(s, project_id)
             self.claim(s, project_id, "security_group")
             group = SecurityGroup(project_id=project_id, name=body.get("name") or "",
-                                  description=body.get("description") or "", stateful=body.get("stateful", True))
+                                  description=body.get("description") or "", stateful=body.get("stateful", True),
+                                  tags=tags_of(body, "security-groups"))
             s.add(group)
             s.flush()
             for ethertype in ("IPv4", "IPv6"):

@@ -1,5 +1,5 @@
 """Network domain logic: one facade over the nouns (networks and subnets, ports, routers and
-floating IPs, security groups, quotas) and the first-start external network."""
+floating IPs, security groups, quotas, the tags of each) and the first-start external network."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from caas.network.ports import PortsMixin
 from caas.network.quotas import QuotasMixin
 from caas.network.routers import RoutersMixin
 from caas.network.security_groups import SecurityGroupsMixin
+from caas.network.tags import TagsMixin
 
 EXTERNAL_NAME = "public"
 
@@ -23,7 +24,7 @@ class ExternalNetworkOverlap(CaasError):
     title = "External network overlaps a host route"
 
 
-class NetworkService(NetworksMixin, PortsMixin, RoutersMixin, SecurityGroupsMixin, QuotasMixin):
+class NetworkService(NetworksMixin, PortsMixin, RoutersMixin, SecurityGroupsMixin, QuotasMixin, TagsMixin):
     def bootstrap(self, admin_project_id: str | None = None) -> None:
         """Create the external network ``public`` and its subnet on first start; on every start,
         refuse an external subnet that overlaps a route the host already has."""
