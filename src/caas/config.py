@@ -108,7 +108,8 @@ class Settings:
     # instances run nothing). Default: none on the embedded fake cloud, ssh otherwise.
     cluster_guest: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_GUEST", ""))
     cluster_timeout: float = field(default_factory=lambda: _env_float("CAAS_CLUSTER_TIMEOUT", 600.0))
-    # Fault injection for tests: fail a cluster operation right after this step's work.
+    # Fault injection for tests: fail cluster work right after this step's work ("STEP", or
+    # "OPERATION:STEP" with OPERATION one of create, add, remove).
     cluster_fail_at: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_FAIL_AT", ""))
     cluster_workers: int = field(default_factory=lambda: _env_int("CAAS_CLUSTER_WORKERS", 4))
 

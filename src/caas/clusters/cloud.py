@@ -33,7 +33,7 @@ class CloudAccess:
 
         if self.settings.cluster_cloud:
             conn = openstack.connect(cloud=self.settings.cluster_cloud)
-            return conn.connect_as_project(scope["project_id"]) if scope.get("project_id") else conn
+            return conn.connect_as(project_id=scope["project_id"]) if scope.get("project_id") else conn
         password = self.settings.admin_password_file.read_text().strip()
         auth = {"auth_url": self.settings.base_url + "/identity/v3", "username": "admin", "password": password,
                 "user_domain_id": "default"}

@@ -62,6 +62,7 @@ class Work:
 
     cluster: Cluster
     conn: object
+    operation: str = ""
     ids: dict[str, str] = field(default_factory=dict)  # network, subnet, router, sg_head, sg_cluster, external
 
     @property
@@ -165,10 +166,17 @@ class Engine:
             self.event(work.id, name, f"failed: {message}", "error", time.monotonic() - t0)
             raise StepFailed(f"{name}: {message}") from exc
         self.event(work.id, name, f"done{': ' + detail if detail else ''}", duration=time.monotonic() - t0)
-        if self.settings.cluster_fail_at == name:
+        if self.settings.cluster_fail_at in (name, f"{work.operation}:{name}"):
             message = f"injected failure after step {name} (CAAS_CLUSTER_FAIL_AT)"
             self.event(work.id, name, message, "error")
             raise StepFailed(f"{name}: {message}")
+
+    def _cancelled(self, work: Work) -> bool:
+        try:
+            self._checkpoint(work)
+        except (Cancelled, Interrupted):
+            return True
+        return False
 
     def _checkpoint(self, work: Work) -> None:
         if self.stopping.is_set():
@@ -319,7 +327,11 @@ class Engine:
         res = next((r for r in self._resources(c.id, [HEAD_NAME]) if r.kind == "server"), None)
         pinned = (res.extra or {}).get("host_key") if res else None
         head = guest.Head(c.floating_ip, c.cluster_key, pinned)
-        head.connect(self._deadline())
+        try:
+            head.connect(self._deadline(), lambda: self._cancelled(work))
+        except guest.GuestError:
+            self._checkpoint(work)  # stopped or cancelled: say so rather than fail
+            raise
         if res is not None and not pinned and head.policy.seen:
             with self.db.write() as s:
                 row = s.get(ClusterResource, res.id)
@@ -468,6 +480,7 @@ class Engine:
             work = self._work(cluster_id)
             if work is None:
                 return
+            work.operation = operation
             if operation == "create":
                 self._create(work, user_key)
             elif operation == "add":

@@ -54,8 +54,9 @@ class Head:
         self.policy = PinnedHostKey(host_key)
         self._client = None
 
-    def connect(self, deadline: float) -> None:
-        """Retry until the head's sshd lets us in, or ``deadline`` (monotonic) passes."""
+    def connect(self, deadline: float, stop=lambda: False) -> None:
+        """Retry until the head's sshd lets us in, ``deadline`` (monotonic) passes (GuestError),
+        or ``stop()`` is true (GuestError too: the caller knows why)."""
         import paramiko
 
         key = paramiko.Ed25519Key.from_private_key(io.StringIO(self._key_text))
@@ -74,7 +75,7 @@ class Head:
             except (paramiko.SSHException, socket.error, EOFError) as exc:
                 client.close()
                 last = str(exc) or type(exc).__name__
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or stop():
                 raise GuestError(f"the head {self.address} did not let caas in over SSH: {last}")
             time.sleep(0.1)
 

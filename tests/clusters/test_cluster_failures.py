@@ -1,0 +1,143 @@
+"""Failure injection on the fake driver (SQLite; each case its own ``caas up``): a create that
+fails at each step in turn rolls back to nothing and gives its name up at once; a failed add
+rolls back only the new nodes; boots that fail; --keep-on-failure; caas killed or stopped in
+the middle of a create resumes by rolling back; and the cluster layer pointed at a cloud of
+clouds.yaml (OS_CLOUD-style) instead of the embedded default."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from tests.clusters.common import API, body, create, delete, error, leftovers, wait
+from tests.conftest import CaasServer, client_for, issue_token
+
+STEPS = ["network", "router", "security_group", "head", "floating_ip", "nodes", "bootstrap", "ready"]
+
+
+def start(tmp_path_factory, **env) -> CaasServer:
+    return CaasServer(tmp_path_factory.mktemp("caas") / "data", env={k: str(v) for k, v in env.items()}).start()
+
+
+def stop(srv: CaasServer) -> None:
+    errors = srv.server_errors()
+    assert srv.stop() == 0
+    assert errors == 0, f"5xx answers; see {srv.log_path}"
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_create_fails_at_each_step_and_rolls_back(tmp_path_factory, step):
+    srv = start(tmp_path_factory, CAAS_CLUSTER_FAIL_AT=step)
+    try:
+        with client_for(srv, issue_token(srv)) as c:
+            v = create(c, "fails", 2)
+            assert v["status"] == "ERROR"
+            assert v["status_reason"].startswith(f"{step}: injected failure") and "rolled back" in v["status_reason"]
+            assert v["floating_ip"] is None
+            events = c.get(f"{API}/clusters/fails/events").json()["events"]
+            done = [e["step"] for e in events if e["message"].startswith("done")]
+            assert done == STEPS[:STEPS.index(step) + 1]
+            assert any(e["step"] == "rollback" and e["message"].startswith("removed") for e in events)
+            assert any(e["level"] == "error" and "injected" in e["message"] for e in events)
+            assert leftovers(c) == {}
+            # the name is free at once (this one fails again, the same way)
+            r = c.post(f"{API}/clusters", json=body("fails", 2))
+            assert r.status_code == 202, r.text
+            assert wait(c, "fails")["status"] == "ERROR"
+            delete(c, "fails")  # an ERROR cluster that owns nothing deletes at once
+            assert leftovers(c) == {}
+    finally:
+        stop(srv)
+
+
+def test_failed_add_rolls_back_only_the_new_nodes(tmp_path_factory):
+    srv = start(tmp_path_factory, CAAS_CLUSTER_FAIL_AT="add:ready")
+    try:
+        with client_for(srv, issue_token(srv)) as c:
+            v = create(c, "grow", 2)
+            assert v["status"] == "ACTIVE"
+            servers = sorted(s["name"] for s in c.get("/compute/v2.1/servers").json()["servers"])
+            r = c.post(f"{API}/clusters/grow/nodes", json={"nodes": {"names": "node0[03-04]"}})
+            assert r.status_code == 202
+            v = wait(c, "grow")
+            assert v["status"] == "ACTIVE" and "adding nodes failed" in v["status_reason"]
+            assert [n["name"] for n in v["nodes"] if n["role"] == "compute"] == ["node001", "node002"]
+            assert sorted(s["name"] for s in c.get("/compute/v2.1/servers").json()["servers"]) == servers
+            ports = c.get("/network/v2.0/ports", params={"name": "grow-node003"}).json()["ports"]
+            assert ports == []
+            # removing still works, and clears the reason
+            c.delete(f"{API}/clusters/grow/nodes/node002")
+            v = wait(c, "grow")
+            assert v["status_reason"] == "" and [n["name"] for n in v["nodes"] if n["role"] == "compute"] == ["node001"]
+            delete(c, "grow")
+            assert leftovers(c) == {}
+    finally:
+        stop(srv)
+
+
+def test_boots_that_fail_and_keep_on_failure(tmp_path_factory):
+    srv = start(tmp_path_factory, CAAS_FAKE_FAILURE_RATE=1)
+    try:
+        with client_for(srv, issue_token(srv)) as c:
+            v = create(c, "broken", 1)
+            assert v["status"] == "ERROR" and v["status_reason"].startswith("head: the server of head went to ERROR")
+            assert "injected failure" in v["status_reason"] and leftovers(c) == {}
+            v = create(c, "kept", 1, keep_on_failure=True)
+            assert v["status"] == "ERROR" and "resources kept" in v["status_reason"]
+            left = leftovers(c)
+            assert left["networks"] == ["kept-net"] and left["routers"] == ["kept-router"]
+            assert left["servers"] == ["kept-head"]
+            e = error(c.post(f"{API}/clusters", json=body("kept", 1)), 409)  # it still owns resources
+            assert "delete it first" in e["message"]
+            delete(c, "kept")
+            assert leftovers(c) == {}
+    finally:
+        stop(srv)
+
+
+@pytest.mark.parametrize("how", ["kill", "term"])
+def test_restart_during_create_rolls_back(tmp_path_factory, how):
+    srv = start(tmp_path_factory, CAAS_FAKE_BOOT_DELAY=1.5)
+    try:
+        with client_for(srv, issue_token(srv)) as c:
+            r = c.post(f"{API}/clusters", json=body("midway", 3))
+            assert r.status_code == 202
+            deadline = time.monotonic() + 60
+            while c.get(f"{API}/clusters/midway").json()["cluster"]["step"] != "nodes":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        if how == "kill":
+            srv.proc.send_signal(signal.SIGKILL)
+            srv.proc.wait(10)
+            srv.log.close()
+        else:
+            assert srv.stop() == 0
+        srv.start()
+        with client_for(srv, issue_token(srv)) as c:
+            v = wait(c, "midway")
+            assert v["status"] == "ERROR" and "restarted during the create" in v["status_reason"], v
+            assert "rolled back" in v["status_reason"]
+            assert leftovers(c) == {}
+            events = [e["step"] for e in c.get(f"{API}/clusters/midway/events").json()["events"]]
+            assert "resume" in events and "rollback" in events
+            assert create(c, "midway", 1)["status"] == "ACTIVE"  # the name is free again
+            delete(c, "midway")
+    finally:
+        stop(srv)
+
+
+def test_cluster_layer_on_a_cloud_from_clouds_yaml(tmp_path_factory):
+    """CAAS_CLUSTER_CLOUD names a cloud in clouds.yaml: here caas's own, as a user would."""
+    base = tmp_path_factory.mktemp("caas")
+    srv = CaasServer(base / "data", env={"CAAS_CLUSTER_CLOUD": "caas", "CAAS_CLUSTER_GUEST": "none",
+                                         "OS_CLIENT_CONFIG_FILE": str(base / "data" / "clouds.yaml")}).start()
+    try:
+        with client_for(srv, issue_token(srv)) as c:
+            v = create(c, "viayaml", 1)
+            assert v["status"] == "ACTIVE", v["status_reason"]
+            delete(c, "viayaml")
+            assert leftovers(c) == {}
+    finally:
+        stop(srv)
