@@ -7,12 +7,15 @@ from typing import Optional
 
 import typer
 
+from caas.cli.clusters import cluster_app, node_app
 from caas.config import Settings, default_data_dir
 
 app = typer.Typer(help="caas: Cluster as a Service on an embedded OpenStack-compatible cloud.",
                   no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="Token (Fernet) keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="token-keys")
+app.add_typer(cluster_app, name="cluster")
+app.add_typer(node_app, name="node")
 
 
 def _fail(message: str) -> None:
