@@ -99,9 +99,8 @@ class Settings:
     cluster_cloud: str | None = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_CLOUD") or None)
     cluster_flavor: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_FLAVOR", "m1.xsmall"))
     cluster_image: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_IMAGE", "host"))
-    # Every cluster's private subnet (clusters are isolated by their own routers, so they share
-    # it): the head at .0.10, nodeN at the N-th address after .1.0.
-    cluster_cidr: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_CIDR", "10.200.0.0/16"))
+    # The pool of cluster networks: each cluster of a project gets its own /22 of it.
+    cluster_cidr: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_CIDR", "10.192.0.0/12"))
     cluster_node_width: int = field(default_factory=lambda: _env_int("CAAS_CLUSTER_NODE_WIDTH", 3))
     # ssh: caas logs in to the head (through its floating IP) to bootstrap and to check that
     # every node is ready; none: a server the cloud calls ACTIVE is ready (the fake driver's
@@ -151,7 +150,7 @@ class Settings:
         except ValueError:
             raise ValueError(f"CAAS_CLUSTER_CIDR is not a network: {self.cluster_cidr!r}") from None
         if net.version != 4 or net.prefixlen > 22:
-            raise ValueError("CAAS_CLUSTER_CIDR must be an IPv4 network of /22 or larger")
+            raise ValueError("CAAS_CLUSTER_CIDR must be an IPv4 network of /22 or larger (the pool of clusters' /22s)")
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)

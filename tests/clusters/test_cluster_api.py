@@ -304,3 +304,19 @@ def test_body_shapes(A):
     error(A.put(f"{API}/clusters", json={}), 405)
     error(A.get(f"{API}/clusters", params={"all_projects": "maybe"}), 400)
     assert A.get(f"{API}/clusters").json()["clusters"] == []
+
+
+def test_each_cluster_has_its_own_network(A):
+    one, two = create(A, "net-one", 1), create(A, "net-two", 1)
+    assert one["cidr"] != two["cidr"] and one["cidr"].endswith("/22") and two["cidr"].endswith("/22")
+    subnets = {s["name"]: s for s in A.get("/network/v2.0/subnets").json()["subnets"]}
+    assert subnets["net-one-subnet"]["cidr"] == one["cidr"] and subnets["net-two-subnet"]["cidr"] == two["cidr"]
+    import ipaddress
+    for v in (one, two):
+        for n in v["nodes"]:
+            assert ipaddress.ip_address(n["fixed_ip"]) in ipaddress.ip_network(v["cidr"])
+    delete(A, "net-one")
+    three = create(A, "net-three", 0)  # the freed network is the lowest free one again
+    assert three["cidr"] == one["cidr"]
+    delete(A, "net-two")
+    delete(A, "net-three")

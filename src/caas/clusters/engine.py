@@ -217,7 +217,7 @@ class Engine:
         c, conn = work.cluster, work.conn
         net = self._make(work, "network", f"{c.name}-net", lambda: conn.network.create_network(
             name=f"{c.name}-net", description=f"caas cluster {c.name} ({c.id})", tags=[tag(c.id)]))
-        cidr = self.settings.cluster_cidr
+        cidr = c.cidr
         subnet = self._make(work, "subnet", f"{c.name}-subnet", lambda: conn.network.create_subnet(
             name=f"{c.name}-subnet", network_id=net.id, ip_version=4, cidr=cidr,
             gateway_ip=addresses.gateway_ip(cidr), allocation_pools=[addresses.pool(cidr)], tags=[tag(c.id)]))
@@ -248,7 +248,7 @@ class Engine:
         work.ids.update(sg_head=head.id, sg_cluster=inner.id)
 
     def _hosts(self, c: Cluster, exclude: set[str] = frozenset()) -> str:
-        cidr = self.settings.cluster_cidr
+        cidr = c.cidr
         nodes = [(n.name, n.fixed_ip) for n in self._nodes(c.id) if n.role == COMPUTE and n.name not in exclude]
         return profiles.hosts_file(c.name, (f"{c.name}-head", addresses.head_ip(cidr)), nodes)
 

@@ -23,7 +23,7 @@ HEAD, COMPUTE = "head", "compute"
 
 class Cluster(Base):
     __tablename__ = "cluster"
-    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    __table_args__ = (UniqueConstraint("project_id", "name"), UniqueConstraint("project_id", "cidr"))
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     project_id: Mapped[str] = mapped_column(String(64), index=True)
     user_id: Mapped[str] = mapped_column(String(64))
@@ -44,6 +44,7 @@ class Cluster(Base):
     cluster_key: Mapped[str] = mapped_column(Text)
     cluster_public_key: Mapped[str] = mapped_column(Text)
     keep_on_failure: Mapped[bool] = mapped_column(Boolean, default=False)
+    cidr: Mapped[str] = mapped_column(String(43))  # the cluster's own subnet (addresses.allocate)
     floating_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     network_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # What the cluster's work is doing: create | add | remove | delete (None when idle).

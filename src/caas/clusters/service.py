@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from caas.clusters import addresses, names as node_names, profiles
 from caas.clusters.cloud import CloudAccess, cloud_message, not_found
@@ -134,7 +135,7 @@ class ClusterService:
             "head_flavor": c.head_flavor, "node_flavor": c.node_flavor, "key_name": c.key_name or None,
             "keypair_generated": c.keypair_generated, "node_count": len(computes),
             "nodes_ready": sum(1 for n in computes if n.status == "ACTIVE"), "head_name": f"{c.name}-head",
-            "floating_ip": c.floating_ip, "network_id": c.network_id, "keep_on_failure": c.keep_on_failure,
+            "floating_ip": c.floating_ip, "cidr": c.cidr, "network_id": c.network_id, "keep_on_failure": c.keep_on_failure,
             "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
             "nodes": [self._node_view(c, n) for n in nodes],
         }
@@ -270,8 +271,8 @@ class ClusterService:
             raise BadRequest(f"node_count must be between 0 and {MAX_NODES}.")
         if req.node_count and not p.compute_nodes:
             raise BadRequest(f"Profile {p.name} is a head node only; it takes no compute nodes.")
-        if req.node_count > addresses.max_nodes(self.settings.cluster_cidr):
-            raise BadRequest("More nodes than the cluster network holds.")
+        if req.node_count > addresses.max_nodes():
+            raise BadRequest(f"A cluster network holds at most {addresses.max_nodes()} nodes.")
         return p
 
     def plan(self, ctx: AuthContext, req: Request) -> dict:
@@ -285,22 +286,31 @@ class ClusterService:
             self._user_key(ctx, req.key_name)
         lines, short = self._check(conn, ctx, self._need(req.node_count, head, node, True))
         names = node_names.next_free([], req.node_count, NODE_PREFIX, self.settings.cluster_node_width)
+        with self.db.read() as s:
+            cidr = addresses.allocate(self.settings.cluster_cidr, self._taken(s, ctx.project_id, req.name))
         n = req.name
-        resources = [{"kind": "network", "name": f"{n}-net", "cidr": self.settings.cluster_cidr},
+        resources = [{"kind": "network", "name": f"{n}-net", "cidr": cidr},
                      {"kind": "subnet", "name": f"{n}-subnet"}, {"kind": "router", "name": f"{n}-router"},
                      {"kind": "router_interface", "name": f"{n}-router"},
                      {"kind": "security_group", "name": f"{n}-head"}, {"kind": "security_group", "name": f"{n}-cluster"},
-                     {"kind": "port", "name": f"{n}-head", "fixed_ip": addresses.head_ip(self.settings.cluster_cidr)},
+                     {"kind": "port", "name": f"{n}-head", "fixed_ip": addresses.head_ip(cidr)},
                      {"kind": "server", "name": f"{n}-head", "flavor": head["name"], "image": image_name},
                      {"kind": "floating_ip", "name": f"{n}-head"}]
         for i, name in enumerate(names):
-            ip = addresses.node_ip(self.settings.cluster_cidr, node_names.node_number(name)[1])
+            ip = addresses.node_ip(cidr, node_names.node_number(name)[1])
             resources += [{"kind": "port", "name": f"{n}-{name}", "fixed_ip": ip},
                           {"kind": "server", "name": f"{n}-{name}", "flavor": node["name"], "image": image_name}]
-        return {"cluster": n, "image": image_name, "image_id": image_id, "profile": p.name,
+        return {"cluster": n, "cidr": cidr, "image": image_name, "image_id": image_id, "profile": p.name,
                 "profile_version": req.profile_version or p.default_version, "head_flavor": head["name"],
                 "node_flavor": node["name"], "nodes": names, "keypair": req.key_name or "(generated)",
                 "resources": resources, "quota": lines, "shortfalls": short}
+
+    @staticmethod
+    def _taken(s, project_id: str, replacing: str | None = None) -> set[str]:
+        """The cluster networks the project's clusters hold (but the failed one a create of
+        the same name replaces)."""
+        rows = s.execute(select(Cluster.cidr, Cluster.name, Cluster.status).where(Cluster.project_id == project_id))
+        return {cidr for cidr, name, status in rows if not (name == replacing and status == ERROR)}
 
     def create(self, ctx: AuthContext, req: Request) -> tuple[dict, str | None]:
         """Check, record, and start the create; (the cluster, the generated private key or None)."""
@@ -313,39 +323,44 @@ class ClusterService:
         else:
             private, user_key = generate_key(f"caas-{req.name}")
         cluster_key, cluster_pub = generate_key(f"caas-cluster-{req.name}")
-        cidr = self.settings.cluster_cidr
-        with self.db.write() as s:
-            old = s.scalar(select(Cluster).where(Cluster.project_id == ctx.project_id, Cluster.name == req.name))
-            if old is not None:
-                owns = s.scalar(select(func.count()).select_from(ClusterResource)
-                                .where(ClusterResource.cluster_id == old.id))
-                if old.status != ERROR or owns or old.operation:
-                    raise Conflict(f"A cluster named {req.name!r} already exists in this project"
-                                   + (" (in ERROR, still owning resources: delete it first)." if old.status == ERROR
-                                      else "."))
-                for model in (ClusterEvent, ClusterNode):
-                    s.execute(delete(model).where(model.cluster_id == old.id))
-                s.delete(old)
+        try:
+            with self.db.write() as s:
+                old = s.scalar(select(Cluster).where(Cluster.project_id == ctx.project_id, Cluster.name == req.name))
+                if old is not None:
+                    owns = s.scalar(select(func.count()).select_from(ClusterResource)
+                                    .where(ClusterResource.cluster_id == old.id))
+                    if old.status != ERROR or owns or old.operation:
+                        raise Conflict(f"A cluster named {req.name!r} already exists in this project"
+                                       + (" (in ERROR, still owning resources: delete it first)." if old.status == ERROR
+                                          else "."))
+                    for model in (ClusterEvent, ClusterNode):
+                        s.execute(delete(model).where(model.cluster_id == old.id))
+                    s.delete(old)
+                    s.flush()
+                cidr = addresses.allocate(self.settings.cluster_cidr, self._taken(s, ctx.project_id))
+                c = Cluster(id=new_id(), project_id=ctx.project_id, user_id=ctx.user_id, name=req.name, cidr=cidr,
+                            status=CREATING, status_reason="", step="queued", image=plan["image"],
+                            image_id=plan["image_id"], profile=plan["profile"], profile_version=plan["profile_version"],
+                            head_flavor=plan["head_flavor"], node_flavor=plan["node_flavor"],
+                            key_name=req.key_name or "", keypair_generated=private is not None,
+                            cluster_key=cluster_key, cluster_public_key=cluster_pub,
+                            keep_on_failure=req.keep_on_failure, operation="create")
+                s.add(c)
                 s.flush()
-            c = Cluster(id=new_id(), project_id=ctx.project_id, user_id=ctx.user_id, name=req.name, status=CREATING,
-                        status_reason="", step="queued", image=plan["image"], image_id=plan["image_id"],
-                        profile=plan["profile"], profile_version=plan["profile_version"],
-                        head_flavor=plan["head_flavor"], node_flavor=plan["node_flavor"],
-                        key_name=req.key_name or "", keypair_generated=private is not None, cluster_key=cluster_key,
-                        cluster_public_key=cluster_pub, keep_on_failure=req.keep_on_failure, operation="create")
-            s.add(c)
-            s.flush()
-            s.add(ClusterNode(cluster_id=c.id, name=HEAD_NAME, role=HEAD, status=BUILDING, flavor=plan["head_flavor"],
-                              fixed_ip=addresses.head_ip(cidr)))
-            for name in plan["nodes"]:
-                s.add(ClusterNode(cluster_id=c.id, name=name, role=COMPUTE, status=BUILDING,
-                                  flavor=plan["node_flavor"],
-                                  fixed_ip=addresses.node_ip(cidr, node_names.node_number(name)[1])))
-            s.add(ClusterEvent(cluster_id=c.id, step="plan", message=(
-                f"accepted: {len(plan['resources'])} resources; " + ", ".join(
-                    f"{q['resource']} {q['needed']} (of {q['in_use']}/{q['limit']})" for q in plan["quota"]))))
-            s.flush()
-            view = self._view(s, c)
+                s.add(ClusterNode(cluster_id=c.id, name=HEAD_NAME, role=HEAD, status=BUILDING, flavor=plan["head_flavor"],
+                                  fixed_ip=addresses.head_ip(cidr)))
+                for name in plan["nodes"]:
+                    s.add(ClusterNode(cluster_id=c.id, name=name, role=COMPUTE, status=BUILDING,
+                                      flavor=plan["node_flavor"],
+                                      fixed_ip=addresses.node_ip(cidr, node_names.node_number(name)[1])))
+                s.add(ClusterEvent(cluster_id=c.id, step="plan", message=(
+                    f"accepted: {len(plan['resources'])} resources; " + ", ".join(
+                        f"{q['resource']} {q['needed']} (of {q['in_use']}/{q['limit']})" for q in plan["quota"]))))
+                s.flush()
+                view = self._view(s, c)
+        except IntegrityError:  # a create of the same name (or network) in the same instant won
+            raise Conflict(f"Another cluster named {req.name!r} (or with the same network) was created at the same "
+                           "time; try again.") from None
         self._submit(c.id, "create", user_key=user_key)
         return view, private
 
@@ -401,8 +416,7 @@ class ClusterService:
             self._claim(s, c, "add")
             for name in wanted:
                 s.add(ClusterNode(cluster_id=c.id, name=name, role=COMPUTE, status=BUILDING, flavor=node_flavor["name"],
-                                  fixed_ip=addresses.node_ip(self.settings.cluster_cidr,
-                                                             node_names.node_number(name)[1])))
+                                  fixed_ip=addresses.node_ip(c.cidr, node_names.node_number(name)[1])))
             s.add(ClusterEvent(cluster_id=c.id, step="add", message=f"adding {node_names.compact(wanted)}"))
             s.flush()
             view = self._view(s, s.get(Cluster, c.id))
@@ -415,7 +429,8 @@ class ClusterService:
             prefix, number, _ = node_names.node_number(n)
             if prefix != NODE_PREFIX:
                 raise BadRequest(f"Compute node names are {NODE_PREFIX} followed by a number (node001); got {n!r}.")
-            addresses.node_ip(self.settings.cluster_cidr, number)
+            if number > addresses.max_nodes():
+                raise BadRequest(f"Node numbers go up to {addresses.max_nodes()}; got {n!r}.")
 
     def remove_nodes(self, ctx: AuthContext, ref: str, spec: str) -> tuple[dict, list[str]]:
         wanted = node_names.parse_names(spec)

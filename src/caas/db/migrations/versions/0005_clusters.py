@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("cluster_key", sa.Text(), nullable=False),
         sa.Column("cluster_public_key", sa.Text(), nullable=False),
         sa.Column("keep_on_failure", sa.Boolean(), nullable=False),
+        sa.Column("cidr", sa.String(length=43), nullable=False),
         sa.Column("floating_ip", sa.String(length=64), nullable=True),
         sa.Column("network_id", sa.String(length=64), nullable=True),
         sa.Column("operation", sa.String(length=16), nullable=True),
@@ -42,6 +43,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cluster")),
         sa.UniqueConstraint("project_id", "name", name=op.f("uq_cluster_project_id_name")),
+        sa.UniqueConstraint("project_id", "cidr", name=op.f("uq_cluster_project_id_cidr")),
     )
     op.create_index(op.f("ix_cluster_project_id"), "cluster", ["project_id"], unique=False)
     op.create_table(
