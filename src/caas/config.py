@@ -107,8 +107,9 @@ class Settings:
     # instances run nothing). Default: none on the embedded fake cloud, ssh otherwise.
     cluster_guest: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_GUEST", ""))
     cluster_timeout: float = field(default_factory=lambda: _env_float("CAAS_CLUSTER_TIMEOUT", 600.0))
-    # Fault injection for tests: fail cluster work right after this step's work ("STEP", or
-    # "OPERATION:STEP" with OPERATION one of create, add, remove).
+    # Fault injection for tests: fail cluster work right after a step's work. A comma-separated
+    # list of [OPERATION:]STEP[@CLUSTER] (OPERATION: create, add or remove; CLUSTER: only the
+    # clusters of that name), e.g. "ready@a,add:nodes".
     cluster_fail_at: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_FAIL_AT", ""))
     cluster_workers: int = field(default_factory=lambda: _env_int("CAAS_CLUSTER_WORKERS", 4))
 

@@ -147,7 +147,15 @@ def _server_class():
 
     class Server(uvicorn.Server):
         """uvicorn re-raises SIGTERM after a graceful shutdown, so the process would die by the
-        signal; we shut down just as gracefully and then exit 0."""
+        signal; we shut down just as gracefully and then exit 0. ``on_exit`` runs first: cluster
+        work must know that the API is going away before its calls to it start failing."""
+
+        on_exit = None
+
+        def handle_exit(self, sig, frame):
+            if self.on_exit is not None:
+                self.on_exit()
+            super().handle_exit(sig, frame)
 
         @contextlib.contextmanager
         def capture_signals(self):

@@ -27,29 +27,38 @@ def stop(srv: CaasServer) -> None:
     assert errors == 0, f"5xx answers; see {srv.log_path}"
 
 
+@pytest.fixture(scope="module")
+def failing(tmp_path_factory):
+    """One caas whose cluster ``fail-STEP`` fails right after STEP, for every step."""
+    srv = start(tmp_path_factory, CAAS_CLUSTER_FAIL_AT=",".join(f"{s}@fail-{s.replace('_', '-')}" for s in STEPS))
+    yield srv
+    stop(srv)
+
+
 @pytest.mark.parametrize("step", STEPS)
-def test_create_fails_at_each_step_and_rolls_back(tmp_path_factory, step):
-    srv = start(tmp_path_factory, CAAS_CLUSTER_FAIL_AT=step)
-    try:
-        with client_for(srv, issue_token(srv)) as c:
-            v = create(c, "fails", 2)
-            assert v["status"] == "ERROR"
-            assert v["status_reason"].startswith(f"{step}: injected failure") and "rolled back" in v["status_reason"]
-            assert v["floating_ip"] is None
-            events = c.get(f"{API}/clusters/fails/events").json()["events"]
-            done = [e["step"] for e in events if e["message"].startswith("done")]
-            assert done == STEPS[:STEPS.index(step) + 1]
-            assert any(e["step"] == "rollback" and e["message"].startswith("removed") for e in events)
-            assert any(e["level"] == "error" and "injected" in e["message"] for e in events)
-            assert leftovers(c) == {}
-            # the name is free at once (this one fails again, the same way)
-            r = c.post(f"{API}/clusters", json=body("fails", 2))
-            assert r.status_code == 202, r.text
-            assert wait(c, "fails")["status"] == "ERROR"
-            delete(c, "fails")  # an ERROR cluster that owns nothing deletes at once
-            assert leftovers(c) == {}
-    finally:
-        stop(srv)
+def test_create_fails_at_each_step_and_rolls_back(failing, step):
+    name = f"fail-{step.replace('_', '-')}"
+    with client_for(failing, issue_token(failing)) as c:
+        v = create(c, name, 2)
+        assert v["status"] == "ERROR"
+        assert v["status_reason"].startswith(f"{step}: injected failure") and "rolled back" in v["status_reason"]
+        assert v["floating_ip"] is None
+        events = c.get(f"{API}/clusters/{name}/events").json()["events"]
+        done = [e["step"] for e in events if e["message"].startswith("done")]
+        assert done == STEPS[:STEPS.index(step) + 1]
+        assert any(e["step"] == "rollback" and e["message"].startswith("removed") for e in events)
+        assert any(e["level"] == "error" and "injected" in e["message"] for e in events)
+        assert leftovers(c) == {}
+        # the name is free at once (this one fails again, the same way)
+        r = c.post(f"{API}/clusters", json=body(name, 2))
+        assert r.status_code == 202, r.text
+        assert wait(c, name)["status"] == "ERROR"
+        delete(c, name)  # an ERROR cluster that owns nothing deletes at once
+        assert leftovers(c) == {}
+        # and a cluster of another name on the same cloud is not touched by the injection
+        if step == STEPS[-1]:
+            assert create(c, "fine", 1)["status"] == "ACTIVE"
+            delete(c, "fine")
 
 
 def test_failed_add_rolls_back_only_the_new_nodes(tmp_path_factory):

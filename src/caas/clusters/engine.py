@@ -166,10 +166,18 @@ class Engine:
             self.event(work.id, name, f"failed: {message}", "error", time.monotonic() - t0)
             raise StepFailed(f"{name}: {message}") from exc
         self.event(work.id, name, f"done{': ' + detail if detail else ''}", duration=time.monotonic() - t0)
-        if self.settings.cluster_fail_at in (name, f"{work.operation}:{name}"):
+        if self._injected(work, name):
             message = f"injected failure after step {name} (CAAS_CLUSTER_FAIL_AT)"
             self.event(work.id, name, message, "error")
             raise StepFailed(f"{name}: {message}")
+
+    def _injected(self, work: Work, step: str) -> bool:
+        """Does CAAS_CLUSTER_FAIL_AT ask for a failure after ``step`` of this work?"""
+        for item in filter(None, (i.strip() for i in self.settings.cluster_fail_at.split(","))):
+            where, _, cluster = item.partition("@")
+            if where in (step, f"{work.operation}:{step}") and cluster in ("", work.cluster.name):
+                return True
+        return False
 
     def _cancelled(self, work: Work) -> bool:
         try:
