@@ -93,7 +93,7 @@ class Settings:
     # "spread" (Nova's default: the emptiest host first) or "stack" (the fullest first).
     scheduler_strategy: str = field(default_factory=lambda: os.environ.get("CAAS_SCHEDULER_STRATEGY", "spread"))
     # Threads that build, stop, start and delete servers in the background.
-    compute_workers: int = field(default_factory=lambda: _env_int("CAAS_COMPUTE_WORKERS", 8))
+    compute_workers: int = field(default_factory=lambda: _env_int("CAAS_COMPUTE_WORKERS", 16))
     # Clusters. The cloud they are built on: a cloud in clouds.yaml (OS_CLIENT_CONFIG_FILE), or
     # None for this caas itself (as its admin). Defaults for what a create leaves out.
     cluster_cloud: str | None = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_CLOUD") or None)

@@ -63,6 +63,7 @@ class Work:
     cluster: Cluster
     conn: object
     operation: str = ""
+    head: "guest.Head | None" = None  # one SSH session to the head per operation
     ids: dict[str, str] = field(default_factory=dict)  # network, subnet, router, sg_head, sg_cluster, external
 
     @property
@@ -153,8 +154,9 @@ class Engine:
         self._checkpoint(work)
         self._set(work.id, step=name)
         t0 = time.monotonic()
+        notes: list[str] = [detail] if detail else []
         try:
-            yield
+            yield notes  # the step may add to what its event says
         except (Cancelled, Interrupted):
             raise
         except Exception as exc:  # noqa: BLE001 - every failure becomes the user's reason
@@ -165,7 +167,7 @@ class Engine:
                 log.warning("cluster %s step %s failed", work.id, name, exc_info=exc)
             self.event(work.id, name, f"failed: {message}", "error", time.monotonic() - t0)
             raise StepFailed(f"{name}: {message}") from exc
-        self.event(work.id, name, f"done{': ' + detail if detail else ''}", duration=time.monotonic() - t0)
+        self.event(work.id, name, f"done{': ' + '; '.join(notes) if notes else ''}", duration=time.monotonic() - t0)
         if self._injected(work, name):
             message = f"injected failure after step {name} (CAAS_CLUSTER_FAIL_AT)"
             self.event(work.id, name, message, "error")
@@ -201,19 +203,23 @@ class Engine:
     def _deadline(self) -> float:
         return time.monotonic() + self.settings.cluster_timeout
 
+    def _outcomes(self, fn, items) -> list:
+        """``fn`` over ``items`` on the cloud-call pool: each result, or the exception it raised."""
+        def guarded(item):
+            try:
+                return fn(item)
+            except Exception as exc:  # noqa: BLE001 - returned, the caller decides
+                return exc
+        return list(self._pool.map(guarded, items))
+
     def _parallel(self, fn, items) -> list:
         """``fn`` over ``items`` on the cloud-call pool; the first failure is raised after all
         have finished (so every started resource is recorded)."""
-        futures = [self._pool.submit(fn, item) for item in items]
-        results, first = [], None
-        for f in futures:
-            try:
-                results.append(f.result())
-            except Exception as exc:  # noqa: BLE001
-                first = first or exc
-        if first is not None:
-            raise first
-        return results
+        outcomes = self._outcomes(fn, items)
+        failed = next((out for out in outcomes if isinstance(out, Exception)), None)
+        if failed is not None:
+            raise failed
+        return outcomes
 
     def _external_network(self, conn) -> str:
         nets = list(conn.network.networks(is_router_external=True))
@@ -265,58 +271,94 @@ class Engine:
         hostname = f"{c.name}-head" if node.role == HEAD else node.name
         text = profiles.user_data(p, cluster_name=c.name, cluster_id=c.id, hostname=hostname, role=node.role,
                                   hosts=hosts, cluster_key=c.cluster_key, cluster_public_key=c.cluster_public_key,
-                                  user_public_key=user_key, node_prefix=NODE_PREFIX)
+                                  user_public_key=user_key, node_prefix=NODE_PREFIX, report=node.id)
         return base64.b64encode(text.encode()).decode()
 
-    def _boot(self, work: Work, nodes: list[ClusterNode], user_key: str) -> None:
-        """Ports, then servers, for ``nodes`` (in parallel); returns when every one is ACTIVE."""
+    def _boot(self, work: Work, nodes: list[ClusterNode], user_key: str) -> str:
+        """A port and a server for each of ``nodes``: all recorded in one transaction, then each
+        node's pair asked for in parallel, their ids noted in one transaction (also when some
+        failed: every resource that exists is known). Returns when every server is ACTIVE."""
         c, conn = work.cluster, work.conn
         hosts = self._hosts(c)
         flavors: dict[str, str] = {}
         for n in nodes:
             if n.flavor not in flavors:
                 flavors[n.flavor] = conn.compute.find_flavor(n.flavor, ignore_missing=False).id
-        groups = [work.ids["sg_cluster"]] + ([work.ids["sg_head"]] if any(n.role == HEAD for n in nodes) else [])
 
-        def one(n: ClusterNode):
-            sgs = groups if n.role == HEAD else [work.ids["sg_cluster"]]
-            port_name = f"{c.name}-{n.name}" if n.role == COMPUTE else f"{c.name}-head"
-            port = self._make(work, "port", port_name, lambda: conn.network.create_port(
-                name=port_name, network_id=work.ids["network"], security_group_ids=sgs, tags=[tag(c.id)],
-                fixed_ips=[{"subnet_id": work.ids["subnet"], "ip_address": n.fixed_ip}]), node=n.name)
-            self._node_set(c.id, n.name, port_id=port.id)
-            server = self._make(work, "server", port_name, lambda: conn.compute.create_server(
-                name=port_name, image_id=c.image_id, flavor_id=flavors[n.flavor], networks=[{"port": port.id}],
-                user_data=self._user_data(c, n, hosts, user_key), config_drive=True,
-                metadata={"caas_cluster": c.id, "caas_node": n.name}), node=n.name)
-            self._node_set(c.id, n.name, server_id=server.id)
-            return server.id
+        def cloud_name(n: ClusterNode) -> str:
+            return f"{c.name}-{n.name}" if n.role == COMPUTE else f"{c.name}-head"
 
-        ids = dict(zip(self._parallel(one, nodes), nodes))
-        self._wait_active(work, ids)
+        t0 = time.monotonic()
+        with self.db.write() as s:
+            rows = [(ClusterResource(cluster_id=c.id, kind="port", name=cloud_name(n), node=n.name, extra={}),
+                     ClusterResource(cluster_id=c.id, kind="server", name=cloud_name(n), node=n.name, extra={}))
+                    for n in nodes]
+            s.add_all([r for pair in rows for r in pair])
+            s.flush()
+            rids = [(p.id, v.id) for p, v in rows]
+
+        def one(n: ClusterNode) -> list:
+            made: list = [None, None]
+            try:
+                sgs = [work.ids["sg_cluster"]] + ([work.ids["sg_head"]] if n.role == HEAD else [])
+                made[0] = conn.network.create_port(
+                    name=cloud_name(n), network_id=work.ids["network"], security_group_ids=sgs, tags=[tag(c.id)],
+                    fixed_ips=[{"subnet_id": work.ids["subnet"], "ip_address": n.fixed_ip}]).id
+                made[1] = conn.compute.create_server(
+                    name=cloud_name(n), image_id=c.image_id, flavor_id=flavors[n.flavor],
+                    networks=[{"port": made[0]}], user_data=self._user_data(c, n, hosts, user_key),
+                    config_drive=True, metadata={"caas_cluster": c.id, "caas_node": n.name}).id
+            except Exception as exc:  # noqa: BLE001 - noted with what was made, raised below
+                made.append(exc)
+            return made
+
+        outcomes = list(self._pool.map(one, nodes))
+        with self.db.write() as s:
+            for (port_rid, server_rid), n, (port_id, server_id, *_) in zip(rids, nodes, outcomes):
+                for rid, cloud_id in ((port_rid, port_id), (server_rid, server_id)):
+                    if cloud_id is not None:
+                        s.get(ClusterResource, rid).cloud_id = cloud_id
+                s.execute(update(ClusterNode).where(ClusterNode.cluster_id == c.id, ClusterNode.name == n.name)
+                          .values(port_id=port_id, server_id=server_id))
+        failed = next((out[2] for out in outcomes if len(out) > 2), None)
+        if failed is not None:
+            raise failed
+        t1 = time.monotonic()
+        self._wait_active(work, {out[1]: n for out, n in zip(outcomes, nodes)})
+        return f"{len(nodes)} port(s) and server(s) asked for in {t1 - t0:.2f} s, all ACTIVE {time.monotonic() - t1:.2f} s later"
 
     def _wait_active(self, work: Work, servers: dict[str, ClusterNode]) -> None:
         conn, deadline, pending = work.conn, self._deadline(), dict(servers)
         while pending:
             self._checkpoint(work)
-            for s in conn.compute.servers(details=True, name=f"^{work.cluster.name}-"):
+            names = sorted(n.name if n.role == COMPUTE else "head" for n in pending.values())
+            # only the servers still pending (a listing renders every match: keep it small), in
+            # a pattern short enough for Nova's filter (255 characters)
+            pattern = f"^{work.cluster.name}-({'|'.join(names)})$"
+            if len(pattern) > 255:
+                pattern = f"^{work.cluster.name}-"
+            active = []
+            for s in conn.compute.servers(details=True, name=pattern):
                 node = pending.get(s.id)
                 if node is None:
                     continue
                 if s.status == "ACTIVE":
                     del pending[s.id]
-                    if self.settings.cluster_guest == "none":
-                        self._node_set(work.id, node.name, status=NODE_ACTIVE)
+                    active.append(node.name)
                 elif s.status == "ERROR":
                     fault = (s.fault or {}).get("message") or "no reason given"
                     self._node_set(work.id, node.name, status=NODE_ERROR)
                     raise StepFailed(f"the server of {node.name} went to ERROR: {fault}")
+            if active and self.settings.cluster_guest == "none":
+                with self.db.write() as s:
+                    s.execute(update(ClusterNode).where(ClusterNode.cluster_id == work.id, ClusterNode.name.in_(active))
+                              .values(status=NODE_ACTIVE))
             if not pending:
                 break
             if time.monotonic() > deadline:
-                names = ", ".join(sorted(n.name for n in pending.values())[:10])
-                raise StepFailed(f"servers not ACTIVE after {self.settings.cluster_timeout:g} s: {names}")
-            time.sleep(POLL)
+                late = ", ".join(sorted(n.name for n in pending.values())[:10])
+                raise StepFailed(f"servers not ACTIVE after {self.settings.cluster_timeout:g} s: {late}")
+            time.sleep(POLL if len(pending) < 64 else POLL * 3)
 
     def _floating_ip(self, work: Work) -> None:
         c, conn = work.cluster, work.conn
@@ -331,6 +373,9 @@ class Engine:
 
     # ---- guest steps (ssh) --------------------------------------------------------------
     def _head(self, work: Work) -> guest.Head:
+        """The operation's SSH session to the head (made on first use, closed by ``run``)."""
+        if work.head is not None:
+            return work.head
         c = work.cluster
         res = next((r for r in self._resources(c.id, [HEAD_NAME]) if r.kind == "server"), None)
         pinned = (res.extra or {}).get("host_key") if res else None
@@ -344,6 +389,7 @@ class Engine:
             with self.db.write() as s:
                 row = s.get(ClusterResource, res.id)
                 row.extra = {**(row.extra or {}), "host_key": head.policy.seen}
+        work.head = head
         return head
 
     def _bootstrap(self, work: Work, push_to: list[str]) -> str:
@@ -351,46 +397,56 @@ class Engine:
         if self.settings.cluster_guest == "none":
             return "guest checks off (CAAS_CLUSTER_GUEST=none): the cloud's ACTIVE servers count as bootstrapped"
         c = work.cluster
-        with self._head(work) as head:
-            deadline = self._deadline()
-            while head.run(f"test -f {profiles.READY_MARKER}")[0] != 0:
-                self._checkpoint(work)
-                if time.monotonic() > deadline:
-                    raise StepFailed("the head's first-boot setup did not finish")
-                time.sleep(POLL)
-            if c.profile != "base" or not push_to:
-                return f"head {c.floating_ip} answers SSH, set up"
-            head.put("/etc/hosts", self._hosts(c))
-            status, out = head.run(guest.push_hosts_script(push_to), timeout=120)
-            failed = [line.split()[1] for line in out.splitlines() if line.startswith("failed ")]
-            if failed:
-                raise StepFailed(f"could not rewrite /etc/hosts on {', '.join(failed[:10])}")
-            return f"/etc/hosts rewritten on the head and {len(push_to)} node(s)"
+        head = self._head(work)
+        deadline = self._deadline()
+        while head.run(f"test -f {profiles.READY_MARKER}")[0] != 0:
+            self._checkpoint(work)
+            if time.monotonic() > deadline:
+                raise StepFailed("the head's first-boot setup did not finish")
+            time.sleep(POLL)
+        if c.profile != "base" or not push_to:
+            return f"head {c.floating_ip} answers SSH, set up"
+        head.put("/etc/hosts", self._hosts(c))
+        status, out = head.run(guest.push_hosts_script(push_to), timeout=120)
+        failed = [line.split()[1] for line in out.splitlines() if line.startswith("failed ")]
+        if failed:
+            raise StepFailed(f"could not rewrite /etc/hosts on {', '.join(failed[:10])}")
+        return f"/etc/hosts rewritten on the head and {len(push_to)} node(s)"
 
     def _ready(self, work: Work, nodes: list[ClusterNode]) -> str:
         if self.settings.cluster_guest == "none":
-            for n in nodes:
-                self._node_set(work.id, n.name, status=NODE_ACTIVE)
+            with self.db.write() as s:
+                s.execute(update(ClusterNode).where(ClusterNode.cluster_id == work.id,
+                                                    ClusterNode.name.in_([n.name for n in nodes]))
+                          .values(status=NODE_ACTIVE))
             return "guest checks off (CAAS_CLUSTER_GUEST=none): ACTIVE servers count as ready"
-        names = [n.name for n in nodes if n.role == COMPUTE]
-        with self._head(work) as head:
-            deadline, ready = self._deadline(), set()
-            while True:
-                self._checkpoint(work)
-                _, out = head.run(guest.ready_script(sorted(set(names) - ready)), timeout=60)
-                now = {line.split()[1] for line in out.splitlines() if line.startswith("ready ")}
-                for name in sorted(now - ready - {"head"}):
-                    self._node_set(work.id, name, status=NODE_ACTIVE)
-                ready |= now - {"head"}
-                if "head" in now:
-                    self._node_set(work.id, HEAD_NAME, status=NODE_ACTIVE)
-                if ready >= set(names) and "head" in now:
-                    return f"{len(names)} node(s) answer SSH from the head by name"
-                if time.monotonic() > deadline:
-                    missing = sorted(set(names) - ready)
-                    raise StepFailed(f"not ready after {self.settings.cluster_timeout:g} s: "
-                                     f"{', '.join(missing[:10]) or 'the head'}")
-                time.sleep(POLL)
+        expected = {n.name: n.id for n in nodes if n.role == COMPUTE}
+        head = self._head(work)
+        if work.cluster.profile != "base":
+            expected = {}  # nothing on them reports in
+        names = set(expected)
+        deadline, ready = self._deadline(), set()
+        while True:
+            self._checkpoint(work)
+            _, out = head.run(guest.ready_script(), timeout=60)
+            reports = [line.split() for line in out.splitlines() if line.startswith("ready ")]
+            now = {r[1] for r in reports if len(r) == 2 and r[1] == "head"}
+            now |= {r[1] for r in reports if len(r) == 3 and expected.get(r[1]) == r[2]}
+            fresh = sorted((now & names) - ready)
+            if fresh:
+                with self.db.write() as s:
+                    s.execute(update(ClusterNode).where(ClusterNode.cluster_id == work.id, ClusterNode.name.in_(fresh))
+                              .values(status=NODE_ACTIVE))
+            ready |= now & names
+            if "head" in now:
+                self._node_set(work.id, HEAD_NAME, status=NODE_ACTIVE)
+            if ready >= set(names) and "head" in now:
+                return f"{len(names)} node(s) set up and reported in to the head by name over SSH"
+            if time.monotonic() > deadline:
+                missing = sorted(set(names) - ready)
+                raise StepFailed(f"not ready after {self.settings.cluster_timeout:g} s: "
+                                 f"{', '.join(missing[:10]) or 'the head'}")
+            time.sleep(POLL)
 
     # ---- teardown -----------------------------------------------------------------------
     def _find(self, conn, r: ClusterResource, cluster_id: str) -> str | None:
@@ -512,6 +568,9 @@ class Engine:
             self._set(cluster_id, status=ERROR, operation=None, step=None,
                       status_reason=f"{operation} failed: {cloud_message(exc)}")
             self.event(cluster_id, operation, f"failed unexpectedly: {cloud_message(exc)}", "error")
+        finally:
+            if work is not None and work.head is not None:
+                work.head.close()
 
     def _create(self, work: Work, user_key: str) -> None:
         c, t0 = work.cluster, time.monotonic()
@@ -523,14 +582,14 @@ class Engine:
                 self._router(work)
             with self.step(work, "security_group"):
                 self._security_groups(work)
-            with self.step(work, "head"):
-                self._boot(work, self._nodes(c.id, [HEAD_NAME]), user_key)
+            with self.step(work, "head") as notes:
+                notes.append(self._boot(work, self._nodes(c.id, [HEAD_NAME]), user_key))
             with self.step(work, "floating_ip"):
                 self._floating_ip(work)
             computes = [n for n in self._nodes(c.id) if n.role == COMPUTE]
-            with self.step(work, "nodes", f"{len(computes)} server(s) ACTIVE"):
+            with self.step(work, "nodes", f"{len(computes)} server(s) ACTIVE") as notes:
                 if computes:
-                    self._boot(work, computes, user_key)
+                    notes.append(self._boot(work, computes, user_key))
             with self.step(work, "bootstrap"):
                 self.event(c.id, "bootstrap", self._bootstrap(work, []))
             with self.step(work, "ready"):
@@ -571,11 +630,17 @@ class Engine:
         c = work.cluster
         new = self._nodes(c.id, names)
         others = [n.name for n in self._nodes(c.id) if n.role == COMPUTE and n.name not in names]
+        push = None
         try:
-            with self.step(work, "nodes", f"{len(new)} server(s) ACTIVE"):
-                self._boot(work, new, user_key)
+            with self.step(work, "nodes", f"{len(new)} server(s) ACTIVE") as notes:
+                # the nodes that stay learn the new names while the new ones boot
+                push = self._pool.submit(self._bootstrap, work, others)
+                try:
+                    notes.append(self._boot(work, new, user_key))
+                finally:
+                    cf.wait([push])
             with self.step(work, "bootstrap"):
-                self.event(c.id, "bootstrap", self._bootstrap(work, others))
+                self.event(c.id, "bootstrap", push.result())
             with self.step(work, "ready"):
                 self.event(c.id, "ready", self._ready(work, new))
         except StepFailed as exc:

@@ -12,7 +12,7 @@ import io
 import socket
 import time
 
-from caas.clusters.profiles import READY_MARKER
+from caas.clusters.profiles import READY_DIR, READY_MARKER
 
 
 class GuestError(Exception):
@@ -125,14 +125,11 @@ class Head:
         self.close()
 
 
-def ready_script(nodes: list[str]) -> str:
-    """Print ``ready NAME`` for each node that answers SSH from the head, by name, with its
-    bootstrap done."""
-    lines = [f"test -f {READY_MARKER} && echo 'ready head'"]
-    for n in nodes:
-        lines.append(f"(ssh {n} test -f {READY_MARKER} >/dev/null 2>&1 && echo 'ready {n}') &")
-    lines.append("wait")
-    return "\n".join(lines)
+def ready_script() -> str:
+    """Print ``ready head`` once the head's setup is done, and ``ready NAME REPORT`` for every
+    compute node that has reported in (profiles.READY_DIR)."""
+    return (f"test -f {READY_MARKER} && echo 'ready head'; "
+            f"for f in {READY_DIR}/*; do [ -f \"$f\" ] && echo \"ready ${{f##*/}} $(cat \"$f\")\"; done; true")
 
 
 def push_hosts_script(nodes: list[str]) -> str:

@@ -2,7 +2,11 @@
 
 - ``base``: every node gets the cluster's /etc/hosts, the cluster's SSH key (trusted between
   all its nodes: root on any node reaches any other by name), the user's key, and a ready
-  marker written last, which the ready check looks for.
+  marker written last. A compute node then reports in: it logs in to the head by name with
+  the cluster key and leaves a file named after itself in the head's READY_DIR (retrying for a
+  minute). That
+  report is its ready check: it proves the node's setup, its network, the cluster's names and
+  keys, all at once, while the other nodes still boot (like cloud-init's phone_home).
 - ``none``: a head node only, with the user's key (the seed document's "graphical installer"
   head).
 
@@ -20,6 +24,8 @@ import yaml
 from caas.errors import BadRequest
 
 READY_MARKER = "/var/lib/caas-cluster/ready"
+# On the head: one file per compute node that has reported in (see ``user_data``).
+READY_DIR = "/var/lib/caas-cluster/ready.d"
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,10 @@ def ssh_config(cluster_name: str, prefix: str) -> str:
 
 
 def user_data(p: Profile, *, cluster_name: str, cluster_id: str, hostname: str, role: str, hosts: str,
-              cluster_key: str, cluster_public_key: str, user_public_key: str, node_prefix: str) -> str:
+              cluster_key: str, cluster_public_key: str, user_public_key: str, node_prefix: str,
+              report: str = "") -> str:
+    """``report``: what a compute node leaves in the head's READY_DIR (the id of its record, so
+    that a report of an earlier node of the same name never counts for this one)."""
     keys = [k for k in (user_public_key.strip(), cluster_public_key.strip()) if k]
     cfg: dict = {"hostname": hostname, "disable_root": False, "ssh_authorized_keys": keys}
     files = [{"path": "/etc/caas-cluster.json", "permissions": "0644",
@@ -88,4 +97,8 @@ def user_data(p: Profile, *, cluster_name: str, cluster_id: str, hostname: str, 
         ]
     cfg["write_files"] = files
     cfg["runcmd"] = [["sh", "-c", f"mkdir -p {READY_MARKER.rsplit('/', 1)[0]} && date -u > {READY_MARKER}"]]
+    if p.name == "base" and role == "compute":
+        line = f"mkdir -p {READY_DIR} && echo {report} > {READY_DIR}/{hostname}"
+        cfg["runcmd"].append(["sh", "-c", f"for i in $(seq 60); do ssh head '{line}' && exit 0; sleep 1; done; "
+                                          "echo 'caas: could not report to the head' >&2; exit 1"])
     return "#cloud-config\n" + yaml.safe_dump(cfg, sort_keys=False, width=1000)
