@@ -150,3 +150,37 @@ def test_cluster_layer_on_a_cloud_from_clouds_yaml(tmp_path_factory):
             assert leftovers(c) == {}
     finally:
         stop(srv)
+
+
+def test_restart_during_add_and_delete(tmp_path_factory):
+    """kill -9 while nodes are added: the restart removes just those; kill -9 right after a
+    delete is asked for: the restart finishes it (or it had finished)."""
+    srv = start(tmp_path_factory, CAAS_FAKE_BOOT_DELAY=1.5)
+    try:
+        with client_for(srv, issue_token(srv)) as c:
+            assert create(c, "busy", 1)["status"] == "ACTIVE"
+            assert c.post(f"{API}/clusters/busy/nodes", json={"nodes": {"count": 2}}).status_code == 202
+            deadline = time.monotonic() + 60
+            while c.get(f"{API}/clusters/busy").json()["cluster"]["step"] != "nodes":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait(10)
+        srv.log.close()
+        srv.start()
+        with client_for(srv, issue_token(srv)) as c:
+            v = wait(c, "busy")
+            assert v["status"] == "ACTIVE" and "restarted while nodes were added" in v["status_reason"]
+            assert [n["name"] for n in v["nodes"] if n["role"] == "compute"] == ["node001"]
+            assert sorted(s["name"] for s in c.get("/compute/v2.1/servers").json()["servers"]) == [
+                "busy-head", "busy-node001"]
+            assert c.delete(f"{API}/clusters/busy").status_code == 202
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait(10)
+        srv.log.close()
+        srv.start()
+        with client_for(srv, issue_token(srv)) as c:
+            assert wait(c, "busy") is None
+            assert leftovers(c) == {}
+    finally:
+        stop(srv)
