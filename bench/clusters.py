@@ -346,6 +346,9 @@ def main() -> None:
                     help=f"seconds between the GETs of a cluster while it is created, grown or deleted, at least "
                          f"(default {POLL:g}; {POLL_PER_NODE * 1000:g} ms per node when longer)")
     ap.add_argument("--database-url", help="run caas on this (empty) database instead of SQLite")
+    ap.add_argument("--nova", action="store_true",
+                    help="also boot as many servers at once on the Nova anchor (its fake driver) as the clusters "
+                         "1+10 and 1+50 have, with its boot_bench.py, and print the ratios (minutes, ~2 GB)")
     ap.add_argument("--sizes", type=parse_sizes, help=argparse.SUPPRESS)  # e.g. 3,10: the add goes to the smallest
     args = ap.parse_args()
     if not 1 <= args.rounds <= 100 or args.timeout <= 0 or not 0 < args.poll <= 10:
@@ -368,7 +371,33 @@ def main() -> None:
         status = 1
     if rows:
         table(rows, args.rounds, args.poll)
+    if args.nova and status == 0:
+        nova_side_by_side(rows)
     sys.exit(status)
+
+
+def nova_side_by_side(rows: list[Row]) -> None:
+    """The servers of a 1+10 and a 1+50 cluster booted at once on the Nova anchor (fake driver:
+    it starts nothing, and makes no network, router or floating IP), against caas's whole
+    clusters measured above."""
+    from compute import ANCHORS, NovaAnchor, run_boot_bench
+
+    nova = NovaAnchor(ANCHORS)
+    nova.start()
+    try:
+        burst = {n: run_boot_bench(nova.home / "clouds.yaml", "nova-anchor", "anchor.tiny", "anchor-img", 1, n + 1)
+                 for n in (10, 50)}
+    finally:
+        nova.stop()
+    print("\nside by side: caas's whole cluster (network, router, groups, floating IP, real containers, SSH "
+          "checks) against Nova (fake driver) booting only the same number of servers at once")
+    for n, res in burst.items():
+        nova_s = res.get("burst", {}).get("all_active_s")
+        mine = [r for r in rows if r.label == f"1+{n}"]
+        caas_s = statistics.median(mine[0].times) if mine and mine[0].times else None
+        ratio = f"x{caas_s / nova_s:.2f}" if caas_s and nova_s else "-"
+        print(f"  1+{n}: caas {caas_s if caas_s is None else round(caas_s, 2)} s to ACTIVE; Nova {nova_s} s for "
+              f"{n + 1} servers ACTIVE; ratio caas/Nova {ratio}")
 
 
 if __name__ == "__main__":

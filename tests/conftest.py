@@ -234,3 +234,16 @@ def make_member(srv: CaasServer, admin_client: httpx.Client, name: str | None = 
     return {"name": name, "password": password, "user_id": user["id"], "project_id": project["id"],
             "role_id": role_id, "token": token}
 
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist's ``--dist loadgroup`` (scripts/test runs two workers): a module's tests
+    stay together on one worker, in order (they share the module's servers), and every module
+    that makes cs- kernel objects runs on one worker, one after another (one netns caas runs per
+    machine, and they check that nothing with the prefix leaks). ``tryfirst``: xdist reads the
+    marks in its own hook of the same name."""
+    for item in items:
+        path = item.path.as_posix()
+        group = "netns" if "/tests/virt/" in path or "/test_netns" in path else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
