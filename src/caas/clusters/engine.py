@@ -34,6 +34,7 @@ from caas.db.base import utcnow
 log = logging.getLogger("caas.clusters")
 
 NODE_PREFIX = "node"
+HEAD_NAME = "head"  # the head's row in cluster_node (its hostname is NAME-head)
 # Teardown order: what depends on a resource goes before it.
 TEARDOWN = ("server", "floating_ip", "port", "router_interface", "router", "security_group", "subnet", "network")
 PARALLEL = 16
@@ -108,6 +109,11 @@ class Engine:
                 s.expunge(r)
             return rows
 
+    def _nodes_status(self, cluster_id: str, names, status: str) -> None:
+        with self.db.write() as s:
+            s.execute(update(ClusterNode).where(ClusterNode.cluster_id == cluster_id, ClusterNode.name.in_(list(names)))
+                      .values(status=status))
+
     def _node_set(self, cluster_id: str, name: str, **values) -> None:
         with self.db.write() as s:
             s.execute(update(ClusterNode).where(ClusterNode.cluster_id == cluster_id, ClusterNode.name == name)
@@ -120,12 +126,9 @@ class Engine:
             s.flush()
             return row.id
 
-    def _recorded(self, rid: int, cloud_id: str, **extra) -> None:
+    def _recorded(self, rid: int, cloud_id: str) -> None:
         with self.db.write() as s:
-            row = s.get(ClusterResource, rid)
-            row.cloud_id = cloud_id
-            if extra:
-                row.extra = {**(row.extra or {}), **extra}
+            s.get(ClusterResource, rid).cloud_id = cloud_id
 
     def _resources(self, cluster_id: str, nodes: list[str] | None = None) -> list[ClusterResource]:
         with self.db.read() as s:
@@ -203,19 +206,15 @@ class Engine:
     def _deadline(self) -> float:
         return time.monotonic() + self.settings.cluster_timeout
 
-    def _outcomes(self, fn, items) -> list:
-        """``fn`` over ``items`` on the cloud-call pool: each result, or the exception it raised."""
-        def guarded(item):
-            try:
-                return fn(item)
-            except Exception as exc:  # noqa: BLE001 - returned, the caller decides
-                return exc
-        return list(self._pool.map(guarded, items))
-
     def _parallel(self, fn, items) -> list:
         """``fn`` over ``items`` on the cloud-call pool; the first failure is raised after all
         have finished (so every started resource is recorded)."""
-        outcomes = self._outcomes(fn, items)
+        def guarded(item):
+            try:
+                return fn(item)
+            except Exception as exc:  # noqa: BLE001 - raised below, once all are done
+                return exc
+        outcomes = list(self._pool.map(guarded, items))
         failed = next((out for out in outcomes if isinstance(out, Exception)), None)
         if failed is not None:
             raise failed
@@ -350,9 +349,7 @@ class Engine:
                     self._node_set(work.id, node.name, status=NODE_ERROR)
                     raise StepFailed(f"the server of {node.name} went to ERROR: {fault}")
             if active and self.settings.cluster_guest == "none":
-                with self.db.write() as s:
-                    s.execute(update(ClusterNode).where(ClusterNode.cluster_id == work.id, ClusterNode.name.in_(active))
-                              .values(status=NODE_ACTIVE))
+                self._nodes_status(work.id, active, NODE_ACTIVE)
             if not pending:
                 break
             if time.monotonic() > deadline:
@@ -415,10 +412,7 @@ class Engine:
 
     def _ready(self, work: Work, nodes: list[ClusterNode]) -> str:
         if self.settings.cluster_guest == "none":
-            with self.db.write() as s:
-                s.execute(update(ClusterNode).where(ClusterNode.cluster_id == work.id,
-                                                    ClusterNode.name.in_([n.name for n in nodes]))
-                          .values(status=NODE_ACTIVE))
+            self._nodes_status(work.id, [n.name for n in nodes], NODE_ACTIVE)
             return "guest checks off (CAAS_CLUSTER_GUEST=none): ACTIVE servers count as ready"
         expected = {n.name: n.id for n in nodes if n.role == COMPUTE}
         head = self._head(work)
@@ -434,9 +428,7 @@ class Engine:
             now |= {r[1] for r in reports if len(r) == 3 and expected.get(r[1]) == r[2]}
             fresh = sorted((now & names) - ready)
             if fresh:
-                with self.db.write() as s:
-                    s.execute(update(ClusterNode).where(ClusterNode.cluster_id == work.id, ClusterNode.name.in_(fresh))
-                              .values(status=NODE_ACTIVE))
+                self._nodes_status(work.id, fresh, NODE_ACTIVE)
             ready |= now & names
             if "head" in now:
                 self._node_set(work.id, HEAD_NAME, status=NODE_ACTIVE)
@@ -620,8 +612,7 @@ class Engine:
             self.event(c.id, "rollback", f"failed: {cloud_message(exc)}", "error", time.monotonic() - t0)
             return
         self.event(c.id, "rollback", f"removed {n} resource(s)", duration=time.monotonic() - t0)
-        with self.db.write() as s:
-            s.execute(update(ClusterNode).where(ClusterNode.cluster_id == c.id).values(status=NODE_ERROR))
+        self._nodes_status(c.id, [n.name for n in self._nodes(c.id)], NODE_ERROR)
         if not self._finish(c.id, status=ERROR, status_reason=f"{reason}; rolled back, nothing is left",
                             floating_ip=None, network_id=None):
             raise Cancelled()
@@ -721,5 +712,3 @@ class Engine:
         self.stopping.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-
-HEAD_NAME = "head"

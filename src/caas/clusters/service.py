@@ -13,7 +13,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import re
-import threading
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
@@ -28,7 +27,7 @@ from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DELETING,
 from caas.config import Settings
 from caas.db import Database
 from caas.db.base import new_id, utcnow
-from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound, ServiceUnavailable
+from caas.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 from caas.identity.context import AuthContext
 
 log = logging.getLogger("caas.clusters")
@@ -72,7 +71,6 @@ class ClusterService:
         self.access = CloudAccess(settings)
         self.engine = Engine(db, settings, self.access)
         self._workers = cf.ThreadPoolExecutor(settings.cluster_workers, thread_name_prefix="caas-cluster")
-        self._lock = threading.Lock()
 
     # ---- lifecycle ----------------------------------------------------------------------
     def bootstrap(self) -> None:
@@ -472,4 +470,4 @@ class ClusterService:
         return view
 
 
-__all__ = ["ClusterService", "Request", "QuotaShortfall", "CaasError"]
+__all__ = ["ClusterService", "Request", "QuotaShortfall"]
