@@ -62,3 +62,18 @@ def cs_objects() -> dict[str, set[str]]:
 def nothing_left() -> dict[str, set[str]]:
     """The non-empty categories of ``cs_objects`` (an empty dict when nothing is left)."""
     return {k: v for k, v in cs_objects().items() if v}
+
+
+def stop_and_clean(srv, before: dict[str, set[str]]) -> None:
+    """Stop a netns ``caas up``, run ``caas cleanup --all`` on its data dir, and check that no
+    cs- object or mount is left beyond what ``before`` had (the cloud's own external bridge and
+    host tables outlive a stop by design; cleanup removes them)."""
+    from tests.conftest import caas_command
+
+    srv.stop()
+    out = subprocess.run(caas_command() + ["cleanup", "--all", "--data-dir", str(srv.data_dir)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    left = {k: v - before[k] for k, v in cs_objects().items() if v - before[k]}
+    assert not left, f"caas cleanup --all left {left}"
+    assert not mounts(str(srv.data_dir))

@@ -87,13 +87,7 @@ def cloud(tmp_path_factory):
     srv = CaasServer(base / "data", env={"CAAS_DRIVER": "netns", "CAAS_CPU_ALLOCATION_RATIO": "16"}).start(90)
     srv.before = before  # what other runs on this machine left is not this test's to judge
     yield srv
-    srv.stop()
-    out = subprocess.run(caas_command() + ["cleanup", "--all", "--data-dir", str(srv.data_dir)],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    left = {k: v - before[k] for k, v in kernel.cs_objects().items() if v - before[k]}
-    assert not left, f"caas cleanup --all left {left}"
-    assert not kernel.mounts(str(srv.data_dir))
+    kernel.stop_and_clean(srv, before)
 
 
 @pytest.fixture(scope="module")

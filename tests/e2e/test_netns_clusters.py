@@ -52,7 +52,7 @@ def cloud(tmp_path_factory):
     osc(srv.os_env(), "flavor", "create", "--vcpus", "1", "--ram", "1024", "--disk", "10", "--ephemeral", "10",
         "--public", "m1.xsmall")
     yield srv
-    srv.stop()
+    kernel.stop_and_clean(srv, before)
 
 
 def user(cloud, name: str) -> dict:
