@@ -15,9 +15,10 @@ from collections import Counter
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
+from caas import dashboard
 from caas.api import clusters as clusters_api
 from caas.api import compute as compute_api
 from caas.api import identity as identity_api
@@ -153,7 +154,9 @@ def create_app(cloud: Cloud) -> Starlette:
         "/volume": volume_api.build(cloud),
         "/caas": clusters_api.build(cloud),
     }
-    routes = [Route("/", root), Route("/healthz", healthz), Route("/metrics", metrics_view)]
+    routes = [Route("/", root), Route("/healthz", healthz), Route("/metrics", metrics_view),
+              Route("/dashboard", lambda request: RedirectResponse("/dashboard/clusters", status_code=303)),
+              Mount("/dashboard", app=dashboard.build())]
     for prefix, api in apis.items():
         if api.has("/"):  # the unversioned root, with and without the slash
             routes.append(Route(prefix, api.endpoint("/"), methods=ALL_METHODS))

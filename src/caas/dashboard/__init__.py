@@ -1,0 +1,49 @@
+"""The web dashboard, served by ``caas up`` under ``/dashboard``.
+
+It is a client of the caas APIs with the logged-in user's token (``client``), like Horizon;
+pages are rendered on the server from templates, with a small script of its own that refreshes
+what is still changing. Nothing is loaded from outside this server.
+
+Modules: ``session`` (the cookie, CSRF, flash), ``pages`` (the guard and rendering), ``auth``
+(login, logout, project switch), ``clusters``, ``project`` (the cloud pages of a project),
+``network``, ``admin``; ``templates/`` and ``static/``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route, Router
+from starlette.staticfiles import StaticFiles
+
+from caas.dashboard import auth
+from caas.dashboard.pages import HERE, PREFIX, Pages, View
+
+VIEW_MODULES = ("auth", "clusters", "project", "network", "admin")
+fallback = Pages()
+
+
+@fallback.page("/{path:path}")
+async def not_found(view: View) -> Response:
+    return view.render("error.html", status=404, status_code=404, message="There is no such page.", shortfalls=[])
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse(f"{PREFIX}/clusters", status_code=303)
+
+
+def build() -> Router:
+    routes = [Route("/", home), Route("/login", auth.login_form, methods=["GET"]),
+              Route("/login", auth.login, methods=["POST"]),
+              Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static")]
+    for name in VIEW_MODULES:
+        try:
+            module = importlib.import_module(f"caas.dashboard.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"caas.dashboard.{name}":
+                raise
+            continue
+        routes += module.pages.routes
+    return Router(routes=routes + fallback.routes)

@@ -1,0 +1,133 @@
+"""Logging in and out, and switching project: Keystone's own token calls."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from caas.dashboard import session as sessions
+from caas.dashboard.client import ApiClient, ApiError
+from caas.dashboard.pages import PREFIX, SECURITY_HEADERS, Pages, View, html, read_form, render_public, safe_next
+
+pages = Pages()
+FIELD_MAX = 255
+
+
+def _lifetime(body: dict) -> int:
+    expires = body.get("token", {}).get("expires_at", "")
+    try:
+        when = dt.datetime.fromisoformat(expires.replace("Z", "+00:00"))
+    except ValueError:
+        return 3600
+    return int((when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+
+
+def _login_page(request: Request, status: int = 200, error: str | None = None, **values) -> Response:
+    response = html("", status)
+    nonce = sessions.login_csrf(request, response)
+    page = render_public("login.html", status, error=error, login_csrf=nonce,
+                         next=safe_next(request.query_params.get("next") or values.pop("next", None)), **values)
+    page.raw_headers += [h for h in response.raw_headers if h[0] == b"set-cookie"]
+    return page
+
+
+async def login_form(request: Request) -> Response:
+    if await sessions.load(request) is not None:
+        return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+    return _login_page(request, message=request.query_params.get("bye") and "You are logged out.")
+
+
+def _auth_body(user: str, password: str, domain: str, project: str | None) -> dict:
+    body: dict = {"auth": {"identity": {"methods": ["password"], "password": {
+        "user": {"name": user, "domain": {"name": domain}, "password": password}}}}}
+    if project:
+        body["auth"]["scope"] = {"project": {"name": project, "domain": {"name": domain}}}
+    return body
+
+
+async def login(request: Request) -> Response:
+    try:
+        form = await read_form(request, upload=False)
+    except Exception:  # multipart errors: not a form we accept
+        return _login_page(request, 400, "The login form could not be read.")
+    if form is None:
+        return _login_page(request, 413, "The login form is too large.")
+    values = {k: (form.get(k) or "").strip() if isinstance(form.get(k), str) else ""
+              for k in ("username", "project", "domain", "next")}
+    password = form.get("password") if isinstance(form.get("password"), str) else ""
+    if not sessions.check_login_csrf(request, form.get(sessions.CSRF_FIELD)):
+        return _login_page(request, 403, "The login form was not sent by this dashboard (CSRF token missing or "
+                                         "wrong). Try again.", **values)
+    domain = values["domain"] or "Default"
+    if not values["username"] or not password:
+        return _login_page(request, 400, "User name and password are required.", **values)
+    if any(len(v) > FIELD_MAX for v in (*values.values(), password)):
+        return _login_page(request, 400, f"Each field is at most {FIELD_MAX} characters.", **values)
+    api = ApiClient(request.scope["app"], None)
+    try:
+        r = await api.request("POST", "/identity/v3/auth/tokens",
+                              json=_auth_body(values["username"], password, domain, values["project"] or None))
+        token, body = r.headers["x-subject-token"], r.json()
+        if not values["project"]:  # no project named: the first the user has a role on
+            api.token = token
+            projects = (await api.get("/identity/v3/auth/projects"))["projects"]
+            if not projects:
+                await api.request("DELETE", "/identity/v3/auth/tokens", headers={"X-Subject-Token": token})
+                return _login_page(request, 403, "You have no role on any project.", **values)
+            token, body = await rescope(api, token, projects[0]["id"])
+    except ApiError as exc:
+        status = exc.status if 400 <= exc.status < 500 else 502
+        message = "Invalid user name, password, domain or project." if exc.status == 401 else exc.message
+        return _login_page(request, status, message, **values)
+    finally:
+        await api.close()
+    response = RedirectResponse(safe_next(values["next"]), status_code=303, headers=SECURITY_HEADERS)
+    sessions.start(request, response, token, _lifetime(body))
+    return response
+
+
+async def rescope(api: ApiClient, token: str, project_id: str) -> tuple[str, dict]:
+    """A token for another project of the same user; the old one is revoked."""
+    r = await api.request("POST", "/identity/v3/auth/tokens", json={"auth": {
+        "identity": {"methods": ["token"], "token": {"id": token}}, "scope": {"project": {"id": project_id}}}})
+    new = r.headers["x-subject-token"]
+    api.token = new
+    await api.request("DELETE", "/identity/v3/auth/tokens", headers={"X-Subject-Token": token})
+    return new, r.json()
+
+
+@pages.page("/logout", methods=("POST",))
+async def logout(view: View) -> Response:
+    try:
+        await view.api.delete("/identity/v3/auth/tokens", headers={"X-Subject-Token": view.session.token})
+    except ApiError:
+        pass  # already invalid: the cookie goes all the same
+    response = RedirectResponse(f"{PREFIX}/login?bye=1", status_code=303, headers=SECURITY_HEADERS)
+    sessions.end(response)
+    return response
+
+
+@pages.page("/projects")
+async def projects(view: View) -> Response:
+    mine = (await view.api.get("/identity/v3/auth/projects"))["projects"]
+    return view.render("projects.html", projects=sorted(mine, key=lambda p: p["name"]))
+
+
+@pages.page("/projects", methods=("POST",))
+async def switch(view: View) -> Response:
+    project_id = view.field("project_id")
+    if not project_id or len(project_id) > 64:
+        return view.redirect("/projects", error="Choose a project.")
+    try:
+        token, body = await rescope(view.api, view.session.token, project_id)
+    except ApiError as exc:
+        return view.redirect("/projects", error=exc.message)
+    name = body.get("token", {}).get("project", {}).get("name", project_id)
+    response = RedirectResponse(f"{PREFIX}/clusters", status_code=303, headers=SECURITY_HEADERS)
+    sessions.start(view.request, response, token, _lifetime(body))
+    # the message is signed for the new token, the one the next page sees
+    sessions.flash(response, sessions.Session(dataclasses.replace(view.session.ctx, token_id=token)), "ok", f"Now working in project {name}.", view.request)
+    return response
