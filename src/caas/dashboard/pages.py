@@ -202,7 +202,9 @@ async def guard(request: Request, fn: ViewFn, admin: bool, upload: bool) -> Resp
     if request.method == "POST":
         try:
             form = await read_form(request, upload)
-        except Exception:  # multipart errors: the body is not a form we accept
+        except Exception as exc:  # multipart errors: the body is not a form we accept
+            if "exceeded maximum size" in str(getattr(exc, "detail", exc)):  # a field of an upload form
+                return refuse(session, 413, f"A field of the form is larger than {MAX_FORM_BYTES // 1024} KiB.")
             return refuse(session, 400, "The form could not be read.")
         if form is None:
             return refuse(session, 413, f"The form is larger than {MAX_FORM_BYTES // 1024} KiB.")
