@@ -131,7 +131,7 @@ def test_forms_without_their_csrf_token_are_refused(server, api):
     with Browser(server) as b, Browser(server) as other:
         b.login()
         other.login()
-        for token in (None, "", other.csrf, b.csrf[:-1] + "0"):
+        for token in (None, "", other.csrf, b.csrf[:-1] + ("1" if b.csrf.endswith("0") else "0")):
             data = {} if token is None else {"csrf_token": token}
             r = b.post("/dashboard/logout", data, status=403, csrf=False)
             assert "CSRF" in text(r)
