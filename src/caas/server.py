@@ -136,6 +136,7 @@ def banner(settings: Settings) -> str:
             f"  admin credentials: {d / 'admin-openrc'} (source it) or "
             f"OS_CLIENT_CONFIG_FILE={d / 'clouds.yaml'} with --os-cloud caas\n"
             f"  try: . {d / 'admin-openrc'} && openstack token issue\n"
+            f"  dashboard: {settings.base_url}/dashboard (user admin, password in {d / 'admin-password'})\n"
             f"  health: {settings.base_url}/healthz")
 
 
