@@ -190,3 +190,29 @@ def test_segmentation_range_is_configurable_and_never_reused(tmp_path):
             assert again["provider:segmentation_id"] == ids[0]["provider:segmentation_id"]
     finally:
         srv.stop()
+
+
+def test_port_filters_applied_in_the_query_give_what_the_list_gives(members, admin):
+    """device_id, device_owner, network_id, project_id/tenant_id and mac_address are applied in
+    the query (a list does not build every port): the answer is the same as filtering all."""
+    a, ca, b, cb = members
+    net, _ = make_net(ca, "filtered", "10.21.0.0/28")
+    ports = [ca.post(f"{N}/ports", json={"port": {"network_id": net["id"], "device_id": f"dev-{i % 2}",
+                                                  "device_owner": "compute:nova" if i < 3 else "other"}}).json()["port"]
+             for i in range(4)]
+    everything = admin.get(f"{N}/ports").json()["ports"]
+
+    def by_filter(**wanted):
+        return sorted(p["id"] for p in everything if all(str(p[k]) in v for k, v in wanted.items()))
+
+    cases = [{"device_id": ["dev-0"]}, {"device_id": ["dev-0", "dev-1"], "device_owner": ["other"]},
+             {"network_id": [net["id"]], "device_owner": ["compute:nova"]}, {"project_id": [a["project_id"]]},
+             {"tenant_id": [a["project_id"]], "mac_address": [ports[2]["mac_address"]]},
+             {"device_id": ["no-such-device"]}]
+    for case in cases:
+        got = admin.get(f"{N}/ports", params=case).json()["ports"]
+        assert sorted(p["id"] for p in got) == by_filter(**case), case
+    assert len(by_filter(device_id=["dev-0", "dev-1"], network_id=[net["id"]])) == 4
+    # a member's filters never widen what the member sees
+    assert cb.get(f"{N}/ports", params={"project_id": a["project_id"]}).json()["ports"] == []
+    assert cb.get(f"{N}/ports", params={"device_id": "dev-0"}).json()["ports"] == []

@@ -7,6 +7,7 @@ transactions are serial anyway), and the (subnet, address) unique key is the las
 from __future__ import annotations
 
 import secrets
+from typing import Mapping
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -19,6 +20,9 @@ from caas.network.models import FloatingIP, Network, Port, PortIP, PortSecurityG
 from caas.network.tags import tags_of
 
 ROUTER_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
+# The list filters that are plain columns of a port (the view shows them unchanged).
+SQL_FILTERS = {"device_id": "device_id", "device_owner": "device_owner", "network_id": "network_id",
+               "project_id": "project_id", "tenant_id": "project_id", "mac_address": "mac_address"}
 MAC_RE_HEX = set("0123456789abcdef")
 
 
@@ -97,13 +101,21 @@ class PortsMixin(Base):
                                          "floating_ips": fips[p.id], "security_groups": groups[p.id]})
         return out
 
-    def list_ports(self, ctx: AuthContext, network_id: str | None = None, device_id: str | None = None) -> list[dict]:
+    def list_ports(self, ctx: AuthContext, network_id: str | None = None, device_id: str | None = None,
+                   where: Mapping[str, list[str]] | None = None) -> list[dict]:
+        """The ports ``ctx`` sees. ``where``: a list's filters (field -> the values it may
+        have); those of ``SQL_FILTERS`` are applied in the query, so that a filtered list does
+        not build the views of every port (the list applies all its filters again)."""
         with self.db.read() as s:
             stmt = select(Port)
             if network_id:
                 stmt = stmt.where(Port.network_id == network_id)
             if device_id:
                 stmt = stmt.where(Port.device_id == device_id)
+            for field, values in (where or {}).items():
+                column = SQL_FILTERS.get(field)
+                if column is not None and values:
+                    stmt = stmt.where(getattr(Port, column).in_(values))
             if not ctx.is_admin:
                 own_nets = select(Network.id).where(Network.project_id == ctx.project_id)
                 stmt = stmt.where((Port.project_id == ctx.project_id) | Port.network_id.in_(own_nets))
