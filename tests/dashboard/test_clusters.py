@@ -82,8 +82,10 @@ def test_list_create_and_the_live_page(erin):
     web = erin["web"]
     assert "This project has no clusters yet." in text(web.get("/dashboard/clusters"))
     new = web.get("/dashboard/clusters/new")
-    for label in ("Name", "Image", "Profile", "Compute nodes", "Node flavor", "Head flavor", "Key pair"):
+    for label in ("Name", "Image", "Profile", "Profile version", "Compute nodes", "Node flavor", "Head flavor",
+                  "Key pair"):
         assert f">{label}</label>" in new.text or f">{label} <" in new.text
+    assert "(the default: host)" in new.text and "(the default: m1.xsmall, which this cloud does not have)" in new.text
     c = made(erin, "web1", 2)
     assert c["status"] == "ACTIVE" and c["node_count"] == 2
     page = text(web.get("/dashboard/clusters"))
@@ -117,6 +119,9 @@ def test_plan_shows_quota_and_resources_and_creates_nothing(erin):
     assert erin["api"].get(f"{API}/clusters/planned").status_code == 404
     edit = web.post("/dashboard/clusters/new/edit", {**form("planned", 4), "action": "edit"}, status=200)
     assert 'value="planned"' in edit.text and 'value="4"' in edit.text
+    plan = text(web.post("/dashboard/clusters/new", {**form("versioned", 1, profile_version="1"), "action": "plan"},
+                         status=200))
+    assert "Profile base 1" in plan
 
 
 def test_over_quota_is_refused_with_each_shortfall(server, admin_api, erin):
@@ -145,6 +150,7 @@ def test_over_quota_is_refused_with_each_shortfall(server, admin_api, erin):
     ({"node_flavor": "no-such-flavor"}, "no-such-flavor", 400),
     ({"profile": "nope"}, "nope", 400),
     ({"key_name": "nokey"}, "nokey", 400),
+    ({"profile_version": "9"}, "9", 400),
     ({"name": EVIL}, "name", 400),
 ])
 def test_bad_create_forms_show_the_reason(erin, fields, reason, status):

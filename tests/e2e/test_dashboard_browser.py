@@ -41,7 +41,8 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"the browser test
 
 API = "/caas/v1/clusters"
 SETTLE = 30_000  # ms: the longest a cluster operation may take to show on the page
-ENV = {"CAAS_CLUSTER_FLAVOR": "m1.nano", "CAAS_FAKE_BOOT_DELAY": "0.2"}
+# a create of a cluster named "broken" fails after its ready step (and rolls back)
+ENV = {"CAAS_CLUSTER_FLAVOR": "m1.nano", "CAAS_FAKE_BOOT_DELAY": "0.2", "CAAS_CLUSTER_FAIL_AT": "ready@broken"}
 
 
 # ---- the cloud, its users, the browser ---------------------------------------------------------
@@ -483,3 +484,32 @@ def test_every_page_of_the_navigation(tabs, cloud):
         if path in nav:
             expect(page.locator("nav.side a[aria-current=page]")).to_have_attribute("href", "/dashboard" + path)
     assert unlabelled == {}, f"controls without a label: {unlabelled}"
+
+
+# ---- 10. a create that fails -------------------------------------------------------------------
+def test_a_failed_create_says_so_with_the_reason(tabs, alice, alice_api):
+    """The seed's dashboard said "created" when creation had failed: here the page never claims
+    success, and shows ERROR with the engine's reason, on the cluster page and in the list."""
+    tab = tabs()
+    page = tab.page
+    login(tab, "alice", alice["password"], "alice")
+    tab.goto("/dashboard/clusters/new")
+    page.get_by_label("Name", exact=True).fill("broken")
+    page.get_by_label("Compute nodes").fill("1")
+    page.get_by_label("Node flavor").select_option("m1.nano")
+    page.get_by_role("button", name="Review plan").click()
+    page.get_by_role("button", name="Create cluster").click()
+    page.get_by_role("link", name="Go to the cluster").click()
+    status = page.locator("#cluster-status")
+    expect(status).to_contain_text("ERROR", timeout=SETTLE)
+    reason = alice_api.get(f"{API}/broken").json()["cluster"]["status_reason"]
+    assert reason and "ready" in reason
+    expect(page.locator("#cluster-live")).to_contain_text(reason)
+    expect(page.locator("body")).not_to_contain_text("created")
+    tab.seen("cluster-failed")
+    tab.goto("/dashboard/clusters")
+    row = cluster_row(tab, "broken")
+    expect(row).to_contain_text("ERROR")
+    expect(row).to_contain_text(reason)
+    assert alice_api.delete(f"{API}/broken").status_code == 202
+    assert wait(alice_api, "broken") is None

@@ -19,7 +19,7 @@ STEPS = {"create": ["network", "router", "security_group", "head", "floating_ip"
 IDLE = ("ACTIVE", "ERROR")
 MAX_NODES = 1006  # the API's own limit is checked there; this only bounds the number field
 EVENTS_SHOWN = 40
-FIELDS = ("name", "image", "profile", "node_count", "node_flavor", "head_flavor", "key_name")
+FIELDS = ("name", "image", "profile", "profile_version", "node_count", "node_flavor", "head_flavor", "key_name")
 
 
 def _path(cluster_id: str, tail: str = "") -> str:
@@ -62,9 +62,12 @@ async def _choices(view: View) -> dict:
     images, flavors, keypairs, profiles = await view.api.gather(
         view.api.get("/image/v2/images", limit=500), view.api.get("/compute/v2.1/flavors/detail"),
         view.api.get("/compute/v2.1/os-keypairs"), view.api.get("/caas/v1/profiles"))
+    # what the cluster service takes when a field is left blank (its settings: same process)
+    settings = view.request.app.state.cloud.settings
     return {"images": [i for i in images["images"] if i.get("status") == "active"],
             "flavors": sorted(flavors["flavors"], key=lambda f: (f["ram"], f["vcpus"], f["name"])),
-            "keypairs": [k["keypair"] for k in keypairs["keypairs"]], "profiles": profiles["profiles"]}
+            "keypairs": [k["keypair"] for k in keypairs["keypairs"]], "profiles": profiles["profiles"],
+            "default_flavor": settings.cluster_flavor, "default_image": settings.cluster_image}
 
 
 def _form_values(view: View) -> dict:
@@ -81,7 +84,7 @@ def _request_body(values: dict) -> tuple[dict | None, str | None]:
     if not count.isdigit() or int(count) > MAX_NODES:
         return None, f"Compute nodes must be a whole number from 0 to {MAX_NODES}."
     body = {"name": values["name"], "node_count": int(count), "keep_on_failure": values["keep_on_failure"]}
-    for f in ("image", "profile", "node_flavor", "head_flavor", "key_name"):
+    for f in ("image", "profile", "profile_version", "node_flavor", "head_flavor", "key_name"):
         if values[f]:
             body[f] = values[f]
     return body, None
