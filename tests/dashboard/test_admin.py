@@ -49,10 +49,12 @@ def mb(sqlite_server, member):
         yield b
 
 
-def submit(b: Browser, page: str, action: str, data: dict) -> str:
-    """Load ``page`` (its CSRF token), post to ``action``, return the flash of the page after."""
+def submit(b: Browser, page: str, action: str, data: dict, status: int = 303) -> str:
+    """Load ``page`` (its CSRF token), post to ``action``, return the flash of the page after;
+    or, with ``status`` (404: the API did not find a thing), the error the post answers with."""
     b.get(D + page)
-    return flash(b.follow(b.post(D + action, data)))
+    r = b.post(D + action, data, status=status)
+    return flash(b.follow(r) if status == 303 else r)
 
 
 def listed(api: httpx.Client, collection: str, **filters) -> list[dict]:
@@ -217,9 +219,9 @@ def test_enable_disable_and_delete_project(ab, admin_api):
 
 def test_project_unknown_and_own(ab, admin_api, admin_project):
     unknown = uuid.uuid4().hex
-    assert submit(ab, "/admin/projects", f"/admin/projects/{unknown}/delete", {}) == \
+    assert submit(ab, "/admin/projects", f"/admin/projects/{unknown}/delete", {}, status=404) == \
         f"Error: Could not find project: {unknown}."
-    assert submit(ab, "/admin/projects", f"/admin/projects/{unknown}/enabled", {"enabled": "true"}) == \
+    assert submit(ab, "/admin/projects", f"/admin/projects/{unknown}/enabled", {"enabled": "true"}, status=404) == \
         f"Error: Could not find project: {unknown}."
     for path, form in (("delete", {}), ("enabled", {"enabled": "false"})):
         message = submit(ab, "/admin/projects", f"/admin/projects/{admin_project}/{path}", form)
@@ -269,7 +271,7 @@ def test_create_user_unknown_project_or_role(ab, admin_api):
     before = listed(admin_api, "users")
     unknown = uuid.uuid4().hex
     assert submit(ab, "/admin/users", "/admin/users", {"name": "lost", "password": "p", "project_id": unknown,
-                                                      "role_id": role_id(admin_api, "member")}) == \
+                                                      "role_id": role_id(admin_api, "member")}, status=404) == \
         f"Error: Could not find project: {unknown}."
     assert listed(admin_api, "users") == before
     p = new_project(admin_api)
@@ -295,7 +297,7 @@ def test_enable_disable_and_delete_user(ab, admin_api, sqlite_server):
         "Error: Enabled must be one of: true, false."
     assert submit(ab, "/admin/users", path + "/delete", {}) == "Done: User deleted."
     assert admin_api.get(f"{ID3}/users/{u['id']}").status_code == 404
-    assert submit(ab, "/admin/users", path + "/delete", {}) == f"Error: Could not find user: {u['id']}."
+    assert submit(ab, "/admin/users", path + "/delete", {}, status=404) == f"Error: Could not find user: {u['id']}."
 
 
 def test_own_user_cannot_be_disabled_or_deleted(ab, admin_api):
@@ -322,7 +324,7 @@ def test_grant_and_revoke(ab, admin_api):
         "Done: Role revoked."
     assert assignments(admin_api, **{"user.id": u["id"]}) == set()
     message = submit(ab, "/admin/role-assignments", "/admin/role-assignments/revoke",
-                     {"scope": "project", "target_id": p["id"], "user_id": u["id"], "role_id": reader})
+                     {"scope": "project", "target_id": p["id"], "user_id": u["id"], "role_id": reader}, status=404)
     assert message.startswith("Error: ") and "Done" not in message
 
 
@@ -345,9 +347,9 @@ def test_grant_and_revoke_refusals(ab, admin_api):
     for field, label in (("user_id", "User"), ("project_id", "Project"), ("role_id", "Role")):
         assert submit(ab, page, page, {**grant, field: ""}) == f"Error: {label} is required."
         assert submit(ab, page, page, {**grant, field: "i" * 65}) == f"Error: {label} is at most 64 characters."
-    assert submit(ab, page, page, {**grant, "role_id": unknown}) == f"Error: Could not find role: {unknown}."
-    assert submit(ab, page, page, {**grant, "user_id": unknown}) == f"Error: Could not find user: {unknown}."
-    assert submit(ab, page, page, {**grant, "project_id": unknown}) == f"Error: Could not find project: {unknown}."
+    for field, noun in (("role_id", "role"), ("user_id", "user"), ("project_id", "project")):
+        assert submit(ab, page, page, {**grant, field: unknown}, status=404) == \
+            f"Error: Could not find {noun}: {unknown}."
     revoke = {"scope": "project", "target_id": p["id"], "user_id": u["id"], "role_id": reader}
     assert submit(ab, page, page + "/revoke", {**revoke, "scope": "system"}) == \
         "Error: Scope must be one of: project, domain."
@@ -406,10 +408,11 @@ def test_update_quotas(ab, admin_api, admin_project):
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("compute_instances", "abc", "Instances must be a whole number, not 'abc'."),
-    ("compute_ram", "1.5", "RAM (MiB) must be a whole number, not '1.5'."),
-    ("network_port", "-2", "Ports must be between -1 and 2147483647."),
-    ("volume_gigabytes", str(2**31), "Volume storage (GiB) must be between -1 and 2147483647."),
+    ("compute_instances", "abc", "Instances must be a whole number from -1 to 2147483647, not 'abc'."),
+    ("compute_ram", "1.5", "RAM (MiB) must be a whole number from -1 to 2147483647, not '1.5'."),
+    ("network_port", "-2", "Ports must be a whole number from -1 to 2147483647, not '-2'."),
+    ("volume_gigabytes", str(2**31),
+     "Volume storage (GiB) must be a whole number from -1 to 2147483647, not '2147483648'."),
     ("network_router", "", "Routers is required."),
 ])
 def test_update_quotas_refusals(ab, admin_api, admin_project, member, field, value, message):
@@ -429,8 +432,7 @@ def test_update_quotas_unknown_project(ab, admin_api, admin_project):
     unknown = uuid.uuid4().hex
     values = edited(quotas(admin_api, admin_project, admin_project))
     ab.get(D + "/admin/quotas")
-    r = ab.post(D + "/admin/quotas", quota_form(values, unknown))
-    page = ab.follow(r, status=404)
+    page = ab.post(D + "/admin/quotas", quota_form(values, unknown), status=404)
     assert f"Could not find project: {unknown}." in text(page)
     assert ab.post(D + "/admin/quotas", {**quota_form(values, ""), "csrf_token": ab.csrf}).status_code == 303
 

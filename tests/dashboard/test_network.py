@@ -63,11 +63,13 @@ def items(api: httpx.Client, collection: str, **filters) -> list[dict]:
     return r.json()[collection.replace("-", "_")]
 
 
-def submit(b: Browser, page: str, action: str, data: dict) -> str:
+def submit(b: Browser, page: str, action: str, data: dict, status: int = 303) -> str:
     """Load ``page`` (its CSRF token), post the form to ``action``, and return the flash shown
-    on the page it goes back to."""
+    on the page it goes back to; or, with ``status`` (404: the API did not find a thing), the
+    error the post answers with that status."""
     b.get(D + page)
-    return flash(b.follow(b.post(D + action, data)))
+    r = b.post(D + action, data, status=status)
+    return flash(b.follow(r) if status == 303 else r)
 
 
 def make_network(api: httpx.Client, name: str, cidr: str) -> tuple[dict, dict]:
@@ -90,7 +92,7 @@ def public_network(api: httpx.Client) -> dict:
 
 # ---- the guard on every form ---------------------------------------------------------------
 POSTS = ["/project/networks", "/project/networks/{net}/delete", "/project/routers", "/project/routers/{router}/delete",
-         "/project/routers/{router}/interfaces", "/project/routers/{router}/interfaces/remove",
+         "/project/routers/interfaces", "/project/routers/{router}/interfaces/remove",
          "/project/security-groups", "/project/security-groups/{sg}/delete", "/project/security-groups/{sg}/rules",
          "/project/security-groups/{sg}/rules/{rule}/delete", "/project/floating-ips",
          "/project/floating-ips/associate", "/project/floating-ips/{fip}/disassociate",
@@ -119,7 +121,8 @@ def member_things(member_api, member):
 
 
 def guard_form(things: dict) -> dict:
-    return {"name": "guarded-new", "cidr": "10.51.0.0/24", "subnet_id": things["subnet"], "direction": "ingress",
+    return {"name": "guarded-new", "cidr": "10.51.0.0/24", "router_id": things["router"],
+            "subnet_id": things["subnet"], "direction": "ingress",
             "protocol": "tcp", "port_min": "22", "network_id": "x", "floatingip_id": things["fip"], "port_id": "x"}
 
 
@@ -216,13 +219,14 @@ def test_delete_network(mb, member_api):
 
 def test_delete_unknown_and_other_projects_network(mb, admin_api, admin_net):
     unknown = str(uuid.uuid4())
-    message = submit(mb, "/project/networks", f"/project/networks/{unknown}/delete", {})
+    message = submit(mb, "/project/networks", f"/project/networks/{unknown}/delete", {}, status=404)
     assert message == f"Error: Network {unknown} could not be found."
-    message = submit(mb, "/project/networks", f"/project/networks/{admin_net[0]['id']}/delete", {})
+    message = submit(mb, "/project/networks", f"/project/networks/{admin_net[0]['id']}/delete", {}, status=404)
     assert message == f"Error: Network {admin_net[0]['id']} could not be found."
     assert admin_api.get(f"{NET}/networks/{admin_net[0]['id']}").status_code == 200
     public = public_network(admin_api)
-    assert "Error:" in submit(mb, "/project/networks", f"/project/networks/{public['id']}/delete", {})
+    assert submit(mb, "/project/networks", f"/project/networks/{public['id']}/delete", {}, status=404) == \
+        f"Error: Network {public['id']} could not be found."
     assert admin_api.get(f"{NET}/networks/{public['id']}").status_code == 200
 
 
@@ -269,40 +273,48 @@ def test_create_router_without_gateway_and_refusals(mb, member_api):
     assert snapshot(member_api) == before
 
 
+ADD = "/project/routers/interfaces"  # the page's one form: a router and a subnet
+
+
 def test_router_interfaces(mb, member_api):
     net, subnet = make_network(member_api, "inside", "10.30.0.0/24")
     router = member_api.post(f"{NET}/routers", json={"router": {"name": "edge"}}).json()["router"]
-    path = f"/project/routers/{router['id']}/interfaces"
+    remove = f"/project/routers/{router['id']}/interfaces/remove"
+    add = {"router_id": router["id"], "subnet_id": subnet["id"]}
     page = mb.get(D + "/project/routers")
-    assert f'<option value="{subnet["id"]}">' in page.text
-    assert submit(mb, "/project/routers", path, {"subnet_id": subnet["id"]}) == "Done: Interface added."
+    assert f'<option value="{subnet["id"]}">' in page.text and f'<option value="{router["id"]}">' in page.text
+    # one select of routers and one of subnets, not a select of subnets per router
+    assert page.text.count("<select") == 2 and page.text.count(f'<option value="{subnet["id"]}">') == 1
+    assert submit(mb, "/project/routers", ADD, add) == "Done: Interface added."
     [port] = items(member_api, "ports", device_id=router["id"])
     assert port["fixed_ips"][0] == {"subnet_id": subnet["id"], "ip_address": "10.30.0.1"}
     row = text(mb.get(D + "/project/routers")).split("edge", 1)[1]
     assert "inside-subnet 10.30.0.0/24 10.30.0.1" in row
-    assert "already has a port on subnet" in submit(mb, "/project/routers", path, {"subnet_id": subnet["id"]})
-    assert submit(mb, "/project/routers", path, {}) == "Error: Subnet is required."
-    assert submit(mb, "/project/routers", path + "/remove", {"subnet_id": subnet["id"]}) == "Done: Interface removed."
+    assert "already has a port on subnet" in submit(mb, "/project/routers", ADD, add)
+    assert submit(mb, "/project/routers", ADD, {"router_id": router["id"]}) == "Error: Subnet is required."
+    assert submit(mb, "/project/routers", ADD, {"subnet_id": subnet["id"]}) == "Error: Router is required."
+    assert submit(mb, "/project/routers", ADD, {**add, "router_id": "r" * 65}) == \
+        "Error: Router is at most 64 characters."
+    assert submit(mb, "/project/routers", remove, {"subnet_id": subnet["id"]}) == "Done: Interface removed."
     assert items(member_api, "ports", device_id=router["id"]) == []
-    message = submit(mb, "/project/routers", path + "/remove", {"subnet_id": subnet["id"]})
+    message = submit(mb, "/project/routers", remove, {"subnet_id": subnet["id"]}, status=404)
     assert message == f"Error: Router {router['id']} does not have an interface with subnet {subnet['id']}"
 
 
 def test_router_interfaces_unknown_and_other_projects(mb, member_api, admin_api, admin_net):
     router = member_api.post(f"{NET}/routers", json={"router": {"name": "edge2"}}).json()["router"]
-    path = f"/project/routers/{router['id']}/interfaces"
     unknown = str(uuid.uuid4())
-    assert submit(mb, "/project/routers", path, {"subnet_id": unknown}) == \
+    assert submit(mb, "/project/routers", ADD, {"router_id": router["id"], "subnet_id": unknown}, status=404) == \
         f"Error: Subnet {unknown} could not be found."
     admin_subnet = admin_net[1]["id"]
-    assert submit(mb, "/project/routers", path, {"subnet_id": admin_subnet}) == \
-        f"Error: Subnet {admin_subnet} could not be found."
+    assert submit(mb, "/project/routers", ADD, {"router_id": router["id"], "subnet_id": admin_subnet},
+                  status=404) == f"Error: Subnet {admin_subnet} could not be found."
     assert items(member_api, "ports", device_id=router["id"]) == []
     admin_router = admin_api.post(f"{NET}/routers", json={"router": {"name": "adm-router"}}).json()["router"]
     _, subnet = make_network(member_api, "inside2", "10.31.0.0/24")
-    message = submit(mb, "/project/routers", f"/project/routers/{admin_router['id']}/interfaces",
-                     {"subnet_id": subnet["id"]})
-    assert message == f"Error: Router {admin_router['id']} could not be found."
+    for router_id in (admin_router["id"], unknown):
+        message = submit(mb, "/project/routers", ADD, {"router_id": router_id, "subnet_id": subnet["id"]}, status=404)
+        assert message == f"Error: Router {router_id} could not be found."
     assert items(admin_api, "ports", device_id=admin_router["id"]) == []
     assert "adm-router" not in mb.get(D + "/project/routers").text
 
@@ -312,10 +324,10 @@ def test_delete_router(mb, member_api, admin_api):
     assert submit(mb, "/project/routers", f"/project/routers/{router['id']}/delete", {}) == "Done: Router deleted."
     assert member_api.get(f"{NET}/routers/{router['id']}").status_code == 404
     unknown = str(uuid.uuid4())
-    assert submit(mb, "/project/routers", f"/project/routers/{unknown}/delete", {}) == \
+    assert submit(mb, "/project/routers", f"/project/routers/{unknown}/delete", {}, status=404) == \
         f"Error: Router {unknown} could not be found."
     other = admin_api.post(f"{NET}/routers", json={"router": {"name": "adm-keep"}}).json()["router"]
-    assert submit(mb, "/project/routers", f"/project/routers/{other['id']}/delete", {}) == \
+    assert submit(mb, "/project/routers", f"/project/routers/{other['id']}/delete", {}, status=404) == \
         f"Error: Router {other['id']} could not be found."
     assert admin_api.get(f"{NET}/routers/{other['id']}").status_code == 200
 
@@ -403,11 +415,13 @@ def test_add_rules(mb, member_api, group):
     ({"direction": "sideways", "protocol": "tcp"}, "Direction must be one of: ingress, egress."),
     ({"direction": "ingress"}, "Protocol must be one of: any, tcp, udp, icmp."),
     ({"direction": "ingress", "protocol": "gre"}, "Protocol must be one of: any, tcp, udp, icmp."),
-    ({"direction": "ingress", "protocol": "tcp", "port_min": "abc"}, "Lowest port must be a whole number, not 'abc'."),
+    ({"direction": "ingress", "protocol": "tcp", "port_min": "abc"},
+     "Lowest port must be a whole number from 1 to 65535, not 'abc'."),
     ({"direction": "ingress", "protocol": "tcp", "port_min": "22.5"}, "Lowest port must be a whole number"),
-    ({"direction": "ingress", "protocol": "tcp", "port_min": "0"}, "Lowest port must be between 1 and 65535."),
+    ({"direction": "ingress", "protocol": "tcp", "port_min": "0"},
+     "Lowest port must be a whole number from 1 to 65535, not '0'."),
     ({"direction": "ingress", "protocol": "tcp", "port_min": "1", "port_max": "70000"},
-     "Highest port must be between 1 and 65535."),
+     "Highest port must be a whole number from 1 to 65535, not '70000'."),
     ({"direction": "ingress", "protocol": "tcp", "port_min": "90", "port_max": "80"},
      "The highest port must not be below the lowest."),
     ({"direction": "ingress", "protocol": "tcp", "port_max": "80"}, "Give the lowest port too"),
@@ -426,14 +440,13 @@ def test_add_rule_unknown_and_other_projects_group(mb, admin_api):
     unknown = str(uuid.uuid4())
     form = {"direction": "ingress", "protocol": "tcp", "port_min": "22"}
     mb.get(D + "/project/security-groups")
-    r = mb.post(D + f"/project/security-groups/{unknown}/rules", form)
-    assert r.headers["location"] == D + f"/project/security-groups/{unknown}"
-    page = mb.follow(r, status=404)
+    page = mb.post(D + f"/project/security-groups/{unknown}/rules", form, status=404)
     assert f"Security group {unknown} could not be found." in text(page)
     other = admin_api.post(f"{NET}/security-groups", json={"security_group": {"name": "adm-sg"}}).json()
     other = other["security_group"]
     mb.get(D + "/project/security-groups")
-    mb.post(D + f"/project/security-groups/{other['id']}/rules", form)
+    page = mb.post(D + f"/project/security-groups/{other['id']}/rules", form, status=404)
+    assert f"Security group {other['id']} could not be found." in text(page)
     assert rules_of(admin_api, other["id"]) == []
 
 
@@ -447,12 +460,12 @@ def test_delete_rule(mb, member_api, admin_api, group):
     assert member_api.get(f"{NET}/security-group-rules/{other_rule}").status_code == 200
     assert submit(mb, page, f"{page}/rules/{rule}/delete", {}) == "Done: Rule deleted."
     assert member_api.get(f"{NET}/security-group-rules/{rule}").status_code == 404
-    assert submit(mb, page, f"{page}/rules/{rule}/delete", {}) == \
+    assert submit(mb, page, f"{page}/rules/{rule}/delete", {}, status=404) == \
         f"Error: Security group rule {rule} could not be found."
     admin_rule = items(admin_api, "security-group-rules", project_id=admin_project(admin_api))[0]
     path = f"/project/security-groups/{admin_rule['security_group_id']}/rules/{admin_rule['id']}/delete"
-    mb.get(D + page)
-    mb.post(D + path)
+    assert submit(mb, page, path, {}, status=404) == \
+        f"Error: Security group rule {admin_rule['id']} could not be found."
     assert admin_api.get(f"{NET}/security-group-rules/{admin_rule['id']}").status_code == 200
 
 
@@ -460,10 +473,11 @@ def test_delete_security_group(mb, member_api, admin_api, group):
     assert submit(mb, "/project/security-groups", f"/project/security-groups/{group['id']}/delete", {}) == \
         "Done: Security group deleted."
     assert member_api.get(f"{NET}/security-groups/{group['id']}").status_code == 404
-    assert submit(mb, "/project/security-groups", f"/project/security-groups/{group['id']}/delete", {}) == \
-        f"Error: Security group {group['id']} could not be found."
+    assert submit(mb, "/project/security-groups", f"/project/security-groups/{group['id']}/delete", {},
+                  status=404) == f"Error: Security group {group['id']} could not be found."
     other = items(admin_api, "security-groups", project_id=admin_project(admin_api))[0]
-    assert submit(mb, "/project/security-groups", f"/project/security-groups/{other['id']}/delete", {}) == \
+    assert submit(mb, "/project/security-groups", f"/project/security-groups/{other['id']}/delete", {},
+                  status=404) == \
         f"Error: Security group {other['id']} could not be found."
     assert admin_api.get(f"{NET}/security-groups/{other['id']}").status_code == 200
 
@@ -510,7 +524,7 @@ def test_allocate_refusals(mb, member_api, admin_net):
     before = snapshot(member_api)
     assert submit(mb, "/project/floating-ips", "/project/floating-ips", {}) == "Error: External network is required."
     unknown = str(uuid.uuid4())
-    assert submit(mb, "/project/floating-ips", "/project/floating-ips", {"network_id": unknown}) == \
+    assert submit(mb, "/project/floating-ips", "/project/floating-ips", {"network_id": unknown}, status=404) == \
         f"Error: Network {unknown} could not be found."
     # (the API says that network is no external network, rather than that it is unknown)
     assert submit(mb, "/project/floating-ips", "/project/floating-ips", {"network_id": admin_net[0]["id"]}
@@ -556,15 +570,16 @@ def test_associate_refusals(mb, member_api, admin_api, admin_net, reachable):
         "Error: Floating IP is required."
     unknown = str(uuid.uuid4())
     assert submit(mb, "/project/floating-ips", "/project/floating-ips/associate",
-                  {"floatingip_id": fip["id"], "port_id": unknown}) == f"Error: Port {unknown} could not be found."
+                  {"floatingip_id": fip["id"], "port_id": unknown}, status=404) == \
+        f"Error: Port {unknown} could not be found."
     admin_port = admin_api.post(f"{NET}/ports", json={"port": {"network_id": admin_net[0]["id"]}}).json()["port"]
     assert submit(mb, "/project/floating-ips", "/project/floating-ips/associate",
-                  {"floatingip_id": fip["id"], "port_id": admin_port["id"]}) == \
+                  {"floatingip_id": fip["id"], "port_id": admin_port["id"]}, status=404) == \
         f"Error: Port {admin_port['id']} could not be found."
     assert member_api.get(f"{NET}/floatingips/{fip['id']}").json()["floatingip"]["port_id"] is None
     admin_fip = new_fip(admin_api)
     assert submit(mb, "/project/floating-ips", "/project/floating-ips/associate",
-                  {"floatingip_id": admin_fip["id"], "port_id": reachable["port"]["id"]}) == \
+                  {"floatingip_id": admin_fip["id"], "port_id": reachable["port"]["id"]}, status=404) == \
         f"Error: Floating IP {admin_fip['id']} could not be found."
     assert admin_api.get(f"{NET}/floatingips/{admin_fip['id']}").json()["floatingip"]["port_id"] is None
 
@@ -572,12 +587,13 @@ def test_associate_refusals(mb, member_api, admin_api, admin_net, reachable):
 def test_release_and_disassociate_unknown_and_other_projects(mb, member_api, admin_api):
     unknown = str(uuid.uuid4())
     for verb in ("delete", "disassociate"):
-        assert submit(mb, "/project/floating-ips", f"/project/floating-ips/{unknown}/{verb}", {}) == \
+        assert submit(mb, "/project/floating-ips", f"/project/floating-ips/{unknown}/{verb}", {}, status=404) == \
             f"Error: Floating IP {unknown} could not be found."
     admin_fip = new_fip(admin_api)
     assert admin_fip["floating_ip_address"] not in mb.get(D + "/project/floating-ips").text
     for verb in ("delete", "disassociate"):
-        assert submit(mb, "/project/floating-ips", f"/project/floating-ips/{admin_fip['id']}/{verb}", {}) == \
+        assert submit(mb, "/project/floating-ips", f"/project/floating-ips/{admin_fip['id']}/{verb}", {},
+                      status=404) == \
             f"Error: Floating IP {admin_fip['id']} could not be found."
     assert admin_api.get(f"{NET}/floatingips/{admin_fip['id']}").status_code == 200
 

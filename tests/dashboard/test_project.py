@@ -477,7 +477,7 @@ def test_volume_create_and_list(member):
 
 @pytest.mark.parametrize("data, message", [
     ({"name": "v"}, "Error: Size (GiB) is required."),
-    ({"name": "v", "size": "abc"}, "Error: Size (GiB) must be a whole number from 1 to 1000000."),
+    ({"name": "v", "size": "abc"}, "Error: Size (GiB) must be a whole number from 1 to 1000000, not 'abc'."),
     ({"name": "v", "size": "0"}, "Error: Size (GiB) must be a whole number"),
     ({"name": "v", "size": "-1"}, "Error: Size (GiB) must be a whole number"),
     ({"name": "v", "size": "1.5"}, "Error: Size (GiB) must be a whole number"),

@@ -9,6 +9,8 @@
 
 The dashboard refuses to disable or delete the user and project of the admin's own session
 (that would end it); everything else is the Identity, Compute, Network and Volume APIs' to allow.
+Every post is a ``forms.action``: a refusal goes back to the page with the reason, a 404 (an
+unknown id) is the error page.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from caas.dashboard.client import ApiError
-from caas.dashboard.network import FIELD_MAX, ID_MAX, Invalid, action, choice, ident, integer, part, text
+from caas.dashboard.forms import (FIELD_MAX, ID_MAX, PAGE_SIZE, Invalid, action, choice, ident, integer, marker,
+                                  paging, part, text)
 from caas.dashboard.pages import Pages, View
 
 pages = Pages()
 ID3 = "/identity/v3"
-HYPERVISORS_PAGE = 100
 NAME_MAX = 64  # Keystone's limit for a project name
 PASSWORD_MAX = FIELD_MAX
 QUOTA_MAX = 2**31 - 1
@@ -55,12 +57,10 @@ def not_own(view: View, own_id: str | None, label: str) -> None:
 # ---- hypervisors -----------------------------------------------------------------------------
 @pages.page("/admin/hypervisors", admin=True)
 async def hypervisors(view: View) -> Response:
-    marker = view.query.get("marker", "")[:ID_MAX] or None
-    items = (await view.api.get("/compute/v2.1/os-hypervisors/detail", limit=HYPERVISORS_PAGE,
-                                marker=marker))["hypervisors"]
-    nxt = items[-1]["id"] if len(items) == HYPERVISORS_PAGE else None
-    return view.render("admin_hypervisors.html", title="Hypervisors", hypervisors=items, next_marker=nxt,
-                       marker=marker)
+    items = (await view.api.get("/compute/v2.1/os-hypervisors/detail", limit=PAGE_SIZE,
+                                marker=marker(view)))["hypervisors"]
+    return view.render("admin_hypervisors.html", title="Hypervisors", hypervisors=items,
+                       **paging(view, items, len(items) == PAGE_SIZE))
 
 
 # ---- projects --------------------------------------------------------------------------------

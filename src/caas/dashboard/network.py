@@ -3,121 +3,34 @@
 - ``/project/networks``: the networks the project sees (its own, shared and external ones) with
   their subnets; create a network with one subnet; delete one of the project's networks.
 - ``/project/routers``: the project's routers (external gateway, interfaces on subnets); create
-  one (optionally with a gateway on the external network), add and remove interfaces, delete.
+  one (optionally with a gateway on the external network), add an interface (one form for the
+  page: a router and a subnet), remove one, delete a router.
 - ``/project/security-groups`` and ``/project/security-groups/{id}``: groups, and a group's
   rules; create and delete groups, add and delete rules.
 - ``/project/floating-ips``: allocate from an external network, associate with an instance's
   port, disassociate, release.
 
-Also the form helpers that the admin pages share: ``Invalid`` (a field the dashboard refuses
-itself), ``text``/``integer``/``choice``/``ident`` (a field's checked value), ``action`` (a form
-post: its refusals, the dashboard's or the API's, go back to the page as the error message) and
-``part`` (an id as one path segment).
+Every post is a ``forms.action``: a field the dashboard refuses, or a refusal by Neutron, goes
+back to the page with the reason; a 404 (not there, or another project's) is the error page.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
-import re
-from typing import Awaitable, Callable
-from urllib.parse import quote
 
 from starlette.responses import Response
 
 from caas.dashboard.client import ApiError
+from caas.dashboard.forms import (FIELD_MAX, ID_MAX, PAGE_SIZE, Invalid, action, choice, ident, integer, marker,
+                                  paging, part, text)
 from caas.dashboard.pages import Pages, View
 
 pages = Pages()
-FIELD_MAX = 255
-ID_MAX = 64
-PAGE_SIZE = 100  # rows of a list page
-PORTS_MAX = 500  # the instance ports offered for a floating IP
-# The servers whose names label those ports: the project's newest (Nova's list costs about
-# 0.05 ms a server); the ports of older ones are labelled by address and port id alone.
-SERVERS_NAMED = 500
+# The servers whose ports are offered for a floating IP: the project's newest, one page of
+# Nova's list (a longer select is no use to a person, and each port costs the page time).
+SERVERS_OFFERED = 100
 NET = "/network/v2.0"
-INTEGER = re.compile(r"-?[0-9]{1,12}")
-
-
-# ---- form helpers (shared with admin) --------------------------------------------------------
-def part(value) -> str:
-    """``value`` as one path segment of an API call."""
-    return quote(str(value), safe="")
-
-
-class Invalid(Exception):
-    """A field the dashboard refuses before any call; the message says which field and why."""
-
-
-def text(view: View, name: str, label: str, required: bool = True, max_len: int = FIELD_MAX) -> str:
-    """The stripped field; ``Invalid`` when required and empty, or longer than ``max_len``."""
-    value = view.field(name)
-    if required and not value:
-        raise Invalid(f"{label} is required.")
-    if len(value) > max_len:
-        raise Invalid(f"{label} is at most {max_len} characters.")
-    return value
-
-
-def ident(view: View, name: str, label: str) -> str:
-    """An id from a select or a hidden field: required, at most 64 characters."""
-    return text(view, name, label, max_len=ID_MAX)
-
-
-def integer(view: View, name: str, label: str, low: int, high: int, required: bool = True) -> int | None:
-    """The field as an integer in ``low..high`` (None when optional and empty)."""
-    raw = view.field(name)
-    if not raw:
-        if required:
-            raise Invalid(f"{label} is required.")
-        return None
-    if not INTEGER.fullmatch(raw):
-        raise Invalid(f"{label} must be a whole number, not {raw[:40]!r}.")
-    value = int(raw)
-    if not low <= value <= high:
-        raise Invalid(f"{label} must be between {low} and {high}.")
-    return value
-
-
-def choice(view: View, name: str, label: str, options: tuple[str, ...]) -> str:
-    """The field, which must be one of ``options``."""
-    value = view.field(name)
-    if value not in options:
-        raise Invalid(f"{label} must be one of: {', '.join(options)}.")
-    return value
-
-
-Back = str | Callable[[View], str]
-
-
-def action(registry: Pages, path: str, back: Back, admin: bool = False):
-    """Register ``fn`` as the form post at ``path``. ``fn(view)`` does the work and returns the
-    message for the page ``back`` (a dashboard path, formatted with the path's parameters as
-    quoted segments, or a function of the view). ``Invalid`` and the API's refusals go back
-    to that page as the error, with the API's own reason; a 401 is left to the guard (it ends
-    the session)."""
-    def register(fn: Callable[[View], Awaitable[str]]):
-        async def post(view: View) -> Response:
-            target = back(view) if callable(back) else back.format(**{k: part(v) for k, v in view.params.items()})
-            try:
-                message = await fn(view)
-            except Invalid as exc:
-                return view.redirect(target, error=str(exc))
-            except ApiError as exc:
-                if exc.status == 401:
-                    raise
-                return view.redirect(target, error=exc.message)
-            return view.redirect(target, ok=message)
-        registry.page(path, methods=("POST",), admin=admin)(post)
-        return fn
-    return register
-
-
-def pager_marker(view: View) -> str | None:
-    """The ``marker`` of the page asked for (a row id), if any."""
-    marker = view.query.get("marker", "")
-    return marker[:ID_MAX] or None
 
 
 # ---- Neutron lists ---------------------------------------------------------------------------
@@ -127,10 +40,11 @@ async def listed(view: View, collection: str, **filters) -> list[dict]:
     return body[collection.replace("-", "_")]
 
 
-async def one_page(view: View, collection: str, sort_key: str, **filters) -> tuple[list[dict], str | None]:
-    """One page of a Neutron list and the marker of the next page (None on the last)."""
-    items = await listed(view, collection, limit=PAGE_SIZE, marker=pager_marker(view), sort_key=sort_key, **filters)
-    return items, (items[-1]["id"] if len(items) == PAGE_SIZE else None)
+async def one_page(view: View, collection: str, sort_key: str, **filters) -> tuple[list[dict], dict]:
+    """One page of a Neutron list, and its ``paging`` (Neutron says nothing of what follows: a
+    full page may have more)."""
+    items = await listed(view, collection, limit=PAGE_SIZE, marker=marker(view), sort_key=sort_key, **filters)
+    return items, paging(view, items, len(items) == PAGE_SIZE)
 
 
 async def by_ids(view: View, collection: str, key: str, ids, **filters) -> list[dict]:
@@ -157,16 +71,15 @@ async def networks(view: View) -> Response:
     """The project's networks a page at a time; on the first page also the shared and external
     networks of other projects, which the project may use."""
     pid = view.session.project_id
-    marker = pager_marker(view)
-    own, nxt = await one_page(view, "networks", "name", project_id=pid)
-    if marker is None:
+    own, pager = await one_page(view, "networks", "name", project_id=pid)
+    if pager["marker"] is None:
         shared, external = await view.api.gather(listed(view, "networks", shared="true", sort_key="name"),
                                                  external_networks(view))
         seen = {n["id"] for n in own}
         own = own + [n for n in {n["id"]: n for n in shared + external}.values() if n["id"] not in seen]
     subnets = await by_ids(view, "subnets", "network_id", [n["id"] for n in own])
     rows = [{"net": n, "subnets": [s for s in subnets if s["network_id"] == n["id"]]} for n in own]
-    return view.render("network_networks.html", title="Networks", rows=rows, next_marker=nxt, marker=marker)
+    return view.render("network_networks.html", title="Networks", rows=rows, **pager)
 
 
 @action(pages, "/project/networks", "/project/networks")
@@ -203,25 +116,30 @@ async def delete_network(view: View) -> str:
 # ---- routers ---------------------------------------------------------------------------------
 @pages.page("/project/routers")
 async def routers(view: View) -> Response:
+    """A page of the project's routers with their interfaces, and the page's one form to add an
+    interface: a select of the page's routers and one of the project's own subnets."""
     pid = view.session.project_id
-    (items, nxt), subnets, externals = await view.api.gather(
+    (items, pager), subnets, externals = await view.api.gather(
         one_page(view, "routers", "name", project_id=pid), listed(view, "subnets", project_id=pid, sort_key="name"),
         external_networks(view))
     interfaces = await by_ids(view, "ports", "device_id", [r["id"] for r in items],
                               device_owner="network:router_interface")
     subnet_of = {s["id"]: s for s in subnets}
+    attached: dict[str, list[dict]] = {}
+    for p in interfaces:
+        attached.setdefault(p["device_id"], []).extend(
+            {"subnet_id": ip["subnet_id"], "ip": ip["ip_address"], "subnet": subnet_of.get(ip["subnet_id"])}
+            for ip in p["fixed_ips"])
     net_name = {n["id"]: n["name"] or n["id"] for n in externals}
     inner = [s for s in subnets if s["network_id"] not in net_name]  # an external subnet is a gateway's
     rows = []
     for r in items:
         gateway = r.get("external_gateway_info") or {}
-        attached = [{"subnet_id": ip["subnet_id"], "ip": ip["ip_address"], "subnet": subnet_of.get(ip["subnet_id"])}
-                    for p in interfaces if p["device_id"] == r["id"] for ip in p["fixed_ips"]]
         rows.append({"router": r, "gateway_network": net_name.get(gateway.get("network_id"), gateway.get("network_id")),
                      "gateway_ips": [ip["ip_address"] for ip in gateway.get("external_fixed_ips") or []],
-                     "interfaces": attached})
+                     "interfaces": attached.get(r["id"], [])})
     return view.render("network_routers.html", title="Routers", rows=rows, subnets=inner,
-                       has_external=bool(externals), next_marker=nxt, marker=pager_marker(view))
+                       has_external=bool(externals), **pager)
 
 
 @action(pages, "/project/routers", "/project/routers")
@@ -243,20 +161,22 @@ async def delete_router(view: View) -> str:
     return "Router deleted."
 
 
-async def _interface(view: View, verb: str) -> None:
+async def _interface(view: View, verb: str, router_id: str) -> None:
     subnet_id = ident(view, "subnet_id", "Subnet")
-    await view.api.put(f"{NET}/routers/{part(view.params['id'])}/{verb}_router_interface", {"subnet_id": subnet_id})
+    await view.api.put(f"{NET}/routers/{part(router_id)}/{verb}_router_interface", {"subnet_id": subnet_id})
 
 
-@action(pages, "/project/routers/{id}/interfaces", "/project/routers")
+@action(pages, "/project/routers/interfaces", "/project/routers")
 async def add_interface(view: View) -> str:
-    await _interface(view, "add")
+    """The page's one form: the router and the subnet are both fields."""
+    await _interface(view, "add", ident(view, "router_id", "Router"))
     return "Interface added."
 
 
 @action(pages, "/project/routers/{id}/interfaces/remove", "/project/routers")
 async def remove_interface(view: View) -> str:
-    await _interface(view, "remove")
+    """The button of one interface: the router is in the path, the subnet a hidden field."""
+    await _interface(view, "remove", view.params["id"])
     return "Interface removed."
 
 
@@ -267,9 +187,8 @@ PORT_MAX = 65535
 
 @pages.page("/project/security-groups")
 async def security_groups(view: View) -> Response:
-    items, nxt = await one_page(view, "security-groups", "name", project_id=view.session.project_id)
-    return view.render("network_security_groups.html", title="Security groups", groups=items, next_marker=nxt,
-                       marker=pager_marker(view))
+    items, pager = await one_page(view, "security-groups", "name", project_id=view.session.project_id)
+    return view.render("network_security_groups.html", title="Security groups", groups=items, **pager)
 
 
 @action(pages, "/project/security-groups", "/project/security-groups")
@@ -350,27 +269,26 @@ def _port_label(port: dict, server_name: str | None) -> str:
 
 
 async def instance_ports(view: View) -> list[dict]:
-    """The project's instance ports (``compute:*``), each with its ``label``: the server's
-    name (when among the project's SERVERS_NAMED newest servers), its addresses and the port id."""
-    ports = await listed(view, "ports", project_id=view.session.project_id, limit=PORTS_MAX, sort_key="device_id",
-                         fields="id,device_id,device_owner,fixed_ips")
-    ports = [p for p in ports if (p.get("device_owner") or "").startswith("compute:")]
-    names = {}
-    if ports:
-        servers = (await view.api.get("/compute/v2.1/servers", limit=SERVERS_NAMED))["servers"]
-        names = {s["id"]: s["name"] for s in servers}
-    return [{**p, "label": _port_label(p, names.get(p["device_id"]))} for p in ports]
+    """The ports of the project's SERVERS_OFFERED newest servers, each with its ``label``: the
+    server's name, its addresses and the port id. Neutron is asked for those servers' ports
+    only (``device_id``, applied in its query), not for every port of the project."""
+    servers = (await view.api.get("/compute/v2.1/servers", limit=SERVERS_OFFERED))["servers"]
+    names = {s["id"]: s["name"] for s in servers}
+    ports = await by_ids(view, "ports", "device_id", names, fields="id,device_id,device_owner,fixed_ips")
+    return [{**p, "label": _port_label(p, names.get(p["device_id"]))}
+            for p in sorted(ports, key=lambda p: (names.get(p["device_id"], ""), p["id"]))
+            if (p.get("device_owner") or "").startswith("compute:")]
 
 
 @pages.page("/project/floating-ips")
 async def floating_ips(view: View) -> Response:
-    (items, nxt), externals, ports = await view.api.gather(
+    (items, pager), externals, ports = await view.api.gather(
         one_page(view, "floatingips", "floating_ip_address", project_id=view.session.project_id),
         external_networks(view), instance_ports(view))
     label = {p["id"]: p["label"] for p in ports}
     net_name = {n["id"]: n["name"] or n["id"] for n in externals}
     return view.render("network_floating_ips.html", title="Floating IPs", fips=items, externals=externals,
-                       ports=ports, label=label, net_name=net_name, next_marker=nxt, marker=pager_marker(view))
+                       ports=ports, label=label, net_name=net_name, **pager)
 
 
 @action(pages, "/project/floating-ips", "/project/floating-ips")

@@ -10,29 +10,27 @@
   never kept), import of a public key, deletion.
 - ``/project/volumes``: volumes, 100 a page; creation, deletion.
 
-Every post validates its own fields (a bad one: back to the page with the reason) and shows
-the API's own reason when the API refuses; a 404 from the API (the thing is not there, or not
-the project's) is the error page with that status and reason.
+Every post is a ``forms.action``: it validates its own fields (a bad one: back to the page with
+the reason) and shows the API's own reason when the API refuses; a 404 from the API (the thing
+is not there, or not the project's) is the error page with that status and reason.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any, AsyncIterator, Awaitable
-from urllib.parse import quote
 
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from caas.dashboard.client import ApiClient, ApiError
+from caas.dashboard.forms import PAGE_SIZE, Invalid, action, choice, integer, marker, paging, part, text
 from caas.dashboard.pages import SECURITY_HEADERS, Pages, View
 from caas.image.schema import CONTAINER_FORMATS, DISK_FORMATS
 
 pages = Pages()
 
 NOVA, GLANCE, NEUTRON = "/compute/v2.1", "/image/v2", "/network/v2.0"
-PAGE_SIZE = 100  # rows a list page shows; the APIs page with limit and marker
-FIELD_MAX = 255
 PUBLIC_KEY_MAX = 16 * 1024  # an RSA 16384-bit OpenSSH key is about 2.8 KiB
 VOLUME_GIB_MAX = 1_000_000
 UPLOAD_BLOCK = 1024 * 1024
@@ -40,57 +38,11 @@ OCTET = "application/octet-stream"
 VISIBILITIES = ("private", "shared", "community", "public")  # public: admins only (Glance's policy)
 
 
-def part(value: Any) -> str:
-    """A value as one segment of an API path."""
-    return quote(str(value), safe="")
-
-
 def cinder(view: View) -> str:
     return f"/volume/v3/{part(view.session.project_id)}"
 
 
-# ---- form fields ------------------------------------------------------------------------------
-class Invalid(Exception):
-    """A form field that is missing or wrong; the message says which and why."""
-
-
-def text_field(view: View, name: str, label: str, required: bool = True, max_len: int = FIELD_MAX) -> str:
-    value = view.field(name)
-    if required and not value:
-        raise Invalid(f"{label} is required.")
-    if len(value) > max_len:
-        raise Invalid(f"{label} is at most {max_len} characters.")
-    return value
-
-
-def int_field(view: View, name: str, label: str, low: int, high: int) -> int:
-    value = view.field(name)
-    if not value:
-        raise Invalid(f"{label} is required.")
-    if not value.isascii() or not value.isdigit() or not low <= int(value) <= high:
-        raise Invalid(f"{label} must be a whole number from {low} to {high}.")
-    return int(value)
-
-
-def choice_field(view: View, name: str, label: str, options: tuple[str, ...]) -> str:
-    value = view.field(name)
-    if value not in options:
-        raise Invalid(f"{label} must be one of: {', '.join(options)}.")
-    return value
-
-
-# ---- answers ----------------------------------------------------------------------------------
-def refused(view: View, exc: ApiError, back: str) -> Response:
-    """The answer to a post the API refused: a 404 is the error page with the API's status and
-    reason (there is nothing to go back to); anything else goes back with the reason shown. A
-    401 is left to the guard, which ends the session."""
-    if exc.status == 401:
-        raise exc
-    if exc.status == 404:
-        return view.error(exc)
-    return view.redirect(back, error=exc.message)
-
-
+# ---- calls ------------------------------------------------------------------------------------
 async def optional(call: Awaitable[Any]) -> tuple[Any, str | None]:
     """A call whose refusal the page shows in place instead of failing: (result, None) or
     (None, the API's reason)."""
@@ -102,33 +54,18 @@ async def optional(call: Awaitable[Any]) -> tuple[Any, str | None]:
         return None, exc.message
 
 
-async def delete_then(view: View, api_path: str, back: str, done: str) -> Response:
-    """DELETE ``api_path``, then back to the list with ``done`` (or the API's reason)."""
-    try:
-        await view.api.delete(api_path)
-    except ApiError as exc:
-        return refused(view, exc, back)
-    return view.redirect(back, ok=done)
-
-
 # ---- pagination -------------------------------------------------------------------------------
-def marker(view: View) -> str | None:
-    """The ``?marker=`` of the page asked for (the last item of the previous page)."""
-    value = view.query.get("marker", "")
-    return value if 0 < len(value) <= FIELD_MAX else None
-
-
-def next_page(view: View, items: list[dict], more: bool, key: str = "id") -> str | None:
-    """The Next link when the API said there is more after ``items``."""
-    if not (more and items and items[-1].get(key)):
-        return None
-    return f"{view.request.url.path}?marker={part(items[-1][key])}"
+async def one_page(view: View, path: str, collection: str) -> tuple[list[dict], bool]:
+    """The page asked for of a list (limit and marker): its ``collection``, and whether the API
+    says there is more (Nova and Cinder link the next page in ``<collection>_links``, Glance
+    in ``next``)."""
+    body = await view.api.get(path, limit=PAGE_SIZE, marker=marker(view))
+    return body.get(collection, []), bool(body.get(f"{collection}_links") or body.get("next"))
 
 
 def render_list(view: View, template: str, items: list[dict], more: bool, key: str = "id", **values) -> Response:
     """A list page: its rows (``items``), a Next link when ``more``, a First link past page one."""
-    return view.render(template, items=items, next=next_page(view, items, more, key),
-                       paged=marker(view) is not None, **values)
+    return view.render(template, items=items, **paging(view, items, more, key), **values)
 
 
 # ---- overview ---------------------------------------------------------------------------------
@@ -209,11 +146,9 @@ def server_row(server: dict, names: dict[str, str]) -> dict:
 
 @pages.page("/project/instances")
 async def instances(view: View) -> Response:
-    body = await view.api.get(f"{NOVA}/servers/detail", limit=PAGE_SIZE, marker=marker(view))
-    servers = body.get("servers", [])
+    servers, more = await one_page(view, f"{NOVA}/servers/detail", "servers")
     names = await image_names(view, servers)
-    return render_list(view, "project_instances.html", [server_row(s, names) for s in servers],
-                       bool(body.get("servers_links")))
+    return render_list(view, "project_instances.html", [server_row(s, names) for s in servers], more)
 
 
 @pages.page("/project/instances/{id}")
@@ -227,11 +162,10 @@ async def instance(view: View) -> Response:
                        console=(console or {}).get("output", ""), console_err=console_err)
 
 
-@pages.page("/project/instances/{id}/delete", methods=("POST",))
-async def delete_instance(view: View) -> Response:
-    sid = view.params["id"]
-    return await delete_then(view, f"{NOVA}/servers/{part(sid)}", "/project/instances",
-                             f"Instance {sid} is being deleted.")
+@action(pages, "/project/instances/{id}/delete", "/project/instances")
+async def delete_instance(view: View) -> str:
+    await view.api.delete(f"{NOVA}/servers/{part(view.params['id'])}")
+    return f"Instance {view.params['id']} is being deleted."
 
 
 # ---- images -----------------------------------------------------------------------------------
@@ -242,9 +176,8 @@ def visibilities(view: View) -> tuple[str, ...]:
 
 @pages.page("/project/images")
 async def images(view: View) -> Response:
-    body = await view.api.get(f"{GLANCE}/images", limit=PAGE_SIZE, marker=marker(view))
-    found = body.get("images", [])
-    return render_list(view, "project_images.html", found, "next" in body, disk_formats=DISK_FORMATS,
+    found, more = await one_page(view, f"{GLANCE}/images", "images")
+    return render_list(view, "project_images.html", found, more, disk_formats=DISK_FORMATS,
                        container_formats=CONTAINER_FORMATS, visibilities=visibilities(view))
 
 
@@ -281,42 +214,35 @@ async def create_image(api: ApiClient, meta: dict, blocks: Any, size: int | None
     return image
 
 
-@pages.page("/project/images", methods=("POST",), upload=True)
-async def upload_image(view: View) -> Response:
-    back = "/project/images"
+@action(pages, "/project/images", "/project/images", upload=True)
+async def upload_image(view: View) -> str:
     upload = view.form.get("file")
     try:
-        meta = {"name": text_field(view, "name", "Name"),
-                "disk_format": choice_field(view, "disk_format", "Disk format", DISK_FORMATS),
-                "container_format": choice_field(view, "container_format", "Container format", CONTAINER_FORMATS),
+        meta = {"name": text(view, "name", "Name"),
+                "disk_format": choice(view, "disk_format", "Disk format", DISK_FORMATS),
+                "container_format": choice(view, "container_format", "Container format", CONTAINER_FORMATS),
                 # all four are accepted here: the API decides who may publish
-                "visibility": choice_field(view, "visibility", "Visibility", VISIBILITIES)}
+                "visibility": choice(view, "visibility", "Visibility", VISIBILITIES)}
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise Invalid("Choose the image file to upload.")
-    except Invalid as exc:
-        return view.redirect(back, error=str(exc))
-    try:
         image = await create_image(view.api, meta, file_blocks(upload), upload.size)
-    except ApiError as exc:
-        return refused(view, exc, back)
     finally:
-        await upload.close()  # its spooled file, now rather than when collected
-    return view.redirect(back, ok=f"Image {image.get('name', meta['name'])} is uploaded.")
+        if isinstance(upload, UploadFile):
+            await upload.close()  # its spooled file, now rather than when collected
+    return f"Image {image.get('name', meta['name'])} is uploaded."
 
 
-@pages.page("/project/images/{id}/delete", methods=("POST",))
-async def delete_image(view: View) -> Response:
-    image_id = view.params["id"]
-    return await delete_then(view, f"{GLANCE}/images/{part(image_id)}", "/project/images",
-                             f"Image {image_id} is deleted.")
+@action(pages, "/project/images/{id}/delete", "/project/images")
+async def delete_image(view: View) -> str:
+    await view.api.delete(f"{GLANCE}/images/{part(view.params['id'])}")
+    return f"Image {view.params['id']} is deleted."
 
 
 # ---- flavors ----------------------------------------------------------------------------------
 @pages.page("/project/flavors")
 async def flavors(view: View) -> Response:
-    body = await view.api.get(f"{NOVA}/flavors/detail", limit=PAGE_SIZE, marker=marker(view))
-    found = body.get("flavors", [])
-    return render_list(view, "project_flavors.html", found, bool(body.get("flavors_links")))
+    found, more = await one_page(view, f"{NOVA}/flavors/detail", "flavors")
+    return render_list(view, "project_flavors.html", found, more)
 
 
 # ---- key pairs --------------------------------------------------------------------------------
@@ -329,76 +255,51 @@ def pem_download(name: str, private_key: str) -> Response:
 
 @pages.page("/project/keypairs")
 async def keypairs(view: View) -> Response:
-    body = await view.api.get(f"{NOVA}/os-keypairs", limit=PAGE_SIZE, marker=marker(view))
-    found = [k.get("keypair", {}) for k in body.get("keypairs", [])]
-    return render_list(view, "project_keypairs.html", found, bool(body.get("keypairs_links")), key="name")
+    found, more = await one_page(view, f"{NOVA}/os-keypairs", "keypairs")
+    return render_list(view, "project_keypairs.html", [k.get("keypair", {}) for k in found], more, key="name")
 
 
-@pages.page("/project/keypairs", methods=("POST",))
+@action(pages, "/project/keypairs", "/project/keypairs")
 async def create_keypair(view: View) -> Response:
     """Nova generates the pair (no public key sent, microversion < 2.92) and returns the
     private key this once; it goes straight to the browser."""
-    back = "/project/keypairs"
-    try:
-        name = text_field(view, "name", "Name")
-    except Invalid as exc:
-        return view.redirect(back, error=str(exc))
-    try:
-        made = (await view.api.post(f"{NOVA}/os-keypairs", {"keypair": {"name": name}})).get("keypair", {})
-    except ApiError as exc:
-        return refused(view, exc, back)
+    name = text(view, "name", "Name")
+    made = (await view.api.post(f"{NOVA}/os-keypairs", {"keypair": {"name": name}})).get("keypair", {})
     if not made.get("private_key"):
-        return view.redirect(back, error="The compute API returned no private key.")
+        raise ApiError(502, "The compute API returned no private key.")
     return pem_download(made.get("name") or name, made["private_key"])
 
 
-@pages.page("/project/keypairs/import", methods=("POST",))
-async def import_keypair(view: View) -> Response:
-    back = "/project/keypairs"
-    try:
-        body = {"name": text_field(view, "name", "Name"),
-                "public_key": text_field(view, "public_key", "Public key", max_len=PUBLIC_KEY_MAX)}
-    except Invalid as exc:
-        return view.redirect(back, error=str(exc))
-    try:
-        await view.api.post(f"{NOVA}/os-keypairs", {"keypair": body})
-    except ApiError as exc:
-        return refused(view, exc, back)
-    return view.redirect(back, ok=f"Key pair {body['name']} is imported.")
+@action(pages, "/project/keypairs/import", "/project/keypairs")
+async def import_keypair(view: View) -> str:
+    body = {"name": text(view, "name", "Name"),
+            "public_key": text(view, "public_key", "Public key", max_len=PUBLIC_KEY_MAX)}
+    await view.api.post(f"{NOVA}/os-keypairs", {"keypair": body})
+    return f"Key pair {body['name']} is imported."
 
 
-@pages.page("/project/keypairs/{name}/delete", methods=("POST",))
-async def delete_keypair(view: View) -> Response:
-    name = view.params["name"]
-    return await delete_then(view, f"{NOVA}/os-keypairs/{part(name)}", "/project/keypairs",
-                             f"Key pair {name} is deleted.")
+@action(pages, "/project/keypairs/{name}/delete", "/project/keypairs")
+async def delete_keypair(view: View) -> str:
+    await view.api.delete(f"{NOVA}/os-keypairs/{part(view.params['name'])}")
+    return f"Key pair {view.params['name']} is deleted."
 
 
 # ---- volumes ----------------------------------------------------------------------------------
 @pages.page("/project/volumes")
 async def volumes(view: View) -> Response:
-    body = await view.api.get(f"{cinder(view)}/volumes/detail", limit=PAGE_SIZE, marker=marker(view))
-    found = body.get("volumes", [])
-    return render_list(view, "project_volumes.html", found, bool(body.get("volumes_links")), max_gib=VOLUME_GIB_MAX)
+    found, more = await one_page(view, f"{cinder(view)}/volumes/detail", "volumes")
+    return render_list(view, "project_volumes.html", found, more, max_gib=VOLUME_GIB_MAX)
 
 
-@pages.page("/project/volumes", methods=("POST",))
-async def create_volume(view: View) -> Response:
-    back = "/project/volumes"
-    try:
-        name = text_field(view, "name", "Name", required=False)
-        size = int_field(view, "size", "Size (GiB)", 1, VOLUME_GIB_MAX)
-    except Invalid as exc:
-        return view.redirect(back, error=str(exc))
-    try:
-        await view.api.post(f"{cinder(view)}/volumes", {"volume": {"name": name or None, "size": size}})
-    except ApiError as exc:
-        return refused(view, exc, back)
-    return view.redirect(back, ok=f"{f'Volume {name}' if name else 'A volume'} of {size} GiB is being created.")
+@action(pages, "/project/volumes", "/project/volumes")
+async def create_volume(view: View) -> str:
+    name = text(view, "name", "Name", required=False)
+    size = integer(view, "size", "Size (GiB)", 1, VOLUME_GIB_MAX)
+    await view.api.post(f"{cinder(view)}/volumes", {"volume": {"name": name or None, "size": size}})
+    return f"{f'Volume {name}' if name else 'A volume'} of {size} GiB is being created."
 
 
-@pages.page("/project/volumes/{id}/delete", methods=("POST",))
-async def delete_volume(view: View) -> Response:
-    volume_id = view.params["id"]
-    return await delete_then(view, f"{cinder(view)}/volumes/{part(volume_id)}", "/project/volumes",
-                             f"Volume {volume_id} is being deleted.")
+@action(pages, "/project/volumes/{id}/delete", "/project/volumes")
+async def delete_volume(view: View) -> str:
+    await view.api.delete(f"{cinder(view)}/volumes/{part(view.params['id'])}")
+    return f"Volume {view.params['id']} is being deleted."
