@@ -216,3 +216,14 @@ def test_port_filters_applied_in_the_query_give_what_the_list_gives(members, adm
     # a member's filters never widen what the member sees
     assert cb.get(f"{N}/ports", params={"project_id": a["project_id"]}).json()["ports"] == []
     assert cb.get(f"{N}/ports", params={"device_id": "dev-0"}).json()["ports"] == []
+
+
+def test_a_floating_ip_on_another_projects_network_is_not_found(members):
+    """Its own private network: not external (400); another project's: not found (404), as a
+    list would have it, never a hint that it exists."""
+    a, ca, b, cb = members
+    net, _ = make_net(ca, "fip-private", "10.22.0.0/28")
+    r = ca.post(f"{N}/floatingips", json={"floatingip": {"floating_network_id": net["id"]}})
+    assert r.status_code == 400 and "is not a valid external network" in r.json()["NeutronError"]["message"]
+    r = cb.post(f"{N}/floatingips", json={"floatingip": {"floating_network_id": net["id"]}})
+    assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "NetworkNotFound"

@@ -228,7 +228,9 @@ class RoutersMixin(Base):
         project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
         with self.db.write() as s:
             net = s.get(Network, body["floating_network_id"])
-            if net is None:
+            # another project's private network is not found, as in a list: never "not external"
+            hidden = net is not None and not (net.external or net.shared or ctx.is_admin or net.project_id == ctx.project_id)
+            if net is None or hidden:
                 raise not_found(Network, body["floating_network_id"])
             if not net.external:
                 raise BadRequest(f"Bad floatingip request: Network {net.id} is not a valid external network.",
