@@ -4,11 +4,10 @@ its nodes and live progress, adding and removing nodes, deleting. Everything goe
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from starlette.responses import Response
 
 from caas.dashboard.client import ApiError
+from caas.dashboard.forms import INTEGER, part
 from caas.dashboard.pages import Pages, View
 
 pages = Pages()
@@ -23,7 +22,7 @@ FIELDS = ("name", "image", "profile", "profile_version", "node_count", "node_fla
 
 
 def _path(cluster_id: str, tail: str = "") -> str:
-    return f"{API}/{quote(cluster_id, safe='')}{tail}"
+    return f"{API}/{part(cluster_id)}{tail}"
 
 
 def busy(cluster: dict) -> bool:
@@ -81,7 +80,7 @@ def _request_body(values: dict) -> tuple[dict | None, str | None]:
     if any(len(values[f]) > 255 for f in FIELDS):
         return None, "Each field is at most 255 characters."
     count = values["node_count"] or "0"
-    if not count.isdigit() or int(count) > MAX_NODES:
+    if not INTEGER.fullmatch(count) or not 0 <= int(count) <= MAX_NODES:
         return None, f"Compute nodes must be a whole number from 0 to {MAX_NODES}."
     body = {"name": values["name"], "node_count": int(count), "keep_on_failure": values["keep_on_failure"]}
     for f in ("image", "profile", "profile_version", "node_flavor", "head_flavor", "key_name"):
@@ -107,22 +106,20 @@ async def create(view: View) -> Response:
     """``action=plan``: the dry run, shown for confirmation; ``action=create``: the create."""
     values = _form_values(view)
     body, problem = _request_body(values)
-    choices = await _choices(view)
-    if problem:
+    if problem:  # the form again (its choices are asked for only to show it)
         view.message = ("error", problem)
-        return view.render("cluster_new.html", status=400, values=values, **choices)
+        return view.render("cluster_new.html", status=400, values=values, **await _choices(view))
     try:
         if view.field("action") != "create":
             plan = (await view.api.post(API, {"cluster": body, "dry_run": True}))["plan"]
-            return view.render("cluster_plan.html", values=values, plan=plan, shortfalls=plan.get("shortfalls", []),
-                               **choices)
+            return view.render("cluster_plan.html", values=values, plan=plan, shortfalls=plan.get("shortfalls", []))
         out = await view.api.post(API, {"cluster": body})
     except ApiError as exc:
-        return view.error(exc, "cluster_new.html", values=values, **choices)
+        return view.error(exc, "cluster_new.html", values=values, **await _choices(view))
     cluster = out["cluster"]
     if out.get("private_key"):  # shown once: caas keeps no copy the dashboard could show again
         return view.render("cluster_key.html", cluster=cluster, private_key=out["private_key"])
-    return view.redirect(f"/clusters/{quote(cluster['id'], safe='')}", ok=f"Creating cluster {cluster['name']}.")
+    return view.redirect(f"/clusters/{part(cluster['id'])}", ok=f"Creating cluster {cluster['name']}.")
 
 
 # ---- one cluster ------------------------------------------------------------------------------
@@ -148,11 +145,11 @@ async def cluster_live(view: View) -> Response:
 @pages.page("/clusters/{id}/nodes", methods=("POST",))
 async def add_nodes(view: View) -> Response:
     cid = view.params["id"]
-    back = f"/clusters/{quote(cid, safe='')}"
+    back = f"/clusters/{part(cid)}"
     count, names, flavor = view.field("count"), view.field("names"), view.field("flavor")
     if bool(count) == bool(names):
         return view.redirect(back, error="Give either a number of nodes or their names (such as node[004-005]).")
-    if count and (not count.isdigit() or not 1 <= int(count) <= MAX_NODES):
+    if count and (not INTEGER.fullmatch(count) or not 1 <= int(count) <= MAX_NODES):
         return view.redirect(back, error=f"The number of nodes must be a whole number from 1 to {MAX_NODES}.")
     if len(names) > 4096 or len(flavor) > 255:
         return view.redirect(back, error="The names or the flavor are too long.")
@@ -169,12 +166,12 @@ async def add_nodes(view: View) -> Response:
 @pages.page("/clusters/{id}/nodes/remove", methods=("POST",))
 async def remove_nodes(view: View) -> Response:
     cid = view.params["id"]
-    back = f"/clusters/{quote(cid, safe='')}"
+    back = f"/clusters/{part(cid)}"
     chosen = [n for n in view.form.getlist("node") if isinstance(n, str) and n]
     if not chosen:
         return view.redirect(back, error="Choose the nodes to remove.")
     try:
-        out = await view.api.request("DELETE", _path(cid, "/nodes/" + quote(",".join(chosen), safe="")))
+        out = await view.api.request("DELETE", _path(cid, "/nodes/" + part(",".join(chosen))))
     except ApiError as exc:
         return view.redirect(back, error=exc.message)
     return view.redirect(back, ok=f"Removing {', '.join(out.json()['nodes'])}.")
@@ -196,5 +193,5 @@ async def delete(view: View) -> Response:
     try:
         await view.api.delete(_path(cid))
     except ApiError as exc:
-        return view.redirect(f"/clusters/{quote(cid, safe='')}", error=exc.message)
+        return view.redirect(f"/clusters/{part(cid)}", error=exc.message)
     return view.redirect("/clusters", ok=f"Deleting cluster {cluster['name']}.")

@@ -1,4 +1,5 @@
-"""The form helpers of the cloud pages (``project``, ``network``, ``admin``):
+"""The form helpers of the cloud pages (``project``, ``network``, ``admin``; ``clusters`` takes
+``part`` and ``INTEGER``, the whole-number pattern):
 
 - ``part``: a value as one segment of an API path.
 - ``Invalid``: a field the dashboard refuses itself, before any call.
