@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from caas.dashboard import session as sessions
 from caas.dashboard.client import ApiClient, ApiError
-from caas.dashboard.pages import PREFIX, SECURITY_HEADERS, Pages, View, html, read_form, render_public, safe_next
+from caas.dashboard.pages import PREFIX, SECURITY_HEADERS, Pages, View, read_form, render_public, safe_next
 
 pages = Pages()
 FIELD_MAX = 255
@@ -26,11 +26,11 @@ def _lifetime(body: dict) -> int:
 
 
 def _login_page(request: Request, status: int = 200, error: str | None = None, **values) -> Response:
-    response = html("", status)
-    nonce = sessions.login_csrf(request, response)
+    nonce, new = sessions.login_csrf(request)
     page = render_public("login.html", status, error=error, login_csrf=nonce,
                          next=safe_next(request.query_params.get("next") or values.pop("next", None)), **values)
-    page.raw_headers += [h for h in response.raw_headers if h[0] == b"set-cookie"]
+    if new:
+        sessions.keep_login_csrf(request, page, nonce)
     return page
 
 

@@ -123,16 +123,17 @@ class View:
         return value.strip() if isinstance(value, str) else default
 
     def render(self, template: str, status: int = 200, **values) -> HTMLResponse:
-        response = html("", status)
-        flash = self.message or sessions.take_flash(self.request, self.session, response)
+        shown = self.message is None  # a message of this page's own leaves the last one for later
+        flash = sessions.read_flash(self.request, self.session) if shown else self.message
         nav = [(section, [(label, PREFIX + path) for label, path, admin in items
                           if not admin or self.session.is_admin])
                for section, items in NAV]
         body = TEMPLATES.get_template(template).render(
             session=self.session, csrf=self.session.csrf, nav=[n for n in nav if n[1]], flash=flash,
             here=self.request.url.path, **values)
-        response.body = body.encode()
-        response.headers["content-length"] = str(len(response.body))
+        response = html(body, status)
+        if shown:
+            sessions.forget_flash(self.request, response)
         return response
 
     def fragment(self, template: str, **values) -> HTMLResponse:

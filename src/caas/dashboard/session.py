@@ -100,13 +100,16 @@ def end(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path=PATH)
 
 
-def login_csrf(request: Request, response: Response) -> str:
-    """The login form's CSRF value (set in its cookie when new)."""
+def login_csrf(request: Request) -> tuple[str, bool]:
+    """The login form's CSRF value, and whether it is new (``keep_login_csrf`` then sets it)."""
     nonce = request.cookies.get(LOGIN_COOKIE)
-    if not nonce or len(nonce) != 43:
-        nonce = secrets.token_urlsafe(32)
-        _cookie(request, response, LOGIN_COOKIE, nonce, max_age=3600)
-    return nonce
+    if nonce and len(nonce) == 43:
+        return nonce, False
+    return secrets.token_urlsafe(32), True
+
+
+def keep_login_csrf(request: Request, response: Response, nonce: str) -> None:
+    _cookie(request, response, LOGIN_COOKIE, nonce, max_age=3600)
 
 
 def check_login_csrf(request: Request, submitted: str | None) -> bool:
@@ -126,11 +129,12 @@ def flash(response: Response, session: Session | None, kind: str, text: str, req
     _cookie(request, response, FLASH_COOKIE, f"{payload}.{_mac(session.token, 'flash', payload)}", max_age=60)
 
 
-def take_flash(request: Request, session: Session, response: Response) -> tuple[str, str] | None:
+def read_flash(request: Request, session: Session) -> tuple[str, str] | None:
+    """The message the last response left for this page, if its signature is this session's
+    (the page that shows it calls ``forget_flash``)."""
     raw = request.cookies.get(FLASH_COOKIE)
     if not raw:
         return None
-    response.delete_cookie(FLASH_COOKIE, path=PATH)
     payload, _, mac = raw.partition(".")
     if not hmac.compare_digest(mac, _mac(session.token, "flash", payload)):
         return None
@@ -139,3 +143,8 @@ def take_flash(request: Request, session: Session, response: Response) -> tuple[
     except (ValueError, TypeError):
         return None
     return (kind if kind in ("ok", "error") else "ok"), str(text)
+
+
+def forget_flash(request: Request, response: Response) -> None:
+    if FLASH_COOKIE in request.cookies:
+        response.delete_cookie(FLASH_COOKIE, path=PATH)
