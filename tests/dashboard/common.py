@@ -83,3 +83,12 @@ def flash(page: httpx.Response) -> str:
     """The page's flash message (its text), or ''."""
     m = re.search(r'<p class="flash (?:ok|error)"[^>]*>(.*?)</p>', page.text, flags=re.S)
     return text(m.group(1)) if m else ""
+
+
+def submit(b: Browser, page: str, action: str, data: dict, status: int = 303) -> str:
+    """Load the dashboard's ``page`` (its CSRF token), post the form to ``action``, and return
+    the flash shown on the page it goes back to; or, with ``status`` (404: the API did not find
+    a thing), the error the post answers with that status."""
+    b.get("/dashboard" + page)
+    r = b.post("/dashboard" + action, data, status=status)
+    return flash(b.follow(r) if status == 303 else r)

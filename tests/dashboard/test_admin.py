@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import client_for, issue_token, make_member
-from tests.dashboard.common import Browser, flash, text
+from tests.dashboard.common import Browser, flash, submit, text
 
 EVIL = "x;$(id)'\"<b>"
 ID3 = "/identity/v3"
@@ -48,13 +48,6 @@ def mb(sqlite_server, member):
         b.login(member["name"], member["password"], member["name"])
         yield b
 
-
-def submit(b: Browser, page: str, action: str, data: dict, status: int = 303) -> str:
-    """Load ``page`` (its CSRF token), post to ``action``, return the flash of the page after;
-    or, with ``status`` (404: the API did not find a thing), the error the post answers with."""
-    b.get(D + page)
-    r = b.post(D + action, data, status=status)
-    return flash(b.follow(r) if status == 303 else r)
 
 
 def listed(api: httpx.Client, collection: str, **filters) -> list[dict]:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import client_for, issue_token, make_member
-from tests.dashboard.common import Browser, flash, text
+from tests.dashboard.common import Browser, submit, text
 
 EVIL = "x;$(id)'\"<b>"
 NET = "/network/v2.0"
@@ -62,14 +62,6 @@ def items(api: httpx.Client, collection: str, **filters) -> list[dict]:
     assert r.status_code == 200, r.text
     return r.json()[collection.replace("-", "_")]
 
-
-def submit(b: Browser, page: str, action: str, data: dict, status: int = 303) -> str:
-    """Load ``page`` (its CSRF token), post the form to ``action``, and return the flash shown
-    on the page it goes back to; or, with ``status`` (404: the API did not find a thing), the
-    error the post answers with that status."""
-    b.get(D + page)
-    r = b.post(D + action, data, status=status)
-    return flash(b.follow(r) if status == 303 else r)
 
 
 def make_network(api: httpx.Client, name: str, cidr: str) -> tuple[dict, dict]:
