@@ -26,6 +26,7 @@ from caas.api import image as image_api
 from caas.api import network as network_api
 from caas.api import volume as volume_api
 from caas.api.framework import ALL_METHODS, json_response
+from caas.api.pools import WorkerPool
 from caas.clusters.service import ClusterService
 from caas.compute.service import ComputeService
 from caas.config import Settings
@@ -128,9 +129,17 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
                          status=500)
 
 
+def worker_pools() -> dict[str, WorkerPool]:
+    """The cloud APIs' pool and the cluster API's (see pools.py for why they are two). The
+    cluster pool is smaller: each of its handlers holds a thread while it calls the cloud."""
+    return {"cloud": WorkerPool("cloud", threads=40, max_waiting=500, max_wait=20.0),
+            "clusters": WorkerPool("cluster", threads=16, max_waiting=200, max_wait=20.0)}
+
+
 def create_app(cloud: Cloud) -> Starlette:
     settings = cloud.settings
     metrics: Counter = Counter()
+    pools = worker_pools()
 
     async def healthz(request: Request) -> Response:
         return json_response({"status": "ok"})
@@ -140,6 +149,12 @@ def create_app(cloud: Cloud) -> Starlette:
                  "# TYPE caas_http_responses_total counter"]
         for code, count in sorted(metrics.items()):
             lines.append(f'caas_http_responses_total{{code="{code}"}} {count}')
+        lines += ["# HELP caas_worker_threads_busy Handler threads at work, by pool.",
+                  "# TYPE caas_worker_threads_busy gauge"]
+        lines += [f'caas_worker_threads_busy{{pool="{name}"}} {p.stats()["busy"]}' for name, p in pools.items()]
+        lines += ["# HELP caas_worker_queue Requests waiting for a handler thread, by pool.",
+                  "# TYPE caas_worker_queue gauge"]
+        lines += [f'caas_worker_queue{{pool="{name}"}} {p.stats()["waiting"]}' for name, p in pools.items()]
         return PlainTextResponse("\n".join(lines) + "\n")
 
     async def root(request: Request) -> Response:
@@ -158,10 +173,12 @@ def create_app(cloud: Cloud) -> Starlette:
               Route("/dashboard", lambda request: RedirectResponse("/dashboard/clusters", status_code=303)),
               Mount("/dashboard", app=dashboard.build())]
     for prefix, api in apis.items():
+        api.pool = pools["clusters" if prefix == "/caas" else "cloud"]
         if api.has("/"):  # the unversioned root, with and without the slash
             routes.append(Route(prefix, api.endpoint("/"), methods=ALL_METHODS))
         routes.append(Mount(prefix, app=api.router()))
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _internal_error})
     app.state.cloud = cloud
     app.state.metrics = metrics
+    app.state.apis = apis  # each prefix's ServiceAPI, for the tests that walk every route
     return EdgeMiddleware(app, metrics)

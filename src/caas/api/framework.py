@@ -25,11 +25,11 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 from pydantic import BaseModel, ValidationError, create_model
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
+from caas.api.pools import WorkerPool
 from caas.errors import (BadRequest, CaasError, Forbidden, MethodNotAllowed, NotAcceptable, NotFound, PayloadTooLarge,
                          Unauthorized, UnsupportedMediaType)
 
@@ -46,6 +46,10 @@ STREAM_BLOCK = 1024 * 1024
 STREAM_DEPTH = 2
 # Worker threads for raw-body handlers (each holds one for the whole transfer).
 STREAM_THREADS = 16
+# How deeply arrays and objects may nest in a request body: no OpenStack body nests past a
+# dozen levels, and Python's parser and everything after it recurse (about 1,000 levels is a
+# RecursionError).
+MAX_JSON_DEPTH = 64
 
 
 def dumps(obj: Any) -> bytes:
@@ -204,6 +208,7 @@ class _Route:
     raw_body: bool = False
     media_types: tuple[str, ...] | None = None
     unversioned: bool = False
+    inline: bool = False
 
 
 def media_type(request: Request) -> str:
@@ -240,21 +245,29 @@ async def read_json(request: Request, limit: int, check_type: bool = True) -> An
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("Malformed request body: the body is not valid JSON.") from None
+    except RecursionError:
+        raise BadRequest(f"Malformed request body: arrays and objects nest more than {MAX_JSON_DEPTH} "
+                         "levels deep.") from None
 
 
-def _strings(value: Any):
-    """Every string (keys included) in a parsed JSON value."""
-    stack = [value]
+def _strings(value: Any, max_depth: int = MAX_JSON_DEPTH):
+    """Every string (keys included) in a parsed JSON value; BadRequest when arrays and objects
+    nest deeper than ``max_depth``."""
+    stack = [(value, 0)]
     while stack:
-        v = stack.pop()
+        v, depth = stack.pop()
         if isinstance(v, str):
             yield v
-        elif isinstance(v, dict):
-            for k, item in v.items():
-                yield k
-                stack.append(item)
-        elif isinstance(v, list):
-            stack.extend(v)
+        elif isinstance(v, (dict, list)):
+            if depth >= max_depth:
+                raise BadRequest(f"Malformed request body: arrays and objects nest more than {max_depth} "
+                                 "levels deep.")
+            if isinstance(v, dict):
+                for k, item in v.items():
+                    yield k
+                    stack.append((item, depth + 1))
+            else:
+                stack.extend((item, depth + 1) for item in v)
 
 
 def _refuse_nul(*groups) -> None:
@@ -324,16 +337,23 @@ class ServiceAPI:
         self.error_format = error_format
         self.max_body = max_body
         self._paths: dict[str, dict[str, _Route]] = {}
+        # The threads its handlers run on (app.py gives each layer its own; see pools.py).
+        self.pool = WorkerPool(name, threads=40, max_waiting=1000, max_wait=60.0)
         self._stream_limiter: anyio.CapacityLimiter | None = None
 
     def route(self, method: str, path: str, *, raw_body: bool = False,
-              media_types: tuple[str, ...] | None = None, unversioned: bool = False) -> Callable[[Handler], Handler]:
+              media_types: tuple[str, ...] | None = None, unversioned: bool = False,
+              inline: bool = False) -> Callable[[Handler], Handler]:
         """Register a handler. ``media_types``: the only Content-Types accepted (else 415, even
         for an empty body). ``raw_body``: no JSON parsing and no size limit; the handler reads
-        ``call.stream()``. ``unversioned``: no microversion negotiation (version discovery)."""
+        ``call.stream()``. ``unversioned``: no microversion negotiation (version discovery).
+        ``inline``: the handler runs on the event loop, not in the pool, so it answers even when
+        every thread is busy; only for handlers that do no I/O and return at once (version
+        documents)."""
         def register(fn: Handler) -> Handler:
             methods = self._paths.setdefault(path, {})
-            spec = _Route(fn, raw_body, tuple(t.lower() for t in media_types) if media_types else None, unversioned)
+            spec = _Route(fn, raw_body, tuple(t.lower() for t in media_types) if media_types else None, unversioned,
+                          inline)
             methods[method] = spec
             if method == "GET" and "HEAD" not in methods:
                 methods["HEAD"] = spec
@@ -344,6 +364,8 @@ class ServiceAPI:
         headers = {}
         if exc.status == 401:
             headers["WWW-Authenticate"] = 'Keystone uri="/identity"'
+        if getattr(exc, "retry_after", None):
+            headers["Retry-After"] = str(exc.retry_after)
         if self.microversions is not None:
             headers.update(self.microversions.headers(version or self.microversions.min_version))
         return json_response(self.error_format(exc), status=exc.status, headers=headers)
@@ -394,7 +416,7 @@ class ServiceAPI:
                         call.body = await read_json(request, self.max_body, check_type=spec.media_types is None)
                         if call.body is not None:
                             _refuse_nul(_strings(call.body))
-                    response = await run_in_threadpool(spec.handler, call)
+                    response = spec.handler(call) if spec.inline else await self.pool.run(spec.handler, call)
             except CaasError as exc:
                 return self.error(exc, version)
             except Exception:  # noqa: BLE001 - a bug must still answer in the API's format
@@ -410,6 +432,11 @@ class ServiceAPI:
 
     def has(self, path: str) -> bool:
         return path in self._paths
+
+    def routes(self) -> list[tuple[str, str]]:
+        """Every (method, path) registered (HEAD only where it was asked for explicitly)."""
+        return [(m, path) for path, methods in self._paths.items() for m, spec in methods.items()
+                if m != "HEAD" or spec is not methods.get("GET")]
 
     def endpoint(self, path: str):
         """The ASGI endpoint of one registered path (for mounting it elsewhere too)."""

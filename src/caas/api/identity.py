@@ -113,15 +113,15 @@ def build(identity: IdentityService, tokens: TokenService, max_body: int) -> Ser
         return out
 
     # ---- version discovery ---------------------------------------------------------------
-    @api.route("GET", "/")
+    @api.route("GET", "/", inline=True)
     def versions(call: Call) -> Response:
         return json_response({"versions": {"values": [version_doc(call)]}}, status=300)
 
-    @api.route("GET", "/v3")
+    @api.route("GET", "/v3", inline=True)
     def version(call: Call) -> Response:
         return json_response({"version": version_doc(call)})
 
-    api.route("GET", "/v3/")(version)
+    api.route("GET", "/v3/", inline=True)(version)
 
     # ---- tokens --------------------------------------------------------------------------
     @api.route("POST", "/v3/auth/tokens")

@@ -190,11 +190,11 @@ def build(cloud) -> ServiceAPI:
         return {"versions": [{"id": f"v{v}", "status": status, "links": [{"rel": "self", "href": href}]}
                              for v, status in VERSIONS]}
 
-    @api.route("GET", "/")
+    @api.route("GET", "/", inline=True)
     def versions(call: Call) -> Response:
         return json_response(versions_doc(call), status=300)
 
-    @api.route("GET", "/versions")
+    @api.route("GET", "/versions", inline=True)
     def versions_explicit(call: Call) -> Response:
         return json_response(versions_doc(call))
 

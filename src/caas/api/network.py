@@ -68,19 +68,19 @@ def build(cloud) -> ServiceAPI:
         return json_response({key: item}, status=status)
 
     # ---- discovery -----------------------------------------------------------------------
-    @api.route("GET", "/")
+    @api.route("GET", "/", inline=True)
     def versions(call: Call) -> Response:
         return json_response({"versions": [{"id": "v2.0", "status": "CURRENT",
                                             "links": [{"rel": "self", "href": v2(call) + "/"}]}]})
 
-    @api.route("GET", "/v2.0")
+    @api.route("GET", "/v2.0", inline=True)
     def resources(call: Call) -> Response:
         names = ["networks", "subnets", "ports", "routers", "floatingips", "security-groups",
                  "security-group-rules", "quotas", "extensions"]
         return json_response({"resources": [{"name": n[:-1] if n.endswith("s") else n, "collection": n,
                                              "links": [{"rel": "self", "href": f"{v2(call)}/{n}"}]} for n in names]})
 
-    api.route("GET", "/v2.0/")(resources)
+    api.route("GET", "/v2.0/", inline=True)(resources)
 
     @api.route("GET", "/v2.0/extensions")
     def extensions(call: Call) -> Response:

@@ -263,15 +263,15 @@ def build(cloud) -> ServiceAPI:
                              "type": "application/vnd.openstack.volume+json;version=3"}],
         }]}
 
-    @api.route("GET", "/", unversioned=True)
+    @api.route("GET", "/", unversioned=True, inline=True)
     def versions(call: Call) -> Response:
         return json_response(versions_doc(call), status=300)
 
-    @api.route("GET", "/v3", unversioned=True)
+    @api.route("GET", "/v3", unversioned=True, inline=True)
     def version(call: Call) -> Response:
         return json_response(versions_doc(call))
 
-    api.route("GET", "/v3/", unversioned=True)(version)
+    api.route("GET", "/v3/", unversioned=True, inline=True)(version)
 
     # ---- volumes -------------------------------------------------------------------------
     def listing(call: Call, detail: bool) -> Response:

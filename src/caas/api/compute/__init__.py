@@ -40,18 +40,18 @@ def build(cloud) -> ServiceAPI:
                      validate_token=cloud.tokens.validate,
                      microversions=Microversions("compute", MIN_VERSION, MAX_VERSION, "X-OpenStack-Nova-API-Version"))
 
-    @api.route("GET", "/", unversioned=True)
+    @api.route("GET", "/", unversioned=True, inline=True)
     def versions(call: Call) -> Response:
         base = call.base_url
         v20 = {"id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "",
                "updated": "2011-01-21T11:33:21Z", "links": [{"rel": "self", "href": f"{base}/compute/v2/"}]}
         return json_response({"versions": [v20, version_doc(base)]})
 
-    @api.route("GET", "/v2.1")
+    @api.route("GET", "/v2.1", inline=True)
     def version(call: Call) -> Response:
         return json_response({"version": version_doc(call.base_url)})
 
-    api.route("GET", "/v2.1/")(version)
+    api.route("GET", "/v2.1/", inline=True)(version)
 
     for module in (flavors, keypairs, server_groups, servers, hypervisors, quotas):
         module.register(api, cloud)
