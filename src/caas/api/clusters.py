@@ -11,7 +11,6 @@ from typing import Optional
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from caas.api.framework import Call, ServiceAPI, json_response
-from caas.clusters.profiles import PROFILES
 from caas.clusters.service import ClusterService, QuotaShortfall, Request
 from caas.errors import BadRequest, CaasError
 
@@ -119,15 +118,15 @@ def build(cloud) -> ServiceAPI:
                                                             {"rel": "describedby", "type": "application/json",
                                                              "href": f"{call.base_url}/caas/v1/openapi.json"}]}
 
-    @api.route("GET", "/")
+    @api.route("GET", "/", inline=True)
     def versions(call: Call):
         return json_response({"versions": [version_doc(call)]}, status=300)
 
-    @api.route("GET", "/v1")
+    @api.route("GET", "/v1", inline=True)
     def version(call: Call):
         return json_response({"version": version_doc(call)})
 
-    api.route("GET", "/v1/")(version)
+    api.route("GET", "/v1/", inline=True)(version)
 
     @api.route("GET", "/v1/openapi.json")
     def openapi_doc(call: Call):
@@ -135,8 +134,7 @@ def build(cloud) -> ServiceAPI:
 
     @api.route("GET", "/v1/profiles")
     def list_profiles(call: Call):
-        call.project_auth()
-        return json_response({"profiles": [p.view() for p in PROFILES.values()]})
+        return json_response({"profiles": clusters.profiles(call.project_auth())})
 
     @api.route("GET", "/v1/clusters")
     def list_clusters(call: Call):

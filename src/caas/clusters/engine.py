@@ -526,7 +526,8 @@ class Engine:
         """The work's final state, unless a delete was asked for meanwhile (then False)."""
         with self.db.write() as s:
             done = s.execute(update(Cluster).where(Cluster.id == cluster_id, Cluster.status != DELETING)
-                             .values(operation=None, step=None, updated_at=utcnow(), **values)).rowcount
+                             .values(operation=None, operation_nodes=None, step=None, updated_at=utcnow(),
+                                     **values)).rowcount
         return bool(done)
 
     def run(self, cluster_id: str, operation: str, names: list[str] | None = None, user_key: str = "") -> None:
@@ -557,7 +558,7 @@ class Engine:
                 log.info("cluster %s: %s interrupted by shutdown", cluster_id, operation)
                 return
             log.exception("cluster %s: %s failed unexpectedly", cluster_id, operation)
-            self._set(cluster_id, status=ERROR, operation=None, step=None,
+            self._set(cluster_id, status=ERROR, operation=None, operation_nodes=None, step=None,
                       status_reason=f"{operation} failed: {cloud_message(exc)}")
             self.event(cluster_id, operation, f"failed unexpectedly: {cloud_message(exc)}", "error")
         finally:
@@ -606,7 +607,7 @@ class Engine:
             n = self.teardown(work)
         except Exception as exc:  # noqa: BLE001
             self._interrupted(exc)
-            self._set(c.id, status=ERROR, operation=None, step=None,
+            self._set(c.id, status=ERROR, operation=None, operation_nodes=None, step=None,
                       status_reason=f"{reason}; the rollback failed too ({cloud_message(exc)}): delete the cluster "
                                     "to retry")
             self.event(c.id, "rollback", f"failed: {cloud_message(exc)}", "error", time.monotonic() - t0)
@@ -650,6 +651,7 @@ class Engine:
             if self.settings.cluster_guest == "ssh" and c.floating_ip:
                 self._bootstrap(work, [n.name for n in self._nodes(c.id) if n.role == COMPUTE])
         except Exception as exc:  # noqa: BLE001
+            self._interrupted(exc)  # a stop in the middle: the next start rolls back again
             reason += f"; the rollback failed too ({cloud_message(exc)})"
         self.event(c.id, "rollback", f"removed the new node(s): {', '.join(names[:10])}")
         if not self._finish(c.id, status=ACTIVE, status_reason=f"adding nodes failed: {reason}; rolled back"):
@@ -683,7 +685,7 @@ class Engine:
             n = self.teardown(work)
         except Exception as exc:  # noqa: BLE001
             self._interrupted(exc)
-            self._set(c.id, status=ERROR, operation=None, step=None,
+            self._set(c.id, status=ERROR, operation=None, operation_nodes=None, step=None,
                       status_reason=f"delete failed: {cloud_message(exc)}; delete again to retry")
             self.event(c.id, "delete", f"failed: {cloud_message(exc)}", "error", time.monotonic() - t0)
             return
@@ -694,7 +696,11 @@ class Engine:
             s.execute(delete(Cluster).where(Cluster.id == c.id))
 
     def _resume(self, work: Work) -> None:
-        """After a restart: finish a delete or a removal, roll back a create or an add."""
+        """After a restart: finish a delete or a removal, roll back a create or an add. An add
+        is rolled back whole: every node it was adding (``operation_nodes``), whether its server
+        was asked for, ACTIVE or reported in, so that the cloud holds exactly the servers of the
+        nodes the cluster had before (finishing it instead would need the user's key, which is
+        never stored)."""
         c = work.cluster
         op = c.operation
         self.event(c.id, "resume", f"caas restarted during {op}; {'finishing' if op in ('delete', 'remove') else 'rolling back'}")
@@ -703,10 +709,11 @@ class Engine:
         elif op == "create":
             self._failed_create(work, "caas was restarted during the create")
         elif op == "add":
-            names = [n.name for n in self._nodes(c.id) if n.status in (BUILDING, NODE_ERROR)]
+            names = c.operation_nodes or [n.name for n in self._nodes(c.id) if n.status in (BUILDING, NODE_ERROR)]
             self._undo_add(work, names, "caas was restarted while nodes were added")
         elif op == "remove":
-            self._remove_nodes(work, [n.name for n in self._nodes(c.id) if n.status == NODE_DELETING])
+            self._remove_nodes(work, c.operation_nodes or [n.name for n in self._nodes(c.id)
+                                                           if n.status == NODE_DELETING])
 
     def close(self) -> None:
         self.stopping.set()

@@ -49,6 +49,9 @@ class Cluster(Base):
     network_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # What the cluster's work is doing: create | add | remove | delete (None when idle).
     operation: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The compute nodes a running add or remove is about (recorded with the operation, so a
+    # restart rolls back every node an add made, whatever state each had reached).
+    operation_nodes: Mapped[list | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -65,7 +68,20 @@ class ClusterNode(Base):
     server_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     port_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     fixed_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The flavor's size when the node was asked for: what a node whose server does not exist
+    # yet holds back of the project's quota (ClusterService's reservations).
+    vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    ram: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ClusterProjectLock(Base):
+    """One row per project that has made clusters: locked (FOR UPDATE) while a create or an
+    add checks the project's quota against the clusters in flight and records its nodes, so
+    two of them never both take the last of a quota."""
+
+    __tablename__ = "cluster_project_lock"
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class ClusterResource(Base):

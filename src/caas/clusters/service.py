@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from caas.clusters import addresses, names as node_names, profiles
+from caas.clusters import addresses, names as node_names, policy, profiles
 from caas.clusters.cloud import CloudAccess, cloud_message, not_found
 from caas.clusters.engine import HEAD_NAME, NODE_PREFIX, Engine
 from caas.clusters.guest import generate_key
 from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DELETING, ERROR, HEAD, NODE_DELETING,
-                                  UPDATING, Cluster, ClusterEvent, ClusterNode, ClusterResource)
+                                  UPDATING, Cluster, ClusterEvent, ClusterNode, ClusterProjectLock, ClusterResource)
 from caas.config import Settings
 from caas.db import Database
+from caas.db.engine import insert_if_absent
 from caas.db.base import new_id, utcnow
 from caas.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 from caas.identity.context import AuthContext
@@ -58,6 +59,21 @@ class Request:
     head_flavor: str | None
     key_name: str | None
     keep_on_failure: bool
+
+
+def _shortfall(q: dict) -> dict | None:
+    """The shortfall of one quota line (``_check``), or None when it fits."""
+    if q["limit"] < 0:
+        return None
+    available = max(0, q["limit"] - q["in_use"] - q["reserved"])
+    if q["needed"] <= available:
+        return None
+    resource = q["resource"]
+    unit = " MB" if resource == "ram" else ""
+    held = f" ({q['reserved']}{unit} held by clusters being made)" if q["reserved"] else ""
+    return {"resource": resource, "needed": q["needed"], "available": available,
+            "message": f"{resource}: needs {q['needed']}{unit}, {available}{unit} left of the project's quota of "
+                       f"{q['limit']}{unit}{held}"}
 
 
 def _iso(value) -> str | None:
@@ -112,14 +128,19 @@ class ClusterService:
         return False
 
     # ---- reading ------------------------------------------------------------------------
-    def _get(self, s, ctx: AuthContext, ref: str) -> Cluster:
+    def _get(self, s, ctx: AuthContext, ref: str, action: str = "cluster:get") -> Cluster:
+        """The cluster ``ref`` (id or name) of the caller's project (any project's by id, for
+        an admin), once ``action`` is allowed on it: 404 if the caller cannot see it, 403 if it
+        may see but not do."""
         rows = list(s.scalars(select(Cluster).where((Cluster.id == ref) | (Cluster.name == ref),
                                                     Cluster.project_id == ctx.project_id)))
         if not rows and ctx.is_admin:  # an admin reaches any project's cluster by its id
             rows = list(s.scalars(select(Cluster).where(Cluster.id == ref)))
         if not rows:
             raise NotFound(f"No cluster {ref[:80]!r} in this project.")
-        return next((r for r in rows if r.id == ref), rows[0])
+        c = next((r for r in rows if r.id == ref), rows[0])
+        policy.enforce(ctx, action, {"project_id": c.project_id})
+        return c
 
     def _view(self, s, c: Cluster, nodes: list[ClusterNode] | None = None) -> dict:
         if nodes is None:
@@ -145,8 +166,9 @@ class ClusterService:
 
     def list(self, ctx: AuthContext, all_projects: bool = False, name: str | None = None,
              status: str | None = None) -> list[dict]:
-        if all_projects and not ctx.is_admin:
+        if all_projects and not policy.allowed(ctx, "cluster:list_all_projects"):
             raise Forbidden("Only admins may list the clusters of all projects.")
+        policy.enforce(ctx, "cluster:list", {"project_id": ctx.project_id})
         with self.db.read() as s:
             q = select(Cluster)
             if not all_projects:
@@ -162,6 +184,11 @@ class ClusterService:
                                    .order_by(ClusterNode.role.desc(), ClusterNode.name)):
                     nodes.setdefault(n.cluster_id, []).append(n)
             return [self._view(s, c, nodes.get(c.id, [])) for c in clusters]
+
+    def profiles(self, ctx: AuthContext) -> list[dict]:
+        """The profiles a cluster may have, with their versions."""
+        policy.enforce(ctx, "profile:list")
+        return [p.view() for p in profiles.PROFILES.values()]
 
     def show(self, ctx: AuthContext, ref: str) -> dict:
         with self.db.read() as s:
@@ -223,25 +250,27 @@ class ClusterService:
             need["port"] += 1  # the router's interface
         return need
 
-    def _check(self, conn, ctx: AuthContext, need: dict) -> tuple[list[dict], list[dict]]:
-        """(quota lines, shortfalls) for what ``need`` asks of the project and the cloud."""
+    def _check(self, conn, ctx: AuthContext, need: dict, held: dict) -> tuple[list[dict], list[dict]]:
+        """(quota lines, shortfalls) for what ``need`` asks of the project and the cloud;
+        ``held``: what the project's clusters in flight hold back that the cloud does not count
+        yet (``_held``)."""
         lines, short = [], []
 
-        def line(resource: str, limit: int, used: int, unit: str = "") -> None:
+        def line(resource: str, limit: int, used: int) -> None:
             needed = need.get(resource, 0)
             if not needed:
                 return
-            available = None if limit < 0 else max(0, limit - used)
-            lines.append({"resource": resource, "needed": needed, "in_use": used, "limit": limit})
-            if available is not None and needed > available:
-                short.append({"resource": resource, "needed": needed, "available": available,
-                              "message": f"{resource}: needs {needed}{unit}, {available}{unit} left of the "
-                                         f"project's quota of {limit}{unit}"})
+            reserved = held.get(resource, 0)
+            lines.append({"resource": resource, "needed": needed, "in_use": used, "reserved": reserved,
+                          "limit": limit})
+            shortfall = _shortfall(lines[-1])
+            if shortfall:
+                short.append(shortfall)
 
         absolute = conn.compute.get("/limits").json()["limits"]["absolute"]
         line("instances", absolute["maxTotalInstances"], absolute["totalInstancesUsed"])
         line("cores", absolute["maxTotalCores"], absolute["totalCoresUsed"])
-        line("ram", absolute["maxTotalRAMSize"], absolute["totalRAMUsed"], " MB")
+        line("ram", absolute["maxTotalRAMSize"], absolute["totalRAMUsed"])
         quota = conn.network.get(f"/quotas/{ctx.project_id}/details.json").json()["quota"]
         for resource in ("network", "subnet", "router", "port", "floatingip", "security_group",
                          "security_group_rule"):
@@ -259,6 +288,40 @@ class ClusterService:
                                          f"{free}{unit} free on its hypervisors"})
         return lines, short
 
+    # ---- reservations -------------------------------------------------------------------
+    # The cloud counts a node's server once it exists; between the request that records a node
+    # and its server's create, the node holds its flavor's share of the quota here. A node
+    # whose server already existed when the cloud's usage was read (``counted``) is the
+    # cloud's to count, so nothing is counted twice, and nothing is missed: a server made
+    # after that read belongs to a node that was not counted, so it is held here.
+    @staticmethod
+    def _in_flight(s, project_id: str) -> list[ClusterNode]:
+        """The nodes a create or an add of the project's clusters is making."""
+        return list(s.scalars(select(ClusterNode).join(Cluster, Cluster.id == ClusterNode.cluster_id)
+                              .where(Cluster.project_id == project_id, Cluster.operation.in_(("create", "add")),
+                                     ClusterNode.status == BUILDING)))
+
+    def _counted(self, project_id: str) -> set[str]:
+        """The in-flight nodes whose server exists (read before the cloud's usage is)."""
+        with self.db.read() as s:
+            return {n.id for n in self._in_flight(s, project_id) if n.server_id}
+
+    @classmethod
+    def _held(cls, s, project_id: str, counted: set[str]) -> dict:
+        rest = [n for n in cls._in_flight(s, project_id) if n.id not in counted]
+        return {"instances": len(rest), "cores": sum(n.vcpus for n in rest), "ram": sum(n.ram for n in rest)}
+
+    def _claim_quota(self, s, project_id: str, lines: list[dict], counted: set[str]) -> None:
+        """Under the project's lock row: the quota lines checked again against the clusters in
+        flight now (QuotaShortfall), before this work's nodes are recorded in the same
+        transaction."""
+        insert_if_absent(s, ClusterProjectLock, project_id=project_id)
+        s.execute(select(ClusterProjectLock).where(ClusterProjectLock.project_id == project_id).with_for_update())
+        held = self._held(s, project_id, counted)
+        short = [f for f in (_shortfall({**q, "reserved": held.get(q["resource"], q["reserved"])}) for q in lines) if f]
+        if short:
+            raise QuotaShortfall(short)
+
     # ---- create -------------------------------------------------------------------------
     def _validate(self, req: Request) -> profiles.Profile:
         if not CLUSTER_NAME.match(req.name):
@@ -275,6 +338,12 @@ class ClusterService:
 
     def plan(self, ctx: AuthContext, req: Request) -> dict:
         """What a create would make and use, and what does not fit (nothing is created)."""
+        return self._plan(ctx, req)[0]
+
+    def _plan(self, ctx: AuthContext, req: Request) -> tuple[dict, set[str], dict]:
+        """The plan; the in-flight nodes the cloud's usage already counted; the head's and the
+        nodes' flavors (name, vcpus, ram, disk)."""
+        policy.enforce(ctx, "cluster:create", {"project_id": ctx.project_id})
         p = self._validate(req)
         conn = self._cloud(ctx)
         image_id, image_name = self._image(conn, req.image or self.settings.cluster_image)
@@ -282,7 +351,10 @@ class ClusterService:
         node = self._flavor(conn, req.node_flavor or self.settings.cluster_flavor)
         if req.key_name:
             self._user_key(ctx, req.key_name)
-        lines, short = self._check(conn, ctx, self._need(req.node_count, head, node, True))
+        counted = self._counted(ctx.project_id)
+        with self.db.read() as s:
+            held = self._held(s, ctx.project_id, counted)
+        lines, short = self._check(conn, ctx, self._need(req.node_count, head, node, True), held)
         names = node_names.next_free([], req.node_count, NODE_PREFIX, self.settings.cluster_node_width)
         with self.db.read() as s:
             cidr = addresses.allocate(self.settings.cluster_cidr, self._taken(s, ctx.project_id, req.name))
@@ -301,7 +373,7 @@ class ClusterService:
         return {"cluster": n, "cidr": cidr, "image": image_name, "image_id": image_id, "profile": p.name,
                 "profile_version": req.profile_version or p.default_version, "head_flavor": head["name"],
                 "node_flavor": node["name"], "nodes": names, "keypair": req.key_name or "(generated)",
-                "resources": resources, "quota": lines, "shortfalls": short}
+                "resources": resources, "quota": lines, "shortfalls": short}, counted, {"head": head, "node": node}
 
     @staticmethod
     def _taken(s, project_id: str, replacing: str | None = None) -> set[str]:
@@ -312,7 +384,7 @@ class ClusterService:
 
     def create(self, ctx: AuthContext, req: Request) -> tuple[dict, str | None]:
         """Check, record, and start the create; (the cluster, the generated private key or None)."""
-        plan = self.plan(ctx, req)
+        plan, counted, sizes = self._plan(ctx, req)
         if plan["shortfalls"]:
             raise QuotaShortfall(plan["shortfalls"])
         user_key, private = "", None
@@ -323,6 +395,7 @@ class ClusterService:
         cluster_key, cluster_pub = generate_key(f"caas-cluster-{req.name}")
         try:
             with self.db.write() as s:
+                self._claim_quota(s, ctx.project_id, plan["quota"], counted)
                 old = s.scalar(select(Cluster).where(Cluster.project_id == ctx.project_id, Cluster.name == req.name))
                 if old is not None:
                     owns = s.scalar(select(func.count()).select_from(ClusterResource)
@@ -345,12 +418,13 @@ class ClusterService:
                             keep_on_failure=req.keep_on_failure, operation="create")
                 s.add(c)
                 s.flush()
-                s.add(ClusterNode(cluster_id=c.id, name=HEAD_NAME, role=HEAD, status=BUILDING, flavor=plan["head_flavor"],
-                                  fixed_ip=addresses.head_ip(cidr)))
+                head, node = sizes["head"], sizes["node"]
+                s.add(ClusterNode(cluster_id=c.id, name=HEAD_NAME, role=HEAD, status=BUILDING, flavor=head["name"],
+                                  fixed_ip=addresses.head_ip(cidr), vcpus=head["vcpus"], ram=head["ram"]))
                 for name in plan["nodes"]:
-                    s.add(ClusterNode(cluster_id=c.id, name=name, role=COMPUTE, status=BUILDING,
-                                      flavor=plan["node_flavor"],
-                                      fixed_ip=addresses.node_ip(cidr, node_names.node_number(name)[1])))
+                    s.add(ClusterNode(cluster_id=c.id, name=name, role=COMPUTE, status=BUILDING, flavor=node["name"],
+                                      fixed_ip=addresses.node_ip(cidr, node_names.node_number(name)[1]),
+                                      vcpus=node["vcpus"], ram=node["ram"]))
                 s.add(ClusterEvent(cluster_id=c.id, step="plan", message=(
                     f"accepted: {len(plan['resources'])} resources; " + ", ".join(
                         f"{q['resource']} {q['needed']} (of {q['in_use']}/{q['limit']})" for q in plan["quota"]))))
@@ -363,20 +437,21 @@ class ClusterService:
         return view, private
 
     # ---- nodes and delete ---------------------------------------------------------------
-    def _idle(self, s, ctx: AuthContext, ref: str) -> Cluster:
-        c = self._get(s, ctx, ref)
+    def _idle(self, s, ctx: AuthContext, ref: str, action: str) -> Cluster:
+        c = self._get(s, ctx, ref, action)
         if c.status != ACTIVE or c.operation:
             raise Conflict(f"Cluster {c.name} is {c.status}{' (' + c.operation + ')' if c.operation else ''}: nodes "
                            "can be added or removed only when it is ACTIVE.")
         return c
 
     @staticmethod
-    def _claim(s, c: Cluster, operation: str) -> None:
-        """The cluster is ours for ``operation`` (UPDATING), or someone else got it first: 409."""
+    def _claim(s, c: Cluster, operation: str, names: list[str]) -> None:
+        """The cluster is ours for ``operation`` on the nodes ``names`` (UPDATING), or someone
+        else got it first: 409."""
         done = s.execute(update(Cluster).where(Cluster.id == c.id, Cluster.status == ACTIVE,
                                                Cluster.operation.is_(None))
-                         .values(status=UPDATING, operation=operation, step="queued", status_reason="",
-                                 updated_at=utcnow())).rowcount
+                         .values(status=UPDATING, operation=operation, operation_nodes=names, step="queued",
+                                 status_reason="", updated_at=utcnow())).rowcount
         if not done:
             raise Conflict(f"Cluster {c.name} is busy.")
 
@@ -385,7 +460,7 @@ class ClusterService:
         if (count is None) == (spec is None):
             raise BadRequest("Give either count or names.")
         with self.db.read() as s:
-            c = self._idle(s, ctx, ref)
+            c = self._idle(s, ctx, ref, "cluster:add_nodes")
             existing = [n.name for n in s.scalars(select(ClusterNode).where(ClusterNode.cluster_id == c.id,
                                                                              ClusterNode.role == COMPUTE))]
             s.expunge(c)
@@ -407,14 +482,19 @@ class ClusterService:
             raise BadRequest(f"A cluster has at most {MAX_NODES} compute nodes.")
         conn = self._cloud(ctx)
         node_flavor = self._flavor(conn, flavor or c.node_flavor)
-        _, short = self._check(conn, ctx, self._need(len(wanted), None, node_flavor, False))
+        counted = self._counted(c.project_id)
+        with self.db.read() as s:
+            held = self._held(s, c.project_id, counted)
+        lines, short = self._check(conn, ctx, self._need(len(wanted), None, node_flavor, False), held)
         if short:
             raise QuotaShortfall(short)
         with self.db.write() as s:
-            self._claim(s, c, "add")
+            self._claim_quota(s, c.project_id, lines, counted)
+            self._claim(s, c, "add", wanted)
             for name in wanted:
                 s.add(ClusterNode(cluster_id=c.id, name=name, role=COMPUTE, status=BUILDING, flavor=node_flavor["name"],
-                                  fixed_ip=addresses.node_ip(c.cidr, node_names.node_number(name)[1])))
+                                  fixed_ip=addresses.node_ip(c.cidr, node_names.node_number(name)[1]),
+                                  vcpus=node_flavor["vcpus"], ram=node_flavor["ram"]))
             s.add(ClusterEvent(cluster_id=c.id, step="add", message=f"adding {node_names.compact(wanted)}"))
             s.flush()
             view = self._view(s, s.get(Cluster, c.id))
@@ -433,13 +513,13 @@ class ClusterService:
     def remove_nodes(self, ctx: AuthContext, ref: str, spec: str) -> tuple[dict, list[str]]:
         wanted = node_names.parse_names(spec)
         with self.db.write() as s:
-            c = self._idle(s, ctx, ref)
+            c = self._idle(s, ctx, ref, "cluster:remove_nodes")
             have = {n.name for n in s.scalars(select(ClusterNode).where(ClusterNode.cluster_id == c.id,
                                                                          ClusterNode.role == COMPUTE))}
             missing = [w for w in wanted if w not in have]
             if missing:
                 raise NotFound(f"Cluster {c.name} has no node(s) {node_names.compact(missing)}.")
-            self._claim(s, c, "remove")
+            self._claim(s, c, "remove", wanted)
             s.execute(update(ClusterNode).where(ClusterNode.cluster_id == c.id, ClusterNode.name.in_(wanted))
                       .values(status=NODE_DELETING))
             s.add(ClusterEvent(cluster_id=c.id, step="remove", message=f"removing {node_names.compact(wanted)}"))
@@ -452,7 +532,7 @@ class ClusterService:
         """Ask for the delete (202): at once when the cluster is idle, else at the running
         work's next step. Repeating it is harmless."""
         with self.db.write() as s:
-            c = self._get(s, ctx, ref)
+            c = self._get(s, ctx, ref, "cluster:delete")
             if c.status == DELETING:
                 return self._view(s, c)
             busy = c.operation is not None

@@ -89,19 +89,19 @@ def _request_body(values: dict) -> tuple[dict | None, str | None]:
     return body, None
 
 
-@pages.page("/clusters/new")
+@pages.page("/clusters/new", write=True)
 async def create_form(view: View) -> Response:
     values = {"node_count": "2", "profile": "base", "keep_on_failure": False}
     return view.render("cluster_new.html", values=values, **await _choices(view))
 
 
-@pages.page("/clusters/new/edit", methods=("POST",))
+@pages.page("/clusters/new/edit", methods=("POST",), write=True)
 async def edit_form(view: View) -> Response:
     """Back from the plan to the form, with what was chosen."""
     return view.render("cluster_new.html", values=_form_values(view), **await _choices(view))
 
 
-@pages.page("/clusters/new", methods=("POST",))
+@pages.page("/clusters/new", methods=("POST",), write=True)
 async def create(view: View) -> Response:
     """``action=plan``: the dry run, shown for confirmation; ``action=create``: the create."""
     values = _form_values(view)
@@ -142,7 +142,7 @@ async def cluster_live(view: View) -> Response:
     return view.fragment("cluster_live.html", **await _live(view))
 
 
-@pages.page("/clusters/{id}/nodes", methods=("POST",))
+@pages.page("/clusters/{id}/nodes", methods=("POST",), write=True)
 async def add_nodes(view: View) -> Response:
     cid = view.params["id"]
     back = f"/clusters/{part(cid)}"
@@ -163,7 +163,7 @@ async def add_nodes(view: View) -> Response:
     return view.redirect(back, ok=f"Adding {len(out['nodes'])} node(s): {', '.join(out['nodes'])}.")
 
 
-@pages.page("/clusters/{id}/nodes/remove", methods=("POST",))
+@pages.page("/clusters/{id}/nodes/remove", methods=("POST",), write=True)
 async def remove_nodes(view: View) -> Response:
     cid = view.params["id"]
     back = f"/clusters/{part(cid)}"
@@ -177,13 +177,13 @@ async def remove_nodes(view: View) -> Response:
     return view.redirect(back, ok=f"Removing {', '.join(out.json()['nodes'])}.")
 
 
-@pages.page("/clusters/{id}/delete")
+@pages.page("/clusters/{id}/delete", write=True)
 async def delete_form(view: View) -> Response:
     cluster = (await view.api.get(_path(view.params["id"])))["cluster"]
     return view.render("cluster_delete.html", cluster=cluster)
 
 
-@pages.page("/clusters/{id}/delete", methods=("POST",))
+@pages.page("/clusters/{id}/delete", methods=("POST",), write=True)
 async def delete(view: View) -> Response:
     cid = view.params["id"]
     cluster = (await view.api.get(_path(cid)))["cluster"]

@@ -166,10 +166,13 @@ class Pages:
         self.routes: list[Route] = []
 
     def page(self, path: str, methods: tuple[str, ...] = ("GET",), admin: bool = False,
-             upload: bool = False) -> Callable[[ViewFn], ViewFn]:
+             upload: bool = False, write: bool = False) -> Callable[[ViewFn], ViewFn]:
+        """Register a view. ``admin``: for admins only; ``write``: for sessions that may change
+        the project's resources (not a reader's), refused before the API is asked (which
+        would refuse it too)."""
         def register(fn: ViewFn) -> ViewFn:
             async def endpoint(request: Request) -> Response:
-                return await guard(request, fn, admin, upload)
+                return await guard(request, fn, admin, upload, write)
             self.routes.append(Route(path, endpoint, methods=list(methods)))
             return fn
         return register
@@ -193,7 +196,7 @@ async def read_form(request: Request, upload: bool) -> FormData | None:
     return await request.form(max_files=1, max_fields=50, max_part_size=MAX_FORM_BYTES)
 
 
-async def guard(request: Request, fn: ViewFn, admin: bool, upload: bool) -> Response:
+async def guard(request: Request, fn: ViewFn, admin: bool, upload: bool, write: bool = False) -> Response:
     session = await sessions.load(request)
     if session is None:
         response = to_login(request)
@@ -214,6 +217,8 @@ async def guard(request: Request, fn: ViewFn, admin: bool, upload: bool) -> Resp
                                         "wrong); nothing was changed. Reload the page and try again.")
     if admin and not session.is_admin:
         return refuse(session, 403, "This page is for administrators.")
+    if write and not session.may_write:
+        return refuse(session, 403, "Your role on this project only reads; nothing was changed.")
     api = ApiClient(request.scope["app"], session.token)
     view = View(request, session, api, form)
     try:
