@@ -122,6 +122,9 @@ class Settings:
     login_max_delay: float = field(default_factory=lambda: _env_float("CAAS_LOGIN_MAX_DELAY", 300.0))
     login_forget: float = field(default_factory=lambda: _env_float("CAAS_LOGIN_FORGET", 900.0))
     login_tracked: int = field(default_factory=lambda: _env_int("CAAS_LOGIN_TRACKED", 10000))
+    # The reverse proxies (comma-separated addresses or networks) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; none by default: the client is the connection's peer.
+    trusted_proxies: str = field(default_factory=lambda: os.environ.get("CAAS_TRUSTED_PROXIES", ""))
 
     def __post_init__(self) -> None:
         if self.driver not in DRIVERS:
