@@ -112,6 +112,19 @@ class Settings:
     # clusters of that name), e.g. "ready@a,add:nodes".
     cluster_fail_at: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_FAIL_AT", ""))
     cluster_workers: int = field(default_factory=lambda: _env_int("CAAS_CLUSTER_WORKERS", 4))
+    # The dashboard's login throttle (identity/throttle.py): the failed logins a user name (in
+    # a domain) and a client address may have before each waits; the first wait, doubled with
+    # each further failure up to the longest; failures forgotten this long after the last one;
+    # at most this many user names, and as many addresses, tracked.
+    login_user_failures: int = field(default_factory=lambda: _env_int("CAAS_LOGIN_USER_FAILURES", 5))
+    login_address_failures: int = field(default_factory=lambda: _env_int("CAAS_LOGIN_ADDRESS_FAILURES", 50))
+    login_delay: float = field(default_factory=lambda: _env_float("CAAS_LOGIN_DELAY", 1.0))
+    login_max_delay: float = field(default_factory=lambda: _env_float("CAAS_LOGIN_MAX_DELAY", 300.0))
+    login_forget: float = field(default_factory=lambda: _env_float("CAAS_LOGIN_FORGET", 900.0))
+    login_tracked: int = field(default_factory=lambda: _env_int("CAAS_LOGIN_TRACKED", 10000))
+    # The reverse proxies (comma-separated addresses or networks) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; none by default: the client is the connection's peer.
+    trusted_proxies: str = field(default_factory=lambda: os.environ.get("CAAS_TRUSTED_PROXIES", ""))
 
     def __post_init__(self) -> None:
         if self.driver not in DRIVERS:
@@ -145,6 +158,12 @@ class Settings:
             raise ValueError("CAAS_CLUSTER_WORKERS must be between 1 and 64")
         if self.cluster_timeout <= 0:
             raise ValueError("CAAS_CLUSTER_TIMEOUT must be positive")
+        if min(self.login_user_failures, self.login_address_failures, self.login_tracked) < 1:
+            raise ValueError("CAAS_LOGIN_USER_FAILURES, CAAS_LOGIN_ADDRESS_FAILURES and CAAS_LOGIN_TRACKED "
+                             "must be at least 1")
+        if not 0 < self.login_delay <= self.login_max_delay <= self.login_forget:
+            raise ValueError("the login throttle needs 0 < CAAS_LOGIN_DELAY <= CAAS_LOGIN_MAX_DELAY <= "
+                             "CAAS_LOGIN_FORGET")
         import ipaddress
         try:
             net = ipaddress.ip_network(self.cluster_cidr)

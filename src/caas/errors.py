@@ -75,3 +75,14 @@ class NoValidHost(CaasError):
 class ServiceUnavailable(CaasError):
     status = 503
     title = "Service Unavailable"
+
+
+class TooManyRequests(CaasError):
+    """Refused until ``retry_after`` seconds have passed (a throttle's wait)."""
+
+    status = 429
+    title = "Too Many Requests"
+
+    def __init__(self, message: str = "", kind: str | None = None, *, retry_after: float = 1.0) -> None:
+        super().__init__(message, kind)
+        self.retry_after = retry_after

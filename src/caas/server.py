@@ -181,8 +181,12 @@ def serve(settings: Settings, log_level: str = "warning") -> None:
     from caas.api.app import create_app
 
     app = create_app(cloud)
+    # X-Forwarded-For and -Proto only from the proxies named (uvicorn trusts 127.0.0.1 unless
+    # told otherwise): the login throttle counts the client address, which a client must not pick
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=10, server_header=False)
+                            timeout_graceful_shutdown=10, server_header=False,
+                            proxy_headers=bool(settings.trusted_proxies),
+                            forwarded_allow_ips=settings.trusted_proxies or None)
     server = _server_class()(config)
     server.on_exit = cloud.clusters.engine.stopping.set
     print(banner(settings), flush=True)

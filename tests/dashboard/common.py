@@ -17,9 +17,11 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 class Browser:
     """One browser's cookie jar against one caas; every 5xx fails the test."""
 
-    def __init__(self, srv: CaasServer) -> None:
+    def __init__(self, srv: CaasServer, source: str | None = None) -> None:
+        """``source``: the client address the server sees (any 127.x.y.z reaches it on Linux)."""
         self.srv = srv
         self.http = httpx.Client(base_url=srv.url, timeout=60, follow_redirects=False,
+                                 transport=httpx.HTTPTransport(local_address=source) if source else None,
                                  event_hooks={"response": [self._no_5xx]})
         self.csrf: str | None = None
 

@@ -107,15 +107,37 @@ def test_names_with_metacharacters_are_escaped(server):
         assert "<b>bold</b>" not in r.text and "&lt;b&gt;bold&lt;/b&gt;" in r.text
 
 
+HOME = "/dashboard/clusters"
+# (next, where the login sends the browser): never off the dashboard's path, however spelled
+NEXT = [("https://evil.example/", HOME), ("//evil.example", HOME), ("///evil.example", HOME),
+        ("/dashboard/project", "/dashboard/project"), ("/dashboard/../../x", HOME), ("/dashboard/..", HOME),
+        ("/dashboard/%2e%2e/%2E%2E/identity/v3", HOME), ("/dashboard/..%2f..%2fx", HOME),
+        ("/dashboard/%252e%252e/x", HOME), ("/dashboard/%25252525252e%25252525252e/x", HOME),
+        ("/dashboard/..\\..\\x", HOME), ("/\\evil.example", HOME), ("/dashboard/%5c%5cevil.example", HOME),
+        ("\\\\evil.example", HOME), ("/dashboard/\tx", HOME), ("/dashboard/%0d%0aSet-Cookie:x=1", HOME),
+        ("\x00/dashboard/project", HOME), (" //evil.example", HOME), ("javascript:alert(1)", HOME),
+        ("http:/dashboard/project", HOME), ("/dashboard", HOME), ("/dashboardx/y", HOME), ("/identity/v3", HOME),
+        ("/dashboard/./project/../clusters/new", "/dashboard/clusters/new"),
+        ("/dashboard//evil.example", "/dashboard/evil.example"),
+        ("/dashboard/clusters?page=2#top", "/dashboard/clusters?page=2"),
+        ("/dashboard/project?a=%0d%0ab c", "/dashboard/project?a=%0d%0ab%20c")]
+
+
 def test_next_never_leaves_the_dashboard(server):
     with Browser(server) as b:
-        for target, lands in [("https://evil.example/", "/dashboard/clusters"), ("//evil.example", "/dashboard/clusters"),
-                              ("/dashboard/project", "/dashboard/project")]:
+        for target, lands in NEXT[:3]:  # through the login post
             nonce = CSRF.search(b.get("/dashboard/login").text).group(1)
             r = b.post("/dashboard/login", {"csrf_token": nonce, "username": "admin", "password": server.admin_password,
                                             "project": "admin", "next": target}, csrf=False)
             assert r.headers["location"] == lands
             b.http.cookies.clear()
+        for target, lands in NEXT:  # the login form's hidden field, without a session
+            page = b.get("/dashboard/login", next=target)
+            assert f'name="next" value="{lands}"' in page.text, target
+        b.login()
+        for target, lands in NEXT:  # the login page with a session sends the browser on at once
+            r = b.http.get("/dashboard/login", params={"next": target})
+            assert r.status_code == 303 and r.headers["location"] == lands, (target, r.headers.get("location"))
 
 
 def test_blank_project_takes_the_first(server, dora):

@@ -179,6 +179,7 @@ def create_app(cloud: Cloud) -> Starlette:
         routes.append(Mount(prefix, app=api.router()))
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _internal_error})
     app.state.cloud = cloud
+    app.state.login_throttle = dashboard.auth.login_throttle(settings)
     app.state.metrics = metrics
     app.state.apis = apis  # each prefix's ServiceAPI, for the tests that walk every route
     return EdgeMiddleware(app, metrics)

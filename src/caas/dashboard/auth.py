@@ -4,16 +4,55 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
+import math
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from caas.config import Settings
 from caas.dashboard import session as sessions
 from caas.dashboard.client import ApiClient, ApiError
 from caas.dashboard.pages import PREFIX, SECURITY_HEADERS, Pages, View, read_form, render_public, safe_next
+from caas.errors import TooManyRequests
+from caas.identity.throttle import Budget, Key, Throttle, describe
 
 pages = Pages()
 FIELD_MAX = 255
+
+
+def login_throttle(settings: Settings) -> Throttle:
+    """The login's throttle (``app.state.login_throttle``): failures counted per user name in
+    a domain, forgotten on the user's success, and per client address, which a success does not
+    reset (else logging in to one's own account would buy guesses at others')."""
+    def budget(limit: int, reset_on_success: bool) -> Budget:
+        return Budget(limit=limit, delay=settings.login_delay, max_delay=settings.login_max_delay,
+                      factor=2, forget=settings.login_forget, reset_on_success=reset_on_success)
+    return Throttle({"user": budget(settings.login_user_failures, True),
+                     "addr": budget(settings.login_address_failures, False)}, max_keys=settings.login_tracked)
+
+
+def client_address(request: Request) -> str:
+    """The socket peer, never X-Forwarded-For (the client writes it); an IPv6 client as its
+    /64, which one host usually has whole."""
+    host = request.client.host if request.client else ""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def throttle_keys(request: Request, domain: str, user: str) -> list[Key]:
+    """The keys a login attempt counts against. Whether the user exists plays no part (an
+    unknown name is throttled as a known one is); case does not either, so that ``ADMIN``
+    buys no fresh budget where names are matched without case."""
+    return [("user", domain.casefold(), user.casefold()), ("addr", client_address(request))]
 
 
 def _lifetime(body: dict) -> int:
@@ -48,6 +87,27 @@ def _auth_body(user: str, password: str, domain: str, project: str | None) -> di
     return body
 
 
+async def _try_password(api: ApiClient, request: Request, domain: str, user: str, body: dict) -> httpx.Response:
+    """The Identity API's answer to a password login, as an attempt claimed on the login
+    throttle: refused with ``TooManyRequests`` while the user name or the client address waits
+    (the password is not tried, even the right one); a 401 counts as a failure, a token as a
+    success, any other refusal as neither (the password was not checked)."""
+    throttle: Throttle = request.app.state.login_throttle
+    keys = throttle_keys(request, domain, user)
+    throttle.begin(keys)
+    verdict = throttle.released
+    try:
+        r = await api.request("POST", "/identity/v3/auth/tokens", json=body)
+        verdict = throttle.succeeded
+        return r
+    except ApiError as exc:
+        if exc.status == 401:  # a wrong password, an unknown user, domain or project: alike
+            verdict = throttle.failed
+        raise
+    finally:
+        verdict(keys)
+
+
 async def login(request: Request) -> Response:
     try:
         form = await read_form(request, upload=False)
@@ -68,8 +128,8 @@ async def login(request: Request) -> Response:
         return _login_page(request, 400, f"Each field is at most {FIELD_MAX} characters.", **values)
     api = ApiClient(request.scope["app"], None)
     try:
-        r = await api.request("POST", "/identity/v3/auth/tokens",
-                              json=_auth_body(values["username"], password, domain, values["project"] or None))
+        r = await _try_password(api, request, domain, values["username"],
+                                _auth_body(values["username"], password, domain, values["project"] or None))
         token, body = r.headers["x-subject-token"], r.json()
         if not values["project"]:  # no project named: the first the user has a role on
             api.token = token
@@ -78,6 +138,11 @@ async def login(request: Request) -> Response:
                 await api.request("DELETE", "/identity/v3/auth/tokens", headers={"X-Subject-Token": token})
                 return _login_page(request, 403, "You have no role on any project.", **values)
             token, body = await rescope(api, token, projects[0]["id"])
+    except TooManyRequests as exc:
+        page = _login_page(request, 429, "Too many failed logins for this user or from this address. "
+                                         f"Try again in {describe(exc.retry_after)}.", **values)
+        page.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        return page
     except ApiError as exc:
         status = exc.status if 400 <= exc.status < 500 else 502
         message = "Invalid user name, password, domain or project." if exc.status == 401 else exc.message

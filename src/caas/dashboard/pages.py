@@ -13,9 +13,11 @@ nothing from outside this server.
 from __future__ import annotations
 
 import datetime as dt
+import posixpath
+import re
 from pathlib import Path
 from typing import Awaitable, Callable
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
@@ -99,11 +101,33 @@ def render_public(template: str, status: int = 200, **values) -> HTMLResponse:
     return html(TEMPLATES.get_template(template).render(session=None, nav=[], **values), status)
 
 
+# What the query of a ``next`` keeps as it is; anything else is percent-encoded.
+QUERY_SAFE = "%/?:@!$&'()*+,;=-._~"
+# Control characters and backslashes: browsers drop the first and read the second as "/".
+UNSAFE_IN_NEXT = re.compile(r"[\x00-\x1f\x7f\\]")
+NEXT_MAX = 2048
+
+
 def safe_next(value: str | None) -> str:
-    """Where to go after login: a dashboard path, never another site."""
-    if value and value.startswith(PREFIX + "/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return PREFIX + "/clusters"
+    """Where to go after login: ``value``'s path (percent-decoded until nothing is left to
+    decode, then with ``.``, ``..`` and repeated slashes resolved) and query, when that path is
+    under the dashboard; else the dashboard's home. Never another site, nor another path of
+    this one (``/dashboard/..%2f..%2fidentity``)."""
+    home = PREFIX + "/clusters"
+    if not value or len(value) > NEXT_MAX:
+        return home
+    path, _, query = value.partition("#")[0].partition("?")
+    decoded = path
+    for _ in range(5):  # %252e%252e is %2e%2e is ..; deeper than that is refused below
+        decoded, before = unquote(decoded), decoded
+        if decoded == before:
+            break
+    if decoded != unquote(decoded) or not decoded.startswith("/") or UNSAFE_IN_NEXT.search(decoded):
+        return home
+    normal = posixpath.normpath(decoded)
+    if not normal.startswith(PREFIX + "/"):
+        return home
+    return quote(normal) + (f"?{quote(query, safe=QUERY_SAFE)}" if query else "")
 
 
 class View:
