@@ -1,49 +1,25 @@
 """Cluster as a Service over HTTP (mounted at /caas): ``/v1`` with clusters, their nodes and
-events, the profiles, and an OpenAPI document. Keystone tokens (project-scoped); a project sees
-only its own clusters, admins may list every project's. Errors are
-``{"error": {"code", "title", "message"}}``; a refusal for quota adds ``shortfalls``.
+events, the profiles, and the OpenAPI document (built in ``clusters_schemas`` with the bodies
+it describes). Keystone tokens (project-scoped); a project sees only its own clusters, admins
+may list every project's. Errors are ``{"error": {"code", "title", "message"}}``; a refusal
+for quota adds ``shortfalls``. An empty query parameter is the same as none.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+import re
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
-
+from caas.api.clusters_schemas import MAX_SINCE, CreateBody, NodesBody, openapi
 from caas.api.framework import Call, ServiceAPI, json_response
 from caas.clusters.service import ClusterService, QuotaShortfall, Request
 from caas.errors import BadRequest, CaasError
 
-Text = Field(default=None, min_length=1, max_length=255)
-
-
-class ClusterCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: StrictStr = Field(min_length=1, max_length=255)
-    image: Optional[StrictStr] = Text
-    profile: StrictStr = Field(default="base", min_length=1, max_length=64)
-    profile_version: Optional[StrictStr] = Field(default=None, min_length=1, max_length=32)
-    node_count: StrictInt = 0
-    node_flavor: Optional[StrictStr] = Text
-    head_flavor: Optional[StrictStr] = Text
-    key_name: Optional[StrictStr] = Text
-    keep_on_failure: StrictBool = False
-
-
-class CreateBody(BaseModel):
-    cluster: ClusterCreate
-    dry_run: StrictBool = False
-
-
-class NodesAdd(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    count: Optional[StrictInt] = None
-    names: Optional[StrictStr] = Field(default=None, min_length=1, max_length=4096)
-    flavor: Optional[StrictStr] = Text
-
-
-class NodesBody(BaseModel):
-    nodes: NodesAdd
+# ASCII digits only (str.isdigit would take "²", which int() then refuses); leading zeros are
+# dropped before int() sees them, so a long run of them is no huge number to parse.
+SINCE = re.compile(r"0*([0-9]{1,%d})" % len(str(MAX_SINCE)))
+# The largest event sequence number either backend stores (PostgreSQL's integer): a larger
+# `since` is past every event, and PostgreSQL would refuse to compare with it.
+MAX_SEQ = 2**31 - 1
 
 
 def caas_error(exc: CaasError) -> dict:
@@ -53,53 +29,16 @@ def caas_error(exc: CaasError) -> dict:
     return {"error": body}
 
 
-def openapi(base: str) -> dict:
-    ref = {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"},
-           "description": "cluster id or name"}
-    ok = {"description": "OK"}
-    accepted = {"description": "Accepted: the work runs in the background; poll the cluster or its events"}
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "caas clusters", "version": "1"},
-        "servers": [{"url": base}],
-        "components": {
-            "securitySchemes": {"keystone": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}},
-            "schemas": {"ClusterCreate": CreateBody.model_json_schema(), "NodesAdd": NodesBody.model_json_schema()},
-        },
-        "security": [{"keystone": []}],
-        "paths": {
-            "/profiles": {"get": {"summary": "Profiles and their versions", "responses": {"200": ok}}},
-            "/clusters": {
-                "get": {"summary": "The project's clusters (all_projects=true: every project's, admins)",
-                        "parameters": [{"name": n, "in": "query", "schema": {"type": "string"}}
-                                       for n in ("name", "status", "all_projects")], "responses": {"200": ok}},
-                "post": {"summary": "Create a cluster (dry_run: the plan only)",
-                         "requestBody": {"content": {"application/json": {"schema": {
-                             "$ref": "#/components/schemas/ClusterCreate"}}}},
-                         "responses": {"202": accepted, "200": {"description": "the plan (dry_run)"},
-                                       "400": {"description": "invalid"},
-                                       "403": {"description": "does not fit the quota (shortfalls listed)"},
-                                       "409": {"description": "name taken"}}}},
-            "/clusters/{ref}": {"parameters": [ref], "get": {"summary": "A cluster with its nodes",
-                                                             "responses": {"200": ok, "404": {"description": "no such cluster"}}},
-                                "delete": {"summary": "Delete a cluster and everything it owns", "responses": {"202": accepted}}},
-            "/clusters/{ref}/events": {"parameters": [ref], "get": {
-                "summary": "Events after sequence number `since`",
-                "parameters": [{"name": "since", "in": "query", "schema": {"type": "integer"}}], "responses": {"200": ok}}},
-            "/clusters/{ref}/nodes": {"parameters": [ref], "get": {"summary": "The cluster's nodes", "responses": {"200": ok}},
-                                      "post": {"summary": "Add nodes by count or by names (node0[04-05])",
-                                               "requestBody": {"content": {"application/json": {"schema": {
-                                                   "$ref": "#/components/schemas/NodesAdd"}}}},
-                                               "responses": {"202": accepted}}},
-            "/clusters/{ref}/nodes/{names}": {"parameters": [ref, {"name": "names", "in": "path", "required": True,
-                                                                   "schema": {"type": "string"}}],
-                                              "delete": {"summary": "Remove the named nodes (a name or a range)",
-                                                         "responses": {"202": accepted}}},
-        },
-    }
+def _text(call: Call, name: str) -> str | None:
+    """A query parameter's value; an empty one is the same as none (as from a form's empty
+    field)."""
+    return call.query.get(name) or None
 
 
-def _flag(value: str | None, name: str) -> bool:
+def _flag(call: Call, name: str) -> bool:
+    """A boolean query parameter: true/false, 1/0 or yes/no in any case; absent or empty is
+    false; anything else is 400."""
+    value = _text(call, name)
     if value is None:
         return False
     if value.lower() in ("1", "true", "yes"):
@@ -139,9 +78,8 @@ def build(cloud) -> ServiceAPI:
     @api.route("GET", "/v1/clusters")
     def list_clusters(call: Call):
         ctx = call.project_auth()
-        q = call.query
-        return json_response({"clusters": clusters.list(ctx, _flag(q.get("all_projects"), "all_projects"),
-                                                        q.get("name"), q.get("status"))})
+        return json_response({"clusters": clusters.list(ctx, _flag(call, "all_projects"), _text(call, "name"),
+                                                        _text(call, "status"))})
 
     @api.route("POST", "/v1/clusters")
     def create_cluster(call: Call):
@@ -170,10 +108,10 @@ def build(cloud) -> ServiceAPI:
     @api.route("GET", "/v1/clusters/{ref}/events")
     def cluster_events(call: Call):
         ctx = call.project_auth()
-        raw = call.query.get("since", "0")
-        if not raw.isdigit() or len(raw) > 18:
-            raise BadRequest("since must be a non-negative integer.")
-        return json_response({"events": clusters.events(ctx, call.params["ref"], int(raw))})
+        since = SINCE.fullmatch(_text(call, "since") or "0")
+        if since is None:
+            raise BadRequest(f"since must be an integer from 0 to {MAX_SINCE}.")
+        return json_response({"events": clusters.events(ctx, call.params["ref"], min(int(since.group(1)), MAX_SEQ))})
 
     @api.route("GET", "/v1/clusters/{ref}/nodes")
     def list_nodes(call: Call):

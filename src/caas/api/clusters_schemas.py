@@ -1,0 +1,433 @@
+"""The wire shapes of ``/caas/v1`` and its OpenAPI 3.1 document.
+
+Request bodies are pydantic models the handlers validate with (strict types, unknown fields
+of a cluster or of nodes refused); what only the service checks (the name's pattern, the profiles, the node counts) is
+stated in their schemas as well, so a client learns it from the document. Response bodies are
+models too, never instantiated: they declare what the service's views (``ClusterService._view``,
+``_node_view``, ``events``, ``plan``) and the handlers return, exactly (no other field, nullable
+where the value may be null), and tests/clusters/test_openapi.py checks real answers against
+them. ``openapi`` builds the document from both: every schema a component, every ``$ref``
+resolving inside it, every status an operation can answer listed with its body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic.json_schema import models_json_schema
+
+from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DELETING, ERROR, HEAD, NODE_ACTIVE,
+                                  NODE_DELETING, NODE_ERROR, UPDATING)
+from caas.clusters.profiles import PROFILES
+from caas.clusters.service import CLUSTER_NAME, MAX_NODES
+
+JSON = "application/json"
+REF = "#/components/schemas/"
+# The largest `since` the events call takes (18 digits, leading zeros aside).
+MAX_SINCE = 10**18 - 1
+
+
+def _schema(**extra: Any) -> dict:
+    """Field arguments that add ``extra`` to the field's JSON schema only: what the service
+    checks itself (with its own messages), stated in the document."""
+    return {"json_schema_extra": extra}
+
+
+def _no_default(schema: dict) -> None:
+    schema.pop("default", None)
+
+
+# A response field that is left out when it does not apply (never null).
+Omitted = Field(default=None, json_schema_extra=_no_default)
+Text = Field(default=None, min_length=1, max_length=255)
+
+
+# ---- request bodies ---------------------------------------------------------------------
+class ClusterCreate(BaseModel):
+    """A cluster to create. ``image``: a name, an id or an ``os_distro`` (default: the
+    service's CAAS_CLUSTER_IMAGE); flavors default to CAAS_CLUSTER_FLAVOR (the head takes the
+    node flavor unless given its own); no ``key_name``: a key is generated and its private
+    half returned once."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: StrictStr = Field(min_length=1, max_length=255, **_schema(pattern=CLUSTER_NAME.pattern, maxLength=40))
+    image: Optional[StrictStr] = Text
+    profile: StrictStr = Field(default="base", min_length=1, max_length=64, **_schema(enum=sorted(PROFILES)))
+    profile_version: Optional[StrictStr] = Field(default=None, min_length=1, max_length=32)
+    node_count: StrictInt = Field(default=0, **_schema(minimum=0, maximum=MAX_NODES))
+    node_flavor: Optional[StrictStr] = Text
+    head_flavor: Optional[StrictStr] = Text
+    key_name: Optional[StrictStr] = Text
+    keep_on_failure: StrictBool = False
+
+
+class CreateBody(BaseModel):
+    """``dry_run``: answer the plan (200) and create nothing."""
+
+    cluster: ClusterCreate
+    dry_run: StrictBool = False
+
+
+class NodesAdd(BaseModel):
+    """Nodes to add: ``count`` (the lowest free names) or ``names`` (a name, a range such as
+    ``node0[04-05]`` or ``node004..node005``, or a comma-separated list of them), not both."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: Optional[StrictInt] = Field(default=None, **_schema(minimum=1, maximum=MAX_NODES))
+    names: Optional[StrictStr] = Field(default=None, min_length=1, max_length=4096)
+    flavor: Optional[StrictStr] = Text
+
+
+class NodesBody(BaseModel):
+    nodes: NodesAdd
+
+
+# ---- response bodies --------------------------------------------------------------------
+class Wire(BaseModel):
+    """A response shape (declared, never instantiated): these fields and no other."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Link(Wire):
+    rel: str
+    href: str
+    type: str = Omitted
+
+
+class Version(Wire):
+    id: Literal["v1"]
+    status: Literal["CURRENT"]
+    links: list[Link]
+
+
+class VersionBody(Wire):
+    version: Version
+
+
+class Profile(Wire):
+    """What a cluster's nodes set up at first boot."""
+
+    name: str
+    versions: list[str]
+    default_version: str
+    description: str
+    compute_nodes: bool = Field(description="whether the profile takes compute nodes (false: a head only)")
+
+
+class ProfileList(Wire):
+    profiles: list[Profile]
+
+
+class Node(Wire):
+    """A node: the head (named CLUSTER-head) or a compute node (nodeNNN)."""
+
+    name: str
+    role: Literal[HEAD, COMPUTE]
+    status: Literal[BUILDING, NODE_ACTIVE, NODE_ERROR, NODE_DELETING]
+    server_id: Optional[str] = Field(description="its server in the cloud (null until asked for)")
+    fixed_ip: Optional[str]
+    flavor: str
+    created_at: dt.datetime
+
+
+class Settled(Wire):
+    """What a create settled on (a cluster's and a plan's): the image and profile found, the
+    flavors."""
+
+    image: str
+    image_id: str
+    profile: str
+    profile_version: str
+    head_flavor: str
+    node_flavor: str
+
+
+class Cluster(Settled):
+    """A cluster with its nodes. ``step`` is the step running, ``operation`` the work in
+    progress (null when idle), ``nodes_ready`` the compute nodes that are ready."""
+
+    id: str
+    name: str
+    project_id: str
+    user_id: str
+    status: Literal[CREATING, ACTIVE, UPDATING, DELETING, ERROR]
+    status_reason: str
+    step: Optional[str]
+    operation: Optional[str]
+    key_name: Optional[str] = Field(description="the user's keypair (null: the key was generated)")
+    keypair_generated: bool
+    node_count: int = Field(ge=0)
+    nodes_ready: int = Field(ge=0)
+    head_name: str
+    floating_ip: Optional[str]
+    cidr: str
+    network_id: Optional[str]
+    keep_on_failure: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    nodes: list[Node]
+
+
+class ClusterList(Wire):
+    clusters: list[Cluster]
+
+
+class ClusterBody(Wire):
+    cluster: Cluster
+
+
+class CreateAccepted(Wire):
+    cluster: Cluster
+    private_key: str = Field(default=None, description="the generated key's private half (OpenSSH), only in this "
+                             "answer, only when no key_name was given", json_schema_extra=_no_default)
+
+
+class NodesChange(Wire):
+    """The cluster (UPDATING) and the names of the nodes being added or removed."""
+
+    cluster: Cluster
+    nodes: list[str]
+
+
+class NodeList(Wire):
+    nodes: list[Node]
+
+
+class Event(Wire):
+    """A step of the cluster's work. ``duration`` (seconds) on the end of a step."""
+
+    seq: int = Field(ge=1)
+    time: dt.datetime
+    step: str
+    level: str
+    message: str
+    duration: Optional[float]
+
+
+class EventList(Wire):
+    events: list[Event]
+
+
+class Shortfall(Wire):
+    """A resource the request needs more of than the project's quota (or the cloud) has left."""
+
+    resource: str
+    needed: int
+    available: int
+    message: str
+
+
+class QuotaLine(Wire):
+    resource: str
+    needed: int
+    in_use: int
+    limit: int = Field(description="-1: unlimited")
+
+
+class PlanResource(Wire):
+    kind: str
+    name: str
+    cidr: str = Omitted
+    fixed_ip: str = Omitted
+    flavor: str = Omitted
+    image: str = Omitted
+
+
+class Plan(Settled):
+    """What a create would make and use; nothing is created."""
+
+    cluster: str
+    cidr: str
+    nodes: list[str]
+    keypair: str
+    resources: list[PlanResource]
+    quota: list[QuotaLine]
+    shortfalls: list[Shortfall]
+
+
+class PlanBody(Wire):
+    plan: Plan
+
+
+class ErrorDetail(Wire):
+    code: int = Field(description="the HTTP status")
+    title: str
+    message: str
+    shortfalls: list[Shortfall] = Field(default=None, description="on a quota refusal: every shortfall",
+                                        json_schema_extra=_no_default)
+
+
+class Error(Wire):
+    """Every error answer."""
+
+    error: ErrorDetail
+
+
+REQUESTS = (CreateBody, NodesBody)
+RESPONSES = (VersionBody, ProfileList, ClusterList, ClusterBody, CreateAccepted, PlanBody, NodesChange, NodeList,
+             EventList, Error)
+
+
+@functools.cache
+def component_schemas() -> dict[str, dict]:
+    """Every model's schema under its name, nested models hoisted beside them, each ``$ref``
+    pointing into ``#/components/schemas``. Built once (10 ms), shared: read it, never change it."""
+    _, defs = models_json_schema([(m, "validation") for m in REQUESTS] + [(m, "serialization") for m in RESPONSES],
+                                 ref_template=REF + "{model}")
+    return defs["$defs"]
+
+
+# ---- the document -----------------------------------------------------------------------
+ERRORS = {
+    400: "Bad input: a body, query or path value that is malformed, of the wrong type or refused (the message says "
+         "which)",
+    401: "No token, or one that is not valid (missing, expired, revoked)",
+    403: "Not allowed: a token not scoped to a project, or a role that may not do this",
+    404: "No such cluster in the caller's project",
+    409: "The cluster is busy (only an ACTIVE, idle cluster takes nodes or gives them up)",
+    413: "The body is over the size limit (1 MiB unless configured otherwise)",
+    415: "The body is not JSON",
+    503: "The cloud did not answer the cluster service, or caas is overloaded (retry, after Retry-After seconds "
+         "when given)",
+}
+AUTH = (400, 401, 403, 503)
+ONE = AUTH + (404,)
+BODY = (413, 415)
+
+
+def _body(schema: str | dict, description: str) -> dict:
+    """A response with a JSON body: ``schema`` a component's name, or a schema."""
+    return {"description": description,
+            "content": {JSON: {"schema": {"$ref": REF + schema} if isinstance(schema, str) else schema}}}
+
+
+def _error(status: int, description: str | None) -> dict:
+    out = _body("Error", description or ERRORS[status])
+    if status == 401:
+        out["headers"] = {"WWW-Authenticate": {"required": True, "schema": {"type": "string"},
+                                               "description": "where to get a token"}}
+    elif status == 503:
+        out["headers"] = {"Retry-After": {"schema": {"type": "integer", "minimum": 0},
+                                          "description": "seconds to wait before retrying (when overloaded)"}}
+    return out
+
+
+def _operation(op_id: str, summary: str, ok: dict[int, tuple[str | dict, str]], errors: tuple[int, ...],
+               notes: dict[int, str] | None = None, links: dict[str, dict] | None = None, **extra: Any) -> dict:
+    """One operation: its answers (``ok``: status -> (schema, description)) and every error
+    status it can answer, each with the error body (``notes``: a description of its own).
+    ``links``: the operations its 202 answer leads to (operationId -> link)."""
+    responses = {str(s): _body(schema, text) | ({"links": links} if links and s == 202 else {})
+                 for s, (schema, text) in ok.items()}
+    responses.update({str(s): _error(s, (notes or {}).get(s)) for s in sorted(errors)})
+    return {"operationId": op_id, "summary": summary, **extra, "responses": responses}
+
+
+def _links(**targets: dict[str, str]) -> dict[str, dict]:
+    """OpenAPI links: operationId -> its parameters, as runtime expressions on the answer."""
+    return {op_id: {"operationId": op_id, "parameters": params} for op_id, params in targets.items()}
+
+
+def _param(name: str, where: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": where, "required": where == "path", "schema": schema, "description": description}
+
+
+def _json_body(schema: str) -> dict:
+    return {"required": True, "content": {JSON: {"schema": {"$ref": REF + schema}}}}
+
+
+def openapi(base: str) -> dict:
+    """The OpenAPI 3.1 document of the API served at ``base`` (``.../caas/v1``)."""
+    ref = _param("ref", "path", {"type": "string", "minLength": 1}, "the cluster's id or name")
+    names = _param("names", "path", {"type": "string", "minLength": 1},
+                   "the nodes: a name (node002), a range (node0[04-05], node004..node005) or a list of them")
+    empty = " An empty value is the same as none."
+    list_params = [
+        _param("name", "query", {"type": "string"}, "only the cluster of this name." + empty),
+        _param("status", "query", {"type": "string"},
+               "only the clusters in this status (CREATING, ACTIVE, UPDATING, DELETING, ERROR; any case)." + empty),
+        _param("all_projects", "query", {"type": "boolean", "default": False},
+               "every project's clusters (admins only, else 403); true, false, 1, 0, yes or no." + empty),
+    ]
+    since = _param("since", "query", {"type": "integer", "minimum": 0, "maximum": MAX_SINCE, "default": 0},
+                   "only the events after this sequence number (to poll)." + empty)
+    public = {"security": []}
+    every_project = {403: "all_projects asked for without the admin role, or a token not scoped to a project"}
+    taken = {409: "The name is taken in this project (a cluster in ERROR that still owns resources included)"}
+    quota = {403: "Not allowed, or it does not fit the project's quota or the cloud's capacity: `shortfalls` lists "
+                  "every shortfall, and nothing was created"}
+    nodes_busy = {409: "The cluster is busy (only an ACTIVE, idle cluster takes nodes), or it has a node of that "
+                       "name or number already"}
+    node_404 = {404: "No such cluster in the caller's project, or the cluster has no node of that name"}
+    # Where an answer leads: the cluster it names, by id (clients and schemathesis follow these).
+    cluster = {"ref": "$response.body#/cluster/id"}
+    on_cluster = _links(showCluster=cluster, listClusterEvents=cluster, listClusterNodes=cluster,
+                        addClusterNodes=cluster, deleteCluster=cluster)
+    on_nodes = {**on_cluster, **_links(removeClusterNodes={**cluster, "names": "$response.body#/nodes/0"})}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "caas clusters", "version": "1",
+                 "description": "Cluster as a Service: a head node and compute nodes on a network of their own. "
+                                "Project-scoped Keystone tokens in X-Auth-Token; a project sees only its clusters."},
+        "servers": [{"url": base}],
+        "security": [{"keystone": []}],
+        "paths": {
+            "/": {"get": _operation("showVersion", "This version of the API", {200: ("VersionBody", "The version")},
+                                    (400, 503), **public)},
+            "/openapi.json": {"get": _operation("showOpenAPI", "This document",
+                                                {200: ({"type": "object"}, "The OpenAPI document")}, (400, 503),
+                                                **public)},
+            "/profiles": {"get": _operation("listProfiles", "Profiles and their versions",
+                                            {200: ("ProfileList", "The profiles")}, AUTH)},
+            "/clusters": {
+                "get": _operation("listClusters", "The project's clusters (all_projects: every project's, admins)",
+                                  {200: ("ClusterList", "The clusters, oldest first")}, AUTH, every_project,
+                                  parameters=list_params),
+                "post": _operation("createCluster", "Create a cluster (dry_run: the plan only)",
+                                   {200: ("PlanBody", "The plan (dry_run): what would be made, the quota it "
+                                                      "would use and every shortfall; nothing is created"),
+                                    202: ("CreateAccepted", "Accepted: the cluster is CREATING; poll it or its "
+                                                            "events")},
+                                   AUTH + (409,) + BODY, {**quota, **taken}, on_cluster,
+                                   requestBody=_json_body("CreateBody")),
+            },
+            "/clusters/{ref}": {
+                "parameters": [ref],
+                "get": _operation("showCluster", "A cluster with its nodes", {200: ("ClusterBody", "The cluster")},
+                                  ONE),
+                "delete": _operation("deleteCluster", "Delete a cluster and everything it owns (again: harmless)",
+                                     {202: ("ClusterBody", "Accepted: the cluster is DELETING; it is gone (404) "
+                                                           "when done")}, ONE + BODY),
+            },
+            "/clusters/{ref}/events": {
+                "parameters": [ref],
+                "get": _operation("listClusterEvents", "The cluster's events after sequence number `since`",
+                                  {200: ("EventList", "The events, in order (at most 5000)")}, ONE,
+                                  parameters=[since]),
+            },
+            "/clusters/{ref}/nodes": {
+                "parameters": [ref],
+                "get": _operation("listClusterNodes", "The cluster's nodes, the head first",
+                                  {200: ("NodeList", "The nodes")}, ONE),
+                "post": _operation("addClusterNodes", "Add nodes by count or by names",
+                                   {202: ("NodesChange", "Accepted: the cluster is UPDATING")},
+                                   ONE + (409,) + BODY, {**quota, **nodes_busy}, on_nodes,
+                                   requestBody=_json_body("NodesBody")),
+            },
+            "/clusters/{ref}/nodes/{names}": {
+                "parameters": [ref, names],
+                "delete": _operation("removeClusterNodes", "Remove the named compute nodes",
+                                     {202: ("NodesChange", "Accepted: the cluster is UPDATING")},
+                                     ONE + (409,) + BODY, node_404, on_cluster),
+            },
+        },
+        "components": {
+            "securitySchemes": {"keystone": {"type": "apiKey", "in": "header", "name": "X-Auth-Token",
+                                             "description": "a project-scoped Keystone token"}},
+            "schemas": component_schemas(),
+        },
+    }
