@@ -225,6 +225,8 @@ class QuotaLine(Wire):
     resource: str
     needed: int
     in_use: int
+    reserved: int = Field(description="held by the project's clusters being made whose servers the cloud does not "
+                                      "count yet")
     limit: int = Field(description="-1: unlimited")
 
 

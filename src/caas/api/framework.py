@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -365,7 +366,7 @@ class ServiceAPI:
         if exc.status == 401:
             headers["WWW-Authenticate"] = 'Keystone uri="/identity"'
         if getattr(exc, "retry_after", None):
-            headers["Retry-After"] = str(exc.retry_after)
+            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         if self.microversions is not None:
             headers.update(self.microversions.headers(version or self.microversions.min_version))
         return json_response(self.error_format(exc), status=exc.status, headers=headers)
