@@ -19,6 +19,10 @@ from caas.config import Settings
 log = logging.getLogger("caas.clusters")
 
 MEMBER_ROLE = "member"
+# Seconds a call to the cloud may take before it fails (openstacksdk's api_timeout): a cloud
+# that is overloaded answers 503 within its own bounded queue; one that does not answer at all
+# must not hold a cluster request, or a cluster worker, for ever.
+API_TIMEOUT = 60
 
 
 class CloudAccess:
@@ -32,7 +36,7 @@ class CloudAccess:
         import openstack
 
         if self.settings.cluster_cloud:
-            conn = openstack.connect(cloud=self.settings.cluster_cloud)
+            conn = openstack.connect(cloud=self.settings.cluster_cloud, api_timeout=API_TIMEOUT)
             return conn.connect_as(project_id=scope["project_id"]) if scope.get("project_id") else conn
         password = self.settings.admin_password_file.read_text().strip()
         auth = {"auth_url": self.settings.base_url + "/identity/v3", "username": "admin", "password": password,
@@ -43,7 +47,7 @@ class CloudAccess:
             auth.update(project_name="admin", project_domain_id="default")
         return openstack.connect(auth=auth, region_name=self.settings.region, interface="public",
                                  identity_api_version="3", compute_api_version="2", load_envvars=False,
-                                 load_yaml_config=False)
+                                 load_yaml_config=False, api_timeout=API_TIMEOUT)
 
     def admin(self):
         with self._lock:
