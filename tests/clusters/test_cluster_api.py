@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.clusters.common import API, body, create, delete, error, leftovers, set_quota, wait
-from tests.conftest import client_for, make_member
+from tests.conftest import NOT_NUMBERS, client_for, make_member
 
 
 @pytest.fixture(scope="module")
@@ -304,6 +304,16 @@ def test_body_shapes(A):
     error(A.put(f"{API}/clusters", json={}), 405)
     error(A.get(f"{API}/clusters", params={"all_projects": "maybe"}), 400)
     assert A.get(f"{API}/clusters").json()["clusters"] == []
+
+
+def test_events_since_is_a_plain_number(A):
+    """``since`` was read with str.isdigit() then int(): "²" was a 500 and "١٢" was 12."""
+    create(A, "since", 0)
+    for text in NOT_NUMBERS + ["-1"]:
+        error(A.get(f"{API}/clusters/since/events", params={"since": text}), 400)
+        error(A.get(f"{API}/clusters/nope/events", params={"since": text}), 400)
+    assert A.get(f"{API}/clusters/since/events", params={"since": "0"}).json()["events"]
+    delete(A, "since")
 
 
 def test_each_cluster_has_its_own_network(A):

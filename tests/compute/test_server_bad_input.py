@@ -10,7 +10,8 @@ import json
 import pytest
 
 from tests.compute.conftest import C, IMAGE, N, TINY, boot, delete, error_of, make_network, mv, public_network_id, \
-    server_body, show
+    server_body, show, uniq
+from tests.conftest import NOT_NUMBERS
 
 ZERO = "00000000-0000-0000-0000-000000000000"
 
@@ -258,6 +259,43 @@ def test_bad_list_queries(member):
                    {"sort_key": "password"}, {"sort_dir": "up"}, {"name": "[unclosed"}, {"ip": "(("}):
         refused(c.get(f"{C}/servers/detail", params=params), 400, "badRequest")
     refused(c.get(f"{C}/servers", params={"status": "nonsense"}, headers=mv("2.38")), 400, "badRequest")
+
+
+def test_numbers_in_plain_decimal_only(member, admin):
+    """Wherever the compute API reads a number from a string (query, path or body), only plain
+    ASCII decimals within the field's range pass: "١٢" was taken as 12, " 1" and "+1" as 1, and
+    a hypervisor page of 10**30 was a 500 (the database's integer overflowed)."""
+    c = member.client
+    sid = boot(c, networks="none")["id"]
+    flavor = admin.post(f"{C}/flavors", json={"flavor": {"name": uniq("f"), "ram": 64, "vcpus": 1, "disk": 1}})
+    fid = flavor.json()["flavor"]["id"]
+    for text in NOT_NUMBERS:
+        for r, words in (
+                (c.get(f"{C}/servers/detail", params={"limit": text}), ["limit"]),
+                (post(c, {"server": server_body(networks="none", min_count=text)}), ["min_count"]),
+                (post(c, {"server": server_body(networks="none", max_count=text)}), ["max_count"]),
+                (c.post(f"{C}/servers/{sid}/action", json={"os-getConsoleOutput": {"length": text}}), ["length"]),
+                (c.get(f"{C}/flavors/detail", params={"limit": text}), ["limit"]),
+                (c.get(f"{C}/flavors/detail", params={"minRam": text}), ["minRam"]),
+                (c.get(f"{C}/flavors", params={"minDisk": text}), ["minDisk"]),
+                (c.get(f"{C}/os-keypairs", params={"limit": text}, headers=mv("2.35")), ["limit"]),
+                (c.get(f"{C}/os-server-groups", params={"limit": text}), ["limit"]),
+                (c.get(f"{C}/os-server-groups", params={"offset": text}), ["offset"]),
+                (admin.put(f"{C}/os-quota-sets/{member.project_id}", json={"quota_set": {"instances": text}}),
+                 ["instances"]),
+                (admin.get(f"{C}/os-hypervisors", params={"limit": text}, headers=mv("2.33")), ["limit"]),
+                (admin.get(f"{C}/os-hypervisors", params={"marker": text}, headers=mv("2.33")), ["marker"]),
+                (admin.post(f"{C}/flavors", json={"flavor": {"name": uniq("f"), "ram": text, "vcpus": 1, "disk": 1}}),
+                 ["ram"]),
+                (admin.post(f"{C}/flavors/{fid}/os-extra_specs",
+                            json={"extra_specs": {"pci_passthrough:alias": f"a:{text}"}}), ["pci"])):
+            refused(r, 400, "badRequest", *words)
+        refused(admin.get(f"{C}/os-hypervisors/{text}", headers=mv("2.52")), 404, "itemNotFound")
+    assert c.get(f"{C}/servers/{sid}").json()["server"]["metadata"] == {}
+    assert admin.get(f"{C}/flavors/{fid}/os-extra_specs").json() == {"extra_specs": {}}
+    assert admin.get(f"{C}/os-quota-sets/{member.project_id}").json()["quota_set"]["instances"] == 10
+    delete(c, sid)
+    assert admin.delete(f"{C}/flavors/{fid}").status_code == 202
 
 
 def test_nothing_was_created(member, admin):

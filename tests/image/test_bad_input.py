@@ -10,7 +10,7 @@ import json
 import httpx
 import pytest
 
-from tests.conftest import client_for
+from tests.conftest import NOT_NUMBERS, client_for
 from tests.image.conftest import OCTET, PATCH, V2, create, show, uniq, upload
 
 MIB = 1024 * 1024
@@ -135,6 +135,24 @@ def test_oversized_json_is_413_but_uploads_are_not_limited(admin, image):
     img = create(admin)
     upload(admin, img["id"], b"x" * (3 * MIB))  # a file is not JSON: no 1 MiB limit
     assert show(admin, img["id"])["size"] == 3 * MIB
+
+
+def test_numbers_in_plain_decimal_only(admin):
+    """Every number read from a query, a header or a JSON pointer is plain ASCII decimal: "١٢"
+    was a page of 12, "/tags/١" the second tag, and "²" in X-OpenStack-Image-Size (a header is
+    Latin-1) was taken for a bad size only by luck."""
+    img = create(admin, tags=["a", "b"])
+    for text in NOT_NUMBERS:
+        for params in ({"limit": text}, {"size_min": text}, {"size_max": text}):
+            assert_error(admin.get(f"{V2}/images", params=params), 400)
+        if text.strip() == text:  # a pointer's tokens are trimmed
+            ops = [{"op": "replace", "path": f"/tags/{text}", "value": "c"}]
+            assert_error(admin.patch(f"{V2}/images/{img['id']}", json=ops, headers=PATCH), 400)
+    for size in ("²".encode("latin-1"), "¹".encode("latin-1"), b"+3", b"3_0", b"0x3", b"9" * 30):
+        r = admin.put(f"{V2}/images/{img['id']}/file", content=b"abc", headers={**OCTET, "X-OpenStack-Image-Size": size})
+        assert_error(r, 400)
+    after = show(admin, img["id"])
+    assert after["status"] == "queued" and after["tags"] == ["a", "b"]
 
 
 def test_bad_json_patch_is_400(admin, image):

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import client_for, make_member
+from tests.conftest import NOT_NUMBERS, client_for, make_member
 
 N = "/network/v2.0"
 
@@ -525,6 +525,16 @@ def test_rule_unknown_protocol(A, rules_sg, protocol):
     neutron_error(_rule(A, rules_sg, protocol=protocol), 400, BAD | {"SecurityGroupRuleInvalidProtocol"})
 
 
+@pytest.mark.parametrize("protocol", NOT_NUMBERS + ["٦", "³"])
+def test_rule_protocol_number_in_plain_decimal_only(A, rules_sg, protocol):
+    """A protocol number is ASCII digits: "²" was a 500 (str.isdigit() then int()), "١٢" was
+    taken as protocol 12 and stored in Arabic-Indic digits."""
+    rules = lambda: A.get(f"{N}/security-group-rules", params={"security_group_id": rules_sg["id"]}).json()  # noqa: E731
+    before = rules()
+    neutron_error(_rule(A, rules_sg, protocol=protocol), 400, {"SecurityGroupRuleInvalidProtocol"})
+    assert rules() == before
+
+
 @pytest.mark.parametrize("protocol", ["tcp", "udp", "6"])
 @pytest.mark.parametrize("low,high", [(0, 10), (1, 65536), (0, 0), (65536, 65536), (-1, 5), (100, 10)],
                          ids=["min-0", "max-65536", "both-0", "both-65536", "negative", "min-over-max"])
@@ -901,7 +911,7 @@ def test_list_bad_sort(lister, params):
     neutron_error(c.get(f"{N}/networks", params=params), 400, BAD)
 
 
-@pytest.mark.parametrize("limit", ["abc", "-1", "1.5", "0x10", "1e3"])
+@pytest.mark.parametrize("limit", ["abc", "-1", "1.5"] + NOT_NUMBERS)
 def test_list_bad_limit(lister, limit):
     c, _ = lister
     neutron_error(c.get(f"{N}/ports", params={"limit": limit}), 400, BAD)

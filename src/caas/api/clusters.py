@@ -14,6 +14,7 @@ from caas.api.framework import Call, ServiceAPI, json_response
 from caas.clusters.profiles import PROFILES
 from caas.clusters.service import ClusterService, QuotaShortfall, Request
 from caas.errors import BadRequest, CaasError
+from caas.numbers import parse_int
 
 Text = Field(default=None, min_length=1, max_length=255)
 
@@ -172,10 +173,8 @@ def build(cloud) -> ServiceAPI:
     @api.route("GET", "/v1/clusters/{ref}/events")
     def cluster_events(call: Call):
         ctx = call.project_auth()
-        raw = call.query.get("since", "0")
-        if not raw.isdigit() or len(raw) > 18:
-            raise BadRequest("since must be a non-negative integer.")
-        return json_response({"events": clusters.events(ctx, call.params["ref"], int(raw))})
+        since = parse_int(call.query.get("since", "0"), "since", 0, message="since must be a non-negative integer.")
+        return json_response({"events": clusters.events(ctx, call.params["ref"], since)})
 
     @api.route("GET", "/v1/clusters/{ref}/nodes")
     def list_nodes(call: Call):
