@@ -47,6 +47,26 @@ def test_malformed_json(member):
         refused(r, 400, "badRequest")
 
 
+def test_content_types_as_nova(member):
+    """Nova reads JSON sent as text/plain (eventlet's default type) or with no Content-Type,
+    and under its own two JSON types; any other type is 415. A UTF-8 byte order mark is
+    malformed JSON (oslo's jsonutils decodes plain UTF-8): 400."""
+    c = member.client
+    for ctype in ("text/plain", None, "application/vnd.openstack.compute+json", "application/json; charset=utf-8"):
+        raw = json.dumps({"server": server_body(networks="none")})
+        r = c.post(f"{C}/servers", content=raw, headers={**mv("2.60"), **({"Content-Type": ctype} if ctype else {})})
+        assert r.status_code == 202, (ctype, r.text)
+        delete(c, r.json()["server"]["id"])
+    for ctype in ("application/xml", "text/html", "application/vnd.other+json", "application/x-www-form-urlencoded"):
+        r = c.post(f"{C}/servers", content=json.dumps({"server": server_body(networks="none")}),
+                   headers={**mv("2.60"), "Content-Type": ctype})
+        refused(r, 415, "badMediaType")
+    raw = b"\xef\xbb\xbf" + json.dumps({"server": server_body(networks="none")}).encode()
+    refused(c.post(f"{C}/servers", content=raw, headers={**mv("2.60"), "Content-Type": "application/json"}), 400,
+            "badRequest")
+    assert c.get(f"{C}/servers").json()["servers"] == []
+
+
 def test_body_shape(member):
     for payload in (None, [], "server", {"server": None}, {"server": []}, {"server": "x"}, {"servers": {}}, {}):
         r = post(member.client, payload) if payload is not None else member.client.post(f"{C}/servers")

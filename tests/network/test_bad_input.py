@@ -126,6 +126,59 @@ def test_malformed_json_on_update(A, a_net):
     neutron_error(r, 400, BAD | {"MalformedRequestBody"})
 
 
+@pytest.mark.parametrize("headers", [{"Content-Type": "text/plain"}, {}, {"Content-Type": "application/xml"},
+                                     {"Content-Type": "application/json; charset=utf-8"}],
+                         ids=["text-plain", "no-content-type", "xml", "charset"])
+def test_json_under_any_content_type_is_read(A, a_net, headers):
+    """Neutron reads the body whatever its Content-Type (its body hook parses the bytes; nothing
+    checks the header): a network and a port are made."""
+    name = uid()
+    r = A.post(f"{N}/networks", content=json.dumps({"network": {"name": name}}), headers=headers)
+    assert r.status_code == 201 and r.json()["network"]["name"] == name, r.text
+    r = A.post(f"{N}/ports", content=json.dumps({"port": {"network_id": a_net[0]["id"], "name": name}}),
+               headers=headers)
+    assert r.status_code == 201 and r.json()["port"]["name"] == name, r.text
+
+
+@pytest.mark.parametrize("collection,key", [("networks", "network"), ("routers", "router"),
+                                            ("security-groups", "security_group")])
+def test_a_byte_order_mark_before_the_json_is_400(A, collection, key):
+    """Neutron decodes the body as plain UTF-8 (oslo's jsonutils): a byte order mark is no JSON."""
+    name = uid()
+    raw = b"\xef\xbb\xbf" + json.dumps({key: {"name": name}}).encode()
+    neutron_error(A.post(f"{N}/{collection}", content=raw, headers={"Content-Type": "application/json"}), 400, BAD)
+    assert A.get(f"{N}/{collection}", params={"name": name}).json()[collection.replace("-", "_")] == []
+
+
+STRING_FIELDS = [
+    ("networks", "network", {}, "name"), ("networks", "network", {}, "description"),
+    ("subnets", "subnet", {"network_id": "NET", "cidr": "CIDR"}, "name"),
+    ("subnets", "subnet", {"network_id": "NET", "cidr": "CIDR"}, "description"),
+    *(("ports", "port", {"network_id": "NET"}, f) for f in ("name", "description", "device_id", "device_owner")),
+    ("routers", "router", {}, "name"), ("routers", "router", {}, "description"),
+    ("security-groups", "security_group", {}, "name"), ("security-groups", "security_group", {}, "description"),
+    ("floatingips", "floatingip", {"floating_network_id": "PUB"}, "description"),
+    ("security-group-rules", "security_group_rule", {"security_group_id": "SG", "direction": "egress",
+                                                     "protocol": "tcp"}, "description"),
+]
+
+
+@pytest.mark.parametrize("collection,key,body,field", STRING_FIELDS, ids=[f"{c[0]}-{c[3]}" for c in STRING_FIELDS])
+def test_null_strings_are_400(A, a_net, public, collection, key, body, field):
+    """Neutron's name, description, device_id and device_owner are strings: null is "'None' is
+    not a valid string" (400), on create and on update, never "" (caas stored "")."""
+    net, _ = a_net
+    sg = make(A, "security-groups", "security_group", {"name": uid()})
+    subst = {"NET": net["id"], "CIDR": new_cidr(), "PUB": public["id"], "SG": sg["id"]}
+    body = {k: subst.get(v, v) for k, v in body.items()}
+    before = len(A.get(f"{N}/{collection}").json()[collection.replace("-", "_")])
+    neutron_error(A.post(f"{N}/{collection}", json={key: {**body, field: None}}), 400, BAD)
+    assert len(A.get(f"{N}/{collection}").json()[collection.replace("-", "_")]) == before
+    made = make(A, collection, key, {**body, field: "kept"})
+    neutron_error(A.put(f"{N}/{collection}/{made['id']}", json={key: {field: None}}), 400, BAD)
+    assert A.get(f"{N}/{collection}/{made['id']}").json()[key][field] == "kept"
+
+
 @pytest.mark.parametrize("collection,body", [
     ("networks", []),
     ("networks", "network"),

@@ -71,6 +71,26 @@ def test_create_body_shapes(A):
     fault(post_volume(A, {"volume": {"size": 1, "name": "nul\u0000"}}), 400)
 
 
+def test_content_types_as_cinder(A, vol):
+    """Cinder reads only its two JSON types: any other is 415 ("Unsupported Content-Type"), and
+    a body sent without a Content-Type is not read at all (so a create misses its volume: 400).
+    A UTF-8 byte order mark is malformed JSON (oslo's jsonutils decodes plain UTF-8). Nothing is
+    made by any of these."""
+    before = {v["id"] for v in A.get(f"{V3}/volumes").json()["volumes"]}
+    raw = json.dumps({"volume": {"size": 1, "name": "ctype"}}).encode()
+    for ctype in ("text/plain", "text/html", "application/vnd.other+json"):
+        fault(A.post(f"{V3}/volumes", content=raw, headers={"Content-Type": ctype}), 415)
+        fault(A.post(f"{V3}/volumes/{vol['id']}/action", content=json.dumps({"os-extend": {"new_size": 2}}),
+                     headers={"Content-Type": ctype}), 415)
+    fault(A.post(f"{V3}/volumes", content=raw), 400)
+    fault(A.post(f"{V3}/volumes", content=b"\xef\xbb\xbf" + raw, headers={"Content-Type": "application/json"}), 400)
+    assert {v["id"] for v in A.get(f"{V3}/volumes").json()["volumes"]} == before
+    assert A.get(f"{V3}/volumes/{vol['id']}").json()["volume"]["size"] == vol["size"]
+    r = A.post(f"{V3}/volumes", content=raw, headers={"Content-Type": "application/vnd.openstack.volume+json"})
+    assert r.status_code == 202, r.text
+    delete(A, r.json()["volume"]["id"])
+
+
 def test_unknown_volume_attributes_are_ignored_as_cinder_3_0_does(A):
     r = post_volume(A, {"volume": {"size": 1, "future_field": {"x": 1}, "OS-SCH-HNT:scheduler_hints": None},
                         "OS-SCH-HNT:scheduler_hints": {"same_host": []}})
