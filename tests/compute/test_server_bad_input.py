@@ -318,6 +318,42 @@ def test_numbers_in_plain_decimal_only(member, admin):
     assert admin.delete(f"{C}/flavors/{fid}").status_code == 202
 
 
+def test_a_zero_disk_flavor_is_for_admins(member, admin):
+    """Nova's zero_disk_flavor rule (admin only): a flavor with no disk sizes the root disk by
+    the image, which the scheduler cannot weigh, so only volume-backed servers (none in caas)
+    may use it; a member gets 403 and nothing is made, an admin boots it."""
+    fid = admin.post(f"{C}/flavors", json={"flavor": {"name": uniq("zero"), "ram": 64, "vcpus": 1, "disk": 0}})
+    fid = fid.json()["flavor"]["id"]
+    r = post(member.client, {"server": server_body(networks="none", flavor=fid)})
+    refused(r, 403, "forbidden", "Only volume-backed servers are allowed for flavors with zero disk.")
+    assert member.client.get(f"{C}/servers").json()["servers"] == []
+    view = boot(admin, flavor=fid, networks="none")
+    assert view["status"] == "ACTIVE"
+    delete(admin, view["id"])
+    assert admin.delete(f"{C}/flavors/{fid}").status_code == 202
+
+
+def test_services_are_admin_only(member, admin):
+    """Forcing a compute service down or disabling it is for admins (403, nothing changes),
+    through the 2.53 form (by uuid) and the older actions alike; an admin does it and undoes it."""
+    (svc,) = admin.get(f"{C}/os-services", headers=mv("2.53")).json()["services"]
+    url = f"{C}/os-services/{svc['id']}"
+    for body in ({"forced_down": True}, {"status": "disabled", "disabled_reason": "x"}):
+        refused(member.client.put(url, json=body, headers=mv("2.53")), 403, "forbidden")
+    for action, body in (("force-down", {"forced_down": True}), ("disable", {})):
+        r = member.client.put(f"{C}/os-services/{action}", json={"host": svc["host"], "binary": "nova-compute", **body},
+                              headers=mv("2.11"))
+        refused(r, 403, "forbidden")
+    refused(member.client.get(f"{C}/os-services"), 403, "forbidden")
+    assert admin.get(f"{C}/os-services", headers=mv("2.53")).json()["services"] == [svc]
+    try:
+        r = admin.put(url, json={"forced_down": True, "status": "disabled"}, headers=mv("2.53"))
+        assert r.status_code == 200 and r.json()["service"]["forced_down"] is True, r.text
+    finally:
+        r = admin.put(url, json={"forced_down": False, "status": "enabled"}, headers=mv("2.53"))
+        assert r.status_code == 200 and r.json()["service"]["state"] == "up", r.text
+
+
 def test_nothing_was_created(member, admin):
     assert member.client.get(f"{C}/servers").json()["servers"] == []
     q = member.client.get(f"{C}/os-quota-sets/{member.project_id}/detail").json()["quota_set"]

@@ -406,7 +406,12 @@ class ServersMixin:
             flavor = self._flavor_for_boot(s, ctx, body.get("flavorRef"))
             if image["min_ram"] and flavor.ram < image["min_ram"]:
                 raise BadRequest("Flavor's memory is too small for requested image.")
-            if image["min_disk"] and flavor.disk < image["min_disk"]:
+            if flavor.disk == 0 and not ctx.is_admin:
+                # Nova's zero_disk_flavor rule (admin only): a disk of 0 means "as large as the
+                # image", which the scheduler cannot weigh; such flavors are for volume-backed
+                # servers, which caas does not make.
+                raise Forbidden("Only volume-backed servers are allowed for flavors with zero disk.")
+            if image["min_disk"] and 0 < flavor.disk < image["min_disk"]:  # 0: no size to check, as Nova
                 raise BadRequest("Flavor's disk is too small for requested image.")
             specs = dict(flavor.extra_specs or {})
             pci_requests(specs, self.pci_aliases)  # 400 now for a flavor whose alias is not defined
