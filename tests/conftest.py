@@ -29,6 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # fake driver unless a test asks for netns (tests/virt, tests/e2e/test_netns_*).
 os.environ.setdefault("CAAS_DRIVER", "fake")
 FAST_ROUNDS = "4"  # bcrypt cost for tests that are not about hashing
+# Strings that are no plain decimal number, though int() or str.isdigit() take them ("²" is a
+# digit that int() refuses, "١٢" Arabic-Indic digits int() reads as 12), and one too large for
+# any number caas stores: every API must refuse each with a 400 wherever it wants a number.
+NOT_NUMBERS = ["²", "١٢", "+1", " 1", "1 ", "1_0", "0x10", "1e3", "1.0", "9" * 30]
 
 
 def free_port() -> int:

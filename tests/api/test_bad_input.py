@@ -8,6 +8,7 @@ with ``code`` equal to the HTTP status, and nothing may ever be a 5xx (the clien
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -223,6 +224,43 @@ def test_empty_body_where_one_is_required_is_400(admin, anon):
     assert_error(anon.post(T), 400)
     assert_error(admin.post(f"{V3}/projects"), 400)
     assert_error(admin.post(f"{V3}/users", content=b"   ", headers=JSON), 400)
+
+
+# ---- Content-Type and encoding: what the Keystone anchor answers ------------------------------
+BOM = b"\xef\xbb\xbf"  # UTF-8's byte order mark
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "text/html", "application/xml", "application/x-www-form-urlencoded",
+                                   "application/json-patch"])
+@pytest.mark.parametrize("collection", ["projects", "users"])
+def test_json_under_another_content_type_is_400(admin, collection, ctype):
+    """Keystone refuses a body whose Content-Type is not JSON with 400 ("Expecting to find
+    application/json in Content-Type header"), before reading it; nothing is made. (caas took
+    text/plain as JSON.)"""
+    name = uniq("ctype")
+    raw = json.dumps({collection[:-1]: {"name": name}})
+    err = assert_error(admin.post(f"{V3}/{collection}", content=raw, headers={"Content-Type": ctype}), 400)
+    assert "application/json" in err["message"]
+    assert admin.get(f"{V3}/{collection}", params={"name": name}).json()[collection] == []
+
+
+def test_token_request_under_another_content_type_is_400(server, anon):
+    raw = json.dumps(password_auth("admin", server.admin_password))
+    assert_error(anon.post(T, content=raw, headers={"Content-Type": "text/plain"}), 400)
+
+
+@pytest.mark.parametrize("headers,prefix", [({}, b""), ({"Content-Type": "application/json; charset=utf-8"}, b""),
+                                            ({"Content-Type": "application/vnd.openstack.identity+json"}, b""),
+                                            (JSON, BOM)],
+                         ids=["no-content-type", "charset", "plus-json", "utf-8-bom"])
+def test_json_keystone_takes(admin, headers, prefix):
+    """Keystone reads a body sent without a Content-Type, any JSON media type, and JSON after a
+    UTF-8 byte order mark (Flask finds the encoding)."""
+    name = uniq("taken")
+    r = admin.post(f"{V3}/projects", content=prefix + json.dumps({"project": {"name": name}}).encode(),
+                   headers=headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["project"]["name"] == name
 
 
 # ---- oversized bodies --------------------------------------------------------------------

@@ -5,10 +5,12 @@ in every shape: each refusal is a 4xx in the API's format, never a 5xx (the clie
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.clusters.common import API, body, create, delete, error, leftovers, set_quota, wait
-from tests.conftest import client_for, make_member
+from tests.conftest import NOT_NUMBERS, client_for, make_member
 
 
 @pytest.fixture(scope="module")
@@ -304,6 +306,26 @@ def test_body_shapes(A):
     error(A.put(f"{API}/clusters", json={}), 405)
     error(A.get(f"{API}/clusters", params={"all_projects": "maybe"}), 400)
     assert A.get(f"{API}/clusters").json()["clusters"] == []
+
+
+def test_json_only_as_json(A):
+    """/caas/v1 reads JSON media types (or a body with no Content-Type) only: text/plain was
+    read as JSON and made a cluster. A UTF-8 byte order mark is no JSON either."""
+    raw = json.dumps(body("typed")).encode()
+    for ctype in ("text/plain", "text/html", "application/x-www-form-urlencoded"):
+        error(A.post(f"{API}/clusters", content=raw, headers={"Content-Type": ctype}), 415)
+    error(A.post(f"{API}/clusters", content=b"\xef\xbb\xbf" + raw, headers={"Content-Type": "application/json"}), 400)
+    assert A.get(f"{API}/clusters").json()["clusters"] == []
+
+
+def test_events_since_is_a_plain_number(A):
+    """``since`` was read with str.isdigit() then int(): "²" was a 500 and "١٢" was 12."""
+    create(A, "since", 0)
+    for text in NOT_NUMBERS + ["-1"]:
+        error(A.get(f"{API}/clusters/since/events", params={"since": text}), 400)
+        error(A.get(f"{API}/clusters/nope/events", params={"since": text}), 400)
+    assert A.get(f"{API}/clusters/since/events", params={"since": "0"}).json()["events"]
+    delete(A, "since")
 
 
 def test_each_cluster_has_its_own_network(A):

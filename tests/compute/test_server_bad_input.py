@@ -10,7 +10,8 @@ import json
 import pytest
 
 from tests.compute.conftest import C, IMAGE, N, TINY, boot, delete, error_of, make_network, mv, public_network_id, \
-    server_body, show
+    server_body, show, uniq
+from tests.conftest import NOT_NUMBERS
 
 ZERO = "00000000-0000-0000-0000-000000000000"
 
@@ -44,6 +45,26 @@ def test_malformed_json(member):
     for raw in (b"{", b"{'server': {}}", b"\xff\xfe", b"[1, 2", b'{"server": {"name": "a",}}'):
         r = member.client.post(f"{C}/servers", content=raw, headers={"Content-Type": "application/json"})
         refused(r, 400, "badRequest")
+
+
+def test_content_types_as_nova(member):
+    """Nova reads JSON sent as text/plain (eventlet's default type) or with no Content-Type,
+    and under its own two JSON types; any other type is 415. A UTF-8 byte order mark is
+    malformed JSON (oslo's jsonutils decodes plain UTF-8): 400."""
+    c = member.client
+    for ctype in ("text/plain", None, "application/vnd.openstack.compute+json", "application/json; charset=utf-8"):
+        raw = json.dumps({"server": server_body(networks="none")})
+        r = c.post(f"{C}/servers", content=raw, headers={**mv("2.60"), **({"Content-Type": ctype} if ctype else {})})
+        assert r.status_code == 202, (ctype, r.text)
+        delete(c, r.json()["server"]["id"])
+    for ctype in ("application/xml", "text/html", "application/vnd.other+json", "application/x-www-form-urlencoded"):
+        r = c.post(f"{C}/servers", content=json.dumps({"server": server_body(networks="none")}),
+                   headers={**mv("2.60"), "Content-Type": ctype})
+        refused(r, 415, "badMediaType")
+    raw = b"\xef\xbb\xbf" + json.dumps({"server": server_body(networks="none")}).encode()
+    refused(c.post(f"{C}/servers", content=raw, headers={**mv("2.60"), "Content-Type": "application/json"}), 400,
+            "badRequest")
+    assert c.get(f"{C}/servers").json()["servers"] == []
 
 
 def test_body_shape(member):
@@ -258,6 +279,79 @@ def test_bad_list_queries(member):
                    {"sort_key": "password"}, {"sort_dir": "up"}, {"name": "[unclosed"}, {"ip": "(("}):
         refused(c.get(f"{C}/servers/detail", params=params), 400, "badRequest")
     refused(c.get(f"{C}/servers", params={"status": "nonsense"}, headers=mv("2.38")), 400, "badRequest")
+
+
+def test_numbers_in_plain_decimal_only(member, admin):
+    """Wherever the compute API reads a number from a string (query, path or body), only plain
+    ASCII decimals within the field's range pass: "١٢" was taken as 12, " 1" and "+1" as 1, and
+    a hypervisor page of 10**30 was a 500 (the database's integer overflowed)."""
+    c = member.client
+    sid = boot(c, networks="none")["id"]
+    flavor = admin.post(f"{C}/flavors", json={"flavor": {"name": uniq("f"), "ram": 64, "vcpus": 1, "disk": 1}})
+    fid = flavor.json()["flavor"]["id"]
+    for text in NOT_NUMBERS:
+        for r, words in (
+                (c.get(f"{C}/servers/detail", params={"limit": text}), ["limit"]),
+                (post(c, {"server": server_body(networks="none", min_count=text)}), ["min_count"]),
+                (post(c, {"server": server_body(networks="none", max_count=text)}), ["max_count"]),
+                (c.post(f"{C}/servers/{sid}/action", json={"os-getConsoleOutput": {"length": text}}), ["length"]),
+                (c.get(f"{C}/flavors/detail", params={"limit": text}), ["limit"]),
+                (c.get(f"{C}/flavors/detail", params={"minRam": text}), ["minRam"]),
+                (c.get(f"{C}/flavors", params={"minDisk": text}), ["minDisk"]),
+                (c.get(f"{C}/os-keypairs", params={"limit": text}, headers=mv("2.35")), ["limit"]),
+                (c.get(f"{C}/os-server-groups", params={"limit": text}), ["limit"]),
+                (c.get(f"{C}/os-server-groups", params={"offset": text}), ["offset"]),
+                (admin.put(f"{C}/os-quota-sets/{member.project_id}", json={"quota_set": {"instances": text}}),
+                 ["instances"]),
+                (admin.get(f"{C}/os-hypervisors", params={"limit": text}, headers=mv("2.33")), ["limit"]),
+                (admin.get(f"{C}/os-hypervisors", params={"marker": text}, headers=mv("2.33")), ["marker"]),
+                (admin.post(f"{C}/flavors", json={"flavor": {"name": uniq("f"), "ram": text, "vcpus": 1, "disk": 1}}),
+                 ["ram"]),
+                (admin.post(f"{C}/flavors/{fid}/os-extra_specs",
+                            json={"extra_specs": {"pci_passthrough:alias": f"a:{text}"}}), ["pci"])):
+            refused(r, 400, "badRequest", *words)
+        refused(admin.get(f"{C}/os-hypervisors/{text}", headers=mv("2.52")), 404, "itemNotFound")
+    assert c.get(f"{C}/servers/{sid}").json()["server"]["metadata"] == {}
+    assert admin.get(f"{C}/flavors/{fid}/os-extra_specs").json() == {"extra_specs": {}}
+    assert admin.get(f"{C}/os-quota-sets/{member.project_id}").json()["quota_set"]["instances"] == 10
+    delete(c, sid)
+    assert admin.delete(f"{C}/flavors/{fid}").status_code == 202
+
+
+def test_a_zero_disk_flavor_is_for_admins(member, admin):
+    """Nova's zero_disk_flavor rule (admin only): a flavor with no disk sizes the root disk by
+    the image, which the scheduler cannot weigh, so only volume-backed servers (none in caas)
+    may use it; a member gets 403 and nothing is made, an admin boots it."""
+    fid = admin.post(f"{C}/flavors", json={"flavor": {"name": uniq("zero"), "ram": 64, "vcpus": 1, "disk": 0}})
+    fid = fid.json()["flavor"]["id"]
+    r = post(member.client, {"server": server_body(networks="none", flavor=fid)})
+    refused(r, 403, "forbidden", "Only volume-backed servers are allowed for flavors with zero disk.")
+    assert member.client.get(f"{C}/servers").json()["servers"] == []
+    view = boot(admin, flavor=fid, networks="none")
+    assert view["status"] == "ACTIVE"
+    delete(admin, view["id"])
+    assert admin.delete(f"{C}/flavors/{fid}").status_code == 202
+
+
+def test_services_are_admin_only(member, admin):
+    """Forcing a compute service down or disabling it is for admins (403, nothing changes),
+    through the 2.53 form (by uuid) and the older actions alike; an admin does it and undoes it."""
+    (svc,) = admin.get(f"{C}/os-services", headers=mv("2.53")).json()["services"]
+    url = f"{C}/os-services/{svc['id']}"
+    for body in ({"forced_down": True}, {"status": "disabled", "disabled_reason": "x"}):
+        refused(member.client.put(url, json=body, headers=mv("2.53")), 403, "forbidden")
+    for action, body in (("force-down", {"forced_down": True}), ("disable", {})):
+        r = member.client.put(f"{C}/os-services/{action}", json={"host": svc["host"], "binary": "nova-compute", **body},
+                              headers=mv("2.11"))
+        refused(r, 403, "forbidden")
+    refused(member.client.get(f"{C}/os-services"), 403, "forbidden")
+    assert admin.get(f"{C}/os-services", headers=mv("2.53")).json()["services"] == [svc]
+    try:
+        r = admin.put(url, json={"forced_down": True, "status": "disabled"}, headers=mv("2.53"))
+        assert r.status_code == 200 and r.json()["service"]["forced_down"] is True, r.text
+    finally:
+        r = admin.put(url, json={"forced_down": False, "status": "enabled"}, headers=mv("2.53"))
+        assert r.status_code == 200 and r.json()["service"]["state"] == "up", r.text
 
 
 def test_nothing_was_created(member, admin):

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import client_for, make_member
+from tests.conftest import NOT_NUMBERS, client_for, make_member
 
 N = "/network/v2.0"
 
@@ -124,6 +124,59 @@ def test_malformed_json_on_update(A, a_net):
     r = A.put(f"{N}/networks/{net['id']}", content=b'{"network": {"name": "x"',
               headers={"Content-Type": "application/json"})
     neutron_error(r, 400, BAD | {"MalformedRequestBody"})
+
+
+@pytest.mark.parametrize("headers", [{"Content-Type": "text/plain"}, {}, {"Content-Type": "application/xml"},
+                                     {"Content-Type": "application/json; charset=utf-8"}],
+                         ids=["text-plain", "no-content-type", "xml", "charset"])
+def test_json_under_any_content_type_is_read(A, a_net, headers):
+    """Neutron reads the body whatever its Content-Type (its body hook parses the bytes; nothing
+    checks the header): a network and a port are made."""
+    name = uid()
+    r = A.post(f"{N}/networks", content=json.dumps({"network": {"name": name}}), headers=headers)
+    assert r.status_code == 201 and r.json()["network"]["name"] == name, r.text
+    r = A.post(f"{N}/ports", content=json.dumps({"port": {"network_id": a_net[0]["id"], "name": name}}),
+               headers=headers)
+    assert r.status_code == 201 and r.json()["port"]["name"] == name, r.text
+
+
+@pytest.mark.parametrize("collection,key", [("networks", "network"), ("routers", "router"),
+                                            ("security-groups", "security_group")])
+def test_a_byte_order_mark_before_the_json_is_400(A, collection, key):
+    """Neutron decodes the body as plain UTF-8 (oslo's jsonutils): a byte order mark is no JSON."""
+    name = uid()
+    raw = b"\xef\xbb\xbf" + json.dumps({key: {"name": name}}).encode()
+    neutron_error(A.post(f"{N}/{collection}", content=raw, headers={"Content-Type": "application/json"}), 400, BAD)
+    assert A.get(f"{N}/{collection}", params={"name": name}).json()[collection.replace("-", "_")] == []
+
+
+STRING_FIELDS = [
+    ("networks", "network", {}, "name"), ("networks", "network", {}, "description"),
+    ("subnets", "subnet", {"network_id": "NET", "cidr": "CIDR"}, "name"),
+    ("subnets", "subnet", {"network_id": "NET", "cidr": "CIDR"}, "description"),
+    *(("ports", "port", {"network_id": "NET"}, f) for f in ("name", "description", "device_id", "device_owner")),
+    ("routers", "router", {}, "name"), ("routers", "router", {}, "description"),
+    ("security-groups", "security_group", {}, "name"), ("security-groups", "security_group", {}, "description"),
+    ("floatingips", "floatingip", {"floating_network_id": "PUB"}, "description"),
+    ("security-group-rules", "security_group_rule", {"security_group_id": "SG", "direction": "egress",
+                                                     "protocol": "tcp"}, "description"),
+]
+
+
+@pytest.mark.parametrize("collection,key,body,field", STRING_FIELDS, ids=[f"{c[0]}-{c[3]}" for c in STRING_FIELDS])
+def test_null_strings_are_400(A, a_net, public, collection, key, body, field):
+    """Neutron's name, description, device_id and device_owner are strings: null is "'None' is
+    not a valid string" (400), on create and on update, never "" (caas stored "")."""
+    net, _ = a_net
+    sg = make(A, "security-groups", "security_group", {"name": uid()})
+    subst = {"NET": net["id"], "CIDR": new_cidr(), "PUB": public["id"], "SG": sg["id"]}
+    body = {k: subst.get(v, v) for k, v in body.items()}
+    before = len(A.get(f"{N}/{collection}").json()[collection.replace("-", "_")])
+    neutron_error(A.post(f"{N}/{collection}", json={key: {**body, field: None}}), 400, BAD)
+    assert len(A.get(f"{N}/{collection}").json()[collection.replace("-", "_")]) == before
+    made = make(A, collection, key, {**body, field: "kept"})
+    neutron_error(A.put(f"{N}/{collection}/{made['id']}", json={key: {field: None}}), 400, BAD)
+    assert A.get(f"{N}/{collection}/{made['id']}").json()[key][field] == "kept"
 
 
 @pytest.mark.parametrize("collection,body", [
@@ -525,6 +578,16 @@ def test_rule_unknown_protocol(A, rules_sg, protocol):
     neutron_error(_rule(A, rules_sg, protocol=protocol), 400, BAD | {"SecurityGroupRuleInvalidProtocol"})
 
 
+@pytest.mark.parametrize("protocol", NOT_NUMBERS + ["٦", "³"])
+def test_rule_protocol_number_in_plain_decimal_only(A, rules_sg, protocol):
+    """A protocol number is ASCII digits: "²" was a 500 (str.isdigit() then int()), "١٢" was
+    taken as protocol 12 and stored in Arabic-Indic digits."""
+    rules = lambda: A.get(f"{N}/security-group-rules", params={"security_group_id": rules_sg["id"]}).json()  # noqa: E731
+    before = rules()
+    neutron_error(_rule(A, rules_sg, protocol=protocol), 400, {"SecurityGroupRuleInvalidProtocol"})
+    assert rules() == before
+
+
 @pytest.mark.parametrize("protocol", ["tcp", "udp", "6"])
 @pytest.mark.parametrize("low,high", [(0, 10), (1, 65536), (0, 0), (65536, 65536), (-1, 5), (100, 10)],
                          ids=["min-0", "max-65536", "both-0", "both-65536", "negative", "min-over-max"])
@@ -656,6 +719,154 @@ def test_foreign_router_interfaces_look_unknown(A, B, a_resources):
     for action in ("add_router_interface", "remove_router_interface"):
         rf = B.put(f"{N}/routers/{router}/{action}", json={"subnet_id": b_sub["id"]})
         neutron_error(rf, 404, "RouterNotFound")
+
+
+# ---- attributes for admins (or the network's owner) only: Neutron's default policy -----------------
+@pytest.fixture(scope="module")
+def shared_net(admin) -> tuple[dict, dict]:
+    """An admin's shared network (and subnet): members may make ports on it, not own it."""
+    net = make(admin, "networks", "network", {"name": f"shared-{uid()[:8]}", "shared": True})
+    return net, make(admin, "subnets", "subnet", {"network_id": net["id"], "cidr": new_cidr()})
+
+
+_addresses = iter(range(20, 250))
+
+
+def _values(a_net, shared_net, public, admin) -> dict:
+    """Fresh values for the placeholders of the cases below (addresses and MACs never reused)."""
+    pub_sub = admin.get(f"{N}/subnets", params={"network_id": public["id"]}).json()["subnets"][0]
+    n = next(_addresses)
+    return {"OWN": a_net[0]["id"], "SHARED": shared_net[0]["id"], "SHARED_SUB": shared_net[1]["id"],
+            "SHARED_IP": str(ipaddress.ip_network(shared_net[1]["cidr"]).network_address + n),
+            "PUB": public["id"], "PUB_SUB": pub_sub["id"], "PUB_IP": str(ipaddress.ip_network(pub_sub["cidr"])[n]),
+            "MAC": f"fa:16:3e:00:99:{n:02x}", "CIDR": new_cidr()}
+
+
+def _fill(body, values: dict):
+    return json.loads(json.dumps(body), object_hook=lambda d: {k: values.get(v, v) if isinstance(v, str) else v
+                                                               for k, v in d.items()})
+
+
+def _count(c, collection: str) -> int:
+    return len(c.get(f"{N}/{collection}").json()[collection.replace("-", "_")])
+
+
+ADMIN_ONLY_ON_CREATE = [
+    ("networks", {"shared": True}, "shared"),
+    ("networks", {"router:external": True}, "router:external"),
+    ("networks", {"is_default": True}, "is_default"),
+    ("networks", {"provider:network_type": "vxlan"}, "provider:network_type"),
+    ("networks", {"provider:network_type": "vlan", "provider:segmentation_id": 3001}, "provider:segmentation_id"),
+    ("networks", {"provider:network_type": "flat", "provider:physical_network": "physnet9"},
+     "provider:physical_network"),
+    ("subnets", {"network_id": "OWN", "cidr": "CIDR", "service_types": ["compute:nova"]}, "service_types"),
+    ("ports", {"network_id": "OWN", "binding:host_id": "host-1"}, "binding:host_id"),
+    ("ports", {"network_id": "OWN", "binding:profile": {"k": "v"}}, "binding:profile"),
+    ("ports", {"network_id": "SHARED", "mac_address": "MAC"}, "mac_address"),
+    ("ports", {"network_id": "SHARED", "fixed_ips": [{"ip_address": "SHARED_IP"}]}, "fixed_ips:ip_address"),
+    ("ports", {"network_id": "SHARED", "port_security_enabled": True}, "port_security_enabled"),
+    ("ports", {"network_id": "SHARED", "allowed_address_pairs": [{"ip_address": "10.9.9.9"}]},
+     "allowed_address_pairs"),
+    ("ports", {"network_id": "SHARED", "device_owner": "network:dhcp"}, "device_owner"),
+    ("routers", {"external_gateway_info": {"network_id": "PUB", "enable_snat": False}},
+     "external_gateway_info:enable_snat"),
+    ("routers", {"external_gateway_info": {"network_id": "PUB", "external_fixed_ips": [{"subnet_id": "PUB_SUB"}]}},
+     "external_gateway_info:external_fixed_ips"),
+    ("routers", {"distributed": False}, "distributed"),
+    ("routers", {"ha": False}, "ha"),
+    ("floatingips", {"floating_network_id": "PUB", "floating_ip_address": "PUB_IP"}, "floating_ip_address"),
+]
+
+
+@pytest.mark.parametrize("collection,body,attribute", ADMIN_ONLY_ON_CREATE,
+                         ids=[f"{c}-{a}" for c, _, a in ADMIN_ONLY_ON_CREATE])
+def test_admin_only_attributes_on_create(A, admin, a_net, shared_net, public, collection, body, attribute):
+    """A member giving an attribute Neutron keeps for admins (or for the network's owner: the
+    shared network here is the admin's) gets 403 PolicyNotAuthorized naming the rule, and nothing
+    is made; an admin makes the same."""
+    key = {"networks": "network", "subnets": "subnet", "ports": "port", "routers": "router",
+           "floatingips": "floatingip"}[collection]
+    before = _count(A, collection)
+    err = neutron_error(A.post(f"{N}/{collection}", json={key: _fill(body, _values(a_net, shared_net, public, admin))}),
+                        403, "PolicyNotAuthorized")
+    assert err["message"].startswith(f"(rule:create_{key} and ") and err["message"].endswith(") is disallowed by policy")
+    assert f" rule:create_{key}:{attribute}" in err["message"], err
+    assert _count(A, collection) == before
+    r = admin.post(f"{N}/{collection}", json={key: _fill(body, _values(a_net, shared_net, public, admin))})
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("body", [
+    {"mac_address": "MAC"}, {"fixed_ips": [{"ip_address": "OWN_IP"}]}, {"port_security_enabled": False},
+    {"allowed_address_pairs": [{"ip_address": "10.9.9.9", "mac_address": "MAC"}]}, {"device_owner": "network:dhcp"},
+], ids=["mac", "ip-address", "port-security", "address-pairs", "network-device-owner"])
+def test_the_network_owner_may_set_them_on_its_own_network(A, admin, a_net, shared_net, public, body):
+    values = _values(a_net, shared_net, public, admin)
+    values["OWN_IP"] = str(ipaddress.ip_network(a_net[1]["cidr"]).network_address + next(_addresses))
+    r = A.post(f"{N}/ports", json={"port": {"network_id": a_net[0]["id"], **_fill(body, values)}})
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("collection,body", [
+    ("ports", {"network_id": "SHARED", "fixed_ips": [{"subnet_id": "SHARED_SUB"}], "device_owner": "compute:nova",
+               "device_id": "vm-1", "binding:vnic_type": "normal", "name": "mine"}),
+    ("networks", {"shared": False, "router:external": False, "is_default": False, "port_security_enabled": False}),
+    ("routers", {"external_gateway_info": {"network_id": "PUB"}}),
+    ("floatingips", {"floating_network_id": "PUB", "floating_ip_address": None}),
+], ids=["port-on-a-shared-network", "network-defaults", "router-gateway", "floating-ip-without-address"])
+def test_what_any_member_may_set(A, admin, a_net, shared_net, public, collection, body):
+    key = {"networks": "network", "ports": "port", "routers": "router", "floatingips": "floatingip"}[collection]
+    r = A.post(f"{N}/{collection}", json={key: _fill(body, _values(a_net, shared_net, public, admin))})
+    assert r.status_code == 201, r.text
+
+
+def test_another_project_in_the_body_is_400(A, member_b):
+    """Neutron's body validation refuses a project other than the token's, before any policy."""
+    for collection, key in (("networks", "network"), ("routers", "router"), ("security-groups", "security_group")):
+        before = _count(A, collection)
+        for field in ("project_id", "tenant_id"):
+            err = neutron_error(A.post(f"{N}/{collection}", json={key: {field: member_b["project_id"]}}), 400,
+                                "HTTPBadRequest")
+            assert "project_id" in err["message"]
+        assert _count(A, collection) == before
+
+
+ADMIN_ONLY_ON_UPDATE = [
+    ("networks", "OWN_NET", {"shared": True}, "shared"),
+    ("networks", "OWN_NET", {"router:external": False}, "router:external"),
+    ("ports", "OWN_PORT", {"binding:host_id": "host-1"}, "binding:host_id"),
+    ("ports", "OWN_PORT", {"binding:profile": {}}, "binding:profile"),
+    ("ports", "OWN_PORT", {"mac_address": "MAC"}, "mac_address"),
+    ("ports", "SHARED_PORT", {"fixed_ips": [{"subnet_id": "SHARED_SUB"}]}, "fixed_ips"),
+    ("ports", "SHARED_PORT", {"port_security_enabled": True}, "port_security_enabled"),
+    ("ports", "SHARED_PORT", {"allowed_address_pairs": []}, "allowed_address_pairs"),
+    ("ports", "SHARED_PORT", {"device_owner": "network:router_interface"}, "device_owner"),
+    ("routers", "ROUTER", {"external_gateway_info": {"network_id": "PUB", "enable_snat": True}},
+     "external_gateway_info:enable_snat"),
+    ("routers", "ROUTER", {"external_gateway_info": {"network_id": "PUB", "external_fixed_ips": [
+        {"subnet_id": "PUB_SUB"}]}}, "external_gateway_info:external_fixed_ips"),
+]
+
+
+@pytest.mark.parametrize("collection,which,body,attribute", ADMIN_ONLY_ON_UPDATE,
+                         ids=[f"{c}-{w.lower()}-{a}" for c, w, _, a in ADMIN_ONLY_ON_UPDATE])
+def test_admin_only_attributes_on_update(A, admin, a_net, shared_net, public, collection, which, body, attribute):
+    """On a member's own network, port or router: 403 PolicyNotAuthorized and nothing changes
+    (a port's MAC only an admin changes, even the network's owner; on a port of another's shared
+    network not even its addresses); an admin changes it."""
+    key = collection[:-1]
+    values = _values(a_net, shared_net, public, admin)
+    made = {"OWN_NET": lambda: make(A, "networks", "network", {"name": uid()}),
+            "OWN_PORT": lambda: make(A, "ports", "port", {"network_id": a_net[0]["id"]}),
+            "SHARED_PORT": lambda: make(A, "ports", "port", {"network_id": shared_net[0]["id"]}),
+            "ROUTER": lambda: make(A, "routers", "router", {"name": uid()})}[which]()
+    url = f"{N}/{collection}/{made['id']}"
+    before = A.get(url).json()[key]
+    err = neutron_error(A.put(url, json={key: _fill(body, values)}), 403, "PolicyNotAuthorized")
+    assert err["message"] == f"(rule:update_{key} and rule:update_{key}:{attribute}) is disallowed by policy", err
+    assert A.get(url).json()[key] == before
+    r = admin.put(url, json={key: _fill(body, values)})
+    assert r.status_code == 200, r.text
 
 
 # ---- quotas -------------------------------------------------------------------------------------
@@ -901,7 +1112,7 @@ def test_list_bad_sort(lister, params):
     neutron_error(c.get(f"{N}/networks", params=params), 400, BAD)
 
 
-@pytest.mark.parametrize("limit", ["abc", "-1", "1.5", "0x10", "1e3"])
+@pytest.mark.parametrize("limit", ["abc", "-1", "1.5"] + NOT_NUMBERS)
 def test_list_bad_limit(lister, limit):
     c, _ = lister
     neutron_error(c.get(f"{N}/ports", params={"limit": limit}), 400, BAD)

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import client_for, make_member
+from tests.conftest import NOT_NUMBERS, client_for, make_member
 from tests.volume import V3, action, available, delete, fault, set_quota, wait_status
 
 
@@ -69,6 +69,26 @@ def test_create_body_shapes(A):
     fault(A.post(f"{V3}/volumes", content=b"size=1", headers={"Content-Type": "application/x-www-form-urlencoded"}),
           415)
     fault(post_volume(A, {"volume": {"size": 1, "name": "nul\u0000"}}), 400)
+
+
+def test_content_types_as_cinder(A, vol):
+    """Cinder reads only its two JSON types: any other is 415 ("Unsupported Content-Type"), and
+    a body sent without a Content-Type is not read at all (so a create misses its volume: 400).
+    A UTF-8 byte order mark is malformed JSON (oslo's jsonutils decodes plain UTF-8). Nothing is
+    made by any of these."""
+    before = {v["id"] for v in A.get(f"{V3}/volumes").json()["volumes"]}
+    raw = json.dumps({"volume": {"size": 1, "name": "ctype"}}).encode()
+    for ctype in ("text/plain", "text/html", "application/vnd.other+json"):
+        fault(A.post(f"{V3}/volumes", content=raw, headers={"Content-Type": ctype}), 415)
+        fault(A.post(f"{V3}/volumes/{vol['id']}/action", content=json.dumps({"os-extend": {"new_size": 2}}),
+                     headers={"Content-Type": ctype}), 415)
+    fault(A.post(f"{V3}/volumes", content=raw), 400)
+    fault(A.post(f"{V3}/volumes", content=b"\xef\xbb\xbf" + raw, headers={"Content-Type": "application/json"}), 400)
+    assert {v["id"] for v in A.get(f"{V3}/volumes").json()["volumes"]} == before
+    assert A.get(f"{V3}/volumes/{vol['id']}").json()["volume"]["size"] == vol["size"]
+    r = A.post(f"{V3}/volumes", content=raw, headers={"Content-Type": "application/vnd.openstack.volume+json"})
+    assert r.status_code == 202, r.text
+    delete(A, r.json()["volume"]["id"])
 
 
 def test_unknown_volume_attributes_are_ignored_as_cinder_3_0_does(A):
@@ -184,8 +204,9 @@ def test_paths_methods_and_tokens(server, A, member, vol):
 
 @pytest.mark.parametrize("params", [
     {"limit": "x"}, {"limit": "-1"}, {"limit": "1.5"}, {"limit": "\u0663"}, {"offset": "x"},
-    {"offset": "-1"}, {"offset": "\u0663"}, {"sort": "id:sideways"},
+    {"offset": "-1"}, {"offset": "\u0663"}, {"offset": str(2**31)}, {"sort": "id:sideways"},
     {"sort": "nonsense"}, {"sort_key": "description"}, {"sort_dir": "up"}, {"sort": "id", "sort_key": "id"},
+    *({key: text} for key in ("limit", "offset") for text in NOT_NUMBERS),
 ])
 def test_list_refusals(A, params):
     fault(A.get(f"{V3}/volumes/detail", params=params), 400)
@@ -196,7 +217,8 @@ def test_odd_list_filters_match_nothing_rather_than_fail(A, vol):
                    {"size": "9" * 40}, {"status": "{'a': 1}"}, {"metadata": "{" * 200}):
         r = A.get(f"{V3}/volumes/detail", params=params)
         assert r.status_code == 200 and r.json()["volumes"] == [], (params, r.text)
-    assert vol["id"] in {v["id"] for v in A.get(f"{V3}/volumes", params={"limit": "9" * 30}).json()["volumes"]}
+    # The largest page asked for is cut to the maximum, as Cinder does (a larger number is refused).
+    assert vol["id"] in {v["id"] for v in A.get(f"{V3}/volumes", params={"limit": str(2**63 - 1)}).json()["volumes"]}
     for size in ("[1, 2]", "[1, 'x']", "(1,)"):
         got = A.get(f"{V3}/volumes/detail", params={"size": size}).json()["volumes"]
         assert vol["id"] in {v["id"] for v in got}, size

@@ -7,16 +7,12 @@ for quota adds ``shortfalls``. An empty query parameter is the same as none.
 
 from __future__ import annotations
 
-import re
-
 from caas.api.clusters_schemas import MAX_SINCE, CreateBody, NodesBody, openapi
 from caas.api.framework import Call, ServiceAPI, json_response
 from caas.clusters.service import ClusterService, QuotaShortfall, Request
 from caas.errors import BadRequest, CaasError
+from caas.numbers import parse_int
 
-# ASCII digits only (str.isdigit would take "²", which int() then refuses); leading zeros are
-# dropped before int() sees them, so a long run of them is no huge number to parse.
-SINCE = re.compile(r"0*([0-9]{1,%d})" % len(str(MAX_SINCE)))
 # The largest event sequence number either backend stores (PostgreSQL's integer): a larger
 # `since` is past every event, and PostgreSQL would refuse to compare with it.
 MAX_SEQ = 2**31 - 1
@@ -108,10 +104,9 @@ def build(cloud) -> ServiceAPI:
     @api.route("GET", "/v1/clusters/{ref}/events")
     def cluster_events(call: Call):
         ctx = call.project_auth()
-        since = SINCE.fullmatch(_text(call, "since") or "0")
-        if since is None:
-            raise BadRequest(f"since must be an integer from 0 to {MAX_SINCE}.")
-        return json_response({"events": clusters.events(ctx, call.params["ref"], min(int(since.group(1)), MAX_SEQ))})
+        since = parse_int(_text(call, "since") or "0", "since", 0, MAX_SINCE,
+                          message=f"since must be an integer from 0 to {MAX_SINCE}.")
+        return json_response({"events": clusters.events(ctx, call.params["ref"], min(since, MAX_SEQ))})
 
     @api.route("GET", "/v1/clusters/{ref}/nodes")
     def list_nodes(call: Call):

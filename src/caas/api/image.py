@@ -19,6 +19,7 @@ from caas.image import schema as S
 from caas.image.models import Image, ImageMember
 from caas.image.service import SORT_KEYS, Change, ImageQuery
 from caas.image.store import READ_BLOCK
+from caas.numbers import parse_int
 
 # What we implement is Glance's v2 up to 2.7 (hidden images, multihash), without import (2.6's
 # addition, announced per image by a header we never send), stores, caches or tasks.
@@ -111,10 +112,7 @@ def parse_query(call: Call) -> ImageQuery:
     new_sort = None
     for key, value in call.query.multi_items():
         if key == "limit":
-            try:
-                q.limit = int(value)
-            except ValueError:
-                raise BadRequest("limit param must be an integer") from None
+            q.limit = parse_int(value, "limit", None, message="limit param must be an integer")
             if q.limit < 0:
                 raise BadRequest("limit param must be positive")
         elif key == "marker":
@@ -164,13 +162,7 @@ def _image_size(call: Call) -> int | None:
     raw = call.header("x-openstack-image-size")
     if raw is None:
         return None
-    try:
-        size = int(raw)
-    except ValueError:
-        size = -1
-    if size < 0:
-        raise BadRequest("Invalid or missing image size in request headers.")
-    return size
+    return parse_int(raw, "X-OpenStack-Image-Size", 0, message="Invalid or missing image size in request headers.")
 
 
 def _blocks(fh: BinaryIO) -> Iterator[bytes]:

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from caas.errors import BadRequest
+from caas.numbers import parse_int
 
 CONTROL = {"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse", "tags", "tags-any", "not-tags",
            "not-tags-any"}
@@ -72,13 +73,8 @@ def apply(items: list[dict], params, url: str, collection: str) -> dict:
     links = []
     limit_raw = params.get("limit")
     if limit_raw not in (None, ""):
-        try:
-            limit = int(limit_raw)
-        except ValueError:
-            raise BadRequest(f"Limit must be an integer 0 or greater and not '{limit_raw}'",
-                             kind="HTTPBadRequest") from None
-        if limit < 0:
-            raise BadRequest(f"Limit must be an integer 0 or greater and not '{limit_raw}'", kind="HTTPBadRequest")
+        limit = parse_int(limit_raw, "limit", 0, message=f"Limit must be an integer 0 or greater and not "
+                                                        f"'{limit_raw[:100]}'", kind="HTTPBadRequest")
         marker = params.get("marker")
         reverse = _text(params.get("page_reverse")).lower() == "true"
         start = 0

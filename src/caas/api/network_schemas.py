@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 Name = Annotated[StrictStr, Field(max_length=255)]
 Text = Annotated[StrictStr, Field(max_length=255)]
+# Neutron's strings (name, description, device_id, device_owner) may be left out but never be
+# null ("'None' is not a valid string", 400): such fields are declared ``X = None``, a default
+# that pydantic does not validate, so that only an explicit null is refused.
 Id = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 Addr = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 # Tags: their values (length, commas, how many) are checked by the service (caas.network.tags).
@@ -26,8 +29,8 @@ class Model(BaseModel):
 class _Owned(Model):
     """What every create of a standard-attribute resource takes."""
 
-    name: Optional[Name] = None
-    description: Optional[Text] = None
+    name: Name = None
+    description: Text = None
     project_id: Optional[Id] = None
     tenant_id: Optional[Id] = None
     tags: Tags = Field(default_factory=list)
@@ -47,8 +50,8 @@ class NetworkCreate(_Owned):
 
 
 class NetworkUpdate(Model):
-    name: Optional[Name] = None
-    description: Optional[Text] = None
+    name: Name = None
+    description: Text = None
     admin_state_up: Optional[StrictBool] = None
     shared: Optional[StrictBool] = None
     external: Optional[StrictBool] = Field(None, alias="router:external")
@@ -84,8 +87,8 @@ class SubnetCreate(_Owned):
 
 
 class SubnetUpdate(Model):
-    name: Optional[Name] = None
-    description: Optional[Text] = None
+    name: Name = None
+    description: Text = None
     gateway_ip: Optional[Addr] = None
     allocation_pools: Optional[list[Pool]] = None
     dns_nameservers: Optional[Annotated[list[Addr], Field(max_length=16)]] = None
@@ -108,8 +111,8 @@ class _PortAttributes(Model):
 
     mac_address: Optional[Addr] = None
     fixed_ips: Optional[Annotated[list[FixedIP], Field(max_length=32)]] = None
-    device_id: Optional[Annotated[StrictStr, Field(max_length=255)]] = None
-    device_owner: Optional[Annotated[StrictStr, Field(max_length=255)]] = None
+    device_id: Annotated[StrictStr, Field(max_length=255)] = None
+    device_owner: Annotated[StrictStr, Field(max_length=255)] = None
     security_groups: Optional[Annotated[list[Id], Field(max_length=32)]] = None
     port_security_enabled: Optional[StrictBool] = None
     allowed_address_pairs: Optional[list[AddressPair]] = None
@@ -126,8 +129,8 @@ class PortCreate(_Owned, _PortAttributes):
 
 
 class PortUpdate(_PortAttributes):
-    name: Optional[Name] = None
-    description: Optional[Text] = None
+    name: Name = None
+    description: Text = None
     admin_state_up: Optional[StrictBool] = None
 
 
@@ -151,8 +154,8 @@ class RouterCreate(_Owned):
 
 
 class RouterUpdate(Model):
-    name: Optional[Name] = None
-    description: Optional[Text] = None
+    name: Name = None
+    description: Text = None
     admin_state_up: Optional[StrictBool] = None
     external_gateway_info: Optional[GatewayInfo] = None
     routes: Optional[Annotated[list[HostRoute], Field(max_length=64)]] = None
@@ -169,7 +172,7 @@ class FloatingIPCreate(Model):
     subnet_id: Optional[Id] = None
     port_id: Optional[Id] = None
     fixed_ip_address: Optional[Addr] = None
-    description: Optional[Text] = None
+    description: Text = None
     project_id: Optional[Id] = None
     tenant_id: Optional[Id] = None
     dns_name: Optional[StrictStr] = None
@@ -180,7 +183,7 @@ class FloatingIPCreate(Model):
 class FloatingIPUpdate(Model):
     port_id: Optional[Id] = None
     fixed_ip_address: Optional[Addr] = None
-    description: Optional[Text] = None
+    description: Text = None
 
 
 class SecurityGroupCreate(_Owned):
@@ -188,8 +191,8 @@ class SecurityGroupCreate(_Owned):
 
 
 class SecurityGroupUpdate(Model):
-    name: Optional[Name] = None
-    description: Optional[Text] = None
+    name: Name = None
+    description: Text = None
     stateful: Optional[StrictBool] = None
 
 
@@ -203,13 +206,13 @@ class RuleCreate(Model):
     remote_ip_prefix: Optional[Addr] = None
     remote_group_id: Optional[Id] = None
     remote_address_group_id: Optional[None] = None
-    description: Optional[Text] = None
+    description: Text = None
     project_id: Optional[Id] = None
     tenant_id: Optional[Id] = None
 
 
 class RuleUpdate(Model):
-    description: Optional[Text] = None
+    description: Text = None
 
 
 class TagList(Model):

@@ -13,7 +13,6 @@ for anything else).
 from __future__ import annotations
 
 import ast
-import re
 from typing import Any, Callable
 from urllib.parse import urlencode
 
@@ -23,6 +22,7 @@ from caas.api import volume_schemas as S
 from caas.api.framework import Call, Handler, Microversions, ServiceAPI, empty, json_response
 from caas.errors import BadRequest, CaasError, NotFound
 from caas.identity.context import AuthContext
+from caas.numbers import INT32_MAX, decimal, parse_int
 from caas.volume import policy
 from caas.volume.models import Volume
 from caas.volume.service import COLUMNS, DEFAULT_TYPE_NAME, VolumeQuery, iso
@@ -65,14 +65,6 @@ def bool_param(value: Any, name: str) -> bool:
     raise BadRequest(f"Value '{value}' for '{name}' is not a boolean.")
 
 
-def _int(text: str) -> int:
-    """An integer in ASCII digits (``int()`` would also take other scripts' digits)."""
-    text = text.strip()
-    if not re.fullmatch(r"[+-]?[0-9]+", text):
-        raise ValueError(text)
-    return int(text)
-
-
 def _literal(value: str) -> Any:
     """Cinder evaluates filter values as Python literals ("1" is 1, "{'k': 'v'}" a dict),
     falling back to the string."""
@@ -104,21 +96,14 @@ def list_query(ctx: AuthContext, params, version) -> VolumeQuery:
     the ones they may use."""
     q = VolumeQuery()
     raw = {k: params[k] for k in params.keys()}
-    try:
-        q.limit = _int(raw.pop("limit", str(MAX_LIMIT)))
-    except ValueError:
-        raise BadRequest("limit param must be an integer") from None
-    if q.limit < 0:
+    limit = parse_int(raw.pop("limit", str(MAX_LIMIT)), "limit", None, message="limit param must be an integer")
+    if limit < 0:
         raise BadRequest("limit param must be positive")
-    q.limit = min(q.limit, MAX_LIMIT)
+    q.limit = min(limit, MAX_LIMIT)
     q.marker = raw.pop("marker", None)
-    offset = raw.pop("offset", "0")
-    try:
-        q.offset = _int(offset)
-    except ValueError:
-        raise BadRequest("offset must be an integer") from None
-    if not 0 <= q.offset <= 0x7FFFFFFF:
-        raise BadRequest("offset must be >= 0" if q.offset < 0 else "offset must be <= 2147483647")
+    q.offset = parse_int(raw.pop("offset", "0"), "offset", None, message="offset must be an integer")
+    if not 0 <= q.offset <= INT32_MAX:
+        raise BadRequest("offset must be >= 0" if q.offset < 0 else f"offset must be <= {INT32_MAX}")
     q.sort = sort_params(raw)
 
     for added, name in ADDED_FILTERS:
@@ -281,10 +266,8 @@ def build(cloud) -> ServiceAPI:
         items = [view(call, ctx, v) if detail else {"id": v.id, "name": v.name, "links": links(call, v.id)}
                  for v in found]
         body: dict = {"volumes": items}
-        try:
-            limit = min(_int(call.query.get("limit", str(MAX_LIMIT))), MAX_LIMIT)
-        except ValueError:
-            limit = MAX_LIMIT
+        limit = decimal(call.query.get("limit", ""), 0)  # a bad one was refused by list_query
+        limit = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
         if items and limit <= len(items):
             params = {k: call.query[k] for k in call.query.keys()}
             params["marker"] = items[-1]["id"]

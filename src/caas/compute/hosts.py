@@ -18,6 +18,7 @@ from caas.compute.scheduler import HostState, RequestSpec
 from caas.db.base import utcnow
 from caas.errors import BadRequest, NotFound
 from caas.identity.context import AuthContext
+from caas.numbers import INT32_MAX, decimal, parse_int
 
 
 def free_pci(devices) -> dict[tuple[str, str], int]:
@@ -200,23 +201,19 @@ class HostsMixin:
         limit = marker = None
         if version >= (2, 33):
             if query.get("limit") is not None:
-                try:
-                    limit = int(query["limit"])
-                except ValueError:
-                    raise BadRequest("Invalid input for query parameters limit.") from None
-                if limit < 0:
-                    raise BadRequest("Invalid input for query parameters limit. Value must be >= 0.")
+                limit = parse_int(query["limit"], "limit", 0, INT32_MAX,
+                                  message="Invalid input for query parameters limit. Value must be an integer >= 0.")
             marker = query.get("marker")
         with self.db.read() as s:
             stmt = select(ComputeHost).order_by(ComputeHost.id)
             if pattern:
                 stmt = stmt.where(ComputeHost.name.like(f"%{_like(pattern)}%", escape="\\"))
             if marker is not None:
-                key = ComputeHost.uuid if version >= (2, 53) else ComputeHost.id
-                try:
-                    marked = s.scalar(select(ComputeHost).where(key == (marker if version >= (2, 53) else int(marker))))
-                except ValueError:
-                    marked = None
+                if version >= (2, 53):
+                    marked = s.scalar(select(ComputeHost).where(ComputeHost.uuid == marker))
+                else:  # an id that is no number (or no 32-bit one) marks nothing
+                    number = decimal(marker, 0, INT32_MAX)
+                    marked = s.get(ComputeHost, number) if number is not None else None
                 if marked is None:
                     raise BadRequest(f"marker [{marker}] not found")
                 stmt = stmt.where(ComputeHost.id > marked.id)
@@ -241,7 +238,8 @@ class HostsMixin:
             if version >= (2, 53):
                 row = s.scalar(select(ComputeHost).where(ComputeHost.uuid == hypervisor_id))
             else:
-                row = s.get(ComputeHost, int(hypervisor_id)) if hypervisor_id.isascii() and hypervisor_id.isdigit() and len(hypervisor_id) < 10 else None
+                number = decimal(hypervisor_id, 0, INT32_MAX)
+                row = s.get(ComputeHost, number) if number is not None else None
             if row is None:
                 raise NotFound(f"Hypervisor with ID '{hypervisor_id}' could not be found.")
             servers = self._host_servers(s, [row.name]).get(row.name, []) if with_servers else None

@@ -7,11 +7,12 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from caas.compute.common import int_text, lock_project, require_admin
+from caas.compute.common import lock_project, require_admin
 from caas.compute.models import ComputeQuota, Keypair, Server, ServerGroup
 from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, Forbidden, QuotaExceeded
 from caas.identity.context import AuthContext
+from caas.numbers import INT32_MAX, parse_int
 
 # Nova's defaults. The four network ones are only shown (before 2.36), never enforced: Neutron
 # owns those resources, as in Nova with Neutron.
@@ -126,12 +127,9 @@ class QuotasMixin:
                              "unexpected)")
         clean = {}
         for resource, value in values.items():
-            if int_text(value):
-                value = int(value)
-            if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= 2**31 - 1:
-                raise BadRequest(f"Invalid input for field/attribute {resource}. Value: {value}. "
-                                 "It must be an integer >= -1.")
-            clean[resource] = value
+            clean[resource] = parse_int(value, resource, -1, INT32_MAX,
+                                        message=f"Invalid input for field/attribute {resource}. Value: {value}. "
+                                                "It must be an integer >= -1.")
         with self.db.write() as s:
             lock_project(s, project_id)
             if not force:

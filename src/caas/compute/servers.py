@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from caas.compute import quotas
-from caas.compute.common import int_text, isotime, isotime_us, require_admin
+from caas.compute.common import isotime, isotime_us, require_admin
 from caas.compute.flavors import get_flavor, pci_aliases
 from caas.compute.keypairs import get_keypair
 from caas.compute.models import Flavor, Server, ServerGroup
@@ -31,6 +31,7 @@ from caas.compute.server_groups import get_server_group
 from caas.db.base import utcnow
 from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound
 from caas.identity.context import AuthContext, Ref
+from caas.numbers import INT32_MAX, parse_int
 from caas.virt.driver import DriverError, InstanceSpec, NicSpec, PciDevice
 
 log = logging.getLogger("caas.compute")
@@ -294,12 +295,8 @@ class ServersMixin:
     @staticmethod
     def _count(body: dict, key: str, default: int) -> int:
         value = body.get(key, default)
-        if int_text(value) and not value.strip().startswith("-"):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10000:
-            raise BadRequest(f"Invalid input for field/attribute {key}. Value: {value!r}. It must be an integer "
-                             "from 1 to 10000.")
-        return value
+        return parse_int(value, key, 1, 10000, message=f"Invalid input for field/attribute {key}. Value: {value!r}. "
+                                                       "It must be an integer from 1 to 10000.")
 
     @staticmethod
     def _block_devices(v2, legacy) -> str | None:
@@ -409,7 +406,12 @@ class ServersMixin:
             flavor = self._flavor_for_boot(s, ctx, body.get("flavorRef"))
             if image["min_ram"] and flavor.ram < image["min_ram"]:
                 raise BadRequest("Flavor's memory is too small for requested image.")
-            if image["min_disk"] and flavor.disk < image["min_disk"]:
+            if flavor.disk == 0 and not ctx.is_admin:
+                # Nova's zero_disk_flavor rule (admin only): a disk of 0 means "as large as the
+                # image", which the scheduler cannot weigh; such flavors are for volume-backed
+                # servers, which caas does not make.
+                raise Forbidden("Only volume-backed servers are allowed for flavors with zero disk.")
+            if image["min_disk"] and 0 < flavor.disk < image["min_disk"]:  # 0: no size to check, as Nova
                 raise BadRequest("Flavor's disk is too small for requested image.")
             specs = dict(flavor.extra_specs or {})
             pci_requests(specs, self.pci_aliases)  # 400 now for a flavor whose alias is not defined
@@ -727,10 +729,8 @@ class ServersMixin:
 
     def console_output(self, ctx: AuthContext, server_id: str, length) -> str:
         if length is not None:
-            if int_text(length):
-                length = int(length)
-            if isinstance(length, bool) or not isinstance(length, int) or length < -1:
-                raise BadRequest("Invalid input for field/attribute length. It must be an integer >= -1.")
+            length = parse_int(length, "length", -1, INT32_MAX,
+                               message="Invalid input for field/attribute length. It must be an integer >= -1.")
             if length == -1:
                 length = None
         with self.db.read() as s:
@@ -912,9 +912,8 @@ class ServersMixin:
         order.append(Server.id.desc() if sort_dirs[0] == "desc" else Server.id.asc())
         limit = query.get("limit")
         if limit is not None:
-            if not (int_text(limit) and not limit.strip().startswith("-")):
-                raise BadRequest("Invalid input for query parameters limit. Value must be an integer >= 0.")
-            limit = min(int(limit), MAX_LIMIT)
+            limit = min(parse_int(limit, "limit", 0, message="Invalid input for query parameters limit. Value must be "
+                                                             "an integer >= 0."), MAX_LIMIT)
         else:
             limit = MAX_LIMIT  # Nova's max_limit: a longer list is paged, with a next link
         # A page (limit or marker) is found on the keys alone (id, and the name and tags the

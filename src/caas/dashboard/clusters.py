@@ -7,8 +7,9 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from caas.dashboard.client import ApiError
-from caas.dashboard.forms import INTEGER, part
+from caas.dashboard.forms import part
 from caas.dashboard.pages import Pages, View
+from caas.numbers import decimal
 
 pages = Pages()
 API = "/caas/v1/clusters"
@@ -79,10 +80,10 @@ def _request_body(values: dict) -> tuple[dict | None, str | None]:
         return None, "Give the cluster a name."
     if any(len(values[f]) > 255 for f in FIELDS):
         return None, "Each field is at most 255 characters."
-    count = values["node_count"] or "0"
-    if not INTEGER.fullmatch(count) or not 0 <= int(count) <= MAX_NODES:
+    count = decimal(values["node_count"] or "0", 0, MAX_NODES)
+    if count is None:
         return None, f"Compute nodes must be a whole number from 0 to {MAX_NODES}."
-    body = {"name": values["name"], "node_count": int(count), "keep_on_failure": values["keep_on_failure"]}
+    body = {"name": values["name"], "node_count": count, "keep_on_failure": values["keep_on_failure"]}
     for f in ("image", "profile", "profile_version", "node_flavor", "head_flavor", "key_name"):
         if values[f]:
             body[f] = values[f]
@@ -149,11 +150,12 @@ async def add_nodes(view: View) -> Response:
     count, names, flavor = view.field("count"), view.field("names"), view.field("flavor")
     if bool(count) == bool(names):
         return view.redirect(back, error="Give either a number of nodes or their names (such as node[004-005]).")
-    if count and (not INTEGER.fullmatch(count) or not 1 <= int(count) <= MAX_NODES):
+    number = decimal(count, 1, MAX_NODES) if count else None
+    if count and number is None:
         return view.redirect(back, error=f"The number of nodes must be a whole number from 1 to {MAX_NODES}.")
     if len(names) > 4096 or len(flavor) > 255:
         return view.redirect(back, error="The names or the flavor are too long.")
-    body: dict = {"count": int(count)} if count else {"names": names}
+    body: dict = {"count": number} if count else {"names": names}
     if flavor:
         body["flavor"] = flavor
     try:

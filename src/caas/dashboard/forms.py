@@ -1,5 +1,5 @@
 """The form helpers of the cloud pages (``project``, ``network``, ``admin``; ``clusters`` takes
-``part`` and ``INTEGER``, the whole-number pattern):
+``part``):
 
 - ``part``: a value as one segment of an API path.
 - ``Invalid``: a field the dashboard refuses itself, before any call.
@@ -18,7 +18,6 @@ Their template side is ``templates/forms.html`` (``post_button``, ``delete_form`
 
 from __future__ import annotations
 
-import re
 from typing import Any, Awaitable, Callable
 from urllib.parse import quote
 
@@ -26,11 +25,11 @@ from starlette.responses import Response
 
 from caas.dashboard.client import ApiError
 from caas.dashboard.pages import Pages, View
+from caas.numbers import decimal
 
 PAGE_SIZE = 100  # rows of a list page (the APIs page with limit and marker)
 FIELD_MAX = 255  # a name, a description
 ID_MAX = 64      # an id (a UUID is 36 characters, a Keystone id 32), a CIDR, an address
-INTEGER = re.compile(r"-?[0-9]{1,12}")  # ASCII digits only: int() would also take "²" or "١"
 
 
 def part(value: Any) -> str:
@@ -65,9 +64,10 @@ def integer(view: View, name: str, label: str, low: int, high: int, required: bo
         if required:
             raise Invalid(f"{label} is required.")
         return None
-    if not INTEGER.fullmatch(raw) or not low <= int(raw) <= high:
+    value = decimal(raw, low, high)
+    if value is None:
         raise Invalid(f"{label} must be a whole number from {low} to {high}, not {raw[:40]!r}.")
-    return int(raw)
+    return value
 
 
 def choice(view: View, name: str, label: str, options: tuple[str, ...]) -> str:

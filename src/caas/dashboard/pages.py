@@ -28,6 +28,7 @@ from starlette.routing import Route
 from caas.dashboard import session as sessions
 from caas.dashboard.client import ApiClient, ApiError
 from caas.dashboard.session import Session
+from caas.numbers import decimal
 
 HERE = Path(__file__).parent
 PREFIX = sessions.PATH
@@ -214,7 +215,7 @@ async def read_form(request: Request, upload: bool) -> FormData | None:
     """The post's form, or None when it is too large (413)."""
     length = request.headers.get("content-length")
     if not upload:
-        if length is None or not length.isdigit() or int(length) > MAX_FORM_BYTES:
+        if decimal(length, 0, MAX_FORM_BYTES) is None:  # absent, malformed ("²", "+1") or too large
             return None
         return await request.form(max_files=0, max_fields=2000)
     return await request.form(max_files=1, max_fields=50, max_part_size=MAX_FORM_BYTES)

@@ -35,6 +35,7 @@ from caas.image import policy
 from caas.image import schema as S
 from caas.image.models import Image, ImageMember, ImageProperty, ImageTag, image_id
 from caas.image.store import HASH_ALGO, ImageStore
+from caas.numbers import parse_int
 
 log = logging.getLogger("caas.image")
 
@@ -260,10 +261,8 @@ class ImageService:
             conds.append(Image.protected.is_(_bool("protected", filters.pop("protected"))))
         for key in ("size_min", "size_max"):
             if key in filters:
-                try:
-                    bound = int(filters.pop(key))
-                except ValueError:
-                    raise BadRequest("Unable to filter on a range with a non-numeric value.") from None
+                bound = parse_int(filters.pop(key), key, None, message="Unable to filter on a range with a "
+                                                                      "non-numeric value.")
                 conds.append(Image.size >= bound if key == "size_min" else Image.size <= bound)
         for key in ("created_at", "updated_at"):
             if key in filters:
@@ -383,10 +382,7 @@ class ImageService:
         if ch.index == "-" and ch.op == "add":
             position = len(tags)
         else:
-            try:
-                position = int(ch.index)
-            except ValueError:
-                raise BadRequest(f"Invalid tag position: '{ch.index}'") from None
+            position = parse_int(ch.index, "tag position", 0, message=f"Invalid tag position: '{ch.index}'")
             if not 0 <= position < len(tags) + (ch.op == "add"):
                 raise Conflict(f"There is no tag at position {position}.")
         if ch.op == "remove":

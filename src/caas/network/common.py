@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from caas.config import Settings
 from caas.db import Database
 from caas.db.engine import insert_if_absent
-from caas.errors import Conflict, Forbidden, NotFound
+from caas.errors import BadRequest, Conflict, NotFound
 from caas.identity.context import AuthContext
 from caas.network.ipam import AddressHints
 from caas.network.models import (FloatingIP, Network, NetworkQuota, Port, ProjectLock, Router, SecurityGroup,
@@ -68,10 +68,12 @@ class Base:
 
     @staticmethod
     def target_project(ctx: AuthContext, requested: str | None) -> str:
-        """The project a create goes to: the caller's, or any project for an admin."""
+        """The project a create goes to: the caller's, or any project for an admin (another is
+        Neutron's 400, from its body validation, before any policy)."""
         if requested and requested != ctx.project_id:
             if not ctx.is_admin:
-                raise Forbidden("Only an admin may create resources for another project.", kind="HTTPForbidden")
+                raise BadRequest("Specifying 'project_id' other than the authenticated project in request is not "
+                                 "allowed for the current user.", kind="HTTPBadRequest")
             return requested
         return ctx.project_id
 

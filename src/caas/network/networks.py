@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from caas.errors import BadRequest, Conflict, Forbidden
 from caas.identity.context import AuthContext
-from caas.network import ipam, views
+from caas.network import ipam, policy, views
 from caas.network.common import GLOBAL_LOCK, Base, not_found, touch
 from caas.network.models import Network, Port, PortIP, Subnet
 from caas.network.tags import tags_of
@@ -56,10 +56,7 @@ class NetworksMixin(Base):
 
     def create_network(self, ctx: AuthContext, body: dict) -> dict:
         project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
-        admin_only = ("shared", "router:external", "provider:network_type", "provider:segmentation_id",
-                      "provider:physical_network")
-        if not ctx.is_admin and any(body.get(k) not in (None, False) for k in admin_only):
-            raise Forbidden("Only an admin may create shared, external or provider networks.", kind="HTTPForbidden")
+        policy.enforce(ctx, "create_network", body)
         external = bool(body.get("router:external"))
         net_type = body.get("provider:network_type") or ("flat" if external else self.settings.tenant_network_type)
         if net_type not in NETWORK_TYPES:
@@ -95,8 +92,7 @@ class NetworksMixin(Base):
     def update_network(self, ctx: AuthContext, network_id: str, body: dict) -> dict:
         with self.db.write() as s:
             net = self.get_owned(s, ctx, Network, network_id)
-            if not ctx.is_admin and any(k in body for k in ("shared", "router:external")):
-                raise Forbidden("Only an admin may change shared or router:external.", kind="HTTPForbidden")
+            policy.enforce(ctx, "update_network", body)
             for key, attr in (("name", "name"), ("description", "description"), ("admin_state_up", "admin_state_up"),
                               ("shared", "shared"), ("router:external", "external"), ("mtu", "mtu"),
                               ("port_security_enabled", "port_security_enabled")):
@@ -140,6 +136,7 @@ class NetworksMixin(Base):
 
     def create_subnet(self, ctx: AuthContext, body: dict) -> dict:
         project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
+        policy.enforce(ctx, "create_subnet", body)
         net_cidr = ipam.parse_cidr(body["cidr"], body.get("ip_version"))
         cidr = str(net_cidr)
         if "gateway_ip" in body:
@@ -154,8 +151,8 @@ class NetworksMixin(Base):
         routes = _routes(body.get("host_routes") or [], net_cidr.version)
         with self.db.write() as s:
             net = self.get_network(s, ctx, body["network_id"])
-            if not ctx.is_admin and net.project_id != ctx.project_id:
-                raise Forbidden(f"Only the owner of network {net.id} may add subnets to it.", kind="HTTPForbidden")
+            if not ctx.is_admin and net.project_id != ctx.project_id:  # a shared or external network
+                raise Forbidden("rule:create_subnet is disallowed by policy", kind="PolicyNotAuthorized")
             self.claim(s, project_id, "subnet")
             for other in s.scalars(select(Subnet).where(Subnet.network_id == net.id)):
                 if ipam.overlaps(other.cidr, cidr):

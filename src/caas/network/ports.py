@@ -12,9 +12,9 @@ from typing import Mapping
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from caas.errors import BadRequest, Conflict, Forbidden
+from caas.errors import BadRequest, Conflict
 from caas.identity.context import AuthContext
-from caas.network import ipam, views
+from caas.network import ipam, policy, views
 from caas.network.common import Base, not_found, touch
 from caas.network.models import FloatingIP, Network, Port, PortIP, PortSecurityGroup, SecurityGroup, Subnet
 from caas.network.tags import tags_of
@@ -268,12 +268,14 @@ class PortsMixin(Base):
             net = self.get_network(s, ctx, body["network_id"])
             if not (ctx.is_admin or net.project_id == ctx.project_id or net.shared):
                 raise not_found(Network, body["network_id"])  # an external network takes no tenant ports
+            policy.enforce(ctx, "create_port", body, net.project_id)
             port = self.make_port(s, ctx, net, project_id, body)
             return self.port_views(s, [port])[0]
 
     def update_port(self, ctx: AuthContext, port_id: str, body: dict) -> dict:
         with self.db.write() as s:
             port = self.get_port(s, ctx, port_id, lock=True)
+            policy.enforce(ctx, "update_port", body, s.get(Network, port.network_id).project_id)
             if "fixed_ips" in body:
                 if port.device_owner in ROUTER_OWNERS:
                     raise Conflict("The addresses of a router or floating IP port are managed by its router.",
@@ -294,8 +296,6 @@ class PortsMixin(Base):
                 if key in body and body[key] is not None:
                     setattr(port, attr, body[key])
             if "mac_address" in body and body["mac_address"]:
-                if not ctx.is_admin:
-                    raise Forbidden("Only an admin may change a port's MAC address.", kind="HTTPForbidden")
                 port.mac_address = valid_mac(body["mac_address"])
             port.status = "ACTIVE" if port.host_id else "DOWN"
             touch(port)

@@ -8,9 +8,9 @@ import ipaddress
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caas.errors import BadRequest, Conflict, Forbidden, NotFound
+from caas.errors import BadRequest, Conflict, NotFound
 from caas.identity.context import AuthContext
-from caas.network import views
+from caas.network import policy, views
 from caas.network.common import Base, not_found, touch
 from caas.network.models import FloatingIP, Network, Port, PortIP, Router, Subnet
 from caas.network.tags import tags_of
@@ -43,6 +43,7 @@ class RoutersMixin(Base):
 
     def create_router(self, ctx: AuthContext, body: dict) -> dict:
         project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
+        policy.enforce(ctx, "create_router", body)
         with self.db.write() as s:
             self.claim(s, project_id, "router")
             router = Router(project_id=project_id, name=body.get("name") or "", description=body.get("description") or "",
@@ -57,6 +58,7 @@ class RoutersMixin(Base):
     def update_router(self, ctx: AuthContext, router_id: str, body: dict) -> dict:
         with self.db.write() as s:
             router = self.get_owned(s, ctx, Router, router_id, lock=True)
+            policy.enforce(ctx, "update_router", body)
             if "external_gateway_info" in body:
                 info = body["external_gateway_info"]
                 if info and info.get("network_id"):
@@ -93,8 +95,6 @@ class RoutersMixin(Base):
         if router.gateway_network_id:
             self._clear_gateway(s, router)
         fixed = info.get("external_fixed_ips")
-        if fixed and any(f.get("ip_address") for f in fixed) and not ctx.is_admin:
-            raise Forbidden("Only an admin may choose the router's external address.", kind="HTTPForbidden")
         port = self.make_port(s, ctx, net, "", {"device_owner": GATEWAY, "device_id": router.id,
                                                 "fixed_ips": fixed or None, "port_security_enabled": False},
                               claim=False)
@@ -226,6 +226,7 @@ class RoutersMixin(Base):
 
     def create_floating_ip(self, ctx: AuthContext, body: dict) -> dict:
         project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
+        policy.enforce(ctx, "create_floatingip", body)
         with self.db.write() as s:
             net = s.get(Network, body["floating_network_id"])
             # another project's private network is not found, as in a list: never "not external"
@@ -235,8 +236,6 @@ class RoutersMixin(Base):
             if not net.external:
                 raise BadRequest(f"Bad floatingip request: Network {net.id} is not a valid external network.",
                                  kind="BadRequest")
-            if body.get("floating_ip_address") and not ctx.is_admin:
-                raise Forbidden("Only an admin may choose the floating IP address.", kind="HTTPForbidden")
             self.claim(s, project_id, "floatingip")
             fixed = None
             if body.get("subnet_id") or body.get("floating_ip_address"):

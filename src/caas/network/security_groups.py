@@ -15,6 +15,7 @@ from caas.network import views
 from caas.network.common import Base, touch
 from caas.network.models import DefaultSecurityGroup, PortSecurityGroup, SecurityGroup, SecurityGroupRule
 from caas.network.tags import tags_of
+from caas.numbers import decimal
 
 PROTOCOLS = {"ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1, "icmpv6": 58,
              "igmp": 2, "ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58, "ipv6-nonxt": 59,
@@ -30,7 +31,7 @@ def normalize_protocol(protocol) -> str | None:
     text = str(protocol).lower()
     if text in PROTOCOLS:
         return text
-    if text.isdigit() and 0 <= int(text) <= 255:
+    if decimal(text, 0, 255) is not None:
         return text
     raise BadRequest(f"Security group rule protocol {protocol} not supported. Only protocol values "
                      f"{sorted(PROTOCOLS)} and integer representations [0 to 255] are supported.",

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from caas.api.framework import Call, empty, json_response
 from caas.compute.flavors import MAX_LIMIT, SORT_KEYS
 from caas.errors import BadRequest, NotFound
+from caas.numbers import INT32_MAX, decimal, parse_int
 
 Version = tuple[int, int]
 
@@ -128,10 +129,9 @@ def query_uint(call: Call, name: str) -> int | None:
     raw = call.query.get(name)
     if raw is None:
         return None
-    if not (raw.isascii() and raw.isdigit()):
-        raise BadRequest(f"Invalid input for query parameters {name}. Value: {raw[:100]}. "
-                         f"{raw[:100]!r} does not match '^[0-9]*$'")
-    return min(int(raw), 2**31 - 1)
+    value = parse_int(raw, name, 0, message=f"Invalid input for query parameters {name}. Value: {raw[:100]}. "
+                                            f"{raw[:100]!r} does not match '^[0-9]*$'")
+    return min(value, MAX_INT)
 
 
 def version_at_least(call: Call, minor: int) -> bool:
@@ -146,7 +146,7 @@ _FALSE = ("0", "f", "false", "off", "n", "no")
 _BOOL_ENUM = {"True": True, "TRUE": True, "true": True, "1": True, "ON": True, "On": True, "on": True, "YES": True,
               "Yes": True, "yes": True, "False": False, "FALSE": False, "false": False, "0": False, "OFF": False,
               "Off": False, "off": False, "NO": False, "No": False, "no": False}
-MAX_INT = 0x7FFFFFFF
+MAX_INT = INT32_MAX
 MAX_FLOAT = 3.40282e+38
 
 
@@ -155,9 +155,12 @@ def _int_field(value, field: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise not_of_type(field, value, "integer", "string")
     if isinstance(value, str):
-        if not (value.isascii() and value.isdigit()):
+        if not (value.isascii() and value.isdigit()):  # Nova's pattern; "²" is a digit, but not ASCII
             raise invalid(field, value, f"{value[:50]!r} does not match '^[0-9]+$'")
-        value = int(value)
+        number = decimal(value, 0, MAX_INT)
+        if number is None:  # ASCII digits, of a number too large
+            raise invalid(field, value, f"{value[:50]} is greater than the maximum of {MAX_INT}")
+        value = number
     if value < minimum:
         raise invalid(field, value, f"{value} is less than the minimum of {minimum}")
     if value > MAX_INT:
@@ -268,10 +271,8 @@ def next_link(call: Call, collection: str, marker: str) -> dict:
 
 def collection_links(call: Call, items: list, collection: str, marker_of) -> list[dict]:
     """Nova's ``*_links``: a next link when the page is full (``limit``, capped by the maximum)."""
-    try:
-        max_items = min(int(call.query.get("limit", MAX_LIMIT)), MAX_LIMIT)
-    except ValueError:
-        max_items = MAX_LIMIT
+    limit = decimal(call.query.get("limit", ""), 0)  # a bad one was refused before (query_uint)
+    max_items = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
     if max_items and max_items == len(items):
         return [next_link(call, collection, marker_of(items[-1]))]
     return []
@@ -316,10 +317,7 @@ def _min_filter(call: Call, name: str) -> int | None:
     raw = call.query.get(name)
     if raw is None:
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"Invalid {name} filter [{raw}]") from None
+    value = parse_int(raw, name, None, None, message=f"Invalid {name} filter [{raw}]")
     return max(-MAX_INT - 1, min(value, MAX_INT + 1))  # the columns are 32-bit: beyond is all or nothing
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from caas.compute.scheduler.state import PciAlias, PciRequest
 from caas.errors import BadRequest
+from caas.numbers import INT32_MAX, decimal
 
 EXTRA_SPEC = "pci_passthrough:alias"
 
@@ -34,16 +35,15 @@ def pci_requests(extra_specs: Mapping[str, str], aliases: Sequence[PciAlias]) ->
     requests = []
     for item in str(value).split(","):
         name, sep, count_text = item.partition(":")
-        name, count_text = name.strip(), count_text.strip()
-        # isdigit() rather than int(): int() would accept "+2", " 2", "2_0" and "²".
-        if not sep or not name or not (count_text.isascii() and count_text.isdigit()) or int(count_text) < 1:
+        name, count = name.strip(), decimal(count_text.strip(), 1, INT32_MAX)
+        if not sep or not name or count is None:
             raise BadRequest(
                 f"Invalid PCI alias definition {value!r} in {EXTRA_SPEC}: expected "
                 "comma-separated NAME:COUNT items with COUNT a positive integer"
             )
         if name not in specs_by_name:
             raise BadRequest(f"PCI alias {name} is not defined")
-        requests.append(PciRequest(alias=name, count=int(count_text), specs=tuple(specs_by_name[name])))
+        requests.append(PciRequest(alias=name, count=count, specs=tuple(specs_by_name[name])))
     return tuple(requests)
 
 
