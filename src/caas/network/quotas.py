@@ -6,6 +6,7 @@ from sqlalchemy import delete, select
 
 from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, Forbidden
+from caas.numbers import INT32_MAX
 from caas.identity.context import AuthContext
 from caas.network.common import DEFAULT_QUOTAS, Base
 from caas.network.models import NetworkQuota
@@ -53,6 +54,9 @@ class QuotasMixin(Base):
             if isinstance(value, bool) or not isinstance(value, int) or value < -1:
                 raise BadRequest(f"Invalid input for {resource}. Reason: '{value}' must be an integer >= -1.",
                                  kind="InvalidInput")
+            if value > INT32_MAX:  # Neutron's bound (the column is an integer); 2**63 was a 500
+                raise BadRequest(f"Invalid input for {resource}. Reason: '{value}' is too large - must be no larger "
+                                 f"than '{INT32_MAX}'.", kind="InvalidInput")
         with self.db.write() as s:
             self.lock_project(s, project_id)
             for resource, value in limits.items():
