@@ -88,6 +88,7 @@ def test_content_types_as_cinder(A, vol):
     assert A.get(f"{V3}/volumes/{vol['id']}").json()["volume"]["size"] == vol["size"]
     r = A.post(f"{V3}/volumes", content=raw, headers={"Content-Type": "application/vnd.openstack.volume+json"})
     assert r.status_code == 202, r.text
+    wait_status(A, r.json()["volume"]["id"], "available")  # a volume still creating may not be deleted
     delete(A, r.json()["volume"]["id"])
 
 

@@ -217,19 +217,31 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-async def read_json(request: Request, limit: int, check_type: bool = True) -> Any:
-    """The request's JSON body, or None when it has none. Bounded by ``limit`` bytes whether or
-    not the client sent Content-Length (413), malformed JSON is 400. ``check_type=False`` when
-    the route has checked the Content-Type itself.
+@dataclass(frozen=True)
+class BodyRules:
+    """How an API reads a JSON body, as its real counterpart does (read in their sources; the
+    Keystone anchor asked). ``types``: the Content-Types it parses (``+json``: any
+    ``application/...+json``; None: whatever the type); another type is ``refuse(refusal)``;
+    ``untyped``: a body sent without a Content-Type is parsed (else ignored, as Cinder does);
+    ``bom``: a UTF-8 byte order mark before the JSON is taken (Flask finds the encoding
+    itself; oslo's jsonutils, behind the others, decodes plain UTF-8, so a BOM is malformed)."""
 
-    Each API reads a body as its real counterpart does (read in their sources; Keystone asked),
-    told apart by the prefix it is mounted at. The Content-Type: Keystone parses JSON types
-    (Flask's ``is_json``) and bodies sent without one, and refuses any other with 400; Nova
-    also takes ``text/plain`` (eventlet's default) and refuses others with 415; Cinder refuses
-    others with 415 and ignores a body sent without a Content-Type; Neutron and Glance parse the
-    body whatever its Content-Type; ``/caas/v1`` (and anything else) takes JSON types only,
-    415. A UTF-8 byte order mark before the JSON is 400 (oslo's jsonutils decodes plain UTF-8),
-    except on Keystone, whose Flask finds the encoding itself."""
+    types: tuple[str, ...] | None = (JSON_TYPE, "+json")
+    refuse: type[CaasError] = UnsupportedMediaType
+    refusal: str = "Unsupported content type: {ctype}; send application/json."
+    untyped: bool = True
+    bom: bool = False
+
+    def accepts(self, ctype: str) -> bool:
+        if self.types is None or ctype in self.types:
+            return True
+        return "+json" in self.types and ctype.startswith("application/") and ctype.endswith("+json")
+
+
+async def read_json(request: Request, limit: int, rules: BodyRules = BodyRules(), check_type: bool = True) -> Any:
+    """The request's JSON body, or None when it has none, read by the API's ``rules``. Bounded
+    by ``limit`` bytes whether or not the client sent Content-Length (413), malformed JSON is
+    400. ``check_type=False`` when the route has checked the Content-Type itself."""
     length = request.headers.get("content-length")
     if length is not None:
         try:
@@ -247,24 +259,13 @@ async def read_json(request: Request, limit: int, check_type: bool = True) -> An
     raw = b"".join(chunks)
     if not raw.strip():
         return None
-    service = request.url.path.split("/", 2)[1]
     ctype = media_type(request) if check_type else None  # None: not checked here; "": none sent
-    if ctype:
-        json_type = ctype == JSON_TYPE or (ctype.startswith("application/") and ctype.endswith("+json"))
-        own = {"compute": (JSON_TYPE, "application/vnd.openstack.compute+json", "text/plain"),
-               "volume": (JSON_TYPE, "application/vnd.openstack.volume+json")}
-        if service == "identity" and not json_type:
-            raise BadRequest("Expecting to find application/json in Content-Type header. The server could not "
-                             "comply with the request since it is either malformed or otherwise incorrect. The "
-                             "client is assumed to be in error.")
-        if service in own and ctype not in own[service]:
-            raise UnsupportedMediaType("Unsupported Content-Type")
-        if service not in ("identity", "network", "image", *own) and not json_type:
-            raise UnsupportedMediaType(f"Unsupported content type: {ctype}; send {JSON_TYPE}.")
-    elif ctype == "" and service == "volume":
+    if ctype and not rules.accepts(ctype):
+        raise rules.refuse(rules.refusal.format(ctype=ctype))
+    if ctype == "" and not rules.untyped:
         return None
     try:
-        return json.loads(raw if service == "identity" else raw.decode("utf-8"))
+        return json.loads(raw if rules.bom else raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("Malformed request body: the body is not valid JSON.") from None
     except RecursionError:
@@ -352,8 +353,9 @@ class ServiceAPI:
 
     def __init__(self, name: str, error_format: ErrorFormat, max_body: int = 1024 * 1024,
                  validate_token: Callable[[str], Any] | None = None,
-                 microversions: Microversions | None = None) -> None:
+                 microversions: Microversions | None = None, body_rules: BodyRules = BodyRules()) -> None:
         self.name = name
+        self.body_rules = body_rules
         self.microversions = microversions
         self.validate_token = validate_token
         self.error_format = error_format
@@ -435,7 +437,8 @@ class ServiceAPI:
                     response = await self._run_streaming(spec.handler, call)
                 else:
                     if request.method in BODY_METHODS:
-                        call.body = await read_json(request, self.max_body, check_type=spec.media_types is None)
+                        call.body = await read_json(request, self.max_body, self.body_rules,
+                                                check_type=spec.media_types is None)
                         if call.body is not None:
                             _refuse_nul(_strings(call.body))
                     response = spec.handler(call) if spec.inline else await self.pool.run(spec.handler, call)

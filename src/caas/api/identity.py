@@ -8,7 +8,7 @@ import datetime as dt
 from starlette.responses import Response
 
 from caas.api import identity_schemas as S
-from caas.api.framework import Call, ServiceAPI, empty, json_response, wrapped
+from caas.api.framework import BodyRules, Call, ServiceAPI, empty, json_response, wrapped
 from caas.errors import BadRequest, CaasError, Unauthorized
 from caas.identity.auth import PasswordCredentials, Scope, TokenService
 from caas.identity.context import AuthContext
@@ -37,7 +37,11 @@ def _bool_filter(value: str | None) -> bool | None:
 
 
 def build(identity: IdentityService, tokens: TokenService, max_body: int) -> ServiceAPI:
-    api = ServiceAPI("identity", keystone_error, max_body=max_body, validate_token=tokens.validate)
+    # Flask's is_json types, and bodies without a type; any other is 400 (the Keystone anchor's words)
+    rules = BodyRules(refuse=BadRequest, bom=True, refusal=(
+        "Expecting to find application/json in Content-Type header. The server could not comply with the request "
+        "since it is either malformed or otherwise incorrect. The client is assumed to be in error."))
+    api = ServiceAPI("identity", keystone_error, max_body=max_body, validate_token=tokens.validate, body_rules=rules)
 
     # ---- helpers -------------------------------------------------------------------------
     def auth(call: Call) -> AuthContext:

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from starlette.responses import Response, StreamingResponse
 
-from caas.api.framework import Call, ServiceAPI, empty, json_response
+from caas.api.framework import BodyRules, Call, ServiceAPI, empty, json_response
 from caas.errors import BadRequest, CaasError, NotFound
 from caas.image import schema as S
 from caas.image.models import Image, ImageMember
@@ -173,8 +173,9 @@ def _blocks(fh: BinaryIO) -> Iterator[bytes]:
 
 def build(cloud) -> ServiceAPI:
     images = cloud.image
+    # Glance's JSON deserializer reads a body whatever its type (PATCH and uploads name theirs)
     api = ServiceAPI("image", glance_error, max_body=cloud.settings.max_body_bytes,
-                     validate_token=cloud.tokens.validate)
+                     validate_token=cloud.tokens.validate, body_rules=BodyRules(types=None))
 
     # ---- version discovery (no token needed, as in Glance) -------------------------------
     def versions_doc(call: Call) -> dict:

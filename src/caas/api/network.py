@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from caas.api import listing
 from caas.api import network_schemas as S
-from caas.api.framework import Call, ServiceAPI, empty, json_response, wrapped
+from caas.api.framework import BodyRules, Call, ServiceAPI, empty, json_response, wrapped
 from caas.errors import BadRequest, CaasError, Forbidden, NotFound
 from caas.network.tags import TAGGABLE
 
@@ -47,7 +47,7 @@ def neutron_error(exc: CaasError) -> dict:
 def build(cloud) -> ServiceAPI:
     net = cloud.network
     api = ServiceAPI("network", neutron_error, max_body=cloud.settings.max_body_bytes,
-                     validate_token=cloud.tokens.validate)
+                     validate_token=cloud.tokens.validate, body_rules=BodyRules(types=None))  # any type, as Neutron
 
     def auth(call: Call):
         ctx = call.project_auth()

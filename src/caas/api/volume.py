@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from caas.api import volume_schemas as S
-from caas.api.framework import Call, Handler, Microversions, ServiceAPI, empty, json_response
+from caas.api.framework import JSON_TYPE, BodyRules, Call, Handler, Microversions, ServiceAPI, empty, json_response
 from caas.errors import BadRequest, CaasError, NotFound
 from caas.identity.context import AuthContext
 from caas.numbers import INT32_MAX, decimal, parse_int
@@ -170,7 +170,10 @@ def build(cloud) -> ServiceAPI:
     api = ServiceAPI("volume", cinder_error, max_body=cloud.settings.max_body_bytes,
                      validate_token=cloud.tokens.validate,
                      microversions=Microversions(service="volume", minimum=MIN_VERSION, maximum=MAX_VERSION,
-                                                 legacy_header=None))
+                                                 legacy_header=None),
+                     # Cinder's types (others 415); a body sent without a type is ignored
+                     body_rules=BodyRules(types=(JSON_TYPE, "application/vnd.openstack.volume+json"),
+                                          refusal="Unsupported Content-Type", untyped=False))
 
     def route(method: str, path: str) -> Callable[[Handler], Handler]:
         """Register ``path`` under /v3 and under /v3/{project_id} (the project-less one first,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from caas.api.framework import Call, Microversions, ServiceAPI, json_response
+from caas.api.framework import JSON_TYPE, BodyRules, Call, Microversions, ServiceAPI, json_response
 from caas.errors import CaasError
 
 MIN_VERSION = "2.1"
@@ -38,7 +38,10 @@ def build(cloud) -> ServiceAPI:
 
     api = ServiceAPI("compute", nova_error, max_body=cloud.settings.max_body_bytes,
                      validate_token=cloud.tokens.validate,
-                     microversions=Microversions("compute", MIN_VERSION, MAX_VERSION, "X-OpenStack-Nova-API-Version"))
+                     microversions=Microversions("compute", MIN_VERSION, MAX_VERSION, "X-OpenStack-Nova-API-Version"),
+                     # Nova's types, and text/plain (eventlet's default); others are 415
+                     body_rules=BodyRules(types=(JSON_TYPE, "application/vnd.openstack.compute+json", "text/plain"),
+                                          refusal="Unsupported Content-Type"))
 
     @api.route("GET", "/", unversioned=True, inline=True)
     def versions(call: Call) -> Response:
