@@ -31,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route, Router
 
 from caas.api.pools import WorkerPool
+from caas.numbers import decimal
 from caas.errors import (BadRequest, CaasError, Forbidden, MethodNotAllowed, NotAcceptable, NotFound, PayloadTooLarge,
                          Unauthorized, UnsupportedMediaType)
 
@@ -135,9 +136,11 @@ Version = tuple[int, int]
 def parse_version(text: str) -> Version:
     """``"2.60"`` as ``(2, 60)``; ValueError for anything else."""
     major, dot, minor = text.strip().partition(".")
-    if not dot or not major.isdigit() or not minor.isdigit() or len(major) > 4 or len(minor) > 4:
+    # plain ASCII digits: isdigit() also takes "²" (which int() refuses) and "١" (which it reads)
+    numbers = [decimal(part, 0, 9999) if part[:1] != "-" else None for part in (major, minor)]
+    if not dot or None in numbers:
         raise ValueError(text)
-    return int(major), int(minor)
+    return numbers[0], numbers[1]
 
 
 @dataclass(frozen=True)
