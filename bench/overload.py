@@ -165,6 +165,9 @@ def main() -> None:
                           f"prober errors {out['probe_errors'] or 'none'}")
                     print(f"  clusters settled {took:.1f} s after the burst: {ended}; most instances seen {peak} "
                           f"(quota {args.quota})")
+                    reasons = sorted({v["status_reason"][:160] for v in clusters if v["status"] == "ERROR"})
+                    for reason in reasons[:5]:
+                        print(f"  ERROR: {reason}")
                     for v in clusters:
                         c.delete(f"{API}/{v['id']}")
                     settle(c, args.timeout)

@@ -338,6 +338,9 @@ def test_each_field_of_a_valid_body_survives_hostile_values(world, server):
 
 # last: its deletes may remove what the tests above use
 def test_every_route_survives_hostile_requests(world, server):
+    if server.backend == "postgresql":
+        pytest.skip("the routes' own checks do not depend on the backend (numbers that only one backend "
+                    "stores are in the bodies, sent to both by the test above)")
     c, ids = world
     # a fixed seed by default, so that CI is repeatable; CAAS_TEST_SEED=random explores
     raw_seed = os.environ.get("CAAS_TEST_SEED", "14")

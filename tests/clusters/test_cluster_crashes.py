@@ -17,7 +17,7 @@ import pytest
 from tests.clusters.common import API, create, delete, leftovers, project, set_quota, wait
 from tests.conftest import CaasServer, client_for, issue_token
 
-TRIALS = int(os.environ.get("CAAS_TEST_KILL_TRIALS", "6"))
+TRIALS = int(os.environ.get("CAAS_TEST_KILL_TRIALS", "4"))
 ADD = 18
 
 
