@@ -84,6 +84,17 @@ def test_config_drive_layout(tmp_path):
     configdrive.build(bad, tmp_path)
     assert not (latest / "cloud_config.json").exists()
     assert "invalid #cloud-config" in (latest / "cloud_config_error.txt").read_text()
+    # an alias bomb: a few hundred bytes of YAML that would be 387 million values written out in full
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"] + [
+        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    bomb = _spec(user_data=base64.b64encode(("#cloud-config\n" + "\n".join(levels) + "\n").encode()).decode())
+    configdrive.build(bomb, tmp_path)
+    assert not (latest / "cloud_config.json").exists()
+    assert "aliases expand" in (latest / "cloud_config_error.txt").read_text()
+    # anchors within reason are cloud-config as cloud-init reads it
+    fine = _spec(user_data=base64.b64encode(b"#cloud-config\nx: &c [echo, hi]\nruncmd: [*c, *c]\n").decode())
+    configdrive.build(fine, tmp_path)
+    assert json.loads((latest / "cloud_config.json").read_text())["runcmd"] == [["echo", "hi"], ["echo", "hi"]]
 
 
 def test_lower_for_refuses_vm_disks_and_unpacks_tars(tmp_path):

@@ -100,7 +100,33 @@ def parse_cloud_config(raw: bytes) -> tuple[dict | None, str | None]:
         parsed = {}
     if not isinstance(parsed, dict):
         return None, "invalid #cloud-config: not a mapping"
+    if not _fits(parsed, MAX_CLOUD_CONFIG_NODES):
+        return None, (f"invalid #cloud-config: its aliases expand to more than {MAX_CLOUD_CONFIG_NODES} values "
+                      "(a YAML alias bomb?)")
     return parsed, None
+
+
+# YAML aliases make a small document a huge one once written out as JSON (nine nested lists of
+# nine aliases are 387 million values from a few hundred bytes): the caas process itself writes
+# cloud_config.json, so what the document expands to is bounded, not only its length.
+MAX_CLOUD_CONFIG_NODES = 100_000
+
+
+def _fits(value, budget: int) -> bool:
+    """Whether ``value`` written out in full (every alias expanded) has at most ``budget``
+    values; stops counting as soon as it has more."""
+    stack = [value]
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return False
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return True
 
 
 def _write(path: Path, content: bytes, mode: int = 0o644) -> None:
