@@ -3,6 +3,8 @@ codes and renders them in each API's own error format. Services never raise HTTP
 
 from __future__ import annotations
 
+import math
+
 
 class CaasError(Exception):
     """Base of every error a service raises on purpose. ``status`` is the HTTP mapping."""
@@ -86,3 +88,11 @@ class TooManyRequests(CaasError):
     def __init__(self, message: str = "", kind: str | None = None, *, retry_after: float = 1.0) -> None:
         super().__init__(message, kind)
         self.retry_after = retry_after
+
+
+def wait_seconds(exc: CaasError) -> int | None:
+    """How long a refusal asks the caller to wait before trying again (its ``retry_after``), in
+    whole seconds and at least one, as a Retry-After header gives it; None when it asks for no
+    wait."""
+    seconds = getattr(exc, "retry_after", None)
+    return max(1, math.ceil(seconds)) if seconds else None

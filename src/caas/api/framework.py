@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -33,7 +32,7 @@ from starlette.routing import Route, Router
 from caas.api.pools import WorkerPool
 from caas.numbers import decimal
 from caas.errors import (BadRequest, CaasError, Forbidden, MethodNotAllowed, NotAcceptable, NotFound, PayloadTooLarge,
-                         Unauthorized, UnsupportedMediaType)
+                         Unauthorized, UnsupportedMediaType, wait_seconds)
 
 log = logging.getLogger("caas.api")
 
@@ -391,8 +390,9 @@ class ServiceAPI:
         headers = {}
         if exc.status == 401:
             headers["WWW-Authenticate"] = 'Keystone uri="/identity"'
-        if getattr(exc, "retry_after", None):
-            headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        wait = wait_seconds(exc)
+        if wait:
+            headers["Retry-After"] = str(wait)
         if self.microversions is not None:
             headers.update(self.microversions.headers(version or self.microversions.min_version))
         return json_response(self.error_format(exc), status=exc.status, headers=headers)

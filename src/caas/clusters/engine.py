@@ -38,6 +38,8 @@ HEAD_NAME = "head"  # the head's row in cluster_node (its hostname is NAME-head)
 # Teardown order: what depends on a resource goes before it.
 TEARDOWN = ("server", "floating_ip", "port", "router_interface", "router", "security_group", "subnet", "network")
 PARALLEL = 16
+# A cluster's record once its work is over (finished, failed or rolled back).
+IDLE = {"operation": None, "operation_nodes": None, "step": None}
 POLL = 0.2
 
 
@@ -526,8 +528,7 @@ class Engine:
         """The work's final state, unless a delete was asked for meanwhile (then False)."""
         with self.db.write() as s:
             done = s.execute(update(Cluster).where(Cluster.id == cluster_id, Cluster.status != DELETING)
-                             .values(operation=None, operation_nodes=None, step=None, updated_at=utcnow(),
-                                     **values)).rowcount
+                             .values(**IDLE, updated_at=utcnow(), **values)).rowcount
         return bool(done)
 
     def run(self, cluster_id: str, operation: str, names: list[str] | None = None, user_key: str = "") -> None:
@@ -558,7 +559,7 @@ class Engine:
                 log.info("cluster %s: %s interrupted by shutdown", cluster_id, operation)
                 return
             log.exception("cluster %s: %s failed unexpectedly", cluster_id, operation)
-            self._set(cluster_id, status=ERROR, operation=None, operation_nodes=None, step=None,
+            self._set(cluster_id, status=ERROR, **IDLE,
                       status_reason=f"{operation} failed: {cloud_message(exc)}")
             self.event(cluster_id, operation, f"failed unexpectedly: {cloud_message(exc)}", "error")
         finally:
@@ -607,7 +608,7 @@ class Engine:
             n = self.teardown(work)
         except Exception as exc:  # noqa: BLE001
             self._interrupted(exc)
-            self._set(c.id, status=ERROR, operation=None, operation_nodes=None, step=None,
+            self._set(c.id, status=ERROR, **IDLE,
                       status_reason=f"{reason}; the rollback failed too ({cloud_message(exc)}): delete the cluster "
                                     "to retry")
             self.event(c.id, "rollback", f"failed: {cloud_message(exc)}", "error", time.monotonic() - t0)
@@ -685,7 +686,7 @@ class Engine:
             n = self.teardown(work)
         except Exception as exc:  # noqa: BLE001
             self._interrupted(exc)
-            self._set(c.id, status=ERROR, operation=None, operation_nodes=None, step=None,
+            self._set(c.id, status=ERROR, **IDLE,
                       status_reason=f"delete failed: {cloud_message(exc)}; delete again to retry")
             self.event(c.id, "delete", f"failed: {cloud_message(exc)}", "error", time.monotonic() - t0)
             return

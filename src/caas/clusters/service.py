@@ -301,15 +301,22 @@ class ClusterService:
                               .where(Cluster.project_id == project_id, Cluster.operation.in_(("create", "add")),
                                      ClusterNode.status == BUILDING)))
 
-    def _counted(self, project_id: str) -> set[str]:
-        """The in-flight nodes whose server exists (read before the cloud's usage is)."""
+    def _reservations(self, project_id: str) -> tuple[set[str], dict]:
+        """Read before the cloud's usage is: the in-flight nodes whose server exists (the
+        cloud's to count), and what the others hold (``_held``)."""
         with self.db.read() as s:
-            return {n.id for n in self._in_flight(s, project_id) if n.server_id}
+            nodes = self._in_flight(s, project_id)
+        counted = {n.id for n in nodes if n.server_id}
+        return counted, self._sizes([n for n in nodes if n.id not in counted])
 
     @classmethod
     def _held(cls, s, project_id: str, counted: set[str]) -> dict:
-        rest = [n for n in cls._in_flight(s, project_id) if n.id not in counted]
-        return {"instances": len(rest), "cores": sum(n.vcpus for n in rest), "ram": sum(n.ram for n in rest)}
+        """What the project's in-flight nodes not in ``counted`` hold, now."""
+        return cls._sizes([n for n in cls._in_flight(s, project_id) if n.id not in counted])
+
+    @staticmethod
+    def _sizes(nodes: list[ClusterNode]) -> dict:
+        return {"instances": len(nodes), "cores": sum(n.vcpus for n in nodes), "ram": sum(n.ram for n in nodes)}
 
     def _claim_quota(self, s, project_id: str, lines: list[dict], counted: set[str]) -> None:
         """Under the project's lock row: the quota lines checked again against the clusters in
@@ -351,9 +358,7 @@ class ClusterService:
         node = self._flavor(conn, req.node_flavor or self.settings.cluster_flavor)
         if req.key_name:
             self._user_key(ctx, req.key_name)
-        counted = self._counted(ctx.project_id)
-        with self.db.read() as s:
-            held = self._held(s, ctx.project_id, counted)
+        counted, held = self._reservations(ctx.project_id)
         lines, short = self._check(conn, ctx, self._need(req.node_count, head, node, True), held)
         names = node_names.next_free([], req.node_count, NODE_PREFIX, self.settings.cluster_node_width)
         with self.db.read() as s:
@@ -482,9 +487,7 @@ class ClusterService:
             raise BadRequest(f"A cluster has at most {MAX_NODES} compute nodes.")
         conn = self._cloud(ctx)
         node_flavor = self._flavor(conn, flavor or c.node_flavor)
-        counted = self._counted(c.project_id)
-        with self.db.read() as s:
-            held = self._held(s, c.project_id, counted)
+        counted, held = self._reservations(c.project_id)
         lines, short = self._check(conn, ctx, self._need(len(wanted), None, node_flavor, False), held)
         if short:
             raise QuotaShortfall(short)

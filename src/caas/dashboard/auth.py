@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
-import math
 
 import httpx
 from starlette.requests import Request
@@ -15,7 +14,7 @@ from caas.config import Settings
 from caas.dashboard import session as sessions
 from caas.dashboard.client import ApiClient, ApiError
 from caas.dashboard.pages import PREFIX, SECURITY_HEADERS, Pages, View, read_form, render_public, safe_next
-from caas.errors import TooManyRequests
+from caas.errors import TooManyRequests, wait_seconds
 from caas.identity.throttle import Budget, Key, Throttle, describe
 
 pages = Pages()
@@ -141,7 +140,7 @@ async def login(request: Request) -> Response:
     except TooManyRequests as exc:
         page = _login_page(request, 429, "Too many failed logins for this user or from this address. "
                                          f"Try again in {describe(exc.retry_after)}.", **values)
-        page.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+        page.headers["Retry-After"] = str(wait_seconds(exc))
         return page
     except ApiError as exc:
         status = exc.status if 400 <= exc.status < 500 else 502
