@@ -59,6 +59,36 @@ def test_root_and_posts_without_a_session(server):
         assert b.http.get("/dashboard/clusters").status_code == 303
 
 
+# What each asks GET / for: the browsers' address bars (Chromium's, as tests/e2e sends it, and
+# Firefox's) want HTML; keystoneauth's version discovery sends application/json, curl, requests
+# and httpx */*; the last two name both, or nothing.
+BROWSERS = ["text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,"
+            "application/signed-exchange;v=b3;q=0.7",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "text/html"]
+CLIENTS = ["application/json", "*/*", "application/json, text/html", "text/html;q=0.5, application/json",
+           "text/html;q=nan, */*", "text/html;q=2, */*;q=0.9", ""]
+
+
+def test_root_sends_a_browser_to_the_dashboard_and_clients_json(server):
+    with Browser(server) as b:
+        for accept in BROWSERS:
+            r = b.http.get("/", headers={"Accept": accept})
+            assert (r.status_code, r.headers["location"]) == (303, "/dashboard"), accept
+            assert r.headers["vary"] == "Accept"
+        for accept in CLIENTS:
+            request = b.http.build_request("GET", "/", headers={"Accept": accept})
+            if not accept:
+                del request.headers["accept"]
+            r = b.http.send(request)
+            assert r.status_code == 200 and r.headers["content-type"].startswith("application/json"), accept
+            assert r.json()["services"]["compute"] == f"{server.url}/compute" and r.headers["vary"] == "Accept"
+    # keystoneauth itself (as the openstack CLI with the root as its auth_url): the JSON, which
+    # it then reads as no version document
+    from keystoneauth1 import discover, exceptions, session
+    with pytest.raises(exceptions.DiscoveryFailure, match='Bad version data returned: {"name": ?"caas"'):
+        discover.get_version_data(session.Session(), server.url + "/")
+
+
 def test_login_sets_an_httponly_samesite_cookie(server):
     with Browser(server) as b:
         r = b.login()

@@ -129,6 +129,37 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
                          status=500)
 
 
+def _quality(accept: str, kind: str, subtype: str) -> float:
+    """The q-value ``accept`` gives ``kind/subtype``: that of its most specific matching range
+    (``kind/subtype``, then ``kind/*``, then ``*/*``), 0 when none matches. A q that is no
+    number from 0 to 1 counts as 0 (never an error: this only chooses a representation)."""
+    best, specificity = 0.0, -1
+    for item in accept.split(","):
+        media, *params = (part.strip() for part in item.split(";"))
+        mtype, _, msub = media.lower().partition("/")
+        rank = {(kind, subtype): 2, (kind, "*"): 1, ("*", "*"): 0}.get((mtype, msub))
+        if rank is None or rank <= specificity:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+                q = q if 0.0 <= q <= 1.0 else 0.0  # NaN too
+        best, specificity = q, rank
+    return best
+
+
+def prefers_html(accept: str) -> bool:
+    """Does this Accept header rank text/html above JSON? A browser's does (``text/html,...,
+    */*;q=0.8``); keystoneauth's discovery (``application/json``), curl's, requests' and httpx's
+    (``*/*``) and none at all do not: a tie goes to JSON."""
+    return _quality(accept, "text", "html") > _quality(accept, "application", "json")
+
+
 def worker_pools() -> dict[str, WorkerPool]:
     """The cloud APIs' pool and the cluster API's (see pools.py for why they are two). The
     cluster pool is smaller: each of its handlers holds a thread while it calls the cloud."""
@@ -158,8 +189,14 @@ def create_app(cloud: Cloud) -> Starlette:
         return PlainTextResponse("\n".join(lines) + "\n")
 
     async def root(request: Request) -> Response:
+        """A browser (its address bar asks for HTML first) goes to the dashboard; every other
+        client gets the services as JSON. The answer depends on Accept, so caches are told."""
+        vary = {"Vary": "Accept"}
+        if prefers_html(request.headers.get("accept", "")):
+            return RedirectResponse("/dashboard", status_code=303, headers=vary)
         base = str(request.base_url).rstrip("/")
-        return json_response({"name": "caas", "services": {p.strip("/"): f"{base}{p}" for p in apis}})
+        return json_response({"name": "caas", "services": {p.strip("/"): f"{base}{p}" for p in apis}},
+                             headers=vary)
 
     apis = {
         "/identity": identity_api.build(cloud.identity, cloud.tokens, settings.max_body_bytes),
