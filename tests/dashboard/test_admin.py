@@ -10,6 +10,8 @@ import uuid
 import httpx
 import pytest
 
+from caas.config import Settings
+from caas.dashboard.admin import usage
 from tests.conftest import client_for, issue_token, make_member
 from tests.dashboard.common import Browser, flash, submit, text
 
@@ -155,12 +157,29 @@ def test_admin_pages_need_a_session(sqlite_server):
 
 # ---- hypervisors -----------------------------------------------------------------------------
 def test_hypervisors(ab, admin_api):
+    """vCPUs against the capacity the scheduler counts (the physical ones times the allocation
+    ratio, 4 by default, as the server that inherits this environment has it), RAM and disk at
+    their ratio of 1, with nothing more said."""
+    ratio = Settings().cpu_allocation_ratio
+    assert ratio == 4.0 and Settings().ram_allocation_ratio == Settings().disk_allocation_ratio == 1.0
     [h] = admin_api.get("/compute/v2.1/os-hypervisors/detail").json()["hypervisors"]
-    shown = text(ab.get(D + "/admin/hypervisors"))
+    page = ab.get(D + "/admin/hypervisors")
+    shown = text(page)
     assert f"{h['hypervisor_hostname']}" in shown
-    assert f"{h['vcpus_used']} / {h['vcpus']} {h['memory_mb_used']} / {h['memory_mb']} " \
-           f"{h['local_gb_used']} / {h['local_gb']} {h['running_vms']}" in shown
+    assert "vCPUs used / capacity RAM used / capacity (MiB) Disk used / capacity (GB)" in shown
+    assert f"{h['vcpus_used']} / {h['vcpus'] * 4} {h['vcpus']} physical × ratio 4 {h['memory_mb_used']} / " \
+           f"{h['memory_mb']} {h['local_gb_used']} / {h['local_gb']} {h['running_vms']}" in shown
     assert "up" in shown and "enabled" in shown
+
+
+@pytest.mark.parametrize("vcpus, ratio, capacity", [(2, 4.0, 8), (3, 1.5, 4), (10, 0.3, 3), (0, 16.0, 0)])
+def test_hypervisor_capacity_is_the_schedulers(vcpus, ratio, capacity):
+    """What VCPUFilter lets a host hold (``used + wanted <= vcpus * ratio``, in whole vCPUs)."""
+    settings = Settings(cpu_allocation_ratio=ratio)
+    cpu, ram, disk = usage({"vcpus": vcpus, "vcpus_used": 7, "memory_mb": 512, "memory_mb_used": 0,
+                            "local_gb": 10, "local_gb_used": 1}, settings)
+    assert cpu == {"label": "vCPUs", "used": 7, "total": vcpus, "ratio": ratio, "capacity": capacity}
+    assert (ram["capacity"], disk["capacity"], disk["used"]) == (512, 10, 1)
 
 
 # ---- projects --------------------------------------------------------------------------------

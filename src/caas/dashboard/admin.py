@@ -1,6 +1,7 @@
 """The admin section (every page and post here needs the admin role):
 
-- ``/admin/hypervisors``: each hypervisor's state and usage (vCPUs, RAM, disk, running VMs).
+- ``/admin/hypervisors``: each hypervisor's state and usage (vCPUs, RAM, disk against their
+  capacity after the allocation ratios, running VMs).
 - ``/admin/projects``: all projects; create, enable or disable, delete.
 - ``/admin/users``: all users; create (optionally with a role on a project), enable or
   disable, delete.
@@ -14,6 +15,8 @@ unknown id) is the error page.
 """
 
 from __future__ import annotations
+
+import math
 
 from starlette.responses import Response
 
@@ -55,11 +58,33 @@ def not_own(view: View, own_id: str | None, label: str) -> None:
 
 
 # ---- hypervisors -----------------------------------------------------------------------------
+# (label, unit, total's key, used's key, the setting of its allocation ratio)
+RESOURCES = (("vCPUs", "", "vcpus", "vcpus_used", "cpu_allocation_ratio"),
+             ("RAM", " (MiB)", "memory_mb", "memory_mb_used", "ram_allocation_ratio"),
+             ("Disk", " (GB)", "local_gb", "local_gb_used", "disk_allocation_ratio"))
+
+
+def usage(hypervisor: dict, settings) -> list[dict]:
+    """A hypervisor's vCPUs, RAM and disk as the scheduler counts them: ``capacity`` is the
+    physical ``total`` times the allocation ratio (rounded down: the filters compare whole
+    units with that product), ``used`` what its servers claim, which may pass ``total``.
+    The ratios are this caas's settings, with which it registers every host; the compute API
+    does not publish them (Nova's are in Placement)."""
+    out = []
+    for label, _, total_key, used_key, setting in RESOURCES:
+        total, ratio = hypervisor.get(total_key) or 0, float(getattr(settings, setting))
+        out.append({"label": label, "used": hypervisor.get(used_key) or 0, "total": total, "ratio": ratio,
+                    "capacity": math.floor(total * ratio)})
+    return out
+
+
 @pages.page("/admin/hypervisors", admin=True)
 async def hypervisors(view: View) -> Response:
     items = (await view.api.get("/compute/v2.1/os-hypervisors/detail", limit=PAGE_SIZE,
                                 marker=marker(view)))["hypervisors"]
-    return view.render("admin_hypervisors.html", title="Hypervisors", hypervisors=items,
+    settings = view.request.app.state.cloud.settings  # the same process (see ``usage``)
+    return view.render("admin_hypervisors.html", title="Hypervisors", hypervisors=items, resources=RESOURCES,
+                       usage={h["id"]: usage(h, settings) for h in items},
                        **paging(view, items, len(items) == PAGE_SIZE))
 
 
