@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from caas.dashboard.clusters import EVENTS_SHOWN, KEYS_DIR
+from caas.dashboard.pages import TEMPLATES
 from tests.clusters.common import API, leftovers, set_quota, wait
 from tests.conftest import client_for, issue_token, make_member
 from tests.dashboard.common import Browser, flash, text
@@ -60,6 +62,8 @@ def made(user: dict, name: str, n: int = 1, **kw) -> dict:
     cluster = user["api"].get(f"{API}/clusters/{name}").json()["cluster"]
     if r.status_code == 200:  # the generated key, shown once
         assert "-----BEGIN" in r.text and "only this once" in text(r)
+        assert f"copy it now to ~/.config/caas/keys/{cluster['id']} (mode 0600" in text(r)
+        assert f"where caas cluster ssh {name} finds it" in text(r)
         assert f'/dashboard/clusters/{cluster["id"]}"' in r.text
     else:
         assert r.headers["location"] == f"/dashboard/clusters/{cluster['id']}"
@@ -99,6 +103,32 @@ def test_list_create_and_the_live_page(erin):
         assert f"{n['name']} {n['role']} ● ACTIVE {n['fixed_ip']} m1.nano" in body
     assert "creating cluster web1: head + 2 node(s)" in body  # the events
     assert 'data-busy="0"' in page.text
+    # where it is: the clusters, then this one (its name last, no separator after it)
+    assert re.search(r'<nav aria-label="Breadcrumb"><ol class="crumbs"><li><a href="/dashboard/clusters">Clusters</a>'
+                     r'</li><li aria-current="page">web1</li></ol></nav>', page.text), page.text[:3000]
+    # how to get in: the CLI's command, and ssh with the file where the CLI keeps the key
+    assert (f"SSH caas cluster ssh web1 (the caas CLI finds the key itself; a compute node: caas cluster ssh web1 "
+            f"NODE ) or ssh -i ~/.config/caas/keys/{c['id']} root@{c['floating_ip']} (the private key caas generated, "
+            "shown once at the create: the caas CLI saved it in that file; from this dashboard, save it there "
+            "yourself)") in body
+    # the events: every one of them (fewer than 40), said so
+    events = erin["api"].get(f"{API}/clusters/{c['id']}/events").json()["events"]
+    assert 3 < len(events) <= 40
+    assert f"All {len(events)} events" in body and body.count(" info ") == len(events)
+
+
+@pytest.mark.parametrize("total, caption", [(45, "The last 40 of 45 events"), (40, "All 40 events"),
+                                            (0, "All 0 events")])
+def test_the_events_caption_says_how_many_are_shown(total, caption):
+    """The page's live part, rendered as its view renders it, with more events than it shows."""
+    every = [{"seq": i, "time": f"2026-12-07T06:{i:02d}:00.000Z", "step": "nodes", "level": "info",
+              "message": f"event {i}", "duration": None} for i in range(total)]
+    cluster = {"id": "c" * 32, "name": "many", "status": "ACTIVE", "nodes": [], "floating_ip": None}
+    page = text(TEMPLATES.get_template("cluster_live.html").render(
+        cluster=cluster, events=every[-EVENTS_SHOWN:], events_total=total, busy=False, progress=None,
+        session={"may_write": False}, keys_dir=KEYS_DIR))
+    assert caption in page
+    assert page.count("event ") == min(total, 40) and (total < 45 or "event 4 " not in page and "event 44" in page)
 
 
 def test_the_page_is_live_while_building(erin):
@@ -168,6 +198,10 @@ def test_a_cluster_with_the_users_keypair(erin):
     assert pub["name"] == "erin-key"
     c = made(erin, "keyed", 0, key_name="erin-key")
     assert c["key_name"] == "erin-key" and not c["keypair_generated"]
+    body = text(erin["web"].get(f"/dashboard/clusters/{c['id']}"))
+    assert (f"caas cluster ssh keyed (the caas CLI finds the key itself; a compute node: caas cluster ssh keyed NODE ) "
+            f"or ssh -i KEY root@{c['floating_ip']} (KEY: the private key of your key pair erin-key)") in body
+    assert "/.config/caas/keys" not in body
 
 
 def test_add_by_range_and_count_then_remove(erin):

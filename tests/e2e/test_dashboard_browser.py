@@ -34,7 +34,7 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test n
 from caas.dashboard.pages import NAV  # noqa: E402
 from tests.clusters.common import leftovers, set_quota, wait  # noqa: E402
 from tests.conftest import CaasServer, client_for, issue_token, make_member  # noqa: E402
-from tests.e2e.browser import CHROMIUM, Tab, accept_dialogs, launch, screenshot_dir  # noqa: E402
+from tests.e2e.browser import CHROMIUM, DESKTOP, PHONE, Tab, accept_dialogs, launch, screenshot_dir  # noqa: E402
 
 expect = sync_api.expect
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"the browser test needs Chromium at {CHROMIUM}")
@@ -154,6 +154,26 @@ def server_names(api) -> list[str]:
     return sorted(s["name"] for s in api.get("/compute/v2.1/servers").json()["servers"])
 
 
+# The cells of the events' Time column whose text takes more than one line.
+WRAPPED_TIMES_JS = """() => Array.from(document.querySelectorAll("td[data-label='Time']")).filter((td) => {
+  const range = document.createRange();
+  range.selectNodeContents(td);
+  return new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top))).size > 1;
+}).map((td) => td.textContent)"""
+
+
+def wrapped_times(tab: Tab) -> dict[str, list[str]]:
+    """The events' times broken over lines, at desktop and at phone width (none, or the page's
+    width squeezes that column)."""
+    found = {"desktop": tab.page.evaluate(WRAPPED_TIMES_JS)}
+    tab.page.set_viewport_size(PHONE)
+    try:
+        found["phone"] = tab.page.evaluate(WRAPPED_TIMES_JS)
+    finally:
+        tab.page.set_viewport_size(DESKTOP)
+    return {k: v for k, v in found.items() if v}
+
+
 def seen_at_phone_width(tab: Tab, name: str) -> None:
     """The page's checks, with a phone-width screenshot, and nothing wider than the phone."""
     tab.seen(name, phone=True)
@@ -164,6 +184,8 @@ def seen_at_phone_width(tab: Tab, name: str) -> None:
 def test_pages_need_a_login_that_leads_back(tabs, cloud, alice):
     tab = tabs()
     page = tab.page
+    tab.goto("/")  # the server's root, typed into the address bar: the dashboard, not JSON
+    assert tab.path == "/dashboard/login?next=" + quote("/dashboard/clusters", safe="")
     tab.goto("/dashboard/project/instances")
     assert tab.path == "/dashboard/login?next=" + quote("/dashboard/project/instances", safe="")
     tab.goto("/dashboard/clusters")
@@ -236,7 +258,12 @@ def test_cluster_create_grow_shrink_delete(tabs, cloud, alice, alice_api):
     cluster = alice_api.get(f"{API}/{cluster['id']}").json()["cluster"]
     assert cluster["status"] == "ACTIVE" and cluster["nodes_ready"] == 2 and cluster["floating_ip"]
     assert node_names(alice_api, cluster["id"]) == ["node001", "node002"]
-    expect(page.locator("#cluster-live")).to_contain_text(f"ssh -i KEY root@{cluster['floating_ip']}")
+    ssh = page.locator("#cluster-ssh")
+    expect(ssh).to_contain_text("caas cluster ssh web")
+    expect(ssh).to_contain_text(f"ssh -i ~/.config/caas/keys/{cluster['id']} root@{cluster['floating_ip']}")
+    expect(page.get_by_role("navigation", name="Breadcrumb")).to_have_text("Clustersweb")
+    assert page.locator("td[data-label='Time']").count() > 3
+    assert wrapped_times(tab) == {}, "the events' times are broken over lines"
     seen_at_phone_width(tab, "cluster-active")
 
     page.get_by_role("link", name="Clusters", exact=True).first.click()

@@ -19,6 +19,9 @@ STEPS = {"create": ["network", "router", "security_group", "head", "floating_ip"
 IDLE = ("ACTIVE", "ERROR")
 MAX_NODES = 1006  # the API's own limit is checked there; this only bounds the number field
 EVENTS_SHOWN = 40
+# Where the caas CLI keeps a generated private key, as the user's shell spells it (the CLI's
+# default $CAAS_CONFIG_DIR, caas.cli.clusters.config_dir; the dashboard cannot see the user's).
+KEYS_DIR = "~/.config/caas/keys"
 FIELDS = ("name", "image", "profile", "profile_version", "node_count", "node_flavor", "head_flavor", "key_name")
 
 
@@ -119,7 +122,7 @@ async def create(view: View) -> Response:
         return view.error(exc, "cluster_new.html", values=values, **await _choices(view))
     cluster = out["cluster"]
     if out.get("private_key"):  # shown once: caas keeps no copy the dashboard could show again
-        return view.render("cluster_key.html", cluster=cluster, private_key=out["private_key"])
+        return view.render("cluster_key.html", cluster=cluster, private_key=out["private_key"], keys_dir=KEYS_DIR)
     return view.redirect(f"/clusters/{part(cluster['id'])}", ok=f"Creating cluster {cluster['name']}.")
 
 
@@ -127,9 +130,9 @@ async def create(view: View) -> Response:
 async def _live(view: View) -> dict:
     cid = view.params["id"]
     cluster, events = await view.api.gather(view.api.get(_path(cid)), view.api.get(_path(cid, "/events")))
-    events = events["events"][-EVENTS_SHOWN:]
-    return {"cluster": cluster["cluster"], "events": events, "busy": busy(cluster["cluster"]),
-            "progress": progress(cluster["cluster"])}
+    every = events["events"]
+    return {"cluster": cluster["cluster"], "events": every[-EVENTS_SHOWN:], "events_total": len(every),
+            "busy": busy(cluster["cluster"]), "progress": progress(cluster["cluster"]), "keys_dir": KEYS_DIR}
 
 
 @pages.page("/clusters/{id}")
