@@ -73,7 +73,7 @@ class RecordingClient:
         self.calls.append(("get_cluster", ref))
         if self.polls:
             value = self.polls.pop(0)
-            if isinstance(value, Exception):
+            if isinstance(value, BaseException):  # KeyboardInterrupt too: a user's Ctrl-C
                 raise value
             return value
         return self.answers.get("get_cluster", cluster())
@@ -383,6 +383,73 @@ def test_failed_create_prints_reason_and_error_events(server):
     assert result.exit_code == 1
     assert "head: the server went to ERROR" in result.output
     assert "ERROR: boot failed" in result.output and "ok" not in result.output.split("ERROR")[-1]
+
+
+ROLLED_BACK = {"status": "ERROR", "status_reason": "ready: injected failure; rolled back, nothing is left",
+               "floating_ip": None, "network_id": None, "nodes_ready": 0}
+
+
+def created_with_a_key(server, tmp_path, *args, polls=()) -> tuple:
+    """``caas cluster create demo ARGS`` answered with a generated key, then ``polls``: the
+    result, and the path of the key file."""
+    server.answers["create_cluster"] = {"cluster": cluster(status="CREATING", floating_ip=None),
+                                        "private_key": "-----KEY-----"}
+    server.polls = list(polls)
+    result = run(caas_app, "cluster", "create", "demo", *args)
+    return result, tmp_path / "cfg" / "keys" / CID
+
+
+@pytest.mark.parametrize("failed", [cluster(**ROLLED_BACK), ClusterAPIError(404, "No cluster 'demo'.")],
+                         ids=["rolled-back", "gone"])
+def test_a_failed_create_removes_its_key_when_nothing_is_left(server, tmp_path, failed):
+    base = tmp_path / "cfg"
+    c.write_private(base / "known_hosts" / CID, "x")
+    result, key = created_with_a_key(server, tmp_path, polls=[cluster(status="CREATING"), failed])
+    assert result.exit_code == 1
+    assert not key.exists() and not (base / "known_hosts" / CID).exists()
+    assert f"Generated a key pair: private key saved to {key}" in result.output
+    assert f"removed its generated private key {key}: nothing of the cluster is left to log in to" in result.output
+
+
+@pytest.mark.parametrize("last", [
+    cluster(status="ERROR", status_reason="ready: failed (resources kept: --keep-on-failure)", keep_on_failure=True),
+    cluster(status="ERROR", status_reason="ready: failed; the rollback failed too (boom): delete the cluster to retry"),
+    KeyboardInterrupt()], ids=["kept-on-failure", "rollback-failed", "interrupted"])
+def test_a_failed_create_keeps_its_key_while_there_is_something_to_log_in_to(server, tmp_path, last):
+    result, key = created_with_a_key(server, tmp_path, polls=[last])
+    assert result.exit_code == (130 if isinstance(last, KeyboardInterrupt) else 1)
+    assert key.read_text() == "-----KEY-----\n"
+    if not isinstance(last, KeyboardInterrupt):
+        assert f"its generated private key stays in {key} (caas cluster ssh demo)" in result.output
+
+
+def test_a_timed_out_create_keeps_its_key(server, tmp_path):
+    server.answers["get_cluster"] = cluster(status="CREATING", step="nodes")
+    result, key = created_with_a_key(server, tmp_path, "--timeout", "1")
+    assert result.exit_code == 1 and "timed out" in result.output
+    assert key.is_file()
+
+
+def test_a_create_without_wait_leaves_its_key_to_show_and_list(server, tmp_path):
+    """--no-wait: the CLI is gone before the create fails; the next show or list that sees it
+    rolled back removes the key (and only that one)."""
+    result, key = created_with_a_key(server, tmp_path, "--no-wait")
+    assert result.exit_code == 0 and key.is_file()
+    other = "fedcba9876543210fedcba9876543210"
+    c.save_private_key(tmp_path / "cfg", other, "K")
+    server.answers["get_cluster"] = cluster(status="CREATING", floating_ip=None, network_id=None)
+    assert run(caas_app, "cluster", "show", "demo").exit_code == 0 and key.is_file()
+    server.answers["get_cluster"] = cluster(**ROLLED_BACK)
+    result = run(caas_app, "cluster", "show", "demo", "-f", "json")
+    assert result.exit_code == 0 and key.is_file() is False
+    assert json.loads(result.stdout)["status"] == "ERROR"
+    assert f"removed its generated private key {key}" in result.stderr
+
+    c.save_private_key(tmp_path / "cfg", CID, "K")
+    server.answers["list_clusters"] = [cluster(**ROLLED_BACK), cluster(id=other, name="fine")]
+    result = run(os_cluster_app, "list", prog="os_cluster")
+    assert result.exit_code == 0 and not key.exists() and (tmp_path / "cfg" / "keys" / other).is_file()
+    assert "cluster demo: removed its generated private key" in result.output
 
 
 def test_delete_waits_until_gone_and_forgets_the_cluster(server, tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.clusters.common import leftovers, set_quota
+from tests.clusters.common import leftovers, set_quota, wait
 from tests.conftest import CaasServer, client_for, issue_token, make_member
 
 BIN = Path(sys.executable).parent
@@ -108,10 +108,26 @@ def test_quota_refusal_lists_every_shortfall(carol):
     assert "toobig" not in run(carol["env"], "os_cluster", "list").stdout
 
 
-def test_a_failed_create_exits_1_with_its_reason(carol, cloud):
+def test_a_failed_create_exits_1_with_its_reason_and_leaves_no_key(carol, cloud):
+    keys = Path(carol["env"]["CAAS_CONFIG_DIR"]) / "keys"
+    before = sorted(keys.iterdir())
     out = run(carol["env"], "os_cluster", "create", "broken", "host", "base", "-n", "1", code=1)
     text = out.stdout + out.stderr
     assert "ready: injected failure" in text and "rolled back" in text
+    assert "removed its generated private key" in text and "nothing of the cluster is left" in text
+    assert sorted(keys.iterdir()) == before
+
+    # not waited for: the key stays until a list (or a show) sees the create rolled back
+    out = run(carol["env"], "caas", "cluster", "create", "broken", "--image", "host", "-n", "1", "--no-wait",
+              "-f", "json")
+    shown = json.loads(out.stdout)
+    key = keys / shown["id"]
+    assert key.is_file()
+    with client_for(cloud, issue_token(cloud, "carol", carol["password"], "carol")) as c:
+        assert wait(c, shown["id"])["status"] == "ERROR"
+    out = run(carol["env"], "os_cluster", "list")
+    assert f"cluster broken: removed its generated private key {key}" in out.stdout
+    assert sorted(keys.iterdir()) == before
     run(carol["env"], "os_cluster", "delete", "broken")
 
 

@@ -8,7 +8,9 @@ The module holds, from the pure to the effectful:
 - ssh: ``ssh_command`` builds the argument list (and the per-cluster ssh config for a compute
   node); nothing goes through a local shell;
 - files under ``$CAAS_CONFIG_DIR`` (default ``~/.config/caas``): generated private keys, known
-  hosts and ssh configs, every directory 0700 and every file 0600;
+  hosts and ssh configs, every directory 0700 and every file 0600; a cluster's are removed when
+  it is deleted, or when its create failed and nothing is left to log in to (seen by the
+  waiting create, or by a later show or list);
 - ``wait_for``: poll a cluster every 0.5 s until ACTIVE (or gone), with live progress;
 - ``run_*``: one function per operation, shared by these commands and by ``os_cluster`` /
   ``os_node`` (caas.cli.os_commands), and the typer apps ``cluster_app`` and ``node_app``.
@@ -373,6 +375,29 @@ def forget_cluster(base: Path, cluster_id: str) -> None:
         path.unlink(missing_ok=True)
 
 
+def nothing_to_log_in_to(cluster: dict) -> bool:
+    """Is this a cluster whose key can reach nothing, for good: in ERROR, idle, not kept on
+    failure, without a floating IP (a failed create rolled back; the API clears the address
+    when the rollback removed everything). Such a cluster can only be deleted, or replaced by
+    a create of its name. One kept on failure, or whose rollback failed, still has its head:
+    its key stays until the delete."""
+    return (cluster.get("status") == "ERROR" and not cluster.get("operation") and not cluster.get("keep_on_failure")
+            and not cluster.get("floating_ip"))
+
+
+def forget_failed(base: Path, clusters: Iterable[dict], fmt: Format) -> None:
+    """Remove what this client kept for each of ``clusters`` that has nothing left to log in
+    to (a create that was not waited for and failed), saying so."""
+    for cluster in clusters:
+        if not nothing_to_log_in_to(cluster):
+            continue
+        key = key_path(base, cluster.get("id"))
+        if key.is_file():
+            forget_cluster(base, cluster.get("id"))
+            _note(f"cluster {cluster.get('name')}: removed its generated private key {key}: nothing of the cluster "
+                  "is left to log in to", fmt)
+
+
 # ---- ssh -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SshCommand:
@@ -461,10 +486,13 @@ class _RemoteCommand(TyperCommand):
 
 # ---- waiting -------------------------------------------------------------------------------
 class WaitFailed(Exception):
-    def __init__(self, cluster: dict, reason: str) -> None:
+    """The wait ended without the state waited for; ``gone``: the cluster disappeared."""
+
+    def __init__(self, cluster: dict, reason: str, gone: bool = False) -> None:
         super().__init__(reason)
         self.cluster = cluster
         self.reason = reason
+        self.gone = gone
 
 
 class Progress:
@@ -520,7 +548,7 @@ def wait_for(client: ClusterClient, cluster: dict, *, gone: bool = False, timeou
                     raise
                 if gone:
                     return None
-                raise WaitFailed(cluster, f"cluster {cluster.get('name')} is gone") from exc
+                raise WaitFailed(cluster, f"cluster {cluster.get('name')} is gone", gone=True) from exc
             elapsed = clock() - start
             progress.update(cluster, elapsed)
             if cluster.get("status") == "ERROR":
@@ -535,7 +563,11 @@ def wait_for(client: ClusterClient, cluster: dict, *, gone: bool = False, timeou
         progress.close()
 
 
-def _wait_or_exit(client: ClusterClient, cluster: dict, fmt: Format, timeout: float, gone: bool = False) -> dict | None:
+def _wait_or_exit(client: ClusterClient, cluster: dict, fmt: Format, timeout: float, gone: bool = False,
+                  key: Path | None = None) -> dict | None:
+    """Wait (see ``wait_for``), or exit with the reason and the cluster's last error events.
+    ``key``: the generated private key this create saved, removed when the create failed and
+    nothing is left to log in to (else the message says where it stays)."""
     try:
         return wait_for(client, cluster, gone=gone, timeout=timeout, stream=_note_stream(fmt))
     except KeyboardInterrupt:
@@ -548,7 +580,19 @@ def _wait_or_exit(client: ClusterClient, cluster: dict, fmt: Format, timeout: fl
         except ClientError:
             errors = []
         lines += [f"  {event_line(e)}" for e in errors[-ERROR_EVENTS_SHOWN:]]
-        _fail("\n".join(lines), 1)
+        lines.append(_failed_key_line(failed, key))
+        _fail("\n".join(filter(None, lines)), 1)
+
+
+def _failed_key_line(failed: WaitFailed, key: Path | None) -> str:
+    """What became of a failed create's generated key (removed when nothing is left to log in
+    to), as a line of the error; '' without one."""
+    if key is None:
+        return ""
+    if failed.gone or nothing_to_log_in_to(failed.cluster):
+        forget_cluster(config_dir(), failed.cluster.get("id"))
+        return f"removed its generated private key {key}: nothing of the cluster is left to log in to"
+    return f"its generated private key stays in {key} (caas cluster ssh {failed.cluster.get('name')})"
 
 
 # ---- printing and errors -------------------------------------------------------------------
@@ -631,12 +675,13 @@ def run_create(body: dict, *, fmt: Format = Format.table, wait: bool = True, tim
         _emit(render_plan(fmt, plan, _width()))
         raise typer.Exit(code=1 if plan.get("shortfalls") else 0)
     cluster = answer["cluster"]
+    key = None
     if answer.get("private_key"):
-        path = save_private_key(config_dir(), cluster.get("id"), answer["private_key"])
-        _note(f"Generated a key pair: private key saved to {path} "
+        key = save_private_key(config_dir(), cluster.get("id"), answer["private_key"])
+        _note(f"Generated a key pair: private key saved to {key} "
               "(the API shows it only once)", fmt)
     if wait:
-        cluster = _wait_or_exit(client, cluster, fmt, timeout)
+        cluster = _wait_or_exit(client, cluster, fmt, timeout, key=key)
     show_cluster(cluster, fmt)
 
 
@@ -644,6 +689,7 @@ def run_list(regex: str | None, *, all_projects: bool = False, fmt: Format = For
     if regex is not None:
         compile_regex(regex)  # a bad one is refused before any call
     clusters = filter_clusters(_client().list_clusters(all_projects=all_projects), regex)
+    forget_failed(config_dir(), clusters, fmt)
     _emit(render(fmt, cluster_columns(all_projects), cluster_rows(clusters, _now(), all_projects), clusters,
                  _width()))
 
@@ -652,6 +698,7 @@ def run_show(ref: str, fmt: Format = Format.table) -> None:
     client = _client()
     cluster = client.get_cluster(ref)
     nodes = cluster.get("nodes")
+    forget_failed(config_dir(), [cluster], fmt)
     show_cluster(cluster, fmt, nodes if isinstance(nodes, list) else client.list_nodes(ref))
 
 
