@@ -82,3 +82,19 @@ def test_every_apt_get_skips_recommends_and_says_why():
     callers = [line.strip() for p in scripts for line in p.read_text().splitlines()
                if re.match(r"\s*apt_install ", line)]
     assert len(callers) == 5 and all(re.match(r'apt_install "[^"]{20,}"', c) for c in callers), callers
+
+
+def test_apt_install_says_what_and_why_first_and_updates_once(tmp_path):
+    """apt-get, the package manager, is a stand-in that records its calls."""
+    (tmp_path / "apt-get").write_text(f'#!/bin/sh\necho "apt-get $*" >>{tmp_path}/calls\necho "apt-get $*"\n')
+    (tmp_path / "apt-get").chmod(0o755)
+    out = subprocess.run(["bash", "-c", f"source {ROOT}/scripts/_apt.sh; apt_install 'the tests need it' postgresql; "
+                          "apt_install 'the browser tests drive it' chromium"],
+                         env={"PATH": f"{tmp_path}:/usr/bin:/bin"}, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "apt: installing postgresql with apt-get --no-install-recommends: the tests need it",
+        "apt-get update -q",
+        "apt-get install -y -q --no-install-recommends postgresql",
+        "apt: installing chromium with apt-get --no-install-recommends: the browser tests drive it",
+        "apt-get install -y -q --no-install-recommends chromium"]
