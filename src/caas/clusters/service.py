@@ -80,6 +80,29 @@ def _iso(value) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value is not None else None
 
 
+# The flavors the seed documents' operator creates for clusters, as `openstack flavor create`
+# options: the missing-flavor message shows how to make them.
+SEED_FLAVORS = {"m1.xsmall": "--vcpus 1 --ram 1024 --disk 10 --ephemeral 10 --public"}
+
+
+def missing_flavor(ref: str, available: list[str], default: bool) -> str:
+    """What to do when there is no flavor ``ref``: the flavors the caller may name instead (the
+    ``--flavor NAME`` of the CLIs, ``node_flavor``/``head_flavor``/``flavor`` in the API), in the
+    order given, at most 12; for the service's default (``CAAS_CLUSTER_FLAVOR``), also that it
+    is the default and, for a seed flavor, the command that creates it."""
+    name = ref[:80]
+    text = f"No flavor {name!r}" + (" (the default for clusters, CAAS_CLUSTER_FLAVOR)" if default else "") + ". "
+    if available:
+        shown = ", ".join(available[:12]) + (f" and {len(available) - 12} more" if len(available) > 12 else "")
+        text += f"Choose one of this cloud's flavors with --flavor NAME: {shown}."
+    else:
+        text += "This cloud has no flavor you may use."
+    if default and name in SEED_FLAVORS:
+        text += (f" Or have an admin create it, as the seed does: openstack flavor create {SEED_FLAVORS[name]} "
+                 f"{name}.")
+    return text
+
+
 class ClusterService:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
@@ -225,9 +248,13 @@ class ClusterService:
         return image.id, image.name
 
     def _flavor(self, conn, ref: str) -> dict:
+        """The flavor ``ref`` (name or id) as the checks count it; BadRequest saying which
+        flavors the caller may choose instead when there is none such (``missing_flavor``)."""
         f = conn.compute.find_flavor(ref, ignore_missing=True)
         if f is None:
-            raise BadRequest(f"No flavor {ref[:80]!r}.")
+            raise BadRequest(missing_flavor(ref, [fl.name for fl in sorted(conn.compute.flavors(),
+                                                                           key=lambda fl: (fl.ram, fl.name))],
+                                            default=ref == self.settings.cluster_flavor))
         return {"name": f.name, "vcpus": f.vcpus, "ram": f.ram, "disk": (f.disk or 0) + (f.ephemeral or 0)}
 
     def _user_key(self, ctx: AuthContext, key_name: str) -> str:

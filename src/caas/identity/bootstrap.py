@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
+import sysconfig
 import time
 from pathlib import Path
 
@@ -129,9 +131,22 @@ def clouds_yaml(settings: Settings, password: str) -> str:
     )
 
 
+def client_bin_dir() -> str:
+    """The directory of this installation's console scripts (``caas``, ``os_cluster``,
+    ``os_node`` and python-openstackclient's ``openstack``): the virtualenv's ``bin`` when caas
+    runs from one (scripts/run's ``.venv``)."""
+    return sysconfig.get_path("scripts")
+
+
 def admin_openrc(settings: Settings, password: str) -> str:
+    """The admin openrc. Besides the OS_* variables it puts ``client_bin_dir()`` first on PATH
+    (once, however often it is sourced), so that the commands the banner and the README print
+    work in a new shell where the virtualenv is not activated."""
+    bin_dir = shlex.quote(client_bin_dir())
     return (
         "# caas admin credentials (the keystonerc_admin of the OpenStack guides)\n"
+        "# and caas's clients (openstack, caas, os_cluster, os_node) on PATH\n"
+        f'case ":$PATH:" in *:{bin_dir}:*) ;; *) export PATH={bin_dir}${{PATH:+:$PATH}} ;; esac\n'
         "unset OS_TOKEN OS_CLOUD\n"
         "export OS_USERNAME=admin\n"
         f"export OS_PASSWORD='{password}'\n"
