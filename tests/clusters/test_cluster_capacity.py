@@ -19,21 +19,25 @@ import openstack
 import pytest
 
 from tests.clusters.common import API, body, create, delete, error, leftovers, set_quota, wait
-from tests.conftest import CaasServer, client_for, make_member
+from tests.compute.conftest import OwnServer
+from tests.conftest import client_for, make_member
 
 HOSTS = [{"name": "cap-a", "vcpus": 3, "memory_mb": 65536, "local_gb": 1000},
          {"name": "cap-b", "vcpus": 3, "memory_mb": 65536, "local_gb": 1000}]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """This module's caas (the conftest's ``admin`` client is its admin)."""
+def own(tmp_path_factory):
     env = {"CAAS_DRIVER": "fake", "CAAS_FAKE_HOSTS": json.dumps(HOSTS), "CAAS_CPU_ALLOCATION_RATIO": "2.0"}
-    s = CaasServer(tmp_path_factory.mktemp("caas") / "data", env=env).start()
-    yield s
-    errors = s.server_errors()
-    s.stop()
-    assert errors == 0, f"the server answered {errors} requests with a 5xx; see {s.log_path}"
+    o = OwnServer(tmp_path_factory, "sqlite", env)
+    yield o
+    o.finish()
+
+
+@pytest.fixture(scope="module")
+def server(own):
+    """This module's caas (the conftest's ``admin`` client is its admin)."""
+    return own.srv
 
 
 @pytest.fixture(scope="module")
