@@ -24,6 +24,7 @@ from caas.api import compute as compute_api
 from caas.api import identity as identity_api
 from caas.api import image as image_api
 from caas.api import network as network_api
+from caas.api import placement as placement_api
 from caas.api import volume as volume_api
 from caas.api.framework import ALL_METHODS, json_response
 from caas.api.pools import WorkerPool
@@ -204,6 +205,7 @@ def create_app(cloud: Cloud) -> Starlette:
         "/network": network_api.build(cloud),
         "/compute": compute_api.build(cloud),
         "/volume": volume_api.build(cloud),
+        "/placement": placement_api.build(cloud),
         "/caas": clusters_api.build(cloud),
     }
     routes = [Route("/", root), Route("/healthz", healthz), Route("/metrics", metrics_view),

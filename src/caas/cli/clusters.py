@@ -285,6 +285,16 @@ def shortfall_lines(shortfalls: Iterable[dict]) -> list[str]:
             for s in shortfalls]
 
 
+def refusal_lines(message: str, shortfalls: Iterable[dict]) -> list[str]:
+    """A refusal: its message, then each shortfall on a line of its own, each said once. The
+    cluster API's message already lists the shortfalls ("...: A; B."): it is cut to its lead-in."""
+    lines = shortfall_lines(shortfalls)
+    if lines and all(line in message for line in lines):
+        lead = message[:message.index(lines[0])].rstrip(" :")
+        return [f"{lead}:"] + [f"  {line}" for line in lines] if lead else lines
+    return [message] + [f"  {line}" for line in lines]
+
+
 def render_plan(fmt: Format, plan: dict, width: int | None = None) -> str:
     """A dry run's plan: the resources to create, the quota (needed, in use, limit; -1 is
     unlimited) and the shortfalls."""
@@ -640,8 +650,7 @@ def cli_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except ClusterAPIError as exc:
-            lines = [exc.message] + [f"  {line}" for line in shortfall_lines(exc.shortfalls)]
-            _fail("\n".join(lines), 1)
+            _fail("\n".join(refusal_lines(exc.message, exc.shortfalls)), 1)
         except ClientError as exc:
             _fail(exc.message, 1)
         except CLIError as exc:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from caas.clusters import addresses, names as node_names, policy, profiles
+from caas.clusters import addresses, capacity, names as node_names, policy, profiles
 from caas.clusters.cloud import CloudAccess, cloud_message, not_found
 from caas.clusters.engine import HEAD_NAME, NODE_PREFIX, Engine
 from caas.clusters.guest import generate_key
@@ -40,9 +40,9 @@ MAX_NODES = 1000  # per request and per cluster
 class QuotaShortfall(Forbidden):
     """The cluster does not fit: every shortfall is listed."""
 
-    def __init__(self, shortfalls: list[dict]) -> None:
+    def __init__(self, shortfalls: list[dict], lead: str = "The cluster does not fit, nothing was created") -> None:
         text = "; ".join(s["message"] for s in shortfalls)
-        super().__init__(f"The cluster does not fit, nothing was created: {text}.", kind="QuotaExceeded")
+        super().__init__(f"{lead}: {text}.", kind="QuotaExceeded")
         self.shortfalls = shortfalls
 
 
@@ -255,7 +255,10 @@ class ClusterService:
             raise BadRequest(missing_flavor(ref, [fl.name for fl in sorted(conn.compute.flavors(),
                                                                            key=lambda fl: (fl.ram, fl.name))],
                                             default=ref == self.settings.cluster_flavor))
-        return {"name": f.name, "vcpus": f.vcpus, "ram": f.ram, "disk": (f.disk or 0) + (f.ephemeral or 0)}
+        # the disk the scheduler counts: root + ephemeral + swap (MB, rounded up to GB)
+        swap = int(f.swap or 0)
+        return {"name": f.name, "vcpus": f.vcpus, "ram": f.ram,
+                "disk": (f.disk or 0) + (f.ephemeral or 0) + (swap + 1023) // 1024}
 
     def _user_key(self, ctx: AuthContext, key_name: str) -> str:
         try:
@@ -267,6 +270,12 @@ class ClusterService:
             raise
         return kp.public_key
 
+    @staticmethod
+    def _servers(node_count: int, head: dict | None, node: dict) -> list[capacity.Server]:
+        """The servers to make, in the order the engine makes them (the head first)."""
+        return ([capacity.Server("head", head["vcpus"], head["ram"], head["disk"])] if head else []) + \
+            [capacity.Server("node", node["vcpus"], node["ram"], node["disk"])] * node_count
+
     def _need(self, node_count: int, head: dict | None, node: dict, new_network: bool) -> dict:
         servers = node_count + (1 if head else 0)
         need = {"instances": servers, "cores": node_count * node["vcpus"] + (head["vcpus"] if head else 0),
@@ -277,10 +286,11 @@ class ClusterService:
             need["port"] += 1  # the router's interface
         return need
 
-    def _check(self, conn, ctx: AuthContext, need: dict, held: dict) -> tuple[list[dict], list[dict]]:
-        """(quota lines, shortfalls) for what ``need`` asks of the project and the cloud;
-        ``held``: what the project's clusters in flight hold back that the cloud does not count
-        yet (``_held``)."""
+    def _check(self, conn, ctx: AuthContext, need: dict, held: dict,
+               servers: list[capacity.Server]) -> tuple[list[dict], list[dict]]:
+        """(quota lines, shortfalls) for what ``need`` asks of the project and the cloud's
+        hosts (``servers``, each on some host as the scheduler places them); ``held``: what the
+        project's clusters in flight hold back that the cloud does not count yet (``_held``)."""
         lines, short = [], []
 
         def line(resource: str, limit: int, used: int) -> None:
@@ -304,7 +314,11 @@ class ClusterService:
             q = quota.get(resource)
             if q:
                 line(resource, q["limit"], q["used"] + q.get("reserved", 0))
-        try:
+        hosts = capacity.read_hosts(self.access.admin())
+        if hosts is not None:
+            short += capacity.shortfalls(hosts, servers, held["servers"], self.settings.scheduler_strategy)
+            return lines, short
+        try:  # no Placement: the hypervisors' free RAM and disk in all, without ratios
             stats = self.access.admin().compute.get("/os-hypervisors/statistics").json()["hypervisor_statistics"]
         except Exception:  # noqa: BLE001 - a cloud that hides its capacity gets the quota check only
             return lines, short
@@ -343,7 +357,10 @@ class ClusterService:
 
     @staticmethod
     def _sizes(nodes: list[ClusterNode]) -> dict:
-        return {"instances": len(nodes), "cores": sum(n.vcpus for n in nodes), "ram": sum(n.ram for n in nodes)}
+        """What ``nodes`` hold of the quota, and (``servers``) of the hosts: their flavors'
+        vCPUs and RAM (a node records no disk)."""
+        return {"instances": len(nodes), "cores": sum(n.vcpus for n in nodes), "ram": sum(n.ram for n in nodes),
+                "servers": [capacity.Server("held", n.vcpus, n.ram) for n in nodes]}
 
     def _claim_quota(self, s, project_id: str, lines: list[dict], counted: set[str]) -> None:
         """Under the project's lock row: the quota lines checked again against the clusters in
@@ -386,7 +403,8 @@ class ClusterService:
         if req.key_name:
             self._user_key(ctx, req.key_name)
         counted, held = self._reservations(ctx.project_id)
-        lines, short = self._check(conn, ctx, self._need(req.node_count, head, node, True), held)
+        lines, short = self._check(conn, ctx, self._need(req.node_count, head, node, True), held,
+                                   self._servers(req.node_count, head, node))
         names = node_names.next_free([], req.node_count, NODE_PREFIX, self.settings.cluster_node_width)
         with self.db.read() as s:
             cidr = addresses.allocate(self.settings.cluster_cidr, self._taken(s, ctx.project_id, req.name))
@@ -515,9 +533,11 @@ class ClusterService:
         conn = self._cloud(ctx)
         node_flavor = self._flavor(conn, flavor or c.node_flavor)
         counted, held = self._reservations(c.project_id)
-        lines, short = self._check(conn, ctx, self._need(len(wanted), None, node_flavor, False), held)
+        lines, short = self._check(conn, ctx, self._need(len(wanted), None, node_flavor, False), held,
+                                   self._servers(len(wanted), None, node_flavor))
         if short:
-            raise QuotaShortfall(short)
+            raise QuotaShortfall(short, f"Cluster {c.name}: {node_names.compact(wanted)} do not fit, nothing was "
+                                        "added")
         with self.db.write() as s:
             self._claim_quota(s, c.project_id, lines, counted)
             self._claim(s, c, "add", wanted)

@@ -33,6 +33,8 @@ CATALOG: list[tuple[str, str, str, str]] = [
     ("block-storage", "cinder", "/volume/v3/$(project_id)s", "Block Storage Service"),
     ("volumev3", "cinderv3", "/volume/v3/$(project_id)s", "Block Storage Service v3"),
     ("caas", "caas", "/caas/v1", "Cluster as a Service"),
+    # The hosts' inventories and usages, read-only: where a cloud publishes allocation ratios.
+    ("placement", "placement", "/placement", "Placement Service"),
 ]
 INTERFACES = ("public", "internal", "admin")
 ROLES = ("admin", "member", "reader")
