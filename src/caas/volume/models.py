@@ -1,9 +1,9 @@
 """Volume tables: ``volume`` (one row per volume, the record of its file ``DIR/volumes/<id>``),
 ``volume_metadata`` (user key/value pairs), ``volume_image_metadata`` (what a volume made from
-an image records of it, Cinder's ``volume_glance_metadata``), ``volume_attachment`` (a volume attached to a
-server: one per volume, one device name per server, by constraint), ``volume_quota`` (per-project
-limits where not the default) and ``volume_lock`` (rows locked to serialise quota claims per project
-and device choices per server).
+an image records of it, Cinder's ``volume_glance_metadata``), ``volume_attachment`` (a volume
+attached to a server: one per volume, one device name per server, by constraint),
+``volume_quota`` (per-project limits where not the default) and ``volume_lock`` (rows locked to
+serialise quota claims per project and device choices per server).
 Rows are deleted for real (Cinder soft-deletes; nothing here needs the history)."""
 
 from __future__ import annotations
