@@ -114,3 +114,41 @@ def test_openstacksdk_block_storage(server):
     assert {"sdk-proxy", "sdk-cloud"} <= set(result["listed"]) and result["limits"] >= 2
     assert result["deleted"] == [True, True]
     assert not {"sdk-proxy", "sdk-cloud"} & set(result["left"])
+
+
+def test_volume_from_image_and_from_volume(server, tmp_path):
+    """``openstack volume create --image`` writes the image's bytes into the volume's file;
+    ``--source`` copies a volume (its size by default); both as a project member."""
+    admin = server.os_env()
+    osc(admin, "project", "create", "--or-show", "copies")
+    osc(admin, "user", "create", "--or-show", "--password", "Copies_123", "copies")
+    osc(admin, "role", "add", "--project", "copies", "--user", "copies", "member")
+    env = server.os_env("copies", "Copies_123", "copies")
+    data = os.urandom(2 * 1024 * 1024 + 77)
+    (tmp_path / "disk.img").write_bytes(data)
+    img = osc_json(env, "image", "create", "--file", str(tmp_path / "disk.img"), "--disk-format=raw",
+                   "--container-format=bare", "--private", "copies-disk")
+
+    created = osc_json(env, "volume", "create", "--image", "copies-disk", "--size", "1", "from-image")
+    assert created["status"] == "creating" and created["size"] == 1
+    vol = _wait_available(env, "from-image")
+    assert vol["bootable"] is True and vol["source_volid"] is None
+    assert vol["volume_image_metadata"]["image_id"] == img["id"]
+    assert vol["volume_image_metadata"]["image_name"] == "copies-disk"
+    path = server.data_dir / "volumes" / vol["id"]
+    with open(path, "rb") as f:
+        assert f.read(len(data)) == data and f.read(4096) == bytes(4096)
+
+    osc_json(env, "volume", "create", "--source", "from-image", "copy")
+    copy = _wait_available(env, "copy")
+    assert copy["size"] == 1 and copy["source_volid"] == vol["id"] and copy["bootable"] is True
+    with open(server.data_dir / "volumes" / copy["id"], "rb") as f:
+        assert f.read(len(data)) == data
+
+    for name in ("copy", "from-image"):
+        osc(env, "volume", "delete", name)
+    deadline = time.monotonic() + 60
+    while osc_json(env, "volume", "list"):
+        assert time.monotonic() < deadline, "the volumes were not deleted"
+        time.sleep(0.2)
+    assert not path.exists()

@@ -11,20 +11,7 @@ import uuid
 import pytest
 
 from tests.conftest import NOT_NUMBERS, client_for, make_member
-from tests.volume import V3, action, available, delete, fault, set_quota, wait_status
-
-
-@pytest.fixture(scope="module")
-def member(server, admin):
-    m = make_member(server, admin)
-    set_quota(admin, m["project_id"], volumes=-1, gigabytes=-1)
-    return m
-
-
-@pytest.fixture(scope="module")
-def A(server, member):
-    with client_for(server, member["token"]) as c:
-        yield c
+from tests.volume import V3, action, available, delete, fault, wait_status
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +37,7 @@ def post_volume(c, body) -> "object":
     {"size": 1, "availability_zone": 3},
     {"size": 1, "multiattach": True}, {"size": 1, "multiattach": "yes"},
     {"size": 1, "imageRef": str(uuid.uuid4())}, {"size": 1, "snapshot_id": str(uuid.uuid4())},
-    {"size": 1, "source_volid": str(uuid.uuid4())}, {"size": 1, "backup_id": str(uuid.uuid4())},
+    {"size": 1, "source_volid": "not-a-uuid"}, {"size": 1, "backup_id": str(uuid.uuid4())},
     {"size": 1, "consistencygroup_id": str(uuid.uuid4())}, {"size": 1, "volume_type": 7},
 ])
 def test_create_refusals(A, volume):
@@ -186,7 +173,7 @@ def test_unknown_and_foreign_ids_look_alike(server, admin, A, vol):
                 fault(r, 404)
 
 
-def test_paths_methods_and_tokens(server, A, member, vol):
+def test_paths_methods_and_tokens(server, A, member_a, vol):
     fault(A.get(f"{V3}/nothing-here"), 404)
     fault(A.get("/volume/v2/volumes"), 404)
     r = A.patch(f"{V3}/volumes/{vol['id']}", json={})
@@ -198,7 +185,7 @@ def test_paths_methods_and_tokens(server, A, member, vol):
         fault(anonymous.get(f"{V3}/volumes"), 401)
     with client_for(server, "garbage-token") as bad:
         fault(bad.get(f"{V3}/volumes"), 401)
-        fault(bad.get(f"{V3}/{member['project_id']}/volumes"), 401)
+        fault(bad.get(f"{V3}/{member_a['project_id']}/volumes"), 401)
     fault(A.get(f"{V3}/{uuid.uuid4().hex}/limits"), 400)
     fault(A.get(f"{V3}/volumes", params={"name": "a\u0000b"}), 400)
 
@@ -225,8 +212,8 @@ def test_odd_list_filters_match_nothing_rather_than_fail(A, vol):
         assert vol["id"] in {v["id"] for v in got}, size
 
 
-def test_quota_refusals(admin, A, member):
-    url = f"{V3}/os-quota-sets/{member['project_id']}"
+def test_quota_refusals(admin, A, member_a):
+    url = f"{V3}/os-quota-sets/{member_a['project_id']}"
     for body in ({"quota_set": {"volumes": "5"}}, {"quota_set": {"volumes": 1.5}}, {"quota_set": {"volumes": True}},
                  {"quota_set": {"volumes": -2}}, {"quota_set": {"volumes": 2 ** 31}}, {"quota_set": {"bogus": 1}},
                  {"quota_set": {}}, {"quota_set": None}, {"quota": {"volumes": 1}},

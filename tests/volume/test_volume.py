@@ -14,29 +14,9 @@ import uuid
 import pytest
 
 from tests.conftest import CaasServer, client_for, issue_token, make_member
-from tests.volume import V3, action, available, create, delete, fault, set_quota, show, uniq, wait_gone, wait_status
+from tests.volume import V3, action, available, create, delete, fault, show, uniq, wait_gone, wait_status
 
 GIB = 1024 ** 3
-
-
-@pytest.fixture(scope="module")
-def member_a(server, admin):
-    m = make_member(server, admin)
-    set_quota(admin, m["project_id"], volumes=-1, gigabytes=-1)
-    return m
-
-
-@pytest.fixture(scope="module")
-def A(server, member_a):
-    with client_for(server, member_a["token"]) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def B(server, admin):
-    m = make_member(server, admin)
-    with client_for(server, m["token"]) as c:
-        yield c
 
 
 def _token(c) -> dict:
@@ -358,28 +338,36 @@ def test_readers_only_read(server, admin, A, member_a):
 
 # ---- crash reconciliation -------------------------------------------------------------------
 def test_restart_finishes_what_a_crash_left(tmp_path):
-    """A crash can leave a volume creating (no file yet), deleting (file and row), extending
-    (the file still small) or a file no volume owns. The next start finishes each."""
+    """A crash can leave a volume creating (no file yet, or part of a copy), deleting (file and
+    row), extending (the file still small) or a file no volume owns. The next start finishes
+    each."""
     srv = CaasServer(tmp_path / "data").start()
     try:
         with client_for(srv, issue_token(srv)) as c:
-            creating, deleting, extending, lost = (available(c)["id"] for _ in range(4))
+            creating, deleting, extending, lost, source = (available(c)["id"] for _ in range(5))
+            with open(srv.data_dir / "volumes" / source, "r+b") as f:
+                f.write(b"copied again")
+            copying = available(c, source_volid=source)["id"]
     finally:
         assert srv.stop() == 0
     files = srv.data_dir / "volumes"
     (files / creating).unlink()
+    (files / copying).write_bytes(b"half")
     (files / lost).unlink()
     stray = str(uuid.uuid4())
     (files / stray).write_bytes(b"")
     (files / "not-a-volume").write_bytes(b"")  # never a name of ours: left alone
     with sqlite3.connect(srv.data_dir / "caas.db") as db:
-        db.execute("UPDATE volume SET status='creating' WHERE id=?", (creating,))
+        db.execute("UPDATE volume SET status='creating' WHERE id IN (?, ?)", (creating, copying))
         db.execute("UPDATE volume SET status='deleting' WHERE id=?", (deleting,))
         db.execute("UPDATE volume SET status='extending', new_size=4 WHERE id=?", (extending,))
     srv = CaasServer(tmp_path / "data").start()
     try:
         with client_for(srv, issue_token(srv)) as c:
             assert show(c, creating)["status"] == "available" and (files / creating).stat().st_size == GIB
+            assert show(c, copying)["status"] == "available" and (files / copying).stat().st_size == GIB
+            with open(files / copying, "rb") as f:
+                assert f.read(16) == b"copied again" + bytes(4)
             fault(c.get(f"{V3}/volumes/{deleting}"), 404)
             assert not (files / deleting).exists()
             grown = show(c, extending)
@@ -389,7 +377,7 @@ def test_restart_finishes_what_a_crash_left(tmp_path):
             assert not (files / stray).exists() and (files / "not-a-volume").exists()
             project = _token(c)["project"]["id"]
             usage = c.get(f"{V3}/os-quota-sets/{project}", params={"usage": "true"}).json()["quota_set"]
-            assert usage["volumes"]["in_use"] == 3
+            assert usage["volumes"]["in_use"] == 5
             delete(c, lost)
             # The restart kept one service per type (both on the same path) and three endpoints each.
             for type_ in ("block-storage", "volumev3"):

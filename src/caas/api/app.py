@@ -64,7 +64,7 @@ class Cloud:
         self.tokens = TokenService(self.db, settings, self.keys)
         self.image = ImageService(self.db, settings)
         self.network = NetworkService(self.db, settings)
-        self.volume = VolumeService(self.db, settings)
+        self.volume = VolumeService(self.db, settings, images=self.image)
         self.driver = driver_for(settings, self.db)
         self.compute = ComputeService(self.db, settings, self.driver, self.network, self.image,
                                       lambda: self.volume)

@@ -210,9 +210,9 @@ def build(cloud) -> ServiceAPI:
             "id": v.id, "status": v.status, "size": v.size, "availability_zone": v.availability_zone,
             "created_at": iso(v.created_at), "updated_at": iso(v.updated_at), "name": v.name,
             "description": v.description, "volume_type": DEFAULT_TYPE_NAME, "snapshot_id": None,
-            "source_volid": None, "metadata": v.metadata_dict, "links": links(call, v.id), "user_id": v.user_id,
-            "bootable": "true" if v.bootable else "false", "encrypted": False, "replication_status": "disabled",
-            "consistencygroup_id": None, "multiattach": False,
+            "source_volid": v.source_volid, "metadata": v.metadata_dict, "links": links(call, v.id),
+            "user_id": v.user_id, "bootable": "true" if v.bootable else "false", "encrypted": False,
+            "replication_status": "disabled", "consistencygroup_id": None, "multiattach": False,
             "attachments": [{"id": a.volume_id, "attachment_id": a.id, "volume_id": a.volume_id,
                              "server_id": a.server_id, "host_name": a.host if ctx.is_admin else None,
                              "device": a.device, "attached_at": iso(a.attached_at)} for a in v.attachments],
@@ -228,6 +228,9 @@ def build(cloud) -> ServiceAPI:
             if policy.allowed(ctx, "volume_extension:volume_mig_status_attribute", target):
                 out["os-vol-mig-status-attr:migstat"] = v.migration_status
                 out["os-vol-mig-status-attr:name_id"] = None
+            image_meta = v.image_metadata_dict
+            if image_meta and policy.allowed(ctx, "volume_extension:volume_image_metadata:show", target):
+                out["volume_image_metadata"] = image_meta
         return out
 
     def one(call: Call, ctx: AuthContext, v: Volume, status: int = 200, extended: bool = True) -> Response:
@@ -296,23 +299,24 @@ def build(cloud) -> ServiceAPI:
     def create_volume(call: Call) -> Response:
         ctx = auth(call)
         body = S.parse(call.body, S.VolumeCreateBody).volume
-        for field, what in (("snapshot_id", "a snapshot"), ("source_volid", "another volume"),
-                            ("imageRef", "an image"), ("image_id", "an image"), ("backup_id", "a backup"),
+        for field, what in (("snapshot_id", "a snapshot"), ("backup_id", "a backup"),
                             ("consistencygroup_id", "a consistency group"), ("group_id", "a group")):
             if getattr(body, field):
                 raise BadRequest(f"Invalid input received: creating a volume from {what} ({field}) is not supported "
-                                 "by this cloud; create an empty volume.")
+                                 "by this cloud; create an empty volume, or one from an image or another volume.")
         if body.multiattach:
             raise BadRequest("multiattach parameter has been removed. The default behavior is to use multiattach "
                              "enabled volume types. Contact your administrator to create a multiattach enabled "
                              "volume type and use it to create multiattach volumes.")
-        if body.size is None:
-            raise BadRequest("Invalid input received: Volume size 'None' must be an integer and greater than 0")
         name = S.clean_text(body.name if body.name is not None else body.display_name, "name")
         description = S.clean_text(body.description if body.description is not None else body.display_description,
                                    "description")
+        # As Cinder: image_id is another name of imageRef (and wins), read before the size.
+        image_ref = body.image_id if "image_id" in body.model_fields_set else body.imageRef
+        image_id = vol.resolve_image(ctx, image_ref) if image_ref is not None else None
         created = vol.create_volume(ctx, body.size, name=name, description=description, metadata=body.metadata,
-                                    availability_zone=body.availability_zone, volume_type=body.volume_type)
+                                    availability_zone=body.availability_zone, volume_type=body.volume_type,
+                                    source_volid=body.source_volid, image_id=image_id)
         return one(call, ctx, created, status=202, extended=False)
 
     @route("GET", "/volumes/{id}")

@@ -5,9 +5,11 @@ refuses them. Values are checked further by the service."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+from pydantic_core import PydanticCustomError
 
 from caas.errors import BadRequest
 
@@ -19,6 +21,19 @@ MetaKey = Annotated[StrictStr, Field(pattern=r"^[a-zA-Z0-9\-_:. /]{1,255}$")]
 MetaValue = Annotated[StrictStr, Field(max_length=255)]
 Metadata = dict[MetaKey, MetaValue]
 Size = Annotated[StrictInt, Field(ge=1, le=DB_MAX_INT)]
+
+
+def _uuid_like(value: str) -> str:
+    """Cinder's ``uuid`` format (oslo's is_uuid_like: any form uuid.UUID reads), in its words."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise PydanticCustomError("uuid", "'{value}' is not valid under any of the given schemas",
+                                  {"value": value[:100]}) from None
+    return value
+
+
+UuidLike = Annotated[StrictStr, AfterValidator(_uuid_like)]
 
 
 class Model(BaseModel):
@@ -35,7 +50,7 @@ class VolumeCreate(BaseModel):
     volume_type: Optional[Text] = None
     metadata: Optional[Metadata] = None
     snapshot_id: Optional[StrictStr] = None
-    source_volid: Optional[StrictStr] = None
+    source_volid: Optional[UuidLike] = None
     consistencygroup_id: Optional[StrictStr] = None
     size: Optional[Size] = None
     availability_zone: Optional[Annotated[StrictStr, Field(min_length=1, max_length=255)]] = None

@@ -1,8 +1,9 @@
 """Volume tables: ``volume`` (one row per volume, the record of its file ``DIR/volumes/<id>``),
-``volume_metadata`` (user key/value pairs), ``volume_attachment`` (a volume attached to a
-server: one per volume, one device name per server, by constraint), ``volume_quota`` (per-project
-limits where not the default) and ``volume_lock`` (rows locked to serialise quota claims per project
-and device choices per server).
+``volume_metadata`` (user key/value pairs), ``volume_image_metadata`` (what a volume made from
+an image records of it, Cinder's ``volume_glance_metadata``), ``volume_attachment`` (a volume
+attached to a server: one per volume, one device name per server, by constraint),
+``volume_quota`` (per-project limits where not the default) and ``volume_lock`` (rows locked to
+serialise quota claims per project and device choices per server).
 Rows are deleted for real (Cinder soft-deletes; nothing here needs the history)."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caas.db.base import Base, utcnow
@@ -40,6 +41,8 @@ class Volume(Base):
     # process only touches its own volumes when several share one PostgreSQL.
     host: Mapped[str] = mapped_column(String(255))
     migration_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The volume this one is a copy of (not a foreign key: the source may be deleted later).
+    source_volid: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
@@ -47,10 +50,16 @@ class Volume(Base):
         lazy="selectin", cascade="all, delete-orphan", passive_deletes=True, order_by="VolumeMetadata.key")
     attachments: Mapped[list["VolumeAttachment"]] = relationship(
         lazy="selectin", cascade="all, delete-orphan", passive_deletes=True, order_by="VolumeAttachment.device")
+    image_meta: Mapped[list["VolumeImageMetadata"]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True, order_by="VolumeImageMetadata.key")
 
     @property
     def metadata_dict(self) -> dict[str, str]:
         return {m.key: m.value for m in self.meta}
+
+    @property
+    def image_metadata_dict(self) -> dict[str, str]:
+        return {m.key: m.value for m in self.image_meta}
 
 
 class VolumeMetadata(Base):
@@ -59,6 +68,18 @@ class VolumeMetadata(Base):
     volume_id: Mapped[str] = mapped_column(ForeignKey("volume.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(String(255))
+
+
+class VolumeImageMetadata(Base):
+    """What a volume made from an image keeps of it (``image_id``, ``image_name``, the image's
+    checksum, formats, sizes and properties, all as strings), copied to the volume's clones."""
+
+    __tablename__ = "volume_image_metadata"
+
+    volume_id: Mapped[str] = mapped_column(ForeignKey("volume.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # Image properties are unbounded in Glance.
+    value: Mapped[str] = mapped_column(Text)
 
 
 class VolumeAttachment(Base):

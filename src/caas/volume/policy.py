@@ -49,6 +49,7 @@ RULES: dict[str, Rule] = {
     "volume_extension:volume_host_attribute": lambda c, t: _admin(c),
     "volume_extension:volume_mig_status_attribute": lambda c, t: _admin(c),
     "volume_extension:volume_tenant_attribute": lambda c, t: _reader(c, t),
+    "volume_extension:volume_image_metadata:show": lambda c, t: _reader(c, t),
     "volume_extension:quotas:show": lambda c, t: _reader(c, t),
     "volume_extension:quotas:update": lambda c, t: _admin(c),
     "volume_extension:quotas:delete": lambda c, t: _admin(c),

@@ -10,6 +10,13 @@ and a worker removes the file, then the row. Extend claims the growth, sets ``ex
 ``new_size`` and a worker grows the file, then sets ``size`` and ``available`` (or
 ``error_extending``). A crash at any point leaves a row in one of those three statuses or a file
 without a row; ``reconcile`` (run on every start) finishes the one and removes the other.
+
+A volume may start as a copy (Cinder's create from ``imageRef`` or ``source_volid``): the
+request is checked against the image or the source volume at once, the row records where the
+bytes come from (``source_volid``, or the image's id in its image metadata), and the worker
+copies them into the new file (from the start, again, after a crash), then marks the volume
+bootable as Cinder does. Only images whose bytes are the disk (disk_format raw or iso, container
+bare) are accepted: caas has no qemu-img to convert the others, as Cinder would.
 """
 
 from __future__ import annotations
@@ -19,10 +26,11 @@ import itertools
 import logging
 import socket
 import string
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -30,12 +38,16 @@ from sqlalchemy.orm import Session
 from caas.config import Settings
 from caas.db import Database
 from caas.db.base import utcnow
-from caas.errors import BadRequest, NotFound
+from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound
 from caas.identity.context import AuthContext
 from caas.volume import policy
-from caas.volume.models import Volume, VolumeAttachment, VolumeMetadata, uuid_str
+from caas.volume.models import Volume, VolumeAttachment, VolumeImageMetadata, VolumeMetadata, uuid_str
 from caas.volume.quotas import DB_MAX_INT, QuotaMixin, claim, lock
-from caas.volume.store import VolumeStore, is_volume_id
+from caas.volume.store import GIB, VolumeStore, is_volume_id
+
+if TYPE_CHECKING:
+    from caas.image.models import Image
+    from caas.image.service import ImageService
 
 log = logging.getLogger("caas.volume")
 
@@ -55,6 +67,13 @@ DELETABLE = ("available", "error", "error_restoring", "error_extending", "error_
 MIGRATION_STATUSES = ("migrating", "error", "success", "completing", "none", "starting")
 # Statuses a crash can leave half done.
 IN_FLIGHT = ("creating", "deleting", "extending")
+# What a volume may be copied from (Cinder's SRC_VOL_PROCEED_STATUS), and the image formats whose
+# bytes are a disk as they are (Cinder converts the others with qemu-img; caas has none).
+SOURCE_STATUSES = ("available", "in-use")
+COPIED_DISK_FORMATS = ("raw", "iso")
+# The image attributes a volume made from it records (Cinder's IMAGE_ATTRIBUTES), beside its
+# id, name and properties.
+IMAGE_ATTRIBUTES = ("checksum", "container_format", "disk_format", "min_disk", "min_ram", "size")
 
 # Columns a list may filter on (admins: any; others: those the API lets through) and sort by,
 # by Cinder's column names (the API's ``name`` is ``display_name``).
@@ -81,6 +100,58 @@ def attachment_not_found(volume_id: str, server_id: str) -> NotFound:
 
 def invalid_volume(reason: str) -> BadRequest:
     return BadRequest(f"Invalid volume: {reason}", kind="InvalidVolume")
+
+
+def invalid_input(reason: str) -> BadRequest:
+    return BadRequest(f"Invalid input received: {reason}", kind="InvalidInput")
+
+
+def unusable_image() -> BadRequest:
+    """Cinder's one answer for an image reference that names no image the caller may use."""
+    return BadRequest("Invalid image identifier or unable to access requested image.")
+
+
+def image_unacceptable(image_id: str, reason: str) -> BadRequest:
+    return BadRequest(f"Image {image_id} is unacceptable: {reason}", kind="ImageUnacceptable")
+
+
+def image_metadata(image: "Image") -> dict[str, str]:
+    """What a volume made from ``image`` records of it, as Cinder's get_volume_image_metadata:
+    its properties, then its id, name and IMAGE_ATTRIBUTES (these win), as strings."""
+    out = {k: v for k, v in image.extra.items() if v is not None}
+    out["image_id"] = image.id
+    if image.name:
+        out["image_name"] = image.name
+    for key in IMAGE_ATTRIBUTES:
+        value = getattr(image, key)
+        if value is not None:
+            out[key] = str(value)
+    return out
+
+
+def check_image(image: "Image", size: int) -> None:
+    """Cinder's check_image_metadata (active, its size and min_disk and virtual size fit in
+    ``size`` GiB), then what caas can copy: an image with data whose bytes are the disk."""
+    if image.status != "active":
+        raise invalid_input(f"Image {image.id} is not active.")
+    if image.checksum is None or image.size is None:
+        raise image_unacceptable(image.id, "it has no data to copy (the host image is the host's root file "
+                                           "system, not a disk).")
+    image_gib = (image.size + GIB - 1) // GIB
+    if image_gib > size:
+        raise invalid_input(f"Size of specified image {image_gib}GB is larger than volume size {size}GB.")
+    if size < (image.min_disk or 0):
+        raise invalid_input(f"Volume size {size}GB cannot be smaller than the image minDisk size {image.min_disk}GB.")
+    if image.virtual_size:
+        virtual_gib = (image.virtual_size + GIB - 1) // GIB
+        if virtual_gib > size:
+            raise image_unacceptable(image.id, f"Image virtual size is {virtual_gib}GB and doesn't fit in a volume "
+                                               f"of size {size}GB.")
+    if image.disk_format not in COPIED_DISK_FORMATS or image.container_format != "bare":
+        raise image_unacceptable(
+            image.id, f"its disk_format is {image.disk_format} and its container_format {image.container_format}; "
+                      "this cloud copies only raw or iso images in a bare container into volumes, byte for byte "
+                      "(convert it first, e.g. qemu-img convert -O raw, and upload that).")
 
 
 def device_names():
@@ -124,9 +195,11 @@ def _sort_key(value):
 
 
 class VolumeService(QuotaMixin):
-    def __init__(self, db: Database, settings: Settings, workers: int = 4) -> None:
+    def __init__(self, db: Database, settings: Settings, workers: int = 4,
+                 images: "ImageService | None" = None) -> None:
         self.db = db
         self.settings = settings
+        self.images = images  # where volumes made from images get them (none: such creates are refused)
         self.store = VolumeStore(settings.volume_dir)
         pool = str(settings.volume_dir)
         # Cinder's host@backend#pool; the reconciler of this process touches only its own.
@@ -183,14 +256,38 @@ class VolumeService(QuotaMixin):
                 log.exception("background work on volume %s failed", volume_id)
         self._workers.submit(run)
 
+    def _open_source(self, vol: Volume) -> tuple[BinaryIO | None, bool]:
+        """The open file whose bytes the new volume starts with (None for an empty volume), and
+        whether the volume is then bootable (from an image: yes; a copy: as its source).
+        OSError if the source's file (or the image's) is gone."""
+        if vol.source_volid:
+            with self.db.read() as s:
+                source = s.get(Volume, vol.source_volid)
+            if source is None:
+                raise FileNotFoundError(f"source volume {vol.source_volid} is gone")
+            return open(self.store.path(source.id), "rb", buffering=0), source.bootable
+        image_id = vol.image_metadata_dict.get("image_id")
+        if image_id is None:
+            return None, False
+        fh = self.images.store.open(image_id) if self.images is not None else None
+        if fh is None:
+            raise FileNotFoundError(f"the data of image {image_id} is gone")
+        return fh, True
+
     def _finish_create(self, volume_id: str) -> None:
         with self.db.read() as s:
             vol = s.get(Volume, volume_id)
             if vol is None or vol.status != "creating":
                 return
             size = vol.size
+        bootable = False
         try:
-            self.store.create(volume_id, size)
+            source, bootable = self._open_source(vol)
+            try:
+                self.store.create(volume_id, size, source)
+            finally:
+                if source is not None:
+                    source.close()
             ok = True
         except (OSError, ValueError) as exc:
             log.error("cannot create the file of volume %s (%s GiB): %s", volume_id, size, exc)
@@ -205,6 +302,7 @@ class VolumeService(QuotaMixin):
             if not ok:
                 self.store.delete(volume_id)
             vol.status = "available" if ok else "error"
+            vol.bootable = vol.bootable or (ok and bootable)
             vol.updated_at = utcnow()
 
     def _finish_delete(self, volume_id: str) -> None:
@@ -280,31 +378,113 @@ class VolumeService(QuotaMixin):
         raise NotFound(f"Volume type {type_id} could not be found.", kind="VolumeTypeNotFound")
 
     # ---- volumes -------------------------------------------------------------------------
-    def create_volume(self, ctx: AuthContext, size: int, name: str | None = None, description: str | None = None,
-                      metadata: dict[str, str] | None = None, availability_zone: str | None = None,
-                      volume_type: str | None = None) -> Volume:
+    def resolve_image(self, ctx: AuthContext, ref: str) -> str:
+        """The id of the image ``ref`` names, as Cinder reads ``imageRef``: the last part of
+        a URL that is the id of an image the caller sees, else the name of exactly one such
+        image (409 if several); 400 otherwise, for unknown and invisible images alike."""
+        unknown = unusable_image()
+        if self.images is None or not ref:
+            raise unknown
+        from caas.image.service import ImageQuery
+
+        candidate = ref.split("/")[-1]
+        try:
+            uuid_like = uuid.UUID(candidate) is not None
+        except ValueError:
+            uuid_like = False
+        if uuid_like:
+            try:
+                return self.images.get_image(ctx, candidate).id
+            except NotFound:
+                pass
+        try:
+            found, _ = self.images.list_images(ctx, ImageQuery(filters={"name": ref}, limit=2))
+        except CaasError:
+            found = []
+        if len(found) > 1:
+            raise Conflict(f"Multiple matches found for '{ref}', use an ID to be more specific.")
+        if not found:
+            raise unknown
+        return found[0].id
+
+    def _image_for_volume(self, ctx: AuthContext, image_id: str) -> "Image":
+        """The image (by id, from ``resolve_image``): 400 unless it is active and the caller
+        may download it."""
+        unknown = unusable_image()
+        try:
+            image = self.images.get_image(ctx, image_id)
+        except NotFound:
+            raise unknown from None
+        if image.status != "active":
+            raise invalid_input(f"Image {image.id} is not active.")
+        try:
+            image, fh = self.images.open_data(ctx, image_id)
+        except (NotFound, Forbidden):
+            raise unknown from None
+        if fh is not None:
+            fh.close()  # the worker opens it again, by id, when it copies
+        return image
+
+    def create_volume(self, ctx: AuthContext, size: int | None, name: str | None = None,
+                      description: str | None = None, metadata: dict[str, str] | None = None,
+                      availability_zone: str | None = None, volume_type: str | None = None,
+                      source_volid: str | None = None, image_id: str | None = None) -> Volume:
         """A new volume of ``size`` GiB in the caller's project, ``creating`` until its file
         exists. The quota claim (volumes, gigabytes, per_volume_gigabytes) and the row are one
-        transaction under the project's lock."""
+        transaction under the project's lock.
+
+        With ``source_volid`` (a volume the caller sees, else 404; ``available`` or ``in-use``,
+        else 400) the volume is a copy of it: ``size`` defaults to the source's and may not be
+        smaller. With ``image_id`` (resolved by ``resolve_image``) it holds the image's bytes:
+        the image must be active, fit in ``size`` (its size, min_disk, virtual size) and be one
+        caas copies (``check_image``). Not both (400)."""
         policy.enforce(ctx, "volume:create", {"project_id": ctx.project_id})
+        source = None
+        if source_volid is not None:
+            with self.db.read() as s:
+                source = self._get(s, ctx, source_volid)
+        image = self._image_for_volume(ctx, image_id) if image_id is not None else None
+        if source is not None and image is not None:
+            raise invalid_input("May specify only one of backup, imageRef, snapshot, source volume")
+        if source is not None:
+            self._check_source(source)
+            size = size or source.size
         if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= DB_MAX_INT:
-            raise BadRequest(f"Invalid input received: Volume size '{size}' must be an integer and greater than 0",
-                             kind="InvalidInput")
+            raise invalid_input(f"Volume size '{size}' must be an integer and greater than 0")
+        if source is not None and size < source.size:
+            raise invalid_input(f"Volume size '{size}'GB cannot be smaller than original volume size  "
+                                f"{source.size}GB. They must be >= original volume size.")
+        if image is not None:
+            check_image(image, size)
         self.resolve_type(volume_type)
         zone = availability_zone or AVAILABILITY_ZONE
         if zone != AVAILABILITY_ZONE:
             raise BadRequest(f"Availability zone '{zone}' is invalid.", kind="InvalidAvailabilityZone")
         with self.db.write() as s:
+            image_meta = image_metadata(image) if image is not None else {}
+            if source is not None:
+                # Locked and checked again: a delete (which locks it too) may have come first.
+                source = self._get(s, ctx, source.id, lock=True)
+                self._check_source(source)
+                image_meta = source.image_metadata_dict if source.bootable else {}
             claim(s, ctx.project_id, volumes=1, gigabytes=size, size=size)
             vol = Volume(id=uuid_str(), project_id=ctx.project_id, user_id=ctx.user_id, name=name,
                          description=description, size=size, status="creating", availability_zone=zone,
-                         bootable=False, host=self.host, created_at=utcnow(), updated_at=None)
+                         bootable=False, host=self.host, source_volid=source.id if source is not None else None,
+                         created_at=utcnow(), updated_at=None)
             vol.meta = [VolumeMetadata(key=k, value=v) for k, v in sorted((metadata or {}).items())]
+            vol.image_meta = [VolumeImageMetadata(key=k, value=v) for k, v in sorted(image_meta.items())]
             vol.attachments = []
             s.add(vol)
             s.flush()
         self._submit(self._finish_create, vol.id)
         return vol
+
+    @staticmethod
+    def _check_source(source: Volume) -> None:
+        if source.status not in SOURCE_STATUSES:
+            raise invalid_volume(f"Originating source volume status must be one of "
+                                 f"'{', '.join(SOURCE_STATUSES)}' values")
 
     def show_volume(self, ctx: AuthContext, volume_id: str) -> Volume:
         with self.db.read() as s:
