@@ -228,3 +228,54 @@ def test_a_floating_ip_on_another_projects_network_is_not_found(members):
     assert r.status_code == 400 and "is not a valid external network" in r.json()["NeutronError"]["message"]
     r = cb.post(f"{N}/floatingips", json={"floatingip": {"floating_network_id": net["id"]}})
     assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "NetworkNotFound"
+
+
+SUBNET_EXTERNAL_NETWORK = {"name": "Subnet belongs to an external network", "alias": "subnet-external-network",
+                           "description": "Informs if the subnet belongs to an external network",
+                           "updated": "2024-02-05T18:00:00-00:00", "links": []}
+
+
+def test_subnet_external_network_extension(server, members, admin):
+    """Neutron's ``subnet-external-network``: advertised as Neutron does, ``router:external``
+    on every subnet (a filter too), and a project sees the subnets of external networks (the
+    floating IP pools), never another project's private ones."""
+    a, ca, b, cb = members
+    listed = {e["alias"]: e for e in ca.get(f"{N}/extensions").json()["extensions"]}
+    assert listed["subnet-external-network"] == SUBNET_EXTERNAL_NETWORK
+    assert ca.get(f"{N}/extensions/subnet-external-network").json() == {"extension": SUBNET_EXTERNAL_NETWORK}
+    assert listed["external-net"]["description"] == "Adds external network attribute to network resource."
+    pub = ca.get(f"{N}/subnets", params={"name": "public-subnet"}).json()["subnets"]
+    assert [(s["cidr"], s["router:external"]) for s in pub] == [("172.24.4.0/24", True)]
+    assert ca.get(f"{N}/subnets/{pub[0]['id']}").json()["subnet"]["router:external"] is True
+    net, own = make_net(ca, "sen-private", "10.61.0.0/24")
+    assert own["router:external"] is False
+    external = {s["id"] for s in ca.get(f"{N}/subnets", params={"router:external": "true"}).json()["subnets"]}
+    internal = {s["id"] for s in ca.get(f"{N}/subnets", params={"router:external": "0"}).json()["subnets"]}
+    assert pub[0]["id"] in external and own["id"] not in external
+    assert own["id"] in internal and pub[0]["id"] not in internal
+    bad = ca.get(f"{N}/subnets", params={"router:external": "maybe"})
+    assert bad.status_code == 400 and bad.json()["NeutronError"]["type"] == "InvalidInput"
+    assert "cannot be converted to boolean" in bad.json()["NeutronError"]["message"]
+    # Another project's private subnet stays hidden, filtered or not, like an unknown id.
+    for params in ({}, {"router:external": "false"}):
+        assert own["id"] not in {s["id"] for s in cb.get(f"{N}/subnets", params=params).json()["subnets"]}
+    for subnet_id in (own["id"], "0c7a2f4e-0000-4000-8000-000000000000"):
+        r = cb.get(f"{N}/subnets/{subnet_id}")
+        assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "SubnetNotFound"
+    # Made external (by an admin), the network's subnets become everyone's pool; and back.
+    assert admin.put(f"{N}/networks/{net['id']}", json={"network": {"router:external": True}}).status_code == 200
+    shown = cb.get(f"{N}/subnets/{own['id']}")
+    assert shown.status_code == 200 and shown.json()["subnet"]["router:external"] is True
+    assert admin.put(f"{N}/networks/{net['id']}", json={"network": {"router:external": False}}).status_code == 200
+    assert cb.get(f"{N}/subnets/{own['id']}").status_code == 404
+    # The network's owner sees a subnet an admin made on it for another project (Neutron's
+    # ADMIN_OR_NET_OWNER_READER); a third project does not.
+    made = admin.post(f"{N}/subnets", json={"subnet": {"network_id": net["id"], "cidr": "10.62.0.0/24",
+                                                       "ip_version": 4, "project_id": b["project_id"]}})
+    assert made.status_code == 201, made.text
+    assert ca.get(f"{N}/subnets/{made.json()['subnet']['id']}").status_code == 200
+    assert cb.get(f"{N}/subnets/{made.json()['subnet']['id']}").status_code == 200
+    c = make_member(server, admin)
+    with client_for(server, c["token"]) as cc:
+        assert cc.get(f"{N}/subnets/{made.json()['subnet']['id']}").status_code == 404
+
