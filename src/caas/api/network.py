@@ -25,6 +25,9 @@ EXTENSIONS = {
     "ext-gw-mode": ("Neutron L3 Configurable external gateway mode", "Extension of the router abstraction for "
                     "specifying whether SNAT should occur on the external gateway", "2013-03-28T10:00:00-00:00"),
     "extraroute": ("Neutron Extra Route", "Extra routes configuration for L3 router", "2013-02-01T10:00:00-00:00"),
+    "l3-port-ip-change-not-allowed": ("Prevent L3 router ports IP address change extension",
+                                      "Prevent change of IP address for some L3 router ports",
+                                      "2018-10-09T10:00:00-00:00"),
     "net-mtu": ("Network MTU", "Provides MTU attribute for a network resource.", "2015-03-25T10:00:00-00:00"),
     "pagination": ("Pagination support", "Extension that indicates that pagination is enabled.",
                    "2016-06-12T00:00:00-00:00"),
