@@ -312,10 +312,7 @@ class PortsMixin(Base):
         add, remove = changed_ips(original, requested)
         if port.device_owner == ROUTER_INTERFACE and any(_version(s, ip) == 4 for ip in [*add, *remove]):
             raise BadRequest(f"Bad ports request: IP updates for port {port.id} are not allowed.", kind="BadRequest")
-        for ip in remove:
-            self.address_hints.release(ip.subnet_id, ip.ip_address)
-            s.delete(ip)
-        s.flush()
+        self.release_ips(s, remove)
         self._assign_fixed_ips(s, port, add)
 
     def delete_port(self, ctx: AuthContext, port_id: str) -> None:
@@ -325,6 +322,13 @@ class PortsMixin(Base):
                 raise Conflict(f"Port {port.id} cannot be deleted directly via the port API: has device owner "
                                f"{port.device_owner}.", kind="ServicePortInUse")
             self.drop_port(s, port)
+
+    def release_ips(self, s: Session, ips: list[PortIP]) -> None:
+        """Free these fixed IPs (in the database and in the address hints)."""
+        for ip in ips:
+            self.address_hints.release(ip.subnet_id, ip.ip_address)
+        if ips:
+            s.execute(delete(PortIP).where(PortIP.id.in_([ip.id for ip in ips])))
 
     def _release_ips(self, s: Session, port: Port) -> None:
         """Free every fixed IP of ``port`` (in the database and in the address hints)."""

@@ -198,6 +198,9 @@ class RoutersMixin(Base):
                 raise NotFound(f"Router {router.id} does not have an interface with "
                                f"{'id ' + port_id if port_id else 'subnet ' + subnet_id}",
                                kind="RouterInterfaceNotFoundForSubnet" if subnet_id else "RouterInterfaceNotFound")
+            # The port's row lock: a concurrent update of its fixed IPs (which takes it too)
+            # waits, so that the addresses read here are the ones removed.
+            s.get(Port, port.id, with_for_update=True, populate_existing=True)
             ips = list(s.scalars(select(PortIP).where(PortIP.port_id == port.id).order_by(PortIP.id)))
             # By subnet, from a port with addresses on other subnets too (IPv6 ones added by a
             # port update): only that subnet's addresses go, as in Neutron; else the port goes.
@@ -211,9 +214,7 @@ class RoutersMixin(Base):
                                    "IPs are associated through it.", kind="RouterInterfaceInUseByFloatingIP")
             info = _interface_info(router, port, subs)
             if partial:
-                for ip in leaving:
-                    self.address_hints.release(ip.subnet_id, ip.ip_address)
-                    s.delete(ip)
+                self.release_ips(s, leaving)
                 touch(port)
             else:
                 self.drop_port(s, port)
