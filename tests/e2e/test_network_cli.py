@@ -8,12 +8,18 @@ from tests.e2e.test_openstack_cli import OPENSTACK, osc, osc_json
 pytestmark = pytest.mark.skipif(OPENSTACK is None, reason="python-openstackclient is not installed")
 
 
+def member_env(server, name: str, password: str) -> dict:
+    """The CLI environment of a new member of a new project, both called ``name``."""
+    admin = server.os_env()
+    osc(admin, "project", "create", "--or-show", name)
+    osc(admin, "user", "create", "--or-show", "--password", password, name)
+    osc(admin, "role", "add", "--project", name, "--user", name, "member")
+    return server.os_env(name, password, name)
+
+
 def test_seed_network_sequence(server):
     admin = server.os_env()
-    osc(admin, "project", "create", "--or-show", "fabric")
-    osc(admin, "user", "create", "--or-show", "--password", "Fabric_123", "fabric")
-    osc(admin, "role", "add", "--project", "fabric", "--user", "fabric", "member")
-    env = server.os_env("fabric", "Fabric_123", "fabric")
+    env = member_env(server, "fabric", "Fabric_123")
 
     net = osc_json(env, "network", "create", "fabric")
     assert net["name"] == "fabric" and net["provider:segmentation_id"] is not None
@@ -65,12 +71,14 @@ conn = openstack.connect(cloud="caas")
 net = conn.create_network("sdknet")
 sub = conn.create_subnet(net.id, cidr="10.77.0.0/24", subnet_name="sdksub")
 r = conn.create_router(name="sdkr", ext_gateway_net_id=conn.get_network("public").id)
-conn.add_router_interface(r, subnet_id=sub.id)
+interface = conn.add_router_interface(r, subnet_id=sub.id)
+# tempest's test_router_interface_port_update_with_fixed_ip: the router's port keeps its address.
+rport = conn.network.update_port(interface["port_id"], fixed_ips=[{"subnet_id": sub.id}])
 p = conn.network.create_port(network_id=net.id)
 fip = conn.create_floating_ip(network="public", port=p.id)
 sg = conn.create_security_group("web", "web sg")
 conn.create_security_group_rule(sg.id, port_range_min=80, port_range_max=80, protocol="tcp")
-out = {"fip": fip.floating_ip_address, "fixed": fip.fixed_ip_address,
+out = {"fip": fip.floating_ip_address, "fixed": fip.fixed_ip_address, "router_port": rport.fixed_ips, "sub": sub.id,
        "rules": len(conn.get_security_group("web").security_group_rules)}
 conn.delete_floating_ip(fip.id)
 conn.network.delete_port(p.id)
@@ -96,3 +104,36 @@ def test_openstacksdk_network(server):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["fip"].startswith("172.24.4.") and result["fixed"] == "10.77.0.2"
     assert result["rules"] == 3 and "sdknet" not in result["left"]
+    assert result["router_port"] == [{"subnet_id": result["sub"], "ip_address": "10.77.0.1"}]
+
+
+def test_subnet_external_network_and_router_port_addresses_cli(server):
+    """Through the real ``openstack`` CLI as a member: the ``subnet-external-network``
+    extension and the external subnet (the floating IP pool) a member sees; a router
+    interface's addresses set with ``port set`` as Neutron allows (IPv6 yes, IPv4 no)."""
+    env = member_env(server, "senproj", "Sen_12345")
+    ext = osc_json(env, "extension", "show", "subnet-external-network")
+    assert ext == {"alias": "subnet-external-network", "name": "Subnet belongs to an external network",
+                   "description": "Informs if the subnet belongs to an external network",
+                   "updated_at": "2024-02-05T18:00:00-00:00"}
+    assert {"Name": "public-subnet", "Subnet": "172.24.4.0/24"} in osc_json(env, "subnet", "list", "-c", "Name",
+                                                                             "-c", "Subnet")
+
+    osc(env, "network", "create", "rifnet")
+    v4 = osc_json(env, "subnet", "create", "--network", "rifnet", "--subnet-range", "10.66.0.0/24", "rif4")
+    v6 = osc_json(env, "subnet", "create", "--network", "rifnet", "--ip-version", "6", "--subnet-range",
+                  "fd66::/64", "rif6")
+    osc(env, "router", "create", "rifr")
+    osc(env, "router", "add", "subnet", "rifr", "rif4")
+    (port,) = osc_json(env, "port", "list", "--router", "rifr")
+    gateway = {"subnet_id": v4["id"], "ip_address": "10.66.0.1"}
+    osc(env, "port", "set", "--fixed-ip", "subnet=rif6,ip-address=fd66::9", port["ID"])
+    assert osc_json(env, "port", "show", port["ID"])["fixed_ips"] == [
+        gateway, {"subnet_id": v6["id"], "ip_address": "fd66::9"}]
+    refused = osc(env, "port", "set", "--no-fixed-ip", "--fixed-ip", "subnet=rif4,ip-address=10.66.0.5", port["ID"],
+                  check=False)
+    assert refused.returncode != 0
+    assert f"Bad ports request: IP updates for port {port['ID']} are not allowed." in refused.stderr
+    osc(env, "port", "set", "--no-fixed-ip", "--fixed-ip", "subnet=rif4", port["ID"])  # IPv6 off, IPv4 kept
+    assert osc_json(env, "port", "show", port["ID"])["fixed_ips"] == [gateway]
+

@@ -387,3 +387,35 @@ def test_concurrent_deletes_of_one_resource(server, admin, collection):
             assert codes == {204: 1, 404: 7}, {code: [r.text for r in responses if r.status_code == code][:2]
                                                for code in codes}
             assert c.get(f"{N}/{collection}/{id_}").status_code == 404
+
+
+def test_a_router_interface_updated_while_its_ipv6_subnet_is_removed(server, member, mc):
+    """Updates of a router interface's IPv6 addresses racing the removal of its IPv6 subnet
+    from the router (which takes that subnet's addresses off the port): each request wins or
+    loses cleanly (never a 5xx), and the port ends with its IPv4 address and at most one
+    IPv6 address, which the subnet's allocations agree with."""
+    net, v4 = network_with_subnet(mc, "10.58.0.0/24")
+    r = mc.post(f"{N}/subnets", json={"subnet": {"network_id": net["id"], "cidr": "fd58::/64", "ip_version": 6}})
+    assert r.status_code == 201, r.text
+    v6 = r.json()["subnet"]
+    router = mc.post(f"{N}/routers", json={"router": {"name": "race"}}).json()["router"]
+    port_id = mc.put(f"{N}/routers/{router['id']}/add_router_interface", json={"subnet_id": v4["id"]}).json()["port_id"]
+    for round_ in range(4):
+        r = mc.put(f"{N}/ports/{port_id}", json={"port": {"fixed_ips": [{"subnet_id": v4["id"]},
+                                                                          {"subnet_id": v6["id"]}]}})
+        assert r.status_code == 200, r.text
+
+        def work(client, i):
+            if i == 3:
+                return client.put(f"{N}/routers/{router['id']}/remove_router_interface", json={"subnet_id": v6["id"]})
+            return client.put(f"{N}/ports/{port_id}", json={"port": {"fixed_ips": [
+                {"subnet_id": v4["id"]}, {"subnet_id": v6["id"], "ip_address": f"fd58::{round_}:{i + 1}"}]}})
+
+        for r in hammer(server, member["token"], 6, work):
+            assert r.status_code in (200, 404), r.text
+            if r.status_code != 200:
+                error_type(r)
+        ips = mc.get(f"{N}/ports/{port_id}").json()["port"]["fixed_ips"]
+        assert ips[0] == {"subnet_id": v4["id"], "ip_address": "10.58.0.1"} and len(ips) <= 2, ips
+        held = {p["id"] for p in mc.get(f"{N}/ports", params={"fixed_ips": f"subnet_id={v6['id']}"}).json()["ports"]}
+        assert held == ({port_id} if len(ips) == 2 else set()), (held, ips)

@@ -228,3 +228,157 @@ def test_a_floating_ip_on_another_projects_network_is_not_found(members):
     assert r.status_code == 400 and "is not a valid external network" in r.json()["NeutronError"]["message"]
     r = cb.post(f"{N}/floatingips", json={"floatingip": {"floating_network_id": net["id"]}})
     assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "NetworkNotFound"
+
+
+SUBNET_EXTERNAL_NETWORK = {"name": "Subnet belongs to an external network", "alias": "subnet-external-network",
+                           "description": "Informs if the subnet belongs to an external network",
+                           "updated": "2024-02-05T18:00:00-00:00", "links": []}
+
+
+def test_subnet_external_network_extension(server, members, admin):
+    """Neutron's ``subnet-external-network``: advertised as Neutron does, ``router:external``
+    on every subnet (a filter too), and a project sees the subnets of external networks (the
+    floating IP pools), never another project's private ones."""
+    a, ca, b, cb = members
+    listed = {e["alias"]: e for e in ca.get(f"{N}/extensions").json()["extensions"]}
+    assert listed["subnet-external-network"] == SUBNET_EXTERNAL_NETWORK
+    assert ca.get(f"{N}/extensions/subnet-external-network").json() == {"extension": SUBNET_EXTERNAL_NETWORK}
+    assert listed["external-net"]["description"] == "Adds external network attribute to network resource."
+    pub = ca.get(f"{N}/subnets", params={"name": "public-subnet"}).json()["subnets"]
+    assert [(s["cidr"], s["router:external"]) for s in pub] == [("172.24.4.0/24", True)]
+    assert ca.get(f"{N}/subnets/{pub[0]['id']}").json()["subnet"]["router:external"] is True
+    net, own = make_net(ca, "sen-private", "10.61.0.0/24")
+    assert own["router:external"] is False
+    external = {s["id"] for s in ca.get(f"{N}/subnets", params={"router:external": "true"}).json()["subnets"]}
+    internal = {s["id"] for s in ca.get(f"{N}/subnets", params={"router:external": "0"}).json()["subnets"]}
+    assert pub[0]["id"] in external and own["id"] not in external
+    assert own["id"] in internal and pub[0]["id"] not in internal
+    bad = ca.get(f"{N}/subnets", params={"router:external": "maybe"})
+    assert bad.status_code == 400 and bad.json()["NeutronError"]["type"] == "InvalidInput"
+    assert "cannot be converted to boolean" in bad.json()["NeutronError"]["message"]
+    # Another project's private subnet stays hidden, filtered or not, like an unknown id.
+    for params in ({}, {"router:external": "false"}):
+        assert own["id"] not in {s["id"] for s in cb.get(f"{N}/subnets", params=params).json()["subnets"]}
+    for subnet_id in (own["id"], "0c7a2f4e-0000-4000-8000-000000000000"):
+        r = cb.get(f"{N}/subnets/{subnet_id}")
+        assert r.status_code == 404 and r.json()["NeutronError"]["type"] == "SubnetNotFound"
+    # Made external (by an admin), the network's subnets become everyone's pool; and back.
+    assert admin.put(f"{N}/networks/{net['id']}", json={"network": {"router:external": True}}).status_code == 200
+    shown = cb.get(f"{N}/subnets/{own['id']}")
+    assert shown.status_code == 200 and shown.json()["subnet"]["router:external"] is True
+    assert admin.put(f"{N}/networks/{net['id']}", json={"network": {"router:external": False}}).status_code == 200
+    assert cb.get(f"{N}/subnets/{own['id']}").status_code == 404
+    # The network's owner sees a subnet an admin made on it for another project (Neutron's
+    # ADMIN_OR_NET_OWNER_READER); a third project does not.
+    made = admin.post(f"{N}/subnets", json={"subnet": {"network_id": net["id"], "cidr": "10.62.0.0/24",
+                                                       "ip_version": 4, "project_id": b["project_id"]}})
+    assert made.status_code == 201, made.text
+    assert ca.get(f"{N}/subnets/{made.json()['subnet']['id']}").status_code == 200
+    assert cb.get(f"{N}/subnets/{made.json()['subnet']['id']}").status_code == 200
+    c = make_member(server, admin)
+    with client_for(server, c["token"]) as cc:
+        assert cc.get(f"{N}/subnets/{made.json()['subnet']['id']}").status_code == 404
+
+
+def neutron_type(r, status: int) -> str:
+    """The NeutronError type of a refusal with ``status``."""
+    assert r.status_code == status, r.text
+    return r.json()["NeutronError"]["type"]
+
+
+def router_addresses(server, router_id: str) -> list[str]:
+    """The addresses the netns driver puts on the router's ``qr-`` interfaces: its plan, made
+    from the running server's database (pure: no kernel, no namespace)."""
+    from caas.db import Database
+    from caas.virt.netns.network import plan
+
+    db = Database(server.database_url or f"sqlite:///{server.data_dir / 'caas.db'}")
+    try:
+        with db.read() as s:
+            snap = plan.load(s)
+    finally:
+        db.dispose()
+    return sorted(a for port in plan.router_plan(snap, snap.routers[router_id]).ports if not port.gateway
+                  for a in port.addresses)
+
+
+def test_router_interface_port_fixed_ips(server, members, admin):
+    """PUT /ports/{id} with ``fixed_ips`` on a router interface, as Neutron: what keeps the
+    addresses (tempest's test_router_interface_port_update_with_fixed_ip) is 200, an IPv4
+    change is 400 (``l3-port-ip-change-not-allowed``), IPv6 ones are made and the router's
+    interface follows them."""
+    a, ca, b, cb = members
+    net, v4 = make_net(ca, "rif", "10.63.0.0/24")
+    v4b = ca.post(f"{N}/subnets", json={"subnet": {"network_id": net["id"], "cidr": "10.64.0.0/24",
+                                                   "ip_version": 4}}).json()["subnet"]
+    v6 = ca.post(f"{N}/subnets", json={"subnet": {"network_id": net["id"], "cidr": "fd63::/64",
+                                                  "ip_version": 6}}).json()["subnet"]
+    router = ca.post(f"{N}/routers", json={"router": {"name": "rif"}}).json()["router"]
+    add = ca.put(f"{N}/routers/{router['id']}/add_router_interface", json={"subnet_id": v4["id"]})
+    port_id = add.json()["port_id"]
+    url = f"{N}/ports/{port_id}"
+    ext = {e["alias"] for e in ca.get(f"{N}/extensions").json()["extensions"]}
+    assert "l3-port-ip-change-not-allowed" in ext
+
+    def put(fixed_ips, client=ca, target=url):
+        return client.put(target, json={"port": {"fixed_ips": fixed_ips}})
+
+    gateway = [{"subnet_id": v4["id"], "ip_address": "10.63.0.1"}]
+    for same in ([{"subnet_id": v4["id"]}], gateway, [{"ip_address": "10.63.0.1"}]):
+        r = put(same)
+        assert r.status_code == 200, r.text
+        assert r.json()["port"]["fixed_ips"] == gateway
+    for change in ([{"subnet_id": v4["id"], "ip_address": "10.63.0.5"}], [{"subnet_id": v4b["id"]}], [],
+                   [{"subnet_id": v4["id"]}, {"subnet_id": v4b["id"]}]):
+        r = put(change)
+        assert neutron_type(r, 400) == "BadRequest"
+        assert r.json()["NeutronError"]["message"] == f"Bad ports request: IP updates for port {port_id} are not allowed."
+    assert ca.get(url).json()["port"]["fixed_ips"] == gateway
+    # IPv6: added, moved, and the router's interface follows.
+    r = put([{"subnet_id": v4["id"]}, {"subnet_id": v6["id"], "ip_address": "fd63::5"}])
+    assert r.status_code == 200, r.text
+    assert r.json()["port"]["fixed_ips"] == gateway + [{"subnet_id": v6["id"], "ip_address": "fd63::5"}]
+    again = ca.put(f"{N}/routers/{router['id']}/add_router_interface", json={"subnet_id": v6["id"]})
+    assert neutron_type(again, 400) == "BadRequest" and "already has a port on subnet" in again.text
+    r = put(gateway + [{"subnet_id": v6["id"], "ip_address": "fd63::7"}])
+    assert r.json()["port"]["fixed_ips"] == gateway + [{"subnet_id": v6["id"], "ip_address": "fd63::7"}]
+    assert router_addresses(server, router["id"]) == ["10.63.0.1/24", "fd63::7/64"]
+    freed = ca.post(f"{N}/ports", json={"port": {"network_id": net["id"], "fixed_ips": [{"ip_address": "fd63::5"}]}})
+    assert freed.status_code == 201, freed.text  # the old address was given back
+    # Bad input: the port's addresses are untouched by each refusal.
+    r = put(gateway + [{"subnet_id": v6["id"], "ip_address": "fd63::5"}])
+    assert neutron_type(r, 409) == "IpAddressAlreadyAllocated"
+    assert neutron_type(put(gateway + [{"subnet_id": v6["id"], "ip_address": "fd64::5"}]), 400) == "InvalidIpForSubnet"
+    assert neutron_type(put(gateway + [{"ip_address": "fd63::zz"}]), 400)
+    assert neutron_type(put(gateway + [{"subnet_id": "0c7a2f4e-0000-4000-8000-000000000000"}]), 400)
+    assert neutron_type(ca.put(url, json={"port": {"fixed_ips": {"subnet_id": v4["id"]}}}), 400)
+    assert neutron_type(put(gateway, client=cb), 404) == "PortNotFound"  # another project's port
+    assert neutron_type(put(gateway, target=f"{N}/ports/0c7a2f4e-0000-4000-8000-000000000000"), 404) == "PortNotFound"
+    assert ca.get(url).json()["port"]["fixed_ips"] == gateway + [{"subnet_id": v6["id"], "ip_address": "fd63::7"}]
+    # Removing the IPv6 subnet from the router takes its address off the port, not the port.
+    removed = ca.put(f"{N}/routers/{router['id']}/remove_router_interface", json={"subnet_id": v6["id"]})
+    assert removed.status_code == 200 and removed.json()["subnet_ids"] == [v6["id"]]
+    assert removed.json()["port_id"] == port_id
+    assert ca.get(url).json()["port"]["fixed_ips"] == gateway
+    assert router_addresses(server, router["id"]) == ["10.63.0.1/24"]
+    # A router gateway port's addresses stay its router's (caas: 409).
+    r = ca.put(f"{N}/routers/{router['id']}", json={"router": {"external_gateway_info": {"network_id": public_id(ca)}}})
+    assert r.status_code == 200, r.text
+    (gw,) = admin.get(f"{N}/ports", params={"device_id": router["id"],
+                                            "device_owner": "network:router_gateway"}).json()["ports"]
+    assert neutron_type(put([{"subnet_id": gw["fixed_ips"][0]["subnet_id"]}], client=admin,
+                            target=f"{N}/ports/{gw['id']}"), 409) == "PortInUse"
+
+
+def test_a_port_update_keeps_the_addresses_it_names(members):
+    """An entry naming only a subnet keeps the address the port has there (Neutron's
+    _get_changed_ips_for_port), instead of taking the lowest free one again."""
+    _, ca, _, _ = members
+    net, sub = make_net(ca, "keep", "10.65.0.0/24")
+    port = ca.post(f"{N}/ports", json={"port": {"network_id": net["id"],
+                                                "fixed_ips": [{"ip_address": "10.65.0.9"}]}}).json()["port"]
+    r = ca.put(f"{N}/ports/{port['id']}", json={"port": {"fixed_ips": [{"subnet_id": sub["id"]}]}})
+    assert r.json()["port"]["fixed_ips"] == [{"subnet_id": sub["id"], "ip_address": "10.65.0.9"}]
+    r = ca.put(f"{N}/ports/{port['id']}", json={"port": {"fixed_ips": [{"subnet_id": sub["id"]},
+                                                                       {"subnet_id": sub["id"]}]}})
+    assert [ip["ip_address"] for ip in r.json()["port"]["fixed_ips"]] == ["10.65.0.9", "10.65.0.2"]

@@ -20,6 +20,20 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+# oslo's bool_from_string(strict=True), which Neutron's convert_to_boolean uses on filters.
+TRUE_TEXT = {"1", "t", "true", "on", "y", "yes"}
+FALSE_TEXT = {"0", "f", "false", "off", "n", "no"}
+
+
+def _boolean(text: str) -> bool:
+    """A boolean filter's value as Neutron reads it; 400 InvalidInput for anything else."""
+    word = text.strip().lower()
+    if word in TRUE_TEXT or word in FALSE_TEXT:
+        return word in TRUE_TEXT
+    raise BadRequest(f"Invalid input for operation: '{text[:100]}' cannot be converted to boolean.",
+                     kind="InvalidInput")
+
+
 def _matches(item: dict, key: str, wanted: list[str]) -> bool:
     if key == "fixed_ips":
         for want in wanted:
@@ -30,10 +44,9 @@ def _matches(item: dict, key: str, wanted: list[str]) -> bool:
     value = item[key]
     if isinstance(value, list):
         return any(_text(v) in wanted for v in value)
-    text = _text(value)
     if isinstance(value, bool):
-        return text in {w.lower() for w in wanted}
-    return text in wanted
+        return value in {_boolean(w) for w in wanted}
+    return _text(value) in wanted
 
 
 def _tags(item: dict, params) -> bool:

@@ -19,7 +19,8 @@ from caas.network.common import Base, not_found, touch
 from caas.network.models import FloatingIP, Network, Port, PortIP, PortSecurityGroup, SecurityGroup, Subnet
 from caas.network.tags import tags_of
 
-ROUTER_OWNERS = ("network:router_interface", "network:router_gateway", "network:floatingip")
+ROUTER_INTERFACE = "network:router_interface"
+ROUTER_OWNERS = (ROUTER_INTERFACE, "network:router_gateway", "network:floatingip")
 # The list filters that are plain columns of a port (the view shows them unchanged).
 SQL_FILTERS = {"device_id": "device_id", "device_owner": "device_owner", "network_id": "network_id",
                "project_id": "project_id", "tenant_id": "project_id", "mac_address": "mac_address"}
@@ -277,12 +278,7 @@ class PortsMixin(Base):
             port = self.get_port(s, ctx, port_id, lock=True)
             policy.enforce(ctx, "update_port", body, s.get(Network, port.network_id).project_id)
             if "fixed_ips" in body:
-                if port.device_owner in ROUTER_OWNERS:
-                    raise Conflict("The addresses of a router or floating IP port are managed by its router.",
-                                   kind="PortInUse")
-                self._release_ips(s, port)
-                s.flush()
-                self._assign_fixed_ips(s, port, body["fixed_ips"] or [])
+                self._update_fixed_ips(s, port, body["fixed_ips"] or [])
             if "port_security_enabled" in body:
                 port.port_security_enabled = body["port_security_enabled"]
             if "security_groups" in body:
@@ -302,6 +298,23 @@ class PortsMixin(Base):
             s.flush()
             return self.port_views(s, [port])[0]
 
+    def _update_fixed_ips(self, s: Session, port: Port, requested: list[dict]) -> None:
+        """Make the port's fixed IPs ``requested``, as Neutron does: an address already held
+        (named, or a subnet the port already has an address on) is kept, the others are freed,
+        the new ones taken. A router interface keeps its IPv4 addresses (Neutron's
+        ``l3-port-ip-change-not-allowed``: 400) and may change its IPv6 ones (the router's
+        interface follows: the netns driver reads the port's addresses). The addresses of a
+        router gateway or floating IP port are their router's (409)."""
+        if port.device_owner in ROUTER_OWNERS and port.device_owner != ROUTER_INTERFACE:
+            raise Conflict("The addresses of a router gateway or floating IP port are managed by its router.",
+                           kind="PortInUse")
+        original = list(s.scalars(select(PortIP).where(PortIP.port_id == port.id).order_by(PortIP.id)))
+        add, remove = changed_ips(original, requested)
+        if port.device_owner == ROUTER_INTERFACE and any(_version(s, ip) == 4 for ip in [*add, *remove]):
+            raise BadRequest(f"Bad ports request: IP updates for port {port.id} are not allowed.", kind="BadRequest")
+        self.release_ips(s, remove)
+        self._assign_fixed_ips(s, port, add)
+
     def delete_port(self, ctx: AuthContext, port_id: str) -> None:
         with self.db.write() as s:
             port = self.get_port(s, ctx, port_id, lock=True)
@@ -309,6 +322,13 @@ class PortsMixin(Base):
                 raise Conflict(f"Port {port.id} cannot be deleted directly via the port API: has device owner "
                                f"{port.device_owner}.", kind="ServicePortInUse")
             self.drop_port(s, port)
+
+    def release_ips(self, s: Session, ips: list[PortIP]) -> None:
+        """Free these fixed IPs (in the database and in the address hints)."""
+        for ip in ips:
+            self.address_hints.release(ip.subnet_id, ip.ip_address)
+        if ips:
+            s.execute(delete(PortIP).where(PortIP.id.in_([ip.id for ip in ips])))
 
     def _release_ips(self, s: Session, port: Port) -> None:
         """Free every fixed IP of ``port`` (in the database and in the address hints)."""
@@ -323,6 +343,40 @@ class PortsMixin(Base):
         self._release_ips(s, port)
         s.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
         s.delete(port)
+
+
+def changed_ips(original: list[PortIP], requested: list[dict]) -> tuple[list[dict], list[PortIP]]:
+    """Neutron's ``_get_changed_ips_for_port``: (the requested entries to allocate, the held
+    addresses to free). An entry naming an address the port holds keeps it; then an entry
+    naming only a subnet keeps an address the port holds there; what is left over is freed."""
+    requested = [{k: v for k, v in item.items() if v is not None} for item in requested]
+    by_address = {ip.ip_address: ip for ip in original}
+    add = []
+    for item in requested:
+        if "ip_address" in item:
+            held = by_address.pop(str(ipam.parse_ip(item["ip_address"], "fixed_ips")), None)
+            if held is None:
+                add.append(item)
+    by_subnet: dict[str, list[PortIP]] = {}
+    for ip in by_address.values():
+        by_subnet.setdefault(ip.subnet_id, []).append(ip)
+    for item in requested:
+        if "ip_address" not in item:
+            if by_subnet.get(item.get("subnet_id")):
+                by_subnet[item["subnet_id"]].pop()
+            else:
+                add.append(item)
+    return add, [ip for ips in by_subnet.values() for ip in ips]
+
+
+def _version(s: Session, ip: PortIP | dict) -> int | None:
+    """The IP version of a held address or of a requested entry (its address, else its
+    subnet's; None for a subnet that does not exist: the allocation says so)."""
+    address = ip.ip_address if isinstance(ip, PortIP) else ip.get("ip_address")
+    if address:
+        return ipam.parse_ip(address, "fixed_ips").version
+    subnet = s.get(Subnet, ip["subnet_id"]) if ip.get("subnet_id") else None
+    return subnet.ip_version if subnet is not None else None
 
 
 def _chunks(items: list, size: int):

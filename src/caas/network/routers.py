@@ -171,7 +171,7 @@ class RoutersMixin(Base):
                 port.device_owner, port.device_id = INTERFACE, router.id
             port.status = "ACTIVE"
             touch(router)
-            return _interface_info(router, port, sub)
+            return _interface_info(router, port, [sub])
 
     def _check_attachable(self, s: Session, router: Router, sub: Subnet, attached: set[str]) -> None:
         if sub.id in attached:
@@ -198,13 +198,26 @@ class RoutersMixin(Base):
                 raise NotFound(f"Router {router.id} does not have an interface with "
                                f"{'id ' + port_id if port_id else 'subnet ' + subnet_id}",
                                kind="RouterInterfaceNotFoundForSubnet" if subnet_id else "RouterInterfaceNotFound")
-            ip = s.scalar(select(PortIP).where(PortIP.port_id == port.id))
-            sub = s.get(Subnet, ip.subnet_id) if ip else None
-            if sub is not None and self._fips_through(s, router, sub):
-                raise Conflict(f"Cannot remove the interface on subnet {sub.id} of router {router.id}: floating IPs "
-                               "are associated through it.", kind="RouterInterfaceInUseByFloatingIP")
-            info = _interface_info(router, port, sub)
-            self.drop_port(s, port)
+            # The port's row lock: a concurrent update of its fixed IPs (which takes it too)
+            # waits, so that the addresses read here are the ones removed.
+            s.get(Port, port.id, with_for_update=True, populate_existing=True)
+            ips = list(s.scalars(select(PortIP).where(PortIP.port_id == port.id).order_by(PortIP.id)))
+            # By subnet, from a port with addresses on other subnets too (IPv6 ones added by a
+            # port update): only that subnet's addresses go, as in Neutron; else the port goes.
+            partial = bool(subnet_id) and any(ip.subnet_id != subnet_id for ip in ips)
+            leaving = [ip for ip in ips if ip.subnet_id == subnet_id] if partial else ips
+            subs = [sub for sub in (s.get(Subnet, sid) for sid in dict.fromkeys(ip.subnet_id for ip in leaving))
+                    if sub is not None]
+            for sub in subs:
+                if self._fips_through(s, router, sub):
+                    raise Conflict(f"Cannot remove the interface on subnet {sub.id} of router {router.id}: floating "
+                                   "IPs are associated through it.", kind="RouterInterfaceInUseByFloatingIP")
+            info = _interface_info(router, port, subs)
+            if partial:
+                self.release_ips(s, leaving)
+                touch(port)
+            else:
+                self.drop_port(s, port)
             touch(router)
             return info
 
@@ -317,7 +330,8 @@ class RoutersMixin(Base):
         fip.port_id, fip.fixed_ip_address, fip.router_id, fip.status = port.id, chosen.ip_address, router_id, "ACTIVE"
 
 
-def _interface_info(router: Router, port: Port, sub: Subnet | None) -> dict:
+def _interface_info(router: Router, port: Port, subs: list[Subnet]) -> dict:
+    """Neutron's answer to add/remove_router_interface: ``subnet_id`` is the first of ``subs``."""
     return {"id": router.id, "tenant_id": router.project_id, "project_id": router.project_id,
             "port_id": port.id, "network_id": port.network_id,
-            "subnet_id": sub.id if sub else None, "subnet_ids": [sub.id] if sub else []}
+            "subnet_id": subs[0].id if subs else None, "subnet_ids": [sub.id for sub in subs]}

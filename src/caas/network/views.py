@@ -32,14 +32,16 @@ def network(n: Network, subnet_ids: list[str]) -> dict:
     return view
 
 
-def subnet(s: Subnet) -> dict:
+def subnet(s: Subnet, external: bool) -> dict:
+    """``external``: the subnet's network is external (``router:external``, which Neutron's
+    ``subnet-external-network`` extension adds to subnets)."""
     view = _standard(s)
     view.update({
         "network_id": s.network_id, "ip_version": s.ip_version, "cidr": s.cidr, "gateway_ip": s.gateway_ip,
         "allocation_pools": list(s.allocation_pools or []), "dns_nameservers": list(s.dns_nameservers or []),
         "host_routes": list(s.host_routes or []), "enable_dhcp": s.enable_dhcp,
         "ipv6_ra_mode": s.ipv6_ra_mode, "ipv6_address_mode": s.ipv6_address_mode, "subnetpool_id": None,
-        "service_types": [], "segment_id": None,
+        "service_types": [], "segment_id": None, "router:external": external,
     })
     return view
 
