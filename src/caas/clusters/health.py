@@ -47,28 +47,34 @@ class Health:
         self.settings = engine.settings
 
     def check_all(self) -> None:
-        """Check every idle ACTIVE or DEGRADED cluster; one cluster's failure (its project's
-        token, the cloud) is logged and does not stop the others."""
+        """Check every idle ACTIVE or DEGRADED cluster, with one server list per project; one
+        cluster's failure (its project's token, the cloud) is logged and does not stop the
+        others."""
         with self.db.read() as s:
             ids = list(s.scalars(select(Cluster.id).where(Cluster.operation.is_(None),
                                                           Cluster.status.in_((ACTIVE, DEGRADED)))))
+        servers: dict[str, dict] = {}  # project id -> its servers by id, read once this round
         for cluster_id in ids:
             if self.engine.stopping.is_set():
                 return
             try:
-                self.check(cluster_id)
+                self.check(cluster_id, servers)
             except Exception:  # noqa: BLE001 - the next round tries again
                 log.warning("cluster %s: health check failed", cluster_id, exc_info=True)
 
-    def check(self, cluster_id: str) -> None:
-        """Check one cluster's nodes against the cloud and record what was found."""
+    def check(self, cluster_id: str, servers: dict[str, dict] | None = None) -> None:
+        """Check one cluster's nodes against the cloud and record what was found; ``servers``
+        keeps each project's server list for the other clusters of a round."""
         c = self.engine._load(cluster_id)
         if c is None or c.operation or c.status not in (ACTIVE, DEGRADED):
             return
         nodes = [n for n in self.engine._nodes(cluster_id) if n.status in (NODE_ACTIVE, NODE_DOWN) and n.server_id]
-        conn = self.engine.access.project(c.project_id)
-        servers = {s.id: s for s in conn.compute.servers(details=True, name=f"^{c.name}-")}
-        down = {n.name: problem for n in nodes if (problem := server_problem(servers.get(n.server_id)))}
+        servers = {} if servers is None else servers
+        if c.project_id not in servers:
+            conn = self.engine.access.project(c.project_id)
+            servers[c.project_id] = {s.id: s for s in conn.compute.servers(details=True)}
+        found = servers[c.project_id]
+        down = {n.name: problem for n in nodes if (problem := server_problem(found.get(n.server_id)))}
         back = [n for n in nodes if n.status == NODE_DOWN and n.name not in down]
         if back and self.settings.cluster_guest == "ssh":
             down.update(self._unreachable(c, back, head_down=HEAD_NAME in down))
