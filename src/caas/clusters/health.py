@@ -18,6 +18,7 @@ import time
 from sqlalchemy import select
 
 from caas.clusters import guest
+from caas.clusters.cloud import CloudAccess
 from caas.clusters.engine import HEAD_NAME, Engine
 from caas.clusters.models import ACTIVE, DEGRADED, HEAD, NODE_ACTIVE, NODE_DOWN, Cluster, ClusterEvent, ClusterNode
 from caas.db.base import utcnow
@@ -41,8 +42,9 @@ def server_problem(server) -> str | None:
 
 
 class Health:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, access: CloudAccess) -> None:
         self.engine = engine
+        self.access = access
         self.db = engine.db
         self.settings = engine.settings
 
@@ -59,8 +61,10 @@ class Health:
                 return
             try:
                 self.check(cluster_id, servers)
-            except Exception:  # noqa: BLE001 - the next round tries again
+            except Exception:  # noqa: BLE001 - the next round tries again, on new connections
                 log.warning("cluster %s: health check failed", cluster_id, exc_info=True)
+                self.access.close()
+                servers.clear()
 
     def check(self, cluster_id: str, servers: dict[str, dict] | None = None) -> None:
         """Check one cluster's nodes against the cloud and record what was found; ``servers``
@@ -71,7 +75,7 @@ class Health:
         nodes = [n for n in self.engine._nodes(cluster_id) if n.status in (NODE_ACTIVE, NODE_DOWN) and n.server_id]
         servers = {} if servers is None else servers
         if c.project_id not in servers:
-            conn = self.engine.access.project(c.project_id)
+            conn = self.access.project(c.project_id)
             servers[c.project_id] = {s.id: s for s in conn.compute.servers(details=True)}
         found = servers[c.project_id]
         down = {n.name: problem for n in nodes if (problem := server_problem(found.get(n.server_id)))}

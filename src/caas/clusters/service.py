@@ -89,7 +89,9 @@ class ClusterService:
         self.settings = settings
         self.access = CloudAccess(settings)
         self.engine = Engine(db, settings, self.access)
-        self.health = Health(self.engine)
+        # the health check has connections of its own: its calls never share (nor time) the
+        # keep-alive connections of the clusters' work
+        self.health = Health(self.engine, CloudAccess(settings))
         self._health_thread: threading.Thread | None = None
         self._workers = cf.ThreadPoolExecutor(settings.cluster_workers, thread_name_prefix="caas-cluster")
 
@@ -120,6 +122,7 @@ class ClusterService:
         self._workers.shutdown(wait=True, cancel_futures=True)
         self.engine.close()
         self.access.close()
+        self.health.access.close()
 
     def _submit(self, cluster_id: str, operation: str, names: list[str] | None = None, user_key: str = "",
                 wait_for_cloud: bool = False) -> None:
