@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CaasServer, caas_command
+from tests.conftest import caas_command
 from tests.e2e import kernel
 from tests.e2e.test_netns_cli import ssh_eventually
-from tests.e2e.test_netns_clusters import on_head, run, show, user
+from tests.e2e.test_netns_clusters import on_head, run, show, start_cloud, user
 from tests.e2e.test_openstack_cli import OPENSTACK, osc, osc_json
 
 pytestmark = [pytest.mark.skipif(OPENSTACK is None, reason="python-openstackclient is not installed"),
@@ -41,16 +41,9 @@ RUNNING, SHUTDOWN, CRASHED = (1, "Running"), (4, "Shutdown"), (6, "Crashed")
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
-    base = tmp_path_factory.mktemp("netns-power")
-    before = kernel.cs_objects()
-    srv = CaasServer(base / "data", env={"CAAS_DRIVER": "netns", "CAAS_CPU_ALLOCATION_RATIO": "16",
-                                         "CAAS_POWER_SYNC_INTERVAL": "1", "CAAS_CLUSTER_CHECK_INTERVAL": "1"}).start(90)
-    srv.before = before
-    srv.base = base
-    osc(srv.os_env(), "flavor", "create", "--vcpus", "1", "--ram", "1024", "--disk", "10", "--ephemeral", "10",
-        "--public", "m1.xsmall")
+    srv = start_cloud(tmp_path_factory, "netns-power", CAAS_POWER_SYNC_INTERVAL="1", CAAS_CLUSTER_CHECK_INTERVAL="1")
     yield srv
-    kernel.stop_and_clean(srv, before)
+    kernel.stop_and_clean(srv, srv.before)
 
 
 @pytest.fixture(scope="module")
