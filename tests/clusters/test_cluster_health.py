@@ -1,5 +1,5 @@
-"""The clusters' health check on the fake driver (SQLite, its own ``caas up`` checking every
-0.2 s): a node whose server is stopped (``os-stop``, as a user or an admin would) is DOWN and
+"""The clusters' health check on the fake driver (both backends, its own ``caas up`` checking
+every 0.2 s): a node whose server is stopped (``os-stop``, as a user or an admin would) is DOWN and
 its cluster DEGRADED with the reason; nodes cannot be added then, but the down node can be
 removed; started again, the node is ACTIVE and the cluster too. The same on real instances
 killed behind caas's back: tests/e2e/test_netns_power.py."""
@@ -11,18 +11,17 @@ import time
 import pytest
 
 from tests.clusters.common import API, create, delete, error, leftovers, wait
-from tests.conftest import CaasServer, client_for, issue_token
+from tests.compute.conftest import own_server
+from tests.conftest import BACKENDS, client_for, issue_token
 
 C = "/compute/v2.1"
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
-    srv = CaasServer(tmp_path_factory.mktemp("caas") / "data", env={"CAAS_CLUSTER_CHECK_INTERVAL": "0.2"}).start()
-    yield srv
-    errors = srv.server_errors()
-    assert srv.stop() == 0
-    assert errors == 0, f"5xx answers; see {srv.log_path}"
+@pytest.fixture(scope="module", params=BACKENDS)
+def srv(request, tmp_path_factory):
+    own = own_server(request, tmp_path_factory, {"CAAS_CLUSTER_CHECK_INTERVAL": "0.2"})
+    yield own.srv
+    own.finish()
 
 
 def until(c, ref: str, predicate, what: str, timeout: float = 60) -> dict:
