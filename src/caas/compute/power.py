@@ -114,7 +114,8 @@ class PowerSyncMixin:
         with self._power_guard:
             self._power_pending.discard(server_id)
         with self.db.write() as s:
-            row = s.get(Server, server_id)
+            # locked: an action asked for meanwhile waits, then sees the state found here
+            row = s.get(Server, server_id, with_for_update=True)
             if row is None or row.task_state is not None:
                 return
             observed = self.driver.power_states([server_id]).get(server_id, NOSTATE)
