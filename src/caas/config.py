@@ -94,6 +94,10 @@ class Settings:
     scheduler_strategy: str = field(default_factory=lambda: os.environ.get("CAAS_SCHEDULER_STRATEGY", "spread"))
     # Threads that build, stop, start and delete servers in the background.
     compute_workers: int = field(default_factory=lambda: _env_int("CAAS_COMPUTE_WORKERS", 16))
+    # Seconds between two syncs of the servers' power states with the driver (Nova's
+    # sync_power_state_interval, 600 there): a dead instance's server is SHUTOFF within this
+    # long. 0: only at start.
+    power_sync_interval: float = field(default_factory=lambda: _env_float("CAAS_POWER_SYNC_INTERVAL", 10.0))
     # Clusters. The cloud they are built on: a cloud in clouds.yaml (OS_CLIENT_CONFIG_FILE), or
     # None for this caas itself (as its admin). Defaults for what a create leaves out.
     cluster_cloud: str | None = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_CLOUD") or None)
@@ -112,6 +116,10 @@ class Settings:
     # clusters of that name), e.g. "ready@a,add:nodes".
     cluster_fail_at: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_FAIL_AT", ""))
     cluster_workers: int = field(default_factory=lambda: _env_int("CAAS_CLUSTER_WORKERS", 4))
+    # Seconds between two health checks of the idle clusters' nodes against the cloud (their
+    # servers' status): a node whose server stops is DOWN, and its cluster DEGRADED, this long
+    # after the cloud says so; it is ACTIVE again once its server runs and it answers.
+    cluster_check_interval: float = field(default_factory=lambda: _env_float("CAAS_CLUSTER_CHECK_INTERVAL", 10.0))
     # The dashboard's login throttle (identity/throttle.py): the failed logins a user name (in
     # a domain) and a client address may have before each waits; the first wait, doubled with
     # each further failure up to the longest; failures forgotten this long after the last one;
@@ -147,6 +155,8 @@ class Settings:
             raise ValueError("allocation ratios must be positive")
         if not 1 <= self.compute_workers <= 256:
             raise ValueError("CAAS_COMPUTE_WORKERS must be between 1 and 256")
+        if self.power_sync_interval < 0:
+            raise ValueError("CAAS_POWER_SYNC_INTERVAL must not be negative (0: sync only at start)")
         if not self.cluster_guest:
             object.__setattr__(self, "cluster_guest",
                                "none" if self.driver == "fake" and not self.cluster_cloud else "ssh")
@@ -156,6 +166,8 @@ class Settings:
             raise ValueError("CAAS_CLUSTER_NODE_WIDTH must be between 1 and 8")
         if not 1 <= self.cluster_workers <= 64:
             raise ValueError("CAAS_CLUSTER_WORKERS must be between 1 and 64")
+        if self.cluster_check_interval <= 0:
+            raise ValueError("CAAS_CLUSTER_CHECK_INTERVAL must be positive")
         if self.cluster_timeout <= 0:
             raise ValueError("CAAS_CLUSTER_TIMEOUT must be positive")
         if min(self.login_user_failures, self.login_address_failures, self.login_tracked) < 1:

@@ -355,6 +355,10 @@ def test_wait_fails_on_error_and_on_timeout():
     client = RecordingClient(polls=[cluster(status="ERROR", status_reason="head: no valid host")])
     with pytest.raises(c.WaitFailed, match="no valid host"):
         c.wait_for(client, cluster(status="CREATING"), stream=io.StringIO(), clock=clock, sleep=clock.sleep)
+    # a node down once the work is over: settled, not ACTIVE (no wait until the timeout)
+    client = RecordingClient(polls=[cluster(status="DEGRADED", status_reason="node002: its server is SHUTOFF")])
+    with pytest.raises(c.WaitFailed, match="is DEGRADED: node002: its server is SHUTOFF"):
+        c.wait_for(client, cluster(status="UPDATING"), stream=io.StringIO(), clock=clock, sleep=clock.sleep)
     client = RecordingClient(answers={"get_cluster": cluster(status="CREATING")})
     with pytest.raises(c.WaitFailed, match="timed out after 3s"):
         c.wait_for(client, cluster(status="CREATING"), timeout=3, stream=io.StringIO(), clock=clock,

@@ -41,18 +41,24 @@ def tool(name: str) -> str:
     return shutil.which(name, path=str(BIN)) or name
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory):
-    base = tmp_path_factory.mktemp("netns-clusters")
+def start_cloud(tmp_path_factory, name: str, **env: str) -> CaasServer:
+    """A netns ``caas up`` (with ``env``) and the seed's default flavor for nodes, created as
+    the seed says; ``before`` is what the machine had (for ``kernel.stop_and_clean``)."""
+    base = tmp_path_factory.mktemp(name)
     before = kernel.cs_objects()
-    srv = CaasServer(base / "data", env={"CAAS_DRIVER": "netns", "CAAS_CPU_ALLOCATION_RATIO": "16"}).start(90)
+    srv = CaasServer(base / "data", env={"CAAS_DRIVER": "netns", "CAAS_CPU_ALLOCATION_RATIO": "16", **env}).start(90)
     srv.before = before
     srv.base = base
-    # the seed's default flavor for nodes, created as the seed says
     osc(srv.os_env(), "flavor", "create", "--vcpus", "1", "--ram", "1024", "--disk", "10", "--ephemeral", "10",
         "--public", "m1.xsmall")
+    return srv
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    srv = start_cloud(tmp_path_factory, "netns-clusters")
     yield srv
-    kernel.stop_and_clean(srv, before)
+    kernel.stop_and_clean(srv, srv.before)
 
 
 def user(cloud, name: str) -> dict:

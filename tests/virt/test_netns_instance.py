@@ -28,7 +28,7 @@ import pytest
 
 from caas.db.engine import Database
 from caas.db.migrate import upgrade
-from caas.virt.driver import DriverError, InstanceSpec, NicSpec, PciDevice
+from caas.virt.driver import CRASHED, NOSTATE, RUNNING, SHUTDOWN, DriverError, InstanceSpec, NicSpec, PciDevice
 from caas.virt.netns import cgroups, configdrive, devices, names, rootfs
 from caas.virt.netns.instance import Instances
 from caas.virt.netns.records import Records
@@ -406,6 +406,25 @@ def test_stop_start_reboot_keep_files(world, vm):
     assert world.ssh(vm, f"cat /opt/keep-{token}; hostname").stdout.split() == [token, "vm-one"]
     assert "user_data already ran" in world.instances.console(vm.id)
     assert world.instances.console(vm.id).count("user-data-says-hello") == 1
+
+
+@needs_root
+def test_power_state_tells_a_stop_from_a_death(world, vm):
+    """What the driver reports to the power-state sync (Nova's power states)."""
+    assert world.instances.power_state(vm.id) == RUNNING
+    world.instances.stop(vm.id)
+    assert world.instances.power_state(vm.id) == SHUTDOWN  # stopped on request
+    world.instances.start(vm.id)
+    assert world.instances.power_state(vm.id) == RUNNING
+    pid = int((world.instances.state_dir / vm.id / "init.pid").read_text().split()[0])
+    os.kill(pid, 9)  # behind the driver's back
+    deadline = time.monotonic() + 10
+    while world.instances.power_state(vm.id) == RUNNING and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert world.instances.power_state(vm.id) == CRASHED
+    world.instances.start(vm.id)  # started again: its files, the same namespace
+    assert world.instances.power_state(vm.id) == RUNNING and world.ssh(vm, "hostname").stdout.strip() == "vm-one"
+    assert world.instances.power_state(str(uuid.uuid4())) == NOSTATE
 
 
 @needs_root

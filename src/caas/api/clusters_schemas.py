@@ -19,8 +19,8 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from pydantic.json_schema import models_json_schema
 
-from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DELETING, ERROR, HEAD, NODE_ACTIVE,
-                                  NODE_DELETING, NODE_ERROR, UPDATING)
+from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DEGRADED, DELETING, ERROR, HEAD, NODE_ACTIVE,
+                                  NODE_DELETING, NODE_DOWN, NODE_ERROR, UPDATING)
 from caas.clusters.profiles import PROFILES
 from caas.clusters.service import CLUSTER_NAME, MAX_NODES
 
@@ -123,11 +123,12 @@ class ProfileList(Wire):
 
 
 class Node(Wire):
-    """A node: the head (named CLUSTER-head) or a compute node (nodeNNN)."""
+    """A node: the head (named CLUSTER-head) or a compute node (nodeNNN). DOWN: its server is
+    not running, or not reachable yet once it runs again."""
 
     name: str
     role: Literal[HEAD, COMPUTE]
-    status: Literal[BUILDING, NODE_ACTIVE, NODE_ERROR, NODE_DELETING]
+    status: Literal[BUILDING, NODE_ACTIVE, NODE_ERROR, NODE_DELETING, NODE_DOWN]
     server_id: Optional[str] = Field(description="its server in the cloud (null until asked for)")
     fixed_ip: Optional[str]
     flavor: str
@@ -148,13 +149,14 @@ class Settled(Wire):
 
 class Cluster(Settled):
     """A cluster with its nodes. ``step`` is the step running, ``operation`` the work in
-    progress (null when idle), ``nodes_ready`` the compute nodes that are ready."""
+    progress (null when idle), ``nodes_ready`` the compute nodes that are ready. DEGRADED: idle,
+    with a node DOWN (``status_reason`` says which and why)."""
 
     id: str
     name: str
     project_id: str
     user_id: str
-    status: Literal[CREATING, ACTIVE, UPDATING, DELETING, ERROR]
+    status: Literal[CREATING, ACTIVE, UPDATING, DEGRADED, DELETING, ERROR]
     status_reason: str
     step: Optional[str]
     operation: Optional[str]
@@ -351,7 +353,8 @@ def openapi(base: str) -> dict:
     list_params = [
         _param("name", "query", {"type": "string"}, "only the cluster of this name." + empty),
         _param("status", "query", {"type": "string"},
-               "only the clusters in this status (CREATING, ACTIVE, UPDATING, DELETING, ERROR; any case)." + empty),
+               "only the clusters in this status (CREATING, ACTIVE, UPDATING, DEGRADED, DELETING, ERROR; "
+               "any case)." + empty),
         _param("all_projects", "query", {"type": "boolean", "default": False},
                "every project's clusters (admins only, else 403); true, false, 1, 0, yes or no." + empty),
     ]

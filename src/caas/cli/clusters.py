@@ -543,7 +543,8 @@ def wait_for(client: ClusterClient, cluster: dict, *, gone: bool = False, timeou
     """Poll the cluster every ``interval`` seconds until it is ACTIVE (or, with ``gone``, until
     GET answers 404: then None). ``cluster`` is the action's answer, shown first and never
     judged: the status that counts is the one polled after it. WaitFailed when the cluster
-    goes to ERROR, disappears while it should become ACTIVE, or ``timeout`` passes."""
+    goes to ERROR or DEGRADED (a node down), disappears while it should become ACTIVE, or
+    ``timeout`` passes."""
     progress = Progress(stream or sys.stdout)
     ref = safe_id(cluster.get("id"))
     start = clock()
@@ -561,8 +562,8 @@ def wait_for(client: ClusterClient, cluster: dict, *, gone: bool = False, timeou
                 raise WaitFailed(cluster, f"cluster {cluster.get('name')} is gone", gone=True) from exc
             elapsed = clock() - start
             progress.update(cluster, elapsed)
-            if cluster.get("status") == "ERROR":
-                raise WaitFailed(cluster, f"cluster {cluster.get('name')} is in ERROR: "
+            if cluster.get("status") in ("ERROR", "DEGRADED"):  # settled, not ACTIVE: say why
+                raise WaitFailed(cluster, f"cluster {cluster.get('name')} is {cluster.get('status')}: "
                                           f"{cluster.get('status_reason') or 'no reason given'}")
             if not gone and cluster.get("status") == "ACTIVE":
                 return cluster

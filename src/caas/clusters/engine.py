@@ -25,8 +25,9 @@ from sqlalchemy import delete, select, update
 
 from caas.clusters import addresses, guest, profiles
 from caas.clusters.cloud import CloudAccess, cloud_message, not_found
-from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, DELETING, ERROR, HEAD, NODE_ACTIVE, NODE_DELETING,
-                                  NODE_ERROR, Cluster, ClusterEvent, ClusterNode, ClusterResource)
+from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, DEGRADED, DELETING, ERROR, HEAD, NODE_ACTIVE,
+                                  NODE_DELETING, NODE_DOWN, NODE_ERROR, Cluster, ClusterEvent, ClusterNode,
+                                  ClusterResource)
 from caas.config import Settings
 from caas.db import Database
 from caas.db.base import utcnow
@@ -375,20 +376,24 @@ class Engine:
         """The operation's SSH session to the head (made on first use, closed by ``run``)."""
         if work.head is not None:
             return work.head
-        c = work.cluster
-        res = next((r for r in self._resources(c.id, [HEAD_NAME]) if r.kind == "server"), None)
-        pinned = (res.extra or {}).get("host_key") if res else None
-        head = guest.Head(c.floating_ip, c.cluster_key, pinned)
         try:
-            head.connect(self._deadline(), lambda: self._cancelled(work))
+            work.head = self.open_head(work.cluster, self._deadline(), lambda: self._cancelled(work))
         except guest.GuestError:
             self._checkpoint(work)  # stopped or cancelled: say so rather than fail
             raise
+        return work.head
+
+    def open_head(self, c: Cluster, deadline: float, stop=lambda: False) -> guest.Head:
+        """An SSH session to the cluster's head (its host key pinned on first contact);
+        GuestError when it does not let caas in by ``deadline`` or once ``stop()``."""
+        res = next((r for r in self._resources(c.id, [HEAD_NAME]) if r.kind == "server"), None)
+        pinned = (res.extra or {}).get("host_key") if res else None
+        head = guest.Head(c.floating_ip, c.cluster_key, pinned)
+        head.connect(deadline, stop)
         if res is not None and not pinned and head.policy.seen:
             with self.db.write() as s:
                 row = s.get(ClusterResource, res.id)
                 row.extra = {**(row.extra or {}), "host_key": head.policy.seen}
-        work.head = head
         return head
 
     def _bootstrap(self, work: Work, push_to: list[str]) -> str:
@@ -525,8 +530,12 @@ class Engine:
         return work
 
     def _finish(self, cluster_id: str, **values) -> bool:
-        """The work's final state, unless a delete was asked for meanwhile (then False)."""
+        """The work's final state, unless a delete was asked for meanwhile (then False). An
+        idle cluster with a node the health check found DOWN is DEGRADED, not ACTIVE."""
         with self.db.write() as s:
+            if values.get("status") == ACTIVE and s.scalar(select(ClusterNode.id).where(
+                    ClusterNode.cluster_id == cluster_id, ClusterNode.status == NODE_DOWN).limit(1)):
+                values["status"] = DEGRADED
             done = s.execute(update(Cluster).where(Cluster.id == cluster_id, Cluster.status != DELETING)
                              .values(**IDLE, updated_at=utcnow(), **values)).rowcount
         return bool(done)
@@ -668,7 +677,8 @@ class Engine:
             with self.step(work, "nodes", f"{len(names)} node(s) removed"):
                 self.teardown(work, names)
                 self._drop_nodes(c.id, names)
-            remaining = [n.name for n in self._nodes(c.id) if n.role == COMPUTE]
+            # a node that is down cannot take the new /etc/hosts (its own stays as it was)
+            remaining = [n.name for n in self._nodes(c.id) if n.role == COMPUTE and n.status != NODE_DOWN]
             with self.step(work, "bootstrap"):
                 self.event(c.id, "bootstrap", self._bootstrap(work, remaining))
         except StepFailed as exc:

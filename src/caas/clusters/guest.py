@@ -132,6 +132,13 @@ def ready_script() -> str:
             f"for f in {READY_DIR}/*; do [ -f \"$f\" ] && echo \"ready ${{f##*/}} $(cat \"$f\")\"; done; true")
 
 
+def reachable_script(nodes: list[str]) -> str:
+    """Print ``up NAME`` for every node that lets the head in over SSH by name, ``down NAME``
+    for the others (the cluster's ssh_config bounds each try to 5 s)."""
+    lines = [f"(ssh {n} true </dev/null && echo 'up {n}' || echo 'down {n}') &" for n in nodes]
+    return "\n".join(lines + ["wait"])
+
+
 def push_hosts_script(nodes: list[str]) -> str:
     """Copy the head's freshly written /etc/hosts to every node (no restart of anything)."""
     lines = []

@@ -14,10 +14,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from caas.db.base import Base, new_id, utcnow
 
-# Cluster status
+# Cluster status. DEGRADED: idle, and some node is DOWN (the health check, clusters/health.py).
 CREATING, ACTIVE, UPDATING, DELETING, ERROR = "CREATING", "ACTIVE", "UPDATING", "DELETING", "ERROR"
-# Node status
+DEGRADED = "DEGRADED"
+# Node status. DOWN: its server is not running (or, once running again, not yet reachable).
 BUILDING, NODE_ACTIVE, NODE_ERROR, NODE_DELETING = "BUILDING", "ACTIVE", "ERROR", "DELETING"
+NODE_DOWN = "DOWN"
 HEAD, COMPUTE = "head", "compute"
 
 

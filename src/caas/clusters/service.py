@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import logging
 import re
+import threading
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
@@ -22,8 +23,10 @@ from caas.clusters import addresses, capacity, names as node_names, policy, prof
 from caas.clusters.cloud import CloudAccess, cloud_message, not_found
 from caas.clusters.engine import HEAD_NAME, NODE_PREFIX, Engine
 from caas.clusters.guest import generate_key
-from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DELETING, ERROR, HEAD, NODE_DELETING,
-                                  UPDATING, Cluster, ClusterEvent, ClusterNode, ClusterProjectLock, ClusterResource)
+from caas.clusters.health import Health
+from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DEGRADED, DELETING, ERROR, HEAD,
+                                  NODE_DELETING, UPDATING, Cluster, ClusterEvent, ClusterNode, ClusterProjectLock,
+                                  ClusterResource)
 from caas.config import Settings
 from caas.db import Database
 from caas.db.engine import insert_if_absent
@@ -109,22 +112,40 @@ class ClusterService:
         self.settings = settings
         self.access = CloudAccess(settings)
         self.engine = Engine(db, settings, self.access)
+        # the health check has connections of its own: its calls never share (nor time) the
+        # keep-alive connections of the clusters' work
+        self.health = Health(self.engine, CloudAccess(settings))
+        self._health_thread: threading.Thread | None = None
         self._workers = cf.ThreadPoolExecutor(settings.cluster_workers, thread_name_prefix="caas-cluster")
 
     # ---- lifecycle ----------------------------------------------------------------------
     def bootstrap(self) -> None:
         """Resume (finish or roll back) the work a previous run left half done. Runs on the
-        workers, which wait for the cloud to answer first."""
+        workers, which wait for the cloud to answer first. Then the health check of the idle
+        clusters starts: once the cloud answers, and every CAAS_CLUSTER_CHECK_INTERVAL s."""
         with self.db.read() as s:
             pending = list(s.scalars(select(Cluster.id).where(Cluster.operation.is_not(None))))
         for cid in pending:
             self._submit(cid, "resume", wait_for_cloud=True)
+        self._health_thread = threading.Thread(target=self._health_loop, name="caas-cluster-health", daemon=True)
+        self._health_thread.start()
+
+    def _health_loop(self) -> None:
+        if not self._wait_for_cloud():
+            return
+        while True:
+            self.health.check_all()
+            if self.engine.stopping.wait(self.settings.cluster_check_interval):
+                return
 
     def shutdown(self) -> None:
         self.engine.stopping.set()
+        if self._health_thread is not None:
+            self._health_thread.join(timeout=30)
         self._workers.shutdown(wait=True, cancel_futures=True)
         self.engine.close()
         self.access.close()
+        self.health.access.close()
 
     def _submit(self, cluster_id: str, operation: str, names: list[str] | None = None, user_key: str = "",
                 wait_for_cloud: bool = False) -> None:
@@ -487,18 +508,23 @@ class ClusterService:
         return view, private
 
     # ---- nodes and delete ---------------------------------------------------------------
-    def _idle(self, s, ctx: AuthContext, ref: str, action: str) -> Cluster:
+    def _idle(self, s, ctx: AuthContext, ref: str, action: str, statuses: tuple[str, ...] = (ACTIVE,)) -> Cluster:
+        """The cluster, idle in one of ``statuses`` (409 otherwise): nodes are added only to an
+        ACTIVE cluster, and removed from an ACTIVE or a DEGRADED one (its down nodes too)."""
         c = self._get(s, ctx, ref, action)
-        if c.status != ACTIVE or c.operation:
+        if c.status not in statuses or c.operation:
             raise Conflict(f"Cluster {c.name} is {c.status}{' (' + c.operation + ')' if c.operation else ''}: nodes "
-                           "can be added or removed only when it is ACTIVE.")
+                           f"can be {'added' if statuses == (ACTIVE,) else 'removed'} only when it is "
+                           f"{' or '.join(statuses)}"
+                           + (" (start its down nodes' servers, or remove those nodes)" if c.status == DEGRADED
+                              else "") + ".")
         return c
 
     @staticmethod
     def _claim(s, c: Cluster, operation: str, names: list[str]) -> None:
         """The cluster is ours for ``operation`` on the nodes ``names`` (UPDATING), or someone
         else got it first: 409."""
-        done = s.execute(update(Cluster).where(Cluster.id == c.id, Cluster.status == ACTIVE,
+        done = s.execute(update(Cluster).where(Cluster.id == c.id, Cluster.status.in_((ACTIVE, DEGRADED)),
                                                Cluster.operation.is_(None))
                          .values(status=UPDATING, operation=operation, operation_nodes=names, step="queued",
                                  status_reason="", updated_at=utcnow())).rowcount
@@ -563,7 +589,7 @@ class ClusterService:
     def remove_nodes(self, ctx: AuthContext, ref: str, spec: str) -> tuple[dict, list[str]]:
         wanted = node_names.parse_names(spec)
         with self.db.write() as s:
-            c = self._idle(s, ctx, ref, "cluster:remove_nodes")
+            c = self._idle(s, ctx, ref, "cluster:remove_nodes", (ACTIVE, DEGRADED))
             have = {n.name for n in s.scalars(select(ClusterNode).where(ClusterNode.cluster_id == c.id,
                                                                          ClusterNode.role == COMPUTE))}
             missing = [w for w in wanted if w not in have]

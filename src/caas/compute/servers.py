@@ -32,6 +32,9 @@ from caas.db.base import utcnow
 from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound
 from caas.identity.context import AuthContext, Ref
 from caas.numbers import INT32_MAX, parse_int
+from caas.virt.driver import NOSTATE as POWER_NOSTATE
+from caas.virt.driver import RUNNING as POWER_RUNNING
+from caas.virt.driver import SHUTDOWN as POWER_SHUTDOWN
 from caas.virt.driver import DriverError, InstanceSpec, NicSpec, PciDevice
 
 log = logging.getLogger("caas.compute")
@@ -41,7 +44,6 @@ STATUS = {"building": "BUILD", "active": "ACTIVE", "stopped": "SHUTOFF", "error"
           "paused": "PAUSED", "suspended": "SUSPENDED"}
 VM_STATE = {v: k for k, v in STATUS.items()}
 KNOWN_STATUSES = set(STATUS.values()) | {"REBOOT", "HARD_REBOOT"}
-POWER_NOSTATE, POWER_RUNNING, POWER_SHUTDOWN = 0, 1, 4
 HOSTNAME_BAD = re.compile(r"[^a-z0-9-]+")
 TAG_RE = re.compile(r"^[^,/]{1,60}$")
 METADATA_LIMIT = 255
@@ -116,6 +118,7 @@ class ServersMixin:
     def shutdown(self) -> None:
         """Finish the work in progress; queued work is dropped, and the next start resumes it
         from the record (resume_work)."""
+        self.stop_power_sync()
         self.workers.shutdown(wait=True, cancel_futures=True)
 
     def resume_work(self) -> None:
@@ -706,10 +709,8 @@ class ServersMixin:
         try:
             if action == "stop":
                 self.driver.power_off(server_id)
-            elif action == "start":
-                self.driver.power_on(server_id)
             else:
-                self.driver.reboot(server_id, hard)
+                self._power_on(server_id, action, hard)
         except DriverError as exc:
             with self.db.write() as s:
                 row = s.get(Server, server_id)
@@ -726,6 +727,26 @@ class ServersMixin:
                 row.status, row.power_state = "active", POWER_RUNNING
             row.task_state = None
             row.updated_at = utcnow()
+
+    def _power_on(self, server_id: str, action: str, hard: bool) -> None:
+        """Start or reboot on the driver, with what the instance needs (its ports). An instance
+        the driver no longer has (its files removed by ``caas cleanup --all``) is booted again
+        from the record, with a fresh disk, and its volumes attached again."""
+        with self.db.read() as s:
+            row = s.get(Server, server_id)
+            if row is None:
+                return
+            spec = self._instance_spec(row, self.network.device_ports([server_id])[server_id])
+        if self.driver.power_states([server_id]).get(server_id) == POWER_NOSTATE:
+            log.warning("server %s: the driver has no instance for it; booting it again from its record", server_id)
+            self.driver.spawn(spec)
+            for attachment in self.volume.server_attachments(server_id) if self.volume is not None else []:
+                self.driver.attach_volume(server_id, self.volume.volume_path(attachment["volume_id"]),
+                                          attachment["device"])
+        elif action == "start":
+            self.driver.power_on(spec)
+        else:
+            self.driver.reboot(spec, hard)
 
     def console_output(self, ctx: AuthContext, server_id: str, length) -> str:
         if length is not None:

@@ -7,12 +7,14 @@ from __future__ import annotations
 from caas.compute.flavors import FlavorsMixin
 from caas.compute.hosts import HostsMixin
 from caas.compute.keypairs import KeypairsMixin
+from caas.compute.power import PowerSyncMixin
 from caas.compute.quotas import QuotasMixin
 from caas.compute.server_groups import ServerGroupsMixin
 from caas.compute.servers import ServersMixin
 
 
-class ComputeService(FlavorsMixin, KeypairsMixin, ServerGroupsMixin, HostsMixin, QuotasMixin, ServersMixin):
+class ComputeService(FlavorsMixin, KeypairsMixin, ServerGroupsMixin, HostsMixin, QuotasMixin, ServersMixin,
+                     PowerSyncMixin):
     def __init__(self, db, settings, driver, network, image, volume=None) -> None:
         self.db = db
         self.settings = settings
@@ -22,14 +24,17 @@ class ComputeService(FlavorsMixin, KeypairsMixin, ServerGroupsMixin, HostsMixin,
         # The volume service may be built after compute: a callable gives it when asked.
         self._volume = volume
         self.init_servers()
+        self.init_power_sync()
 
     @property
     def volume(self):
         return self._volume() if callable(self._volume) else self._volume
 
     def bootstrap(self) -> None:
-        """First-start and every-start state: hosts from the driver, default flavors, and the
-        reconciliation of work a previous run left half done."""
+        """First-start and every-start state: hosts from the driver, default flavors, the
+        reconciliation of work a previous run left half done, and the servers' power states
+        from the driver (then kept in step periodically)."""
         self.sync_hosts()
         self.bootstrap_flavors()
         self.resume_work()
+        self.start_power_sync()

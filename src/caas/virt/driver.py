@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Protocol, runtime_checkable
+from typing import Iterable, Mapping, Protocol, runtime_checkable
+
+# Nova's power states (nova/compute/power_state.py): what a driver reports of an instance.
+NOSTATE = 0  # the hypervisor has no such instance
+RUNNING = 1
+SHUTDOWN = 4  # stopped because it was asked to (power_off)
+CRASHED = 6  # stopped without being asked: killed, out of memory, the host rebooted
+POWER_STATE_NAMES = {NOSTATE: "NOSTATE", RUNNING: "Running", SHUTDOWN: "Shutdown", CRASHED: "Crashed"}
 
 
 class DriverError(Exception):
@@ -93,11 +100,16 @@ class Driver(Protocol):
     def power_off(self, instance_id: str) -> None:
         """Stop the instance, keeping its files and addresses."""
 
-    def power_on(self, instance_id: str) -> None:
-        """Start a stopped instance again."""
+    def power_on(self, spec: InstanceSpec) -> None:
+        """Start a stopped instance again, remaking from ``spec`` (as Nova passes its network
+        info) what it needs that is gone, such as its network namespace after a host reboot."""
 
-    def reboot(self, instance_id: str, hard: bool = False) -> None:
-        """Restart the instance (soft: ask it to; hard: power-cycle)."""
+    def reboot(self, spec: InstanceSpec, hard: bool = False) -> None:
+        """Restart the instance (soft: ask it to; hard: power-cycle, remaking as power_on)."""
+
+    def power_states(self, instance_ids: Iterable[str]) -> dict[str, int]:
+        """The power state of each of ``instance_ids`` as the hypervisor sees it now (RUNNING,
+        SHUTDOWN, CRASHED, or NOSTATE when it has no such instance); read, never remembered."""
 
     def console_output(self, instance_id: str, length: int | None = None) -> str:
         """The instance's console log, the last ``length`` lines when given."""

@@ -23,11 +23,11 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 
-from caas.virt.driver import DriverError, HostInfo, InstanceSpec, PciDevice
+from caas.virt.driver import RUNNING, SHUTDOWN, DriverError, HostInfo, InstanceSpec, PciDevice
 
 DEFAULT_HOSTS = [{"name": "fake-host-1", "vcpus": 96, "memory_mb": 262144, "local_gb": 4096}]
 HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -154,13 +154,19 @@ class FakeDriver:
         self._get(instance_id)["power"] = "shutdown"
         self._log(instance_id, "reboot: Power down")
 
-    def power_on(self, instance_id: str) -> None:
-        self._get(instance_id)["power"] = "running"
-        self._log(instance_id, "[    0.000000] caas fake hypervisor: power on")
+    def power_on(self, spec: InstanceSpec) -> None:
+        self._get(spec.id)["power"] = "running"
+        self._log(spec.id, "[    0.000000] caas fake hypervisor: power on")
 
-    def reboot(self, instance_id: str, hard: bool = False) -> None:
-        self._get(instance_id)["power"] = "running"
-        self._log(instance_id, f"reboot: Restarting system ({'hard' if hard else 'soft'})")
+    def reboot(self, spec: InstanceSpec, hard: bool = False) -> None:
+        self._get(spec.id)["power"] = "running"
+        self._log(spec.id, f"reboot: Restarting system ({'hard' if hard else 'soft'})")
+
+    def power_states(self, instance_ids: Iterable[str]) -> dict[str, int]:
+        """Fake instances are never lost behind caas's back; one from before a restart is
+        adopted as running (as every other call adopts it)."""
+        states = {"running": RUNNING, "shutdown": SHUTDOWN}
+        return {i: states[self._get(i)["power"]] for i in instance_ids}
 
     def _log(self, instance_id: str, line: str) -> None:
         with self._lock:

@@ -11,6 +11,7 @@ import re
 import shutil
 import socket
 from pathlib import Path
+from typing import Iterable
 
 from caas.db.engine import Database
 from caas.lockfile import Held, hold
@@ -146,11 +147,18 @@ class NetnsDriver:
     def power_off(self, instance_id: str) -> None:
         self.instances.stop(instance_id)
 
-    def power_on(self, instance_id: str) -> None:
-        self.instances.start(instance_id)
+    def power_on(self, spec: InstanceSpec) -> None:
+        # plug is idempotent: it remakes the namespace and links a host reboot (or a cleanup)
+        # removed, and leaves those that exist as they are.
+        self.dataplane.plug(spec.id, spec.nics)
+        self.instances.start(spec.id)
 
-    def reboot(self, instance_id: str, hard: bool = False) -> None:
-        self.instances.reboot(instance_id, hard)
+    def reboot(self, spec: InstanceSpec, hard: bool = False) -> None:
+        self.instances.stop(spec.id, timeout=0 if hard else 10)
+        self.power_on(spec)
+
+    def power_states(self, instance_ids: Iterable[str]) -> dict[str, int]:
+        return {i: self.instances.power_state(i) for i in instance_ids}
 
     def console_output(self, instance_id: str, length: int | None = None) -> str:
         return self.instances.console(instance_id, length)

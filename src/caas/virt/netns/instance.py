@@ -9,6 +9,8 @@ Each instance has a directory ``state_dir/<server id>``::
     merged/        the overlay's mount point, used only inside the instance's mount namespace
     console.log    the console: init's, sshd's and user_data's output
     init.pid       "<pid> <start time>" of the instance's PID 1 while it runs
+    stopped        present while it is stopped on request (``stop``), so that an init found
+                   dead without it died on its own (``power_state``: CRASHED)
     devices.json   device nodes for its /dev: {"pci": [...], "block": {"/dev/vdb": {...}}}
 
 Every mount lives in the instance's own mount namespace (see guest_init), so the host's mount
@@ -34,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from caas.virt.driver import DriverError, InstanceSpec
+from caas.virt.driver import CRASHED, NOSTATE, RUNNING, SHUTDOWN, DriverError, InstanceSpec
 from caas.virt.netns import cgroups, configdrive, devices, guest_init, names, rootfs
 
 NETNS_DIR = Path("/run/netns")
@@ -192,6 +194,7 @@ class Instances:
         if self._pid(server_id):
             return
         boot = self._boot(server_id)
+        (self._dir(server_id) / "stopped").unlink(missing_ok=True)
         if not Path(boot["netns_path"]).exists():
             raise DriverError(f"network namespace {boot['netns']} of {server_id} does not exist")
         cg = cgroups.from_dirs(boot["cgroup_dirs"])
@@ -252,6 +255,7 @@ class Instances:
         """SIGTERM to the init (which passes it on), then after ``timeout`` seconds SIGKILL to
         everything left in the cgroup. Files stay."""
         boot = self._boot(server_id)
+        (self._dir(server_id) / "stopped").touch()
         pid = self._pid(server_id)
         if pid and timeout > 0:
             try:
@@ -329,6 +333,16 @@ class Instances:
             if (d / "init.pid").exists() and self._is_id(d.name) and self._pid(d.name):
                 found.add(d.name)
         return found
+
+    def power_state(self, server_id: str) -> int:
+        """RUNNING while its init lives; SHUTDOWN when stopped on request; CRASHED when its init
+        is gone otherwise (killed, out of memory, a host reboot); NOSTATE without its files."""
+        d = self._dir(server_id)
+        if not (d / "boot.json").exists():
+            return NOSTATE
+        if self._pid(server_id):
+            return RUNNING
+        return SHUTDOWN if (d / "stopped").exists() else CRASHED
 
     @staticmethod
     def _is_id(name: str) -> bool:
