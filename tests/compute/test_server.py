@@ -167,6 +167,23 @@ def test_version_discovery(member):
     assert current["status"] == "CURRENT" and current["version"] == "2.60" and current["min_version"] == "2.1"
 
 
+def test_access_ips_are_answered_in_canonical_form(member, project):
+    # Tempest's accessIPv6; Nova stores and answers RFC 5952 text (IPv4-mapped in dotted form)
+    c = member.client
+    sid = create(c, networks=[{"uuid": project["net"]["id"]}], accessIPv4="192.0.2.10",
+                 accessIPv6="0000:0000:0000:0000:0000:babe:220.12.22.2").json()["server"]["id"]
+    view = show(c, sid)
+    assert (view["accessIPv4"], view["accessIPv6"]) == ("192.0.2.10", "::babe:dc0c:1602")
+    detail = c.get(f"{C}/servers/detail", params={"name": view["name"]}).json()["servers"]
+    assert [s["accessIPv6"] for s in detail] == ["::babe:dc0c:1602"]
+    for given, answered in (("2001:0DB8:0000::0001", "2001:db8::1"), ("::FFFF:1.2.3.4", "::ffff:1.2.3.4"),
+                            ("", "")):
+        r = c.put(f"{C}/servers/{sid}", json={"server": {"accessIPv6": given}})
+        assert r.status_code == 200, r.text
+        assert r.json()["server"]["accessIPv6"] == answered == show(c, sid)["accessIPv6"]
+    delete(c, sid)
+
+
 # ---- addresses and ports -----------------------------------------------------------------
 def test_fixed_address_mac_and_port_binding(member, admin, project, active):
     (entry,) = active["addresses"]["main"]

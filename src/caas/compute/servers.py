@@ -31,6 +31,7 @@ from caas.compute.server_groups import get_server_group
 from caas.db.base import utcnow
 from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound
 from caas.identity.context import AuthContext, Ref
+from caas.network.ipam import ip_text
 from caas.numbers import INT32_MAX, parse_int
 from caas.virt.driver import DriverError, InstanceSpec, NicSpec, PciDevice
 
@@ -390,8 +391,7 @@ class ServersMixin:
         max_count = self._count(body, "max_count", min_count)
         if min_count > max_count:
             raise BadRequest("min_count must be <= max_count")
-        for key in ("accessIPv4", "accessIPv6"):
-            _access_ip(key, body.get(key))
+        access = {key: _access_ip(key, body.get(key)) for key in ("accessIPv4", "accessIPv6")}
         hints = self._hints(hints)
         user_data = self._user_data(body.get("user_data"))
         self.network.ensure_default_security_group(ctx.project_id)
@@ -455,8 +455,8 @@ class ServersMixin:
                              server_group_id=group.id if group else None, requested_networks=nics,
                              security_groups=group_ids, scheduler_hints={**hints, "force_host": force_host},
                              metadata_=metadata, tags=list(dict.fromkeys(tags)), user_data=user_data,
-                             config_drive=config_drive, access_ipv4=body.get("accessIPv4") or "",
-                             access_ipv6=body.get("accessIPv6") or "", created_at=now, updated_at=now)
+                             config_drive=config_drive, access_ipv4=access["accessIPv4"],
+                             access_ipv6=access["accessIPv6"], created_at=now, updated_at=now)
                 s.add(row)
                 rows.append(row)
             s.flush()
@@ -999,7 +999,8 @@ class ServersMixin:
             "metadata": dict(r.metadata_ or {}), "hostId": host_id(r.project_id, r.host),
             "image": {"id": r.image_id, "links": [{"rel": "bookmark", "href": f"{base}/compute/images/{r.image_id}"}]},
             "flavor": flavor, "created": isotime(r.created_at), "updated": isotime(r.updated_at),
-            "addresses": addresses, "accessIPv4": r.access_ipv4, "accessIPv6": r.access_ipv6,
+            "addresses": addresses, "accessIPv4": r.access_ipv4,
+            "accessIPv6": ip_text(r.access_ipv6) if r.access_ipv6 else "",  # rows stored before it was canonical
             "links": _links(base, "servers", r.id), "OS-DCF:diskConfig": "MANUAL",
             "OS-EXT-AZ:availability_zone": r.availability_zone or "", "config_drive": "True" if r.config_drive else "",
             "key_name": r.key_name, "OS-SRV-USG:launched_at": isotime_us(r.launched_at),
@@ -1040,7 +1041,8 @@ class ServersMixin:
 
 def _access_ip(key: str, value) -> str:
     """accessIPv4 / accessIPv6: an address of that version ("" or None for none), as Nova's
-    'ipv4' and 'ipv6' formats; BadRequest otherwise."""
+    'ipv4' and 'ipv6' formats, in the canonical text Nova stores and answers (``ip_text``:
+    "0:0:0:0:0:babe:220.12.22.2" is "::babe:dc0c:1602"); BadRequest otherwise."""
     if value is None or value == "":
         return ""
     version = 4 if key == "accessIPv4" else 6
@@ -1050,7 +1052,7 @@ def _access_ip(key: str, value) -> str:
         ok = False
     if not ok:
         raise BadRequest(f"Invalid input for field/attribute {key}. Value: {value}. {value!r} is not a 'ipv{version}'")
-    return value
+    return ip_text(value)
 
 
 def _links(base: str, collection: str, id_: str) -> list[dict]:
