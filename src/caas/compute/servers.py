@@ -963,16 +963,19 @@ class ServersMixin:
         return page, more
 
     # ---- views ---------------------------------------------------------------------------
-    def server_views(self, ctx: AuthContext, rows: list[Server], version, base: str, detail: bool = True) -> list[dict]:
-        """Nova's server views at ``version`` for many servers, in a few queries."""
+    def server_views(self, ctx: AuthContext, rows: list[Server], version, base: str, detail: bool = True,
+                     api: str | None = None) -> list[dict]:
+        """Nova's server views at ``version`` for many servers, in a few queries. ``base``: the
+        cloud's URL; ``api``: the API's (self links; ``{base}/compute/v2.1`` unless given)."""
+        api = api or f"{base}/compute/v2.1"
         if not detail:
-            return [{"id": r.id, "name": r.name, "links": _links(base, "servers", r.id)} for r in rows]
+            return [{"id": r.id, "name": r.name, "links": _links(api, base, "servers", r.id)} for r in rows]
         ports = self.network.device_ports([r.id for r in rows])
         volumes = self.volume.attachments_by_server([r.id for r in rows]) \
             if self.volume is not None and hasattr(self.volume, "attachments_by_server") else {}
-        return [self._server_view(ctx, r, version, base, ports.get(r.id, []), volumes.get(r.id)) for r in rows]
+        return [self._server_view(ctx, r, version, base, api, ports.get(r.id, []), volumes.get(r.id)) for r in rows]
 
-    def _server_view(self, ctx: AuthContext, r: Server, version, base: str, ports: list[dict],
+    def _server_view(self, ctx: AuthContext, r: Server, version, base: str, api: str, ports: list[dict],
                      attachments: list[dict] | None = None) -> dict:
         if attachments is None and self.volume is not None:
             attachments = self.volume.server_attachments(r.id)
@@ -1001,7 +1004,7 @@ class ServersMixin:
             "flavor": flavor, "created": isotime(r.created_at), "updated": isotime(r.updated_at),
             "addresses": addresses, "accessIPv4": r.access_ipv4,
             "accessIPv6": ip_text(r.access_ipv6) if r.access_ipv6 else "",  # rows stored before it was canonical
-            "links": _links(base, "servers", r.id), "OS-DCF:diskConfig": "MANUAL",
+            "links": _links(api, base, "servers", r.id), "OS-DCF:diskConfig": "MANUAL",
             "OS-EXT-AZ:availability_zone": r.availability_zone or "", "config_drive": "True" if r.config_drive else "",
             "key_name": r.key_name, "OS-SRV-USG:launched_at": isotime_us(r.launched_at),
             "OS-SRV-USG:terminated_at": None, "OS-EXT-STS:task_state": r.task_state,
@@ -1055,8 +1058,9 @@ def _access_ip(key: str, value) -> str:
     return ip_text(value)
 
 
-def _links(base: str, collection: str, id_: str) -> list[dict]:
-    return [{"rel": "self", "href": f"{base}/compute/v2.1/{collection}/{id_}"},
+def _links(api: str, base: str, collection: str, id_: str) -> list[dict]:
+    """Nova's self (under the API the request used) and bookmark (unversioned) links."""
+    return [{"rel": "self", "href": f"{api}/{collection}/{id_}"},
             {"rel": "bookmark", "href": f"{base}/compute/{collection}/{id_}"}]
 
 
