@@ -129,6 +129,11 @@ def test_ipv6_addresses_are_stored_and_answered_in_canonical_form(members):
         {"destination": "2001:0DB8:0005::/64", "nexthop": "2001:0db8::0003"}]}})
     assert r.status_code == 200, r.text
     assert r.json()["router"]["routes"] == [{"destination": "2001:db8:5::/64", "nexthop": "2001:db8::3"}]
+    # the router goes (the quota test counts this project's routers)
+    assert ca.put(f"{N}/routers/{router['id']}", json={"router": {"routes": []}}).status_code == 200
+    r = ca.put(f"{N}/routers/{router['id']}/remove_router_interface", json={"subnet_id": sub["id"]})
+    assert r.status_code == 200, r.text
+    assert ca.delete(f"{N}/routers/{router['id']}").status_code == 204
 
 
 def test_router_and_floating_ip_lifecycle(members):
