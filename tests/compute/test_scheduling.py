@@ -106,12 +106,14 @@ def test_pci_servers_land_on_gpu_hosts_until_the_devices_run_out(gpu):
     assert usage_is_zero(gpu.admin)
 
 
-def test_undefined_pci_alias_is_refused(gpu):
-    # The flavor API refuses an alias that is not configured, so no server can ask for one.
-    flavor = make_flavor(gpu.admin, vcpus=1, ram=512, disk=1)
-    r = gpu.admin.post(f"{C}/flavors/{flavor['id']}/os-extra_specs",
-                       json={"extra_specs": {"pci_passthrough:alias": "GTX:1"}})
-    assert r.status_code == 400 and "GTX" in error_of(r, "badRequest")
+def test_undefined_pci_alias_is_refused_at_boot(gpu):
+    # As Nova: the flavor API stores an alias that is not configured (other cells may know it);
+    # a boot with it is refused before anything is made.
+    flavor = make_flavor(gpu.admin, vcpus=1, ram=512, disk=1, extra_specs={"pci_passthrough:alias": "K20m:1, GTX:1"})
+    name = uniq("gtx")
+    r = create(gpu.c, status=400, flavor=flavor["id"], name=name)
+    assert error_of(r, "badRequest") == "PCI alias GTX is not defined"
+    assert gpu.c.get(f"{C}/servers", params={"name": name}).json()["servers"] == []
 
 
 @pytest.mark.parametrize(("attrs", "filter_name"), [

@@ -8,6 +8,7 @@ import datetime as dt
 import ipaddress
 from urllib.parse import parse_qs, urlparse
 
+import httpx
 import pytest
 
 from tests.compute.conftest import (C, IMAGE, N, NANO, TINY, Member, boot, create, delete, delete_all, error_of,
@@ -161,10 +162,80 @@ def test_malformed_version_is_400(member, active, version):
     assert "invalid format" in error_of(r, "badRequest")
 
 
-def test_version_discovery(member):
+def test_version_discovery(member, server):
     versions = member.client.get("/compute/").json()["versions"]
     current = next(v for v in versions if v["id"] == "v2.1")
     assert current["status"] == "CURRENT" and current["version"] == "2.60" and current["min_version"] == "2.1"
+    # Nova's list gives each version with its self link only, and the v2.0 listed is served
+    legacy = next(v for v in versions if v["id"] == "v2.0")
+    assert legacy == {"id": "v2.0", "status": "DEPRECATED", "version": "", "min_version": "",
+                      "updated": "2025-07-04T12:00:00Z", "links": [{"rel": "self", "href": f"{server.url}/compute/v2/"}]}
+    assert current["links"] == [{"rel": "self", "href": f"{server.url}/compute/v2.1/"}]
+    for path in ("/compute/v2", "/compute/v2/"):
+        r = httpx.get(f"{server.url}{path}")  # no token needed, as Nova
+        assert r.status_code == 200, r.text
+        doc = r.json()["version"]
+        assert (doc["id"], doc["status"], doc["version"], doc["min_version"]) == ("v2.0", "DEPRECATED", "", "")
+        assert doc["links"][0] == {"rel": "self", "href": f"{server.url}/compute/v2/"}
+        assert doc["media-types"] == [{"base": "application/json",
+                                       "type": "application/vnd.openstack.compute+json;version=2"}]
+        assert "OpenStack-API-Version" not in r.headers
+
+
+@pytest.mark.parametrize("header", [{}, {"OpenStack-API-Version": "compute 2.60"},
+                                    {"OpenStack-API-Version": "compute 9.9"},
+                                    {"X-OpenStack-Nova-API-Version": "garbage"}])
+def test_legacy_v2_is_the_2_1_api_without_microversions(member, active, server, header):
+    # Nova's /v2: the v2.1 code with the version headers ignored (never 400 or 406) and left
+    # out of the answer, the 2.1 views, and links under /v2.
+    c = member.client
+    r = c.get(f"/compute/v2/servers/{active['id']}", headers=header)
+    assert r.status_code == 200, r.text
+    assert "OpenStack-API-Version" not in r.headers and "X-OpenStack-Nova-API-Version" not in r.headers
+    assert "OpenStack-API-Version" not in r.headers.get("Vary", "")
+    view = r.json()["server"]
+    assert set(view) - {"OS-EXT-SRV-ATTR:host"} == BASE_KEYS  # 2.1's keys: no description, tags, locked
+    assert view["links"][0] == {"rel": "self", "href": f"{server.url}/compute/v2/servers/{active['id']}"}
+    listed = c.get("/compute/v2/servers", headers=header).json()["servers"]
+    assert active["id"] in {s["id"] for s in listed}
+    flavor = c.get("/compute/v2/flavors/1", headers=header).json()["flavor"]
+    assert flavor["links"][0] == {"rel": "self", "href": f"{server.url}/compute/v2/flavors/1"}
+    missing = c.get("/compute/v2/servers/nope", headers=header)
+    assert missing.status_code == 404 and "OpenStack-API-Version" not in missing.headers
+    assert "could not be found" in error_of(missing, "itemNotFound")
+    unknown = c.get("/compute/v2/no-such-thing", headers=header)
+    assert unknown.status_code == 404 and "OpenStack-API-Version" not in unknown.headers
+
+
+def test_legacy_v2_creates_and_deletes(member, project, server):
+    c = member.client
+    r = c.post("/compute/v2/servers", json={"server": server_body()}, headers=mv("2.37"))
+    # 2.1's rules whatever the header: "networks": "none" is a 2.37 value
+    assert r.status_code == 400 and "OpenStack-API-Version" not in r.headers, r.text
+    r = c.post("/compute/v2/servers", json={"server": server_body(networks=[{"uuid": project["net"]["id"]}])})
+    assert r.status_code == 202, r.text
+    sid = r.json()["server"]["id"]
+    assert r.headers["Location"] == f"{server.url}/compute/v2/servers/{sid}"
+    wait_for(c, sid, "ACTIVE")
+    assert c.delete(f"/compute/v2/servers/{sid}").status_code == 204
+    wait_gone(c, sid)
+
+
+def test_access_ips_are_answered_in_canonical_form(member, project):
+    # Tempest's accessIPv6; Nova stores and answers RFC 5952 text (IPv4-mapped in dotted form)
+    c = member.client
+    sid = create(c, networks=[{"uuid": project["net"]["id"]}], accessIPv4="192.0.2.10",
+                 accessIPv6="0000:0000:0000:0000:0000:babe:220.12.22.2").json()["server"]["id"]
+    view = show(c, sid)
+    assert (view["accessIPv4"], view["accessIPv6"]) == ("192.0.2.10", "::babe:dc0c:1602")
+    detail = c.get(f"{C}/servers/detail", params={"name": view["name"]}).json()["servers"]
+    assert [s["accessIPv6"] for s in detail] == ["::babe:dc0c:1602"]
+    for given, answered in (("2001:0DB8:0000::0001", "2001:db8::1"), ("::FFFF:1.2.3.4", "::ffff:1.2.3.4"),
+                            ("", "")):
+        r = c.put(f"{C}/servers/{sid}", json={"server": {"accessIPv6": given}})
+        assert r.status_code == 200, r.text
+        assert r.json()["server"]["accessIPv6"] == answered == show(c, sid)["accessIPv6"]
+    delete(c, sid)
 
 
 # ---- addresses and ports -----------------------------------------------------------------

@@ -50,3 +50,21 @@ def test_first_free_and_size():
     assert ipam.first_free(pools, []) == "10.0.0.2"
     assert ipam.first_free(pools, ["10.0.0.2", "10.0.0.3", "10.0.0.4"]) == "10.0.0.10"
     assert ipam.first_free(pools, ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.10"]) is None
+
+
+# netaddr's text (what Nova and Neutron answer), read from netaddr 1.3 on this machine's glibc
+@pytest.mark.parametrize(("given", "text"), [
+    ("0000:0000:0000:0000:0000:babe:220.12.22.2", "::babe:dc0c:1602"), ("2001:0DB8::0001", "2001:db8::1"),
+    ("::1", "::1"), ("::", "::"), ("::ffff", "::ffff"), ("::FFFF:1.2.3.4", "::ffff:1.2.3.4"),
+    ("::ffff:0:0", "::ffff:0.0.0.0"), ("::1:0", "::0.1.0.0"), ("::fffe:1.2.3.4", "::fffe:102:304"),
+    ("64:ff9b::1.2.3.4", "64:ff9b::102:304"), ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"), ("10.0.0.1", "10.0.0.1"),
+])
+def test_ip_text_is_netaddrs(given, text):
+    assert ipam.ip_text(given) == text
+
+
+def test_ipv6_cidrs_in_any_spelling_ipv4_ones_must_name_the_network():
+    assert ipam.net_text(ipam.parse_cidr("2001:0DB8:0:1::1/64")) == "2001:db8:0:1::/64"
+    assert ipam.net_text(ipam.parse_cidr("::FFFF:10.0.0.0/120")) == "::ffff:10.0.0.0/120"
+    with pytest.raises(BadRequest, match="use '10.0.0.0/24'"):
+        ipam.parse_cidr("10.0.0.1/24")

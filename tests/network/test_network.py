@@ -74,6 +74,68 @@ def test_port_addresses_mac_and_default_group(members, admin):
     assert bound.json()["port"]["status"] == "ACTIVE" and bound.json()["port"]["binding:host_id"] == "host1"
 
 
+def test_ipv6_addresses_are_stored_and_answered_in_canonical_form(members):
+    # As Neutron: an IPv6 subnet's CIDR may be written any way (host bits too) and is kept as
+    # its network; every address caas answers is RFC 5952 text as netaddr writes it
+    # (IPv4-mapped in dotted form). Allowed address pairs are echoed as given, as Neutron does.
+    _, ca, _, _ = members
+    net = ca.post(f"{N}/networks", json={"network": {"name": "v6"}}).json()["network"]
+    r = ca.post(f"{N}/subnets", json={"subnet": {
+        "network_id": net["id"], "ip_version": 6, "cidr": "2001:0DB8:0000:0000::/64", "gateway_ip": "2001:0db8:0:0::1",
+        "allocation_pools": [{"start": "2001:0db8::0010", "end": "2001:0DB8:0000::00FF"}],
+        "host_routes": [{"destination": "2001:0DB8:0001::/64", "nexthop": "2001:0db8::0002"}],
+        "dns_nameservers": ["2001:4860:4860:0000::8888"]}})
+    assert r.status_code == 201, r.text
+    sub = r.json()["subnet"]
+    assert (sub["cidr"], sub["gateway_ip"]) == ("2001:db8::/64", "2001:db8::1")
+    assert sub["allocation_pools"] == [{"start": "2001:db8::10", "end": "2001:db8::ff"}]
+    assert sub["host_routes"] == [{"destination": "2001:db8:1::/64", "nexthop": "2001:db8::2"}]
+    assert sub["dns_nameservers"] == ["2001:4860:4860::8888"]
+    assert ca.get(f"{N}/subnets/{sub['id']}").json()["subnet"]["cidr"] == "2001:db8::/64"
+    r = ca.post(f"{N}/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 6,
+                                                 "cidr": "2001:0DB8:0:1::1/64"}})
+    assert r.status_code == 201, r.text
+    assert r.json()["subnet"]["cidr"] == "2001:db8:0:1::/64"
+    r = ca.post(f"{N}/subnets", json={"subnet": {"network_id": net["id"], "ip_version": 6,
+                                                 "cidr": "::FFFF:10.0.0.0/120", "gateway_ip": "::ffff:a00:1"}})
+    assert r.status_code == 201, r.text
+    mapped = r.json()["subnet"]
+    assert (mapped["cidr"], mapped["gateway_ip"]) == ("::ffff:10.0.0.0/120", "::ffff:10.0.0.1")
+    assert mapped["allocation_pools"] == [{"start": "::ffff:10.0.0.2", "end": "::ffff:10.0.0.255"}]
+
+    r = ca.post(f"{N}/ports", json={"port": {"network_id": net["id"], "fixed_ips": [
+        {"subnet_id": sub["id"], "ip_address": "2001:0db8::0020"}, {"ip_address": "::ffff:10.0.0.9"},
+        {"subnet_id": mapped["id"]}], "allowed_address_pairs": [{"ip_address": "2001:0DB8::0030"}]}})
+    assert r.status_code == 201, r.text
+    port = r.json()["port"]
+    assert [f["ip_address"] for f in port["fixed_ips"]] == ["2001:db8::20", "::ffff:10.0.0.9", "::ffff:10.0.0.2"]
+    assert port["allowed_address_pairs"] == [{"ip_address": "2001:0DB8::0030"}]
+    # the same address in another spelling is the same address
+    r = ca.post(f"{N}/ports", json={"port": {"network_id": net["id"], "fixed_ips": [
+        {"subnet_id": sub["id"], "ip_address": "2001:DB8:0:0:0:0:0:20"}]}})
+    assert r.status_code == 409, r.text
+
+    group = ca.post(f"{N}/security-groups", json={"security_group": {"name": "v6"}}).json()["security_group"]
+    r = ca.post(f"{N}/security-group-rules", json={"security_group_rule": {
+        "security_group_id": group["id"], "direction": "ingress", "ethertype": "IPv6", "protocol": "tcp",
+        "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "2001:0DB8:0000::/64"}})
+    assert r.status_code == 201, r.text
+    assert r.json()["security_group_rule"]["remote_ip_prefix"] == "2001:db8::/64"
+
+    router = ca.post(f"{N}/routers", json={"router": {"name": "v6"}}).json()["router"]
+    r = ca.put(f"{N}/routers/{router['id']}/add_router_interface", json={"subnet_id": sub["id"]})
+    assert r.status_code == 200, r.text
+    r = ca.put(f"{N}/routers/{router['id']}", json={"router": {"routes": [
+        {"destination": "2001:0DB8:0005::/64", "nexthop": "2001:0db8::0003"}]}})
+    assert r.status_code == 200, r.text
+    assert r.json()["router"]["routes"] == [{"destination": "2001:db8:5::/64", "nexthop": "2001:db8::3"}]
+    # the router goes (the quota test counts this project's routers)
+    assert ca.put(f"{N}/routers/{router['id']}", json={"router": {"routes": []}}).status_code == 200
+    r = ca.put(f"{N}/routers/{router['id']}/remove_router_interface", json={"subnet_id": sub["id"]})
+    assert r.status_code == 200, r.text
+    assert ca.delete(f"{N}/routers/{router['id']}").status_code == 204
+
+
 def test_router_and_floating_ip_lifecycle(members):
     a, ca, b, cb = members
     net, sub = make_net(ca, "routed", "10.30.0.0/24")

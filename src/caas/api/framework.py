@@ -11,6 +11,10 @@ read), and a route with ``raw_body=True`` gets no parsed JSON and no size limit:
 reads ``call.stream()``, the body as blocks of bytes read ahead on the event loop (bounded), so
 a file of any size passes through without being held in memory. Such handlers run in a thread
 pool of their own, so that long transfers never starve the ordinary calls.
+
+A service with microversions may also serve its routes under a legacy prefix (``Legacy``:
+Nova's ``/v2`` beside ``/v2.1``): the same handlers at the minimum version, the version headers
+ignored in requests and left out of responses, and ``call.legacy`` set for the links it builds.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import anyio.to_thread
 from pydantic import BaseModel, ValidationError, create_model
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Route, Router
+from starlette.routing import Route, Router, get_route_path
 
 from caas.api.pools import WorkerPool
 from caas.numbers import decimal
@@ -84,6 +88,8 @@ class Call:
     body_stream: "BodyStream | None" = None
     # The negotiated microversion (services with Microversions; else None).
     version: "Version | None" = None
+    # Whether the request came in under the service's legacy prefix (see ``Legacy``).
+    legacy: bool = False
 
     def auth(self):
         """The caller's AuthContext from X-Auth-Token; Unauthorized without a valid one."""
@@ -196,6 +202,26 @@ class Microversions:
             out[self.legacy_header] = text
             out["Vary"] += f", {self.legacy_header}"
         return out
+
+
+@dataclass(frozen=True)
+class Legacy:
+    """Every route under ``prefix`` ("/v2.1") served again under ``alias`` ("/v2") as Nova's
+    legacy v2 compatibility does: no microversion negotiation (the request's version headers are
+    ignored; the handler sees the minimum version) and no version headers in the answer. A path
+    registered under the alias itself (its version document) is served as registered."""
+
+    prefix: str
+    alias: str
+
+    def aliased(self, path: str) -> str | None:
+        """``path`` under the alias, or None when it is not under the prefix."""
+        if path == self.prefix or path.startswith(self.prefix + "/"):
+            return self.alias + path[len(self.prefix):]
+        return None
+
+    def covers(self, path: str) -> bool:
+        return path == self.alias or path.startswith(self.alias + "/")
 
 
 @functools.lru_cache(maxsize=None)
@@ -355,8 +381,10 @@ class ServiceAPI:
 
     def __init__(self, name: str, error_format: ErrorFormat, max_body: int = 1024 * 1024,
                  validate_token: Callable[[str], Any] | None = None,
-                 microversions: Microversions | None = None, body_rules: BodyRules = BodyRules()) -> None:
+                 microversions: Microversions | None = None, body_rules: BodyRules = BodyRules(),
+                 legacy: Legacy | None = None) -> None:
         self.name = name
+        self.legacy = legacy
         self.body_rules = body_rules
         self.microversions = microversions
         self.validate_token = validate_token
@@ -386,14 +414,15 @@ class ServiceAPI:
             return fn
         return register
 
-    def error(self, exc: CaasError, version: Version | None = None) -> Response:
+    def error(self, exc: CaasError, version: Version | None = None, legacy: bool = False) -> Response:
+        """``exc`` in the service's format (with the version headers, unless ``legacy``)."""
         headers = {}
         if exc.status == 401:
             headers["WWW-Authenticate"] = 'Keystone uri="/identity"'
         wait = wait_seconds(exc)
         if wait:
             headers["Retry-After"] = str(wait)
-        if self.microversions is not None:
+        if self.microversions is not None and not legacy:
             headers.update(self.microversions.headers(version or self.microversions.min_version))
         return json_response(self.error_format(exc), status=exc.status, headers=headers)
 
@@ -413,17 +442,18 @@ class ServiceAPI:
             raise outcome[0]
         return outcome[0]
 
-    def _endpoint(self, methods: dict[str, "_Route"]):
+    def _endpoint(self, methods: dict[str, "_Route"], legacy: bool = False):
+        """The endpoint of one path; ``legacy``: served under the legacy prefix (see ``Legacy``)."""
         allow = ", ".join(methods)
         async def endpoint(request: Request) -> Response:
             version: Version | None = None
             try:
                 spec = methods.get(request.method)
                 if self.microversions is not None and not (spec is not None and spec.unversioned):
-                    version = self.microversions.negotiate(request)
+                    version = self.microversions.min_version if legacy else self.microversions.negotiate(request)
                 if spec is None:
                     response = self.error(MethodNotAllowed(
-                        f"The method {request.method} is not allowed for this resource."), version)
+                        f"The method {request.method} is not allowed for this resource."), version, legacy)
                     response.headers["Allow"] = allow
                     return response
                 params = dict(request.path_params)
@@ -434,7 +464,7 @@ class ServiceAPI:
                         raise UnsupportedMediaType(f"Unsupported content type: {ctype or '(none)'}; send "
                                                    f"{' or '.join(spec.media_types)}.")
                 call = Call(request=request, body=None, params=params, validate_token=self.validate_token,
-                            version=version)
+                            version=version, legacy=legacy)
                 if spec.raw_body:
                     call.body_stream = BodyStream(request)
                     response = await self._run_streaming(spec.handler, call)
@@ -446,12 +476,12 @@ class ServiceAPI:
                             _refuse_nul(_strings(call.body))
                     response = spec.handler(call) if spec.inline else await self.pool.run(spec.handler, call)
             except CaasError as exc:
-                return self.error(exc, version)
+                return self.error(exc, version, legacy)
             except Exception:  # noqa: BLE001 - a bug must still answer in the API's format
                 log.exception("unhandled error on %s %s", request.method, request.url.path)
                 return self.error(CaasError("An unexpected error prevented the server from fulfilling "
-                                            "your request."), version)
-            if version is not None:
+                                            "your request."), version, legacy)
+            if version is not None and not legacy:
                 response.headers.update(self.microversions.headers(version))
             if request.method == "HEAD":
                 response.body = b""
@@ -473,6 +503,9 @@ class ServiceAPI:
     def router(self) -> Router:
         async def not_found(scope, receive, send):
             version = None
+            if self.legacy is not None and self.legacy.covers(get_route_path(scope)):
+                await self.error(NotFound("The resource could not be found."), legacy=True)(scope, receive, send)
+                return
             if self.microversions is not None:
                 try:
                     version = self.microversions.negotiate(Request(scope))
@@ -481,4 +514,8 @@ class ServiceAPI:
                     return
             await self.error(NotFound("The resource could not be found."), version)(scope, receive, send)
         routes = [Route(path, self._endpoint(methods), methods=ALL_METHODS) for path, methods in self._paths.items()]
+        if self.legacy is not None:
+            aliases = {self.legacy.aliased(path): methods for path, methods in self._paths.items()}
+            routes += [Route(alias, self._endpoint(methods, legacy=True), methods=ALL_METHODS)
+                       for alias, methods in aliases.items() if alias is not None and alias not in self._paths]
         return Router(routes=routes, default=not_found)

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from caas.compute.common import require_admin
 from caas.compute.models import ComputeProjectLock, Flavor, FlavorAccess, uuid_str
-from caas.compute.scheduler import PciAlias, pci_requests
-from caas.compute.scheduler.pci import parse_aliases
+from caas.compute.scheduler import PciAlias
+from caas.compute.scheduler.pci import parse_aliases, parse_pci_spec
 from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, Conflict, NotFound
 from caas.identity.context import AuthContext
@@ -235,10 +235,11 @@ class FlavorsMixin:
     def set_flavor_extra_specs(self, ctx: AuthContext, flavor_id: str, specs: dict[str, str],
                                action: str = "create") -> dict[str, str]:
         """Merge ``specs`` (string values) into the flavor's (admin); the merged specs. A
-        ``pci_passthrough:alias`` must name configured aliases with counts (BadRequest)."""
+        ``pci_passthrough:alias`` must be well-formed, NAME:COUNT items (BadRequest); as in Nova,
+        an alias that is not configured is stored, and a boot with the flavor is refused."""
         require_admin(ctx, f"os_compute_api:os-flavor-extra-specs:{action}")
         if PCI_ALIAS_SPEC in specs:
-            pci_requests({PCI_ALIAS_SPEC: specs[PCI_ALIAS_SPEC]}, pci_aliases(self.settings))
+            parse_pci_spec(specs[PCI_ALIAS_SPEC])
         with self.db.write() as s:
             flavor = get_flavor(s, ctx, flavor_id, lock=True)
             merged = {**(flavor.extra_specs or {}), **specs}

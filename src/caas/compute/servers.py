@@ -31,6 +31,7 @@ from caas.compute.server_groups import get_server_group
 from caas.db.base import utcnow
 from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound
 from caas.identity.context import AuthContext, Ref
+from caas.network.ipam import ip_text
 from caas.numbers import INT32_MAX, parse_int
 from caas.virt.driver import NOSTATE as POWER_NOSTATE
 from caas.virt.driver import RUNNING as POWER_RUNNING
@@ -393,8 +394,7 @@ class ServersMixin:
         max_count = self._count(body, "max_count", min_count)
         if min_count > max_count:
             raise BadRequest("min_count must be <= max_count")
-        for key in ("accessIPv4", "accessIPv6"):
-            _access_ip(key, body.get(key))
+        access = {key: _access_ip(key, body.get(key)) for key in ("accessIPv4", "accessIPv6")}
         hints = self._hints(hints)
         user_data = self._user_data(body.get("user_data"))
         self.network.ensure_default_security_group(ctx.project_id)
@@ -458,8 +458,8 @@ class ServersMixin:
                              server_group_id=group.id if group else None, requested_networks=nics,
                              security_groups=group_ids, scheduler_hints={**hints, "force_host": force_host},
                              metadata_=metadata, tags=list(dict.fromkeys(tags)), user_data=user_data,
-                             config_drive=config_drive, access_ipv4=body.get("accessIPv4") or "",
-                             access_ipv6=body.get("accessIPv6") or "", created_at=now, updated_at=now)
+                             config_drive=config_drive, access_ipv4=access["accessIPv4"],
+                             access_ipv6=access["accessIPv6"], created_at=now, updated_at=now)
                 s.add(row)
                 rows.append(row)
             s.flush()
@@ -984,16 +984,19 @@ class ServersMixin:
         return page, more
 
     # ---- views ---------------------------------------------------------------------------
-    def server_views(self, ctx: AuthContext, rows: list[Server], version, base: str, detail: bool = True) -> list[dict]:
-        """Nova's server views at ``version`` for many servers, in a few queries."""
+    def server_views(self, ctx: AuthContext, rows: list[Server], version, base: str, detail: bool = True,
+                     api: str | None = None) -> list[dict]:
+        """Nova's server views at ``version`` for many servers, in a few queries. ``base``: the
+        cloud's URL; ``api``: the API's (self links; ``{base}/compute/v2.1`` unless given)."""
+        api = api or f"{base}/compute/v2.1"
         if not detail:
-            return [{"id": r.id, "name": r.name, "links": _links(base, "servers", r.id)} for r in rows]
+            return [{"id": r.id, "name": r.name, "links": _links(api, base, "servers", r.id)} for r in rows]
         ports = self.network.device_ports([r.id for r in rows])
         volumes = self.volume.attachments_by_server([r.id for r in rows]) \
             if self.volume is not None and hasattr(self.volume, "attachments_by_server") else {}
-        return [self._server_view(ctx, r, version, base, ports.get(r.id, []), volumes.get(r.id)) for r in rows]
+        return [self._server_view(ctx, r, version, base, api, ports.get(r.id, []), volumes.get(r.id)) for r in rows]
 
-    def _server_view(self, ctx: AuthContext, r: Server, version, base: str, ports: list[dict],
+    def _server_view(self, ctx: AuthContext, r: Server, version, base: str, api: str, ports: list[dict],
                      attachments: list[dict] | None = None) -> dict:
         if attachments is None and self.volume is not None:
             attachments = self.volume.server_attachments(r.id)
@@ -1020,8 +1023,9 @@ class ServersMixin:
             "metadata": dict(r.metadata_ or {}), "hostId": host_id(r.project_id, r.host),
             "image": {"id": r.image_id, "links": [{"rel": "bookmark", "href": f"{base}/compute/images/{r.image_id}"}]},
             "flavor": flavor, "created": isotime(r.created_at), "updated": isotime(r.updated_at),
-            "addresses": addresses, "accessIPv4": r.access_ipv4, "accessIPv6": r.access_ipv6,
-            "links": _links(base, "servers", r.id), "OS-DCF:diskConfig": "MANUAL",
+            "addresses": addresses, "accessIPv4": r.access_ipv4,
+            "accessIPv6": ip_text(r.access_ipv6) if r.access_ipv6 else "",  # rows stored before it was canonical
+            "links": _links(api, base, "servers", r.id), "OS-DCF:diskConfig": "MANUAL",
             "OS-EXT-AZ:availability_zone": r.availability_zone or "", "config_drive": "True" if r.config_drive else "",
             "key_name": r.key_name, "OS-SRV-USG:launched_at": isotime_us(r.launched_at),
             "OS-SRV-USG:terminated_at": None, "OS-EXT-STS:task_state": r.task_state,
@@ -1061,7 +1065,8 @@ class ServersMixin:
 
 def _access_ip(key: str, value) -> str:
     """accessIPv4 / accessIPv6: an address of that version ("" or None for none), as Nova's
-    'ipv4' and 'ipv6' formats; BadRequest otherwise."""
+    'ipv4' and 'ipv6' formats, in the canonical text Nova stores and answers (``ip_text``:
+    "0:0:0:0:0:babe:220.12.22.2" is "::babe:dc0c:1602"); BadRequest otherwise."""
     if value is None or value == "":
         return ""
     version = 4 if key == "accessIPv4" else 6
@@ -1071,11 +1076,12 @@ def _access_ip(key: str, value) -> str:
         ok = False
     if not ok:
         raise BadRequest(f"Invalid input for field/attribute {key}. Value: {value}. {value!r} is not a 'ipv{version}'")
-    return value
+    return ip_text(value)
 
 
-def _links(base: str, collection: str, id_: str) -> list[dict]:
-    return [{"rel": "self", "href": f"{base}/compute/v2.1/{collection}/{id_}"},
+def _links(api: str, base: str, collection: str, id_: str) -> list[dict]:
+    """Nova's self (under the API the request used) and bookmark (unversioned) links."""
+    return [{"rel": "self", "href": f"{api}/{collection}/{id_}"},
             {"rel": "bookmark", "href": f"{base}/compute/{collection}/{id_}"}]
 
 

@@ -1,9 +1,11 @@
 """IP address management, pure functions over ``ipaddress``: validate a subnet's CIDR, gateway
-and allocation pools, derive default pools, and pick free addresses."""
+and allocation pools, derive default pools, and pick free addresses; and the one text form of
+an address or network that caas stores and renders (``ip_text``, ``net_text``)."""
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import Iterable
 
 from caas.errors import BadRequest
@@ -12,12 +14,33 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def ip_text(address: str | IPAddress) -> str:
+    """The canonical text of an IP address, as Nova and Neutron render it (netaddr, that is the C
+    library's inet_ntop): RFC 5952 for IPv6 (lower case, zeros compressed, "::babe:dc0c:1602"
+    for "0:0:0:0:0:babe:220.12.22.2"), with the IPv4-mapped and -compatible forms in dotted
+    notation ("::ffff:1.2.3.4", which ``str()`` of ``ipaddress`` writes "::ffff:102:304" before
+    Python 3.13). ValueError for a string that is not an address."""
+    ip = address if isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address)) else ipaddress.ip_address(address)
+    if ip.version == 4:
+        return str(ip)
+    return socket.inet_ntop(socket.AF_INET6, ip.packed)
+
+
+def net_text(net: IPNetwork) -> str:
+    """``net`` as ADDRESS/PREFIX with its address in ``ip_text`` form."""
+    return f"{ip_text(net.network_address)}/{net.prefixlen}"
+
+
 def parse_cidr(cidr: str, ip_version: int | None = None) -> IPNetwork:
+    """A subnet's CIDR: an IPv4 one must name its network address ("10.0.0.1/24" is refused,
+    naming 10.0.0.0/24); an IPv6 one may be written in any form, as Neutron takes it
+    ("2001:0DB8:0::1/64" is 2001:db8::/64). BadRequest for anything else, a mismatched
+    ``ip_version`` or a prefix too long for a subnet."""
     try:
         net = ipaddress.ip_network(cidr, strict=False)
     except ValueError:
         raise BadRequest(f"Invalid input for cidr. Reason: '{cidr}' is not a valid IP subnet.") from None
-    if str(net) != cidr and str(net.network_address) != cidr.split("/")[0]:
+    if net.version == 4 and str(net) != cidr and str(net.network_address) != cidr.split("/")[0]:
         raise BadRequest(f"Invalid input for cidr. Reason: '{cidr}' isn't a recommended CIDR, use '{net}'.")
     if ip_version is not None and net.version != ip_version:
         raise BadRequest(f"Invalid input: cidr '{cidr}' does not match ip_version {ip_version}.")
@@ -36,7 +59,7 @@ def parse_ip(value: str, what: str = "ip_address") -> IPAddress:
 
 
 def default_gateway(net: IPNetwork) -> str:
-    return str(net.network_address + 1)
+    return ip_text(net.network_address + 1)
 
 
 def usable_range(net: IPNetwork) -> tuple[IPAddress, IPAddress]:
@@ -50,15 +73,15 @@ def default_pools(net: IPNetwork, gateway: str | None) -> list[dict]:
     """The usable range minus the gateway, as Neutron derives it."""
     first, last = usable_range(net)
     if gateway is None:
-        return [{"start": str(first), "end": str(last)}]
+        return [{"start": ip_text(first), "end": ip_text(last)}]
     gw = ipaddress.ip_address(gateway)
     pools = []
     if first < gw:
-        pools.append({"start": str(first), "end": str(gw - 1)})
+        pools.append({"start": ip_text(first), "end": ip_text(gw - 1)})
     if gw < last:
-        pools.append({"start": str(gw + 1), "end": str(last)})
+        pools.append({"start": ip_text(gw + 1), "end": ip_text(last)})
     if not (first <= gw <= last):
-        pools = [{"start": str(first), "end": str(last)}]
+        pools = [{"start": ip_text(first), "end": ip_text(last)}]
     return pools
 
 
@@ -84,14 +107,14 @@ def validate_pools(net: IPNetwork, pools: list[dict], gateway: str | None) -> li
         for s, e in parsed:
             if s <= gw <= e:
                 raise BadRequest(f"Gateway ip {gateway} conflicts with allocation pool {s}-{e}.")
-    return [{"start": str(s), "end": str(e)} for s, e in parsed]
+    return [{"start": ip_text(s), "end": ip_text(e)} for s, e in parsed]
 
 
 def validate_gateway(net: IPNetwork, gateway: str) -> str:
     gw = parse_ip(gateway, "gateway_ip")
     if gw not in net or gw == net.network_address or (net.version == 4 and gw == net.broadcast_address):
         raise BadRequest(f"Invalid input: gateway_ip {gateway} is not a usable address of subnet {net}.")
-    return str(gw)
+    return ip_text(gw)
 
 
 def in_pools(address: str, pools: list[dict]) -> bool:
@@ -110,7 +133,7 @@ def lowest_free(pools: list[dict], taken: set[int]) -> str | None:
         start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
         for n in range(int(start), int(end) + 1):
             if n not in taken:
-                return str(ipaddress.ip_address(n) if start.version == 4 else ipaddress.IPv6Address(n))
+                return ip_text(ipaddress.ip_address(n) if start.version == 4 else ipaddress.IPv6Address(n))
     return None
 
 

@@ -150,7 +150,7 @@ class NetworksMixin(Base):
         project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
         policy.enforce(ctx, "create_subnet", body)
         net_cidr = ipam.parse_cidr(body["cidr"], body.get("ip_version"))
-        cidr = str(net_cidr)
+        cidr = ipam.net_text(net_cidr)
         if "gateway_ip" in body:
             gateway = None if body["gateway_ip"] is None else ipam.validate_gateway(net_cidr, body["gateway_ip"])
         else:
@@ -217,7 +217,7 @@ class NetworksMixin(Base):
 def _dns(servers: list[str]) -> list[str]:
     out = []
     for server in servers:
-        out.append(str(ipam.parse_ip(server, "dns_nameservers")))
+        out.append(ipam.ip_text(ipam.parse_ip(server, "dns_nameservers")))
     if len(set(out)) != len(out):
         raise BadRequest("Duplicate nameserver in dns_nameservers.", kind="InvalidInput")
     return out
@@ -233,5 +233,5 @@ def _routes(routes: list[dict], version: int) -> list[dict]:
         hop = ipam.parse_ip(route.get("nexthop", ""), "host_routes")
         if dest.version != version or hop.version != version:
             raise BadRequest("Invalid input for host_routes: IP version mismatch.", kind="InvalidInput")
-        out.append({"destination": str(dest), "nexthop": str(hop)})
+        out.append({"destination": ipam.net_text(dest), "nexthop": ipam.ip_text(hop)})
     return out

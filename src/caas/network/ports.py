@@ -149,10 +149,10 @@ class PortsMixin(Base):
             if ip not in net or not first <= ip <= last:
                 raise BadRequest(f"IP address {address} is not a valid IP for the specified subnet.",
                                  kind="InvalidIpForSubnet")
-            if str(ip) == subnet.gateway_ip and not allow_gateway:
+            address = ipam.ip_text(ip)
+            if address == subnet.gateway_ip and not allow_gateway:
                 raise Conflict(f"IP address {address} already allocated in subnet {subnet.id}",
                                kind="IpAddressAlreadyAllocated")
-            address = str(ip)
             if s.scalar(select(PortIP.id).where(PortIP.subnet_id == subnet.id, PortIP.ip_address == address)):
                 raise Conflict(f"IP address {address} already allocated in subnet {subnet.id}",
                                kind="IpAddressAlreadyAllocated")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from caas.errors import BadRequest, Conflict, NotFound
 from caas.identity.context import AuthContext
-from caas.network import policy, views
+from caas.network import ipam, policy, views
 from caas.network.common import Base, not_found, touch
 from caas.network.models import FloatingIP, Network, Port, PortIP, Router, Subnet
 from caas.network.tags import tags_of
@@ -130,7 +130,7 @@ class RoutersMixin(Base):
             if not any(hop in c for c in cidrs):
                 raise BadRequest(f"Invalid format for routes: the nexthop {hop} is not connected with router.",
                                  kind="InvalidRoutes")
-            out.append({"destination": str(dest), "nexthop": str(hop)})
+            out.append({"destination": ipam.net_text(dest), "nexthop": ipam.ip_text(hop)})
         return out
 
     # ---- interfaces ----------------------------------------------------------------------

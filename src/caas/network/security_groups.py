@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from caas.errors import BadRequest, Conflict
 from caas.identity.context import AuthContext
-from caas.network import views
+from caas.network import ipam, views
 from caas.network.common import Base, touch
 from caas.network.models import DefaultSecurityGroup, PortSecurityGroup, SecurityGroup, SecurityGroupRule
 from caas.network.tags import tags_of
@@ -189,7 +189,7 @@ class SecurityGroupsMixin(Base):
             if net.version != (4 if ethertype == "IPv4" else 6):
                 raise BadRequest(f"Conflicting value ethertype {ethertype} for CIDR {prefix}",
                                  kind="SecurityGroupRuleParameterConflict")
-            prefix = str(net)
+            prefix = ipam.net_text(net)
         if prefix is not None and body.get("remote_group_id"):
             raise BadRequest("Only remote_ip_prefix or remote_group_id may be provided.",
                              kind="SecurityGroupRemoteGroupAndRemoteIpPrefix")

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 
 from starlette.responses import Response
 
+from caas.api.compute import api_root
 from caas.api.framework import Call, empty, json_response
 from caas.compute.flavors import MAX_LIMIT, SORT_KEYS
 from caas.errors import BadRequest, NotFound
@@ -257,16 +258,15 @@ def parse_extra_specs(specs, field: str = "extra_specs") -> dict[str, str]:
 
 # ---- views --------------------------------------------------------------------------------
 def links(call: Call, collection: str, item_id: str) -> list[dict]:
-    base = call.base_url + "/compute"
     ref = quote(str(item_id), safe="")
-    return [{"rel": "self", "href": f"{base}/v2.1/{collection}/{ref}"},
-            {"rel": "bookmark", "href": f"{base}/{collection}/{ref}"}]
+    return [{"rel": "self", "href": f"{api_root(call)}/{collection}/{ref}"},
+            {"rel": "bookmark", "href": f"{call.base_url}/compute/{collection}/{ref}"}]
 
 
 def next_link(call: Call, collection: str, marker: str) -> dict:
     params = dict(sorted(call.query.items()))
     params["marker"] = marker
-    return {"rel": "next", "href": f"{call.base_url}/compute/v2.1/{collection}?{urlencode(params)}"}
+    return {"rel": "next", "href": f"{api_root(call)}/{collection}?{urlencode(params)}"}
 
 
 def collection_links(call: Call, items: list, collection: str, marker_of) -> list[dict]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from caas.api.compute import api_root
 from caas.api.compute.flavors import next_link
 from caas.api.framework import Call, empty, json_response
 from caas.errors import BadRequest, NotFound
@@ -28,13 +29,10 @@ def _attachment_view(a: dict, version) -> dict:
 def register(api, cloud) -> None:
     compute = cloud.compute
 
-    def base(call: Call) -> str:
-        return call.base_url
-
     def listing(call: Call, detail: bool) -> Response:
         ctx = call.project_auth()
         rows, more = compute.list_servers(ctx, call.query, call.version)
-        out = {"servers": compute.server_views(ctx, rows, call.version, base(call), detail)}
+        out = {"servers": compute.server_views(ctx, rows, call.version, call.base_url, detail, api_root(call))}
         if more and rows:
             out["servers_links"] = [next_link(call, "servers/detail" if detail else "servers", rows[-1].id)]
         return json_response(out)
@@ -56,24 +54,24 @@ def register(api, cloud) -> None:
         if body.get("return_reservation_id") is True:
             return json_response({"reservation_id": result["reservation_id"]}, status=202)
         server = result["server"]
-        view = {"id": server.id, "links": [{"rel": "self", "href": f"{base(call)}/compute/v2.1/servers/{server.id}"},
-                                           {"rel": "bookmark", "href": f"{base(call)}/compute/servers/{server.id}"}],
+        view = {"id": server.id, "links": [{"rel": "self", "href": f"{api_root(call)}/servers/{server.id}"},
+                                           {"rel": "bookmark", "href": f"{call.base_url}/compute/servers/{server.id}"}],
                 "OS-DCF:diskConfig": "MANUAL", "security_groups": result["security_groups"],
                 "adminPass": result["admin_pass"]}
         return json_response({"server": view}, status=202,
-                             headers={"Location": f"{base(call)}/compute/v2.1/servers/{server.id}"})
+                             headers={"Location": f"{api_root(call)}/servers/{server.id}"})
 
     @api.route("GET", "/v2.1/servers/{id}")
     def show(call: Call) -> Response:
         ctx = call.project_auth()
         row = compute.show_server(ctx, call.params["id"])
-        return json_response({"server": compute.server_views(ctx, [row], call.version, base(call))[0]})
+        return json_response({"server": compute.server_views(ctx, [row], call.version, call.base_url, api=api_root(call))[0]})
 
     @api.route("PUT", "/v2.1/servers/{id}")
     def update(call: Call) -> Response:
         ctx = call.project_auth()
         row = compute.update_server(ctx, call.params["id"], _object(call, "server"), call.version)
-        return json_response({"server": compute.server_views(ctx, [row], call.version, base(call))[0]})
+        return json_response({"server": compute.server_views(ctx, [row], call.version, call.base_url, api=api_root(call))[0]})
 
     @api.route("DELETE", "/v2.1/servers/{id}")
     def delete(call: Call) -> Response:

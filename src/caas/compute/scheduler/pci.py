@@ -1,6 +1,6 @@
 """Parsing of the flavor extra spec ``pci_passthrough:alias`` into ``PciRequest``s.
 
-Holds ``pci_requests(extra_specs, aliases)``.
+Holds ``parse_pci_spec(value)`` (the format alone) and ``pci_requests(extra_specs, aliases)``.
 """
 
 from __future__ import annotations
@@ -14,25 +14,14 @@ from caas.numbers import INT32_MAX, decimal
 EXTRA_SPEC = "pci_passthrough:alias"
 
 
-def pci_requests(extra_specs: Mapping[str, str], aliases: Sequence[PciAlias]) -> tuple[PciRequest, ...]:
-    """Parse ``extra_specs["pci_passthrough:alias"]`` ("NAME:COUNT[, NAME:COUNT ...]").
-
-    Returns one ``PciRequest`` per item, in order; () when the spec is absent or empty.
-    Alias names match exactly (case-sensitive, as Nova); an alias declared several times
-    accepts any of its (vendor_id, product_id) pairs, lower-cased. Raises ``BadRequest``
-    for a malformed value (COUNT is required and must be a positive integer) or an alias
-    that is not declared.
-    """
-    value = (extra_specs or {}).get(EXTRA_SPEC)
+def parse_pci_spec(value: str | None) -> tuple[tuple[str, int], ...]:
+    """The (NAME, COUNT) items of a ``pci_passthrough:alias`` value ("NAME:COUNT[, NAME:COUNT
+    ...]"), in order; () when it is absent or blank. Raises ``BadRequest`` for a malformed value
+    (COUNT is required and must be a positive integer). Whether the names are configured is not
+    its concern: Nova stores any well-formed alias and refuses it when a server asks for it."""
     if value is None or not str(value).strip():
         return ()
-    specs_by_name: dict[str, list[tuple[str, str]]] = {}
-    for alias in aliases:
-        pair = (alias.vendor_id.lower(), alias.product_id.lower())
-        pairs = specs_by_name.setdefault(alias.name, [])
-        if pair not in pairs:
-            pairs.append(pair)
-    requests = []
+    items = []
     for item in str(value).split(","):
         name, sep, count_text = item.partition(":")
         name, count = name.strip(), decimal(count_text.strip(), 1, INT32_MAX)
@@ -41,6 +30,28 @@ def pci_requests(extra_specs: Mapping[str, str], aliases: Sequence[PciAlias]) ->
                 f"Invalid PCI alias definition {value!r} in {EXTRA_SPEC}: expected "
                 "comma-separated NAME:COUNT items with COUNT a positive integer"
             )
+        items.append((name, count))
+    return tuple(items)
+
+
+def pci_requests(extra_specs: Mapping[str, str], aliases: Sequence[PciAlias]) -> tuple[PciRequest, ...]:
+    """Parse ``extra_specs["pci_passthrough:alias"]`` (see ``parse_pci_spec``) against the
+    configured ``aliases``.
+
+    Returns one ``PciRequest`` per item, in order; () when the spec is absent or empty.
+    Alias names match exactly (case-sensitive, as Nova); an alias declared several times
+    accepts any of its (vendor_id, product_id) pairs, lower-cased. Raises ``BadRequest``
+    for a malformed value or, in Nova's words, for an alias that is not declared.
+    """
+    items = parse_pci_spec((extra_specs or {}).get(EXTRA_SPEC))
+    specs_by_name: dict[str, list[tuple[str, str]]] = {}
+    for alias in aliases:
+        pair = (alias.vendor_id.lower(), alias.product_id.lower())
+        pairs = specs_by_name.setdefault(alias.name, [])
+        if pair not in pairs:
+            pairs.append(pair)
+    requests = []
+    for name, count in items:
         if name not in specs_by_name:
             raise BadRequest(f"PCI alias {name} is not defined")
         requests.append(PciRequest(alias=name, count=count, specs=tuple(specs_by_name[name])))
