@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from caas.dashboard.clusters import EVENTS_SHOWN, KEYS_DIR
+from caas.dashboard.clusters import EVENTS_SHOWN, KEYS_DIR, busy
 from caas.dashboard.pages import TEMPLATES
 from tests.clusters.common import API, leftovers, set_quota, wait
 from tests.conftest import client_for, issue_token, make_member
@@ -129,6 +129,22 @@ def test_the_events_caption_says_how_many_are_shown(total, caption):
         session={"may_write": False}, keys_dir=KEYS_DIR))
     assert caption in page
     assert page.count("event ") == min(total, 40) and (total < 45 or "event 4 " not in page and "event 44" in page)
+
+
+def test_a_degraded_cluster_is_idle_with_its_own_mark():
+    """DEGRADED (a node down, found by the health check) is idle: the page stops refreshing
+    itself, and the status says it with its own mark, as a fault, not as work in progress."""
+    cluster = {"id": "d" * 32, "name": "sick", "status": "DEGRADED", "operation": None,
+               "status_reason": "node002: its server is SHUTOFF (power state Crashed)", "floating_ip": None,
+               "nodes": [{"name": "node002", "role": "compute", "status": "DOWN", "fixed_ip": "10.0.0.5",
+                          "flavor": "m1.nano", "server_id": "s"}]}
+    assert not busy(cluster) and busy(dict(cluster, operation="add"))
+    html = TEMPLATES.get_template("cluster_live.html").render(
+        cluster=cluster, events=[], events_total=0, busy=busy(cluster), progress=None,
+        session={"may_write": False}, keys_dir=KEYS_DIR)
+    assert 'data-busy="0"' in html
+    assert re.search(r'<span class="status bad"><span aria-hidden="true">▲</span> DEGRADED</span>', html), html
+    assert '<span class="status off"><span aria-hidden="true">○</span> DOWN</span>' in html
 
 
 def test_the_page_is_live_while_building(erin):

@@ -16,7 +16,7 @@ API = "/caas/v1/clusters"
 # The steps of each operation, in order (the engine's), for the progress bar.
 STEPS = {"create": ["network", "router", "security_group", "head", "floating_ip", "nodes", "bootstrap", "ready"],
          "add": ["nodes", "bootstrap", "ready"]}
-IDLE = ("ACTIVE", "ERROR")
+IDLE = ("ACTIVE", "DEGRADED", "ERROR")  # DEGRADED: idle with a node down (the health check)
 MAX_NODES = 1006  # the API's own limit is checked there; this only bounds the number field
 EVENTS_SHOWN = 40
 # Where the caas CLI keeps a generated private key, as the user's shell spells it (the CLI's
