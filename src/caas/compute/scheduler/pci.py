@@ -5,6 +5,7 @@ Holds ``parse_pci_spec(value)`` (the format alone) and ``pci_requests(extra_spec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from caas.compute.scheduler.state import PciAlias, PciRequest
@@ -12,6 +13,9 @@ from caas.errors import BadRequest
 from caas.numbers import INT32_MAX, decimal
 
 EXTRA_SPEC = "pci_passthrough:alias"
+# Nova's validator of the spec (nova/api/validation/extra_specs/pci_passthrough.py), matched
+# whole: no blank around a COUNT, only around the commas
+SPEC_FORMAT = re.compile(r"[^:]+:\d+(?:\s*,\s*[^:]+:\d+)*")
 
 
 def parse_pci_spec(value: str | None) -> tuple[tuple[str, int], ...]:
@@ -22,10 +26,11 @@ def parse_pci_spec(value: str | None) -> tuple[tuple[str, int], ...]:
     if value is None or not str(value).strip():
         return ()
     items = []
+    well_formed = SPEC_FORMAT.fullmatch(str(value)) is not None
     for item in str(value).split(","):
-        name, sep, count_text = item.partition(":")
-        name, count = name.strip(), decimal(count_text.strip(), 1, INT32_MAX)
-        if not sep or not name or count is None:
+        name, sep, count_text = item.strip().partition(":")
+        count = decimal(count_text, 1, INT32_MAX)  # ASCII digits only, where Nova's \d takes any
+        if not well_formed or not sep or not name.strip() or count is None:
             raise BadRequest(
                 f"Invalid PCI alias definition {value!r} in {EXTRA_SPEC}: expected "
                 "comma-separated NAME:COUNT items with COUNT a positive integer"
