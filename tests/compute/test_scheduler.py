@@ -29,6 +29,7 @@ from caas.compute.scheduler.filters import (
     ServerGroupAntiAffinityFilter,
     VCPUFilter,
 )
+from caas.compute.scheduler.pci import check_pci_spec
 from caas.compute.scheduler.weighers import CPUWeigher, DiskWeigher, RAMWeigher
 from caas.errors import BadRequest
 
@@ -147,6 +148,16 @@ def test_pci_requests_parsing():
 def test_pci_requests_malformed(value):
     with pytest.raises(BadRequest, match="Invalid PCI alias definition"):
         pci_requests({"pci_passthrough:alias": value}, ALIASES)
+
+
+def test_a_flavors_pci_spec_is_checked_as_novas_validator_checks_it():
+    """Setting the spec, Nova's pattern is matched whole: blanks only around the commas, where a
+    boot reads blanks around names and counts too (test_pci_requests_parsing); any name."""
+    for good in ("K20m:1", "K20m:1, nic:2", "K20m:1 ,nic:2", "Undefined:3"):
+        check_pci_spec(good)
+    for bad in ("a: 1", "a:1 ", " K20m : 2 , nic:1", "K20m:0", "K20m:+1", "K20m:1,", "K20m"):
+        with pytest.raises(BadRequest, match="Invalid PCI alias definition"):
+            check_pci_spec(bad)
 
 
 @pytest.mark.parametrize("name", ["GTX", "k20m"])  # names are case-sensitive

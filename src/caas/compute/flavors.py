@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from caas.compute.common import require_admin
 from caas.compute.models import ComputeProjectLock, Flavor, FlavorAccess, uuid_str
 from caas.compute.scheduler import PciAlias
-from caas.compute.scheduler.pci import parse_aliases, parse_pci_spec
+from caas.compute.scheduler.pci import check_pci_spec, parse_aliases
 from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, Conflict, NotFound
 from caas.identity.context import AuthContext
@@ -235,11 +235,12 @@ class FlavorsMixin:
     def set_flavor_extra_specs(self, ctx: AuthContext, flavor_id: str, specs: dict[str, str],
                                action: str = "create") -> dict[str, str]:
         """Merge ``specs`` (string values) into the flavor's (admin); the merged specs. A
-        ``pci_passthrough:alias`` must be well-formed, NAME:COUNT items (BadRequest); as in Nova,
+        ``pci_passthrough:alias`` must be well-formed, NAME:COUNT items as Nova's validator has them
+        (BadRequest); as in Nova,
         an alias that is not configured is stored, and a boot with the flavor is refused."""
         require_admin(ctx, f"os_compute_api:os-flavor-extra-specs:{action}")
         if PCI_ALIAS_SPEC in specs:
-            parse_pci_spec(specs[PCI_ALIAS_SPEC])
+            check_pci_spec(specs[PCI_ALIAS_SPEC])
         with self.db.write() as s:
             flavor = get_flavor(s, ctx, flavor_id, lock=True)
             merged = {**(flavor.extra_specs or {}), **specs}

@@ -1,6 +1,8 @@
 """Parsing of the flavor extra spec ``pci_passthrough:alias`` into ``PciRequest``s.
 
-Holds ``parse_pci_spec(value)`` (the format alone) and ``pci_requests(extra_specs, aliases)``.
+Holds ``check_pci_spec(value)`` (Nova's validator of the spec, when a flavor's specs are set),
+``parse_pci_spec(value)`` (the items, as a boot reads them) and ``pci_requests(extra_specs,
+aliases)``.
 """
 
 from __future__ import annotations
@@ -18,25 +20,36 @@ EXTRA_SPEC = "pci_passthrough:alias"
 SPEC_FORMAT = re.compile(r"[^:]+:\d+(?:\s*,\s*[^:]+:\d+)*")
 
 
+def check_pci_spec(value: str) -> None:
+    """Nova's validator of a flavor's ``pci_passthrough:alias`` (its pattern, matched whole: no
+    blank around a COUNT, only around the commas), then ``parse_pci_spec``'s checks; BadRequest
+    when it fails. Whether the names are configured is not its concern: Nova stores any
+    well-formed alias and refuses it when a server asks for it."""
+    if SPEC_FORMAT.fullmatch(str(value)) is None:
+        raise _malformed(value)
+    parse_pci_spec(value)
+
+
 def parse_pci_spec(value: str | None) -> tuple[tuple[str, int], ...]:
     """The (NAME, COUNT) items of a ``pci_passthrough:alias`` value ("NAME:COUNT[, NAME:COUNT
-    ...]"), in order; () when it is absent or blank. Raises ``BadRequest`` for a malformed value
-    (COUNT is required and must be a positive integer). Whether the names are configured is not
-    its concern: Nova stores any well-formed alias and refuses it when a server asks for it."""
+    ...]"), in order, blanks around names and counts ignored as a boot in Nova ignores them
+    (``int()`` of each COUNT); () when it is absent or blank. Raises ``BadRequest`` for a
+    malformed value (COUNT is required and must be a positive integer, in ASCII digits)."""
     if value is None or not str(value).strip():
         return ()
     items = []
-    well_formed = SPEC_FORMAT.fullmatch(str(value)) is not None
     for item in str(value).split(","):
-        name, sep, count_text = item.strip().partition(":")
-        count = decimal(count_text, 1, INT32_MAX)  # ASCII digits only, where Nova's \d takes any
-        if not well_formed or not sep or not name.strip() or count is None:
-            raise BadRequest(
-                f"Invalid PCI alias definition {value!r} in {EXTRA_SPEC}: expected "
-                "comma-separated NAME:COUNT items with COUNT a positive integer"
-            )
+        name, sep, count_text = item.partition(":")
+        name, count = name.strip(), decimal(count_text.strip(), 1, INT32_MAX)
+        if not sep or not name or count is None:
+            raise _malformed(value)
         items.append((name, count))
     return tuple(items)
+
+
+def _malformed(value: str) -> BadRequest:
+    return BadRequest(f"Invalid PCI alias definition {value!r} in {EXTRA_SPEC}: expected "
+                      "comma-separated NAME:COUNT items with COUNT a positive integer")
 
 
 def pci_requests(extra_specs: Mapping[str, str], aliases: Sequence[PciAlias]) -> tuple[PciRequest, ...]:
