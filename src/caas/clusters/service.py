@@ -27,6 +27,7 @@ from caas.clusters.health import Health
 from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DEGRADED, DELETING, ERROR, HEAD,
                                   NODE_DELETING, UPDATING, Cluster, ClusterEvent, ClusterNode, ClusterProjectLock,
                                   ClusterResource)
+from caas.compute.scheduler import disk_gb
 from caas.config import Settings
 from caas.db import Database
 from caas.db.engine import insert_if_absent
@@ -276,10 +277,8 @@ class ClusterService:
             raise BadRequest(missing_flavor(ref, [fl.name for fl in sorted(conn.compute.flavors(),
                                                                            key=lambda fl: (fl.ram, fl.name))],
                                             default=ref == self.settings.cluster_flavor))
-        # the disk the scheduler counts: root + ephemeral + swap (MB, rounded up to GB)
-        swap = int(f.swap or 0)
         return {"name": f.name, "vcpus": f.vcpus, "ram": f.ram,
-                "disk": (f.disk or 0) + (f.ephemeral or 0) + (swap + 1023) // 1024}
+                "disk": disk_gb(f.disk or 0, f.ephemeral or 0, int(f.swap or 0))}  # as the scheduler counts it
 
     def _user_key(self, ctx: AuthContext, key_name: str) -> str:
         try:

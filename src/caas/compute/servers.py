@@ -26,7 +26,7 @@ from caas.compute.common import isotime, isotime_us, require_admin
 from caas.compute.flavors import get_flavor, pci_aliases
 from caas.compute.keypairs import get_keypair
 from caas.compute.models import Flavor, Server, ServerGroup
-from caas.compute.scheduler import RequestSpec, default_scheduler, pci_requests
+from caas.compute.scheduler import RequestSpec, default_scheduler, disk_gb, pci_requests
 from caas.compute.server_groups import get_server_group
 from caas.db.base import utcnow
 from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound
@@ -452,7 +452,7 @@ class ServersMixin:
                              project_id=ctx.project_id, user_id=ctx.user_id, hostname=hostname_for(server_name),
                              reservation_id=reservation, launch_index=index, flavor_id=flavor.id, flavor=snapshot,
                              vcpus=flavor.vcpus, memory_mb=flavor.ram,
-                             disk_gb=flavor.disk + flavor.ephemeral + (flavor.swap + 1023) // 1024,
+                             disk_gb=disk_gb(flavor.disk, flavor.ephemeral, flavor.swap),
                              image_id=image["id"], key_name=key_name, key_data=key_data, status="building",
                              task_state="scheduling", power_state=POWER_NOSTATE, requested_az=az,
                              server_group_id=group.id if group else None, requested_networks=nics,

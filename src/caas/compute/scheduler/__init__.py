@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from caas.compute.scheduler.pci import pci_requests
 from caas.compute.scheduler.scheduler import Decision, Scheduler, default_scheduler
-from caas.compute.scheduler.state import HostState, PciAlias, PciRequest, RequestSpec
+from caas.compute.scheduler.state import HostState, PciAlias, PciRequest, RequestSpec, disk_gb
 
 __all__ = [
     "Decision",
@@ -19,5 +19,6 @@ __all__ = [
     "RequestSpec",
     "Scheduler",
     "default_scheduler",
+    "disk_gb",
     "pci_requests",
 ]

@@ -56,10 +56,16 @@ class PciRequest:
     specs: tuple[tuple[str, str], ...]
 
 
+def disk_gb(disk: int, ephemeral: int, swap_mb: int) -> int:
+    """The local disk a flavor takes, as the scheduler counts it: root + ephemeral (GB) + swap
+    (MB, rounded up to GB)."""
+    return disk + ephemeral + (swap_mb + 1023) // 1024
+
+
 @dataclass(slots=True)
 class RequestSpec:
-    """What one instance needs. ``disk_gb`` is root + ephemeral + swap rounded up to GB,
-    computed by the caller; ``same_host``/``different_host`` are already resolved to host
+    """What one instance needs. ``disk_gb`` is root + ephemeral + swap rounded up to GB
+    (``disk_gb``), computed by the caller; ``same_host``/``different_host`` are already resolved to host
     names; ``force_host`` is the HOST of an "AZ:HOST" zone (the caller checks policy)."""
 
     vcpus: int
