@@ -6,7 +6,9 @@ clouds.yaml (OS_CLOUD-style) instead of the embedded default."""
 
 from __future__ import annotations
 
+import json
 import signal
+import sqlite3
 import time
 
 import pytest
@@ -147,6 +149,39 @@ def test_cluster_layer_on_a_cloud_from_clouds_yaml(tmp_path_factory):
             v = create(c, "viayaml", 1)
             assert v["status"] == "ACTIVE", v["status_reason"]
             delete(c, "viayaml")
+            assert leftovers(c) == {}
+    finally:
+        stop(srv)
+
+
+def test_restart_rolls_back_a_server_whose_id_was_never_noted(tmp_path_factory):
+    """A crash between a node's server being asked for and its id being noted (the window of a
+    kill -9 in the nodes step, the server still building): the restart finds the server by
+    name, deletes it, and waits until it is gone before the cluster is ACTIVE again. (Its build
+    restarts with caas, and a delete waits for the build, as in Nova.)"""
+    srv = start(tmp_path_factory, CAAS_FAKE_BOOT_DELAY=2)
+    try:
+        with client_for(srv, issue_token(srv)) as c:
+            assert create(c, "lost", 2)["status"] == "ACTIVE"
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.proc.wait(10)
+        srv.log.close()
+        with sqlite3.connect(srv.data_dir / "caas.db") as db:
+            cid = db.execute("SELECT id FROM cluster WHERE name = 'lost'").fetchone()[0]
+            db.execute("UPDATE cluster SET status = 'UPDATING', operation = 'add', step = 'nodes', "
+                       "operation_nodes = ? WHERE id = ?", (json.dumps(["node002"]), cid))
+            assert db.execute("UPDATE cluster_resource SET cloud_id = NULL WHERE cluster_id = ? "
+                              "AND node = 'node002'", (cid,)).rowcount == 2
+            assert db.execute("UPDATE server SET status = 'building', task_state = 'spawning' "
+                              "WHERE name = 'lost-node002'").rowcount == 1
+        srv.start()
+        with client_for(srv, issue_token(srv)) as c:
+            v = wait(c, "lost")
+            assert v["status"] == "ACTIVE" and "restarted while nodes were added" in v["status_reason"]
+            assert [n["name"] for n in v["nodes"] if n["role"] == "compute"] == ["node001"]
+            assert sorted(s["name"] for s in c.get("/compute/v2.1/servers").json()["servers"]) == [
+                "lost-head", "lost-node001"]
+            delete(c, "lost")
             assert leftovers(c) == {}
     finally:
         stop(srv)

@@ -467,6 +467,10 @@ class Engine:
 
     def _remove(self, conn, r: ClusterResource, cluster_id: str) -> None:
         cloud_id = r.cloud_id or self._find(conn, r, cluster_id)
+        if cloud_id is not None and r.cloud_id is None:
+            # found by name after a crash: note it, so that the teardown waits for it to go
+            r.cloud_id = cloud_id
+            self._recorded(r.id, cloud_id)
         if cloud_id is not None:
             try:
                 if r.kind == "server":
