@@ -23,6 +23,13 @@ def start(tmp_path_factory, **env) -> CaasServer:
     return CaasServer(tmp_path_factory.mktemp("caas") / "data", env={k: str(v) for k, v in env.items()}).start()
 
 
+def crash(srv: CaasServer) -> None:
+    """kill -9: caas stops where it is, as on a power cut."""
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait(10)
+    srv.log.close()
+
+
 def stop(srv: CaasServer) -> None:
     errors = srv.server_errors()
     assert srv.stop() == 0
@@ -120,9 +127,7 @@ def test_restart_during_create_rolls_back(tmp_path_factory, how):
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
         if how == "kill":
-            srv.proc.send_signal(signal.SIGKILL)
-            srv.proc.wait(10)
-            srv.log.close()
+            crash(srv)
         else:
             assert srv.stop() == 0
         srv.start()
@@ -163,9 +168,7 @@ def test_restart_rolls_back_a_server_whose_id_was_never_noted(tmp_path_factory):
     try:
         with client_for(srv, issue_token(srv)) as c:
             assert create(c, "lost", 2)["status"] == "ACTIVE"
-        srv.proc.send_signal(signal.SIGKILL)
-        srv.proc.wait(10)
-        srv.log.close()
+        crash(srv)
         with sqlite3.connect(srv.data_dir / "caas.db") as db:
             cid = db.execute("SELECT id FROM cluster WHERE name = 'lost'").fetchone()[0]
             db.execute("UPDATE cluster SET status = 'UPDATING', operation = 'add', step = 'nodes', "
@@ -199,9 +202,7 @@ def test_restart_during_add_and_delete(tmp_path_factory):
             while c.get(f"{API}/clusters/busy").json()["cluster"]["step"] != "nodes":
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
-        srv.proc.send_signal(signal.SIGKILL)
-        srv.proc.wait(10)
-        srv.log.close()
+        crash(srv)
         srv.start()
         with client_for(srv, issue_token(srv)) as c:
             v = wait(c, "busy")
@@ -210,9 +211,7 @@ def test_restart_during_add_and_delete(tmp_path_factory):
             assert sorted(s["name"] for s in c.get("/compute/v2.1/servers").json()["servers"]) == [
                 "busy-head", "busy-node001"]
             assert c.delete(f"{API}/clusters/busy").status_code == 202
-        srv.proc.send_signal(signal.SIGKILL)
-        srv.proc.wait(10)
-        srv.log.close()
+        crash(srv)
         srv.start()
         with client_for(srv, issue_token(srv)) as c:
             assert wait(c, "busy") is None
