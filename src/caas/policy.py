@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from caas.errors import Forbidden
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 
 Rule = Callable[[AuthContext, dict], bool]
 

@@ -415,7 +415,7 @@ def volume_service(request, tmp_path):
 
 
 def _ctx(project_id: str, roles=("member",)):
-    from caas.identity.context import AuthContext, Ref
+    from caas.context import AuthContext, Ref
     from caas.identity.tokens import TokenData
 
     now = time.time()

@@ -11,7 +11,7 @@ from caas.api import identity_schemas as S
 from caas.api.framework import BodyRules, Call, ServiceAPI, empty, json_response, wrapped
 from caas.errors import BadRequest, CaasError, Unauthorized
 from caas.identity.auth import PasswordCredentials, Scope, TokenService
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.identity.service import USER_DOMAIN, USER_PROJECT, IdentityService
 
 VERSION_ID = "v3.14"

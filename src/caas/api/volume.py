@@ -21,7 +21,7 @@ from starlette.responses import Response
 from caas.api import volume_schemas as S
 from caas.api.framework import JSON_TYPE, BodyRules, Call, Handler, Microversions, ServiceAPI, empty, json_response
 from caas.errors import BadRequest, CaasError, NotFound
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.numbers import INT32_MAX, decimal, parse_int
 from caas.volume import policy
 from caas.volume.models import Volume

@@ -12,7 +12,7 @@ cluster's ``project_id``. Another project's cluster is 404 (the service never sh
 
 from __future__ import annotations
 
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.policy import Policy, Rule
 
 

@@ -33,7 +33,7 @@ from caas.db import Database
 from caas.db.engine import insert_if_absent
 from caas.db.base import new_id, utcnow
 from caas.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 
 log = logging.getLogger("caas.clusters")
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from caas.db.engine import insert_if_absent
 from caas.errors import Forbidden
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.compute.models import ComputeProjectLock
 
 

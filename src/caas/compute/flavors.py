@@ -29,7 +29,7 @@ from caas.compute.scheduler import PciAlias
 from caas.compute.scheduler.pci import check_pci_spec, parse_aliases
 from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, Conflict, NotFound
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 
 BOOTSTRAP_MARKER = "bootstrap:default-flavors"
 PCI_ALIAS_SPEC = "pci_passthrough:alias"

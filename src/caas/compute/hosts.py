@@ -17,7 +17,7 @@ from caas.compute.models import ComputeHost, Server
 from caas.compute.scheduler import HostState, RequestSpec
 from caas.db.base import utcnow
 from caas.errors import BadRequest, NotFound
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.numbers import INT32_MAX, decimal, parse_int
 
 

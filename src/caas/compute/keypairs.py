@@ -25,7 +25,7 @@ from caas.compute.common import lock_project
 from caas.compute.models import Keypair
 from caas.compute.quotas import limit as quota_limit
 from caas.errors import BadRequest, Conflict, Forbidden, NotFound, QuotaExceeded
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 
 KEY_TYPES = ("ssh", "x509")
 MAX_LIMIT = 1000  # Nova's [api] max_limit

@@ -19,7 +19,7 @@ from caas.compute.common import require_admin
 from caas.compute.models import ComputeHost
 from caas.db import Database
 from caas.errors import NotFound
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 
 # Placement does not version resource provider generations for reads; a host row has none, so
 # every provider is at generation 1 (a client that writes would need more: there are no writes).

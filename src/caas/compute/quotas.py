@@ -11,7 +11,7 @@ from caas.compute.common import lock_project, require_admin
 from caas.compute.models import ComputeQuota, Keypair, Server, ServerGroup
 from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, Forbidden, QuotaExceeded
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.numbers import INT32_MAX, parse_int
 
 # Nova's defaults. The four network ones are only shown (before 2.36), never enforced: Neutron

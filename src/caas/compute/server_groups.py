@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from caas.compute.models import Server, ServerGroup
 from caas.compute.quotas import claim
 from caas.errors import BadRequest, Forbidden, NotFound, QuotaExceeded
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 
 POLICIES = ("affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity")
 MAX_LIMIT = 1000  # Nova's [api] max_limit

@@ -30,7 +30,7 @@ from caas.compute.scheduler import RequestSpec, default_scheduler, disk_gb, pci_
 from caas.compute.server_groups import get_server_group
 from caas.db.base import utcnow
 from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound
-from caas.identity.context import AuthContext, Ref
+from caas.context import AuthContext, Ref
 from caas.network.ipam import ip_text
 from caas.numbers import INT32_MAX, parse_int
 from caas.virt.driver import NOSTATE as POWER_NOSTATE

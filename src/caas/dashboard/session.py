@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from caas.errors import CaasError
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 
 PATH = "/dashboard"
 SESSION_COOKIE = "caas_session"

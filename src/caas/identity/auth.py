@@ -20,7 +20,7 @@ from caas.config import Settings
 from caas.db import Database
 from caas.errors import BadRequest, NotFound, Unauthorized
 from caas.identity import policy
-from caas.identity.context import AuthContext, Ref
+from caas.context import AuthContext, Ref
 from caas.identity.models import Assignment, Domain, Endpoint, Project, RevocationEvent, Role, Service, User
 from caas.identity.passwords import verify_password
 from caas.identity.service import USER_DOMAIN, USER_PROJECT, IdentityService, add_revocation

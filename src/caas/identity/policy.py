@@ -8,7 +8,7 @@ own tokens) and changes only its own password.
 from __future__ import annotations
 
 
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.policy import Policy, Rule
 
 

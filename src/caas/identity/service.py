@@ -18,7 +18,7 @@ from caas.db import Database
 from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from caas.identity import policy
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.identity.models import (Assignment, Domain, Endpoint, Project, Region, RevocationEvent,
                                   Revision, Role, Service, User)
 from caas.identity.passwords import MAX_PASSWORD_LENGTH, hash_password, verify_password

@@ -10,7 +10,7 @@ all; the service answers 404, not 403, for an image the caller may not see, as G
 from __future__ import annotations
 
 
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.policy import Policy, Rule
 
 

@@ -30,7 +30,7 @@ from caas.config import Settings
 from caas.db import Database, utcnow
 from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound, PayloadTooLarge
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.image import policy
 from caas.image import schema as S
 from caas.image.models import Image, ImageMember, ImageProperty, ImageTag, image_id

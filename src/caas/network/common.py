@@ -12,7 +12,7 @@ from caas.config import Settings
 from caas.db import Database
 from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, Conflict, NotFound
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.network.ipam import AddressHints
 from caas.network.models import (FloatingIP, Network, NetworkQuota, Port, ProjectLock, Router, SecurityGroup,
                                  SecurityGroupRule, Subnet)

@@ -8,7 +8,7 @@ from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from caas.errors import BadRequest, Conflict, Forbidden
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.network import ipam, policy, views
 from caas.network.common import GLOBAL_LOCK, Base, not_found, touch
 from caas.network.models import Network, Port, PortIP, Subnet

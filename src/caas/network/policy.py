@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from caas.errors import Forbidden
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 
 ADMIN = "admin"                # rule:context_is_admin
 NET_OWNER = "network owner"    # admin, or a member of the project that owns the network

@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, Forbidden
 from caas.numbers import INT32_MAX
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.network.common import DEFAULT_QUOTAS, Base
 from caas.network.models import NetworkQuota
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caas.errors import BadRequest, Conflict, NotFound
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.network import ipam, policy, views
 from caas.network.common import Base, not_found, touch
 from caas.network.models import FloatingIP, Network, Port, PortIP, Router, Subnet

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caas.errors import BadRequest, Conflict
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.network import ipam, views
 from caas.network.common import Base, touch
 from caas.network.models import DefaultSecurityGroup, PortSecurityGroup, SecurityGroup, SecurityGroupRule

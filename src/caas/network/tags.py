@@ -12,7 +12,7 @@ from typing import Any, Callable
 from sqlalchemy.orm import Session
 
 from caas.errors import BadRequest, NotFound
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.network.common import Base, touch
 from caas.network.models import FloatingIP, Network, Port, Router, SecurityGroup, Subnet
 

@@ -10,7 +10,7 @@ performed.") for one it sees but may not change.
 from __future__ import annotations
 
 from caas.errors import Forbidden
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.policy import Policy, Rule
 
 

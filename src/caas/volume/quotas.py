@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from caas.db import Database
 from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, CaasError
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.volume import policy
 from caas.volume.models import Volume, VolumeLock, VolumeQuota
 

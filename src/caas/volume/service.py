@@ -39,7 +39,7 @@ from caas.config import Settings
 from caas.db import Database
 from caas.db.base import utcnow
 from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound
-from caas.identity.context import AuthContext
+from caas.context import AuthContext
 from caas.volume import policy
 from caas.volume.models import Volume, VolumeAttachment, VolumeImageMetadata, VolumeMetadata, uuid_str
 from caas.volume.quotas import DB_MAX_INT, QuotaMixin, claim, lock

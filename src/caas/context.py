@@ -1,11 +1,14 @@
 """The authenticated caller: who, in what scope, with which roles. Built by token validation
-and handed to every service call that checks policy."""
+(identity) and handed to every service call that checks policy. A ground-floor type, beside
+``caas.errors``: every service imports it, and it imports none of them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from caas.identity.tokens import TokenData
+if TYPE_CHECKING:  # a ground-floor type: it names identity's token only as a type
+    from caas.identity.tokens import TokenData
 
 
 @dataclass(frozen=True)
