@@ -56,7 +56,7 @@ def prepare(settings: Settings):
     """Schema, keys and first-start state. Returns the Cloud."""
     import subprocess
 
-    from caas.api.app import Cloud
+    from caas.cloud import Cloud
     from caas.identity.bootstrap import write_client_files
 
     # Migrations run in a child process (as keystone-manage db_sync would), so the server

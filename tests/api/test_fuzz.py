@@ -101,7 +101,8 @@ def _bodies(rnd: random.Random, path: str) -> list[tuple[bytes | None, str | Non
 
 def _routes() -> list[tuple[str, str]]:
     """Every (method, full path) of the app, from the app itself (built in this process)."""
-    from caas.api.app import Cloud, create_app
+    from caas.api.app import create_app
+    from caas.cloud import Cloud
     from caas.config import Settings
 
     cloud = Cloud(Settings(data_dir=Path(tempfile.mkdtemp(prefix="caas-fuzz-")) / "data", driver="fake"))

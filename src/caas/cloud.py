@@ -1,0 +1,66 @@
+"""The composition root: every service of one caas instance, built from one ``Settings`` with
+its dependencies passed in (database, token keys, driver; compute gets network, image and
+volume). ``caas.server`` builds it; ``caas.api`` only serves it."""
+
+from __future__ import annotations
+
+from caas.clusters.service import ClusterService
+from caas.compute.service import ComputeService
+from caas.config import Settings
+from caas.db import Database
+from caas.identity.auth import TokenService
+from caas.identity.service import IdentityService
+from caas.identity.tokens import KeyRepository
+from caas.image.service import ImageService
+from caas.network.service import NetworkService
+from caas.virt import driver_for
+from caas.volume.service import VolumeService
+
+
+def admin_project_id(db: Database) -> str:
+    from sqlalchemy import select
+
+    from caas.identity.models import Project
+    from caas.identity.service import DEFAULT_DOMAIN_ID
+
+    with db.read() as s:
+        return s.scalar(select(Project.id).where(Project.domain_id == DEFAULT_DOMAIN_ID, Project.name == "admin"))
+
+
+class Cloud:
+    """Every service of one caas instance, built from its settings."""
+
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        self.settings = settings
+        self.db = db or Database(settings.db_url)
+        self.keys = KeyRepository(settings.fernet_key_dir)
+        self.identity = IdentityService(self.db, settings)
+        self.tokens = TokenService(self.db, settings, self.keys)
+        self.image = ImageService(self.db, settings)
+        self.network = NetworkService(self.db, settings)
+        self.volume = VolumeService(self.db, settings, images=self.image)
+        self.driver = driver_for(settings, self.db)
+        self.compute = ComputeService(self.db, settings, self.driver, self.network, self.image,
+                                      lambda: self.volume)
+        self.clusters = ClusterService(self.db, settings)
+
+    def bootstrap(self) -> None:
+        """First-start state of every service (idempotent; identity first)."""
+        from caas.identity.bootstrap import bootstrap
+
+        bootstrap(self.db, self.settings)
+        self.image.bootstrap()
+        self.network.bootstrap(admin_project_id(self.db))
+        self.volume.bootstrap()
+        self.driver.start()  # the kernel converged with the database before work resumes
+        self.compute.bootstrap()
+        self.clusters.bootstrap()  # its workers wait until the cloud answers over HTTP
+
+    def shutdown(self) -> None:
+        """Stop cluster work at its next step (the record resumes it), let compute's workers
+        finish, then close the database."""
+        self.clusters.shutdown()
+        self.compute.shutdown()
+        self.driver.stop()
+        self.volume.shutdown()
+        self.db.dispose()
