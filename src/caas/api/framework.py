@@ -1,6 +1,8 @@
 """A small framework over Starlette for OpenStack-style APIs.
 
-``ServiceAPI`` collects synchronous handlers by (method, path). Each request costs one hop to
+``ServiceAPI`` collects synchronous handlers by (method, path): from a module's flat route
+table (a list of ``Endpoint`` rows naming module-level handlers, added with ``add``; the
+handler reaches its service through ``call.services``), or one by one with ``route``. Each request costs one hop to
 the thread pool: the body is read (bounded) on the event loop, then the handler runs in a
 worker thread with a ``Call`` giving it the parsed JSON, the query and the caller's context.
 Domain errors are rendered in the service's own error format; an unknown path is 404 and an
@@ -19,11 +21,12 @@ ignored in requests and left out of responses, and ``call.legacy`` set for the l
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import anyio
 import anyio.from_thread
@@ -90,6 +93,9 @@ class Call:
     version: "Version | None" = None
     # Whether the request came in under the service's legacy prefix (see ``Legacy``).
     legacy: bool = False
+    # What the service API was built over (the Cloud, or the services its handlers call):
+    # module-level handlers reach their service through it.
+    services: Any = None
 
     def auth(self):
         """The caller's AuthContext from X-Auth-Token; Unauthorized without a valid one."""
@@ -232,7 +238,12 @@ def wrapped(key: str, inner: type[BaseModel]) -> type[BaseModel]:
 
 
 @dataclass(frozen=True)
-class _Route:
+class Endpoint:
+    """One row of a route table: ``method`` on ``path`` runs ``handler`` (a module-level
+    function of a ``Call``). The options are ``ServiceAPI.route``'s."""
+
+    method: str
+    path: str
     handler: Handler
     raw_body: bool = False
     media_types: tuple[str, ...] | None = None
@@ -382,15 +393,16 @@ class ServiceAPI:
     def __init__(self, name: str, error_format: ErrorFormat, max_body: int = 1024 * 1024,
                  validate_token: Callable[[str], Any] | None = None,
                  microversions: Microversions | None = None, body_rules: BodyRules = BodyRules(),
-                 legacy: Legacy | None = None) -> None:
+                 legacy: Legacy | None = None, services: Any = None) -> None:
         self.name = name
+        self.services = services
         self.legacy = legacy
         self.body_rules = body_rules
         self.microversions = microversions
         self.validate_token = validate_token
         self.error_format = error_format
         self.max_body = max_body
-        self._paths: dict[str, dict[str, _Route]] = {}
+        self._paths: dict[str, dict[str, Endpoint]] = {}
         # The threads its handlers run on (app.py gives each layer its own; see pools.py).
         self.pool = WorkerPool(name, threads=40, max_waiting=1000, max_wait=60.0)
         self._stream_limiter: anyio.CapacityLimiter | None = None
@@ -405,14 +417,21 @@ class ServiceAPI:
         every thread is busy; only for handlers that do no I/O and return at once (version
         documents)."""
         def register(fn: Handler) -> Handler:
-            methods = self._paths.setdefault(path, {})
-            spec = _Route(fn, raw_body, tuple(t.lower() for t in media_types) if media_types else None, unversioned,
-                          inline)
-            methods[method] = spec
-            if method == "GET" and "HEAD" not in methods:
-                methods["HEAD"] = spec
+            self.add([Endpoint(method, path, fn, raw_body, media_types, unversioned, inline)])
             return fn
         return register
+
+    def add(self, table: "Iterable[Endpoint]") -> "ServiceAPI":
+        """Register every row of a route table (a module's flat list of ``Endpoint``); a GET
+        also answers HEAD unless the table has its own HEAD."""
+        for row in table:
+            if row.media_types:
+                row = dataclasses.replace(row, media_types=tuple(t.lower() for t in row.media_types))
+            methods = self._paths.setdefault(row.path, {})
+            methods[row.method] = row
+            if row.method == "GET" and "HEAD" not in methods:
+                methods["HEAD"] = row
+        return self
 
     def error(self, exc: CaasError, version: Version | None = None, legacy: bool = False) -> Response:
         """``exc`` in the service's format (with the version headers, unless ``legacy``)."""
@@ -442,7 +461,7 @@ class ServiceAPI:
             raise outcome[0]
         return outcome[0]
 
-    def _endpoint(self, methods: dict[str, "_Route"], legacy: bool = False):
+    def _endpoint(self, methods: dict[str, Endpoint], legacy: bool = False):
         """The endpoint of one path; ``legacy``: served under the legacy prefix (see ``Legacy``)."""
         allow = ", ".join(methods)
         async def endpoint(request: Request) -> Response:
@@ -464,7 +483,7 @@ class ServiceAPI:
                         raise UnsupportedMediaType(f"Unsupported content type: {ctype or '(none)'}; send "
                                                    f"{' or '.join(spec.media_types)}.")
                 call = Call(request=request, body=None, params=params, validate_token=self.validate_token,
-                            version=version, legacy=legacy)
+                            version=version, legacy=legacy, services=self.services)
                 if spec.raw_body:
                     call.body_stream = BodyStream(request)
                     response = await self._run_streaming(spec.handler, call)
