@@ -1,19 +1,14 @@
 """``caas cluster ...`` and ``caas node ...``: the cluster API from the command line.
 
-The module holds, from the pure to the effectful:
-
-- request bodies: ``cluster_request``, ``nodes_request``, ``removal_expression``;
-- output: ``render`` / ``render_fields`` (table, json, yaml, value), the rows and fields of
-  clusters, nodes, events and dry-run plans, ``status_line`` for progress, ``filter_clusters``;
-- ssh: ``ssh_command`` builds the argument list (and the per-cluster ssh config for a compute
-  node); nothing goes through a local shell;
-- files under ``$CAAS_CONFIG_DIR`` (default ``~/.config/caas``): generated private keys, known
-  hosts and ssh configs, every directory 0700 and every file 0600; a cluster's are removed when
-  it is deleted, or when its create failed and nothing is left to log in to (seen by the
-  waiting create, or by a later show or list);
-- ``wait_for``: poll a cluster every 0.5 s until ACTIVE (or gone), with live progress;
-- ``run_*``: one function per operation, shared by these commands and by ``os_cluster`` /
-  ``os_node`` (caas.cli.os_commands), and the typer apps ``cluster_app`` and ``node_app``.
+The module holds the request bodies (``cluster_request``, ``nodes_request``,
+``removal_expression``, ``filter_clusters``), the printing of notes and errors, the ``run_*``
+operations (one per command, shared by these commands and by ``os_cluster`` / ``os_node``,
+caas.cli.os_commands) and the typer apps ``cluster_app`` and ``node_app``. Beside it:
+``output`` (what is printed: tables, json, yaml, value), ``local`` (files under
+``$CAAS_CONFIG_DIR`` and the ssh argument list) and ``waiting`` (``wait_for``: poll a cluster
+every 0.5 s until ACTIVE or gone, with live progress). A cluster's files are removed when it is
+deleted, or when its create failed and nothing is left to log in to (seen by the waiting
+create, or by a later show or list).
 
 Exit status: 0 done; 1 the API refused, the cluster ended in ERROR, a wait timed out or a
 quota shortfall; 2 bad usage (options, a range expression, a regular expression, an unknown
@@ -24,24 +19,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import io
-import ipaddress
-import json
 import os
 import re
 import sys
 import time
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Callable, Iterable, Optional, Sequence, TextIO
 
 import typer
-import yaml
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 from typer.core import TyperCommand
 
 try:  # typer >= 0.24 carries its own click
@@ -50,31 +35,19 @@ except ImportError:  # pragma: no cover
     from click import get_current_context
 
 from caas.cli.client import ClientError, ClusterAPIError, ClusterClient
+# what the commands print, keep and wait for (re-exported: os_commands and the tests use them as c.NAME)
+from caas.cli.local import (CLIError, config_dir, forget_cluster, key_path, nothing_to_log_in_to,  # noqa: F401
+                            private_dir, safe_id, save_private_key, ssh_command, write_private)
+from caas.cli.output import (EVENT_COLUMNS, NODE_COLUMNS, Format, age, cluster_columns, cluster_fields,  # noqa: F401
+                             cluster_rows, event_line, event_row, node_rows, refusal_lines, render,
+                             render_data, render_fields, render_plan, render_table, status_line)
+from caas.cli.waiting import DEFAULT_TIMEOUT, POLL_INTERVAL, WaitFailed, wait_for  # noqa: F401
 from caas.clusters.names import MAX_NAMES, compact, is_valid_name, parse_names
 from caas.errors import BadRequest
 
 TRANSITIONAL = ("CREATING", "UPDATING", "DELETING")
-POLL_INTERVAL = 0.5
-DEFAULT_TIMEOUT = 1800.0
 DEFAULT_PROFILE = "base"
-SSH_USER = "root"
 ERROR_EVENTS_SHOWN = 5
-
-
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    yaml = "yaml"
-    value = "value"
-
-
-class CLIError(Exception):
-    """A command cannot go on: its message and exit status (2 for bad usage)."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 # The seam for tests and for other clouds: how the commands get their client.
@@ -145,256 +118,6 @@ def compile_regex(regex: str) -> re.Pattern:
         raise BadRequest(f"invalid regular expression {regex!r}: {exc}") from exc
 
 
-# ---- output --------------------------------------------------------------------------------
-def cell(value: Any) -> str:
-    """One value as text: nothing for None, lists joined with commas, mappings as JSON."""
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return ", ".join(cell(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return str(value)
-
-
-def render_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], width: int | None = None) -> str:
-    """An ASCII table. Cells are plain text (never rich markup: ``node[001-003]`` stays)."""
-    table = Table(*columns, box=box.ASCII2, highlight=False)
-    for row in rows:
-        table.add_row(*(Text(cell(v)) for v in row))
-    buf = io.StringIO()
-    Console(file=buf, width=width or 10_000, color_system=None, force_terminal=False,
-            highlight=False).print(table)
-    return "\n".join(line.rstrip() for line in buf.getvalue().splitlines())
-
-
-def render_data(fmt: Format, data: Any) -> str:
-    if fmt is Format.json:
-        return json.dumps(data, indent=2)
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True).rstrip("\n")
-
-
-def render(fmt: Format, columns: Sequence[str], rows: Sequence[Sequence[Any]], data: Any,
-           width: int | None = None) -> str:
-    """A list: ``table`` and ``value`` (one line per row, values separated by spaces) show the
-    columns; ``json`` and ``yaml`` give ``data``, the API's own objects, complete."""
-    if fmt is Format.table:
-        return render_table(columns, rows, width)
-    if fmt is Format.value:
-        return "\n".join(" ".join(cell(v) for v in row) for row in rows)
-    return render_data(fmt, data)
-
-
-def render_fields(fmt: Format, fields: Sequence[tuple[str, Any]], data: Any, width: int | None = None) -> str:
-    """One object: a Field/Value table, its values one per line, or ``data`` as json/yaml."""
-    if fmt is Format.value:
-        return "\n".join(cell(v) for _, v in fields)
-    return render(fmt, ("Field", "Value"), fields, data, width)
-
-
-def parse_time(text: Any) -> dt.datetime | None:
-    """An ISO 8601 time from the API (naive means UTC), or None."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
-
-
-def short_time(text: Any) -> str:
-    t = parse_time(text)
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if t else cell(text)
-
-
-def age(created_at: Any, now: dt.datetime) -> str:
-    """How long ago: ``42s``, ``5m``, ``3h``, ``2d``."""
-    t = parse_time(created_at)
-    if t is None:
-        return ""
-    seconds = max(0, int((now - t).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def node_summary(cluster: dict) -> str:
-    """Head and compute nodes as ``1+3``."""
-    nodes = cluster.get("nodes")
-    if isinstance(nodes, list):
-        heads = sum(1 for n in nodes if n.get("role") == "head")
-    else:
-        heads = 1 if cluster.get("head_name") else 0
-    return f"{heads}+{cluster.get('node_count') or 0}"
-
-
-def profile_text(cluster: dict) -> str:
-    profile, version = cluster.get("profile") or "", cluster.get("profile_version")
-    return f"{profile}:{version}" if version else profile
-
-
-CLUSTER_COLUMNS = ("Name", "Status", "Nodes", "Floating IP", "Image", "Profile", "Age")
-NODE_COLUMNS = ("Name", "Role", "Status", "Address", "Flavor")
-EVENT_COLUMNS = ("Time", "Step", "Duration", "Message")
-CLUSTER_FIELDS = ("id", "name", "status", "status_reason", "step", "nodes", "nodes_ready", "floating_ip",
-                  "image", "image_id", "profile", "profile_version", "head_name", "head_flavor", "node_flavor",
-                  "key_name", "keypair_generated", "keep_on_failure", "network_id", "project_id", "user_id",
-                  "created_at", "updated_at")
-
-
-def cluster_rows(clusters: Iterable[dict], now: dt.datetime, all_projects: bool = False) -> list[list[Any]]:
-    rows = []
-    for c in clusters:
-        row = [c.get("name"), c.get("status"), node_summary(c), c.get("floating_ip"), c.get("image"),
-               profile_text(c), age(c.get("created_at"), now)]
-        rows.append(row + [c.get("project_id")] if all_projects else row)
-    return rows
-
-
-def cluster_columns(all_projects: bool = False) -> tuple[str, ...]:
-    return CLUSTER_COLUMNS + ("Project",) if all_projects else CLUSTER_COLUMNS
-
-
-def cluster_fields(cluster: dict) -> list[tuple[str, Any]]:
-    return [(f, node_summary(cluster) if f == "nodes" else cluster.get(f)) for f in CLUSTER_FIELDS]
-
-
-def node_rows(nodes: Iterable[dict]) -> list[list[Any]]:
-    return [[n.get("name"), n.get("role"), n.get("status"), n.get("fixed_ip"), n.get("flavor")] for n in nodes]
-
-
-def event_row(event: dict) -> list[str]:
-    duration = event.get("duration")
-    message = cell(event.get("message"))
-    if event.get("level") == "error":
-        message = f"ERROR: {message}"
-    return [short_time(event.get("time")), cell(event.get("step")),
-            f"{duration:.1f}s" if isinstance(duration, (int, float)) else "", message]
-
-
-def event_line(event: dict) -> str:
-    time_, step, duration, message = event_row(event)
-    return f"{time_}  {step:<14} {duration:>7}  {message}"
-
-
-def shortfall_lines(shortfalls: Iterable[dict]) -> list[str]:
-    """One line per shortfall: the API's message, else resource, needed and available."""
-    return [cell(s.get("message")) or f"{s.get('resource')}: needed {s.get('needed')}, available {s.get('available')}"
-            for s in shortfalls]
-
-
-def refusal_lines(message: str, shortfalls: Iterable[dict]) -> list[str]:
-    """A refusal: its message, then each shortfall on a line of its own, each said once. The
-    cluster API's message already lists the shortfalls ("...: A; B."): it is cut to its lead-in."""
-    lines = shortfall_lines(shortfalls)
-    if lines and all(line in message for line in lines):
-        lead = message[:message.index(lines[0])].rstrip(" :")
-        return [f"{lead}:"] + [f"  {line}" for line in lines] if lead else lines
-    return [message] + [f"  {line}" for line in lines]
-
-
-def render_plan(fmt: Format, plan: dict, width: int | None = None) -> str:
-    """A dry run's plan: the resources to create, the quota (needed, in use, limit; -1 is
-    unlimited) and the shortfalls."""
-    if fmt in (Format.json, Format.yaml):
-        return render_data(fmt, plan)
-    summary = [(k, compact(v) if k == "nodes" and isinstance(v, list) and all(map(is_valid_name, v)) else v)
-               for k, v in plan.items() if k not in ("resources", "quota", "shortfalls")]
-    resources = [[r.get("kind"), r.get("name")] for r in plan.get("resources") or []]
-    quota = [[q.get("resource"), q.get("needed"), q.get("in_use"),
-              "unlimited" if q.get("limit") in (-1, None) else q.get("limit")] for q in plan.get("quota") or []]
-    shortfalls = shortfall_lines(plan.get("shortfalls") or [])
-    if fmt is Format.value:
-        return "\n".join([" ".join(cell(v) for v in row) for row in resources + quota] + shortfalls)
-    parts = [render_table(("Field", "Value"), summary, width),
-             "Resources to create:", render_table(("Kind", "Name"), resources, width),
-             "Quota:", render_table(("Resource", "Needed", "In use", "Limit"), quota, width)]
-    parts += ["Shortfalls:"] + [f"  {line}" for line in shortfalls] if shortfalls else ["No quota shortfalls."]
-    return "\n".join(parts)
-
-
-def status_line(cluster: dict, elapsed: float) -> str:
-    """The progress line of a wait: status, current step, nodes ready, seconds elapsed."""
-    parts = [f"cluster {cluster.get('name')}: {cluster.get('status')}"]
-    if cluster.get("step"):
-        parts.append(f"step {cluster['step']}")
-    parts.append(f"nodes ready {cluster.get('nodes_ready') or 0}/{cluster.get('node_count') or 0}")
-    parts.append(f"{elapsed:.0f}s")
-    return ", ".join(parts)
-
-
-# ---- files under $CAAS_CONFIG_DIR ----------------------------------------------------------
-_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-# What ssh takes in a path unquoted, unexpanded (no %tokens, no whitespace) and in the shell
-# command line it makes for a jump host (it passes -F on unquoted).
-_SSH_SAFE_PATH = re.compile(r"[A-Za-z0-9._/+@,-]+")
-
-
-def config_dir(environ: dict | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    return Path(env.get("CAAS_CONFIG_DIR") or "~/.config/caas").expanduser()
-
-
-def safe_id(cluster_id: Any) -> str:
-    """A cluster id fit for a file name (the server's ids are hex; anything else is refused)."""
-    if not isinstance(cluster_id, str) or _SAFE_ID.fullmatch(cluster_id) is None:
-        raise CLIError(f"unexpected cluster id {cluster_id!r} from the API")
-    return cluster_id
-
-
-def private_dir(path: Path) -> Path:
-    """``path`` as a directory of mode 0700 (its parents are made, the config dir 0700 too)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.mkdir(exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
-    return path
-
-
-def write_private(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` (mode 0600 from creation on, replaced atomically) in a 0700
-    directory."""
-    private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def key_path(base: Path, cluster_id: str) -> Path:
-    return base / "keys" / safe_id(cluster_id)
-
-
-def save_private_key(base: Path, cluster_id: str, private_key: str) -> Path:
-    """Keep a generated key pair's private key (the API shows it once)."""
-    return write_private(key_path(base, cluster_id), private_key if private_key.endswith("\n") else private_key + "\n")
-
-
-def forget_cluster(base: Path, cluster_id: str) -> None:
-    """Remove what this client kept for a cluster that is gone: its generated private key,
-    known hosts and ssh config."""
-    cluster_id = safe_id(cluster_id)
-    for path in (base / "keys" / cluster_id, base / "known_hosts" / cluster_id, base / "ssh" / f"{cluster_id}.conf"):
-        path.unlink(missing_ok=True)
-
-
-def nothing_to_log_in_to(cluster: dict) -> bool:
-    """Is this a cluster whose key can reach nothing, for good: in ERROR, idle, not kept on
-    failure, without a floating IP (a failed create rolled back; the API clears the address
-    when the rollback removed everything). Such a cluster can only be deleted, or replaced by
-    a create of its name. One kept on failure, or whose rollback failed, still has its head:
-    its key stays until the delete."""
-    return (cluster.get("status") == "ERROR" and not cluster.get("operation") and not cluster.get("keep_on_failure")
-            and not cluster.get("floating_ip"))
-
-
 def forget_failed(base: Path, clusters: Iterable[dict], fmt: Format) -> None:
     """Remove what this client kept for each of ``clusters`` that has nothing left to log in
     to (a create that was not waited for and failed), saying so."""
@@ -408,80 +131,6 @@ def forget_failed(base: Path, clusters: Iterable[dict], fmt: Format) -> None:
                   "is left to log in to", fmt)
 
 
-# ---- ssh -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SshCommand:
-    """What ``caas cluster ssh`` runs: ``argv`` and, for a compute node, the ssh config to
-    write first."""
-
-    argv: list[str]
-    config_path: Path | None = None
-    config_text: str | None = None
-
-
-def _ssh_path(path: Path) -> str:
-    text = str(path)
-    if _SSH_SAFE_PATH.fullmatch(text) is None:
-        raise CLIError(f"{text!r} has characters ssh cannot take safely in a path; "
-                       "set CAAS_CONFIG_DIR to a path of letters, digits and ._/+@,-")
-    return text
-
-
-def _address(value: Any, what: str) -> str:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError as exc:
-        raise CLIError(f"unexpected {what} {value!r} from the API") from exc
-
-
-def head_alias(cluster_id: str) -> str:
-    return f"caas-head-{safe_id(cluster_id)[:8]}"
-
-
-def ssh_command(cluster: dict, nodes: Sequence[dict], node: str | None, command: Sequence[str],
-                base: Path, key_file: Path | None) -> SshCommand:
-    """The ssh invocation for the head (``node`` None or the head's name) or a compute node of
-    ``cluster``, whose nodes the API listed as ``nodes``. ``key_file``: the saved generated key,
-    or None for the user's own keys and agent. ``--`` ends ssh's options, so ``command`` (run
-    by the remote user's shell, as ssh does) is never taken for ssh options.
-
-    The head: ``ssh [-i KEY] -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=KH --
-    root@FIP COMMAND...``. A compute node: through the head, ``ssh -F CONF -J caas-head-ID8 --
-    root@NODE COMMAND...``, where CONF (written first) describes the head (command-line options
-    do not reach a jump host; ssh hands -F on to the jump ssh) and, where its address is known,
-    each node, so the head need not resolve node names."""
-    cluster_id = safe_id(cluster.get("id"))
-    head = next((n for n in nodes if n.get("role") == "head"), None)
-    target = None
-    if node is not None and not (head is not None and node == head.get("name")):
-        target = next((n for n in nodes if n.get("role") != "head" and is_valid_name(node) and n.get("name") == node),
-                      None)
-        if target is None:
-            names = compact(n["name"] for n in nodes if is_valid_name(n.get("name"))) or "none"
-            raise CLIError(f"cluster {cluster.get('name')} has no node {node!r} (its nodes: {names}); "
-                           "a command goes after --", code=2)
-    if not cluster.get("floating_ip"):
-        raise CLIError(f"cluster {cluster.get('name')} has no floating IP yet (status {cluster.get('status')})")
-    fip = _address(cluster["floating_ip"], "floating IP")
-    known_hosts = _ssh_path(base / "known_hosts" / cluster_id)
-    key = _ssh_path(key_file) if key_file is not None else None
-    if target is None:
-        argv = ["ssh"] + (["-i", key] if key else []) + [
-            "-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={known_hosts}",
-            "--", f"{SSH_USER}@{fip}", *command]
-        return SshCommand(argv)
-    alias = head_alias(cluster_id)
-    conf = base / "ssh" / f"{cluster_id}.conf"
-    lines = [f"# Written by caas for cluster {cluster_id}; rewritten by every caas cluster ssh.",
-             f"Host {alias}", f"    HostName {fip}", f"    User {SSH_USER}"]
-    for n in nodes:
-        if n.get("role") != "head" and is_valid_name(n.get("name")) and n.get("fixed_ip"):
-            lines += [f"Host {n['name']}", f"    HostName {_address(n['fixed_ip'], 'node address')}"]
-    lines += ["Host *"] + ([f"    IdentityFile {key}"] if key else []) + [
-        "    StrictHostKeyChecking accept-new", f"    UserKnownHostsFile {known_hosts}"]
-    argv = ["ssh", "-F", _ssh_path(conf), "-J", alias, "--", f"{SSH_USER}@{node}", *command]
-    return SshCommand(argv, conf, "\n".join(lines) + "\n")
-
 
 class _RemoteCommand(TyperCommand):
     """Keeps what follows ``--`` apart (``ctx.meta["remote_command"]``), so ``ssh demo -- ls``
@@ -492,86 +141,6 @@ class _RemoteCommand(TyperCommand):
             i = args.index("--")
             ctx.meta["remote_command"], args = args[i + 1:], args[:i]
         return super().parse_args(ctx, args)
-
-
-# ---- waiting -------------------------------------------------------------------------------
-class WaitFailed(Exception):
-    """The wait ended without the state waited for; ``gone``: the cluster disappeared."""
-
-    def __init__(self, cluster: dict, reason: str, gone: bool = False) -> None:
-        super().__init__(reason)
-        self.cluster = cluster
-        self.reason = reason
-        self.gone = gone
-
-
-class Progress:
-    """A live status line on a terminal; elsewhere a plain line whenever status, step or
-    node counts change."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.console = Console(file=stream, highlight=False)
-        self.live = self.console.is_terminal
-        self.status = None
-        self.last_key: tuple | None = None
-        self.last_line = ""
-
-    def update(self, cluster: dict, elapsed: float) -> None:
-        self.last_line = status_line(cluster, elapsed)
-        if self.live:
-            if self.status is None:
-                self.status = self.console.status(Text(self.last_line))
-                self.status.start()
-            else:
-                self.status.update(Text(self.last_line))
-            return
-        key = tuple(cluster.get(k) for k in ("status", "step", "nodes_ready", "node_count"))
-        if key != self.last_key:
-            self.last_key = key
-            print(self.last_line, file=self.stream, flush=True)
-
-    def close(self) -> None:
-        if self.status is not None:
-            self.status.stop()
-            self.console.print(Text(self.last_line))
-
-
-def wait_for(client: ClusterClient, cluster: dict, *, gone: bool = False, timeout: float = DEFAULT_TIMEOUT,
-             stream: TextIO | None = None, interval: float = POLL_INTERVAL,
-             clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> dict | None:
-    """Poll the cluster every ``interval`` seconds until it is ACTIVE (or, with ``gone``, until
-    GET answers 404: then None). ``cluster`` is the action's answer, shown first and never
-    judged: the status that counts is the one polled after it. WaitFailed when the cluster
-    goes to ERROR or DEGRADED (a node down), disappears while it should become ACTIVE, or
-    ``timeout`` passes."""
-    progress = Progress(stream or sys.stdout)
-    ref = safe_id(cluster.get("id"))
-    start = clock()
-    try:
-        progress.update(cluster, 0)
-        while True:
-            sleep(interval)
-            try:
-                cluster = client.get_cluster(ref)
-            except ClusterAPIError as exc:
-                if exc.status != 404:
-                    raise
-                if gone:
-                    return None
-                raise WaitFailed(cluster, f"cluster {cluster.get('name')} is gone", gone=True) from exc
-            elapsed = clock() - start
-            progress.update(cluster, elapsed)
-            if cluster.get("status") in ("ERROR", "DEGRADED"):  # settled, not ACTIVE: say why
-                raise WaitFailed(cluster, f"cluster {cluster.get('name')} is {cluster.get('status')}: "
-                                          f"{cluster.get('status_reason') or 'no reason given'}")
-            if not gone and cluster.get("status") == "ACTIVE":
-                return cluster
-            if elapsed >= timeout:
-                raise WaitFailed(cluster, f"timed out after {timeout:g}s waiting for cluster {cluster.get('name')} "
-                                          f"(status {cluster.get('status')}, step {cluster.get('step')})")
-    finally:
-        progress.close()
 
 
 def _wait_or_exit(client: ClusterClient, cluster: dict, fmt: Format, timeout: float, gone: bool = False,

@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from caas.clusters import guest
 from caas.clusters.cloud import CloudAccess
-from caas.clusters.engine import HEAD_NAME, Engine
-from caas.clusters.models import ACTIVE, DEGRADED, HEAD, NODE_ACTIVE, NODE_DOWN, Cluster, ClusterEvent, ClusterNode
+from caas.clusters.engine import Engine
+from caas.clusters.models import ACTIVE, DEGRADED, HEAD, HEAD_NAME, NODE_ACTIVE, NODE_DOWN, Cluster, ClusterEvent, ClusterNode
 from caas.db.base import utcnow
 
 log = logging.getLogger("caas.clusters")
@@ -48,13 +48,21 @@ class Health:
         self.db = engine.db
         self.settings = engine.settings
 
+    def _checked(self) -> list[str]:
+        """The ids of the clusters a round checks: idle, ACTIVE or DEGRADED."""
+        with self.db.read() as s:
+            return list(s.scalars(select(Cluster.id).where(Cluster.operation.is_(None),
+                                                           Cluster.status.in_((ACTIVE, DEGRADED)))))
+
+    def due(self) -> bool:
+        """Is there a cluster for a round to check (read from the database only)?"""
+        return bool(self._checked())
+
     def check_all(self) -> None:
         """Check every idle ACTIVE or DEGRADED cluster, with one server list per project; one
         cluster's failure (its project's token, the cloud) is logged and does not stop the
         others."""
-        with self.db.read() as s:
-            ids = list(s.scalars(select(Cluster.id).where(Cluster.operation.is_(None),
-                                                          Cluster.status.in_((ACTIVE, DEGRADED)))))
+        ids = self._checked()
         servers: dict[str, dict] = {}  # project id -> its servers by id, read once this round
         for cluster_id in ids:
             if self.engine.stopping.is_set():
@@ -69,10 +77,10 @@ class Health:
     def check(self, cluster_id: str, servers: dict[str, dict] | None = None) -> None:
         """Check one cluster's nodes against the cloud and record what was found; ``servers``
         keeps each project's server list for the other clusters of a round."""
-        c = self.engine._load(cluster_id)
+        c = self.engine.journal.load(cluster_id)
         if c is None or c.operation or c.status not in (ACTIVE, DEGRADED):
             return
-        nodes = [n for n in self.engine._nodes(cluster_id) if n.status in (NODE_ACTIVE, NODE_DOWN) and n.server_id]
+        nodes = [n for n in self.engine.journal.nodes(cluster_id) if n.status in (NODE_ACTIVE, NODE_DOWN) and n.server_id]
         servers = {} if servers is None else servers
         if c.project_id not in servers:
             conn = self.access.project(c.project_id)

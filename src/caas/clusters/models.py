@@ -21,6 +21,8 @@ DEGRADED = "DEGRADED"
 BUILDING, NODE_ACTIVE, NODE_ERROR, NODE_DELETING = "BUILDING", "ACTIVE", "ERROR", "DELETING"
 NODE_DOWN = "DOWN"
 HEAD, COMPUTE = "head", "compute"
+NODE_PREFIX = "node"  # compute nodes are node001, node002, ...
+HEAD_NAME = "head"  # the head's row in cluster_node (its hostname is NAME-head)
 
 
 class Cluster(Base):

@@ -34,6 +34,8 @@ class Profile:
     versions: tuple[str, ...]
     description: str
     compute_nodes: bool  # may the cluster have compute nodes?
+    # steps of its own (``operations.Step``), run by a create and an add just before ``ready``
+    steps: tuple = ()
 
     @property
     def default_version(self) -> str:

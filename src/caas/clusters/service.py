@@ -19,18 +19,18 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from caas.clusters import addresses, capacity, names as node_names, policy, profiles
+from caas.clusters import addresses, names as node_names, policy, profiles, quota
 from caas.clusters.cloud import CloudAccess, cloud_message, not_found
-from caas.clusters.engine import HEAD_NAME, NODE_PREFIX, Engine
+from caas.clusters.engine import Engine
 from caas.clusters.guest import generate_key
 from caas.clusters.health import Health
-from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DEGRADED, DELETING, ERROR, HEAD,
-                                  NODE_DELETING, UPDATING, Cluster, ClusterEvent, ClusterNode, ClusterProjectLock,
+from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DEGRADED, DELETING, ERROR, HEAD, HEAD_NAME,
+                                  NODE_DELETING, NODE_PREFIX, UPDATING, Cluster, ClusterEvent, ClusterNode,
                                   ClusterResource)
+from caas.clusters.quota import QuotaShortfall
 from caas.compute.scheduler import disk_gb
 from caas.config import Settings
 from caas.db import Database
-from caas.db.engine import insert_if_absent
 from caas.db.base import new_id, utcnow
 from caas.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 from caas.context import AuthContext
@@ -39,15 +39,6 @@ log = logging.getLogger("caas.clusters")
 
 CLUSTER_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
 MAX_NODES = 1000  # per request and per cluster
-
-
-class QuotaShortfall(Forbidden):
-    """The cluster does not fit: every shortfall is listed."""
-
-    def __init__(self, shortfalls: list[dict], lead: str = "The cluster does not fit, nothing was created") -> None:
-        text = "; ".join(s["message"] for s in shortfalls)
-        super().__init__(f"{lead}: {text}.", kind="QuotaExceeded")
-        self.shortfalls = shortfalls
 
 
 @dataclass
@@ -63,21 +54,6 @@ class Request:
     head_flavor: str | None
     key_name: str | None
     keep_on_failure: bool
-
-
-def _shortfall(q: dict) -> dict | None:
-    """The shortfall of one quota line (``_check``), or None when it fits."""
-    if q["limit"] < 0:
-        return None
-    available = max(0, q["limit"] - q["in_use"] - q["reserved"])
-    if q["needed"] <= available:
-        return None
-    resource = q["resource"]
-    unit = " MB" if resource == "ram" else ""
-    held = f" ({q['reserved']}{unit} held by clusters being made)" if q["reserved"] else ""
-    return {"resource": resource, "needed": q["needed"], "available": available,
-            "message": f"{resource}: needs {q['needed']}{unit}, {available}{unit} left of the project's quota of "
-                       f"{q['limit']}{unit}{held}"}
 
 
 def _iso(value) -> str | None:
@@ -132,10 +108,16 @@ class ClusterService:
         self._health_thread.start()
 
     def _health_loop(self) -> None:
-        if not self._wait_for_cloud():
-            return
+        """Check every CAAS_CLUSTER_CHECK_INTERVAL s. The cloud is first reached (and
+        openstacksdk, some 40 MiB, imported) once there is a cluster to check: a caas that holds
+        no cluster never loads it."""
+        reached = False
         while True:
-            self.health.check_all()
+            if self.health.due():
+                if not reached and not self._wait_for_cloud():
+                    return
+                reached = True
+                self.health.check_all()
             if self.engine.stopping.wait(self.settings.cluster_check_interval):
                 return
 
@@ -290,109 +272,6 @@ class ClusterService:
             raise
         return kp.public_key
 
-    @staticmethod
-    def _servers(node_count: int, head: dict | None, node: dict) -> list[capacity.Server]:
-        """The servers to make, in the order the engine makes them (the head first)."""
-        return ([capacity.Server("head", head["vcpus"], head["ram"], head["disk"])] if head else []) + \
-            [capacity.Server("node", node["vcpus"], node["ram"], node["disk"])] * node_count
-
-    def _need(self, node_count: int, head: dict | None, node: dict, new_network: bool) -> dict:
-        servers = node_count + (1 if head else 0)
-        need = {"instances": servers, "cores": node_count * node["vcpus"] + (head["vcpus"] if head else 0),
-                "ram": node_count * node["ram"] + (head["ram"] if head else 0),
-                "disk": node_count * node["disk"] + (head["disk"] if head else 0), "port": servers}
-        if new_network:
-            need.update(network=1, subnet=1, router=1, floatingip=1, security_group=2, security_group_rule=6)
-            need["port"] += 1  # the router's interface
-        return need
-
-    def _check(self, conn, ctx: AuthContext, need: dict, held: dict,
-               servers: list[capacity.Server]) -> tuple[list[dict], list[dict]]:
-        """(quota lines, shortfalls) for what ``need`` asks of the project and the cloud's
-        hosts (``servers``, each on some host as the scheduler places them); ``held``: what the
-        project's clusters in flight hold back that the cloud does not count yet (``_held``)."""
-        lines, short = [], []
-
-        def line(resource: str, limit: int, used: int) -> None:
-            needed = need.get(resource, 0)
-            if not needed:
-                return
-            reserved = held.get(resource, 0)
-            lines.append({"resource": resource, "needed": needed, "in_use": used, "reserved": reserved,
-                          "limit": limit})
-            shortfall = _shortfall(lines[-1])
-            if shortfall:
-                short.append(shortfall)
-
-        absolute = conn.compute.get("/limits").json()["limits"]["absolute"]
-        line("instances", absolute["maxTotalInstances"], absolute["totalInstancesUsed"])
-        line("cores", absolute["maxTotalCores"], absolute["totalCoresUsed"])
-        line("ram", absolute["maxTotalRAMSize"], absolute["totalRAMUsed"])
-        quota = conn.network.get(f"/quotas/{ctx.project_id}/details.json").json()["quota"]
-        for resource in ("network", "subnet", "router", "port", "floatingip", "security_group",
-                         "security_group_rule"):
-            q = quota.get(resource)
-            if q:
-                line(resource, q["limit"], q["used"] + q.get("reserved", 0))
-        hosts = capacity.read_hosts(self.access.admin())
-        if hosts is not None:
-            short += capacity.shortfalls(hosts, servers, held["servers"], self.settings.scheduler_strategy)
-            return lines, short
-        try:  # no Placement: the hypervisors' free RAM and disk in all, without ratios
-            stats = self.access.admin().compute.get("/os-hypervisors/statistics").json()["hypervisor_statistics"]
-        except Exception:  # noqa: BLE001 - a cloud that hides its capacity gets the quota check only
-            return lines, short
-        for resource, free, unit in (("ram", stats.get("free_ram_mb"), " MB"), ("disk", stats.get("free_disk_gb"), " GB")):
-            if free is not None and need.get(resource, 0) > free:
-                short.append({"resource": f"capacity:{resource}", "needed": need[resource], "available": free,
-                              "message": f"the cloud's free {resource}: needs {need[resource]}{unit}, "
-                                         f"{free}{unit} free on its hypervisors"})
-        return lines, short
-
-    # ---- reservations -------------------------------------------------------------------
-    # The cloud counts a node's server once it exists; between the request that records a node
-    # and its server's create, the node holds its flavor's share of the quota here. A node
-    # whose server already existed when the cloud's usage was read (``counted``) is the
-    # cloud's to count, so nothing is counted twice, and nothing is missed: a server made
-    # after that read belongs to a node that was not counted, so it is held here.
-    @staticmethod
-    def _in_flight(s, project_id: str) -> list[ClusterNode]:
-        """The nodes a create or an add of the project's clusters is making."""
-        return list(s.scalars(select(ClusterNode).join(Cluster, Cluster.id == ClusterNode.cluster_id)
-                              .where(Cluster.project_id == project_id, Cluster.operation.in_(("create", "add")),
-                                     ClusterNode.status == BUILDING)))
-
-    def _reservations(self, project_id: str) -> tuple[set[str], dict]:
-        """Read before the cloud's usage is: the in-flight nodes whose server exists (the
-        cloud's to count), and what the others hold (``_held``)."""
-        with self.db.read() as s:
-            nodes = self._in_flight(s, project_id)
-        counted = {n.id for n in nodes if n.server_id}
-        return counted, self._sizes([n for n in nodes if n.id not in counted])
-
-    @classmethod
-    def _held(cls, s, project_id: str, counted: set[str]) -> dict:
-        """What the project's in-flight nodes not in ``counted`` hold, now."""
-        return cls._sizes([n for n in cls._in_flight(s, project_id) if n.id not in counted])
-
-    @staticmethod
-    def _sizes(nodes: list[ClusterNode]) -> dict:
-        """What ``nodes`` hold of the quota, and (``servers``) of the hosts: their flavors'
-        vCPUs and RAM (a node records no disk)."""
-        return {"instances": len(nodes), "cores": sum(n.vcpus for n in nodes), "ram": sum(n.ram for n in nodes),
-                "servers": [capacity.Server("held", n.vcpus, n.ram) for n in nodes]}
-
-    def _claim_quota(self, s, project_id: str, lines: list[dict], counted: set[str]) -> None:
-        """Under the project's lock row: the quota lines checked again against the clusters in
-        flight now (QuotaShortfall), before this work's nodes are recorded in the same
-        transaction."""
-        insert_if_absent(s, ClusterProjectLock, project_id=project_id)
-        s.execute(select(ClusterProjectLock).where(ClusterProjectLock.project_id == project_id).with_for_update())
-        held = self._held(s, project_id, counted)
-        short = [f for f in (_shortfall({**q, "reserved": held.get(q["resource"], q["reserved"])}) for q in lines) if f]
-        if short:
-            raise QuotaShortfall(short)
-
     # ---- create -------------------------------------------------------------------------
     def _validate(self, req: Request) -> profiles.Profile:
         if not CLUSTER_NAME.match(req.name):
@@ -422,9 +301,10 @@ class ClusterService:
         node = self._flavor(conn, req.node_flavor or self.settings.cluster_flavor)
         if req.key_name:
             self._user_key(ctx, req.key_name)
-        counted, held = self._reservations(ctx.project_id)
-        lines, short = self._check(conn, ctx, self._need(req.node_count, head, node, True), held,
-                                   self._servers(req.node_count, head, node))
+        counted, held = quota.reservations(self.db, ctx.project_id)
+        lines, short = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
+                                   quota.need(req.node_count, head, node, True), held,
+                                   quota.servers(req.node_count, head, node))
         names = node_names.next_free([], req.node_count, NODE_PREFIX, self.settings.cluster_node_width)
         with self.db.read() as s:
             cidr = addresses.allocate(self.settings.cluster_cidr, self._taken(s, ctx.project_id, req.name))
@@ -465,7 +345,7 @@ class ClusterService:
         cluster_key, cluster_pub = generate_key(f"caas-cluster-{req.name}")
         try:
             with self.db.write() as s:
-                self._claim_quota(s, ctx.project_id, plan["quota"], counted)
+                quota.claim(s, ctx.project_id, plan["quota"], counted)
                 old = s.scalar(select(Cluster).where(Cluster.project_id == ctx.project_id, Cluster.name == req.name))
                 if old is not None:
                     owns = s.scalar(select(func.count()).select_from(ClusterResource)
@@ -557,14 +437,15 @@ class ClusterService:
             raise BadRequest(f"A cluster has at most {MAX_NODES} compute nodes.")
         conn = self._cloud(ctx)
         node_flavor = self._flavor(conn, flavor or c.node_flavor)
-        counted, held = self._reservations(c.project_id)
-        lines, short = self._check(conn, ctx, self._need(len(wanted), None, node_flavor, False), held,
-                                   self._servers(len(wanted), None, node_flavor))
+        counted, held = quota.reservations(self.db, c.project_id)
+        lines, short = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
+                                   quota.need(len(wanted), None, node_flavor, False), held,
+                                   quota.servers(len(wanted), None, node_flavor))
         if short:
             raise QuotaShortfall(short, f"Cluster {c.name}: {node_names.compact(wanted)} do not fit, nothing was "
                                         "added")
         with self.db.write() as s:
-            self._claim_quota(s, c.project_id, lines, counted)
+            quota.claim(s, c.project_id, lines, counted)
             self._claim(s, c, "add", wanted)
             for name in wanted:
                 s.add(ClusterNode(cluster_id=c.id, name=name, role=COMPUTE, status=BUILDING, flavor=node_flavor["name"],

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
+from typing import TYPE_CHECKING
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -16,6 +16,9 @@ from caas.dashboard.client import ApiClient, ApiError
 from caas.dashboard.pages import PREFIX, SECURITY_HEADERS, Pages, View, read_form, render_public, safe_next
 from caas.errors import TooManyRequests, wait_seconds
 from caas.identity.throttle import Budget, Key, Throttle, describe
+
+if TYPE_CHECKING:
+    import httpx  # imported by the dashboard's client on first use
 
 pages = Pages()
 FIELD_MAX = 255

@@ -9,9 +9,10 @@ words the API used (``ApiError.message``), whichever service's error format carr
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 # What the dashboard asks for: the newest shapes of each API that it renders.
 COMPUTE_MICROVERSION = "2.60"  # caas's maximum
@@ -54,6 +55,9 @@ class ApiClient:
     """Calls to the caas APIs with one token (``None`` before login)."""
 
     def __init__(self, app, token: str | None, base_url: str = "http://caas.dashboard") -> None:
+        # imported by the first page, not at start: httpx brings rich and pygments (some 20 MiB)
+        import httpx
+
         self._http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url, timeout=60)
         self.token = token
 

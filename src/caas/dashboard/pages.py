@@ -13,13 +13,13 @@ nothing from outside this server.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import posixpath
 import re
 from pathlib import Path
 from typing import Awaitable, Callable
 from urllib.parse import quote, unquote
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -88,10 +88,25 @@ def size(value) -> str:
     return ""
 
 
-TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
-                        trim_blocks=True, lstrip_blocks=True)
-TEMPLATES.filters.update(age=age, size=size, urlpart=lambda v: quote(str(v), safe=""))
-TEMPLATES.globals.update(prefix=PREFIX, csrf_field=sessions.CSRF_FIELD)
+@functools.cache
+def templates():
+    """The pages' jinja2 environment, made (and jinja2 imported, about 11 MiB) when the first
+    page is rendered, not when ``caas up`` starts: a cloud nobody opens the dashboard of never
+    holds it."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(age=age, size=size, urlpart=lambda v: quote(str(v), safe=""))
+    env.globals.update(prefix=PREFIX, csrf_field=sessions.CSRF_FIELD)
+    return env
+
+
+def __getattr__(name: str):
+    """``TEMPLATES``, the environment by its former name (made on first use)."""
+    if name == "TEMPLATES":
+        return templates()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def html(body: str, status: int = 200, headers: dict | None = None) -> HTMLResponse:
@@ -99,7 +114,7 @@ def html(body: str, status: int = 200, headers: dict | None = None) -> HTMLRespo
 
 
 def render_public(template: str, status: int = 200, **values) -> HTMLResponse:
-    return html(TEMPLATES.get_template(template).render(session=None, nav=[], **values), status)
+    return html(templates().get_template(template).render(session=None, nav=[], **values), status)
 
 
 # What the query of a ``next`` keeps as it is; anything else is percent-encoded.
@@ -153,7 +168,7 @@ class View:
         nav = [(section, [(label, PREFIX + path) for label, path, admin in items
                           if not admin or self.session.is_admin])
                for section, items in NAV]
-        body = TEMPLATES.get_template(template).render(
+        body = templates().get_template(template).render(
             session=self.session, csrf=self.session.csrf, nav=[n for n in nav if n[1]], flash=flash,
             here=self.request.url.path, **values)
         response = html(body, status)
@@ -163,7 +178,7 @@ class View:
 
     def fragment(self, template: str, **values) -> HTMLResponse:
         """A piece of a page (what the page's script swaps in while something changes)."""
-        return html(TEMPLATES.get_template(template).render(session=self.session, csrf=self.session.csrf, **values))
+        return html(templates().get_template(template).render(session=self.session, csrf=self.session.csrf, **values))
 
     def redirect(self, path: str, ok: str | None = None, error: str | None = None) -> Response:
         """303 to a dashboard path (after a post), with a message for the next page."""
@@ -259,6 +274,6 @@ async def guard(request: Request, fn: ViewFn, admin: bool, upload: bool, write: 
 
 
 def refuse(session: Session, status: int, message: str) -> HTMLResponse:
-    body = TEMPLATES.get_template("error.html").render(session=None, nav=[], message=message, status_code=status,
+    body = templates().get_template("error.html").render(session=None, nav=[], message=message, status_code=status,
                                                        shortfalls=[])
     return html(body, status)
