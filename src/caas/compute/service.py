@@ -10,16 +10,21 @@ from caas.compute.keypairs import KeypairsMixin
 from caas.compute.power import PowerSyncMixin
 from caas.compute.quotas import QuotasMixin
 from caas.compute.server_groups import ServerGroupsMixin
+from caas.compute.actions import ActionsMixin
+from caas.compute.boot import BootMixin
+from caas.compute.build import BuildMixin
+from caas.compute.queries import QueriesMixin
 from caas.compute.servers import ServersMixin
+from caas.network.binding import NetworkBinding
 
 
 class ComputeService(FlavorsMixin, KeypairsMixin, ServerGroupsMixin, HostsMixin, QuotasMixin, ServersMixin,
-                     PowerSyncMixin):
+                     BootMixin, BuildMixin, ActionsMixin, QueriesMixin, PowerSyncMixin):
     def __init__(self, db, settings, driver, network, image, volume=None) -> None:
         self.db = db
         self.settings = settings
         self.driver = driver
-        self.network = network
+        self.network_binding = NetworkBinding(network)
         self.image = image
         # The volume service may be built after compute: a callable gives it when asked.
         self._volume = volume

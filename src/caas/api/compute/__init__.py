@@ -53,7 +53,7 @@ def build(cloud) -> ServiceAPI:
     from caas.api.compute import flavors, hypervisors, keypairs, quotas, server_groups, servers
 
     api = ServiceAPI("compute", nova_error, max_body=cloud.settings.max_body_bytes,
-                     validate_token=cloud.tokens.validate,
+                     validate_token=cloud.tokens.validate, services=cloud,
                      microversions=Microversions("compute", MIN_VERSION, MAX_VERSION, "X-OpenStack-Nova-API-Version"),
                      legacy=Legacy("/v2.1", "/v2"),
                      # Nova's types, and text/plain (eventlet's default); others are 415
@@ -79,6 +79,7 @@ def build(cloud) -> ServiceAPI:
 
     api.route("GET", "/v2/", unversioned=True, inline=True)(legacy_version)
 
-    for module in (flavors, keypairs, server_groups, servers, hypervisors, quotas):
+    for module in (flavors, keypairs, server_groups, hypervisors, quotas):
         module.register(api, cloud)
+    api.add(servers.ROUTES)
     return api

@@ -1,0 +1,236 @@
+"""The build worker: what runs on a compute worker thread for one server. A build schedules and
+claims a host, makes and binds the server's ports, spawns it on the driver and marks it ACTIVE,
+or undoes what it did and records a fault that says why; a delete tears down the instance, its
+ports and volumes and frees the claim; stop, start and reboot run on the driver."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from caas.compute.common import isotime
+from caas.compute.models import Server, ServerGroup
+from caas.compute.scheduler import RequestSpec, pci_requests
+from caas.compute.servers import service_context
+from caas.db.base import utcnow
+from caas.errors import CaasError, NotFound
+from caas.network.binding import PortBinding
+from caas.virt.driver import NOSTATE as POWER_NOSTATE
+from caas.virt.driver import RUNNING as POWER_RUNNING
+from caas.virt.driver import SHUTDOWN as POWER_SHUTDOWN
+from caas.virt.driver import DriverError, InstanceSpec, NicSpec, PciDevice
+
+log = logging.getLogger("caas.compute")
+
+
+class BuildMixin:
+    def _build(self, server_id: str) -> None:
+        with self.db.write() as s:
+            row = s.get(Server, server_id)
+            if row is None or row.status != "building" or row.task_state == "deleting":
+                return
+            if not row.host:
+                failure = self._schedule(s, row)
+                if failure:
+                    self._set_error(row, failure, code=500)
+                    return
+            row.task_state = "networking"
+            project_id, user_id, host = row.project_id, row.user_id, row.host
+            nics, groups = list(row.requested_networks), list(row.security_groups)
+            zone = row.availability_zone
+        try:
+            ports = self._bind_ports(server_id, project_id, user_id, host, zone, nics, groups)
+            with self.db.write() as s:
+                row = s.get(Server, server_id)
+                if row is None or row.task_state == "deleting":
+                    return
+                row.task_state = "spawning"
+                spec = self._instance_spec(row, ports)
+            self.driver.spawn(spec)
+        except (DriverError, CaasError) as exc:
+            message = str(exc) if isinstance(exc, DriverError) else exc.message
+            self._abort_build(server_id, f"Build of instance {server_id} aborted: {message}")
+            return
+        with self.db.write() as s:
+            row = s.get(Server, server_id)
+            if row is None or row.task_state == "deleting":
+                return
+            row.status, row.task_state, row.power_state = "active", None, POWER_RUNNING
+            row.launched_at = row.updated_at = utcnow()
+
+    def _schedule(self, s: Session, row: Server) -> str | None:
+        """Pick and claim a host for ``row`` (in the caller's transaction); the fault message
+        when there is none."""
+        hints = row.scheduler_hints or {}
+        flavor = row.flavor
+        group_policy, group_hosts, max_per_host = None, {}, 1
+        if row.server_group_id:
+            group = s.get(ServerGroup, row.server_group_id, with_for_update=True)  # one placement at a time
+            if group is not None:
+                group_policy = group.policy
+                max_per_host = int((group.rules or {}).get("max_server_per_host", 1))
+                for host, n in s.execute(select(Server.host, func.count()).where(
+                        Server.server_group_id == group.id, Server.host.is_not(None), Server.id != row.id)
+                        .group_by(Server.host)):
+                    group_hosts[host] = n
+        same = None
+        if hints.get("same_host"):
+            same = frozenset(h for h in s.scalars(select(Server.host).where(Server.id.in_(hints["same_host"]))) if h)
+        different = frozenset(h for h in s.scalars(select(Server.host).where(
+            Server.id.in_(hints.get("different_host") or []))) if h)
+        try:
+            pci = pci_requests(flavor.get("extra_specs") or {}, self.pci_aliases)
+        except CaasError as exc:
+            return f"No valid host was found. {exc.message}"
+        spec = RequestSpec(vcpus=row.vcpus, memory_mb=row.memory_mb, disk_gb=row.disk_gb,
+                           availability_zone=row.requested_az, force_host=hints.get("force_host"),
+                           pci_requests=pci, group_policy=group_policy, group_hosts=group_hosts,
+                           max_server_per_host=max_per_host, same_host=same, different_host=different)
+        # Decide and claim under the placement lock, so that each decision sees the claims made
+        # before it (the parallel builds of a multi-create spread as Nova's one scheduler
+        # spreads them, instead of all ranking the same empty host first).
+        with self._placement_lock:
+            # The snapshot may be stale (other processes, rolled-back claims): read again. And a
+            # read may be older than claims not yet committed; one more read after waiting on
+            # their rows sees them, so that the fault names the filter that leaves no host.
+            for fresh in (False, True, True):
+                if fresh:
+                    self.forget_snapshot()
+                decision = self.scheduler.select(self.host_snapshot(s), spec)
+                for candidate in decision.hosts:
+                    taken = self.claim_on(s, candidate.name, spec, row.id)
+                    if taken is not None:
+                        row.host, row.availability_zone, row.pci_devices = (candidate.name,
+                                                                             candidate.availability_zone, taken)
+                        return None
+        return decision.fault or "No valid host was found. Every candidate host was claimed by another request."
+
+    def _bind_ports(self, server_id, project_id, user_id, host, zone, nics, groups) -> list:
+        """Make (or bind) the server's ports; idempotent: ports already bound to it are kept."""
+        ctx = service_context(project_id, user_id)
+        existing = self.network_binding.server_ports([server_id])[server_id]
+        have = {p.network_id for p in existing}
+        binding = PortBinding(server_id, host, f"compute:{zone or 'nova'}")
+        for nic in nics:
+            if nic.get("port_id"):
+                if not any(p.id == nic["port_id"] for p in existing):
+                    self.network_binding.bind_port(ctx, nic["port_id"], binding)
+            elif nic["network_id"] not in have or nic.get("fixed_ip"):
+                self.network_binding.create_port(ctx, project_id, nic["network_id"], binding, groups,
+                                                 nic.get("fixed_ip"))
+        return self.network_binding.server_ports([server_id])[server_id]
+
+    @staticmethod
+    def _instance_spec(row: Server, ports: list) -> InstanceSpec:
+        """What the driver needs to run ``row`` with its ``ports`` (ServerPort)."""
+        nics = tuple(NicSpec(port_id=p.id, mac_address=p.mac_address, network_id=p.network_id, mtu=p.mtu,
+                             fixed_ips=p.fixed_ips) for p in ports)
+        devices = tuple(PciDevice(address=a, vendor_id="", product_id="") for a in row.pci_devices or ())
+        return InstanceSpec(id=row.id, name=row.name, hostname=row.hostname, host=row.host or "", vcpus=row.vcpus,
+                            memory_mb=row.memory_mb, disk_gb=row.disk_gb, image={"id": row.image_id}, nics=nics,
+                            key_data=row.key_data, user_data=row.user_data, metadata=dict(row.metadata_ or {}),
+                            config_drive=row.config_drive, pci_devices=devices)
+
+    def _abort_build(self, server_id: str, message: str) -> None:
+        """A build that failed after its claim: undo the driver, the ports and the claim, ERROR."""
+        self._teardown(server_id)
+        with self.db.write() as s:
+            row = s.get(Server, server_id)
+            if row is None:
+                return
+            self.release_on(s, row)
+            if row.task_state != "deleting":
+                self._set_error(row, message, code=500)
+
+    def _teardown(self, server_id: str) -> None:
+        """Remove the instance from the driver and free its ports and volumes (idempotent)."""
+        try:
+            self.driver.destroy(server_id)
+        except DriverError as exc:
+            log.warning("driver could not destroy %s: %s", server_id, exc)
+        with self.db.read() as s:
+            row = s.get(Server, server_id)
+            project_id, user_id = (row.project_id, row.user_id) if row else ("", "")
+            given = {n["port_id"] for n in (row.requested_networks if row else []) if n.get("port_id")}
+        ctx = service_context(project_id, user_id)
+        for port in self.network_binding.server_ports([server_id])[server_id]:
+            try:
+                if port.id in given:  # the user's own port: unbind it, as Nova does
+                    self.network_binding.unbind_port(ctx, port.id)
+                else:
+                    self.network_binding.delete_port(ctx, port.id)
+            except NotFound:
+                pass
+        if self.volume is not None:
+            self.volume.detach_all(server_id)
+
+    @staticmethod
+    def _set_error(row: Server, message: str, code: int = 500) -> None:
+        row.status, row.task_state, row.power_state = "error", None, POWER_NOSTATE
+        row.fault = {"code": code, "message": message[:255], "details": message, "created": isotime(utcnow())}
+        row.updated_at = utcnow()
+
+    def _fail(self, server_id: str, message: str) -> None:
+        try:
+            with self.db.write() as s:
+                row = s.get(Server, server_id)
+                if row is not None and row.task_state != "deleting":
+                    self._set_error(row, message)
+        except Exception:  # noqa: BLE001 - already failing; the log has the first error
+            log.exception("could not record the failure of server %s", server_id)
+
+    def _delete(self, server_id: str) -> None:
+        self._teardown(server_id)
+        with self.db.write() as s:
+            row = s.get(Server, server_id)
+            if row is None:
+                return
+            self.release_on(s, row)
+            s.delete(row)
+        with self._locks_guard:
+            self._server_locks.pop(server_id, None)
+
+    def _power(self, server_id: str, action: str, hard: bool = False) -> None:
+        try:
+            if action == "stop":
+                self.driver.power_off(server_id)
+            else:
+                self._power_on(server_id, action, hard)
+        except DriverError as exc:
+            with self.db.write() as s:
+                row = s.get(Server, server_id)
+                if row is not None and row.task_state != "deleting":
+                    self._set_error(row, f"{action} failed: {exc}")
+            return
+        with self.db.write() as s:
+            row = s.get(Server, server_id)
+            if row is None or row.task_state == "deleting":
+                return
+            if action == "stop":
+                row.status, row.power_state = "stopped", POWER_SHUTDOWN
+            else:
+                row.status, row.power_state = "active", POWER_RUNNING
+            row.task_state = None
+            row.updated_at = utcnow()
+
+    def _power_on(self, server_id: str, action: str, hard: bool) -> None:
+        """Start or reboot on the driver, with what the instance needs (its ports). An instance
+        the driver no longer has (its files removed by ``caas cleanup --all``) is booted again
+        from the record, with a fresh disk, and its volumes attached again."""
+        with self.db.read() as s:
+            row = s.get(Server, server_id)
+            if row is None:
+                return
+            spec = self._instance_spec(row, self.network_binding.server_ports([server_id])[server_id])
+        if self.driver.power_states([server_id]).get(server_id) == POWER_NOSTATE:
+            log.warning("server %s: the driver has no instance for it; booting it again from its record", server_id)
+            self.driver.spawn(spec)
+            for attachment in self.volume.server_attachments(server_id) if self.volume is not None else []:
+                self.driver.attach_volume(server_id, self.volume.volume_path(attachment["volume_id"]),
+                                          attachment["device"])
+        elif action == "start":
+            self.driver.power_on(spec)
+        else:
+            self.driver.reboot(spec, hard)
