@@ -1,6 +1,7 @@
 """The composition root: every service of one caas instance, built from one ``Settings`` with
 its dependencies passed in (database, token keys, driver; compute gets network, image and
-volume). ``caas.server`` builds it; ``caas.api`` only serves it."""
+volume; the driver gets the network's topology through ``TopologyFeed``). ``caas.server``
+builds it; ``caas.api`` only serves it."""
 
 from __future__ import annotations
 
@@ -13,8 +14,18 @@ from caas.identity.service import IdentityService
 from caas.identity.tokens import KeyRepository
 from caas.image.service import ImageService
 from caas.network.service import NetworkService
+from caas.network.topology import TopologyFeed
 from caas.virt import driver_for
 from caas.volume.service import VolumeService
+
+
+def server_ids(session) -> list[str]:
+    """The ids of the servers that exist: what a topology tells the driver to keep."""
+    from sqlalchemy import select
+
+    from caas.compute.models import Server
+
+    return list(session.scalars(select(Server.id)))
 
 
 def admin_project_id(db: Database) -> str:
@@ -40,6 +51,7 @@ class Cloud:
         self.network = NetworkService(self.db, settings)
         self.volume = VolumeService(self.db, settings, images=self.image)
         self.driver = driver_for(settings, self.db)
+        self.topology = TopologyFeed(self.db, self.driver.apply_network, server_ids)
         self.compute = ComputeService(self.db, settings, self.driver, self.network, self.image,
                                       lambda: self.volume)
         self.clusters = ClusterService(self.db, settings)
@@ -52,6 +64,7 @@ class Cloud:
         self.image.bootstrap()
         self.network.bootstrap(admin_project_id(self.db))
         self.volume.bootstrap()
+        self.topology.start()  # the driver holds the network's topology before it starts
         self.driver.start()  # the kernel converged with the database before work resumes
         self.compute.bootstrap()
         self.clusters.bootstrap()  # its workers wait until the cloud answers over HTTP
@@ -61,6 +74,7 @@ class Cloud:
         finish, then close the database."""
         self.clusters.shutdown()
         self.compute.shutdown()
+        self.topology.stop()
         self.driver.stop()
         self.volume.shutdown()
         self.db.dispose()

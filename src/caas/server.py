@@ -92,6 +92,8 @@ def cleanup_kernel(settings: Settings, everything: bool) -> list[str]:
     from caas.db import migrate
     from caas.db.engine import Database
     from caas.virt.driver import DriverError
+    from caas.cloud import server_ids
+    from caas.network.topology import TopologyFeed
     from caas.virt.netns.driver import NetnsDriver
 
     fresh = not settings.database_url and not (settings.data_dir / "caas.db").exists()
@@ -108,6 +110,7 @@ def cleanup_kernel(settings: Settings, everything: bool) -> list[str]:
             try:
                 driver = NetnsDriver(settings, db)  # refuses while a netns caas runs
                 try:
+                    TopologyFeed(db, driver.apply_network, server_ids).push()  # what the database still owns
                     return driver.cleanup(everything)
                 finally:
                     driver.stop()

@@ -352,12 +352,13 @@ def router_addresses(server, router_id: str) -> list[str]:
     """The addresses the netns driver puts on the router's ``qr-`` interfaces: its plan, made
     from the running server's database (pure: no kernel, no namespace)."""
     from caas.db import Database
+    from caas.network.topology import topology
     from caas.virt.netns.network import plan
 
     db = Database(server.database_url or f"sqlite:///{server.data_dir / 'caas.db'}")
     try:
         with db.read() as s:
-            snap = plan.load(s)
+            snap = plan.index(topology(s))
     finally:
         db.dispose()
     return sorted(a for port in plan.router_plan(snap, snap.routers[router_id]).ports if not port.gateway

@@ -9,6 +9,7 @@ starts them there; run alone, they skip.
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import shutil
@@ -23,11 +24,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
+from caas.cloud import server_ids
 from caas.compute.models import Server
 from caas.db.engine import Database
 from caas.db.migrate import upgrade
 from caas.network.models import (FloatingIP, Network, Port, PortIP, PortSecurityGroup, Router, SecurityGroup,
                                  SecurityGroupRule, Subnet)
+from caas.network.topology import topology
 from caas.virt.driver import NicSpec
 from caas.virt.netns import names
 from caas.virt.netns.network import Dataplane, links, nft, plan
@@ -138,8 +141,22 @@ class World:
             return f.id
 
     def snapshot(self) -> plan.Snapshot:
-        with self.db.read() as s:
-            return plan.load(s)
+        return plan.index(current(self.db))
+
+
+_GENERATIONS = itertools.count(1)
+
+
+def current(db: Database):
+    """The network service's topology of the rows now (what its feed would deliver)."""
+    with db.read() as s:
+        return topology(s, server_ids(s), generation=next(_GENERATIONS))
+
+
+def synced(db: Database, dp: Dataplane) -> Dataplane:
+    """``dp`` holding the topology of the rows now (no background reconcile asked for)."""
+    dp.take(current(db))
+    return dp
 
 
 def nic(port: Port, fixed: str) -> NicSpec:
@@ -418,7 +435,7 @@ def leftovers() -> dict[str, set]:
 
 @pytest.fixture
 def dataplane(db):
-    dp = Dataplane(db)
+    dp = Dataplane(Records(db))
     yield dp
     dp.stop()
     dp.cleanup(all=True)
@@ -444,7 +461,7 @@ class Scenario:
                               ("c", self.net2, "10.250.2.10")):
             self.servers[name] = w.server()
             self.ports[name] = w.port(*net, ip, device=self.servers[name], groups=(self.group,))
-        dp.start()
+        synced(db, dp).start()
         self.ns = {}
         self.timings = []
         for name, ip, gw in (("a", "10.250.1.10", "10.250.1.1"), ("b", "10.250.1.11", "10.250.1.1"),
@@ -484,7 +501,7 @@ def test_kernel_connectivity(db, dataplane):
     # A spoofing a second address reaches neither B nor the host; its own address does. (ICMP
     # from anywhere is allowed first, so that only the anti-spoofing can stop the spoofed one.)
     icmp = sc.w.rule(sc.group, direction="ingress", ethertype="IPv4", protocol="icmp")
-    dataplane.reconcile()
+    synced(db, dataplane).reconcile()
     subprocess.run(["ip", "-n", a, "addr", "add", "10.250.1.99/24", "dev", "eth0"], check=True)
     assert not ping(a, "10.250.1.11", src="10.250.1.99")
     assert not ping(a, EXT_GW, src="10.250.1.99")
@@ -497,16 +514,16 @@ def test_kernel_connectivity(db, dataplane):
     try:
         assert listener.stdout.readline().strip() == "ready"
         sc.w.floating(sc.ext, "198.18.250.20", sc.ports["a"], "10.250.1.10", sc.router)
-        dataplane.reconcile()
+        synced(db, dataplane).reconcile()
         assert dataplane.errors == []
         assert not tcp("198.18.250.20", 8000)  # the default group does not let the host in
         assert not tcp("10.250.1.10", 8000)  # fixed addresses are never reachable from outside
         rule = sc.w.rule(sc.group, direction="ingress", ethertype="IPv4", protocol="tcp", port_range_min=8000,
                          port_range_max=8000, remote_ip_prefix="0.0.0.0/0")
-        dataplane.reconcile()
+        synced(db, dataplane).reconcile()
         assert tcp("198.18.250.20", 8000) == EXT_GW  # DNAT in, the host's own address seen
         sc.w.drop_rule(rule)
-        dataplane.reconcile()
+        synced(db, dataplane).reconcile()
         assert not tcp("198.18.250.20", 8000)
     finally:
         listener.kill()
@@ -548,12 +565,12 @@ def test_kernel_removal_and_reconcile(db, dataplane):
         s.execute(delete(Port).where(Port.id == sc.ports["b"].id))
         s.execute(delete(Server).where(Server.id == sc.servers["b"]))
     t = time.perf_counter()
-    removed = dataplane.reconcile()
+    removed = synced(db, dataplane).reconcile()
     print(f"reconcile (removing B): {(time.perf_counter() - t) * 1000:.1f} ms")
     assert f"netns {b}" in removed and b not in links.netns_list()
     assert b_tap not in leftovers()["links"]
     t = time.perf_counter()
-    dataplane.reconcile()
+    synced(db, dataplane).reconcile()
     print(f"reconcile (nothing to do): {(time.perf_counter() - t) * 1000:.1f} ms")
     assert a in links.netns_list()  # A's server still exists: kept
     # The router goes: its namespace and taps go.
@@ -562,7 +579,7 @@ def test_kernel_removal_and_reconcile(db, dataplane):
     with db.write() as s:
         s.execute(delete(Port).where(Port.device_id == sc.router))
         s.execute(delete(Router).where(Router.id == sc.router))
-    removed = dataplane.reconcile()
+    removed = synced(db, dataplane).reconcile()
     assert f"netns {rns}" in removed
     taps = {r.name for r in Records(db).all() if r.kind == "link" and r.owner_kind == "port"}
     assert taps <= {names.tap(sc.ports["a"].id), "eth0"}, taps
@@ -585,7 +602,7 @@ def test_kernel_concurrent_plugs_and_background_reconcile(db, dataplane):
     g = w.group()
     servers = [w.server() for _ in range(8)]
     ports = [w.port(*net, f"10.250.1.{20 + i}", device=sid, groups=(g,)) for i, sid in enumerate(servers)]
-    dataplane.start()
+    synced(db, dataplane).start()
     timings, errors = [], []
 
     def boot(i: int) -> None:
@@ -613,9 +630,9 @@ def test_kernel_concurrent_plugs_and_background_reconcile(db, dataplane):
     configure(names.instance_ns(servers[0]), "10.250.1.20/24", None)
     configure(names.instance_ns(servers[7]), "10.250.1.27/24", None)
     assert ping(names.instance_ns(servers[0]), "10.250.1.27")
-    # A rule change reaches the instances through changed() alone.
+    # A rule change reaches the instances through apply() alone (the background reconcile).
     w.rule(g, direction="ingress", ethertype="IPv4", protocol="tcp", port_range_min=2222, port_range_max=2222)
-    dataplane.changed()
+    dataplane.apply(current(db))
     assert dataplane.settle(10)
     sg = ns_run(names.instance_ns(servers[3]), "nft", "list", "table", "inet", "cs-sg").stdout
     assert "tcp dport 2222 accept" in sg

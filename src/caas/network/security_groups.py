@@ -10,19 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caas.errors import BadRequest, Conflict
+from caas.ipproto import ICMP_PROTOCOLS, PORT_PROTOCOLS, PROTOCOLS
 from caas.context import AuthContext
 from caas.network import ipam, views
 from caas.network.common import Base, touch
 from caas.network.models import DefaultSecurityGroup, PortSecurityGroup, SecurityGroup, SecurityGroupRule
 from caas.network.tags import tags_of
 from caas.numbers import decimal
-
-PROTOCOLS = {"ah": 51, "dccp": 33, "egp": 8, "esp": 50, "gre": 47, "hopopt": 0, "icmp": 1, "icmpv6": 58,
-             "igmp": 2, "ipip": 4, "ipv6-encap": 41, "ipv6-frag": 44, "ipv6-icmp": 58, "ipv6-nonxt": 59,
-             "ipv6-opts": 60, "ipv6-route": 43, "ospf": 89, "pgm": 113, "rsvp": 46, "sctp": 132, "tcp": 6,
-             "udp": 17, "udplite": 136, "vrrp": 112}
-PORT_PROTOCOLS = {"tcp", "udp", "sctp", "dccp", "udplite", "6", "17", "132", "33", "136"}
-ICMP_PROTOCOLS = {"icmp", "icmpv6", "ipv6-icmp", "1", "58"}
 
 
 def normalize_protocol(protocol) -> str | None:

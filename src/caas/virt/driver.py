@@ -1,13 +1,17 @@
 """The hypervisor driver protocol: what the compute service asks of a driver, and the data it
 passes. A driver runs instances on the hosts it reports; every method is synchronous, called
 from a compute worker thread, and raises ``DriverError`` (with a message fit for a server's
-fault) when it cannot do what it was asked."""
+fault) when it cannot do what it was asked. Everything crossing the protocol is plain data
+(dataclasses of ids, addresses and numbers; the network's in ``caas.virt.topology``), so the
+same calls can later cross a network to an agent on another host."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Protocol, runtime_checkable
+
+from caas.virt.topology import Topology
 
 # Nova's power states (nova/compute/power_state.py): what a driver reports of an instance.
 NOSTATE = 0  # the hypervisor has no such instance
@@ -82,14 +86,21 @@ class Driver(Protocol):
     capabilities: Mapping[str, bool]
 
     def start(self) -> None:
-        """Called once at start, after the database is ready and before any other call: adopt
-        or remove what a previous run left (the kernel converged with the database)."""
+        """Called once at start, after the first ``apply_network`` and before any other call:
+        adopt or remove what a previous run left (the kernel converged with that topology)."""
 
     def stop(self) -> None:
         """Called at shutdown: stop background work; running instances may keep running."""
 
     def hosts(self) -> list[HostInfo]:
         """The compute hosts this driver runs instances on (called at start)."""
+
+    def apply_network(self, topology: Topology) -> None:
+        """Make the host's networks match ``topology`` (the whole desired state; soon, maybe in
+        the background); a topology of a lower generation than the one held is ignored."""
+
+    def network(self) -> Topology:
+        """The topology held now: the newest given (an empty one before the first)."""
 
     def spawn(self, spec: InstanceSpec) -> None:
         """Start the instance on ``spec.host``; on return it is running. DriverError if not."""

@@ -28,6 +28,7 @@ from typing import Any, Iterable
 import yaml
 
 from caas.virt.driver import RUNNING, SHUTDOWN, DriverError, HostInfo, InstanceSpec, PciDevice
+from caas.virt.topology import EMPTY, Topology
 
 DEFAULT_HOSTS = [{"name": "fake-host-1", "vcpus": 96, "memory_mb": 262144, "local_gb": 4096}]
 HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
@@ -115,6 +116,7 @@ class FakeDriver:
         self._lock = threading.Lock()
         # instance id -> {"power": "running"|"shutdown", "console": [lines], "volumes": {device: path}}
         self._instances: dict[str, dict] = {}
+        self.topologies: list[Topology] = []  # every topology taken, oldest first (for tests)
 
     def start(self) -> None:
         """Nothing to converge: fake instances live in memory."""
@@ -124,6 +126,17 @@ class FakeDriver:
 
     def hosts(self) -> list[HostInfo]:
         return list(self._hosts)
+
+    def apply_network(self, topology: Topology) -> None:
+        """Record the topology (nothing to wire): tests see every network change here."""
+        with self._lock:
+            if not self.topologies or topology.generation >= self.topologies[-1].generation:
+                self.topologies.append(topology)
+                del self.topologies[:-100]  # a long run keeps the recent ones only
+
+    def network(self) -> Topology:
+        with self._lock:
+            return self.topologies[-1] if self.topologies else EMPTY
 
     def _get(self, instance_id: str) -> dict:
         # An instance from before a restart exists only in the database: adopt it.

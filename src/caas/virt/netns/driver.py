@@ -1,7 +1,7 @@
 """The netns driver: the Driver protocol on real Linux containers. The local machine is the one
 hypervisor; the network side (``network.dataplane``) makes each instance's namespace and ports
-and keeps bridges, routers, NAT and security groups in step with the database; ``instance``
-runs the container in that namespace."""
+and keeps bridges, routers, NAT and security groups in step with the topology the network
+service hands it (``apply_network``); ``instance`` runs the container in that namespace."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Iterable
 from caas.db.engine import Database
 from caas.lockfile import Held, hold
 from caas.virt.driver import DriverError, HostInfo, InstanceSpec
+from caas.virt.topology import Topology
 from caas.virt.netns import devices, names, rootfs
 from caas.virt.netns.instance import Instances
 from caas.virt.netns.network.dataplane import Dataplane
@@ -23,9 +24,6 @@ from caas.virt.netns.records import Records
 
 log = logging.getLogger("caas.netns")
 
-# A write to any of these tables can change what the kernel should look like.
-NETWORK_TABLES = ("network", "subnet", "port", "port_ip", "port_security_group", "router", "floating_ip",
-                  "security_group", "security_group_rule")
 NEEDED = ("nsenter", "unshare", "nft", "ip")
 # One netns driver per machine owns the cs- prefix (as one nova-compute per host): a second one
 # would take the first one's objects for leftovers.
@@ -79,17 +77,16 @@ class NetnsDriver:
         self.settings = settings
         self.db = db
         self.records = Records(db)
-        # Debounce 50 ms: the commit that binds a server's ports is followed at once by its
-        # spawn, whose plug should not queue behind the reconcile that the commit triggers.
-        self.dataplane = Dataplane(db, self.records, debounce=0.05)
+        # Topologies come debounced already (the network service's feed): only coalesce the
+        # ones that arrive together.
+        self.dataplane = Dataplane(self.records, debounce=0.01)
         self.instances = Instances(settings.instance_dir, settings.rootfs_cache_dir,
                                    hidden=[settings.data_dir], records=self.records)
-        db.on_commit(NETWORK_TABLES, self.dataplane.changed)
 
     # ---- start and stop --------------------------------------------------------------------
     def start(self) -> None:
-        """Converge the kernel with the database (after a crash: finish or remove half-made
-        objects) and keep it converged."""
+        """Converge the kernel with the topology given (after a crash: finish or remove
+        half-made objects) and keep it converged."""
         self.dataplane.start()
 
     def stop(self) -> None:
@@ -105,6 +102,13 @@ class NetnsDriver:
                          hypervisor_type="netns", hypervisor_version=1000, host_ip="127.0.0.1",
                          cpu_info={"arch": os.uname().machine, "model": "host", "vendor": "linux",
                                    "topology": {"cores": os.cpu_count() or 1, "threads": 1, "sockets": 1}})]
+
+    def apply_network(self, topology: Topology) -> None:
+        """Make the kernel match ``topology`` soon (in the background; a newer one wins)."""
+        self.dataplane.apply(topology)
+
+    def network(self) -> Topology:
+        return self.dataplane.topology
 
     def spawn(self, spec: InstanceSpec) -> None:
         # A build resumed after a crash may find half of an instance: start from nothing.
@@ -174,13 +178,8 @@ class NetnsDriver:
 
     # ---- cleanup ---------------------------------------------------------------------------
     def cleanup(self, everything: bool = False) -> list[str]:
-        """Remove instances and kernel objects the database no longer owns (all of them with
-        ``everything``); the names removed."""
-        from sqlalchemy import select
-
-        from caas.compute.models import Server
-
-        with self.db.read() as s:
-            keep = set() if everything else set(s.scalars(select(Server.id)))
+        """Remove instances and kernel objects the topology given no longer holds (all of
+        them with ``everything``); the names removed."""
+        keep = set() if everything else set(self.dataplane.topology.servers)
         # The dataplane's cleanup removes the namespaces of the servers removed here, too.
         return self.instances.cleanup(keep) + self.dataplane.cleanup(everything)

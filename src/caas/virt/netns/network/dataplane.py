@@ -1,14 +1,15 @@
-"""The Dataplane: makes the kernel match the network database.
+"""The Dataplane: makes the kernel match the topology the network service gave.
 
-``plug``/``unplug`` make and remove an instance's namespace and interfaces (compute's boot and
-delete path, synchronous). ``reconcile`` converges everything else (bridges, routers, floating
-IPs, security and anti-spoofing rulesets) from a plan of the database, and removes what the
-database no longer owns; ``changed`` asks for a reconcile soon (debounced, background thread).
-``cleanup`` removes what nothing owns, or everything of ours.
+``apply`` takes a topology (``caas.virt.topology``; the newest generation wins) and asks for a
+reconcile soon. ``plug``/``unplug`` make and remove an instance's namespace and interfaces
+(compute's boot and delete path, synchronous). ``reconcile`` converges everything else
+(bridges, routers, floating IPs, security and anti-spoofing rulesets) from a plan of the
+topology, and removes what it no longer holds; ``changed`` asks for a reconcile soon
+(debounced, background thread). ``cleanup`` removes what nothing owns, or everything of ours.
 
 Every kernel change happens under one lock, so the compute workers and the reconciler never
-interleave: a reconcile reads the database and the records under the lock too, so it cannot see
-a half-made plug. Every object is recorded (``Records.add``) before it is created and its
+interleave: a reconcile takes the topology and the records under the lock too, so it cannot
+see a half-made plug. Every object is recorded (``Records.add``) before it is created and its
 record removed after it is deleted; whatever a crash leaves half-made is finished or removed
 by the reconcile that ``start`` runs.
 """
@@ -21,7 +22,7 @@ import threading
 import time
 from typing import Iterable, Sequence
 
-from caas.db.engine import Database
+from caas.virt import topology as t
 from caas.virt.driver import NicSpec
 from caas.virt.netns import names
 from caas.virt.netns.network import links, nft, plan
@@ -30,6 +31,9 @@ from caas.virt.netns.records import Record, Records
 
 log = logging.getLogger(__name__)
 
+# How long a plug waits for a topology that holds its ports (the network service's feed
+# delivers one shortly after it binds them); then it goes on with the one it has.
+PORTS_WAIT = 5.0
 # The record kinds this module makes (other kinds belong to the container code: never touched).
 KINDS = ("netns", "link", "nft", "addr")
 HOST = ("host", "host")  # owner of the host's tables
@@ -41,14 +45,14 @@ def _table(family_name: tuple[str, str]) -> str:
 
 
 class Dataplane:
-    """Bridges, veths, router namespaces and nftables for one host, from the database."""
+    """Bridges, veths, router namespaces and nftables for one host, from a topology."""
 
-    def __init__(self, db: Database, records: Records | None = None, debounce: float = 0.02,
-                 interval: float = 60.0) -> None:
+    def __init__(self, records: Records, debounce: float = 0.02, interval: float = 60.0) -> None:
         """``debounce``: how long changes must stop before a background reconcile (seconds);
         ``interval``: a reconcile runs at least this often anyway (drift repair)."""
-        self.db = db
-        self.records = records or Records(db)
+        self.records = records
+        self._topology = t.EMPTY
+        self._given = threading.Condition()  # notified when a topology arrives
         self.debounce = debounce
         self.interval = interval
         self.errors: list[str] = []  # what the last reconcile could not do
@@ -89,8 +93,39 @@ class Dataplane:
                 self._host.ipr.close()
                 self._host = None
 
+    def apply(self, topology: t.Topology) -> None:
+        """``take`` the topology and reconcile soon."""
+        if self.take(topology):
+            self.changed()
+
+    def take(self, topology: t.Topology) -> bool:
+        """Hold ``topology`` for the next reconcile and plug, unless a newer generation is held
+        already (then False)."""
+        with self._given:
+            if topology.generation < self._topology.generation:
+                return False
+            self._topology = topology
+            self._given.notify_all()
+            return True
+
+    @property
+    def topology(self) -> t.Topology:
+        """The newest topology given (empty before the first)."""
+        return self._topology
+
+    def _await_ports(self, port_ids: set[str], timeout: float = PORTS_WAIT) -> None:
+        """Wait until the topology holds every one of ``port_ids`` (at most ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        with self._given:
+            while not port_ids <= self._topology.port_ids():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    log.warning("plug: ports %s not in the topology yet", sorted(port_ids - self._topology.port_ids()))
+                    return
+                self._given.wait(left)
+
     def changed(self) -> None:
-        """The network tables changed: reconcile soon (changes within ``debounce`` coalesce)."""
+        """The topology changed: reconcile soon (changes within ``debounce`` coalesce)."""
         with self._idle:
             self._dirty.set()
 
@@ -159,6 +194,7 @@ class Dataplane:
         namespace's name; KernelError if the kernel refuses."""
         ns = names.instance_ns(server_id)
         ifnames = {nic.port_id: f"eth{i}" for i, nic in enumerate(nics)}
+        self._await_ports(set(ifnames))
         owners = {server_id, *ifnames, *(nic.network_id for nic in nics)}
         with self._count:
             self._inflight |= owners
@@ -211,7 +247,7 @@ class Dataplane:
 
     # ---- reconcile -----------------------------------------------------------------------
     def reconcile(self, full: bool = False) -> list[str]:
-        """Converge the kernel to the database: create what is missing (recording it first),
+        """Converge the kernel to the topology: create what is missing (recording it first),
         remove what nothing owns, re-apply rulesets whose text changed (``full``: also look
         for stray tables inside router namespaces). Returns what it removed; what failed is
         logged and kept in ``errors`` (one object's failure does not stop the others)."""
@@ -225,8 +261,8 @@ class Dataplane:
             return removed
 
     def cleanup(self, all: bool = False) -> list[str]:
-        """Remove every ``cs-`` link, namespace and nftables table that the database no longer
-        owns, or (``all``) every one of them, the external bridge and the host's tables
+        """Remove every ``cs-`` link, namespace and nftables table that the topology no longer
+        holds, or (``all``) every one of them, the external bridge and the host's tables
         included, with their records. Returns what was removed (``"link NAME"``, ``"netns
         NAME"``, ``"nft FAMILY NAME"``)."""
         with self._lock:
@@ -243,8 +279,7 @@ class Dataplane:
             return removed
 
     def _snapshot(self) -> plan.Snapshot:
-        with self.db.read() as s:
-            return plan.load(s)
+        return plan.index(self._topology)
 
     def _my_records(self) -> list[Record]:
         return [r for r in self.records.all() if r.kind in KINDS]

@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from caas.network.security_groups import ICMP_PROTOCOLS, PROTOCOLS
+from caas.ipproto import ICMP_PROTOCOLS, PROTOCOLS
+from caas.virt.topology import Rule as SgRule  # one security group rule, as the topology has it
 
 SG_TABLE = ("inet", "cs-sg")
 NAT_TABLE = ("ip", "cs-nat")
@@ -141,19 +142,6 @@ def _set_of(items: Sequence[str]) -> str:
 
 
 # ---- security groups (instance namespace) ------------------------------------------------
-@dataclass(frozen=True)
-class SgRule:
-    """One security group rule, as the database has it."""
-
-    direction: str  # ingress | egress
-    ethertype: str = "IPv4"  # IPv4 | IPv6
-    protocol: str | None = None
-    port_range_min: int | None = None
-    port_range_max: int | None = None
-    remote_ip_prefix: str | None = None
-    remote_group_id: str | None = None
-
-
 @dataclass(frozen=True)
 class SgPort:
     """One interface of an instance: its rules (the union of its groups') or no filtering."""

@@ -1,5 +1,6 @@
-"""The desired kernel state, computed from database rows: ``load`` reads the rows into a
-``Snapshot`` (one read transaction); ``build`` turns a snapshot into a ``Plan`` and is pure.
+"""The desired kernel state, computed from the topology the network service gave
+(``caas.virt.topology``): ``index`` files it by id into a ``Snapshot``; ``build`` turns a
+snapshot into a ``Plan``. Pure: no database, no kernel.
 
 What the plan holds:
 - a bridge per network with at least one port, and per external network (which carries its
@@ -20,12 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from caas.compute.models import Server
-from caas.network.models import (FloatingIP, Network, Port, PortIP, PortSecurityGroup, Router, SecurityGroup,
-                                 SecurityGroupRule, Subnet)
+from caas.virt import topology as t
 from caas.virt.netns import names
 from caas.virt.netns.network import nft
 
@@ -39,37 +35,30 @@ COMPUTE = "compute:"
 # ---- input ---------------------------------------------------------------------------------
 @dataclass
 class Snapshot:
-    """The network rows (detached ORM objects) and the ids of the servers that exist."""
+    """A topology indexed for planning: by id, and each port's fixed IPs and groups."""
 
-    networks: dict[str, Network] = field(default_factory=dict)
-    subnets: dict[str, Subnet] = field(default_factory=dict)
-    ports: dict[str, Port] = field(default_factory=dict)
-    ips: dict[str, list[PortIP]] = field(default_factory=dict)  # port id -> its fixed IPs, in order
-    port_groups: dict[str, list[str]] = field(default_factory=dict)  # port id -> group ids
-    groups: dict[str, SecurityGroup] = field(default_factory=dict)
-    rules: dict[str, list[SecurityGroupRule]] = field(default_factory=dict)  # group id -> rules
-    routers: dict[str, Router] = field(default_factory=dict)
-    floating_ips: list[FloatingIP] = field(default_factory=list)
+    networks: dict[str, t.Network] = field(default_factory=dict)
+    subnets: dict[str, t.Subnet] = field(default_factory=dict)
+    ports: dict[str, t.Port] = field(default_factory=dict)
+    ips: dict[str, tuple[t.FixedIP, ...]] = field(default_factory=dict)  # port id -> its fixed IPs, in order
+    port_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # port id -> group ids
+    groups: dict[str, t.SecurityGroup] = field(default_factory=dict)
+    rules: dict[str, tuple[t.Rule, ...]] = field(default_factory=dict)  # group id -> rules
+    routers: dict[str, t.Router] = field(default_factory=dict)
+    floating_ips: tuple[t.FloatingIP, ...] = ()
     servers: set[str] = field(default_factory=set)
 
 
-def load(session: Session) -> Snapshot:
-    """Every row the plan needs, in a handful of queries."""
-    snap = Snapshot()
-    snap.networks = {n.id: n for n in session.scalars(select(Network))}
-    snap.subnets = {s.id: s for s in session.scalars(select(Subnet))}
-    snap.ports = {p.id: p for p in session.scalars(select(Port))}
-    for ip in session.scalars(select(PortIP).order_by(PortIP.id)):
-        snap.ips.setdefault(ip.port_id, []).append(ip)
-    for link in session.scalars(select(PortSecurityGroup)):
-        snap.port_groups.setdefault(link.port_id, []).append(link.security_group_id)
-    snap.groups = {g.id: g for g in session.scalars(select(SecurityGroup))}
-    for rule in session.scalars(select(SecurityGroupRule)):
-        snap.rules.setdefault(rule.security_group_id, []).append(rule)
-    snap.routers = {r.id: r for r in session.scalars(select(Router))}
-    snap.floating_ips = list(session.scalars(select(FloatingIP)))
-    snap.servers = set(session.scalars(select(Server.id)))
-    return snap
+def index(topology: t.Topology) -> Snapshot:
+    """The topology's objects by id (pure)."""
+    return Snapshot(networks={n.id: n for n in topology.networks}, subnets={s.id: s for s in topology.subnets},
+                    ports={p.id: p for p in topology.ports},
+                    ips={p.id: p.fixed_ips for p in topology.ports if p.fixed_ips},
+                    port_groups={p.id: p.security_groups for p in topology.ports if p.security_groups},
+                    groups={g.id: g for g in topology.security_groups},
+                    rules={g.id: g.rules for g in topology.security_groups},
+                    routers={r.id: r for r in topology.routers}, floating_ips=topology.floating_ips,
+                    servers=set(topology.servers))
 
 
 # ---- output --------------------------------------------------------------------------------
@@ -175,7 +164,7 @@ def _mtu(snap: Snapshot, network_id: str) -> int:
 
 
 # ---- routers -------------------------------------------------------------------------------
-def router_plan(snap: Snapshot, router: Router) -> RouterPlan:
+def router_plan(snap: Snapshot, router: t.Router) -> RouterPlan:
     ports = []
     snat_cidrs = []
     for port in sorted(snap.ports.values(), key=lambda p: p.id):
@@ -194,9 +183,9 @@ def router_plan(snap: Snapshot, router: Router) -> RouterPlan:
                 gateway_ip = ip.ip_address
                 if sub.gateway_ip:
                     routes.append(("0.0.0.0/0", str(ipaddress.ip_address(sub.gateway_ip))))
-    for route in router.routes or ():
-        routes.append((str(ipaddress.ip_network(route["destination"], strict=False)),
-                       str(ipaddress.ip_address(route["nexthop"]))))
+    for route in router.routes:
+        routes.append((str(ipaddress.ip_network(route.destination, strict=False)),
+                       str(ipaddress.ip_address(route.nexthop))))
     floatings = [nft.Floating(f.floating_ip_address, f.fixed_ip_address) for f in snap.floating_ips
                  if f.router_id == router.id and f.port_id and f.fixed_ip_address]
     if gateway is not None:
@@ -208,7 +197,7 @@ def router_plan(snap: Snapshot, router: Router) -> RouterPlan:
     return RouterPlan(router.id, names.router_ns(router.id), tuple(ports), tuple(routes), ruleset)
 
 
-def _router_port(snap: Snapshot, port: Port, gateway: bool) -> RouterPort:
+def _router_port(snap: Snapshot, port: t.Port, gateway: bool) -> RouterPort:
     addresses = tuple(_with_prefix(ip.ip_address, snap.subnets[ip.subnet_id].cidr)
                       for ip in snap.ips.get(port.id, ()) if ip.subnet_id in snap.subnets)
     return RouterPort(port_id=port.id, tap=names.tap(port.id), ifname=router_ifname(port.id, gateway),
@@ -217,17 +206,14 @@ def _router_port(snap: Snapshot, port: Port, gateway: bool) -> RouterPort:
 
 
 # ---- instances -----------------------------------------------------------------------------
-def _port_security(port: Port) -> bool:
-    return port.port_security_enabled is not False
+def _port_security(port: t.Port) -> bool:
+    return port.port_security_enabled
 
 
-def port_addresses(snap: Snapshot, port: Port) -> list[str]:
+def port_addresses(snap: Snapshot, port: t.Port) -> list[str]:
     """The source addresses a port may use: fixed IPs and allowed address pairs."""
-    out = [ip.ip_address for ip in snap.ips.get(port.id, ())]
-    for pair in port.allowed_address_pairs or ():
-        if isinstance(pair, dict) and pair.get("ip_address"):
-            out.append(str(nft.network(pair["ip_address"])))
-    return out
+    return [ip.ip_address for ip in port.fixed_ips] + [str(nft.network(p.ip_address))
+                                                       for p in port.allowed_address_pairs]
 
 
 def instance_ruleset(snap: Snapshot, ifnames: Mapping[str, str]) -> str:
@@ -239,17 +225,11 @@ def instance_ruleset(snap: Snapshot, ifnames: Mapping[str, str]) -> str:
         if port is None:
             continue
         groups = [g for g in snap.port_groups.get(port_id, ()) if g in snap.groups]
-        rules = tuple(_sg_rule(r) for g in groups for r in snap.rules.get(g, ()))
+        rules = tuple(r for g in groups for r in snap.rules.get(g, ()))
         used_groups |= {r.remote_group_id for r in rules if r.remote_group_id}
-        stateful = not groups or any(snap.groups[g].stateful is not False for g in groups)
+        stateful = not groups or any(snap.groups[g].stateful for g in groups)
         ports.append(nft.SgPort(ifname=name, rules=rules, port_security=_port_security(port), stateful=stateful))
     return nft.security_ruleset(ports, group_members(snap, used_groups))
-
-
-def _sg_rule(rule: SecurityGroupRule) -> nft.SgRule:
-    return nft.SgRule(direction=rule.direction, ethertype=rule.ethertype or "IPv4", protocol=rule.protocol,
-                      port_range_min=rule.port_range_min, port_range_max=rule.port_range_max,
-                      remote_ip_prefix=rule.remote_ip_prefix, remote_group_id=rule.remote_group_id)
 
 
 def group_members(snap: Snapshot, group_ids: set[str]) -> dict[str, list[str]]:
@@ -271,8 +251,7 @@ def host_ruleset(snap: Snapshot) -> str:
     spoof = []
     for port in snap.ports.values():
         if (port.device_owner or "").startswith(COMPUTE) and _port_security(port):
-            pair_macs = tuple(p["mac_address"] for p in port.allowed_address_pairs or ()
-                              if isinstance(p, dict) and p.get("mac_address"))
+            pair_macs = tuple(p.mac_address for p in port.allowed_address_pairs if p.mac_address)
             spoof.append(nft.SpoofPort(tap=names.tap(port.id), mac=port.mac_address,
                                        addresses=tuple(port_addresses(snap, port)), extra_macs=pair_macs))
     external = [names.bridge(n.id) for n in snap.networks.values() if n.external]

@@ -1,0 +1,192 @@
+"""The driver contract (virt/driver.py), run the same on every driver: the fake driver and the
+netns driver (real namespaces: root only, skipped with the reason otherwise).
+
+What every driver must do: run an instance through spawn, power off/on, reboot and destroy,
+reporting its power state; take a network topology (plain data, JSON-ready) and hold it, a
+newer generation replacing an older one and never the reverse; leave nothing with the ``cs-``
+prefix once cleaned up. A ``Harness`` adds, per driver, how to wait for a topology to be
+wired and what "wired" looks like (the fake only records it; netns makes bridges).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import pytest
+
+from caas.virt import topology as t
+from caas.virt.driver import RUNNING, SHUTDOWN, Driver, InstanceSpec, NicSpec
+from tests.e2e import kernel
+
+HOST_IMAGE = {"id": str(uuid.UUID(int=0x0C0DE)), "name": "host"}
+CIDR, GATEWAY, ADDRESS = "10.251.7.0/24", "10.251.7.1", "10.251.7.10"
+
+
+@dataclass
+class Harness:
+    driver: Driver
+    settle: Callable[[], None]  # wait until the topology given is wired
+    wired: Callable[[str], bool]  # whether network ``id`` is wired on the host
+    cleanup: Callable[[], None]  # remove everything the driver made
+    leftovers: Callable[[], dict]  # what of it is left (empty when nothing)
+
+
+def _fake(tmp_path) -> Harness:
+    from caas.virt.fake import FakeDriver
+
+    driver = FakeDriver()
+
+    def cleanup() -> None:
+        for instance_id in driver.running():
+            driver.destroy(instance_id)
+
+    return Harness(driver, settle=lambda: None, wired=lambda net: any(n.id == net for n in driver.network().networks),
+                   cleanup=cleanup, leftovers=lambda: {"instances": driver.running()} if driver.running() else {})
+
+
+def _netns(tmp_path, stack) -> Harness:
+    from caas.config import Settings
+    from caas.db.engine import Database
+    from caas.db.migrate import upgrade
+    from caas.image.models import Image, ImageProperty
+    from caas.virt.netns import names
+    from caas.virt.netns.driver import NetnsDriver
+
+    reason = kernel.netns_missing()
+    if reason:
+        pytest.skip(f"netns driver: {reason}")
+    settings = Settings(data_dir=tmp_path / "data", driver="netns")
+    url = f"sqlite:///{tmp_path / 'caas.db'}"
+    upgrade(url)
+    db = Database(url)
+    stack.append(db.dispose)
+    with db.write() as s:  # the driver still reads its image here (see NetnsDriver._lower)
+        s.add(Image(id=HOST_IMAGE["id"], name="host", status="active", disk_format="raw", container_format="bare",
+                    properties=[ImageProperty(name="caas_rootfs", value="host")]))
+    before = kernel.cs_objects()
+    driver = NetnsDriver(settings, db)
+    stack.append(driver.stop)
+
+    def cleanup() -> None:
+        driver.dataplane.settle(10)
+        driver.cleanup(everything=True)
+
+    def leftovers() -> dict:
+        return {k: v - before[k] for k, v in kernel.cs_objects().items() if v - before[k]}
+
+    return Harness(driver, settle=lambda: driver.dataplane.settle(10),
+                   wired=lambda net: names.bridge(net) in kernel.links(), cleanup=cleanup, leftovers=leftovers)
+
+
+@pytest.fixture(scope="module", params=["fake", "netns"])
+def harness(request, tmp_path_factory):
+    stack: list[Callable[[], None]] = []
+    tmp = tmp_path_factory.mktemp(request.param)
+    h = _fake(tmp) if request.param == "fake" else _netns(tmp, stack)
+    h.driver.apply_network(t.Topology(generation=1))
+    h.driver.start()
+    try:
+        yield h
+    finally:
+        h.cleanup()
+        for undo in reversed(stack):
+            undo()
+
+
+def world(generation: int, server_id: str) -> tuple[t.Topology, NicSpec]:
+    """A topology with one network, one subnet and one port of ``server_id``, and its NIC."""
+    net, sub, port = (str(uuid.uuid4()) for _ in range(3))
+    mac = "fa:16:3e:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(3))
+    topo = t.Topology(
+        generation=generation, networks=(t.Network(net, mtu=1450),), subnets=(t.Subnet(sub, net, CIDR, GATEWAY),),
+        ports=(t.Port(port, net, mac, device_id=server_id, device_owner="compute:nova",
+                      fixed_ips=(t.FixedIP(sub, ADDRESS),)),),
+        servers=(server_id,))
+    nic = NicSpec(port_id=port, mac_address=mac, network_id=net, mtu=1450,
+                  fixed_ips=({"ip_address": ADDRESS, "subnet_id": sub, "cidr": CIDR, "gateway_ip": GATEWAY},))
+    return topo, nic
+
+
+def spec(server_id: str, nics: tuple[NicSpec, ...] = ()) -> InstanceSpec:
+    return InstanceSpec(id=server_id, name="contract", hostname="contract", host="h", vcpus=1, memory_mb=128,
+                        disk_gb=1, image=HOST_IMAGE, nics=nics)
+
+
+def test_satisfies_the_protocol(harness):
+    assert isinstance(harness.driver, Driver)
+    assert harness.driver.network().generation == 1  # the fixture's empty topology is held
+
+
+def test_instance_lifecycle(harness):
+    """spawn -> RUNNING; power_off -> SHUTDOWN; power_on, reboot -> RUNNING; destroy: gone
+    (and destroy again is fine)."""
+    d, server_id = harness.driver, str(uuid.uuid4())
+    topo, nic = world(10, server_id)
+    d.apply_network(topo)
+    d.spawn(spec(server_id, (nic,)))
+    assert d.power_states([server_id]) == {server_id: RUNNING}
+    assert server_id in d.running()
+    d.power_off(server_id)
+    assert d.power_states([server_id]) == {server_id: SHUTDOWN}
+    assert server_id not in d.running()
+    d.power_on(spec(server_id, (nic,)))
+    assert d.power_states([server_id]) == {server_id: RUNNING}
+    d.reboot(spec(server_id, (nic,)), hard=True)
+    assert d.power_states([server_id]) == {server_id: RUNNING}
+    d.destroy(server_id)
+    assert server_id not in d.running()
+    d.destroy(server_id)
+
+
+def test_topology_applied_and_removed(harness):
+    """A topology is held and wired; a newer one without the network removes it; an older
+    one delivered late changes nothing."""
+    d = harness.driver
+    server_id = str(uuid.uuid4())
+    topo, nic = world(20, server_id)
+    net = topo.networks[0].id
+    d.apply_network(topo)
+    d.spawn(spec(server_id, (nic,)))  # a port in use: its network gets wired
+    harness.settle()
+    assert d.network() == topo
+    assert harness.wired(net)
+    emptied = replace(topo, generation=21, networks=(), subnets=(), ports=())
+    d.apply_network(emptied)
+    harness.settle()
+    assert d.network() == emptied
+    assert not harness.wired(net)
+    d.apply_network(topo)  # generation 20 < 21: ignored
+    harness.settle()
+    assert d.network() == emptied and not harness.wired(net)
+    d.destroy(server_id)
+
+
+def test_topology_crosses_json(harness):
+    """A topology survives a trip through JSON unchanged, and the driver takes the copy."""
+    server_id = str(uuid.uuid4())
+    topo, _ = world(30, server_id)
+    topo = replace(topo, security_groups=(t.SecurityGroup(str(uuid.uuid4()), rules=(
+        t.Rule("ingress", protocol="tcp", port_range_min=22, port_range_max=22, remote_ip_prefix="0.0.0.0/0"),)),),
+        routers=(t.Router(str(uuid.uuid4()), routes=(t.Route("192.0.2.0/24", "10.251.7.50"),)),),
+        floating_ips=(t.FloatingIP("198.18.250.20"),))
+    copy = t.from_dict(json.loads(json.dumps(t.as_dict(topo))))
+    assert copy == topo
+    harness.driver.apply_network(copy)
+    harness.settle()
+    assert harness.driver.network() == topo
+
+
+def test_cleanup_leaves_nothing(harness):
+    """After an instance with a wired network, cleanup leaves nothing with the cs- prefix."""
+    d, server_id = harness.driver, str(uuid.uuid4())
+    topo, nic = world(40, server_id)
+    d.apply_network(topo)
+    d.spawn(spec(server_id, (nic,)))
+    harness.settle()
+    assert harness.wired(topo.networks[0].id)
+    harness.cleanup()
+    assert harness.leftovers() == {}
