@@ -1,11 +1,12 @@
-"""The seed's compute sequence through the real ``openstack`` CLI (SQLite and PostgreSQL): as
+"""The seed's compute sequence through the real ``openstack`` CLI (on SQLite): as
 admin, the flavor, the project's quotas (compute, network and volume), hypervisors and zones;
 as the project user fabric, after the seed's network sequence, a key pair, a server booted
 with ``--wait``, its power actions and console, a floating IP, the absolute limits, a volume
 attached and detached, ``server delete --wait`` and a multi-create.
 
 The tests run in order and share the module's server; each failing CLI call shows its
-stdout and stderr in the assertion."""
+stdout and stderr in the assertion. The key pair and the boot are compute's sequence through
+the CLI as a process; the rest runs the same CLI in the test process (tests/e2e/osc.py)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.test_openstack_cli import OPENSTACK, osc, osc_json
+from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli, sqlite_only
 
-pytestmark = pytest.mark.skipif(OPENSTACK is None, reason="python-openstackclient is not installed")
+pytestmark = [requires_cli, sqlite_only]
 
 
 def wait_for(env: dict, server: str, status: str, timeout: float = 60) -> dict:
@@ -128,28 +129,29 @@ def test_admin_flavor_quota_hypervisors_zones(server, fabric):
 
 
 def test_keypair_and_boot(fabric):
+    """As processes, as a user types them."""
     env = fabric["env"]
-    kp = osc_json(env, "keypair", "create", "--public-key", str(fabric["pubkey"]), "K")
+    kp = osc_process_json(env, "keypair", "create", "--public-key", str(fabric["pubkey"]), "K")
     assert kp["name"] == "K" and kp["fingerprint"]
-    assert "K" in {k["Name"] for k in osc_json(env, "keypair", "list")}
+    assert "K" in {k["Name"] for k in osc_process_json(env, "keypair", "list")}
 
-    made = osc_json(env, "server", "create", "--flavor", "m1.small", "--image", "host", "--network", "fabric",
-                    "--security-group", "default", "--key-name", "K", "--wait", "vm1")
+    made = osc_process_json(env, "server", "create", "--flavor", "m1.small", "--image", "host", "--network", "fabric",
+                            "--security-group", "default", "--key-name", "K", "--wait", "vm1")
     assert made["status"] == "ACTIVE" and made["name"] == "vm1"
     fabric["state"]["vm1"] = made["id"]
     addrs = fabric_addresses(made)
     assert len(addrs) == 1 and addrs[0].startswith("192.168.2."), made["addresses"]
 
-    listed = {s["Name"]: s for s in osc_json(env, "server", "list")}
+    listed = {s["Name"]: s for s in osc_process_json(env, "server", "list")}
     assert listed["vm1"]["Status"] == "ACTIVE" and listed["vm1"]["Flavor"] == "m1.small"
     assert listed["vm1"]["Image"] == "host"
-    shown = osc_json(env, "server", "show", "vm1")
+    shown = osc_process_json(env, "server", "show", "vm1")
     assert shown["status"] == "ACTIVE" and shown["key_name"] == "K"
     flavor = shown["flavor"]
     assert (flavor.get("name") or flavor.get("original_name") or str(flavor)).startswith("m1.small"), flavor
     assert fabric_addresses(shown) == addrs
     assert shown["security_groups"] == [{"name": "default"}]
-    ports = osc_json(env, "port", "list", "--device-id", made["id"])
+    ports = osc_process_json(env, "port", "list", "--device-id", made["id"])
     assert len(ports) == 1 and ports[0]["Fixed IP Addresses"][0]["ip_address"] == addrs[0]
 
 

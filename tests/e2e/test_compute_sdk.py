@@ -1,4 +1,4 @@
-"""openstacksdk drives the compute API as the project user fabric (SQLite and PostgreSQL): the
+"""openstacksdk drives the compute API as the project user fabric (on SQLite): the
 cloud layer's ``create_server(..., wait=True, auto_ip=True)`` (a floating IP through the
 project's router) and ``delete_server(..., wait=True, delete_ips=True)``, and the proxy layer:
 ``create_server``, ``wait_for_server``, ``servers``, ``stop_server``,
@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.osc import sqlite_only
+
 openstack = pytest.importorskip("openstack")
+pytestmark = sqlite_only
 
 
 def connect(server, user: str, password: str, project: str):

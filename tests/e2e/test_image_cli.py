@@ -1,70 +1,75 @@
-"""The image half of the seed documents through the real ``openstack`` CLI against
-``caas up`` (SQLite and PostgreSQL): create with a file, save, list, show, set, unset, delete;
-and what a member of another project may and may not do."""
+"""The image half of the seed documents through the real ``openstack`` CLI as a process (the
+image service's one sequence so) against ``caas up`` on SQLite: create with a file, save, list,
+show, set, unset, delete; and, through the same CLI in the test process (tests/e2e/osc.py), what
+a member of another project may and may not do."""
 
 import hashlib
 import os
 
 from tests.conftest import make_member
 from tests.conftest import client_for, issue_token
-from tests.e2e.test_openstack_cli import OPENSTACK, osc, osc_json, pytestmark  # noqa: F401
+from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli, sqlite_only
+
+pytestmark = [requires_cli, sqlite_only]
 
 
-def _image_names(env) -> set[str]:
-    return {row["Name"] for row in osc_json(env, "image", "list")}
+def _image_names(env, list_json=osc_json) -> set[str]:
+    return {row["Name"] for row in list_json(env, "image", "list")}
 
 
 def test_seed_image_sequence(server, tmp_path):
+    """As processes, as a user types them."""
     env = server.os_env()
     src = tmp_path / "ipxe-plain-net0.img"
     data = os.urandom(2 * 1024 * 1024 + 99)
     src.write_bytes(data)
     # As in the seed: openstack image create --file ... --disk-format=raw --container-format=bare --public NAME
-    img = osc_json(env, "image", "create", "--file", str(src), "--disk-format=raw", "--container-format=bare",
-                   "--public", "iPXE-plain-eth0")
+    img = osc_process_json(env, "image", "create", "--file", str(src), "--disk-format=raw", "--container-format=bare",
+                           "--public", "iPXE-plain-eth0")
     assert img["status"] == "active" and img["visibility"] == "public"
     assert img["checksum"] == hashlib.md5(data).hexdigest() and img["size"] == len(data)
     assert img["disk_format"] == "raw" and img["container_format"] == "bare"
 
     out = tmp_path / "saved.img"
-    osc(env, "image", "save", "--file", str(out), "iPXE-plain-eth0")
+    osc_process(env, "image", "save", "--file", str(out), "iPXE-plain-eth0")
     assert out.read_bytes() == data
 
-    assert {"iPXE-plain-eth0", "host"} <= _image_names(env)
-    rows = osc_json(env, "image", "list", "--long")
+    assert {"iPXE-plain-eth0", "host"} <= _image_names(env, osc_process_json)
+    rows = osc_process_json(env, "image", "list", "--long")
     (row,) = [r for r in rows if r["Name"] == "iPXE-plain-eth0"]
     assert row["Disk Format"] == "raw" and row["Checksum"] == img["checksum"] and row["Visibility"] == "public"
-    shown = osc_json(env, "image", "show", "iPXE-plain-eth0")
-    assert shown["id"] == img["id"] and shown["owner"] == osc_json(env, "token", "issue")["project_id"]
+    shown = osc_process_json(env, "image", "show", "iPXE-plain-eth0")
+    assert shown["id"] == img["id"] and shown["owner"] == osc_process_json(env, "token", "issue")["project_id"]
 
-    osc(env, "image", "set", "--property", "hw_qemu_guest_agent=yes", "--property", "build=42", "iPXE-plain-eth0")
-    osc(env, "image", "set", "--tag", "pxe", "--tag", "net0", "iPXE-plain-eth0")
-    osc(env, "image", "set", "--min-ram", "128", "--name", "iPXE-plain-eth0", "iPXE-plain-eth0")
-    shown = osc_json(env, "image", "show", "iPXE-plain-eth0")
+    osc_process(env, "image", "set", "--property", "hw_qemu_guest_agent=yes", "--property", "build=42",
+                "iPXE-plain-eth0")
+    osc_process(env, "image", "set", "--tag", "pxe", "--tag", "net0", "iPXE-plain-eth0")
+    osc_process(env, "image", "set", "--min-ram", "128", "--name", "iPXE-plain-eth0", "iPXE-plain-eth0")
+    shown = osc_process_json(env, "image", "show", "iPXE-plain-eth0")
     assert shown["properties"]["hw_qemu_guest_agent"] == "yes" and shown["properties"]["build"] == "42"
     assert sorted(shown["tags"]) == ["net0", "pxe"] and shown["min_ram"] == 128
-    assert [r["Name"] for r in osc_json(env, "image", "list", "--tag", "pxe")] == ["iPXE-plain-eth0"]
-    assert [r["Name"] for r in osc_json(env, "image", "list", "--property", "build=42")] == ["iPXE-plain-eth0"]
-    osc(env, "image", "unset", "--property", "build", "--tag", "net0", "iPXE-plain-eth0")
-    shown = osc_json(env, "image", "show", "iPXE-plain-eth0")
+    assert [r["Name"] for r in osc_process_json(env, "image", "list", "--tag", "pxe")] == ["iPXE-plain-eth0"]
+    assert [r["Name"] for r in osc_process_json(env, "image", "list", "--property", "build=42")] == ["iPXE-plain-eth0"]
+    osc_process(env, "image", "unset", "--property", "build", "--tag", "net0", "iPXE-plain-eth0")
+    shown = osc_process_json(env, "image", "show", "iPXE-plain-eth0")
     assert "build" not in shown["properties"] and shown["tags"] == ["pxe"]
 
-    osc(env, "image", "set", "--protected", "iPXE-plain-eth0")
-    refused = osc(env, "image", "delete", "iPXE-plain-eth0", check=False)
-    assert refused.returncode != 0 and "iPXE-plain-eth0" in _image_names(env)
-    osc(env, "image", "set", "--unprotected", "iPXE-plain-eth0")
-    osc(env, "image", "delete", "iPXE-plain-eth0")
-    assert "iPXE-plain-eth0" not in _image_names(env)
+    osc_process(env, "image", "set", "--protected", "iPXE-plain-eth0")
+    refused = osc_process(env, "image", "delete", "iPXE-plain-eth0", check=False)
+    assert refused.returncode != 0 and "iPXE-plain-eth0" in _image_names(env, osc_process_json)
+    osc_process(env, "image", "set", "--unprotected", "iPXE-plain-eth0")
+    osc_process(env, "image", "delete", "iPXE-plain-eth0")
+    assert "iPXE-plain-eth0" not in _image_names(env, osc_process_json)
     assert not (server.data_dir / "images" / img["id"]).exists()
 
     # Deactivation, as the admin: the data cannot be downloaded by others until reactivated.
-    osc(env, "image", "create", "--file", str(src), "--disk-format", "raw", "--container-format", "bare", "--public",
-        "frozen")
-    osc(env, "image", "set", "--deactivate", "frozen")
-    assert osc_json(env, "image", "show", "frozen")["status"] == "deactivated"
-    osc(env, "image", "set", "--activate", "frozen")
-    assert osc_json(env, "image", "show", "frozen")["status"] == "active"
-    osc(env, "image", "delete", "frozen")
+    osc_process(env, "image", "create", "--file", str(src), "--disk-format", "raw", "--container-format", "bare",
+                "--public", "frozen")
+    osc_process(env, "image", "set", "--deactivate", "frozen")
+    assert osc_process_json(env, "image", "show", "frozen")["status"] == "deactivated"
+    osc_process(env, "image", "set", "--activate", "frozen")
+    assert osc_process_json(env, "image", "show", "frozen")["status"] == "active"
+    osc_process(env, "image", "delete", "frozen")
 
 
 def test_member_may_not_publicize_and_sees_public_and_own(server, tmp_path):

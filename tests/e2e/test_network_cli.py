@@ -1,11 +1,10 @@
-"""The seed documents' network sequence, verbatim, through the real ``openstack`` CLI as the
-project user fabric (SQLite and PostgreSQL)."""
+"""The seed documents' network sequence, verbatim, through the real ``openstack`` CLI as a
+process (the network service's one sequence so) as the project user fabric, the other network
+checks through the same CLI in the test process (tests/e2e/osc.py), and openstacksdk; on SQLite."""
 
-import pytest
+from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli, sqlite_only
 
-from tests.e2e.test_openstack_cli import OPENSTACK, osc, osc_json
-
-pytestmark = pytest.mark.skipif(OPENSTACK is None, reason="python-openstackclient is not installed")
+pytestmark = [requires_cli, sqlite_only]
 
 
 def member_env(server, name: str, password: str) -> dict:
@@ -18,51 +17,52 @@ def member_env(server, name: str, password: str) -> dict:
 
 
 def test_seed_network_sequence(server):
+    """As processes, as a user types them."""
     admin = server.os_env()
     env = member_env(server, "fabric", "Fabric_123")
 
-    net = osc_json(env, "network", "create", "fabric")
+    net = osc_process_json(env, "network", "create", "fabric")
     assert net["name"] == "fabric" and net["provider:segmentation_id"] is not None
-    sub = osc_json(env, "subnet", "create", "--network", "fabric", "--subnet-range", "192.168.2.0/23",
-                   "--dns-nameserver", "10.21.200.2", "subnetfabric")
+    sub = osc_process_json(env, "subnet", "create", "--network", "fabric", "--subnet-range", "192.168.2.0/23",
+                           "--dns-nameserver", "10.21.200.2", "subnetfabric")
     assert sub["cidr"] == "192.168.2.0/23" and sub["gateway_ip"] == "192.168.2.1"
     assert sub["dns_nameservers"] == ["10.21.200.2"]
     assert sub["allocation_pools"] == [{"start": "192.168.2.2", "end": "192.168.3.254"}]
-    osc_json(env, "router", "create", "fabricrouter")
-    osc(env, "router", "set", "--external-gateway", "public", "fabricrouter")
-    osc(env, "router", "add", "subnet", "fabricrouter", "subnetfabric")
-    router = osc_json(env, "router", "show", "fabricrouter")
+    osc_process_json(env, "router", "create", "fabricrouter")
+    osc_process(env, "router", "set", "--external-gateway", "public", "fabricrouter")
+    osc_process(env, "router", "add", "subnet", "fabricrouter", "subnetfabric")
+    router = osc_process_json(env, "router", "show", "fabricrouter")
     gw = router["external_gateway_info"]
     assert gw["enable_snat"] is True and gw["external_fixed_ips"][0]["ip_address"].startswith("172.24.4.")
     assert [i["ip_address"] for i in router["interfaces_info"]] == ["192.168.2.1"]
-    fip = osc_json(env, "floating", "ip", "create", "public")
+    fip = osc_process_json(env, "floating", "ip", "create", "public")
     assert fip["floating_ip_address"].startswith("172.24.4.")
     assert fip["floating_ip_address"] != gw["external_fixed_ips"][0]["ip_address"]
 
-    osc(env, "security", "group", "rule", "create", "--proto", "icmp", "default")
-    osc(env, "security", "group", "rule", "create", "--proto", "udp", "--dst-port", "1:65535", "default")
-    osc(env, "security", "group", "rule", "create", "--proto", "tcp", "--dst-port", "1:65535", "default")
-    rules = osc_json(env, "security", "group", "rule", "list", "default")
+    osc_process(env, "security", "group", "rule", "create", "--proto", "icmp", "default")
+    osc_process(env, "security", "group", "rule", "create", "--proto", "udp", "--dst-port", "1:65535", "default")
+    osc_process(env, "security", "group", "rule", "create", "--proto", "tcp", "--dst-port", "1:65535", "default")
+    rules = osc_process_json(env, "security", "group", "rule", "list", "default")
     opened = {(r["IP Protocol"], r["Port Range"]) for r in rules if r["Direction"] == "ingress"}
     assert {("icmp", ""), ("udp", "1:65535"), ("tcp", "1:65535")} <= opened
 
-    osc(admin, "quota", "set", "fabric", "--floating-ips", "50")
-    quota = {row["Resource"]: row["Limit"] for row in osc_json(admin, "quota", "show", "fabric")}
+    osc_process(admin, "quota", "set", "fabric", "--floating-ips", "50")
+    quota = {row["Resource"]: row["Limit"] for row in osc_process_json(admin, "quota", "show", "fabric")}
     assert quota["floating_ips"] == 50
 
     # A port, a floating IP on it through the router, and tearing it all down again.
-    port = osc_json(env, "port", "create", "--network", "fabric", "p1")
+    port = osc_process_json(env, "port", "create", "--network", "fabric", "p1")
     assert port["fixed_ips"][0]["ip_address"] == "192.168.2.2"
-    osc(env, "floating", "ip", "set", "--port", "p1", fip["floating_ip_address"])
-    shown = osc_json(env, "floating", "ip", "show", fip["floating_ip_address"])
+    osc_process(env, "floating", "ip", "set", "--port", "p1", fip["floating_ip_address"])
+    shown = osc_process_json(env, "floating", "ip", "show", fip["floating_ip_address"])
     assert shown["fixed_ip_address"] == "192.168.2.2" and shown["router_id"] == router["id"]
-    osc(env, "floating", "ip", "delete", fip["floating_ip_address"])
-    osc(env, "port", "delete", "p1")
-    osc(env, "router", "remove", "subnet", "fabricrouter", "subnetfabric")
-    osc(env, "router", "unset", "--external-gateway", "fabricrouter")
-    osc(env, "router", "delete", "fabricrouter")
-    osc(env, "network", "delete", "fabric")
-    assert "fabric" not in {n["Name"] for n in osc_json(env, "network", "list")}
+    osc_process(env, "floating", "ip", "delete", fip["floating_ip_address"])
+    osc_process(env, "port", "delete", "p1")
+    osc_process(env, "router", "remove", "subnet", "fabricrouter", "subnetfabric")
+    osc_process(env, "router", "unset", "--external-gateway", "fabricrouter")
+    osc_process(env, "router", "delete", "fabricrouter")
+    osc_process(env, "network", "delete", "fabric")
+    assert "fabric" not in {n["Name"] for n in osc_process_json(env, "network", "list")}
 
 
 SDK_SCRIPT = """
