@@ -385,7 +385,7 @@ class VolumeService(QuotaMixin):
         unknown = unusable_image()
         if self.images is None or not ref:
             raise unknown
-        from caas.image.service import ImageQuery
+        from caas.image.query import ImageQuery
 
         candidate = ref.split("/")[-1]
         try:
