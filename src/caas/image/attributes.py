@@ -1,7 +1,7 @@
 """The image's attributes as Glance defines them: the formats, visibilities and statuses, which
 attributes a client may write, and ``check_core``/``check_property``, which hold any value to
-them (BadRequest otherwise) before it reaches the database. (The JSON schemas the API serves
-describe the same attributes: ``caas.api.image.schemas``.)"""
+them (BadRequest otherwise) before it reaches the database. (The JSON schemas Image v2 serves
+at ``/v2/schemas/image`` describe the same attributes; they are the HTTP layer's.)"""
 
 from __future__ import annotations
 
