@@ -140,7 +140,7 @@ def create_app(cloud: Cloud) -> Starlette:
                              headers=vary)
 
     apis = {
-        "/identity": identity_api.build(cloud.identity, cloud.tokens, settings.max_body_bytes),
+        "/identity": identity_api.build(cloud),
         "/image": image_api.build(cloud),
         "/network": network_api.build(cloud),
         "/compute": compute_api.build(cloud),

@@ -1,13 +1,14 @@
 """Placement over HTTP, read-only (``/placement``): version discovery, the resource providers
 (the compute hosts), and each one's inventories and usages, in Placement's shapes (those of
 microversion 1.14, which every version up to it accepts) and its error format. Every call is
-admin-only, as Placement's default policy."""
+admin-only, as Placement's default policy. The routes are one table (``TABLE``) of
+module-level handlers over the PlacementService ``build`` hands them as ``call.services``."""
 
 from __future__ import annotations
 
 from starlette.responses import Response
 
-from caas.api.framework import Call, Microversions, ServiceAPI, json_response
+from caas.api.framework import Call, Endpoint, Microversions, ServiceAPI, json_response
 from caas.compute.placement import PlacementService
 from caas.errors import CaasError
 
@@ -21,33 +22,41 @@ def placement_error(exc: CaasError) -> dict:
     return {"errors": [{"status": exc.status, "title": TITLES.get(exc.status, exc.title), "detail": exc.message}]}
 
 
+def versions(call: Call) -> Response:
+    return json_response({"versions": [{"id": "v1.0", "max_version": MAX_VERSION, "min_version": MIN_VERSION,
+                                        "status": "CURRENT",
+                                        "links": [{"rel": "self", "href": f"{call.base_url}/placement/"}]}]})
+
+
+def providers(call: Call) -> Response:
+    found = call.services.resource_providers(call.project_auth(), call.query.get("name"), call.query.get("uuid"))
+    return json_response({"resource_providers": found})
+
+
+def provider(call: Call) -> Response:
+    return json_response(call.services.resource_provider(call.project_auth(), call.params["uuid"]))
+
+
+def inventories(call: Call) -> Response:
+    return json_response(call.services.inventories(call.project_auth(), call.params["uuid"]))
+
+
+def usages(call: Call) -> Response:
+    return json_response(call.services.usages(call.project_auth(), call.params["uuid"]))
+
+
+TABLE = [
+    Endpoint("GET", "/", versions, unversioned=True, inline=True),
+    Endpoint("GET", "/resource_providers", providers),
+    Endpoint("GET", "/resource_providers/{uuid}", provider),
+    Endpoint("GET", "/resource_providers/{uuid}/inventories", inventories),
+    Endpoint("GET", "/resource_providers/{uuid}/usages", usages),
+]
+
+
 def build(cloud) -> ServiceAPI:
-    placement = PlacementService(cloud.db)
+    """The Placement API over ``cloud``'s database (its handlers use a PlacementService)."""
     api = ServiceAPI("placement", placement_error, max_body=cloud.settings.max_body_bytes,
-                     validate_token=cloud.tokens.validate,
+                     validate_token=cloud.tokens.validate, services=PlacementService(cloud.db),
                      microversions=Microversions("placement", MIN_VERSION, MAX_VERSION))
-
-    @api.route("GET", "/", unversioned=True, inline=True)
-    def versions(call: Call) -> Response:
-        return json_response({"versions": [{"id": "v1.0", "max_version": MAX_VERSION, "min_version": MIN_VERSION,
-                                            "status": "CURRENT",
-                                            "links": [{"rel": "self", "href": f"{call.base_url}/placement/"}]}]})
-
-    @api.route("GET", "/resource_providers")
-    def providers(call: Call) -> Response:
-        found = placement.resource_providers(call.project_auth(), call.query.get("name"), call.query.get("uuid"))
-        return json_response({"resource_providers": found})
-
-    @api.route("GET", "/resource_providers/{uuid}")
-    def provider(call: Call) -> Response:
-        return json_response(placement.resource_provider(call.project_auth(), call.params["uuid"]))
-
-    @api.route("GET", "/resource_providers/{uuid}/inventories")
-    def inventories(call: Call) -> Response:
-        return json_response(placement.inventories(call.project_auth(), call.params["uuid"]))
-
-    @api.route("GET", "/resource_providers/{uuid}/usages")
-    def usages(call: Call) -> Response:
-        return json_response(placement.usages(call.project_auth(), call.params["uuid"]))
-
-    return api
+    return api.add(TABLE)

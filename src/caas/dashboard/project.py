@@ -26,7 +26,7 @@ from starlette.responses import Response
 from caas.dashboard.client import ApiClient, ApiError
 from caas.dashboard.forms import PAGE_SIZE, Invalid, action, choice, integer, marker, paging, part, text
 from caas.dashboard.pages import SECURITY_HEADERS, Pages, View
-from caas.image.schema import CONTAINER_FORMATS, DISK_FORMATS
+from caas.image.attributes import CONTAINER_FORMATS, DISK_FORMATS
 
 pages = Pages()
 

@@ -3,7 +3,7 @@
 Pure Python over the database and the file store; every call takes the caller's
 ``AuthContext`` and checks policy first. An image the caller may not see is NotFound (never
 Forbidden), as in Glance. Attributes arrive in Glance's shapes (the flat image object, JSON-patch
-changes) and are checked against ``caas.image.schema`` here, so every caller gets the same rules.
+changes) and are checked against ``caas.image.attributes`` here, so every caller gets the same rules.
 
 Data: ``upload`` claims the image (``queued`` -> ``saving``, one conditional UPDATE, so two
 uploads never both win), streams the blocks to the store without a transaction open, then
@@ -15,15 +15,14 @@ interrupted: partial files are removed and their images killed; files without an
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import shlex
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from caas.config import Settings
@@ -31,8 +30,9 @@ from caas.db import Database, utcnow
 from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound, PayloadTooLarge
 from caas.context import AuthContext
-from caas.image import policy
-from caas.image import schema as S
+from caas.image import policy, query
+from caas.image import attributes as S
+from caas.image.query import ImageQuery
 from caas.image.models import Image, ImageMember, ImageProperty, ImageTag, image_id
 from caas.image.store import HASH_ALGO, ImageStore
 from caas.numbers import parse_int
@@ -40,15 +40,12 @@ from caas.numbers import parse_int
 log = logging.getLogger("caas.image")
 
 # Glance's defaults: image_size_cap (1 TiB), image_property_quota, image_tag_quota,
-# image_member_quota, limit_param_default, api_limit_max.
+# image_member_quota (a list's limits are in query.py).
 SIZE_CAP = 1024**4
 PROPERTY_QUOTA = 128
 TAG_QUOTA = 128
 MEMBER_QUOTA = 128
-DEFAULT_LIMIT = 25
-MAX_LIMIT = 1000
 
-SORT_KEYS = ("name", "status", "container_format", "disk_format", "size", "id", "created_at", "updated_at")
 HOST_IMAGE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "caas:image:host-rootfs"))
 HOST_IMAGE_NAME = "host"
 ROOTFS_PROPERTY = "caas_rootfs"
@@ -73,19 +70,6 @@ class Change:
     index: str | None = None  # "/tags/<index>": a position in the tag list, or "-" (the end)
 
 
-@dataclass
-class ImageQuery:
-    """A list request: filters (already split from the query string), sorting and paging."""
-
-    filters: dict[str, str] = field(default_factory=dict)  # attribute or property -> value
-    tags: list[str] = field(default_factory=list)
-    visibility: str | None = None  # public/private/shared/community/all
-    member_status: str = "accepted"
-    sort: list[tuple[str, str]] = field(default_factory=list)  # (key, asc|desc)
-    limit: int | None = None
-    marker: str | None = None
-
-
 def read_os_release() -> dict[str, str]:
     for path in OS_RELEASE:
         try:
@@ -103,55 +87,6 @@ def read_os_release() -> dict[str, str]:
                 out[key.strip()] = parts[0] if parts else ""
         return out
     return {}
-
-
-def _bool(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value not in ("true", "false"):
-        raise BadRequest(f"Invalid value '{raw}' for '{name}' filter. Valid values are 'true' or 'false'.")
-    return value == "true"
-
-
-def _split_op(raw: str) -> tuple[str, str]:
-    """Glance's ``op:value`` filter syntax, for the two operators it has on plain attributes; any
-    other colon belongs to the value (so a name such as ``a:b`` can still be looked up)."""
-    head, sep, tail = raw.partition(":")
-    if sep and head in ("in", "eq"):
-        return head, tail
-    return "eq", raw
-
-
-def _in_values(raw: str) -> list[str]:
-    """``in:a,"b,c",d`` -> ['a', 'b,c', 'd'] (quotes protect commas, as in Glance)."""
-    out, cur, quoted = [], [], False
-    for ch in raw:
-        if ch == '"':
-            quoted = not quoted
-        elif ch == "," and not quoted:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    if quoted:
-        raise BadRequest("Invalid filter value: unbalanced quotes.")
-    out.append("".join(cur))
-    return out
-
-
-_TIME_OPS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__", "eq": "__eq__", "neq": "__ne__"}
-
-
-def _time_filter(column, name: str, raw: str):
-    op, sep, value = raw.partition(":")
-    if not sep or op not in _TIME_OPS:
-        op, value = "eq", raw
-    try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadRequest(f'Bad "{name}" query filter format. Use ISO 8601 DateTime notation.') from None
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return getattr(column, _TIME_OPS[op])(when)
 
 
 class ImageService:
@@ -237,57 +172,12 @@ class ImageService:
             return self._load(s, ctx, image_id_)[0]
 
     def list_images(self, ctx: AuthContext, q: ImageQuery) -> tuple[list[Image], str | None]:
-        """One page of the images the caller may see, and the marker of the next page (None on
-        the last). Non-admins see their own, public and accepted shared images; community images
-        only when asked for (``visibility=community`` or ``all``) or their own; hidden images
-        only with ``os_hidden=true``."""
+        """One page of the images the caller may see (``query.conditions``), and the marker of
+        the next page (None on the last). A marker the caller cannot see is 400."""
         policy.enforce(ctx, "get_images", {"project_id": ctx.project_id})
-        project = ctx.project_id
-        conds = []
-        if not ctx.is_admin:
-            member_conds = [ImageMember.image_id == Image.id, ImageMember.member == project]
-            if q.member_status != "all":
-                member_conds.append(ImageMember.status == q.member_status)
-            conds.append(or_(Image.owner == project, Image.visibility.in_(("public", "community")),
-                             and_(Image.visibility == "shared", exists().where(*member_conds))))
-        if q.visibility:
-            if q.visibility != "all":
-                conds.append(Image.visibility == q.visibility)
-        else:
-            conds.append(or_(Image.owner == project, Image.visibility != "community"))
-        filters = dict(q.filters)
-        conds.append(Image.os_hidden.is_(_bool("os_hidden", filters.pop("os_hidden", "false"))))
-        if "protected" in filters:
-            conds.append(Image.protected.is_(_bool("protected", filters.pop("protected"))))
-        for key in ("size_min", "size_max"):
-            if key in filters:
-                bound = parse_int(filters.pop(key), key, None, message="Unable to filter on a range with a "
-                                                                      "non-numeric value.")
-                conds.append(Image.size >= bound if key == "size_min" else Image.size <= bound)
-        for key in ("created_at", "updated_at"):
-            if key in filters:
-                conds.append(_time_filter(getattr(Image, key), key, filters.pop(key)))
-        for key in ("name", "id", "status", "container_format", "disk_format"):
-            if key in filters:
-                op, value = _split_op(filters.pop(key))
-                column = getattr(Image, key)
-                conds.append(column.in_(_in_values(value)) if op == "in" else column == value)
-        for key in ("owner", "checksum", "os_hash_value", "os_hash_algo"):
-            if key in filters:
-                conds.append(getattr(Image, key) == filters.pop(key))
-        for name, value in filters.items():  # anything else is a property
-            conds.append(exists().where(ImageProperty.image_id == Image.id, ImageProperty.name == name,
-                                        ImageProperty.value == value))
-        for tag in q.tags:
-            conds.append(exists().where(ImageTag.image_id == Image.id, ImageTag.value == tag))
-
-        sort = list(q.sort) or [("created_at", "desc")]
-        tie_dir = sort[0][1] if len({d for _, d in sort}) == 1 else "desc"
-        for key in ("created_at", "id"):
-            if key not in [k for k, _ in sort]:
-                sort.append((key, tie_dir))
-        columns = [(self._sort_column(k), d) for k, d in sort]
-        limit = min(q.limit if q.limit is not None else DEFAULT_LIMIT, MAX_LIMIT)
+        conds = query.conditions(ctx, q)
+        columns = query.sort_columns(q.sort)
+        limit = query.page_size(q.limit)
         with self.db.read() as s:
             if q.marker is not None:
                 try:
@@ -295,31 +185,11 @@ class ImageService:
                 except NotFound as exc:
                     raise BadRequest(exc.message) from None
                 values = s.execute(select(*[c for c, _ in columns]).where(Image.id == marker.id)).one()
-                conds.append(self._after(columns, values))
+                conds.append(query.after(columns, values))
             order = [c.asc() if d == "asc" else c.desc() for c, d in columns]
             rows = list(s.scalars(select(Image).where(*conds).order_by(*order).limit(limit + 1)))
         next_marker = rows[limit - 1].id if len(rows) > limit and limit > 0 else None
         return rows[:limit], next_marker
-
-    @staticmethod
-    def _sort_column(key: str):
-        column = getattr(Image, key)
-        # NULLs sort as the lowest value on both backends, and compare in the page condition.
-        if key in ("name", "container_format", "disk_format"):
-            return func.coalesce(column, "")
-        if key == "size":
-            return func.coalesce(column, -1)
-        return column
-
-    @staticmethod
-    def _after(columns: list, values) -> Any:
-        """Rows strictly after the marker in the sort order (keyset paging)."""
-        alternatives = []
-        for i, (column, direction) in enumerate(columns):
-            ties = [columns[j][0] == values[j] for j in range(i)]
-            step = column > values[i] if direction == "asc" else column < values[i]
-            alternatives.append(and_(*ties, step))
-        return or_(*alternatives)
 
     def update_image(self, ctx: AuthContext, image_id_: str, changes: list[Change]) -> Image:
         """Apply JSON-patch changes, all or none."""

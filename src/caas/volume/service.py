@@ -1,7 +1,8 @@
 """Volume domain logic: volumes (create, list, show, update, delete, extend, metadata, status
 resets), the one volume type ``__DEFAULT__``, attachments (the interface the compute service
-calls in-process), quotas (``quotas.QuotaMixin``), and the background work and crash
-reconciler behind the statuses.
+calls in-process) and quotas (``quotas.QuotaMixin``). The background work and crash
+reconciler behind the statuses are ``worker.VolumeWorker``'s; volumes made from images are
+checked in ``images``; the refusals are ``faults``.
 
 A volume is a row first and a file second. Create answers at once with ``creating`` (the row,
 with its quota claim, in one transaction); a worker thread then makes the sparse file
@@ -26,24 +27,26 @@ import itertools
 import logging
 import socket
 import string
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from caas import paging
 from caas.config import Settings
 from caas.db import Database
 from caas.db.base import utcnow
-from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound
+from caas.errors import BadRequest, NotFound
 from caas.context import AuthContext
+from caas.volume import images as volume_images
 from caas.volume import policy
+from caas.volume.faults import attachment_not_found, invalid_input, invalid_volume, not_found
 from caas.volume.models import Volume, VolumeAttachment, VolumeImageMetadata, VolumeMetadata, uuid_str
 from caas.volume.quotas import DB_MAX_INT, QuotaMixin, claim, lock
-from caas.volume.store import GIB, VolumeStore, is_volume_id
+from caas.volume.store import VolumeStore, is_volume_id
+from caas.volume.worker import VolumeWorker
 
 if TYPE_CHECKING:
     from caas.image.models import Image
@@ -65,16 +68,8 @@ STATUSES = ("creating", "available", "deleting", "error", "error_deleting", "err
             "retyping", "extending")
 DELETABLE = ("available", "error", "error_restoring", "error_extending", "error_managing")
 MIGRATION_STATUSES = ("migrating", "error", "success", "completing", "none", "starting")
-# Statuses a crash can leave half done.
-IN_FLIGHT = ("creating", "deleting", "extending")
-# What a volume may be copied from (Cinder's SRC_VOL_PROCEED_STATUS), and the image formats whose
-# bytes are a disk as they are (Cinder converts the others with qemu-img; caas has none).
+# What a volume may be copied from (Cinder's SRC_VOL_PROCEED_STATUS).
 SOURCE_STATUSES = ("available", "in-use")
-COPIED_DISK_FORMATS = ("raw", "iso")
-# The image attributes a volume made from it records (Cinder's IMAGE_ATTRIBUTES), beside its
-# id, name and properties.
-IMAGE_ATTRIBUTES = ("checksum", "container_format", "disk_format", "min_disk", "min_ram", "size")
-
 # Columns a list may filter on (admins: any; others: those the API lets through) and sort by,
 # by Cinder's column names (the API's ``name`` is ``display_name``).
 COLUMNS = {"id": Volume.id, "display_name": Volume.name, "display_description": Volume.description,
@@ -87,71 +82,6 @@ COLUMNS = {"id": Volume.id, "display_name": Volume.name, "display_description": 
 def iso(when: dt.datetime | None) -> str | None:
     """Cinder's timestamps: naive UTC with microseconds, ``2024-01-31T12:00:00.000000``."""
     return when.strftime("%Y-%m-%dT%H:%M:%S.%f") if when else None
-
-
-def not_found(volume_id: str) -> NotFound:
-    return NotFound(f"Volume {volume_id} could not be found.", kind="VolumeNotFound")
-
-
-def attachment_not_found(volume_id: str, server_id: str) -> NotFound:
-    return NotFound(f"Volume attachment could not be found with filter: volume_id = {volume_id}, "
-                    f"instance_uuid = {server_id}.", kind="VolumeAttachmentNotFound")
-
-
-def invalid_volume(reason: str) -> BadRequest:
-    return BadRequest(f"Invalid volume: {reason}", kind="InvalidVolume")
-
-
-def invalid_input(reason: str) -> BadRequest:
-    return BadRequest(f"Invalid input received: {reason}", kind="InvalidInput")
-
-
-def unusable_image() -> BadRequest:
-    """Cinder's one answer for an image reference that names no image the caller may use."""
-    return BadRequest("Invalid image identifier or unable to access requested image.")
-
-
-def image_unacceptable(image_id: str, reason: str) -> BadRequest:
-    return BadRequest(f"Image {image_id} is unacceptable: {reason}", kind="ImageUnacceptable")
-
-
-def image_metadata(image: "Image") -> dict[str, str]:
-    """What a volume made from ``image`` records of it, as Cinder's get_volume_image_metadata:
-    its properties, then its id, name and IMAGE_ATTRIBUTES (these win), as strings."""
-    out = {k: v for k, v in image.extra.items() if v is not None}
-    out["image_id"] = image.id
-    if image.name:
-        out["image_name"] = image.name
-    for key in IMAGE_ATTRIBUTES:
-        value = getattr(image, key)
-        if value is not None:
-            out[key] = str(value)
-    return out
-
-
-def check_image(image: "Image", size: int) -> None:
-    """Cinder's check_image_metadata (active, its size and min_disk and virtual size fit in
-    ``size`` GiB), then what caas can copy: an image with data whose bytes are the disk."""
-    if image.status != "active":
-        raise invalid_input(f"Image {image.id} is not active.")
-    if image.checksum is None or image.size is None:
-        raise image_unacceptable(image.id, "it has no data to copy (the host image is the host's root file "
-                                           "system, not a disk).")
-    image_gib = (image.size + GIB - 1) // GIB
-    if image_gib > size:
-        raise invalid_input(f"Size of specified image {image_gib}GB is larger than volume size {size}GB.")
-    if size < (image.min_disk or 0):
-        raise invalid_input(f"Volume size {size}GB cannot be smaller than the image minDisk size {image.min_disk}GB.")
-    if image.virtual_size:
-        virtual_gib = (image.virtual_size + GIB - 1) // GIB
-        if virtual_gib > size:
-            raise image_unacceptable(image.id, f"Image virtual size is {virtual_gib}GB and doesn't fit in a volume "
-                                               f"of size {size}GB.")
-    if image.disk_format not in COPIED_DISK_FORMATS or image.container_format != "bare":
-        raise image_unacceptable(
-            image.id, f"its disk_format is {image.disk_format} and its container_format {image.container_format}; "
-                      "this cloud copies only raw or iso images in a bare container into volumes, byte for byte "
-                      "(convert it first, e.g. qemu-img convert -O raw, and upload that).")
 
 
 def device_names():
@@ -204,143 +134,17 @@ class VolumeService(QuotaMixin):
         pool = str(settings.volume_dir)
         # Cinder's host@backend#pool; the reconciler of this process touches only its own.
         self.host = f"{socket.gethostname()}@sparse#{pool}"[:255]
-        self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="caas-volume")
+        self.worker = VolumeWorker(db, self.store, self.host, images, workers)
 
     # ---- first start and crash recovery --------------------------------------------------
     def bootstrap(self) -> None:
         """The volume directory and the crash reconciler. Idempotent."""
         self.store.setup()
-        self.reconcile()
-
-    def reconcile(self) -> None:
-        """Run at start, before serving: finish what a crash left half done on this data dir
-        (create, delete or extend), remove files that no volume owns, and mark ``error`` an
-        ``available`` volume whose file has gone."""
-        with self.db.read() as s:
-            pending = s.execute(select(Volume.id, Volume.status).where(
-                Volume.host == self.host, Volume.status.in_(IN_FLIGHT))).all()
-        for volume_id, status in pending:
-            log.warning("volume %s was %s when caas stopped; finishing it", volume_id, status)
-            {"creating": self._finish_create, "deleting": self._finish_delete,
-             "extending": self._finish_extend}[status](volume_id)
-        held = sorted(self.store.held())
-        for start in range(0, len(held), 500):
-            chunk = held[start:start + 500]
-            with self.db.read() as s:
-                known = set(s.scalars(select(Volume.id).where(Volume.id.in_(chunk))))
-            for volume_id in chunk:
-                if volume_id not in known:
-                    log.warning("removing %s: no volume owns it", self.store.path(volume_id))
-                    self.store.delete(volume_id)
-        held_now = self.store.held()
-        with self.db.write() as s:
-            for vol in s.scalars(select(Volume).where(Volume.host == self.host,
-                                                      Volume.status.in_(("available", "in-use")))):
-                if vol.id in held_now:
-                    continue
-                log.warning("the file of volume %s (%s) is missing", vol.id, vol.status)
-                if vol.status == "available":
-                    vol.status = "error"
-                    vol.updated_at = utcnow()
+        self.worker.reconcile()
 
     def shutdown(self) -> None:
         """Let the background work under way finish (what is left, the reconciler finishes)."""
-        self._workers.shutdown(wait=True)
-
-    # ---- background work -----------------------------------------------------------------
-    def _submit(self, fn: Callable[[str], None], volume_id: str) -> None:
-        def run() -> None:
-            try:
-                fn(volume_id)
-            except Exception:  # noqa: BLE001 - a worker must log, never die silently
-                log.exception("background work on volume %s failed", volume_id)
-        self._workers.submit(run)
-
-    def _open_source(self, vol: Volume) -> tuple[BinaryIO | None, bool]:
-        """The open file whose bytes the new volume starts with (None for an empty volume), and
-        whether the volume is then bootable (from an image: yes; a copy: as its source).
-        OSError if the source's file (or the image's) is gone."""
-        if vol.source_volid:
-            with self.db.read() as s:
-                source = s.get(Volume, vol.source_volid)
-            if source is None:
-                raise FileNotFoundError(f"source volume {vol.source_volid} is gone")
-            return open(self.store.path(source.id), "rb", buffering=0), source.bootable
-        image_id = vol.image_metadata_dict.get("image_id")
-        if image_id is None:
-            return None, False
-        fh = self.images.store.open(image_id) if self.images is not None else None
-        if fh is None:
-            raise FileNotFoundError(f"the data of image {image_id} is gone")
-        return fh, True
-
-    def _finish_create(self, volume_id: str) -> None:
-        with self.db.read() as s:
-            vol = s.get(Volume, volume_id)
-            if vol is None or vol.status != "creating":
-                return
-            size = vol.size
-        bootable = False
-        try:
-            source, bootable = self._open_source(vol)
-            try:
-                self.store.create(volume_id, size, source)
-            finally:
-                if source is not None:
-                    source.close()
-            ok = True
-        except (OSError, ValueError) as exc:
-            log.error("cannot create the file of volume %s (%s GiB): %s", volume_id, size, exc)
-            ok = False
-        with self.db.write() as s:
-            vol = s.get(Volume, volume_id, with_for_update=True)
-            if vol is None:  # deleted meanwhile (a forced delete): leave no file behind
-                self.store.delete(volume_id)
-                return
-            if vol.status != "creating":
-                return
-            if not ok:
-                self.store.delete(volume_id)
-            vol.status = "available" if ok else "error"
-            vol.bootable = vol.bootable or (ok and bootable)
-            vol.updated_at = utcnow()
-
-    def _finish_delete(self, volume_id: str) -> None:
-        with self.db.write() as s:
-            vol = s.get(Volume, volume_id, with_for_update=True)
-            if vol is None or vol.status != "deleting":
-                return
-            try:
-                self.store.delete(volume_id)
-            except OSError as exc:
-                log.error("cannot remove the file of volume %s: %s", volume_id, exc)
-                vol.status = "error_deleting"
-                vol.updated_at = utcnow()
-                return
-            s.delete(vol)
-
-    def _finish_extend(self, volume_id: str) -> None:
-        with self.db.read() as s:
-            vol = s.get(Volume, volume_id)
-            if vol is None or vol.status != "extending":
-                return
-            target = vol.new_size
-        ok = target is not None
-        if ok:
-            try:
-                self.store.resize(volume_id, target)
-            except (OSError, ValueError) as exc:
-                log.error("cannot extend the file of volume %s to %s GiB: %s", volume_id, target, exc)
-                ok = False
-        with self.db.write() as s:
-            vol = s.get(Volume, volume_id, with_for_update=True)
-            if vol is None or vol.status != "extending":
-                return
-            if ok:
-                vol.size = target
-            vol.new_size = None
-            vol.status = "available" if ok or target is None else "error_extending"
-            vol.updated_at = utcnow()
+        self.worker.shutdown()
 
     # ---- who sees what -------------------------------------------------------------------
     @staticmethod
@@ -379,51 +183,8 @@ class VolumeService(QuotaMixin):
 
     # ---- volumes -------------------------------------------------------------------------
     def resolve_image(self, ctx: AuthContext, ref: str) -> str:
-        """The id of the image ``ref`` names, as Cinder reads ``imageRef``: the last part of
-        a URL that is the id of an image the caller sees, else the name of exactly one such
-        image (409 if several); 400 otherwise, for unknown and invisible images alike."""
-        unknown = unusable_image()
-        if self.images is None or not ref:
-            raise unknown
-        from caas.image.service import ImageQuery
-
-        candidate = ref.split("/")[-1]
-        try:
-            uuid_like = uuid.UUID(candidate) is not None
-        except ValueError:
-            uuid_like = False
-        if uuid_like:
-            try:
-                return self.images.get_image(ctx, candidate).id
-            except NotFound:
-                pass
-        try:
-            found, _ = self.images.list_images(ctx, ImageQuery(filters={"name": ref}, limit=2))
-        except CaasError:
-            found = []
-        if len(found) > 1:
-            raise Conflict(f"Multiple matches found for '{ref}', use an ID to be more specific.")
-        if not found:
-            raise unknown
-        return found[0].id
-
-    def _image_for_volume(self, ctx: AuthContext, image_id: str) -> "Image":
-        """The image (by id, from ``resolve_image``): 400 unless it is active and the caller
-        may download it."""
-        unknown = unusable_image()
-        try:
-            image = self.images.get_image(ctx, image_id)
-        except NotFound:
-            raise unknown from None
-        if image.status != "active":
-            raise invalid_input(f"Image {image.id} is not active.")
-        try:
-            image, fh = self.images.open_data(ctx, image_id)
-        except (NotFound, Forbidden):
-            raise unknown from None
-        if fh is not None:
-            fh.close()  # the worker opens it again, by id, when it copies
-        return image
+        """The id of the image ``ref`` names (``images.resolve``: Cinder's reading of imageRef)."""
+        return volume_images.resolve(self.images, ctx, ref)
 
     def create_volume(self, ctx: AuthContext, size: int | None, name: str | None = None,
                       description: str | None = None, metadata: dict[str, str] | None = None,
@@ -443,7 +204,7 @@ class VolumeService(QuotaMixin):
         if source_volid is not None:
             with self.db.read() as s:
                 source = self._get(s, ctx, source_volid)
-        image = self._image_for_volume(ctx, image_id) if image_id is not None else None
+        image = volume_images.for_volume(self.images, ctx, image_id) if image_id is not None else None
         if source is not None and image is not None:
             raise invalid_input("May specify only one of backup, imageRef, snapshot, source volume")
         if source is not None:
@@ -455,13 +216,13 @@ class VolumeService(QuotaMixin):
             raise invalid_input(f"Volume size '{size}'GB cannot be smaller than original volume size  "
                                 f"{source.size}GB. They must be >= original volume size.")
         if image is not None:
-            check_image(image, size)
+            volume_images.check_image(image, size)
         self.resolve_type(volume_type)
         zone = availability_zone or AVAILABILITY_ZONE
         if zone != AVAILABILITY_ZONE:
             raise BadRequest(f"Availability zone '{zone}' is invalid.", kind="InvalidAvailabilityZone")
         with self.db.write() as s:
-            image_meta = image_metadata(image) if image is not None else {}
+            image_meta = volume_images.image_metadata(image) if image is not None else {}
             if source is not None:
                 # Locked and checked again: a delete (which locks it too) may have come first.
                 source = self._get(s, ctx, source.id, lock=True)
@@ -477,7 +238,7 @@ class VolumeService(QuotaMixin):
             vol.attachments = []
             s.add(vol)
             s.flush()
-        self._submit(self._finish_create, vol.id)
+        self.worker.submit(self.worker.finish_create, vol.id)
         return vol
 
     @staticmethod
@@ -518,10 +279,8 @@ class VolumeService(QuotaMixin):
             # backends; one pass per key, last key first (the sorts are stable).
             for i in range(len(keys) - 1, -1, -1):
                 rows.sort(key=lambda r: _sort_key(r[i + 1]), reverse=q.sort[i][1] == "desc")
-            ids = [r[0] for r in rows]
-            if marker is not None:
-                ids = ids[ids.index(marker.id) + 1:]
-            ids = ids[q.offset:q.offset + q.limit]
+            ids, _ = paging.page([r[0] for r in rows], marker.id if marker else None, q.limit, key=str,
+                                 offset=q.offset)
             found = {v.id: v for v in s.scalars(select(Volume).where(Volume.id.in_(ids)))} if ids else {}
             return [found[i] for i in ids if i in found]
 
@@ -558,7 +317,7 @@ class VolumeService(QuotaMixin):
             vol.status = "deleting"
             vol.new_size = None
             vol.updated_at = utcnow()
-        self._submit(self._finish_delete, volume_id)
+        self.worker.submit(self.worker.finish_delete, volume_id)
 
     def extend_volume(self, ctx: AuthContext, volume_id: str, new_size: int) -> None:
         """Grow an ``available`` volume to ``new_size`` GiB: the growth is claimed against the
@@ -577,7 +336,7 @@ class VolumeService(QuotaMixin):
             vol.status = "extending"
             vol.new_size = new_size
             vol.updated_at = utcnow()
-        self._submit(self._finish_extend, volume_id)
+        self.worker.submit(self.worker.finish_extend, volume_id)
 
     def set_bootable(self, ctx: AuthContext, volume_id: str, bootable: bool) -> None:
         with self.db.write() as s:

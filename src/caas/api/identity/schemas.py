@@ -7,6 +7,9 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
 
+from caas.errors import BadRequest
+from caas.identity import auth
+
 Name64 = Annotated[StrictStr, Field(min_length=1, max_length=64)]
 Name255 = Annotated[StrictStr, Field(min_length=1, max_length=255)]
 Id = Annotated[StrictStr, Field(min_length=1, max_length=64)]
@@ -149,3 +152,31 @@ def user_extra(model: BaseModel) -> dict:
     for key in RESERVED_USER_KEYS:
         extra.pop(key, None)
     return extra
+
+
+def to_scope(scope: "ScopeBody | str | None") -> auth.Scope:
+    """The domain Scope a request's ``scope`` names ("unscoped", or a project or a domain); 400 for
+    a system scope, both at once, or one named without what identifies it."""
+    if scope is None:
+        return auth.Scope()
+    if scope == "unscoped":
+        return auth.Scope(unscoped=True)
+    if scope.system is not None:
+        raise BadRequest("System-scoped tokens are not supported; scope to a project or a domain.")
+    if scope.project is not None and scope.domain is not None:
+        raise BadRequest("Specify either a project or a domain scope, not both.")
+    if scope.project is not None:
+        p = scope.project
+        if not p.id and not p.name:
+            raise BadRequest("Expecting to find project id or name in scope.")
+        if p.name and not p.id and not p.domain:
+            raise BadRequest("Expecting to find domain in project scope.")
+        return auth.Scope(project_id=p.id, project_name=p.name,
+                          project_domain_id=p.domain.id if p.domain else None,
+                          project_domain_name=p.domain.name if p.domain else None)
+    if scope.domain is not None:
+        d = scope.domain
+        if not d.id and not d.name:
+            raise BadRequest("Expecting to find domain id or name in scope.")
+        return auth.Scope(domain_id=d.id, domain_name=d.name)
+    return auth.Scope()

@@ -5,8 +5,8 @@ with a ``next``/``previous`` link, and the tag filters."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
+from caas import paging
 from caas.errors import BadRequest
 from caas.numbers import parse_int
 
@@ -83,31 +83,7 @@ def apply(items: list[dict], params, url: str, collection: str) -> dict:
     result.sort(key=lambda i: _text(i.get("id")))  # ties in the sort keys fall back on the id
     for key, d in reversed(list(zip(sort_keys, dirs))):
         result.sort(key=lambda i: _sort_key(i.get(key)), reverse=d == "desc")
-    links = []
-    limit_raw = params.get("limit")
-    if limit_raw not in (None, ""):
-        limit = parse_int(limit_raw, "limit", 0, message=f"Limit must be an integer 0 or greater and not "
-                                                        f"'{limit_raw[:100]}'", kind="HTTPBadRequest")
-        marker = params.get("marker")
-        reverse = _text(params.get("page_reverse")).lower() == "true"
-        start = 0
-        if marker:
-            ids = [i["id"] for i in result]
-            if marker not in ids:
-                raise BadRequest(f"Marker {marker} not found.", kind="HTTPBadRequest")
-            start = ids.index(marker) + (0 if reverse else 1)
-        if limit:
-            if reverse:
-                page = result[max(start - limit, 0):start] if marker else result[-limit:]
-            else:
-                page = result[start:start + limit]
-            if page and len(page) == limit:
-                links.append({"rel": "next" if not reverse else "previous",
-                              "href": _link(url, params, page[-1 if not reverse else 0]["id"], reverse)})
-            if marker and page:
-                links.append({"rel": "previous" if not reverse else "next",
-                              "href": _link(url, params, page[0 if not reverse else -1]["id"], not reverse)})
-            result = page
+    result, links = _page(result, params, url)
     fields = [f for raw in params.getlist("fields") for f in raw.split(",") if f]
     if fields:
         result = [{k: v for k, v in i.items() if k in fields} for i in result]
@@ -117,9 +93,30 @@ def apply(items: list[dict], params, url: str, collection: str) -> dict:
     return body
 
 
+def _page(result: list[dict], params, url: str) -> tuple[list[dict], list[dict]]:
+    """The page ``limit``/``marker``/``page_reverse`` ask for (all of ``result`` without a
+    limit, or with 0), and its ``next``/``previous`` links. A marker not in ``result`` is 400
+    whenever a limit is given."""
+    limit_raw = params.get("limit")
+    if limit_raw in (None, ""):
+        return result, []
+    limit = parse_int(limit_raw, "limit", 0, message=f"Limit must be an integer 0 or greater and not "
+                                                    f"'{limit_raw[:100]}'", kind="HTTPBadRequest")
+    marker = params.get("marker")
+    reverse = _text(params.get("page_reverse")).lower() == "true"
+    window, _ = paging.page(result, marker, limit or None, key=lambda i: i["id"], reverse=reverse,
+                            missing=lambda m: BadRequest(f"Marker {m} not found.", kind="HTTPBadRequest"))
+    if not limit:
+        return result, []
+    links = []
+    if window and len(window) == limit:
+        links.append({"rel": "next" if not reverse else "previous",
+                      "href": _link(url, params, window[-1 if not reverse else 0]["id"], reverse)})
+    if marker and window:
+        links.append({"rel": "previous" if not reverse else "next",
+                      "href": _link(url, params, window[0 if not reverse else -1]["id"], not reverse)})
+    return window, links
+
+
 def _link(url: str, params, marker: str, reverse: bool) -> str:
-    query = [(k, v) for k, v in params.multi_items() if k not in ("marker", "page_reverse")]
-    query.append(("marker", marker))
-    if reverse:
-        query.append(("page_reverse", "True"))
-    return f"{url}?{urlencode(query)}"
+    return paging.href(url, params, marker, drop=("page_reverse",), extra=[("page_reverse", "True")] if reverse else [])

@@ -1,0 +1,25 @@
+"""Identity v3 over HTTP (mounted at /identity): ``schemas`` (request bodies), ``views``
+(Keystone's representation of each noun), ``routes`` (the route table of module-level
+handlers). ``build`` serves a cloud's identity and token services."""
+
+from __future__ import annotations
+
+from caas.api.framework import BodyRules, ServiceAPI
+from caas.api.identity.routes import TABLE
+from caas.errors import BadRequest, CaasError
+
+# Flask's is_json types, and bodies without a type; any other is 400 (the Keystone anchor's words)
+BODY_RULES = BodyRules(refuse=BadRequest, bom=True, refusal=(
+    "Expecting to find application/json in Content-Type header. The server could not comply with the request "
+    "since it is either malformed or otherwise incorrect. The client is assumed to be in error."))
+
+
+def keystone_error(exc: CaasError) -> dict:
+    return {"error": {"code": exc.status, "message": exc.message, "title": exc.title}}
+
+
+def build(cloud) -> ServiceAPI:
+    """The Identity API over ``cloud`` (its handlers use ``cloud.identity`` and ``cloud.tokens``)."""
+    api = ServiceAPI("identity", keystone_error, max_body=cloud.settings.max_body_bytes,
+                     validate_token=cloud.tokens.validate, body_rules=BODY_RULES, services=cloud)
+    return api.add(TABLE)

@@ -1,0 +1,370 @@
+"""Identity v3's routes: version discovery, auth tokens, domains, projects, users, roles,
+grants, role assignments, regions, services and endpoints, as one table (``TABLE``) of
+module-level handlers. Each reaches the identity and token services through
+``call.services`` (the cloud)."""
+
+from __future__ import annotations
+
+import functools
+
+from starlette.responses import Response
+
+from caas.api.framework import Call, Endpoint, empty, json_response, wrapped
+from caas.api.identity import schemas as S
+from caas.api.identity import views as V
+from caas.errors import BadRequest, Unauthorized
+from caas.identity.auth import PasswordCredentials
+from caas.identity.service import USER_DOMAIN, USER_PROJECT
+
+TRUE = {"true", "1", "yes", "on", "t", "y"}
+
+
+def _bool_filter(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    return value.strip().lower() in TRUE
+
+
+def filters(call: Call, *names: str, bools: tuple[str, ...] = ("enabled",)) -> dict:
+    """The query's values of ``names`` (those in ``bools`` read as booleans, as Keystone does)."""
+    out = {}
+    for name in names:
+        value = call.query.get(name)
+        if value is not None:
+            out[name] = _bool_filter(value) if name in bools else value
+    return out
+
+
+def _token(call: Call, ctx, with_catalog: bool) -> dict:
+    """The token body of ``ctx``, with the catalog when asked and the token is scoped."""
+    catalog = call.services.tokens.catalog(ctx) if with_catalog and (ctx.project or ctx.domain) else None
+    return V.token(ctx, catalog)
+
+
+def _subject(call: Call) -> str:
+    subject = call.header("x-subject-token")
+    if not subject:
+        raise BadRequest("The X-Subject-Token header is required.")
+    return subject
+
+
+# ---- version discovery ---------------------------------------------------------------------
+def versions(call: Call) -> Response:
+    return json_response({"versions": {"values": [V.version_doc(call)]}}, status=300)
+
+
+def version(call: Call) -> Response:
+    return json_response({"version": V.version_doc(call)})
+
+
+# ---- tokens --------------------------------------------------------------------------------
+def issue_token(call: Call) -> Response:
+    tokens = call.services.tokens
+    req = call.parse(S.AuthRequest).auth
+    ident = req.identity
+    scope = S.to_scope(req.scope)
+    methods = set(ident.methods)
+    if "password" in methods and ident.password is not None:
+        u = ident.password.user
+        creds = PasswordCredentials(password=u.password, user_id=u.id, user_name=u.name,
+                                    domain_id=u.domain.id if u.domain else None,
+                                    domain_name=u.domain.name if u.domain else None)
+        token_id, ctx = tokens.authenticate_password(creds, scope)
+    elif "token" in methods and ident.token is not None:
+        token_id, ctx = tokens.authenticate_token(ident.token.id, scope)
+    elif methods - {"password", "token"}:
+        raise Unauthorized(f"Unsupported authentication method: {sorted(methods - {'password', 'token'})[0]}.")
+    else:
+        raise BadRequest("Expecting to find the credentials of a listed method in identity.")
+    nocatalog = "nocatalog" in call.query
+    return json_response(_token(call, ctx, not nocatalog), status=201, headers={"X-Subject-Token": token_id})
+
+
+def validate_token(call: Call) -> Response:
+    ctx = call.auth()
+    subject = _subject(call)
+    subject_ctx = call.services.tokens.validate_subject(ctx, subject)
+    return json_response(_token(call, subject_ctx, "nocatalog" not in call.query), headers={"X-Subject-Token": subject})
+
+
+def revoke_token(call: Call) -> Response:
+    ctx = call.auth()
+    call.services.tokens.revoke(ctx, _subject(call))
+    return empty()
+
+
+def auth_catalog(call: Call) -> Response:
+    ctx = call.auth()
+    if not (ctx.project or ctx.domain):
+        raise Unauthorized("The service catalog is only available to a scoped token.")
+    return json_response({"catalog": call.services.tokens.catalog(ctx),
+                          "links": {"self": f"{V.v3(call)}/auth/catalog", "previous": None, "next": None}})
+
+
+def auth_projects(call: Call) -> Response:
+    found = call.services.tokens.auth_projects(call.auth())
+    return V.collection(call, "projects", [V.project(call, p) for p in found])
+
+
+def auth_domains(call: Call) -> Response:
+    found = call.services.tokens.auth_domains(call.auth())
+    return V.collection(call, "domains", [V.domain(call, d) for d in found])
+
+
+# ---- domains -------------------------------------------------------------------------------
+def list_domains(call: Call) -> Response:
+    found = call.services.identity.list_domains(call.auth(), filters(call, "name", "enabled"))
+    return V.collection(call, "domains", [V.domain(call, d) for d in found])
+
+
+def create_domain(call: Call) -> Response:
+    body = call.parse(wrapped("domain", S.DomainCreate)).domain
+    d = call.services.identity.create_domain(call.auth(), body.name, body.description or "", body.enabled,
+                                             body.explicit_domain_id)
+    return json_response({"domain": V.domain(call, d)}, status=201)
+
+
+def get_domain(call: Call) -> Response:
+    d = call.services.identity.get_domain(call.auth(), call.params["domain_id"])
+    return json_response({"domain": V.domain(call, d)})
+
+
+def update_domain(call: Call) -> Response:
+    body = call.parse(wrapped("domain", S.DomainUpdate)).domain
+    d = call.services.identity.update_domain(call.auth(), call.params["domain_id"], body.model_dump(exclude_unset=True))
+    return json_response({"domain": V.domain(call, d)})
+
+
+def delete_domain(call: Call) -> Response:
+    call.services.identity.delete_domain(call.auth(), call.params["domain_id"])
+    return empty()
+
+
+# ---- projects ------------------------------------------------------------------------------
+def list_projects(call: Call) -> Response:
+    f = filters(call, "name", "domain_id", "enabled", "parent_id", "is_domain", bools=("enabled", "is_domain"))
+    found = call.services.identity.list_projects(call.auth(), f)
+    return V.collection(call, "projects", [V.project(call, p) for p in found])
+
+
+def create_project(call: Call) -> Response:
+    body = call.parse(wrapped("project", S.ProjectCreate)).project
+    p = call.services.identity.create_project(call.auth(), body.name, body.domain_id, body.description or "",
+                                              body.enabled, body.parent_id)
+    return json_response({"project": V.project(call, p)}, status=201)
+
+
+def get_project(call: Call) -> Response:
+    p = call.services.identity.get_project(call.auth(), call.params["project_id"])
+    return json_response({"project": V.project(call, p)})
+
+
+def update_project(call: Call) -> Response:
+    body = call.parse(wrapped("project", S.ProjectUpdate)).project
+    p = call.services.identity.update_project(call.auth(), call.params["project_id"],
+                                              body.model_dump(exclude_unset=True))
+    return json_response({"project": V.project(call, p)})
+
+
+def delete_project(call: Call) -> Response:
+    call.services.identity.delete_project(call.auth(), call.params["project_id"])
+    return empty()
+
+
+# ---- users ---------------------------------------------------------------------------------
+def list_users(call: Call) -> Response:
+    found = call.services.identity.list_users(call.auth(), filters(call, "name", "domain_id", "enabled"))
+    return V.collection(call, "users", [V.user(call, u) for u in found])
+
+
+def create_user(call: Call) -> Response:
+    body = call.parse(wrapped("user", S.UserCreate)).user
+    u = call.services.identity.create_user(call.auth(), body.name, body.domain_id, body.password, body.enabled,
+                                           body.default_project_id, body.description or "", body.email,
+                                           S.user_extra(body))
+    return json_response({"user": V.user(call, u)}, status=201)
+
+
+def get_user(call: Call) -> Response:
+    return json_response({"user": V.user(call, call.services.identity.get_user(call.auth(), call.params["user_id"]))})
+
+
+def update_user(call: Call) -> Response:
+    body = call.parse(wrapped("user", S.UserUpdate)).user
+    changes = body.model_dump(exclude_unset=True, exclude=set(body.model_extra or {}))
+    extra = S.user_extra(body)
+    if extra:
+        changes["extra"] = extra
+    u = call.services.identity.update_user(call.auth(), call.params["user_id"], changes)
+    return json_response({"user": V.user(call, u)})
+
+
+def delete_user(call: Call) -> Response:
+    call.services.identity.delete_user(call.auth(), call.params["user_id"])
+    return empty()
+
+
+def change_password(call: Call) -> Response:
+    body = call.parse(wrapped("user", S.PasswordChange)).user
+    call.services.identity.change_password(call.auth(), call.params["user_id"], body.original_password, body.password)
+    return empty()
+
+
+def user_projects(call: Call) -> Response:
+    found = call.services.identity.list_user_projects(call.auth(), call.params["user_id"])
+    return V.collection(call, "projects", [V.project(call, p) for p in found])
+
+
+def user_groups(call: Call) -> Response:
+    call.services.identity.get_user(call.auth(), call.params["user_id"])  # policy and existence
+    return V.collection(call, "groups", [])  # groups are not supported: nobody is in one
+
+
+# ---- roles ---------------------------------------------------------------------------------
+def list_roles(call: Call) -> Response:
+    found = call.services.identity.list_roles(call.auth(), filters(call, "name", "domain_id"))
+    return V.collection(call, "roles", [V.role(call, r) for r in found])
+
+
+def create_role(call: Call) -> Response:
+    body = call.parse(wrapped("role", S.RoleCreate)).role
+    r = call.services.identity.create_role(call.auth(), body.name, body.description or "", body.domain_id)
+    return json_response({"role": V.role(call, r)}, status=201)
+
+
+def get_role(call: Call) -> Response:
+    return json_response({"role": V.role(call, call.services.identity.get_role(call.auth(), call.params["role_id"]))})
+
+
+def update_role(call: Call) -> Response:
+    body = call.parse(wrapped("role", S.RoleUpdate)).role
+    r = call.services.identity.update_role(call.auth(), call.params["role_id"], body.model_dump(exclude_unset=True))
+    return json_response({"role": V.role(call, r)})
+
+
+def delete_role(call: Call) -> Response:
+    call.services.identity.delete_role(call.auth(), call.params["role_id"])
+    return empty()
+
+
+# ---- grants (``kind``: USER_PROJECT or USER_DOMAIN, bound in the table) ----------------------
+def _grant(call: Call, kind: str) -> tuple:
+    """The arguments naming one grant: the caller, ``kind``, target, user and role."""
+    p = call.params
+    return call.auth(), kind, p["target_id"], p["user_id"], p["role_id"]
+
+
+def put_grant(call: Call, kind: str) -> Response:
+    call.services.identity.create_grant(*_grant(call, kind))
+    return empty()
+
+
+def check_grant(call: Call, kind: str) -> Response:
+    call.services.identity.check_grant(*_grant(call, kind))
+    return empty()
+
+
+def revoke_grant(call: Call, kind: str) -> Response:
+    call.services.identity.revoke_grant(*_grant(call, kind))
+    return empty()
+
+
+def list_grants(call: Call, kind: str) -> Response:
+    p = call.params
+    roles = call.services.identity.list_grants(call.auth(), kind, p["target_id"], p["user_id"])
+    return V.collection(call, "roles", [V.role(call, r) for r in roles])
+
+
+def role_assignments(call: Call) -> Response:
+    ctx = call.auth()
+    keys = ("user.id", "group.id", "role.id", "scope.project.id", "scope.domain.id", "scope.system")
+    f = {k: call.query.get(k) for k in keys if call.query.get(k)}
+    names = "include_names" in call.query and call.query.get("include_names", "").lower() not in ("0", "false")
+    found = call.services.identity.list_role_assignments(ctx, f)
+    return V.collection(call, "role_assignments", [V.role_assignment(call, a, names) for a in found])
+
+
+# ---- regions, services, endpoints ----------------------------------------------------------
+def list_regions(call: Call) -> Response:
+    return V.collection(call, "regions", [V.region(call, r) for r in call.services.identity.list_regions(call.auth())])
+
+
+def get_region(call: Call) -> Response:
+    r = call.services.identity.get_region(call.auth(), call.params["region_id"])
+    return json_response({"region": V.region(call, r)})
+
+
+def list_services(call: Call) -> Response:
+    found = call.services.identity.list_services(call.auth(), filters(call, "type", "name"))
+    return V.collection(call, "services", [V.service(call, s) for s in found])
+
+
+def get_service(call: Call) -> Response:
+    s = call.services.identity.get_service(call.auth(), call.params["service_id"])
+    return json_response({"service": V.service(call, s)})
+
+
+def list_endpoints(call: Call) -> Response:
+    found = call.services.identity.list_endpoints(call.auth(), filters(call, "interface", "service_id", "region_id"))
+    return V.collection(call, "endpoints", [V.endpoint(call, e) for e in found])
+
+
+def get_endpoint(call: Call) -> Response:
+    e = call.services.identity.get_endpoint(call.auth(), call.params["endpoint_id"])
+    return json_response({"endpoint": V.endpoint(call, e)})
+
+
+def _grant_rows(kind: str, type_: str) -> list[Endpoint]:
+    """The grant routes of one target kind ("projects" or "domains"); GET of a grant is HEAD's check."""
+    base = f"/v3/{kind}/{{target_id}}/users/{{user_id}}/roles"
+    bind = functools.partial
+    return [Endpoint("PUT", base + "/{role_id}", bind(put_grant, kind=type_)),
+            Endpoint("HEAD", base + "/{role_id}", bind(check_grant, kind=type_)),
+            Endpoint("GET", base + "/{role_id}", bind(check_grant, kind=type_)),
+            Endpoint("DELETE", base + "/{role_id}", bind(revoke_grant, kind=type_)),
+            Endpoint("GET", base, bind(list_grants, kind=type_))]
+
+
+TABLE = [
+    Endpoint("GET", "/", versions, inline=True),
+    Endpoint("GET", "/v3", version, inline=True),
+    Endpoint("GET", "/v3/", version, inline=True),
+    Endpoint("POST", "/v3/auth/tokens", issue_token),
+    Endpoint("GET", "/v3/auth/tokens", validate_token),
+    Endpoint("DELETE", "/v3/auth/tokens", revoke_token),
+    Endpoint("GET", "/v3/auth/catalog", auth_catalog),
+    Endpoint("GET", "/v3/auth/projects", auth_projects),
+    Endpoint("GET", "/v3/auth/domains", auth_domains),
+    Endpoint("GET", "/v3/domains", list_domains),
+    Endpoint("POST", "/v3/domains", create_domain),
+    Endpoint("GET", "/v3/domains/{domain_id}", get_domain),
+    Endpoint("PATCH", "/v3/domains/{domain_id}", update_domain),
+    Endpoint("DELETE", "/v3/domains/{domain_id}", delete_domain),
+    Endpoint("GET", "/v3/projects", list_projects),
+    Endpoint("POST", "/v3/projects", create_project),
+    Endpoint("GET", "/v3/projects/{project_id}", get_project),
+    Endpoint("PATCH", "/v3/projects/{project_id}", update_project),
+    Endpoint("DELETE", "/v3/projects/{project_id}", delete_project),
+    Endpoint("GET", "/v3/users", list_users),
+    Endpoint("POST", "/v3/users", create_user),
+    Endpoint("GET", "/v3/users/{user_id}", get_user),
+    Endpoint("PATCH", "/v3/users/{user_id}", update_user),
+    Endpoint("DELETE", "/v3/users/{user_id}", delete_user),
+    Endpoint("POST", "/v3/users/{user_id}/password", change_password),
+    Endpoint("GET", "/v3/users/{user_id}/projects", user_projects),
+    Endpoint("GET", "/v3/users/{user_id}/groups", user_groups),
+    Endpoint("GET", "/v3/roles", list_roles),
+    Endpoint("POST", "/v3/roles", create_role),
+    Endpoint("GET", "/v3/roles/{role_id}", get_role),
+    Endpoint("PATCH", "/v3/roles/{role_id}", update_role),
+    Endpoint("DELETE", "/v3/roles/{role_id}", delete_role),
+    *_grant_rows("projects", USER_PROJECT),
+    *_grant_rows("domains", USER_DOMAIN),
+    Endpoint("GET", "/v3/role_assignments", role_assignments),
+    Endpoint("GET", "/v3/regions", list_regions),
+    Endpoint("GET", "/v3/regions/{region_id}", get_region),
+    Endpoint("GET", "/v3/services", list_services),
+    Endpoint("GET", "/v3/services/{service_id}", get_service),
+    Endpoint("GET", "/v3/endpoints", list_endpoints),
+    Endpoint("GET", "/v3/endpoints/{endpoint_id}", get_endpoint),
+]

@@ -1,0 +1,129 @@
+"""Keystone's representation of each noun: the identity service's records as Identity v3
+renders them (with ``links`` under the caller's ``/identity/v3``), tokens, role assignments
+and the version document."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from starlette.responses import Response
+
+from caas.api.framework import Call, json_response
+from caas.context import AuthContext
+
+VERSION_ID = "v3.14"
+VERSION_UPDATED = "2020-04-07T00:00:00Z"
+MEDIA_TYPES = [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]
+
+
+def iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def v3(call: Call) -> str:
+    """The caller's address of Identity v3."""
+    return call.base_url + "/identity/v3"
+
+
+def links(call: Call, path: str) -> dict:
+    return {"self": f"{v3(call)}/{path}"}
+
+
+def collection(call: Call, key: str, items: list) -> Response:
+    """A list answer: ``{key: items, links: {...}}`` (Keystone pages nothing)."""
+    self_url = str(call.request.url)
+    return json_response({key: items, "links": {"self": self_url, "previous": None, "next": None}})
+
+
+def version_doc(call: Call) -> dict:
+    return {"id": VERSION_ID, "status": "stable", "updated": VERSION_UPDATED,
+            "links": [{"rel": "self", "href": v3(call) + "/"}], "media-types": MEDIA_TYPES}
+
+
+def domain(call: Call, d) -> dict:
+    return {"id": d.id, "name": d.name, "description": d.description, "enabled": d.enabled,
+            "tags": [], "options": {}, "links": links(call, f"domains/{d.id}")}
+
+
+def project(call: Call, p) -> dict:
+    return {"id": p.id, "name": p.name, "domain_id": p.domain_id, "description": p.description,
+            "enabled": p.enabled, "parent_id": p.domain_id, "is_domain": False, "tags": [],
+            "options": {}, "links": links(call, f"projects/{p.id}")}
+
+
+def user(call: Call, u) -> dict:
+    view = dict(u.extra or {})
+    view.update({"id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
+                 "password_expires_at": None, "options": {}, "links": links(call, f"users/{u.id}")})
+    if u.default_project_id:
+        view["default_project_id"] = u.default_project_id
+    if u.description:
+        view["description"] = u.description
+    if u.email:
+        view["email"] = u.email
+    return view
+
+
+def role(call: Call, r) -> dict:
+    return {"id": r.id, "name": r.name, "domain_id": None, "description": r.description,
+            "options": {}, "links": links(call, f"roles/{r.id}")}
+
+
+def region(call: Call, r) -> dict:
+    return {"id": r.id, "description": r.description, "parent_region_id": None,
+            "links": links(call, f"regions/{r.id}")}
+
+
+def service(call: Call, s) -> dict:
+    return {"id": s.id, "type": s.type, "name": s.name, "description": s.description,
+            "enabled": s.enabled, "links": links(call, f"services/{s.id}")}
+
+
+def endpoint(call: Call, e) -> dict:
+    return {"id": e.id, "interface": e.interface, "region": e.region_id, "region_id": e.region_id,
+            "service_id": e.service_id, "url": e.url, "enabled": e.enabled,
+            "links": links(call, f"endpoints/{e.id}")}
+
+
+def token(ctx: AuthContext, catalog: list | None) -> dict:
+    """``{"token": ...}`` for ``ctx``; ``catalog``: the service catalog to include (None: none)."""
+    t = ctx.token
+    body: dict = {
+        "methods": list(t.methods),
+        "user": {"domain": {"id": ctx.user_domain.id, "name": ctx.user_domain.name},
+                 "id": ctx.user.id, "name": ctx.user.name, "password_expires_at": None},
+        "audit_ids": list(t.audit_ids),
+        "expires_at": iso(t.expires_at),
+        "issued_at": iso(t.issued_at),
+    }
+    if ctx.project:
+        body["project"] = {"domain": {"id": ctx.project_domain.id, "name": ctx.project_domain.name},
+                           "id": ctx.project.id, "name": ctx.project.name}
+        body["is_domain"] = False
+    elif ctx.domain:
+        body["domain"] = {"id": ctx.domain.id, "name": ctx.domain.name}
+    if ctx.roles:
+        body["roles"] = [{"id": r.id, "name": r.name} for r in ctx.roles]
+    if catalog is not None:
+        body["catalog"] = catalog
+    return {"token": body}
+
+
+def role_assignment(call: Call, a, names: bool) -> dict:
+    """One role assignment; ``names``: with the names of its role, user and scope too."""
+    role_ = {"id": a.role.id}
+    user_ = {"id": a.user.id}
+    if a.project is not None:
+        scope = {"project": {"id": a.project.id}}
+        link = f"{v3(call)}/projects/{a.project.id}/users/{a.user.id}/roles/{a.role.id}"
+    else:
+        scope = {"domain": {"id": a.domain.id}}
+        link = f"{v3(call)}/domains/{a.domain.id}/users/{a.user.id}/roles/{a.role.id}"
+    if names:
+        role_["name"] = a.role.name
+        user_.update({"name": a.user.name, "domain": {"id": a.user_domain.id, "name": a.user_domain.name}})
+        if a.project is not None:
+            scope["project"].update({"name": a.project.name, "domain": {"id": a.domain.id, "name": a.domain.name}})
+        else:
+            scope["domain"]["name"] = a.domain.name
+    return {"role": role_, "user": user_, "scope": scope, "links": {"assignment": link}}
