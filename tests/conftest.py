@@ -1,14 +1,23 @@
-"""Shared fixtures: a real ``caas up`` process per backend (SQLite and PostgreSQL) on a free
-loopback port, HTTP clients that fail the test on any 5xx, and helpers to make users.
+"""Shared fixtures: a real ``caas up`` process on a free loopback port (or, for a module marked
+``inprocess``, the same app served in the test process), HTTP clients that fail the test on any
+5xx, and helpers to make users.
+
+Backends: the ``server`` fixture runs on SQLite; a module where the backend matters (claims,
+locks, concurrency, quotas) asks for both with ``pytestmark = pytest.mark.backends("sqlite",
+"postgresql")``.
 
 PostgreSQL: ``CAAS_TEST_POSTGRES_URL`` (set by .ci/run, a server URL such as
 ``postgresql+psycopg://postgres@/postgres?host=/tmp/pg``) or, failing that, a throwaway
 cluster started here with initdb/pg_ctl when they are installed. Each server gets its own
-fresh database.
+database, a copy of one migrated once per test process (a template), as a SQLite server gets a
+copy of a migrated file: ``caas up`` then finds its schema current and skips the migrations.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import functools
 import os
 import re
 import shutil
@@ -46,11 +55,37 @@ def caas_command() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "caas.cli.main"]
 
 
-class CaasServer:
-    """One ``caas up`` process."""
+@functools.cache
+def sqlite_template() -> Path:
+    """A SQLite file migrated to every head, once per test process (each xdist worker has its
+    own); removed at exit."""
+    from caas.db import migrate
 
-    def __init__(self, data_dir: Path, database_url: str | None = None, env: dict | None = None) -> None:
+    base = Path(tempfile.mkdtemp(prefix="caas-template-"))
+    atexit.register(shutil.rmtree, base, ignore_errors=True)
+    migrate.upgrade(f"sqlite:///{base / 'caas.db'}")
+    return base / "caas.db"
+
+
+def seed_data_dir(data_dir: Path) -> None:
+    """Give a new data dir the migrated template database (a data dir that has one keeps it)."""
+    if not (data_dir / "caas.db").exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(sqlite_template(), data_dir / "caas.db")
+
+
+class CaasServer:
+    """One ``caas up`` process. Unless ``template`` is false, a new SQLite data dir starts from
+    the migrated template (``sqlite_template``), as a PostgreSQL database from ``fresh_database``
+    does: the migrations ran once, and ``tests/test_up.py`` keeps a first start that runs them."""
+
+    transport = None  # its clients connect to its port
+
+    def __init__(self, data_dir: Path, database_url: str | None = None, env: dict | None = None,
+                 template: bool = True) -> None:
         self.data_dir = data_dir
+        if template and not database_url:
+            seed_data_dir(data_dir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url
@@ -81,8 +116,7 @@ class CaasServer:
         return (self.data_dir / "admin-password").read_text().strip()
 
     def server_errors(self) -> int:
-        text = httpx.get(self.url + "/metrics", timeout=5).text
-        return sum(int(n) for code, n in re.findall(r'code="(\d+)"\} (\d+)', text) if code.startswith("5"))
+        return _count_5xx(httpx.get(self.url + "/metrics", timeout=5).text)
 
     def stop(self) -> int:
         if self.proc is None or self.proc.poll() is not None:
@@ -144,49 +178,180 @@ def postgres_server_url(tmp_path_factory):
         shutil.rmtree(base, ignore_errors=True)
 
 
-def fresh_database(server_url: str) -> str:
-    """Create an empty database on the server and return its SQLAlchemy URL."""
+def _conninfo(url) -> dict:
+    """psycopg's connection arguments for a SQLAlchemy URL."""
+    q = url.query
+    info = {"user": url.username or "postgres", "dbname": url.database or "postgres",
+            "host": q.get("host") or url.host or "localhost", "port": q.get("port") or url.port or 5432}
+    if url.password:
+        info["password"] = url.password
+    return info
+
+
+def _create_database(server_url: str, template: str | None = None) -> str:
+    """A new database on the server (a copy of ``template`` if given); its SQLAlchemy URL."""
     import psycopg
     from sqlalchemy.engine import make_url
 
     u = make_url(server_url)
     name = f"caas_test_{uuid.uuid4().hex[:12]}"
-    q = u.query
-    conninfo = {"user": u.username or "postgres", "dbname": u.database or "postgres",
-                "host": q.get("host") or u.host or "localhost", "port": q.get("port") or u.port or 5432}
-    if u.password:
-        conninfo["password"] = u.password
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(**_conninfo(u), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return u.set(database=name).render_as_string(hide_password=False)
+
+
+@functools.cache
+def _postgres_template(server_url: str) -> str:
+    """The name of a database migrated to every head, once per test process and server."""
+    from sqlalchemy.engine import make_url
+
+    from caas.db import migrate
+
+    url = _create_database(server_url)
+    migrate.upgrade(url)  # disposes its engine: CREATE DATABASE ... TEMPLATE wants no session on it
+    return make_url(url).database
+
+
+def fresh_database(server_url: str, migrated: bool = True) -> str:
+    """A database of its own on the server, for one caas: a copy of the migrated template, or
+    empty with ``migrated=False``. Returns its SQLAlchemy URL."""
+    return _create_database(server_url, _postgres_template(server_url) if migrated else None)
 
 
 # ---- servers ----------------------------------------------------------------------------
 BACKENDS = ["sqlite", "postgresql"]
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request, tmp_path_factory):
-    """A running caas on the module's backend; asserts at the end that it gave no 5xx."""
-    db_url = None
-    if request.param == "postgresql":
-        db_url = fresh_database(request.getfixturevalue("postgres_server_url"))
-    srv = CaasServer(tmp_path_factory.mktemp("caas") / "data", db_url).start()
-    srv.backend = request.param
-    yield srv
+class _PortalTransport(httpx.BaseTransport):
+    """A synchronous httpx transport into an ASGI app: httpx's ASGI transport, run on one event
+    loop (an anyio blocking portal) for every client of the app, as uvicorn serves it on one
+    (the app's anyio limiters belong to the loop that first serves, api/pools.py)."""
+
+    def __init__(self, app, portal) -> None:
+        self._asgi = httpx.ASGITransport(app, raise_app_exceptions=False, client=("127.0.0.1", 50000))
+        self._portal = portal
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()  # the body as a stream the async transport reads too
+        status, headers, body = self._portal.call(self._send, request)
+        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body))
+
+    async def _send(self, request: httpx.Request):
+        response = await self._asgi.handle_async_request(request)
+        body = b"".join([chunk async for chunk in response.stream])
+        return response.status_code, response.headers, body
+
+
+def _count_5xx(metrics: str) -> int:
+    """The responses with a 5xx status in a /metrics text."""
+    return sum(int(n) for code, n in re.findall(r'code="(\d+)"\} (\d+)', metrics) if code.startswith("5"))
+
+
+class InProcessServer:
+    """What ``caas up`` serves, in the test process: the same lock, ``prepare`` (schema, keys,
+    bootstrap, client files) and ``create_app``, without a process. Clients reach the app through
+    ``transport`` (``client_for`` passes it). The port its URLs name is held bound and never
+    listens: the cluster layer, which calls the cloud over HTTP, finds nothing there (its tests
+    keep a real ``caas up``), and no other server can take the port meanwhile."""
+
+    transport: httpx.BaseTransport
+
+    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+        self.data_dir = data_dir
+        self.database_url = database_url
+        self.log_path = "the test's captured log (in process)"
+        self._stack = contextlib.ExitStack()
+
+    def start(self) -> "InProcessServer":
+        import anyio.from_thread
+
+        from caas.api.app import create_app
+        from caas.config import Settings
+        from caas.server import lock_data_dir, prepare
+
+        if not self.database_url:
+            seed_data_dir(self.data_dir)
+        sock = self._stack.enter_context(socket.socket())
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        settings = Settings(data_dir=self.data_dir, port=self.port, database_url=self.database_url,
+                            password_hash_rounds=int(FAST_ROUNDS))
+        self._stack.callback(lock_data_dir(settings).close)
+        self.cloud = prepare(settings)
+        self._stack.callback(self.cloud.shutdown)
+        self._stack.callback(self.cloud.clusters.engine.stopping.set)  # first, as caas up's on_exit
+        portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())
+        self.transport = _PortalTransport(create_app(self.cloud), portal)
+        self.url = settings.base_url
+        return self
+
+    admin_password = CaasServer.admin_password
+
+    def server_errors(self) -> int:
+        with httpx.Client(base_url=self.url, transport=self.transport) as c:
+            return _count_5xx(c.get("/metrics").text)
+
+    def stop(self) -> int:
+        """Shut the cloud down as ``caas up`` does on SIGTERM; 0, the exit code it would give."""
+        self._stack.close()
+        return 0
+
+
+def start_server(request, tmp_path_factory, backend: str = "sqlite"):
+    """A new caas on ``backend`` for the requesting module: served in process when the module
+    is marked ``inprocess``, else a ``caas up`` process."""
+    db_url = fresh_database(request.getfixturevalue("postgres_server_url")) if backend == "postgresql" else None
+    kind = InProcessServer if request.node.get_closest_marker("inprocess") else CaasServer
+    srv = kind(tmp_path_factory.mktemp("caas") / "data", db_url).start()
+    srv.backend = backend
+    return srv
+
+
+def finish_server(srv) -> None:
+    """Stop a server, asserting that it answered no request with a 5xx and exited 0."""
     errors = srv.server_errors()
     code = srv.stop()
     assert errors == 0, f"the server answered {errors} requests with a 5xx; see {srv.log_path}"
     assert code == 0, f"caas up exited with {code} on SIGTERM"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backends(*names): the backends the module's `server` runs on "
+                                       "(sqlite, postgresql); SQLite alone when unmarked")
+    config.addinivalue_line("markers", "inprocess: the module's `server` and `sqlite_server` serve the "
+                                       "app in the test process (no `caas up` process, no listening port)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc):
+    """``server`` runs on the backends the module's ``backends`` mark names, else on SQLite (its
+    own argument ``caas_backend``: a module that defines its own ``server`` is left alone).
+    ``tryfirst``: before the test's own parametrize marks, as a parametrized fixture's params
+    are, so that pytest keeps the module's tests in their order."""
+    if "caas_backend" in metafunc.fixturenames:
+        mark = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("caas_backend", list(mark.args) if mark else ["sqlite"], indirect=True, scope="module")
+
+
 @pytest.fixture(scope="module")
-def sqlite_server(tmp_path_factory):
-    srv = CaasServer(tmp_path_factory.mktemp("caas") / "data").start()
+def caas_backend(request) -> str:
+    """The backend of the module's ``server`` (``pytest_generate_tests`` gives the values)."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def server(request, tmp_path_factory, caas_backend):
+    """A running caas on the module's backend; asserts at the end that it gave no 5xx."""
+    srv = start_server(request, tmp_path_factory, caas_backend)
     yield srv
-    errors = srv.server_errors()
-    srv.stop()
-    assert errors == 0
+    finish_server(srv)
+
+
+@pytest.fixture(scope="module")
+def sqlite_server(request, tmp_path_factory):
+    srv = start_server(request, tmp_path_factory)
+    yield srv
+    finish_server(srv)
 
 
 def _no_5xx(response: httpx.Response) -> None:
@@ -196,7 +361,8 @@ def _no_5xx(response: httpx.Response) -> None:
 
 def client_for(srv: CaasServer, token: str | None = None) -> httpx.Client:
     headers = {"X-Auth-Token": token} if token else {}
-    return httpx.Client(base_url=srv.url, headers=headers, timeout=30, event_hooks={"response": [_no_5xx]})
+    return httpx.Client(base_url=srv.url, headers=headers, timeout=30, event_hooks={"response": [_no_5xx]},
+                        transport=srv.transport)
 
 
 def password_auth(user: str, password: str, project: str | None = "admin", domain: str | None = None) -> dict:

@@ -12,7 +12,7 @@ from tests.conftest import CaasServer, caas_command, free_port
 
 
 def test_first_start_bootstraps_and_restart_keeps_state(tmp_path):
-    srv = CaasServer(tmp_path / "data").start()
+    srv = CaasServer(tmp_path / "data", template=False).start()  # no database yet: it migrates
     password = srv.admin_password
     for name in ("caas.db", "admin-password", "clouds.yaml", "admin-openrc", "fernet-keys"):
         assert (srv.data_dir / name).exists(), name

@@ -54,22 +54,16 @@ def bind(settings: Settings) -> socket.socket:
 
 def prepare(settings: Settings):
     """Schema, keys and first-start state. Returns the Cloud."""
-    import subprocess
-
     from caas.cloud import Cloud
+    from caas.db import migrate
     from caas.identity.bootstrap import write_client_files
 
     # Migrations run in a child process (as keystone-manage db_sync would), so the server
-    # never holds Alembic in memory. The URL goes through the environment, not argv, so a
-    # password in it is not visible in the process list.
-    proc = subprocess.run([sys.executable, "-c", "import os, caas.db.migrate as m; m.upgrade(os.environ['CAAS_MIGRATE_URL'])"],
-                          env={**os.environ, "CAAS_MIGRATE_URL": settings.db_url},
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        # The exception line of the traceback says why (e.g. connection refused).
-        lines = [ln for ln in proc.stderr.splitlines() if re.match(r"^[\w.]+(Error|Exception)\b", ln)]
-        detail = lines[-1] if lines else (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise StartupError(f"cannot bring the database {_safe_url(settings.db_url)} up to date: {detail}")
+    # never holds Alembic in memory; a database at every head already needs no child (its
+    # interpreter is most of a restart's time). The URL goes through the environment, not
+    # argv, so a password in it is not visible in the process list.
+    if not migrate.is_current(settings.db_url):
+        _migrate_in_child(settings.db_url)
     from caas.virt.driver import DriverError
 
     try:
@@ -82,6 +76,20 @@ def prepare(settings: Settings):
         raise StartupError(str(exc)) from None
     write_client_files(settings)
     return cloud
+
+
+def _migrate_in_child(db_url: str) -> None:
+    """``migrate.upgrade`` in a child interpreter; a StartupError saying why when it fails."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", "import os, caas.db.migrate as m; m.upgrade(os.environ['CAAS_MIGRATE_URL'])"],
+                          env={**os.environ, "CAAS_MIGRATE_URL": db_url},
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        # The exception line of the traceback says why (e.g. connection refused).
+        lines = [ln for ln in proc.stderr.splitlines() if re.match(r"^[\w.]+(Error|Exception)\b", ln)]
+        detail = lines[-1] if lines else (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise StartupError(f"cannot bring the database {_safe_url(db_url)} up to date: {detail}")
 
 
 def cleanup_kernel(settings: Settings, everything: bool) -> list[str]:

@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import CaasServer, client_for, fresh_database, issue_token, make_member, password_auth
 
+pytestmark = pytest.mark.inprocess  # bad input: the app in process, no caas up
+
 V3 = "/identity/v3"
 T = f"{V3}/auth/tokens"
 MIB = 1024 * 1024

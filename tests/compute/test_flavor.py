@@ -13,6 +13,8 @@ import pytest
 from tests.compute.conftest import C, create, error_of, mv, uniq
 from tests.conftest import CaasServer, client_for, fresh_database, issue_token
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")  # concurrent creates of one name: a unique index decides
+
 DEFAULTS = {  # DevStack: id -> (name, ram, disk, vcpus)
     "1": ("m1.tiny", 512, 1, 1), "2": ("m1.small", 2048, 20, 1), "3": ("m1.medium", 4096, 40, 2),
     "4": ("m1.large", 8192, 80, 4), "5": ("m1.xlarge", 16384, 160, 8), "42": ("m1.nano", 128, 1, 1),

@@ -22,6 +22,8 @@ from cryptography.x509.oid import NameOID
 from tests.compute.conftest import C, Member, error_of, mv, set_quota, uniq
 from tests.conftest import client_for
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")  # quotas, and concurrent creates against them
+
 K = f"{C}/os-keypairs"
 
 

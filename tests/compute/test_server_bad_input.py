@@ -13,6 +13,8 @@ from tests.compute.conftest import C, IMAGE, N, TINY, boot, delete, error_of, ma
     server_body, show, uniq
 from tests.conftest import NOT_NUMBERS
 
+pytestmark = pytest.mark.inprocess  # bad input: the app in process, no caas up
+
 ZERO = "00000000-0000-0000-0000-000000000000"
 
 

@@ -12,6 +12,8 @@ import pytest
 from tests.compute.conftest import C, Member, error_of, mv, set_quota, uniq
 from tests.conftest import client_for, make_member
 
+pytestmark = pytest.mark.inprocess  # API shapes: the app in process, no caas up
+
 G = f"{C}/os-server-groups"
 
 

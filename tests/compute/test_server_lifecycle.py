@@ -14,6 +14,8 @@ from tests.compute.conftest import (C, N, Member, create, delete, delete_all, er
                                     show, usage_is_zero, wait_for, wait_gone, wait_until)
 from tests.conftest import BACKENDS, client_for
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")  # concurrent metadata updates and actions: the database decides
+
 
 def server_ports(admin, server_id: str) -> list[dict]:
     return admin.get(f"{N}/ports", params={"device_id": server_id}).json()["ports"]

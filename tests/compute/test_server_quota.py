@@ -13,6 +13,8 @@ from tests.compute.conftest import C, IMAGE, N, TINY, Member, create, delete_all
     set_quota, uniq, wait_for
 from tests.conftest import client_for
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")  # quotas, and concurrent creates against them
+
 ALL_21 = {"instances", "cores", "ram", "metadata_items", "key_pairs", "server_groups", "server_group_members",
           "injected_files", "injected_file_content_bytes", "injected_file_path_bytes", "floating_ips", "fixed_ips",
           "security_groups", "security_group_rules"}

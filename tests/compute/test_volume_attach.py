@@ -9,6 +9,8 @@ import pytest
 
 from tests.compute.conftest import C, boot, create, delete, error_of, show, uniq, wait_for, wait_until
 
+pytestmark = pytest.mark.inprocess  # API shapes: the app in process, no caas up
+
 ZERO = "00000000-0000-0000-0000-000000000000"
 
 

@@ -21,7 +21,7 @@ class Browser:
         """``source``: the client address the server sees (any 127.x.y.z reaches it on Linux)."""
         self.srv = srv
         self.http = httpx.Client(base_url=srv.url, timeout=60, follow_redirects=False,
-                                 transport=httpx.HTTPTransport(local_address=source) if source else None,
+                                 transport=httpx.HTTPTransport(local_address=source) if source else srv.transport,
                                  event_hooks={"response": [self._no_5xx]})
         self.csrf: str | None = None
 

@@ -15,6 +15,8 @@ from caas.dashboard.admin import usage
 from tests.conftest import client_for, issue_token, make_member
 from tests.dashboard.common import Browser, flash, submit, text
 
+pytestmark = pytest.mark.inprocess  # pages and sessions: the app in process, no caas up
+
 EVIL = "x;$(id)'\"<b>"
 ID3 = "/identity/v3"
 D = "/dashboard"
@@ -149,7 +151,7 @@ def test_posts_without_csrf_or_oversized_are_refused(ab, member, admin_api, admi
 
 
 def test_admin_pages_need_a_session(sqlite_server):
-    with httpx.Client(base_url=sqlite_server.url) as c:
+    with httpx.Client(base_url=sqlite_server.url, transport=sqlite_server.transport) as c:
         for path in PAGES:
             r = c.get(D + path)
             assert r.status_code == 303 and r.headers["location"].startswith(D + "/login")

@@ -14,6 +14,8 @@ import pytest
 from tests.conftest import client_for, issue_token, make_member
 from tests.dashboard.common import Browser, submit, text
 
+pytestmark = pytest.mark.inprocess  # pages and sessions: the app in process, no caas up
+
 EVIL = "x;$(id)'\"<b>"
 NET = "/network/v2.0"
 D = "/dashboard"
@@ -139,7 +141,7 @@ def test_oversized_posts_are_refused_and_change_nothing(mb, member_api, member_t
 
 
 def test_pages_need_a_session(sqlite_server, admin_api):
-    with httpx.Client(base_url=sqlite_server.url) as c:
+    with httpx.Client(base_url=sqlite_server.url, transport=sqlite_server.transport) as c:
         for page in ("/project/networks", "/project/routers", "/project/security-groups", "/project/floating-ips"):
             r = c.get(D + page)
             assert r.status_code == 303 and r.headers["location"].startswith(D + "/login"), page

@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import client_for, issue_token, make_member, password_auth
 
+pytestmark = pytest.mark.inprocess  # policy: the app in process, no caas up
+
 V3 = "/identity/v3"
 T = f"{V3}/auth/tokens"
 

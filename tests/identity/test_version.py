@@ -1,6 +1,10 @@
 """Version discovery documents, as keystoneauth reads them."""
 
+import pytest
+
 from tests.conftest import client_for
+
+pytestmark = pytest.mark.inprocess  # discovery documents: no process or port needed
 
 
 def test_root_lists_v3_with_self_link(server):

@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import NOT_NUMBERS, client_for
 from tests.image.conftest import OCTET, PATCH, V2, create, show, uniq, upload
 
+pytestmark = pytest.mark.inprocess  # bad input: the app in process, no caas up
+
 MIB = 1024 * 1024
 UNKNOWN = "0f9d8e7c-6b5a-4a3b-9c2d-1e0f9a8b7c6d"
 TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",

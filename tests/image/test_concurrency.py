@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.conftest import client_for, issue_token
 from tests.image.conftest import OCTET, PATCH, V2, create, show
+
+pytestmark = pytest.mark.backends("sqlite", "postgresql")  # concurrent writes: the database decides
 
 N = 8
 

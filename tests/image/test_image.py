@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import client_for
 from tests.image.conftest import PATCH, V2, create, names, patch, show, uniq, upload
 
+pytestmark = pytest.mark.inprocess  # API shapes: the app in process, no caas up
+
 
 # ---- discovery and schemas ----------------------------------------------------------------------
 @pytest.mark.parametrize("path", ["/image", "/image/"])

@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import client_for, make_member
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")  # concurrent writes: the database decides
+
 N = "/network/v2.0"
 THREADS = 24
 
@@ -419,3 +421,22 @@ def test_a_router_interface_updated_while_its_ipv6_subnet_is_removed(server, mem
         assert ips[0] == {"subnet_id": v4["id"], "ip_address": "10.58.0.1"} and len(ips) <= 2, ips
         held = {p["id"] for p in mc.get(f"{N}/ports", params={"fixed_ips": f"subnet_id={v6['id']}"}).json()["ports"]}
         assert held == ({port_id} if len(ips) == 2 else set()), (held, ips)
+
+
+def test_concurrent_first_requests_make_one_default_group(server, admin):
+    """The first requests of a new project, in parallel, make one default security group (its
+    four rules), never two: the database decides."""
+    m = make_member(server, admin)
+
+    def first(_):
+        with client_for(server, m["token"]) as c:
+            return c.get(f"{N}/security-groups").status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(first, range(8))) == {200}
+    with client_for(server, m["token"]) as c:
+        r = c.get(f"{N}/security-groups")
+        assert r.status_code == 200, r.text
+        groups = r.json()["security_groups"]
+    assert [g["name"] for g in groups] == ["default"]
+    assert len(groups[0]["security_group_rules"]) == 4

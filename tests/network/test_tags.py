@@ -14,6 +14,8 @@ import pytest
 from tests.conftest import client_for, issue_token, make_member
 from tests.network.test_bad_input import BAD, UNLIMITED, neutron_error
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")  # concurrent tag changes: none lost
+
 N = "/network/v2.0"
 COLLECTIONS = ["networks", "subnets", "ports", "routers", "floatingips", "security-groups"]
 KEY = {"networks": "network", "subnets": "subnet", "ports": "port", "routers": "router", "floatingips": "floatingip",

@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import client_for, make_member
 from tests.volume import V3, action, available, delete, fault, set_quota, show, wait_status
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")  # quotas, and concurrent creates against them
+
 DEFAULTS = {"volumes": 10, "per_volume_gigabytes": -1, "snapshots": 10, "gigabytes": 1000, "backups": 10,
             "backup_gigabytes": 1000, "groups": 10, "volumes___DEFAULT__": -1, "gigabytes___DEFAULT__": -1,
             "snapshots___DEFAULT__": -1}

@@ -18,6 +18,8 @@ from tests.image.conftest import V2, upload
 from tests.image.conftest import create as create_image
 from tests.volume import V3, action, available, create, delete, fault, set_quota, show, uniq, wait_status
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")  # quotas, and concurrent creates against them
+
 GIB = 1024 ** 3
 MIB = 1024 ** 2
 # An image with data, a run of zeros (a hole in the volume) and more data after it.

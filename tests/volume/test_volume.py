@@ -16,6 +16,8 @@ import pytest
 from tests.conftest import CaasServer, client_for, issue_token, make_member
 from tests.volume import V3, action, available, create, delete, fault, show, uniq, wait_gone, wait_status
 
+pytestmark = pytest.mark.backends("sqlite", "postgresql")  # concurrent attachments and quotas: the database decides
+
 GIB = 1024 ** 3
 
 
