@@ -92,16 +92,16 @@ class BuildMixin:
         # Decide and claim under the placement lock, so that each decision sees the claims made
         # before it (the parallel builds of a multi-create spread as Nova's one scheduler
         # spreads them, instead of all ranking the same empty host first).
-        with self._placement_lock:
+        with self.inventory.placement_lock:
             # The snapshot may be stale (other processes, rolled-back claims): read again. And a
             # read may be older than claims not yet committed; one more read after waiting on
             # their rows sees them, so that the fault names the filter that leaves no host.
             for fresh in (False, True, True):
                 if fresh:
-                    self.forget_snapshot()
-                decision = self.scheduler.select(self.host_snapshot(s), spec)
+                    self.inventory.forget_snapshot()
+                decision = self.inventory.scheduler.select(self.inventory.snapshot(s), spec)
                 for candidate in decision.hosts:
-                    taken = self.claim_on(s, candidate.name, spec, row.id)
+                    taken = self.inventory.claim_on(s, candidate.name, spec, row.id)
                     if taken is not None:
                         row.host, row.availability_zone, row.pci_devices = (candidate.name,
                                                                              candidate.availability_zone, taken)
@@ -155,7 +155,7 @@ class BuildMixin:
             row = s.get(Server, server_id)
             if row is None:
                 return
-            self.release_on(s, row)
+            self.inventory.release_on(s, row)
             if row.task_state != "deleting":
                 self._set_error(row, message, code=500)
 
@@ -202,10 +202,9 @@ class BuildMixin:
             row = s.get(Server, server_id)
             if row is None:
                 return
-            self.release_on(s, row)
+            self.inventory.release_on(s, row)
             s.delete(row)
-        with self._locks_guard:
-            self._server_locks.pop(server_id, None)
+        self.work.forget(server_id)
 
     def _power(self, server_id: str, action: str, hard: bool = False) -> None:
         try:
