@@ -243,7 +243,7 @@ class BootMixin:
         if host and not ctx.is_admin:
             raise Forbidden("Policy doesn't allow os_compute_api:servers:create:forced_host to be performed.")
         with self.db.read() as s:
-            if zone and zone not in self.zone_names(s):
+            if zone and zone not in self.inventory.zone_names(s):
                 raise BadRequest("The requested availability zone is not available")
         return zone or None, host or None
 

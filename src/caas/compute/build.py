@@ -39,15 +39,16 @@ class BuildMixin:
             row.task_state = "networking"
             project_id, user_id, host = row.project_id, row.user_id, row.host
             nics, groups = list(row.requested_networks), list(row.security_groups)
-            zone = row.availability_zone
+            zone, image_id = row.availability_zone, row.image_id
         try:
             ports = self._bind_ports(server_id, project_id, user_id, host, zone, nics, groups)
+            image = self._image_view(image_id, project_id, user_id)
             with self.db.write() as s:
                 row = s.get(Server, server_id)
                 if row is None or row.task_state == "deleting":
                     return
                 row.task_state = "spawning"
-                spec = self._instance_spec(row, ports)
+                spec = self._instance_spec(row, ports, image)
             self.driver.spawn(spec)
         except (DriverError, CaasError) as exc:
             message = str(exc) if isinstance(exc, DriverError) else exc.message
@@ -91,16 +92,16 @@ class BuildMixin:
         # Decide and claim under the placement lock, so that each decision sees the claims made
         # before it (the parallel builds of a multi-create spread as Nova's one scheduler
         # spreads them, instead of all ranking the same empty host first).
-        with self._placement_lock:
+        with self.inventory.placement_lock:
             # The snapshot may be stale (other processes, rolled-back claims): read again. And a
             # read may be older than claims not yet committed; one more read after waiting on
             # their rows sees them, so that the fault names the filter that leaves no host.
             for fresh in (False, True, True):
                 if fresh:
-                    self.forget_snapshot()
-                decision = self.scheduler.select(self.host_snapshot(s), spec)
+                    self.inventory.forget_snapshot()
+                decision = self.inventory.scheduler.select(self.inventory.snapshot(s), spec)
                 for candidate in decision.hosts:
-                    taken = self.claim_on(s, candidate.name, spec, row.id)
+                    taken = self.inventory.claim_on(s, candidate.name, spec, row.id)
                     if taken is not None:
                         row.host, row.availability_zone, row.pci_devices = (candidate.name,
                                                                              candidate.availability_zone, taken)
@@ -122,14 +123,28 @@ class BuildMixin:
                                                  nic.get("fixed_ip"))
         return self.network_binding.server_ports([server_id])[server_id]
 
+    def _image_view(self, image_id: str, project_id: str, user_id: str) -> dict:
+        """The image a server boots from, as the driver reads it (id, name, disk_format,
+        container_format, properties); an image that no longer exists (or a volume-backed
+        server's empty id) is given by its id alone, which a driver that needs the image refuses."""
+        try:
+            image = self.image.get_image(service_context(project_id, user_id), image_id) if image_id else None
+        except NotFound:
+            image = None
+        if image is None:
+            return {"id": image_id}
+        return {"id": image.id, "name": image.name, "disk_format": image.disk_format,
+                "container_format": image.container_format, "properties": dict(image.extra)}
+
     @staticmethod
-    def _instance_spec(row: Server, ports: list) -> InstanceSpec:
-        """What the driver needs to run ``row`` with its ``ports`` (ServerPort)."""
+    def _instance_spec(row: Server, ports: list, image: dict) -> InstanceSpec:
+        """What the driver needs to run ``row`` with its ``ports`` (ServerPort) from ``image``
+        (its ``_image_view``)."""
         nics = tuple(NicSpec(port_id=p.id, mac_address=p.mac_address, network_id=p.network_id, mtu=p.mtu,
                              fixed_ips=p.fixed_ips) for p in ports)
         devices = tuple(PciDevice(address=a, vendor_id="", product_id="") for a in row.pci_devices or ())
         return InstanceSpec(id=row.id, name=row.name, hostname=row.hostname, host=row.host or "", vcpus=row.vcpus,
-                            memory_mb=row.memory_mb, disk_gb=row.disk_gb, image={"id": row.image_id}, nics=nics,
+                            memory_mb=row.memory_mb, disk_gb=row.disk_gb, image=image, nics=nics,
                             key_data=row.key_data, user_data=row.user_data, metadata=dict(row.metadata_ or {}),
                             config_drive=row.config_drive, pci_devices=devices)
 
@@ -140,7 +155,7 @@ class BuildMixin:
             row = s.get(Server, server_id)
             if row is None:
                 return
-            self.release_on(s, row)
+            self.inventory.release_on(s, row)
             if row.task_state != "deleting":
                 self._set_error(row, message, code=500)
 
@@ -187,10 +202,9 @@ class BuildMixin:
             row = s.get(Server, server_id)
             if row is None:
                 return
-            self.release_on(s, row)
+            self.inventory.release_on(s, row)
             s.delete(row)
-        with self._locks_guard:
-            self._server_locks.pop(server_id, None)
+        self.work.forget(server_id)
 
     def _power(self, server_id: str, action: str, hard: bool = False) -> None:
         try:
@@ -223,7 +237,13 @@ class BuildMixin:
             row = s.get(Server, server_id)
             if row is None:
                 return
-            spec = self._instance_spec(row, self.network_binding.server_ports([server_id])[server_id])
+            image_id, project_id, user_id = row.image_id, row.project_id, row.user_id
+        image = self._image_view(image_id, project_id, user_id)
+        with self.db.read() as s:
+            row = s.get(Server, server_id)
+            if row is None:
+                return
+            spec = self._instance_spec(row, self.network_binding.server_ports([server_id])[server_id], image)
         if self.driver.power_states([server_id]).get(server_id) == POWER_NOSTATE:
             log.warning("server %s: the driver has no instance for it; booting it again from its record", server_id)
             self.driver.spawn(spec)

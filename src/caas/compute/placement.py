@@ -8,10 +8,12 @@ pre-check) read it here, from caas as from any cloud. The numbers are the schedu
 capacity is ``(total - reserved) * allocation_ratio``, as the VCPUFilter, RamFilter and
 DiskFilter count it (caas reserves nothing on a host).
 
-Holds ``PlacementService``.
+Holds ``PlacementService``, which returns ``Provider`` records (api/placement.py renders them).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -21,26 +23,25 @@ from caas.db import Database
 from caas.errors import NotFound
 from caas.context import AuthContext
 
-# Placement does not version resource provider generations for reads; a host row has none, so
-# every provider is at generation 1 (a client that writes would need more: there are no writes).
-GENERATION = 1
+
+@dataclass(frozen=True)
+class Provider:
+    """A compute host as a resource provider: its identity, and per resource class (VCPU,
+    MEMORY_MB, DISK_GB) its total, allocation ratio and usage."""
+
+    uuid: str
+    name: str
+    totals: dict[str, int]
+    ratios: dict[str, float]
+    used: dict[str, int]
 
 
-def _links(uuid: str) -> list[dict]:
-    base = f"/resource_providers/{uuid}"
-    return [{"rel": "self", "href": base}] + [{"rel": rel, "href": f"{base}/{rel}"}
-                                              for rel in ("inventories", "usages", "aggregates", "traits",
-                                                          "allocations")]
-
-
-def _provider(h: ComputeHost) -> dict:
-    return {"uuid": h.uuid, "name": h.name, "generation": GENERATION, "links": _links(h.uuid),
-            "parent_provider_uuid": None, "root_provider_uuid": h.uuid}
-
-
-def _inventory(total: int, ratio: float) -> dict:
-    return {"total": total, "reserved": 0, "min_unit": 1, "max_unit": max(1, total), "step_size": 1,
-            "allocation_ratio": float(ratio)}
+def _provider(h: ComputeHost) -> Provider:
+    return Provider(uuid=h.uuid, name=h.name,
+                    totals={"VCPU": h.vcpus, "MEMORY_MB": h.memory_mb, "DISK_GB": h.local_gb},
+                    ratios={"VCPU": h.cpu_allocation_ratio, "MEMORY_MB": h.ram_allocation_ratio,
+                            "DISK_GB": h.disk_allocation_ratio},
+                    used={"VCPU": h.vcpus_used, "MEMORY_MB": h.memory_mb_used, "DISK_GB": h.local_gb_used})
 
 
 class PlacementService:
@@ -49,7 +50,7 @@ class PlacementService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def resource_providers(self, ctx: AuthContext, name: str | None = None, uuid: str | None = None) -> list[dict]:
+    def resource_providers(self, ctx: AuthContext, name: str | None = None, uuid: str | None = None) -> list[Provider]:
         """Every host as a resource provider, by name; ``name``/``uuid`` filter exactly."""
         require_admin(ctx, "placement:resource_providers:list")
         stmt = select(ComputeHost).order_by(ComputeHost.name)
@@ -60,30 +61,15 @@ class PlacementService:
         with self.db.read() as s:
             return [_provider(h) for h in s.scalars(stmt)]
 
-    def _host(self, ctx: AuthContext, uuid: str, action: str) -> ComputeHost:
-        require_admin(ctx, action)
+    def resource_provider(self, ctx: AuthContext, uuid: str, action: str = "show") -> Provider:
+        """One provider by uuid, under Placement's policy ``action`` (show, inventories:list,
+        usages); NotFound if no host has that uuid."""
+        require_admin(ctx, f"placement:resource_providers:{action}")
         with self.db.read() as s:
             row = s.scalar(select(ComputeHost).where(ComputeHost.uuid == uuid))
-        if row is None:
-            raise NotFound(f"No resource provider with uuid {uuid[:80]} found")
-        return row
-
-    def resource_provider(self, ctx: AuthContext, uuid: str) -> dict:
-        return _provider(self._host(ctx, uuid, "placement:resource_providers:show"))
-
-    def inventories(self, ctx: AuthContext, uuid: str) -> dict:
-        """The provider's VCPU, MEMORY_MB and DISK_GB inventories, with its host's ratios."""
-        h = self._host(ctx, uuid, "placement:resource_providers:inventories:list")
-        return {"resource_provider_generation": GENERATION, "inventories": {
-            "VCPU": _inventory(h.vcpus, h.cpu_allocation_ratio),
-            "MEMORY_MB": _inventory(h.memory_mb, h.ram_allocation_ratio),
-            "DISK_GB": _inventory(h.local_gb, h.disk_allocation_ratio)}}
-
-    def usages(self, ctx: AuthContext, uuid: str) -> dict:
-        """What the servers on the provider's host claim, in the inventories' classes."""
-        h = self._host(ctx, uuid, "placement:resource_providers:usages")
-        return {"resource_provider_generation": GENERATION,
-                "usages": {"VCPU": h.vcpus_used, "MEMORY_MB": h.memory_mb_used, "DISK_GB": h.local_gb_used}}
+            if row is None:
+                raise NotFound(f"No resource provider with uuid {uuid[:80]} found")
+            return _provider(row)
 
 
-__all__ = ["PlacementService"]
+__all__ = ["PlacementService", "Provider"]

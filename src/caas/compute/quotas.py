@@ -4,6 +4,8 @@ under the project's lock row, so concurrent creates never exceed a limit."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -20,18 +22,14 @@ DEFAULT_QUOTAS = {"instances": 10, "cores": 20, "ram": 51200, "metadata_items": 
                   "server_groups": 10, "server_group_members": 10, "injected_files": 5,
                   "injected_file_content_bytes": 10240, "injected_file_path_bytes": 255,
                   "floating_ips": 10, "fixed_ips": -1, "security_groups": 10, "security_group_rules": 20}
-NETWORK_PROXY = ("floating_ips", "fixed_ips", "security_groups", "security_group_rules")  # gone at 2.36
-INJECTED = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")  # gone at 2.57
 
 
-def visible_resources(version: tuple[int, int]) -> list[str]:
-    """The quota resources a response at ``version`` names."""
-    out = list(DEFAULT_QUOTAS)
-    if version >= (2, 36):
-        out = [r for r in out if r not in NETWORK_PROXY]
-    if version >= (2, 57):
-        out = [r for r in out if r not in INJECTED]
-    return out
+@dataclass(frozen=True)
+class QuotaUsage:
+    """A project's limits and what it holds, for every resource (key pairs: the caller's)."""
+
+    limits: dict[str, int]
+    used: dict[str, int]
 
 
 def limit(s: Session, project_id: str, resource: str) -> int:
@@ -88,6 +86,12 @@ def _check(lim: dict[str, int], used: dict[str, int], wanted: dict[str, int]) ->
                             f"{used.get(first, 0)} of {lim[first]} {first}")
 
 
+def unexpected_quotas(names: list[str]) -> str:
+    """Nova's message for quota resources it does not know (or no longer shows)."""
+    return (f"Invalid input for field/attribute quota_set. Additional properties are not allowed "
+            f"({', '.join(repr(u) for u in names)} {'were' if len(names) > 1 else 'was'} unexpected)")
+
+
 def check_count(resource: str, requested: int, used: int, limit_: int) -> None:
     """A limit on a count that is not a project total (metadata items, group members)."""
     if limit_ >= 0 and used + requested > limit_:
@@ -103,28 +107,24 @@ class QuotasMixin:
         if not (ctx.is_admin or project_id == ctx.project_id):
             raise Forbidden("Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.")
 
-    def show_quota(self, ctx: AuthContext, project_id: str, version, detail: bool = False) -> dict:
+    def show_quota(self, ctx: AuthContext, project_id: str) -> QuotaUsage:
+        """The project's limits and usage (os-quota-sets, its detail, and GET /limits)."""
         self._may_read(ctx, project_id)
         with self.db.read() as s:
-            lim = limits(s, project_id)
-            used = usage(s, project_id, ctx.user_id)
-        out: dict = {"id": project_id}
-        for r in visible_resources(version):
-            out[r] = {"limit": lim[r], "in_use": used.get(r, 0), "reserved": 0} if detail else lim[r]
-        return out
+            return QuotaUsage(limits(s, project_id), usage(s, project_id, ctx.user_id))
 
-    def default_quota(self, ctx: AuthContext, project_id: str, version) -> dict:
+    def default_quota(self, ctx: AuthContext, project_id: str) -> dict[str, int]:
         self._may_read(ctx, project_id)
-        return {"id": project_id, **{r: DEFAULT_QUOTAS[r] for r in visible_resources(version)}}
+        return dict(DEFAULT_QUOTAS)
 
-    def update_quota(self, ctx: AuthContext, project_id: str, values: dict, version, force: bool = False) -> dict:
+    def update_quota(self, ctx: AuthContext, project_id: str, values: dict, force: bool = False) -> dict[str, int]:
+        """Set the project's limits in ``values`` (known resources; integers >= -1, or their
+        strings); a limit under what the project holds is refused unless ``force``. The
+        project's limits after."""
         require_admin(ctx, "os_compute_api:os-quota-sets:update")
-        allowed = visible_resources(version)
-        unknown = sorted(set(values) - set(allowed))
+        unknown = sorted(set(values) - set(DEFAULT_QUOTAS))
         if unknown:
-            raise BadRequest(f"Invalid input for field/attribute quota_set. Additional properties are not allowed "
-                             f"({', '.join(repr(u) for u in unknown)} {'were' if len(unknown) > 1 else 'was'} "
-                             "unexpected)")
+            raise BadRequest(unexpected_quotas(unknown))
         clean = {}
         for resource, value in values.items():
             clean[resource] = parse_int(value, resource, -1, INT32_MAX,
@@ -142,33 +142,9 @@ class QuotasMixin:
                 if not insert_if_absent(s, ComputeQuota, project_id=project_id, resource=resource, limit=value):
                     s.get(ComputeQuota, (project_id, resource)).limit = value
             s.flush()
-            lim = limits(s, project_id)
-        return {r: lim[r] for r in allowed}
+            return limits(s, project_id)
 
     def reset_quota(self, ctx: AuthContext, project_id: str) -> None:
         require_admin(ctx, "os_compute_api:os-quota-sets:delete")
         with self.db.write() as s:
             s.execute(delete(ComputeQuota).where(ComputeQuota.project_id == project_id))
-
-    def absolute_limits(self, ctx: AuthContext, project_id: str, version) -> dict:
-        """The ``absolute`` part of GET /limits."""
-        self._may_read(ctx, project_id)
-        with self.db.read() as s:
-            lim = limits(s, project_id)
-            used = usage(s, project_id, ctx.user_id)
-        out = {"maxTotalInstances": lim["instances"], "maxTotalCores": lim["cores"],
-               "maxTotalRAMSize": lim["ram"], "maxServerMeta": lim["metadata_items"],
-               "maxTotalKeypairs": lim["key_pairs"], "maxServerGroups": lim["server_groups"],
-               "maxServerGroupMembers": lim["server_group_members"],
-               "totalInstancesUsed": used["instances"], "totalCoresUsed": used["cores"],
-               "totalRAMUsed": used["ram"], "totalServerGroupsUsed": used["server_groups"]}
-        if version < (2, 39):
-            out["maxImageMeta"] = lim["metadata_items"]
-        if version < (2, 57):
-            out["maxPersonality"] = lim["injected_files"]
-            out["maxPersonalitySize"] = lim["injected_file_content_bytes"]
-        if version < (2, 36):
-            out.update({"maxTotalFloatingIps": lim["floating_ips"], "maxSecurityGroups": lim["security_groups"],
-                        "maxSecurityGroupRules": lim["security_group_rules"], "totalFloatingIpsUsed": 0,
-                        "totalSecurityGroupsUsed": 0})
-        return out

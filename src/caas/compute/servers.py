@@ -10,14 +10,12 @@ import hashlib
 import logging
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caas.compute import quotas
 from caas.compute.models import Server
-from caas.compute.scheduler import default_scheduler
 from caas.context import AuthContext, Ref
 from caas.errors import BadRequest, Forbidden, NotFound
 
@@ -79,43 +77,30 @@ def check_metadata(value: dict, limit: int) -> dict:
 
 
 class ServersMixin:
-    # ---- setup ---------------------------------------------------------------------------
-    def init_servers(self) -> None:
-        self.scheduler = default_scheduler(self.settings.scheduler_strategy)
-        self.workers = ThreadPoolExecutor(self.settings.compute_workers, thread_name_prefix="caas-compute")
-        self._server_locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-        # One placement at a time in this process (see _schedule).
-        self._placement_lock = threading.Lock()
-
+    # ---- work on the workers (self.work: compute/work.py) ------------------------------
     def _lock_for(self, server_id: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._server_locks.setdefault(server_id, threading.Lock())
+        return self.work.lock_for(server_id)
 
     def _submit(self, server_id: str, fn, *args) -> None:
         """Run ``fn(server_id, *args)`` on a worker, after any earlier work on that server."""
-        def job():
-            lock = self._lock_for(server_id)
-            with lock:
-                try:
-                    fn(server_id, *args)
-                except Exception:  # noqa: BLE001 - a worker must never die silently
-                    log.exception("compute work %s on server %s failed", fn.__name__, server_id)
-                    message = "An unexpected error stopped the operation; see the caas log."
-                    if fn == self._build:  # undo what the build did (driver, ports, claim), then ERROR
-                        try:
-                            self._abort_build(server_id, message)
-                            return
-                        except Exception:  # noqa: BLE001 - fall back to recording the failure
-                            log.exception("could not undo the build of server %s", server_id)
-                    self._fail(server_id, message)
-        self.workers.submit(job)
+        self.work.submit(server_id, fn, *args)
+
+    def _work_failed(self, server_id: str, fn) -> None:
+        """A job that raised: a build is undone (driver, ports, claim), then the server is ERROR."""
+        message = "An unexpected error stopped the operation; see the caas log."
+        if fn == self._build:
+            try:
+                self._abort_build(server_id, message)
+                return
+            except Exception:  # noqa: BLE001 - fall back to recording the failure
+                log.exception("could not undo the build of server %s", server_id)
+        self._fail(server_id, message)
 
     def shutdown(self) -> None:
         """Finish the work in progress; queued work is dropped, and the next start resumes it
         from the record (resume_work)."""
         self.stop_power_sync()
-        self.workers.shutdown(wait=True, cancel_futures=True)
+        self.work.shutdown()
 
     def resume_work(self) -> None:
         """At start: finish what a previous run left. Builds are restarted from the record

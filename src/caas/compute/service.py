@@ -1,11 +1,15 @@
 """Compute domain logic: one facade over the nouns (flavors, keypairs, server groups, hosts,
 servers, quotas). Holds the collaborators every noun uses: the database, settings, the
-hypervisor driver, and the network, image and volume services (called in-process)."""
+hypervisor driver, and the network, image and volume services (called in-process), and the
+composed ``inventory`` (compute/inventory.py: the hosts, their snapshot, claims and the
+placement lock) and ``work`` (compute/work.py: the workers and per-server locks), each
+built here with its dependencies given explicitly."""
 
 from __future__ import annotations
 
 from caas.compute.flavors import FlavorsMixin
 from caas.compute.hosts import HostsMixin
+from caas.compute.inventory import HostInventory
 from caas.compute.keypairs import KeypairsMixin
 from caas.compute.power import PowerSyncMixin
 from caas.compute.quotas import QuotasMixin
@@ -14,7 +18,9 @@ from caas.compute.actions import ActionsMixin
 from caas.compute.boot import BootMixin
 from caas.compute.build import BuildMixin
 from caas.compute.queries import QueriesMixin
+from caas.compute.scheduler import default_scheduler
 from caas.compute.servers import ServersMixin
+from caas.compute.work import ServerWork
 from caas.network.binding import NetworkBinding
 
 
@@ -28,7 +34,8 @@ class ComputeService(FlavorsMixin, KeypairsMixin, ServerGroupsMixin, HostsMixin,
         self.image = image
         # The volume service may be built after compute: a callable gives it when asked.
         self._volume = volume
-        self.init_servers()
+        self.inventory = HostInventory(db, settings, driver, default_scheduler(settings.scheduler_strategy))
+        self.work = ServerWork(settings.compute_workers, self._work_failed)
         self.init_power_sync()
 
     @property
@@ -39,7 +46,7 @@ class ComputeService(FlavorsMixin, KeypairsMixin, ServerGroupsMixin, HostsMixin,
         """First-start and every-start state: hosts from the driver, default flavors, the
         reconciliation of work a previous run left half done, and the servers' power states
         from the driver (then kept in step periodically)."""
-        self.sync_hosts()
+        self.inventory.sync()
         self.bootstrap_flavors()
         self.resume_work()
         self.start_power_sync()

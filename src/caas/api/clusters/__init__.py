@@ -8,7 +8,7 @@ same as none.
 
 from __future__ import annotations
 
-from caas.api.clusters.routes import TABLE
+from caas.api.clusters.routes import ROUTES
 from caas.api.framework import ServiceAPI
 from caas.clusters.service import QuotaShortfall
 from caas.errors import CaasError
@@ -25,4 +25,4 @@ def build(cloud) -> ServiceAPI:
     """The cluster API over ``cloud`` (its handlers use ``cloud.clusters``)."""
     api = ServiceAPI("caas", caas_error, max_body=cloud.settings.max_body_bytes, validate_token=cloud.tokens.validate,
                      services=cloud)
-    return api.add(TABLE)
+    return api.add(ROUTES)

@@ -1,4 +1,4 @@
-"""The routes of ``/caas/v1`` as one table (``TABLE``) of module-level handlers: version
+"""The routes of ``/caas/v1`` as one table (``ROUTES``) of module-level handlers: version
 discovery, the OpenAPI document, profiles, clusters, their events and nodes. Handlers reach the
 cluster service through ``call.services`` (the cloud)."""
 
@@ -112,7 +112,7 @@ def remove_nodes(call: Call):
     return json_response({"cluster": view, "nodes": names}, status=202)
 
 
-TABLE = [
+ROUTES = [
     Endpoint("GET", "/", versions, inline=True),
     Endpoint("GET", "/v1", version, inline=True),
     Endpoint("GET", "/v1/", version, inline=True),

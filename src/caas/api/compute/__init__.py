@@ -1,8 +1,9 @@
 """Compute v2.1 over HTTP (mounted at /compute): version discovery and microversions (2.1 to
 MAX_VERSION, each honoured exactly); the same API under /v2 as Nova's legacy v2.0 (the 2.1 API
-with the version headers ignored and left out, see framework.Legacy); and one module per noun, each with ``register(api, cloud)``:
-flavors, keypairs, server groups, servers (+ actions, volume attachments), hypervisors and
-availability zones, quota sets and limits. Errors in Nova's format ``{"itemNotFound": {"code",
+with the version headers ignored and left out, see framework.Legacy); and one module per noun,
+each a route table ``ROUTES`` of module-level handlers: flavors, keypairs, server groups,
+servers (+ actions, volume attachments), hypervisors, services and availability zones, quota
+sets and limits. Errors in Nova's format ``{"itemNotFound": {"code",
 "message"}}``."""
 
 from __future__ import annotations
@@ -79,7 +80,6 @@ def build(cloud) -> ServiceAPI:
 
     api.route("GET", "/v2/", unversioned=True, inline=True)(legacy_version)
 
-    for module in (flavors, keypairs, server_groups, hypervisors, quotas):
-        module.register(api, cloud)
-    api.add(servers.ROUTES)
+    for module in (flavors, keypairs, server_groups, hypervisors, quotas, servers):
+        api.add(module.ROUTES)
     return api

@@ -2,141 +2,24 @@
 description update, delete), ``os-extra_specs`` and ``os-flavor-access`` with the
 ``addTenantAccess``/``removeTenantAccess`` actions, each in Nova's shapes for microversions
 2.1 to 2.60 (``description`` from 2.55; ``swap`` is "" when 0; extra specs never inline, that is
-2.61).
-
-Also holds the request checks the compute noun modules share, written after Nova's JSON
-schemas (``nova/api/validation``) with their messages: ``wrapper``, ``keys``, ``nova_name``,
-``nova_text``, ``utf8``, ``query_uint`` and ``invalid``.
-"""
+2.61)."""
 
 from __future__ import annotations
 
 import math
 import re
-import unicodedata
-from urllib.parse import quote, urlencode
 
 from starlette.responses import Response
 
-from caas.api.compute import api_root
-from caas.api.framework import Call, empty, json_response
-from caas.compute.flavors import MAX_LIMIT, SORT_KEYS
+from caas.api.compute.links import collection_links, links
+from caas.api.compute.validation import (invalid, keys, not_of_type, nova_name, nova_text, query_uint, shown,
+                                         unexpected, utf8, version_at_least, wrapper)
+from caas.api.framework import Call, Endpoint, empty, json_response
+from caas.compute.flavors import SORT_KEYS
 from caas.errors import BadRequest, NotFound
 from caas.numbers import INT32_MAX, decimal, parse_int
 
 Version = tuple[int, int]
-
-
-# ---- Nova-style request checks (shared by the compute noun modules) -----------------------
-def _shown(value) -> str:
-    return value if isinstance(value, str) else repr(value)
-
-
-def invalid(field: str, value, message: str) -> BadRequest:
-    """Nova's schema error: "Invalid input for field/attribute F. Value: V. M"."""
-    return BadRequest(f"Invalid input for field/attribute {field}. Value: {_shown(value)[:300]}. {message}")
-
-
-def not_of_type(field: str, value, *types: str) -> BadRequest:
-    return invalid(field, value, f"{_shown(value)[:100]!r} is not of type {', '.join(repr(t) for t in types)}")
-
-
-def _unexpected(extra: list[str]) -> str:
-    names = ", ".join(repr(e) for e in extra)
-    return f"Additional properties are not allowed ({names} {'were' if len(extra) > 1 else 'was'} unexpected)"
-
-
-def wrapper(body, key: str) -> dict:
-    """``body`` must be ``{key: {...}}`` and nothing else (Nova's schemas refuse any other
-    top-level key); the inner object."""
-    if not isinstance(body, dict):
-        raise BadRequest(f"{_shown(body)[:100]!r} is not of type 'object'" if body is not None
-                         else "The request body is missing or empty.")
-    if key not in body:
-        raise BadRequest(f"'{key}' is a required property")
-    extra = sorted(k for k in body if k != key)
-    if extra:
-        raise BadRequest(_unexpected(extra))
-    inner = body[key]
-    if not isinstance(inner, dict):
-        raise not_of_type(key, inner, "object")
-    return inner
-
-
-def keys(obj: dict, field: str, allowed, required=()) -> dict:
-    """``obj`` has every ``required`` key and no key outside ``allowed``."""
-    for name in required:
-        if name not in obj:
-            raise invalid(field, obj, f"'{name}' is a required property")
-    extra = sorted(k for k in obj if k not in allowed)
-    if extra:
-        raise invalid(field, obj, _unexpected(extra))
-    return obj
-
-
-def utf8(value: str, field: str) -> str:
-    """Strings that cannot be stored (lone surrogates, from ``\\udXXX`` escapes) are 400."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise invalid(field, value.encode("utf-8", "backslashreplace").decode(),
-                      "The value is not valid Unicode text.") from None
-    return value
-
-
-def _printable(ch: str) -> bool:
-    # Nova's _is_printable over the characters below U+FFFF (the only ones its regex covers).
-    if ord(ch) >= 0xFFFF:
-        return False
-    cat = unicodedata.category(ch)
-    return not cat.startswith("C") and (not cat.startswith("Z") or cat == "Zs")
-
-
-def _edge_ok(ch: str) -> bool:
-    return _printable(ch) and unicodedata.category(ch) != "Zs"
-
-
-def nova_name(value, field: str = "name") -> str:
-    """Nova's ``name`` parameter: a string of 1 to 255 printable characters that does not start
-    or end with whitespace."""
-    if not isinstance(value, str):
-        raise not_of_type(field, value, "string")
-    if not value:
-        raise invalid(field, value, "'' is too short")
-    if len(value) > 255:
-        raise invalid(field, value, f"{value[:50]!r}... is too long")
-    if not (all(_printable(c) for c in value) and _edge_ok(value[0]) and _edge_ok(value[-1])):
-        raise invalid(field, value, "An invalid 'name' value was provided. The name must be: printable "
-                                    "characters. Can not start or end with whitespace.")
-    return utf8(value, field)
-
-
-def nova_text(value, field: str, max_length: int, nullable: bool = True) -> str | None:
-    """Nova's description: printable characters (spaces anywhere), at most ``max_length``."""
-    if value is None and nullable:
-        return None
-    if not isinstance(value, str):
-        raise not_of_type(field, value, "string", "null") if nullable else not_of_type(field, value, "string")
-    if len(value) > max_length:
-        raise invalid(field, value, f"{value[:50]!r}... is too long")
-    if not all(_printable(c) for c in value):
-        raise invalid(field, value, f"{value[:50]!r} does not match the description pattern (printable "
-                                    "characters only)")
-    return utf8(value, field)
-
-
-def query_uint(call: Call, name: str) -> int | None:
-    """A non-negative integer query parameter (Nova's pagination parameters); None if absent."""
-    raw = call.query.get(name)
-    if raw is None:
-        return None
-    value = parse_int(raw, name, 0, message=f"Invalid input for query parameters {name}. Value: {raw[:100]}. "
-                                            f"{raw[:100]!r} does not match '^[0-9]*$'")
-    return min(value, MAX_INT)
-
-
-def version_at_least(call: Call, minor: int) -> bool:
-    return call.version is not None and call.version >= (2, minor)
 
 
 # ---- flavor fields ------------------------------------------------------------------------
@@ -207,7 +90,7 @@ def _bool_field(value, field: str) -> bool:
         return value
     if isinstance(value, str) and value in _BOOL_ENUM:
         return _BOOL_ENUM[value]
-    raise invalid(field, value, f"{_shown(value)[:50]!r} is not one of [True, 'True', 'TRUE', 'true', '1', 'ON', "
+    raise invalid(field, value, f"{shown(value)[:50]!r} is not one of [True, 'True', 'TRUE', 'true', '1', 'ON', "
                                 "'On', 'on', 'YES', 'Yes', 'yes', False, 'False', 'FALSE', 'false', '0', 'OFF', "
                                 "'Off', 'off', 'NO', 'No', 'no']")
 
@@ -252,32 +135,11 @@ def parse_extra_specs(specs, field: str = "extra_specs") -> dict[str, str]:
         raise not_of_type(field, specs, "object")
     bad = sorted(k for k in specs if not _EXTRA_SPEC_KEY.match(k))
     if bad:
-        raise invalid(field, specs, _unexpected(bad))
+        raise invalid(field, specs, unexpected(bad))
     return {k: _spec_value(k, v) for k, v in specs.items()}
 
 
 # ---- views --------------------------------------------------------------------------------
-def links(call: Call, collection: str, item_id: str) -> list[dict]:
-    ref = quote(str(item_id), safe="")
-    return [{"rel": "self", "href": f"{api_root(call)}/{collection}/{ref}"},
-            {"rel": "bookmark", "href": f"{call.base_url}/compute/{collection}/{ref}"}]
-
-
-def next_link(call: Call, collection: str, marker: str) -> dict:
-    params = dict(sorted(call.query.items()))
-    params["marker"] = marker
-    return {"rel": "next", "href": f"{api_root(call)}/{collection}?{urlencode(params)}"}
-
-
-def collection_links(call: Call, items: list, collection: str, marker_of) -> list[dict]:
-    """Nova's ``*_links``: a next link when the page is full (``limit``, capped by the maximum)."""
-    limit = decimal(call.query.get("limit", ""), 0)  # a bad one was refused before (query_uint)
-    max_items = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
-    if max_items and max_items == len(items):
-        return [next_link(call, collection, marker_of(items[-1]))]
-    return []
-
-
 def flavor_brief(call: Call, f) -> dict:
     out = {"id": f.id, "name": f.name, "links": links(call, "flavors", f.id)}
     if version_at_least(call, 55):
@@ -336,128 +198,138 @@ def _list_args(call: Call) -> dict:
 
 
 # ---- routes -------------------------------------------------------------------------------
-def register(api, cloud) -> None:
-    compute = cloud.compute
+def _compute(call: Call):
+    return call.services.compute
 
-    def _list(call: Call, detail: bool) -> Response:
-        ctx = call.project_auth()
-        rows = compute.list_flavors(ctx, **_list_args(call))
-        render = flavor_view if detail else flavor_brief
-        body = {"flavors": [render(call, f) for f in rows]}
-        more = collection_links(call, rows, "flavors/detail" if detail else "flavors", lambda f: f.id)
-        if more:
-            body["flavors_links"] = more
-        return json_response(body)
 
-    @api.route("GET", "/v2.1/flavors")
-    def list_flavors(call: Call) -> Response:
-        return _list(call, detail=False)
 
-    @api.route("GET", "/v2.1/flavors/detail")
-    def list_flavors_detail(call: Call) -> Response:
-        return _list(call, detail=True)
+def _list(call: Call, detail: bool) -> Response:
+    ctx = call.project_auth()
+    rows = _compute(call).list_flavors(ctx, **_list_args(call))
+    render = flavor_view if detail else flavor_brief
+    body = {"flavors": [render(call, f) for f in rows]}
+    more = collection_links(call, rows, "flavors/detail" if detail else "flavors", lambda f: f.id)
+    if more:
+        body["flavors_links"] = more
+    return json_response(body)
 
-    @api.route("POST", "/v2.1/flavors")
-    def create_flavor(call: Call) -> Response:
-        ctx = call.project_auth()
-        flavor = compute.create_flavor(ctx, **parse_flavor_create(call))
-        return json_response({"flavor": flavor_view(call, flavor)})
+def list_flavors(call: Call) -> Response:
+    return _list(call, detail=False)
 
-    @api.route("GET", "/v2.1/flavors/{flavor_id}")
-    def show_flavor(call: Call) -> Response:
-        ctx = call.project_auth()
-        return json_response({"flavor": flavor_view(call, compute.show_flavor(ctx, call.params["flavor_id"]))})
+def list_flavors_detail(call: Call) -> Response:
+    return _list(call, detail=True)
 
-    @api.route("PUT", "/v2.1/flavors/{flavor_id}")
-    def update_flavor(call: Call) -> Response:
-        ctx = call.project_auth()
-        if not version_at_least(call, 55):
-            raise NotFound("The resource could not be found.")
-        body = keys(wrapper(call.body, "flavor"), "flavor", {"description"}, ("description",))
-        description = nova_text(body["description"], "description", 65535)
-        flavor = compute.update_flavor(ctx, call.params["flavor_id"], description)
-        return json_response({"flavor": flavor_view(call, flavor)})
+def create_flavor(call: Call) -> Response:
+    ctx = call.project_auth()
+    flavor = _compute(call).create_flavor(ctx, **parse_flavor_create(call))
+    return json_response({"flavor": flavor_view(call, flavor)})
 
-    @api.route("DELETE", "/v2.1/flavors/{flavor_id}")
-    def delete_flavor(call: Call) -> Response:
-        ctx = call.project_auth()
-        compute.delete_flavor(ctx, call.params["flavor_id"])
-        return empty(202)
+def show_flavor(call: Call) -> Response:
+    ctx = call.project_auth()
+    return json_response({"flavor": flavor_view(call, _compute(call).show_flavor(ctx, call.params["flavor_id"]))})
 
-    # ---- extra specs ---------------------------------------------------------------------
-    @api.route("GET", "/v2.1/flavors/{flavor_id}/os-extra_specs")
-    def list_extra_specs(call: Call) -> Response:
-        ctx = call.project_auth()
-        return json_response({"extra_specs": compute.flavor_extra_specs(ctx, call.params["flavor_id"])})
+def update_flavor(call: Call) -> Response:
+    ctx = call.project_auth()
+    if not version_at_least(call, 55):
+        raise NotFound("The resource could not be found.")
+    body = keys(wrapper(call.body, "flavor"), "flavor", {"description"}, ("description",))
+    description = nova_text(body["description"], "description", 65535)
+    flavor = _compute(call).update_flavor(ctx, call.params["flavor_id"], description)
+    return json_response({"flavor": flavor_view(call, flavor)})
 
-    @api.route("POST", "/v2.1/flavors/{flavor_id}/os-extra_specs")
-    def create_extra_specs(call: Call) -> Response:
-        ctx = call.project_auth()
-        body = call.body
-        if not isinstance(body, dict) or "extra_specs" not in body:
-            raise BadRequest("'extra_specs' is a required property")
-        extra = sorted(k for k in body if k != "extra_specs")
-        if extra:
-            raise BadRequest(_unexpected(extra))
-        specs = parse_extra_specs(body["extra_specs"])
-        compute.set_flavor_extra_specs(ctx, call.params["flavor_id"], specs, "create")
-        return json_response({"extra_specs": body["extra_specs"]})  # Nova echoes the request
+def delete_flavor(call: Call) -> Response:
+    ctx = call.project_auth()
+    _compute(call).delete_flavor(ctx, call.params["flavor_id"])
+    return empty(202)
 
-    @api.route("GET", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}")
-    def show_extra_spec(call: Call) -> Response:
-        ctx = call.project_auth()
-        key = call.params["key"]
-        return json_response({key: compute.flavor_extra_spec(ctx, call.params["flavor_id"], key)})
+# ---- extra specs ---------------------------------------------------------------------
 
-    @api.route("PUT", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}")
-    def update_extra_spec(call: Call) -> Response:
-        ctx = call.project_auth()
-        body = call.body
-        if not isinstance(body, dict):
-            raise BadRequest(f"{_shown(body)[:100]!r} is not of type 'object'")
-        if len(body) != 1:
-            raise BadRequest(f"{_shown(body)[:100]} {'has too many' if body else 'does not have enough'} "
-                             "properties")
-        specs = parse_extra_specs(body, "body")
-        if call.params["key"] not in body:
-            raise BadRequest("Request body and URI mismatch")
-        compute.set_flavor_extra_specs(ctx, call.params["flavor_id"], specs, "update")
-        return json_response(body)
 
-    @api.route("DELETE", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}")
-    def delete_extra_spec(call: Call) -> Response:
-        ctx = call.project_auth()
-        compute.delete_flavor_extra_spec(ctx, call.params["flavor_id"], call.params["key"])
-        return empty(200)
+def list_extra_specs(call: Call) -> Response:
+    ctx = call.project_auth()
+    return json_response({"extra_specs": _compute(call).flavor_extra_specs(ctx, call.params["flavor_id"])})
 
-    # ---- access --------------------------------------------------------------------------
-    @api.route("GET", "/v2.1/flavors/{flavor_id}/os-flavor-access")
-    def list_access(call: Call) -> Response:
-        ctx = call.project_auth()
-        flavor_id = call.params["flavor_id"]
-        return json_response(_access_view(flavor_id, compute.flavor_access(ctx, flavor_id)))
+def create_extra_specs(call: Call) -> Response:
+    ctx = call.project_auth()
+    body = call.body
+    if not isinstance(body, dict) or "extra_specs" not in body:
+        raise BadRequest("'extra_specs' is a required property")
+    extra = sorted(k for k in body if k != "extra_specs")
+    if extra:
+        raise BadRequest(unexpected(extra))
+    specs = parse_extra_specs(body["extra_specs"])
+    _compute(call).set_flavor_extra_specs(ctx, call.params["flavor_id"], specs, "create")
+    return json_response({"extra_specs": body["extra_specs"]})  # Nova echoes the request
 
-    @api.route("POST", "/v2.1/flavors/{flavor_id}/action")
-    def action(call: Call) -> Response:
-        ctx = call.project_auth()
-        body = call.body
-        if not isinstance(body, dict) or len(body) != 1:
-            raise BadRequest("Malformed request body: too many body keys" if isinstance(body, dict) and body
-                             else "Malformed request body: the action body must be one {action: {...}} object")
-        name = next(iter(body))
-        if name not in ("addTenantAccess", "removeTenantAccess"):
-            raise NotFound(f"There is no such action: {name[:100]}")
-        wrapped = wrapper(body, name)
-        keys(wrapped, name, {"tenant"}, ("tenant",))
-        tenant = wrapped["tenant"]
-        if not isinstance(tenant, str):
-            raise not_of_type("tenant", tenant, "string")
-        if not 1 <= len(tenant) <= 255:
-            raise invalid("tenant", tenant, f"{tenant[:50]!r} is too {'short' if not tenant else 'long'}")
-        utf8(tenant, "tenant")
-        flavor_id = call.params["flavor_id"]
-        if name == "addTenantAccess":
-            projects = compute.add_flavor_access(ctx, flavor_id, tenant, refuse_public=version_at_least(call, 7))
-        else:
-            projects = compute.remove_flavor_access(ctx, flavor_id, tenant)
-        return json_response(_access_view(flavor_id, projects))
+def show_extra_spec(call: Call) -> Response:
+    ctx = call.project_auth()
+    key = call.params["key"]
+    return json_response({key: _compute(call).flavor_extra_spec(ctx, call.params["flavor_id"], key)})
+
+def update_extra_spec(call: Call) -> Response:
+    ctx = call.project_auth()
+    body = call.body
+    if not isinstance(body, dict):
+        raise BadRequest(f"{shown(body)[:100]!r} is not of type 'object'")
+    if len(body) != 1:
+        raise BadRequest(f"{shown(body)[:100]} {'has too many' if body else 'does not have enough'} "
+                         "properties")
+    specs = parse_extra_specs(body, "body")
+    if call.params["key"] not in body:
+        raise BadRequest("Request body and URI mismatch")
+    _compute(call).set_flavor_extra_specs(ctx, call.params["flavor_id"], specs, "update")
+    return json_response(body)
+
+def delete_extra_spec(call: Call) -> Response:
+    ctx = call.project_auth()
+    _compute(call).delete_flavor_extra_spec(ctx, call.params["flavor_id"], call.params["key"])
+    return empty(200)
+
+# ---- access --------------------------------------------------------------------------
+
+
+def list_access(call: Call) -> Response:
+    ctx = call.project_auth()
+    flavor_id = call.params["flavor_id"]
+    return json_response(_access_view(flavor_id, _compute(call).flavor_access(ctx, flavor_id)))
+
+def action(call: Call) -> Response:
+    ctx = call.project_auth()
+    body = call.body
+    if not isinstance(body, dict) or len(body) != 1:
+        raise BadRequest("Malformed request body: too many body keys" if isinstance(body, dict) and body
+                         else "Malformed request body: the action body must be one {action: {...}} object")
+    name = next(iter(body))
+    if name not in ("addTenantAccess", "removeTenantAccess"):
+        raise NotFound(f"There is no such action: {name[:100]}")
+    wrapped = wrapper(body, name)
+    keys(wrapped, name, {"tenant"}, ("tenant",))
+    tenant = wrapped["tenant"]
+    if not isinstance(tenant, str):
+        raise not_of_type("tenant", tenant, "string")
+    if not 1 <= len(tenant) <= 255:
+        raise invalid("tenant", tenant, f"{tenant[:50]!r} is too {'short' if not tenant else 'long'}")
+    utf8(tenant, "tenant")
+    flavor_id = call.params["flavor_id"]
+    if name == "addTenantAccess":
+        projects = _compute(call).add_flavor_access(ctx, flavor_id, tenant, refuse_public=version_at_least(call, 7))
+    else:
+        projects = _compute(call).remove_flavor_access(ctx, flavor_id, tenant)
+    return json_response(_access_view(flavor_id, projects))
+
+
+ROUTES = [
+    Endpoint("GET", "/v2.1/flavors", list_flavors),
+    Endpoint("GET", "/v2.1/flavors/detail", list_flavors_detail),
+    Endpoint("POST", "/v2.1/flavors", create_flavor),
+    Endpoint("GET", "/v2.1/flavors/{flavor_id}", show_flavor),
+    Endpoint("PUT", "/v2.1/flavors/{flavor_id}", update_flavor),
+    Endpoint("DELETE", "/v2.1/flavors/{flavor_id}", delete_flavor),
+    Endpoint("GET", "/v2.1/flavors/{flavor_id}/os-extra_specs", list_extra_specs),
+    Endpoint("POST", "/v2.1/flavors/{flavor_id}/os-extra_specs", create_extra_specs),
+    Endpoint("GET", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", show_extra_spec),
+    Endpoint("PUT", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", update_extra_spec),
+    Endpoint("DELETE", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", delete_extra_spec),
+    Endpoint("GET", "/v2.1/flavors/{flavor_id}/os-flavor-access", list_access),
+    Endpoint("POST", "/v2.1/flavors/{flavor_id}/action", action),
+]

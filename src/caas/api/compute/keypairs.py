@@ -8,9 +8,10 @@ import re
 
 from starlette.responses import Response
 
-from caas.api.compute.flavors import (collection_links, invalid, keys, nova_name, not_of_type, query_uint, utf8,
-                                      version_at_least, wrapper)
-from caas.api.framework import Call, empty, json_response
+from caas.api.compute.links import collection_links
+from caas.api.compute.validation import (invalid, keys, nova_name, not_of_type, query_uint, utf8, version_at_least,
+                                         wrapper)
+from caas.api.framework import Call, Endpoint, empty, json_response
 from caas.compute.common import isotime_us
 from caas.compute.keypairs import keypair_number
 
@@ -46,67 +47,73 @@ def _user_id(call: Call) -> str | None:
     return values[0] if values else None
 
 
-def register(api, cloud) -> None:
-    compute = cloud.compute
+def _compute(call: Call):
+    return call.services.compute
 
-    @api.route("GET", "/v2.1/os-keypairs")
-    def list_keypairs(call: Call) -> Response:
-        ctx = call.project_auth()
-        paged = version_at_least(call, 35)
-        limit = query_uint(call, "limit") if paged else None
-        marker = call.query.get("marker") if paged else None
-        rows = compute.list_keypairs(ctx, user_id=_user_id(call), limit=limit, marker=marker)
-        body = {"keypairs": [{"keypair": _brief(call, k)} for k in rows]}
-        if paged:
-            more = collection_links(call, rows, "os-keypairs", lambda k: k.name)
-            if more:
-                body["keypairs_links"] = more
-        return json_response(body)
 
-    @api.route("POST", "/v2.1/os-keypairs")
-    def create_keypair(call: Call) -> Response:
-        ctx = call.project_auth()
-        body = wrapper(call.body, "keypair")
-        allowed = {"name", "public_key"}
-        if version_at_least(call, 2):
-            allowed.add("type")
-        if version_at_least(call, 10):
-            allowed.add("user_id")
-        keys(body, "keypair", allowed, ("name",))
-        name = _name(body["name"])
-        public_key = body.get("public_key")
-        if "public_key" in body:
-            if not isinstance(public_key, str):
-                raise not_of_type("public_key", public_key, "string")
-            utf8(public_key, "public_key")
-        key_type = body.get("type", "ssh")
-        if key_type not in ("ssh", "x509"):
-            raise invalid("type", key_type, f"{key_type!r} is not one of ['ssh', 'x509']")
-        user_id = body.get("user_id")
-        if user_id is not None:
-            if not isinstance(user_id, str):
-                raise not_of_type("user_id", user_id, "string")
-            if not 1 <= len(user_id) <= 64:
-                raise invalid("user_id", user_id, "A user id is 1 to 64 characters.")
-            utf8(user_id, "user_id")
-        keypair, private_key = compute.create_keypair(ctx, name, public_key=public_key, key_type=key_type,
-                                                      user_id=user_id)
-        out = {"name": keypair.name, "public_key": keypair.public_key, "fingerprint": keypair.fingerprint,
-               "user_id": keypair.user_id}
-        if private_key is not None:
-            out["private_key"] = private_key
-        if version_at_least(call, 2):
-            out["type"] = keypair.type
-        return json_response({"keypair": out}, status=201 if version_at_least(call, 2) else 200)
 
-    @api.route("GET", "/v2.1/os-keypairs/{name}")
-    def show_keypair(call: Call) -> Response:
-        ctx = call.project_auth()
-        keypair = compute.show_keypair(ctx, call.params["name"], user_id=_user_id(call))
-        return json_response({"keypair": _detail(call, keypair)})
+def list_keypairs(call: Call) -> Response:
+    ctx = call.project_auth()
+    paged = version_at_least(call, 35)
+    limit = query_uint(call, "limit") if paged else None
+    marker = call.query.get("marker") if paged else None
+    rows = _compute(call).list_keypairs(ctx, user_id=_user_id(call), limit=limit, marker=marker)
+    body = {"keypairs": [{"keypair": _brief(call, k)} for k in rows]}
+    if paged:
+        more = collection_links(call, rows, "os-keypairs", lambda k: k.name)
+        if more:
+            body["keypairs_links"] = more
+    return json_response(body)
 
-    @api.route("DELETE", "/v2.1/os-keypairs/{name}")
-    def delete_keypair(call: Call) -> Response:
-        ctx = call.project_auth()
-        compute.delete_keypair(ctx, call.params["name"], user_id=_user_id(call))
-        return empty(204 if version_at_least(call, 2) else 202)
+def create_keypair(call: Call) -> Response:
+    ctx = call.project_auth()
+    body = wrapper(call.body, "keypair")
+    allowed = {"name", "public_key"}
+    if version_at_least(call, 2):
+        allowed.add("type")
+    if version_at_least(call, 10):
+        allowed.add("user_id")
+    keys(body, "keypair", allowed, ("name",))
+    name = _name(body["name"])
+    public_key = body.get("public_key")
+    if "public_key" in body:
+        if not isinstance(public_key, str):
+            raise not_of_type("public_key", public_key, "string")
+        utf8(public_key, "public_key")
+    key_type = body.get("type", "ssh")
+    if key_type not in ("ssh", "x509"):
+        raise invalid("type", key_type, f"{key_type!r} is not one of ['ssh', 'x509']")
+    user_id = body.get("user_id")
+    if user_id is not None:
+        if not isinstance(user_id, str):
+            raise not_of_type("user_id", user_id, "string")
+        if not 1 <= len(user_id) <= 64:
+            raise invalid("user_id", user_id, "A user id is 1 to 64 characters.")
+        utf8(user_id, "user_id")
+    keypair, private_key = _compute(call).create_keypair(ctx, name, public_key=public_key, key_type=key_type,
+                                                  user_id=user_id)
+    out = {"name": keypair.name, "public_key": keypair.public_key, "fingerprint": keypair.fingerprint,
+           "user_id": keypair.user_id}
+    if private_key is not None:
+        out["private_key"] = private_key
+    if version_at_least(call, 2):
+        out["type"] = keypair.type
+    return json_response({"keypair": out}, status=201 if version_at_least(call, 2) else 200)
+
+def show_keypair(call: Call) -> Response:
+    ctx = call.project_auth()
+    keypair = _compute(call).show_keypair(ctx, call.params["name"], user_id=_user_id(call))
+    return json_response({"keypair": _detail(call, keypair)})
+
+def delete_keypair(call: Call) -> Response:
+    ctx = call.project_auth()
+    _compute(call).delete_keypair(ctx, call.params["name"], user_id=_user_id(call))
+    return empty(204 if version_at_least(call, 2) else 202)
+
+
+ROUTES = [
+    Endpoint("GET", "/v2.1/os-keypairs", list_keypairs),
+    Endpoint("POST", "/v2.1/os-keypairs", create_keypair),
+    Endpoint("GET", "/v2.1/os-keypairs/{name}", show_keypair),
+    Endpoint("DELETE", "/v2.1/os-keypairs/{name}", delete_keypair),
+]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from caas.api.compute.flavors import invalid, keys, nova_name, not_of_type, query_uint, version_at_least, wrapper
-from caas.api.framework import Call, empty, json_response
+from caas.api.compute.validation import invalid, keys, nova_name, not_of_type, query_uint, version_at_least, wrapper
+from caas.api.framework import Call, Endpoint, empty, json_response
 
 
 def _view(call: Call, group, members: list[str]) -> dict:
@@ -36,36 +36,42 @@ def _policy(call: Call, value) -> str:
     return policy
 
 
-def register(api, cloud) -> None:
-    compute = cloud.compute
+def _compute(call: Call):
+    return call.services.compute
 
-    @api.route("GET", "/v2.1/os-server-groups")
-    def list_server_groups(call: Call) -> Response:
-        ctx = call.project_auth()
-        limit = query_uint(call, "limit")
-        offset = query_uint(call, "offset") or 0
-        # Nova: the parameter's presence is what counts, whatever its value.
-        rows = compute.list_server_groups(ctx, all_projects="all_projects" in call.query, limit=limit,
-                                          offset=offset)
-        return json_response({"server_groups": [_view(call, g, m) for g, m in rows]})
 
-    @api.route("POST", "/v2.1/os-server-groups")
-    def create_server_group(call: Call) -> Response:
-        ctx = call.project_auth()
-        body = keys(wrapper(call.body, "server_group"), "server_group", {"name", "policies"}, ("name", "policies"))
-        name = nova_name(body["name"])
-        policy = _policy(call, body["policies"])
-        group, members = compute.create_server_group(ctx, name, policy)
-        return json_response({"server_group": _view(call, group, members)})
 
-    @api.route("GET", "/v2.1/os-server-groups/{group_id}")
-    def show_server_group(call: Call) -> Response:
-        ctx = call.project_auth()
-        group, members = compute.show_server_group(ctx, call.params["group_id"])
-        return json_response({"server_group": _view(call, group, members)})
+def list_server_groups(call: Call) -> Response:
+    ctx = call.project_auth()
+    limit = query_uint(call, "limit")
+    offset = query_uint(call, "offset") or 0
+    # Nova: the parameter's presence is what counts, whatever its value.
+    rows = _compute(call).list_server_groups(ctx, all_projects="all_projects" in call.query, limit=limit,
+                                      offset=offset)
+    return json_response({"server_groups": [_view(call, g, m) for g, m in rows]})
 
-    @api.route("DELETE", "/v2.1/os-server-groups/{group_id}")
-    def delete_server_group(call: Call) -> Response:
-        ctx = call.project_auth()
-        compute.delete_server_group(ctx, call.params["group_id"])
-        return empty(204)
+def create_server_group(call: Call) -> Response:
+    ctx = call.project_auth()
+    body = keys(wrapper(call.body, "server_group"), "server_group", {"name", "policies"}, ("name", "policies"))
+    name = nova_name(body["name"])
+    policy = _policy(call, body["policies"])
+    group, members = _compute(call).create_server_group(ctx, name, policy)
+    return json_response({"server_group": _view(call, group, members)})
+
+def show_server_group(call: Call) -> Response:
+    ctx = call.project_auth()
+    group, members = _compute(call).show_server_group(ctx, call.params["group_id"])
+    return json_response({"server_group": _view(call, group, members)})
+
+def delete_server_group(call: Call) -> Response:
+    ctx = call.project_auth()
+    _compute(call).delete_server_group(ctx, call.params["group_id"])
+    return empty(204)
+
+
+ROUTES = [
+    Endpoint("GET", "/v2.1/os-server-groups", list_server_groups),
+    Endpoint("POST", "/v2.1/os-server-groups", create_server_group),
+    Endpoint("GET", "/v2.1/os-server-groups/{group_id}", show_server_group),
+    Endpoint("DELETE", "/v2.1/os-server-groups/{group_id}", delete_server_group),
+]

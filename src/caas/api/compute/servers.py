@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from caas.api.compute import api_root
-from caas.api.compute.flavors import next_link
+from caas.api.compute.links import next_link
 from caas.api.compute.schemas import parse_boot, parse_server_query, parse_update, server_object
 from caas.api.compute.views import attachment_view, links, server_views
 from caas.api.framework import Call, Endpoint, empty, json_response

@@ -4,7 +4,7 @@ with the self and bookmark links of the API the request came in on."""
 
 from __future__ import annotations
 
-from caas.api.compute.flavors import links
+from caas.api.compute.links import links
 from caas.api.framework import Call
 from caas.compute.common import isotime, isotime_us
 from caas.compute.models import Server

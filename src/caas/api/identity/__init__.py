@@ -5,7 +5,7 @@ handlers). ``build`` serves a cloud's identity and token services."""
 from __future__ import annotations
 
 from caas.api.framework import BodyRules, ServiceAPI
-from caas.api.identity.routes import TABLE
+from caas.api.identity.routes import ROUTES
 from caas.errors import BadRequest, CaasError
 
 # Flask's is_json types, and bodies without a type; any other is 400 (the Keystone anchor's words)
@@ -22,4 +22,4 @@ def build(cloud) -> ServiceAPI:
     """The Identity API over ``cloud`` (its handlers use ``cloud.identity`` and ``cloud.tokens``)."""
     api = ServiceAPI("identity", keystone_error, max_body=cloud.settings.max_body_bytes,
                      validate_token=cloud.tokens.validate, body_rules=BODY_RULES, services=cloud)
-    return api.add(TABLE)
+    return api.add(ROUTES)

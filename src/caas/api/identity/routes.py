@@ -1,5 +1,5 @@
 """Identity v3's routes: version discovery, auth tokens, domains, projects, users, roles,
-grants, role assignments, regions, services and endpoints, as one table (``TABLE``) of
+grants, role assignments, regions, services and endpoints, as one table (``ROUTES``) of
 module-level handlers. Each reaches the identity and token services through
 ``call.services`` (the cloud)."""
 
@@ -325,7 +325,7 @@ def _grant_rows(kind: str, type_: str) -> list[Endpoint]:
             Endpoint("GET", base, bind(list_grants, kind=type_))]
 
 
-TABLE = [
+ROUTES = [
     Endpoint("GET", "/", versions, inline=True),
     Endpoint("GET", "/v3", version, inline=True),
     Endpoint("GET", "/v3/", version, inline=True),

@@ -8,7 +8,7 @@ by the Accept header; openstacksdk reads ``message`` from a flat object like thi
 from __future__ import annotations
 
 from caas.api.framework import BodyRules, ServiceAPI
-from caas.api.image.routes import TABLE
+from caas.api.image.routes import ROUTES
 from caas.errors import CaasError
 
 
@@ -21,4 +21,4 @@ def build(cloud) -> ServiceAPI:
     # Glance's JSON deserializer reads a body whatever its type (PATCH and uploads name theirs)
     api = ServiceAPI("image", glance_error, max_body=cloud.settings.max_body_bytes,
                      validate_token=cloud.tokens.validate, body_rules=BodyRules(types=None), services=cloud)
-    return api.add(TABLE)
+    return api.add(ROUTES)

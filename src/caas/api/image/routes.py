@@ -1,4 +1,4 @@
-"""Image v2's routes as one table (``TABLE``) of module-level handlers: version discovery,
+"""Image v2's routes as one table (``ROUTES``) of module-level handlers: version discovery,
 schemas, images, image data (streamed both ways), tags, deactivate/reactivate and members.
 Handlers reach the image service through ``call.services`` (the cloud)."""
 
@@ -149,7 +149,7 @@ def delete_member(call: Call) -> Response:
     return empty()
 
 
-TABLE = [
+ROUTES = [
     Endpoint("GET", "/", versions, inline=True),
     Endpoint("GET", "/versions", versions_explicit, inline=True),
     Endpoint("GET", "/v2/schemas/{name}", schema),

@@ -7,7 +7,7 @@ Neutron's format ``{"NeutronError": {"type", "message", "detail"}}``."""
 from __future__ import annotations
 
 from caas.api.framework import BodyRules, ServiceAPI
-from caas.api.network.routes import TABLE
+from caas.api.network.routes import ROUTES
 from caas.errors import CaasError
 
 
@@ -20,4 +20,4 @@ def build(cloud) -> ServiceAPI:
     api = ServiceAPI("network", neutron_error, max_body=cloud.settings.max_body_bytes,
                      validate_token=cloud.tokens.validate, body_rules=BodyRules(types=None),  # any type, as Neutron
                      services=cloud)
-    return api.add(TABLE)
+    return api.add(ROUTES)

@@ -1,4 +1,4 @@
-"""Network v2.0's routes as one table (``TABLE``) of module-level handlers: discovery and
+"""Network v2.0's routes as one table (``ROUTES``) of module-level handlers: discovery and
 extensions, the CRUD nouns (declared once each in ``NOUNS``), their tags, router interfaces and
 quotas. Handlers reach the network service through ``call.services`` (the cloud)."""
 
@@ -247,7 +247,7 @@ def tag_rows(collection: str) -> list[Endpoint]:
         ("DELETE", one_tag, remove_tag))]
 
 
-TABLE = [
+ROUTES = [
     Endpoint("GET", "/", versions, inline=True),
     Endpoint("GET", "/v2.0", resources, inline=True),
     Endpoint("GET", "/v2.0/", resources, inline=True),

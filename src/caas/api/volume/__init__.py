@@ -14,7 +14,7 @@ for anything else).
 from __future__ import annotations
 
 from caas.api.framework import JSON_TYPE, BodyRules, Microversions, ServiceAPI
-from caas.api.volume.routes import TABLE
+from caas.api.volume.routes import ROUTES
 from caas.api.volume.views import MAX_VERSION, MIN_VERSION
 from caas.errors import CaasError
 
@@ -37,4 +37,4 @@ def build(cloud) -> ServiceAPI:
                      validate_token=cloud.tokens.validate, body_rules=BODY_RULES, services=cloud,
                      microversions=Microversions(service="volume", minimum=MIN_VERSION, maximum=MAX_VERSION,
                                                  legacy_header=None))
-    return api.add(TABLE)
+    return api.add(ROUTES)

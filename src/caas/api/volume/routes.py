@@ -1,4 +1,4 @@
-"""Block Storage v3's routes as one table (``TABLE``) of module-level handlers, each path under
+"""Block Storage v3's routes as one table (``ROUTES``) of module-level handlers, each path under
 ``/v3`` and under ``/v3/{project_id}``. Handlers reach the volume service through
 ``call.services`` (the cloud)."""
 
@@ -220,7 +220,7 @@ def both(method: str, path: str, handler: Handler) -> list[Endpoint]:
     return [Endpoint(method, "/v3" + path, handler), Endpoint(method, "/v3/{project_id}" + path, handler)]
 
 
-TABLE = [
+ROUTES = [
     Endpoint("GET", "/", versions, unversioned=True, inline=True),
     Endpoint("GET", "/v3", version, unversioned=True, inline=True),
     Endpoint("GET", "/v3/", version, unversioned=True, inline=True),

@@ -11,7 +11,7 @@ import re
 import shutil
 import socket
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from caas.db.engine import Database
 from caas.lockfile import Held, hold
@@ -114,7 +114,7 @@ class NetnsDriver:
         # A build resumed after a crash may find half of an instance: start from nothing.
         if self._leftovers(spec.id):
             self.destroy(spec.id)
-        lower = self._lower(spec.image.get("id", ""))
+        lower = self._lower(spec.image)
         try:
             netns = self.dataplane.plug(spec.id, spec.nics)
             self.instances.create(spec, lower, netns)
@@ -132,17 +132,14 @@ class NetnsDriver:
                     or (self.settings.instance_dir / server_id).exists()
                     or Path("/run/netns", names.instance_ns(server_id)).exists())
 
-    def _lower(self, image_id: str) -> Path:
-        from caas.image.models import Image
-
-        with self.db.read() as s:
-            image = s.get(Image, image_id)
-            if image is None:
-                raise DriverError(f"image {image_id} no longer exists")
-            view = {"id": image.id, "name": image.name, "disk_format": image.disk_format,
-                    "container_format": image.container_format, "properties": dict(image.extra)}
+    def _lower(self, image: Mapping) -> Path:
+        """The lower layer of the instance's root from the spec's image view; an image given by
+        its id alone no longer exists."""
+        image_id = str(image.get("id") or "")
+        if "disk_format" not in image:
+            raise DriverError(f"image {image_id} no longer exists")
         path = self.settings.image_dir / image_id
-        return rootfs.lower_for(view, path if path.is_file() else None, self.settings.rootfs_cache_dir)
+        return rootfs.lower_for(image, path if path.is_file() else None, self.settings.rootfs_cache_dir)
 
     def destroy(self, instance_id: str) -> None:
         self.instances.destroy(instance_id)
