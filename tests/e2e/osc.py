@@ -177,8 +177,3 @@ def _own_logging() -> Iterator[None]:
             if isinstance(logger, logging.Logger):
                 logger.setLevel(levels.get(name, logging.NOTSET))
 
-
-# The CLI sequences send the same requests whatever database the server runs on: they run on
-# SQLite only (PostgreSQL is covered where it matters, by the database-level tests). As a mark
-# on a module or test, this narrows tests/conftest.py's `server` fixture to its SQLite server.
-sqlite_only = pytest.mark.parametrize("server", ["sqlite"], indirect=True)

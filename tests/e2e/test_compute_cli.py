@@ -16,9 +16,9 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli, sqlite_only
+from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli
 
-pytestmark = [requires_cli, sqlite_only]
+pytestmark = requires_cli
 
 
 def wait_for(env: dict, server: str, status: str, timeout: float = 60) -> dict:

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.osc import sqlite_only
-
 openstack = pytest.importorskip("openstack")
-pytestmark = sqlite_only
 
 
 def connect(server, user: str, password: str, project: str):

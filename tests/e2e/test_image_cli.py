@@ -8,9 +8,9 @@ import os
 
 from tests.conftest import make_member
 from tests.conftest import client_for, issue_token
-from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli, sqlite_only
+from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli
 
-pytestmark = [requires_cli, sqlite_only]
+pytestmark = requires_cli
 
 
 def _image_names(env, list_json=osc_json) -> set[str]:

@@ -2,9 +2,9 @@
 process (the network service's one sequence so) as the project user fabric, the other network
 checks through the same CLI in the test process (tests/e2e/osc.py), and openstacksdk; on SQLite."""
 
-from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli, sqlite_only
+from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli
 
-pytestmark = [requires_cli, sqlite_only]
+pytestmark = requires_cli
 
 
 def member_env(server, name: str, password: str) -> dict:

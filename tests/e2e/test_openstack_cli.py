@@ -12,9 +12,9 @@ import os
 import subprocess
 import sys
 
-from tests.e2e.osc import OPENSTACK, osc, osc_json, osc_process, osc_process_json, requires_cli, sqlite_only
+from tests.e2e.osc import OPENSTACK, osc, osc_json, osc_process, osc_process_json, requires_cli
 
-pytestmark = [requires_cli, sqlite_only]
+pytestmark = requires_cli
 
 
 def test_seed_identity_sequence(server):

@@ -10,9 +10,9 @@ import subprocess
 import sys
 import time
 
-from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli, sqlite_only
+from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli
 
-pytestmark = [requires_cli, sqlite_only]
+pytestmark = requires_cli
 
 
 def _wait_available(env, name: str, timeout: float = 60) -> dict:

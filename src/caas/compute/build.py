@@ -54,12 +54,19 @@ class BuildMixin:
             message = str(exc) if isinstance(exc, DriverError) else exc.message
             self._abort_build(server_id, f"Build of instance {server_id} aborted: {message}")
             return
+        self._settle(server_id, "active", POWER_RUNNING, launched=True)
+
+    def _settle(self, server_id: str, status: str, power_state: int, launched: bool = False) -> None:
+        """The end of a server's work: its status and power state, no task; unless it went, or
+        a delete began, meanwhile (the delete decides then)."""
         with self.db.write() as s:
             row = s.get(Server, server_id)
             if row is None or row.task_state == "deleting":
                 return
-            row.status, row.task_state, row.power_state = "active", None, POWER_RUNNING
-            row.launched_at = row.updated_at = utcnow()
+            row.status, row.task_state, row.power_state = status, None, power_state
+            row.updated_at = utcnow()
+            if launched:
+                row.launched_at = row.updated_at
 
     def _schedule(self, s: Session, row: Server) -> str | None:
         """Pick and claim a host for ``row`` (in the caller's transaction); the fault message
@@ -218,16 +225,10 @@ class BuildMixin:
                 if row is not None and row.task_state != "deleting":
                     self._set_error(row, f"{action} failed: {exc}")
             return
-        with self.db.write() as s:
-            row = s.get(Server, server_id)
-            if row is None or row.task_state == "deleting":
-                return
-            if action == "stop":
-                row.status, row.power_state = "stopped", POWER_SHUTDOWN
-            else:
-                row.status, row.power_state = "active", POWER_RUNNING
-            row.task_state = None
-            row.updated_at = utcnow()
+        if action == "stop":
+            self._settle(server_id, "stopped", POWER_SHUTDOWN)
+        else:
+            self._settle(server_id, "active", POWER_RUNNING)
 
     def _power_on(self, server_id: str, action: str, hard: bool) -> None:
         """Start or reboot on the driver, with what the instance needs (its ports). An instance
