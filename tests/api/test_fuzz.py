@@ -107,12 +107,13 @@ def _routes() -> list[tuple[str, str]]:
     from caas.cloud import Cloud
     from caas.config import Settings
 
-    cloud = Cloud(Settings(data_dir=Path(tempfile.mkdtemp(prefix="caas-fuzz-")) / "data", driver="fake"))
-    try:
-        apis = create_app(cloud).app.state.apis
-        return [(m, prefix + p) for prefix, api in apis.items() for m, p in api.routes()]
-    finally:
-        cloud.shutdown()
+    with tempfile.TemporaryDirectory(prefix="caas-fuzz-") as tmp:  # removed after, with the SQLite file
+        cloud = Cloud(Settings(data_dir=Path(tmp) / "data", driver="fake"))
+        try:
+            apis = create_app(cloud).app.state.apis
+            return [(m, prefix + p) for prefix, api in apis.items() for m, p in api.routes()]
+        finally:
+            cloud.shutdown()
 
 
 @pytest.fixture(scope="module")
