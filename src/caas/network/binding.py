@@ -1,13 +1,15 @@
 """The network service as compute sees it: a small typed interface (networks a server may
 use, ports to bind to a server on a host, the ports a server has) so that compute never
-handles Neutron's wire names ("router:external", "binding:host_id"). It calls the network
-service in-process; its inputs and outputs are plain data that could cross a process."""
+handles the network's rows or requests. It calls the network service in-process; its inputs
+and outputs are plain data that could cross a process."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from caas.context import AuthContext
+from caas.network.records import NetworkRecord, ServerPort
+from caas.network.requests import PortChanges, PortCreate
 
 
 @dataclass(frozen=True)
@@ -31,22 +33,6 @@ class GroupInfo:
     id: str
     name: str
     project_id: str
-
-
-@dataclass(frozen=True)
-class ServerPort:
-    """A port bound to a server: what the driver wires and the compute API shows.
-    ``fixed_ips``: [{"subnet_id", "ip_address", "cidr", "gateway_ip", "dns_nameservers"}];
-    ``floating_ips``: addresses; ``security_groups``: group names."""
-
-    id: str
-    mac_address: str
-    network_id: str
-    network_name: str
-    mtu: int
-    fixed_ips: tuple[dict, ...]
-    floating_ips: tuple[str, ...]
-    security_groups: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -77,46 +63,37 @@ class NetworkBinding:
 
     def port(self, ctx: AuthContext, port_id: str) -> PortInfo:
         """One port the caller can see; NotFound otherwise."""
-        p = self.network.show_port(ctx, port_id)
-        return PortInfo(p["id"], p["network_id"], p["device_id"])
+        p = self.network.show_port(ctx, port_id).row
+        return PortInfo(p.id, p.network_id, p.device_id)
 
     def security_groups(self, ctx: AuthContext) -> list[GroupInfo]:
-        return [GroupInfo(g["id"], g["name"], g["project_id"]) for g in self.network.list_security_groups(ctx)]
+        return [GroupInfo(g.row.id, g.row.name, g.row.project_id) for g in self.network.list_security_groups(ctx)]
 
     def server_ports(self, server_ids: list[str]) -> dict[str, list[ServerPort]]:
         """Every given server's ports (an empty list for one without), in creation order."""
-        return {sid: [_server_port(p) for p in ports] for sid, ports in self.network.device_ports(server_ids).items()}
+        return self.network.device_ports(server_ids)
 
     def bind_port(self, ctx: AuthContext, port_id: str, binding: PortBinding) -> None:
         """Give an existing port to a server on a host."""
-        self.network.update_port(ctx, port_id, {"device_id": binding.server_id, "device_owner": binding.owner,
-                                                "binding:host_id": binding.host})
+        self.network.update_port(ctx, port_id, PortChanges(device_id=binding.server_id, device_owner=binding.owner,
+                                                           host_id=binding.host))
 
     def create_port(self, ctx: AuthContext, project_id: str, network_id: str, binding: PortBinding,
                     security_groups: list[str], fixed_ip: str | None = None) -> None:
         """A new port on ``network_id`` for a server (the network's default groups when
         ``security_groups`` is empty; an address of its choosing unless ``fixed_ip``)."""
-        body = {"network_id": network_id, "project_id": project_id, "device_id": binding.server_id,
-                "device_owner": binding.owner, "binding:host_id": binding.host}
-        if security_groups:
-            body["security_groups"] = security_groups
-        if fixed_ip:
-            body["fixed_ips"] = [{"ip_address": fixed_ip}]
-        self.network.create_port(ctx, body)
+        self.network.create_port(ctx, PortCreate(network_id, project_id=project_id, device_id=binding.server_id,
+                                                 device_owner=binding.owner, host_id=binding.host,
+                                                 security_groups=security_groups or None,
+                                                 fixed_ips=[{"ip_address": fixed_ip}] if fixed_ip else None))
 
     def unbind_port(self, ctx: AuthContext, port_id: str) -> None:
         """Take a port back from its server (the user's own port outlives the server)."""
-        self.network.update_port(ctx, port_id, {"device_id": "", "device_owner": "", "binding:host_id": ""})
+        self.network.update_port(ctx, port_id, PortChanges(device_id="", device_owner="", host_id=""))
 
     def delete_port(self, ctx: AuthContext, port_id: str) -> None:
         self.network.delete_port(ctx, port_id)
 
 
-def _network(n: dict) -> NetworkInfo:
-    return NetworkInfo(n["id"], n["project_id"], bool(n.get("shared")), bool(n.get("router:external")),
-                       bool(n.get("subnets")))
-
-
-def _server_port(p: dict) -> ServerPort:
-    return ServerPort(p["id"], p["mac_address"], p["network_id"], p["network_name"], p["mtu"], tuple(p["fixed_ips"]),
-                      tuple(p["floating_ips"]), tuple(p["security_groups"]))
+def _network(n: NetworkRecord) -> NetworkInfo:
+    return NetworkInfo(n.row.id, n.row.project_id, bool(n.row.shared), bool(n.row.external), bool(n.subnet_ids))

@@ -9,9 +9,11 @@ from sqlalchemy.orm import Session
 
 from caas.errors import BadRequest, Conflict, Forbidden
 from caas.context import AuthContext
-from caas.network import ipam, policy, views
+from caas.network import ipam
 from caas.network.common import GLOBAL_LOCK, Base, not_found, touch
 from caas.network.models import Network, Port, PortIP, Subnet
+from caas.network.records import NetworkRecord, SubnetRecord
+from caas.network.requests import Authorize, NetworkChanges, NetworkCreate, SubnetChanges, SubnetCreate, allow, given
 from caas.network.tags import tags_of
 
 SEGMENT_RANGES = {"vlan": (1, 4094), "vxlan": (1, 2**24 - 1), "geneve": (1, 2**24 - 1), "gre": (1, 2**32 - 1)}
@@ -21,25 +23,26 @@ MTU = {"vxlan": 1450, "geneve": 1442, "gre": 1458}
 
 class NetworksMixin(Base):
     # ---- networks ------------------------------------------------------------------------
-    def _network_views(self, s: Session, nets: list[Network]) -> list[dict]:
+    def _network_records(self, s: Session, nets: list[Network]) -> list[NetworkRecord]:
+        """Records of many networks, with their subnets, in one more query."""
         ids = [n.id for n in nets]
         by_net: dict[str, list[str]] = {i: [] for i in ids}
         if ids:
             for sid, nid in s.execute(select(Subnet.id, Subnet.network_id).where(Subnet.network_id.in_(ids))):
                 by_net[nid].append(sid)
-        return [views.network(n, by_net[n.id]) for n in nets]
+        return [NetworkRecord(n, tuple(by_net[n.id])) for n in nets]
 
-    def list_networks(self, ctx: AuthContext) -> list[dict]:
+    def list_networks(self, ctx: AuthContext) -> list[NetworkRecord]:
         with self.db.read() as s:
             stmt = select(Network)
             if not ctx.is_admin:
                 stmt = stmt.where(or_(Network.project_id == ctx.project_id, Network.shared.is_(True),
                                       Network.external.is_(True)))
-            return self._network_views(s, list(s.scalars(stmt)))
+            return self._network_records(s, list(s.scalars(stmt)))
 
-    def show_network(self, ctx: AuthContext, network_id: str) -> dict:
+    def show_network(self, ctx: AuthContext, network_id: str) -> NetworkRecord:
         with self.db.read() as s:
-            return self._network_views(s, [self.get_network(s, ctx, network_id)])[0]
+            return self._network_records(s, [self.get_network(s, ctx, network_id)])[0]
 
     def _allocate_segment(self, s: Session, network_type: str) -> int:
         low, high = self.settings.segmentation_range
@@ -54,14 +57,14 @@ class NetworksMixin(Base):
         raise Conflict("Unable to create the network. No tenant network is available for allocation.",
                        kind="NoNetworkAvailable")
 
-    def create_network(self, ctx: AuthContext, body: dict) -> dict:
-        project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
-        policy.enforce(ctx, "create_network", body)
-        external = bool(body.get("router:external"))
-        net_type = body.get("provider:network_type") or ("flat" if external else self.settings.tenant_network_type)
+    def create_network(self, ctx: AuthContext, req: NetworkCreate, authorize: Authorize = allow) -> NetworkRecord:
+        project_id = self.target_project(ctx, req.project_id)
+        authorize(ctx, None)
+        external = bool(req.external)
+        net_type = req.network_type or ("flat" if external else self.settings.tenant_network_type)
         if net_type not in NETWORK_TYPES:
             raise BadRequest(f"Invalid input: network type {net_type} is not supported.", kind="InvalidInput")
-        seg = body.get("provider:segmentation_id")
+        seg = req.segmentation_id
         with self.db.write() as s:
             self.claim(s, project_id, "network")
             if net_type in SEGMENT_RANGES:
@@ -78,29 +81,26 @@ class NetworksMixin(Base):
                                        kind="SegmentationIdInUse")
             elif seg is not None:
                 raise BadRequest(f"Invalid input: {net_type} networks have no segmentation_id.", kind="InvalidInput")
-            net = Network(project_id=project_id, name=body.get("name") or "", description=body.get("description") or "",
-                          admin_state_up=body.get("admin_state_up", True), shared=bool(body.get("shared")),
+            net = Network(project_id=project_id, name=req.name or "", description=req.description or "",
+                          admin_state_up=req.admin_state_up, shared=bool(req.shared),
                           external=external, network_type=net_type, segmentation_id=seg,
-                          physical_network=body.get("provider:physical_network"),
-                          mtu=body.get("mtu") or MTU.get(net_type, 1500),
-                          port_security_enabled=body.get("port_security_enabled", True),
-                          tags=tags_of(body, "networks"))
+                          physical_network=req.physical_network, mtu=req.mtu or MTU.get(net_type, 1500),
+                          port_security_enabled=req.port_security_enabled, tags=tags_of(req.tags, "networks"))
             s.add(net)
             s.flush()
-            return self._network_views(s, [net])[0]
+            return self._network_records(s, [net])[0]
 
-    def update_network(self, ctx: AuthContext, network_id: str, body: dict) -> dict:
+    def update_network(self, ctx: AuthContext, network_id: str, changes: NetworkChanges,
+                       authorize: Authorize = allow) -> NetworkRecord:
         with self.db.write() as s:
             net = self.get_owned(s, ctx, Network, network_id)
-            policy.enforce(ctx, "update_network", body)
-            for key, attr in (("name", "name"), ("description", "description"), ("admin_state_up", "admin_state_up"),
-                              ("shared", "shared"), ("router:external", "external"), ("mtu", "mtu"),
-                              ("port_security_enabled", "port_security_enabled")):
-                if key in body and body[key] is not None:
-                    setattr(net, attr, body[key])
+            authorize(ctx, None)
+            for attr in ("name", "description", "admin_state_up", "shared", "external", "mtu", "port_security_enabled"):
+                if getattr(changes, attr) is not None:
+                    setattr(net, attr, getattr(changes, attr))
             touch(net)
             s.flush()
-            return self._network_views(s, [net])[0]
+            return self._network_records(s, [net])[0]
 
     def delete_network(self, ctx: AuthContext, network_id: str) -> None:
         with self.db.write() as s:
@@ -121,11 +121,11 @@ class NetworksMixin(Base):
                 or net.shared or net.external)
 
     @staticmethod
-    def _subnet_views(s: Session, subnets: list[Subnet]) -> list[dict]:
-        """Views of many subnets, with their network's ``router:external``, in one more query
+    def _subnet_records(s: Session, subnets: list[Subnet]) -> list[SubnetRecord]:
+        """Records of many subnets, with whether their network is external, in one more query
         (external networks are few: all their ids, whatever the number of subnets)."""
         external = set(s.scalars(select(Network.id).where(Network.external.is_(True)))) if subnets else set()
-        return [views.subnet(x, x.network_id in external) for x in subnets]
+        return [SubnetRecord(x, x.network_id in external) for x in subnets]
 
     def get_subnet(self, s: Session, ctx: AuthContext, subnet_id: str) -> Subnet:
         sub = s.get(Subnet, subnet_id) if subnet_id else None
@@ -133,36 +133,36 @@ class NetworksMixin(Base):
             raise not_found(Subnet, subnet_id)
         return sub
 
-    def list_subnets(self, ctx: AuthContext) -> list[dict]:
+    def list_subnets(self, ctx: AuthContext) -> list[SubnetRecord]:
         with self.db.read() as s:
             stmt = select(Subnet)
             if not ctx.is_admin:
                 visible_nets = select(Network.id).where(or_(Network.shared.is_(True), Network.external.is_(True),
                                                             Network.project_id == ctx.project_id))
                 stmt = stmt.where(or_(Subnet.project_id == ctx.project_id, Subnet.network_id.in_(visible_nets)))
-            return self._subnet_views(s, list(s.scalars(stmt)))
+            return self._subnet_records(s, list(s.scalars(stmt)))
 
-    def show_subnet(self, ctx: AuthContext, subnet_id: str) -> dict:
+    def show_subnet(self, ctx: AuthContext, subnet_id: str) -> SubnetRecord:
         with self.db.read() as s:
-            return self._subnet_views(s, [self.get_subnet(s, ctx, subnet_id)])[0]
+            return self._subnet_records(s, [self.get_subnet(s, ctx, subnet_id)])[0]
 
-    def create_subnet(self, ctx: AuthContext, body: dict) -> dict:
-        project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
-        policy.enforce(ctx, "create_subnet", body)
-        net_cidr = ipam.parse_cidr(body["cidr"], body.get("ip_version"))
+    def create_subnet(self, ctx: AuthContext, req: SubnetCreate, authorize: Authorize = allow) -> SubnetRecord:
+        project_id = self.target_project(ctx, req.project_id)
+        authorize(ctx, None)
+        net_cidr = ipam.parse_cidr(req.cidr, req.ip_version)
         cidr = ipam.net_text(net_cidr)
-        if "gateway_ip" in body:
-            gateway = None if body["gateway_ip"] is None else ipam.validate_gateway(net_cidr, body["gateway_ip"])
+        if given(req.gateway_ip):
+            gateway = None if req.gateway_ip is None else ipam.validate_gateway(net_cidr, req.gateway_ip)
         else:
             gateway = ipam.default_gateway(net_cidr)
-        if body.get("allocation_pools"):
-            pools = ipam.validate_pools(net_cidr, body["allocation_pools"], gateway)
+        if req.allocation_pools:
+            pools = ipam.validate_pools(net_cidr, req.allocation_pools, gateway)
         else:
             pools = ipam.default_pools(net_cidr, gateway)
-        dns = _dns(body.get("dns_nameservers") or [])
-        routes = _routes(body.get("host_routes") or [], net_cidr.version)
+        dns = _dns(req.dns_nameservers or [])
+        routes = _routes(req.host_routes or [], net_cidr.version)
         with self.db.write() as s:
-            net = self.get_network(s, ctx, body["network_id"])
+            net = self.get_network(s, ctx, req.network_id)
             if not ctx.is_admin and net.project_id != ctx.project_id:  # a shared or external network
                 raise Forbidden("rule:create_subnet is disallowed by policy", kind="PolicyNotAuthorized")
             self.claim(s, project_id, "subnet")
@@ -170,39 +170,38 @@ class NetworksMixin(Base):
                 if ipam.overlaps(other.cidr, cidr):
                     raise BadRequest(f"Invalid input for operation: Requested subnet with cidr: {cidr} for network: "
                                      f"{net.id} overlaps with another subnet.", kind="InvalidInput")
-            sub = Subnet(project_id=project_id, network_id=net.id, name=body.get("name") or "",
-                         description=body.get("description") or "", ip_version=net_cidr.version, cidr=cidr,
+            sub = Subnet(project_id=project_id, network_id=net.id, name=req.name or "",
+                         description=req.description or "", ip_version=net_cidr.version, cidr=cidr,
                          gateway_ip=gateway, allocation_pools=pools, dns_nameservers=dns, host_routes=routes,
-                         enable_dhcp=body.get("enable_dhcp", True),
-                         ipv6_ra_mode=body.get("ipv6_ra_mode"), ipv6_address_mode=body.get("ipv6_address_mode"),
-                         tags=tags_of(body, "subnets"))
+                         enable_dhcp=req.enable_dhcp, ipv6_ra_mode=req.ipv6_ra_mode,
+                         ipv6_address_mode=req.ipv6_address_mode, tags=tags_of(req.tags, "subnets"))
             s.add(sub)
             touch(net)
             s.flush()
-            return self._subnet_views(s, [sub])[0]
+            return self._subnet_records(s, [sub])[0]
 
-    def update_subnet(self, ctx: AuthContext, subnet_id: str, body: dict) -> dict:
+    def update_subnet(self, ctx: AuthContext, subnet_id: str, changes: SubnetChanges) -> SubnetRecord:
         with self.db.write() as s:
             sub = self.get_owned(s, ctx, Subnet, subnet_id, lock=True)
             net_cidr = ipaddress.ip_network(sub.cidr)
-            if "gateway_ip" in body:
-                gateway = None if body["gateway_ip"] is None else ipam.validate_gateway(net_cidr, body["gateway_ip"])
-                if gateway and ipam.in_pools(gateway, body.get("allocation_pools") or sub.allocation_pools):
+            if given(changes.gateway_ip):
+                gateway = None if changes.gateway_ip is None else ipam.validate_gateway(net_cidr, changes.gateway_ip)
+                if gateway and ipam.in_pools(gateway, changes.allocation_pools or sub.allocation_pools):
                     raise BadRequest(f"Gateway ip {gateway} conflicts with an allocation pool.", kind="InvalidInput")
                 sub.gateway_ip = gateway
-            if "allocation_pools" in body:
-                sub.allocation_pools = ipam.validate_pools(net_cidr, body["allocation_pools"] or [], sub.gateway_ip)
+            if given(changes.allocation_pools):
+                sub.allocation_pools = ipam.validate_pools(net_cidr, changes.allocation_pools or [], sub.gateway_ip)
                 self.address_hints.forget(sub.id)
-            if "dns_nameservers" in body:
-                sub.dns_nameservers = _dns(body["dns_nameservers"] or [])
-            if "host_routes" in body:
-                sub.host_routes = _routes(body["host_routes"] or [], net_cidr.version)
+            if given(changes.dns_nameservers):
+                sub.dns_nameservers = _dns(changes.dns_nameservers or [])
+            if given(changes.host_routes):
+                sub.host_routes = _routes(changes.host_routes or [], net_cidr.version)
             for key in ("name", "description", "enable_dhcp"):
-                if key in body and body[key] is not None:
-                    setattr(sub, key, body[key])
+                if getattr(changes, key) is not None:
+                    setattr(sub, key, getattr(changes, key))
             touch(sub)
             s.flush()
-            return self._subnet_views(s, [sub])[0]
+            return self._subnet_records(s, [sub])[0]
 
     def delete_subnet(self, ctx: AuthContext, subnet_id: str) -> None:
         with self.db.write() as s:

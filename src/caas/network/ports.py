@@ -7,23 +7,24 @@ transactions are serial anyway), and the (subnet, address) unique key is the las
 from __future__ import annotations
 
 import secrets
-from typing import Mapping
+from typing import Iterable
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from caas.errors import BadRequest, Conflict
 from caas.context import AuthContext
-from caas.network import ipam, policy, views
+from caas.network import ipam
 from caas.network.common import Base, not_found, touch
 from caas.network.models import FloatingIP, Network, Port, PortIP, PortSecurityGroup, SecurityGroup, Subnet
+from caas.network.records import Address, PortRecord, ServerPort
+from caas.network.requests import Authorize, PortChanges, PortCreate, allow, given
 from caas.network.tags import tags_of
 
 ROUTER_INTERFACE = "network:router_interface"
 ROUTER_OWNERS = (ROUTER_INTERFACE, "network:router_gateway", "network:floatingip")
-# The list filters that are plain columns of a port (the view shows them unchanged).
-SQL_FILTERS = {"device_id": "device_id", "device_owner": "device_owner", "network_id": "network_id",
-               "project_id": "project_id", "tenant_id": "project_id", "mac_address": "mac_address"}
+# The columns of a port that a list may filter on in its query.
+SQL_FILTERS = ("device_id", "device_owner", "network_id", "project_id", "mac_address")
 MAC_RE_HEX = set("0123456789abcdef")
 
 
@@ -43,27 +44,25 @@ def valid_mac(mac: str) -> str:
 
 
 class PortsMixin(Base):
-    def port_views(self, s: Session, ports: list[Port]) -> list[dict]:
-        """Views of many ports in three queries, whatever their number."""
+    def port_records(self, s: Session, ports: list[Port]) -> list[PortRecord]:
+        """Records of many ports in three queries, whatever their number."""
         ids = [p.id for p in ports]
-        ips: dict[str, list[dict]] = {i: [] for i in ids}
+        ips: dict[str, list[Address]] = {i: [] for i in ids}
         sgs: dict[str, list[str]] = {i: [] for i in ids}
         for chunk in _chunks(ids, 500):
             for pid, sid, addr in s.execute(select(PortIP.port_id, PortIP.subnet_id, PortIP.ip_address)
                                             .where(PortIP.port_id.in_(chunk)).order_by(PortIP.id)):
-                ips[pid].append({"subnet_id": sid, "ip_address": addr})
+                ips[pid].append(Address(sid, addr))
             for pid, gid in s.execute(select(PortSecurityGroup.port_id, PortSecurityGroup.security_group_id)
                                       .where(PortSecurityGroup.port_id.in_(chunk))):
                 sgs[pid].append(gid)
-        return [views.port(p, ips[p.id], sgs[p.id]) for p in ports]
+        return [PortRecord(p, tuple(ips[p.id]), tuple(sgs[p.id])) for p in ports]
 
-    def device_ports(self, device_ids: list[str]) -> dict[str, list[dict]]:
+    def device_ports(self, device_ids: list[str]) -> dict[str, list[ServerPort]]:
         """The ports of many devices (servers), for the compute API's ``addresses`` and
-        ``security_groups``, in a few queries whatever their number: {device_id: [{"id",
-        "mac_address", "network_id", "network_name", "mtu", "fixed_ips": [{"subnet_id", "ip_address",
-        "cidr", "gateway_ip", "dns_nameservers"}], "floating_ips": [address], "security_groups": [name]}]},
+        ``security_groups``, in a few queries whatever their number: {device_id: [ServerPort]},
         ports in creation order."""
-        out: dict[str, list[dict]] = {d: [] for d in device_ids}
+        out: dict[str, list[ServerPort]] = {d: [] for d in device_ids}
         with self.db.read() as s:
             ports: list[Port] = []
             for chunk in _chunks(list(device_ids), 500):
@@ -96,31 +95,24 @@ class PortsMixin(Base):
                                            .where(PortSecurityGroup.port_id.in_(chunk))):
                     groups[pid].append(name)
             for p in ports:
-                out[p.device_id].append({"id": p.id, "mac_address": p.mac_address, "network_id": p.network_id,
-                                         "network_name": net_names.get(p.network_id, ""),
-                                         "mtu": mtus.get(p.network_id, 1500), "fixed_ips": ips[p.id],
-                                         "floating_ips": fips[p.id], "security_groups": groups[p.id]})
+                out[p.device_id].append(ServerPort(p.id, p.mac_address, p.network_id, net_names.get(p.network_id, ""),
+                                                   mtus.get(p.network_id, 1500), tuple(ips[p.id]),
+                                                   tuple(fips[p.id]), tuple(groups[p.id])))
         return out
 
-    def list_ports(self, ctx: AuthContext, network_id: str | None = None, device_id: str | None = None,
-                   where: Mapping[str, list[str]] | None = None) -> list[dict]:
-        """The ports ``ctx`` sees. ``where``: a list's filters (field -> the values it may
-        have); those of ``SQL_FILTERS`` are applied in the query, so that a filtered list does
-        not build the views of every port (the list applies all its filters again)."""
+    def list_ports(self, ctx: AuthContext, where: Iterable[tuple[str, list[str]]] = ()) -> list[PortRecord]:
+        """The ports ``ctx`` sees. ``where``: filters (a column of ``SQL_FILTERS``, the values
+        it may have; all of them hold), applied in the query so that a filtered list does not
+        read every port (the API's list applies all its filters again)."""
         with self.db.read() as s:
             stmt = select(Port)
-            if network_id:
-                stmt = stmt.where(Port.network_id == network_id)
-            if device_id:
-                stmt = stmt.where(Port.device_id == device_id)
-            for field, values in (where or {}).items():
-                column = SQL_FILTERS.get(field)
-                if column is not None and values:
+            for column, values in where:
+                if column in SQL_FILTERS and values:
                     stmt = stmt.where(getattr(Port, column).in_(values))
             if not ctx.is_admin:
                 own_nets = select(Network.id).where(Network.project_id == ctx.project_id)
                 stmt = stmt.where((Port.project_id == ctx.project_id) | Port.network_id.in_(own_nets))
-            return self.port_views(s, list(s.scalars(stmt)))
+            return self.port_records(s, list(s.scalars(stmt)))
 
     def get_port(self, s: Session, ctx: AuthContext, port_id: str, lock: bool = False) -> Port:
         port = s.get(Port, port_id, with_for_update=lock) if port_id else None
@@ -132,9 +124,9 @@ class PortsMixin(Base):
                 raise not_found(Port, port_id)
         return port
 
-    def show_port(self, ctx: AuthContext, port_id: str) -> dict:
+    def show_port(self, ctx: AuthContext, port_id: str) -> PortRecord:
         with self.db.read() as s:
-            return self.port_views(s, [self.get_port(s, ctx, port_id)])[0]
+            return self.port_records(s, [self.get_port(s, ctx, port_id)])[0]
 
     # ---- allocation ----------------------------------------------------------------------
     def allocate_ip(self, s: Session, port: Port, subnet: Subnet, address: str | None = None,
@@ -237,66 +229,66 @@ class PortsMixin(Base):
                 raise not_found(SecurityGroup, gid)
             s.add(PortSecurityGroup(port_id=port.id, security_group_id=gid))
 
-    def make_port(self, s: Session, ctx: AuthContext, net: Network, project_id: str, body: dict,
+    def make_port(self, s: Session, ctx: AuthContext, net: Network, project_id: str, req: PortCreate,
                   claim: bool = True) -> Port:
+        """A new port of ``project_id`` on ``net``, its addresses and security groups."""
         # A shared lock on the network, taken before any subnet lock: a concurrent network
         # delete (which locks the network first) waits or sees the port, never deadlocks.
         s.get(Network, net.id, with_for_update={"read": True})
         if claim:
             self.claim(s, project_id, "port")
-        mac = valid_mac(body["mac_address"]) if body.get("mac_address") else random_mac()
+        mac = valid_mac(req.mac_address) if req.mac_address else random_mac()
         if s.scalar(select(Port.id).where(Port.network_id == net.id, Port.mac_address == mac)):
-            if body.get("mac_address"):
+            if req.mac_address:
                 raise Conflict(f"Unable to complete operation for network {net.id}. The mac address {mac} is in use.",
                                kind="MacAddressInUse")
             mac = random_mac()
-        port = Port(project_id=project_id, network_id=net.id, mac_address=mac, name=body.get("name") or "",
-                    description=body.get("description") or "", admin_state_up=body.get("admin_state_up", True),
-                    device_id=body.get("device_id") or "", device_owner=body.get("device_owner") or "",
-                    host_id=body.get("binding:host_id") or "", vnic_type=body.get("binding:vnic_type") or "normal",
-                    port_security_enabled=body.get("port_security_enabled", net.port_security_enabled),
-                    allowed_address_pairs=body.get("allowed_address_pairs") or [], tags=tags_of(body, "ports"))
+        security = req.port_security_enabled if given(req.port_security_enabled) else net.port_security_enabled
+        port = Port(project_id=project_id, network_id=net.id, mac_address=mac, name=req.name or "",
+                    description=req.description or "", admin_state_up=req.admin_state_up,
+                    device_id=req.device_id or "", device_owner=req.device_owner or "",
+                    host_id=req.host_id or "", vnic_type=req.vnic_type or "normal", port_security_enabled=security,
+                    allowed_address_pairs=req.allowed_address_pairs or [], tags=tags_of(req.tags, "ports"))
         port.status = "ACTIVE" if port.host_id else "DOWN"
         s.add(port)
         s.flush()
-        self._assign_fixed_ips(s, port, body.get("fixed_ips"))
-        self._set_security_groups(s, ctx, port, body.get("security_groups"), new=True)
+        self._assign_fixed_ips(s, port, req.fixed_ips)
+        self._set_security_groups(s, ctx, port, req.security_groups, new=True)
         return port
 
-    def create_port(self, ctx: AuthContext, body: dict) -> dict:
-        project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
+    def create_port(self, ctx: AuthContext, req: PortCreate, authorize: Authorize = allow) -> PortRecord:
+        project_id = self.target_project(ctx, req.project_id)
         with self.db.write() as s:
-            net = self.get_network(s, ctx, body["network_id"])
+            net = self.get_network(s, ctx, req.network_id)
             if not (ctx.is_admin or net.project_id == ctx.project_id or net.shared):
-                raise not_found(Network, body["network_id"])  # an external network takes no tenant ports
-            policy.enforce(ctx, "create_port", body, net.project_id)
-            port = self.make_port(s, ctx, net, project_id, body)
-            return self.port_views(s, [port])[0]
+                raise not_found(Network, req.network_id)  # an external network takes no tenant ports
+            authorize(ctx, net.project_id)
+            port = self.make_port(s, ctx, net, project_id, req)
+            return self.port_records(s, [port])[0]
 
-    def update_port(self, ctx: AuthContext, port_id: str, body: dict) -> dict:
+    def update_port(self, ctx: AuthContext, port_id: str, changes: PortChanges,
+                    authorize: Authorize = allow) -> PortRecord:
         with self.db.write() as s:
             port = self.get_port(s, ctx, port_id, lock=True)
-            policy.enforce(ctx, "update_port", body, s.get(Network, port.network_id).project_id)
-            if "fixed_ips" in body:
-                self._update_fixed_ips(s, port, body["fixed_ips"] or [])
-            if "port_security_enabled" in body:
-                port.port_security_enabled = body["port_security_enabled"]
-            if "security_groups" in body:
-                self._set_security_groups(s, ctx, port, body["security_groups"] or [])
-            elif "port_security_enabled" in body and not port.port_security_enabled:
+            authorize(ctx, s.get(Network, port.network_id).project_id)
+            if given(changes.fixed_ips):
+                self._update_fixed_ips(s, port, changes.fixed_ips or [])
+            if given(changes.port_security_enabled):
+                port.port_security_enabled = changes.port_security_enabled
+            if given(changes.security_groups):
+                self._set_security_groups(s, ctx, port, changes.security_groups or [])
+            elif given(changes.port_security_enabled) and not port.port_security_enabled:
                 s.execute(delete(PortSecurityGroup).where(PortSecurityGroup.port_id == port.id))
-            mapping = {"name": "name", "description": "description", "admin_state_up": "admin_state_up",
-                       "device_id": "device_id", "device_owner": "device_owner", "binding:host_id": "host_id",
-                       "binding:vnic_type": "vnic_type", "allowed_address_pairs": "allowed_address_pairs"}
-            for key, attr in mapping.items():
-                if key in body and body[key] is not None:
-                    setattr(port, attr, body[key])
-            if "mac_address" in body and body["mac_address"]:
-                port.mac_address = valid_mac(body["mac_address"])
+            for attr in ("name", "description", "admin_state_up", "device_id", "device_owner", "host_id", "vnic_type",
+                         "allowed_address_pairs"):
+                if getattr(changes, attr) is not None:
+                    setattr(port, attr, getattr(changes, attr))
+            if changes.mac_address:
+                port.mac_address = valid_mac(changes.mac_address)
             port.status = "ACTIVE" if port.host_id else "DOWN"
             touch(port)
             s.flush()
-            return self.port_views(s, [port])[0]
+            return self.port_records(s, [port])[0]
 
     def _update_fixed_ips(self, s: Session, port: Port, requested: list[dict]) -> None:
         """Make the port's fixed IPs ``requested``, as Neutron does: an address already held

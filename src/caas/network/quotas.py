@@ -36,13 +36,13 @@ class QuotasMixin(Base):
                                  "used": self.used(s, project_id, resource), "reserved": 0}
             return out
 
-    def list_quotas(self, ctx: AuthContext) -> list[dict]:
+    def list_quotas(self, ctx: AuthContext) -> dict[str, dict[str, int]]:
+        """The limits of every project that has a limit of its own: {project id: {resource: limit}}."""
         if not ctx.is_admin:
             raise Forbidden("Only an admin may list quotas.", kind="HTTPForbidden")
         with self.db.read() as s:
             projects = sorted(set(s.scalars(select(NetworkQuota.project_id))))
-            return [{**{r: self.limit(s, p, r) for r in DEFAULT_QUOTAS}, "project_id": p, "tenant_id": p}
-                    for p in projects]
+            return {p: {r: self.limit(s, p, r) for r in DEFAULT_QUOTAS} for p in projects}
 
     def update_quota(self, ctx: AuthContext, project_id: str, limits: dict, check: bool = False) -> dict:
         if not ctx.is_admin:

@@ -10,9 +10,12 @@ from sqlalchemy.orm import Session
 
 from caas.errors import BadRequest, Conflict, NotFound
 from caas.context import AuthContext
-from caas.network import ipam, policy, views
+from caas.network import ipam
 from caas.network.common import Base, not_found, touch
 from caas.network.models import FloatingIP, Network, Port, PortIP, Router, Subnet
+from caas.network.records import Address, Interface, RouterRecord
+from caas.network.requests import (Authorize, FloatingIPChanges, FloatingIPCreate, InterfaceRequest, PortCreate,
+                                   RouterChanges, RouterCreate, allow, given)
 from caas.network.tags import tags_of
 
 INTERFACE = "network:router_interface"
@@ -22,57 +25,57 @@ FLOATING = "network:floatingip"
 
 class RoutersMixin(Base):
     # ---- routers -------------------------------------------------------------------------
-    def _router_views(self, s: Session, routers: list[Router]) -> list[dict]:
+    def _router_records(self, s: Session, routers: list[Router]) -> list[RouterRecord]:
         out = []
         for r in routers:
-            ips = []
+            ips: list[Address] = []
             if r.gateway_port_id:
-                ips = [{"subnet_id": sid, "ip_address": addr} for sid, addr in
+                ips = [Address(sid, addr) for sid, addr in
                        s.execute(select(PortIP.subnet_id, PortIP.ip_address).where(PortIP.port_id == r.gateway_port_id))]
-            out.append(views.router(r, ips))
+            out.append(RouterRecord(r, tuple(ips)))
         return out
 
-    def list_routers(self, ctx: AuthContext) -> list[dict]:
+    def list_routers(self, ctx: AuthContext) -> list[RouterRecord]:
         with self.db.read() as s:
             stmt = select(Router) if ctx.is_admin else select(Router).where(Router.project_id == ctx.project_id)
-            return self._router_views(s, list(s.scalars(stmt)))
+            return self._router_records(s, list(s.scalars(stmt)))
 
-    def show_router(self, ctx: AuthContext, router_id: str) -> dict:
+    def show_router(self, ctx: AuthContext, router_id: str) -> RouterRecord:
         with self.db.read() as s:
-            return self._router_views(s, [self.get_owned(s, ctx, Router, router_id)])[0]
+            return self._router_records(s, [self.get_owned(s, ctx, Router, router_id)])[0]
 
-    def create_router(self, ctx: AuthContext, body: dict) -> dict:
-        project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
-        policy.enforce(ctx, "create_router", body)
+    def create_router(self, ctx: AuthContext, req: RouterCreate, authorize: Authorize = allow) -> RouterRecord:
+        project_id = self.target_project(ctx, req.project_id)
+        authorize(ctx, None)
         with self.db.write() as s:
             self.claim(s, project_id, "router")
-            router = Router(project_id=project_id, name=body.get("name") or "", description=body.get("description") or "",
-                            admin_state_up=body.get("admin_state_up", True),
-                            tags=tags_of(body, "routers"))
+            router = Router(project_id=project_id, name=req.name or "", description=req.description or "",
+                            admin_state_up=req.admin_state_up, tags=tags_of(req.tags, "routers"))
             s.add(router)
             s.flush()
-            if body.get("external_gateway_info"):
-                self._set_gateway(s, ctx, router, body["external_gateway_info"])
-            return self._router_views(s, [router])[0]
+            if req.external_gateway_info:
+                self._set_gateway(s, ctx, router, req.external_gateway_info)
+            return self._router_records(s, [router])[0]
 
-    def update_router(self, ctx: AuthContext, router_id: str, body: dict) -> dict:
+    def update_router(self, ctx: AuthContext, router_id: str, changes: RouterChanges,
+                      authorize: Authorize = allow) -> RouterRecord:
         with self.db.write() as s:
             router = self.get_owned(s, ctx, Router, router_id, lock=True)
-            policy.enforce(ctx, "update_router", body)
-            if "external_gateway_info" in body:
-                info = body["external_gateway_info"]
+            authorize(ctx, None)
+            if given(changes.external_gateway_info):
+                info = changes.external_gateway_info
                 if info and info.get("network_id"):
                     self._set_gateway(s, ctx, router, info)
                 else:
                     self._clear_gateway(s, router)
-            if "routes" in body:
-                router.routes = self._validate_routes(s, router, body["routes"] or [])
+            if given(changes.routes):
+                router.routes = self._validate_routes(s, router, changes.routes or [])
             for key in ("name", "description", "admin_state_up"):
-                if key in body and body[key] is not None:
-                    setattr(router, key, body[key])
+                if getattr(changes, key) is not None:
+                    setattr(router, key, getattr(changes, key))
             touch(router)
             s.flush()
-            return self._router_views(s, [router])[0]
+            return self._router_records(s, [router])[0]
 
     def delete_router(self, ctx: AuthContext, router_id: str) -> None:
         with self.db.write() as s:
@@ -95,8 +98,8 @@ class RoutersMixin(Base):
         if router.gateway_network_id:
             self._clear_gateway(s, router)
         fixed = info.get("external_fixed_ips")
-        port = self.make_port(s, ctx, net, "", {"device_owner": GATEWAY, "device_id": router.id,
-                                                "fixed_ips": fixed or None, "port_security_enabled": False},
+        port = self.make_port(s, ctx, net, "", PortCreate(net.id, device_owner=GATEWAY, device_id=router.id,
+                                                          fixed_ips=fixed or None, port_security_enabled=False),
                               claim=False)
         if not s.scalar(select(PortIP.id).where(PortIP.port_id == port.id)):
             raise BadRequest(f"Bad router request: external network {net.id} has no subnet.", kind="BadRequest")
@@ -134,8 +137,8 @@ class RoutersMixin(Base):
         return out
 
     # ---- interfaces ----------------------------------------------------------------------
-    def add_router_interface(self, ctx: AuthContext, router_id: str, body: dict) -> dict:
-        subnet_id, port_id = body.get("subnet_id"), body.get("port_id")
+    def add_router_interface(self, ctx: AuthContext, router_id: str, req: InterfaceRequest) -> Interface:
+        subnet_id, port_id = req.subnet_id, req.port_id
         if bool(subnet_id) == bool(port_id):
             raise BadRequest("Bad router request: Either subnet_id or port_id must be specified (not both).",
                              kind="BadRequest")
@@ -154,8 +157,9 @@ class RoutersMixin(Base):
                 self._check_attachable(s, router, sub, attached)
                 net = s.get(Network, sub.network_id)
                 port = self.make_port(s, ctx, net, router.project_id,
-                                      {"device_owner": INTERFACE, "device_id": router.id, "port_security_enabled": False,
-                                       "fixed_ips": [{"subnet_id": sub.id, "ip_address": sub.gateway_ip}]},
+                                      PortCreate(net.id, device_owner=INTERFACE, device_id=router.id,
+                                                 port_security_enabled=False,
+                                                 fixed_ips=[{"subnet_id": sub.id, "ip_address": sub.gateway_ip}]),
                                       claim=False)
             else:
                 port = self.get_port(s, ctx, port_id)
@@ -182,8 +186,8 @@ class RoutersMixin(Base):
                 raise BadRequest(f"Bad router request: Cidr {sub.cidr} of subnet {sub.id} overlaps with cidr "
                                  f"{other_sub.cidr} of subnet {other_sub.id}.", kind="BadRequest")
 
-    def remove_router_interface(self, ctx: AuthContext, router_id: str, body: dict) -> dict:
-        subnet_id, port_id = body.get("subnet_id"), body.get("port_id")
+    def remove_router_interface(self, ctx: AuthContext, router_id: str, req: InterfaceRequest) -> Interface:
+        subnet_id, port_id = req.subnet_id, req.port_id
         if not subnet_id and not port_id:
             raise BadRequest("Bad router request: Either subnet_id or port_id must be specified.", kind="BadRequest")
         with self.db.write() as s:
@@ -228,37 +232,36 @@ class RoutersMixin(Base):
                                                          FloatingIP.port_id.in_(subnet_ports))))
 
     # ---- floating IPs --------------------------------------------------------------------
-    def list_floating_ips(self, ctx: AuthContext) -> list[dict]:
+    def list_floating_ips(self, ctx: AuthContext) -> list[FloatingIP]:
         with self.db.read() as s:
             stmt = select(FloatingIP) if ctx.is_admin else select(FloatingIP).where(FloatingIP.project_id == ctx.project_id)
-            return [views.floating_ip(f) for f in s.scalars(stmt)]
+            return list(s.scalars(stmt))
 
-    def show_floating_ip(self, ctx: AuthContext, fip_id: str) -> dict:
+    def show_floating_ip(self, ctx: AuthContext, fip_id: str) -> FloatingIP:
         with self.db.read() as s:
-            return views.floating_ip(self.get_owned(s, ctx, FloatingIP, fip_id))
+            return self.get_owned(s, ctx, FloatingIP, fip_id)
 
-    def create_floating_ip(self, ctx: AuthContext, body: dict) -> dict:
-        project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
-        policy.enforce(ctx, "create_floatingip", body)
+    def create_floating_ip(self, ctx: AuthContext, req: FloatingIPCreate, authorize: Authorize = allow) -> FloatingIP:
+        project_id = self.target_project(ctx, req.project_id)
+        authorize(ctx, None)
         with self.db.write() as s:
-            net = s.get(Network, body["floating_network_id"])
+            net = s.get(Network, req.floating_network_id)
             # another project's private network is not found, as in a list: never "not external"
             hidden = net is not None and not (net.external or net.shared or ctx.is_admin or net.project_id == ctx.project_id)
             if net is None or hidden:
-                raise not_found(Network, body["floating_network_id"])
+                raise not_found(Network, req.floating_network_id)
             if not net.external:
                 raise BadRequest(f"Bad floatingip request: Network {net.id} is not a valid external network.",
                                  kind="BadRequest")
             self.claim(s, project_id, "floatingip")
             fixed = None
-            if body.get("subnet_id") or body.get("floating_ip_address"):
-                fixed = [{k: v for k, v in (("subnet_id", body.get("subnet_id")),
-                                            ("ip_address", body.get("floating_ip_address"))) if v}]
+            if req.subnet_id or req.floating_ip_address:
+                fixed = [{k: v for k, v in (("subnet_id", req.subnet_id), ("ip_address", req.floating_ip_address)) if v}]
             fip = FloatingIP(project_id=project_id, floating_network_id=net.id, floating_subnet_id="",
-                             floating_ip_address="", description=body.get("description") or "",
-                             tags=tags_of(body, "floatingips"))
-            port = self.make_port(s, ctx, net, "", {"device_owner": FLOATING, "device_id": fip.id or "",
-                                                    "fixed_ips": fixed, "port_security_enabled": False}, claim=False)
+                             floating_ip_address="", description=req.description or "",
+                             tags=tags_of(req.tags, "floatingips"))
+            port = self.make_port(s, ctx, net, "", PortCreate(net.id, device_owner=FLOATING, device_id=fip.id or "",
+                                                              fixed_ips=fixed, port_security_enabled=False), claim=False)
             ip = s.scalar(select(PortIP).where(PortIP.port_id == port.id))
             if ip is None:
                 raise BadRequest(f"Bad floatingip request: external network {net.id} has no subnet.", kind="BadRequest")
@@ -266,25 +269,25 @@ class RoutersMixin(Base):
             s.add(fip)
             s.flush()
             port.device_id = fip.id
-            if body.get("port_id"):
-                self._associate(s, ctx, fip, body["port_id"], body.get("fixed_ip_address"))
+            if req.port_id:
+                self._associate(s, ctx, fip, req.port_id, req.fixed_ip_address)
             s.flush()
-            return views.floating_ip(fip)
+            return fip
 
-    def update_floating_ip(self, ctx: AuthContext, fip_id: str, body: dict) -> dict:
+    def update_floating_ip(self, ctx: AuthContext, fip_id: str, changes: FloatingIPChanges) -> FloatingIP:
         with self.db.write() as s:
             fip = self.get_owned(s, ctx, FloatingIP, fip_id, lock=True)
-            if "port_id" in body:
-                if body["port_id"]:
-                    self._associate(s, ctx, fip, body["port_id"], body.get("fixed_ip_address"))
+            if given(changes.port_id):
+                if changes.port_id:
+                    self._associate(s, ctx, fip, changes.port_id, changes.fixed_ip_address)
                 else:
                     fip.port_id = fip.fixed_ip_address = fip.router_id = None
                     fip.status = "DOWN"
-            if "description" in body and body["description"] is not None:
-                fip.description = body["description"]
+            if changes.description is not None:
+                fip.description = changes.description
             touch(fip)
             s.flush()
-            return views.floating_ip(fip)
+            return fip
 
     def delete_floating_ip(self, ctx: AuthContext, fip_id: str) -> None:
         with self.db.write() as s:
@@ -330,8 +333,5 @@ class RoutersMixin(Base):
         fip.port_id, fip.fixed_ip_address, fip.router_id, fip.status = port.id, chosen.ip_address, router_id, "ACTIVE"
 
 
-def _interface_info(router: Router, port: Port, subs: list[Subnet]) -> dict:
-    """Neutron's answer to add/remove_router_interface: ``subnet_id`` is the first of ``subs``."""
-    return {"id": router.id, "tenant_id": router.project_id, "project_id": router.project_id,
-            "port_id": port.id, "network_id": port.network_id,
-            "subnet_id": subs[0].id if subs else None, "subnet_ids": [sub.id for sub in subs]}
+def _interface_info(router: Router, port: Port, subs: list[Subnet]) -> Interface:
+    return Interface(router.id, router.project_id, port.id, port.network_id, tuple(sub.id for sub in subs))

@@ -12,9 +12,11 @@ from sqlalchemy.orm import Session
 from caas.errors import BadRequest, Conflict
 from caas.ipproto import ICMP_PROTOCOLS, PORT_PROTOCOLS, PROTOCOLS
 from caas.context import AuthContext
-from caas.network import ipam, views
+from caas.network import ipam
 from caas.network.common import Base, touch
 from caas.network.models import DefaultSecurityGroup, PortSecurityGroup, SecurityGroup, SecurityGroupRule
+from caas.network.records import GroupRecord
+from caas.network.requests import GroupChanges, GroupCreate, RuleChanges, RuleCreate
 from caas.network.tags import tags_of
 from caas.numbers import decimal
 
@@ -92,55 +94,55 @@ class SecurityGroupsMixin(Base):
                 self.default_security_group(s, project_id)
         self._default_sg_known.add(project_id)
 
-    def _group_views(self, s: Session, groups: list[SecurityGroup]) -> list[dict]:
+    def _group_records(self, s: Session, groups: list[SecurityGroup]) -> list[GroupRecord]:
+        """Records of many groups, with their rules, in one more query."""
         ids = [g.id for g in groups]
         rules: dict[str, list] = {i: [] for i in ids}
         if ids:
             for r in s.scalars(select(SecurityGroupRule).where(SecurityGroupRule.security_group_id.in_(ids))):
                 rules[r.security_group_id].append(r)
-        return [views.security_group(g, rules[g.id]) for g in groups]
+        return [GroupRecord(g, tuple(rules[g.id])) for g in groups]
 
-    def list_security_groups(self, ctx: AuthContext) -> list[dict]:
+    def list_security_groups(self, ctx: AuthContext) -> list[GroupRecord]:
         with self.db.read() as s:
             stmt = select(SecurityGroup)
             if not ctx.is_admin:
                 stmt = stmt.where(SecurityGroup.project_id == ctx.project_id)
-            return self._group_views(s, list(s.scalars(stmt)))
+            return self._group_records(s, list(s.scalars(stmt)))
 
-    def show_security_group(self, ctx: AuthContext, group_id: str) -> dict:
+    def show_security_group(self, ctx: AuthContext, group_id: str) -> GroupRecord:
         with self.db.read() as s:
-            return self._group_views(s, [self.get_owned(s, ctx, SecurityGroup, group_id)])[0]
+            return self._group_records(s, [self.get_owned(s, ctx, SecurityGroup, group_id)])[0]
 
-    def create_security_group(self, ctx: AuthContext, body: dict) -> dict:
-        project_id = self.target_project(ctx, body.get("project_id") or body.get("tenant_id"))
-        if body.get("name") == "default":
+    def create_security_group(self, ctx: AuthContext, req: GroupCreate) -> GroupRecord:
+        project_id = self.target_project(ctx, req.project_id)
+        if req.name == "default":
             raise Conflict("Default security group already exists.", kind="SecurityGroupDefaultAlreadyExists")
         with self.db.write() as s:
             self.default_security_group(s, project_id)
             self.claim(s, project_id, "security_group")
-            group = SecurityGroup(project_id=project_id, name=body.get("name") or "",
-                                  description=body.get("description") or "", stateful=body.get("stateful", True),
-                                  tags=tags_of(body, "security-groups"))
+            group = SecurityGroup(project_id=project_id, name=req.name or "", description=req.description or "",
+                                  stateful=req.stateful, tags=tags_of(req.tags, "security-groups"))
             s.add(group)
             s.flush()
             for ethertype in ("IPv4", "IPv6"):
                 s.add(SecurityGroupRule(project_id=project_id, security_group_id=group.id, direction="egress",
                                         ethertype=ethertype))
             s.flush()
-            return self._group_views(s, [group])[0]
+            return self._group_records(s, [group])[0]
 
-    def update_security_group(self, ctx: AuthContext, group_id: str, body: dict) -> dict:
+    def update_security_group(self, ctx: AuthContext, group_id: str, changes: GroupChanges) -> GroupRecord:
         with self.db.write() as s:
             group = self.get_owned(s, ctx, SecurityGroup, group_id)
-            if group.name == "default" and body.get("name") not in (None, "default"):
+            if group.name == "default" and changes.name not in (None, "default"):
                 raise Conflict("Renaming the default security group is not allowed.",
                                kind="SecurityGroupCannotUpdateDefault")
             for key in ("name", "description", "stateful"):
-                if key in body and body[key] is not None:
-                    setattr(group, key, body[key])
+                if getattr(changes, key) is not None:
+                    setattr(group, key, getattr(changes, key))
             touch(group)
             s.flush()
-            return self._group_views(s, [group])[0]
+            return self._group_records(s, [group])[0]
 
     def delete_security_group(self, ctx: AuthContext, group_id: str) -> None:
         with self.db.write() as s:
@@ -155,25 +157,25 @@ class SecurityGroupsMixin(Base):
             self._default_sg_known.discard(group.project_id)
 
     # ---- rules ---------------------------------------------------------------------------
-    def list_security_group_rules(self, ctx: AuthContext) -> list[dict]:
+    def list_security_group_rules(self, ctx: AuthContext) -> list[SecurityGroupRule]:
         with self.db.read() as s:
             stmt = select(SecurityGroupRule)
             if not ctx.is_admin:
                 stmt = stmt.where(SecurityGroupRule.project_id == ctx.project_id)
-            return [views.rule(r) for r in s.scalars(stmt)]
+            return list(s.scalars(stmt))
 
-    def show_security_group_rule(self, ctx: AuthContext, rule_id: str) -> dict:
+    def show_security_group_rule(self, ctx: AuthContext, rule_id: str) -> SecurityGroupRule:
         with self.db.read() as s:
-            return views.rule(self.get_owned(s, ctx, SecurityGroupRule, rule_id))
+            return self.get_owned(s, ctx, SecurityGroupRule, rule_id)
 
-    def create_security_group_rule(self, ctx: AuthContext, body: dict) -> dict:
-        direction = body["direction"]
-        ethertype = body.get("ethertype") or "IPv4"
-        protocol = normalize_protocol(body.get("protocol"))
+    def create_security_group_rule(self, ctx: AuthContext, req: RuleCreate) -> SecurityGroupRule:
+        direction = req.direction
+        ethertype = req.ethertype or "IPv4"
+        protocol = normalize_protocol(req.protocol)
         if protocol in ("icmp", "1") and ethertype == "IPv6":
             protocol = "ipv6-icmp"
-        low, high = validate_ports(protocol, body.get("port_range_min"), body.get("port_range_max"))
-        prefix = body.get("remote_ip_prefix")
+        low, high = validate_ports(protocol, req.port_range_min, req.port_range_max)
+        prefix = req.remote_ip_prefix
         if prefix is not None:
             try:
                 net = ipaddress.ip_network(prefix, strict=False)
@@ -184,37 +186,37 @@ class SecurityGroupsMixin(Base):
                 raise BadRequest(f"Conflicting value ethertype {ethertype} for CIDR {prefix}",
                                  kind="SecurityGroupRuleParameterConflict")
             prefix = ipam.net_text(net)
-        if prefix is not None and body.get("remote_group_id"):
+        if prefix is not None and req.remote_group_id:
             raise BadRequest("Only remote_ip_prefix or remote_group_id may be provided.",
                              kind="SecurityGroupRemoteGroupAndRemoteIpPrefix")
         with self.db.write() as s:
-            group = self.get_owned(s, ctx, SecurityGroup, body["security_group_id"])
-            if body.get("remote_group_id"):
-                self.get_owned(s, ctx, SecurityGroup, body["remote_group_id"])
+            group = self.get_owned(s, ctx, SecurityGroup, req.security_group_id)
+            if req.remote_group_id:
+                self.get_owned(s, ctx, SecurityGroup, req.remote_group_id)
             project_id = group.project_id
             self.claim(s, project_id, "security_group_rule")
             values = dict(direction=direction, ethertype=ethertype, protocol=protocol, port_range_min=low,
-                          port_range_max=high, remote_ip_prefix=prefix, remote_group_id=body.get("remote_group_id"))
+                          port_range_max=high, remote_ip_prefix=prefix, remote_group_id=req.remote_group_id)
             for existing in s.scalars(select(SecurityGroupRule).where(SecurityGroupRule.security_group_id == group.id)):
                 if all(getattr(existing, k) == v for k, v in values.items()):
                     raise Conflict(f"Security group rule already exists. Rule id is {existing.id}.",
                                    kind="SecurityGroupRuleExists")
             rule = SecurityGroupRule(project_id=project_id, security_group_id=group.id,
-                                     description=body.get("description") or "", **values)
+                                     description=req.description or "", **values)
             s.add(rule)
             touch(group)
             s.flush()
-            return views.rule(rule)
+            return rule
 
-    def update_security_group_rule(self, ctx: AuthContext, rule_id: str, body: dict) -> dict:
+    def update_security_group_rule(self, ctx: AuthContext, rule_id: str, changes: RuleChanges) -> SecurityGroupRule:
         """Only the description of a rule changes; its match is immutable, as in Neutron."""
         with self.db.write() as s:
             rule = self.get_owned(s, ctx, SecurityGroupRule, rule_id, lock=True)
-            if body.get("description") is not None:
-                rule.description = body["description"]
+            if changes.description is not None:
+                rule.description = changes.description
             touch(rule)
             s.flush()
-            return views.rule(rule)
+            return rule
 
     def delete_security_group_rule(self, ctx: AuthContext, rule_id: str) -> None:
         with self.db.write() as s:

@@ -63,9 +63,9 @@ def normalize(tags: Any, collection: str) -> list[str]:
     return out
 
 
-def tags_of(body: dict, collection: str) -> list[str]:
-    """The tags a create body asks for (none when it has no ``tags``)."""
-    return normalize(body["tags"], collection) if "tags" in body else []
+def tags_of(tags: list | None, collection: str) -> list[str]:
+    """The tags a create asks for (none when it gives none)."""
+    return normalize(tags, collection) if tags is not None else []
 
 
 def _tag_not_found(tag: str) -> NotFound:

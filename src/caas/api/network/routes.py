@@ -1,6 +1,8 @@
 """Network v2.0's routes as one table (``ROUTES``) of module-level handlers: discovery and
 extensions, the CRUD nouns (declared once each in ``NOUNS``), their tags, router interfaces and
-quotas. Handlers reach the network service through ``call.services`` (the cloud)."""
+quotas. Handlers reach the network service through ``call.services`` (the cloud): they turn a
+body into the service's typed request (``schemas``), hand it Neutron's policy check
+(``policy``) and render what it returns (``views``)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from caas.api.framework import Call, Endpoint, empty, json_response, wrapped
-from caas.api.network import extensions, listing
+from caas.api.network import extensions, listing, policy, views
 from caas.api.network import schemas as S
 from caas.errors import BadRequest, Forbidden, NotFound
+from caas.network import requests as R
 from caas.network.service import NetworkService as N
 from caas.network.tags import TAGGABLE
 
@@ -24,14 +27,18 @@ RESOURCES = ["networks", "subnets", "ports", "routers", "floatingips", "security
 
 @dataclass(frozen=True)
 class Noun:
-    """One CRUD noun of Neutron: its collection path, body key, request models, and the
-    NetworkService methods behind its five routes. ``sql_filters``: ``list`` also takes the
-    list's filters (``where``), to skip in its query what the list would drop."""
+    """One CRUD noun of Neutron: its collection path, body key, request models (the body's
+    and the service's), its view, and the NetworkService methods behind its five routes.
+    ``sql_filters``: ``list`` also takes the list's filters (``where``), to skip in its query
+    what the list would drop."""
 
     collection: str
     key: str
     create_model: type[BaseModel]
     update_model: type[BaseModel]
+    create_request: type
+    update_request: type
+    view: Callable
     list: Callable
     show: Callable
     create: Callable
@@ -41,23 +48,27 @@ class Noun:
 
 
 NOUNS = [
-    Noun("networks", "network", S.NetworkCreate, S.NetworkUpdate, N.list_networks, N.show_network,
-         N.create_network, N.update_network, N.delete_network),
-    Noun("subnets", "subnet", S.SubnetCreate, S.SubnetUpdate, N.list_subnets, N.show_subnet,
-         N.create_subnet, N.update_subnet, N.delete_subnet),
-    Noun("ports", "port", S.PortCreate, S.PortUpdate, N.list_ports, N.show_port, N.create_port, N.update_port,
-         N.delete_port, sql_filters=True),
-    Noun("routers", "router", S.RouterCreate, S.RouterUpdate, N.list_routers, N.show_router,
-         N.create_router, N.update_router, N.delete_router),
-    Noun("floatingips", "floatingip", S.FloatingIPCreate, S.FloatingIPUpdate, N.list_floating_ips,
-         N.show_floating_ip, N.create_floating_ip, N.update_floating_ip, N.delete_floating_ip),
-    Noun("security-groups", "security_group", S.SecurityGroupCreate, S.SecurityGroupUpdate,
-         N.list_security_groups, N.show_security_group, N.create_security_group, N.update_security_group,
-         N.delete_security_group),
-    Noun("security-group-rules", "security_group_rule", S.RuleCreate, S.RuleUpdate, N.list_security_group_rules,
-         N.show_security_group_rule, N.create_security_group_rule, N.update_security_group_rule,
-         N.delete_security_group_rule),
+    Noun("networks", "network", S.NetworkCreate, S.NetworkUpdate, R.NetworkCreate, R.NetworkChanges, views.network,
+         N.list_networks, N.show_network, N.create_network, N.update_network, N.delete_network),
+    Noun("subnets", "subnet", S.SubnetCreate, S.SubnetUpdate, R.SubnetCreate, R.SubnetChanges, views.subnet,
+         N.list_subnets, N.show_subnet, N.create_subnet, N.update_subnet, N.delete_subnet),
+    Noun("ports", "port", S.PortCreate, S.PortUpdate, R.PortCreate, R.PortChanges, views.port,
+         N.list_ports, N.show_port, N.create_port, N.update_port, N.delete_port, sql_filters=True),
+    Noun("routers", "router", S.RouterCreate, S.RouterUpdate, R.RouterCreate, R.RouterChanges, views.router,
+         N.list_routers, N.show_router, N.create_router, N.update_router, N.delete_router),
+    Noun("floatingips", "floatingip", S.FloatingIPCreate, S.FloatingIPUpdate, R.FloatingIPCreate,
+         R.FloatingIPChanges, views.floating_ip, N.list_floating_ips, N.show_floating_ip, N.create_floating_ip,
+         N.update_floating_ip, N.delete_floating_ip),
+    Noun("security-groups", "security_group", S.SecurityGroupCreate, S.SecurityGroupUpdate, R.GroupCreate,
+         R.GroupChanges, views.security_group, N.list_security_groups, N.show_security_group,
+         N.create_security_group, N.update_security_group, N.delete_security_group),
+    Noun("security-group-rules", "security_group_rule", S.RuleCreate, S.RuleUpdate, R.RuleCreate, R.RuleChanges,
+         views.rule, N.list_security_group_rules, N.show_security_group_rule, N.create_security_group_rule,
+         N.update_security_group_rule, N.delete_security_group_rule),
 ]
+# The port list's filters that its query applies too: Neutron's name -> the port's column.
+PORT_FILTERS = {"device_id": "device_id", "device_owner": "device_owner", "network_id": "network_id",
+                "project_id": "project_id", "tenant_id": "project_id", "mac_address": "mac_address"}
 
 
 def auth(call: Call):
@@ -112,22 +123,37 @@ def show_extension(call: Call) -> Response:
 def list_items(call: Call, noun: Noun) -> Response:
     ctx = auth(call)
     net, q = call.services.network, call.query
-    items = noun.list(net, ctx, where={k: q.getlist(k) for k in q.keys()}) if noun.sql_filters else noun.list(net, ctx)
+    if noun.sql_filters:
+        where = [(PORT_FILTERS[k], q.getlist(k)) for k in dict.fromkeys(q.keys()) if k in PORT_FILTERS]
+        records = noun.list(net, ctx, where=where)
+    else:
+        records = noun.list(net, ctx)
+    items = [noun.view(r) for r in records]
     return json_response(listing.apply(items, q, f"{v2(call)}/{noun.collection}", noun.collection.replace("-", "_")))
 
 
+def _checked(action: str, model: BaseModel) -> dict:
+    """The service's ``authorize`` argument for ``action`` when Neutron's policy has rules for
+    it (none otherwise)."""
+    return {"authorize": policy.checker(action, S.fields(model))} if action in policy.RULES else {}
+
+
 def create_item(call: Call, noun: Noun) -> Response:
-    body = S.fields(getattr(call.parse(wrapped(noun.key, noun.create_model)), noun.key))
-    return one(noun.key, noun.create(call.services.network, auth(call), body), call, status=201)
+    model = getattr(call.parse(wrapped(noun.key, noun.create_model)), noun.key)
+    record = noun.create(call.services.network, auth(call), S.request(model, noun.create_request),
+                         **_checked(f"create_{noun.key}", model))
+    return one(noun.key, noun.view(record), call, status=201)
 
 
 def show_item(call: Call, noun: Noun) -> Response:
-    return one(noun.key, noun.show(call.services.network, auth(call), call.params["id"]), call)
+    return one(noun.key, noun.view(noun.show(call.services.network, auth(call), call.params["id"])), call)
 
 
 def update_item(call: Call, noun: Noun) -> Response:
-    body = S.fields(getattr(call.parse(wrapped(noun.key, noun.update_model)), noun.key))
-    return one(noun.key, noun.update(call.services.network, auth(call), call.params["id"], body), call)
+    model = getattr(call.parse(wrapped(noun.key, noun.update_model)), noun.key)
+    record = noun.update(call.services.network, auth(call), call.params["id"], S.request(model, noun.update_request),
+                         **_checked(f"update_{noun.key}", model))
+    return one(noun.key, noun.view(record), call)
 
 
 def delete_item(call: Call, noun: Noun) -> Response:
@@ -172,13 +198,14 @@ def remove_tag(call: Call, collection: str) -> Response:
 
 # ---- router interfaces ---------------------------------------------------------------------
 def add_interface(call: Call) -> Response:
-    body = S.fields(call.parse(S.RouterInterface))
-    return json_response(call.services.network.add_router_interface(auth(call), call.params["id"], body))
+    req = S.request(call.parse(S.RouterInterface), R.InterfaceRequest)
+    return json_response(views.interface(call.services.network.add_router_interface(auth(call), call.params["id"], req)))
 
 
 def remove_interface(call: Call) -> Response:
-    body = S.fields(call.parse(S.RouterInterface))
-    return json_response(call.services.network.remove_router_interface(auth(call), call.params["id"], body))
+    req = S.request(call.parse(S.RouterInterface), R.InterfaceRequest)
+    interface = call.services.network.remove_router_interface(auth(call), call.params["id"], req)
+    return json_response(views.interface(interface))
 
 
 # ---- quotas --------------------------------------------------------------------------------
@@ -191,7 +218,7 @@ def _project(call: Call) -> str:
 
 
 def list_quotas(call: Call) -> Response:
-    return json_response({"quotas": call.services.network.list_quotas(auth(call))})
+    return json_response({"quotas": views.quotas(call.services.network.list_quotas(auth(call)))})
 
 
 def show_quota(call: Call) -> Response:

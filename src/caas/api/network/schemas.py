@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional
+import dataclasses
+from typing import Annotated, Any, Literal, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
@@ -224,3 +225,18 @@ class TagList(Model):
 def fields(model: BaseModel) -> dict[str, Any]:
     """What the client sent, under Neutron's attribute names (``router:external``, ...)."""
     return model.model_dump(exclude_unset=True, by_alias=True)
+
+
+R = TypeVar("R")
+
+
+def request(model: BaseModel, cls: type[R]) -> R:
+    """The network service's typed request ``cls`` (``caas.network.requests``) for what the
+    client sent: under domain names (the models' field names), a create's ``tenant_id`` as its
+    ``project_id``, without the attributes that only policy reads or that caas accepts and ignores.
+    A field the client did not send keeps the request's default (not given)."""
+    sent = model.model_dump(exclude_unset=True)
+    if "project_id" in sent or "tenant_id" in sent:
+        sent["project_id"] = sent.get("project_id") or sent.get("tenant_id")
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in sent.items() if k in names})

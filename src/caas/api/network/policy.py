@@ -8,6 +8,10 @@ Neutron's sense of "set" is kept: on a create an attribute counts when it is giv
 from its default (``"shared": false`` is no request for anything), on an update whenever it is
 given; a key inside a dict or a list of dicts (``fixed_ips``' ``ip_address``) counts when any
 item has it. A refusal is Neutron's 403 ``PolicyNotAuthorized`` naming the rules.
+
+The rules name Neutron's attributes, so they are checked here, on the body as the client sent
+it; the service calls the check (``checker``) where Neutron's would run: after the project a
+create goes to is settled, and once the network concerned, whose owner some rules name, is found.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from caas.errors import Forbidden
 from caas.context import AuthContext
+from caas.network.requests import Authorize
 
 ADMIN = "admin"                # rule:context_is_admin
 NET_OWNER = "network owner"    # admin, or a member of the project that owns the network
@@ -80,3 +85,9 @@ def _may(ctx: AuthContext, who: str, value: Any, network_owner: str | None) -> b
     if who == NETWORK_DEVICE and not (isinstance(value, str) and value.startswith("network:")):
         return True
     return who != ADMIN and network_owner is not None and network_owner == ctx.project_id
+
+
+def checker(action: str, body: dict) -> Authorize:
+    """The check of ``body`` (a request as the client sent it, under Neutron's names) for
+    ``action``, that the service calls where it decides (once it knows the network's owner)."""
+    return lambda ctx, network_owner=None: enforce(ctx, action, body, network_owner)
