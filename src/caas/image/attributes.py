@@ -1,14 +1,16 @@
 """The image's attributes as Glance defines them: the formats, visibilities and statuses, which
-attributes a client may write, and ``check_core``/``check_property``, which hold any value to
-them (BadRequest otherwise) before it reaches the database. (The JSON schemas Image v2 serves
-at ``/v2/schemas/image`` describe the same attributes; they are the HTTP layer's.)"""
+attributes a client may write, and ``check_core``/``check_property``/``check_name``, which hold
+any value to them (BadRequest, or Forbidden for a name no client may set) before it reaches the
+database. The API checks a new image's attributes with them, the service a change's. (The
+JSON schemas Image v2 serves at ``/v2/schemas/image`` describe the same attributes; they are
+the HTTP layer's.)"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from caas.errors import BadRequest
+from caas.errors import BadRequest, Forbidden
 
 DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
 CONTAINER_FORMATS = ("ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed")
@@ -83,6 +85,16 @@ def check_id(value: Any) -> str:
     if not isinstance(value, str) or not re.match(ID_PATTERN, value):
         raise _fail("id", "must be a UUID such as 0f9d8e7c-6b5a-4a3b-9c2d-1e0f9a8b7c6d")
     return value.lower()
+
+
+def check_name(name: Any) -> None:
+    """An attribute a client may name: a string that is not read-only or reserved (403)."""
+    if not isinstance(name, str):
+        raise BadRequest("Attribute names must be strings.")
+    if name in READ_ONLY:
+        raise Forbidden(f"Attribute '{name}' is read-only.")
+    if name in RESERVED or name.startswith(RESERVED_PREFIX):
+        raise Forbidden(f"Attribute '{name}' is reserved.")
 
 
 def check_property(key: str, value: Any) -> None:

@@ -2,8 +2,9 @@
 
 Pure Python over the database and the file store; every call takes the caller's
 ``AuthContext`` and checks policy first. An image the caller may not see is NotFound (never
-Forbidden), as in Glance. Attributes arrive in Glance's shapes (the flat image object, JSON-patch
-changes) and are checked against ``caas.image.attributes`` here, so every caller gets the same rules.
+Forbidden), as in Glance. A new image arrives as a ``NewImage`` whose attributes the API has
+checked against ``caas.image.attributes``; changes arrive as JSON-patch operations (``Change``)
+whose values are checked here against the same rules.
 
 Data: ``upload`` claims the image (``queued`` -> ``saving``, one conditional UPDATE, so two
 uploads never both win), streams the blocks to the store without a transaction open, then
@@ -70,6 +71,27 @@ class Change:
     index: str | None = None  # "/tags/<index>": a position in the tag list, or "-" (the end)
 
 
+@dataclass(frozen=True)
+class NewImage:
+    """An image to create, its attributes valid by Glance's schema (``caas.image.attributes``).
+    ``id``: None for a new one; ``owner``: the caller's project unless ``owner_given`` (an owner
+    may be given as null); ``tags`` distinct; ``properties``: the free-form string properties."""
+
+    id: str | None = None
+    name: str | None = None
+    owner: str | None = None
+    owner_given: bool = False
+    visibility: str = "shared"
+    protected: bool = False
+    os_hidden: bool = False
+    min_ram: int = 0
+    min_disk: int = 0
+    disk_format: str | None = None
+    container_format: str | None = None
+    tags: tuple[str, ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()
+
+
 def read_os_release() -> dict[str, str]:
     for path in OS_RELEASE:
         try:
@@ -125,42 +147,25 @@ class ImageService:
         elif visibility == "community":
             policy.enforce(ctx, "communitize_image", {"owner": owner})
 
-    @staticmethod
-    def _check_name(name: Any) -> None:
-        if not isinstance(name, str):
-            raise BadRequest("Attribute names must be strings.")
-        if name in S.READ_ONLY:
-            raise Forbidden(f"Attribute '{name}' is read-only.")
-        if name in S.RESERVED or name.startswith(S.RESERVED_PREFIX):
-            raise Forbidden(f"Attribute '{name}' is reserved.")
-
     # ---- images --------------------------------------------------------------------------
-    def create_image(self, ctx: AuthContext, attrs: dict) -> Image:
-        """Create a ``queued`` image from Glance's flat image object: core attributes, and any
-        other key as a string property."""
-        if not isinstance(attrs, dict):
-            raise BadRequest("The request body must be a JSON object.")
-        attrs = dict(attrs)
-        new_id = S.check_id(attrs.pop("id")) if "id" in attrs else image_id()
-        core = {key: S.check_core(key, attrs.pop(key)) for key in S.WRITABLE if key in attrs}
-        for key, value in attrs.items():
-            self._check_name(key)
-            S.check_property(key, value)
-        if len(attrs) > PROPERTY_QUOTA:
+    def create_image(self, ctx: AuthContext, new: NewImage) -> Image:
+        """Create a ``queued`` image: within the quotas of properties and tags (413), where the
+        policy lets the caller own it and give it its visibility."""
+        if len(new.properties) > PROPERTY_QUOTA:
             raise PayloadTooLarge(f"An image may have at most {PROPERTY_QUOTA} properties.")
-        tags = core.pop("tags", [])
-        if len(tags) > TAG_QUOTA:
+        if len(new.tags) > TAG_QUOTA:
             raise PayloadTooLarge(f"An image may have at most {TAG_QUOTA} tags.")
-        owner = core.pop("owner") if "owner" in core else ctx.project_id
-        visibility = core.pop("visibility", "shared")
+        owner = new.owner if new.owner_given else ctx.project_id
         policy.enforce(ctx, "add_image", {"owner": owner})
-        self._check_visibility_change(ctx, visibility, owner)
+        self._check_visibility_change(ctx, new.visibility, owner)
+        new_id = new.id or image_id()
         now = utcnow()
-        image = Image(id=new_id, owner=owner, visibility=visibility, status="queued", created_at=now,
-                      updated_at=now, protected=core.pop("protected", False), os_hidden=core.pop("os_hidden", False),
-                      min_ram=core.pop("min_ram", 0), min_disk=core.pop("min_disk", 0), **core)
-        image.properties = [ImageProperty(name=k, value=v) for k, v in attrs.items()]
-        image.tags = [ImageTag(value=t) for t in tags]
+        image = Image(id=new_id, owner=owner, visibility=new.visibility, status="queued", created_at=now,
+                      updated_at=now, protected=new.protected, os_hidden=new.os_hidden, min_ram=new.min_ram,
+                      min_disk=new.min_disk, name=new.name, disk_format=new.disk_format,
+                      container_format=new.container_format)
+        image.properties = [ImageProperty(name=k, value=v) for k, v in new.properties]
+        image.tags = [ImageTag(value=t) for t in new.tags]
         with self.db.write() as s:
             if s.get(Image, new_id) is not None:
                 raise Conflict(f"An image with identifier {new_id} already exists")
@@ -200,7 +205,7 @@ class ImageService:
             tags = image.tag_list
             core: dict[str, Any] = {}
             for ch in changes:
-                self._check_name(ch.name)
+                S.check_name(ch.name)
                 if ch.index is not None:
                     tags = self._tag_change(tags, ch)
                     continue

@@ -56,7 +56,7 @@ def create_image(call: Call) -> Response:
     ctx = call.project_auth()
     if call.body is None:
         raise BadRequest("Body expected in request.")
-    image = call.services.image.create_image(ctx, call.body)
+    image = call.services.image.create_image(ctx, S.parse_image(call.body))
     return json_response(V.image(image), status=201, headers={"Location": f"{call.base_url}/image/v2/images/{image.id}"})
 
 

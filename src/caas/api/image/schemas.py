@@ -1,5 +1,6 @@
-"""Requests of the Image v2 API: JSON-patch bodies in both of Glance's drafts (as ``Change``
-operations), the query of an image list (as an ``ImageQuery``) and the announced upload size."""
+"""Requests of the Image v2 API: a new image's flat body (as a ``NewImage``), JSON-patch bodies
+in both of Glance's drafts (as ``Change`` operations), the query of an image list (as an
+``ImageQuery``) and the announced upload size."""
 
 from __future__ import annotations
 
@@ -9,12 +10,28 @@ from caas.api.framework import Call
 from caas.errors import BadRequest
 from caas.image import attributes as A
 from caas.image.query import SORT_KEYS, ImageQuery
-from caas.image.service import Change
+from caas.image.service import Change, NewImage
 from caas.numbers import parse_int
 
 # The PATCH media types, and the JSON-patch draft each speaks.
 PATCH_TYPES = {"application/openstack-images-v2.1-json-patch": 10,
                "application/openstack-images-v2.0-json-patch": 4}
+
+
+def parse_image(body: Any) -> NewImage:
+    """Glance's flat image object: its writable core attributes (checked in ``A.WRITABLE``'s
+    order), an ``id``, and any other key as a string property (in the body's order)."""
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    attrs = dict(body)
+    new_id = A.check_id(attrs.pop("id")) if "id" in attrs else None
+    core = {key: A.check_core(key, attrs.pop(key)) for key in A.WRITABLE if key in attrs}
+    for key, value in attrs.items():
+        A.check_name(key)
+        A.check_property(key, value)
+    owner_given = "owner" in core
+    core["tags"] = tuple(core.get("tags", ()))
+    return NewImage(id=new_id, owner_given=owner_given, properties=tuple(attrs.items()), **core)
 
 
 def _pointer(path: Any) -> tuple[str, str | None]:
