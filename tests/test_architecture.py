@@ -1,7 +1,8 @@
 """The architecture of DESIGN.md, checked on the source (issue 16): imports run from a higher
 layer down, never back up; no service imports the HTTP edge; virt reads no other service's
-models; no service function takes a microversion or builds a URL; no module over 600 lines and
-no function over 60 (migrations aside).
+models; no service function takes a microversion or builds a URL; the network and image services
+use no name of Neutron's or Glance's wire format; no module over 600 lines and no function over
+60 (migrations aside).
 
 What the code does not meet yet is listed in ``DEBT``, exactly: a new violation fails, and so
 does an entry that no longer applies (the list only shrinks)."""
@@ -45,7 +46,13 @@ DEBT: dict[str, set[str]] = {
     "long modules": set(),
     "long functions": set(),
     "wire format in services": set(),
+    "wire names in services": set(),
 }
+# Names only the APIs' wire formats use: Neutron's attributes ("router:external", "binding:host_id",
+# "provider:network_type", "tenant_id") and Glance's paths and headers ("/v2/images",
+# "X-OpenStack-Image-Size"). The services below speak domain names; api/ renders and parses these.
+WIRE_NAMES = ("router:", "binding:", "provider:", "tenant_id", "/v2/", "x-openstack-")
+WIRE_CLEAN = ("network", "image")
 
 
 @functools.cache
@@ -136,8 +143,34 @@ def takes_wire(arg: ast.arg, package: str) -> bool:
     return arg.arg == "version" and package in ("identity", "image", "network", "volume", "compute") and not ip_version
 
 
+def docstrings(tree: ast.Module) -> set[int]:
+    """The ids of the docstring nodes of a module and its classes and functions."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def wire_names_in_services(root: Path = SRC) -> set[str]:
+    """Modules of ``WIRE_CLEAN`` with a string (docstrings aside: they may say what the API
+    calls a thing) that holds one of ``WIRE_NAMES``."""
+    bad = set()
+    for rel, tree, _ in modules(root):
+        if top(rel) not in WIRE_CLEAN:
+            continue
+        skip = docstrings(tree)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
+                    and any(name in node.value.lower() for name in WIRE_NAMES)):
+                bad.add(rel)
+    return bad
+
+
 CHECKS = {"upward imports": upward_imports, "long modules": long_modules, "long functions": long_functions,
-          "wire format in services": wire_format_in_services}
+          "wire format in services": wire_format_in_services, "wire names in services": wire_names_in_services}
 
 
 @pytest.mark.parametrize("rule", list(CHECKS))
@@ -163,7 +196,15 @@ def test_the_checks_can_fail(tmp_path):
     (tmp_path / "compute" / "s.py").write_text(
         f"def view(row, version, base_url):\n    return {{'href': base_url}}\n\ndef long():\n{body}" + "#\n" * 540)
     (tmp_path / "compute" / "ok.py").write_text("def routes(cidr, version: int):\n    return version\n")
+    (tmp_path / "network").mkdir()
+    (tmp_path / "network" / "v.py").write_text(
+        '"""Renders ``router:external``."""\ndef view(n):\n    return {"router:external": n.external}\n')
+    (tmp_path / "network" / "ok.py").write_text('def view(n):\n    """As ``tenant_id``."""\n    return n.project_id\n')
+    (tmp_path / "image").mkdir()
+    (tmp_path / "image" / "h.py").write_text('SIZE = "X-OpenStack-Image-Size"\n')
+    (tmp_path / "compute" / "q.py").write_text('KEYS = ("tenant_id",)\n')
     assert upward_imports(tmp_path) == {"virt/d.py -> caas.compute"}
     assert long_modules(tmp_path) == {"compute/s.py"}
     assert long_functions(tmp_path) == {"compute/s.py:long"}
     assert wire_format_in_services(tmp_path) == {"compute/s.py"}
+    assert wire_names_in_services(tmp_path) == {"network/v.py", "image/h.py"}
