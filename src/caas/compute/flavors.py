@@ -1,14 +1,14 @@
 """Flavors (Nova's flavor-manage, flavor-access and flavor extra specs) and DevStack's default
 flavors on a first start.
 
-Holds ``FlavorsMixin`` (the service methods), ``get_flavor(s, ctx, flavor_id)`` (a flavor the
+Holds ``Flavors`` (the service), ``get_flavor(s, ctx, flavor_id)`` (a flavor the
 caller may see, for server boot), ``flavor_visible(s, ctx, flavor)``, ``pci_aliases(settings)``
 (Nova's ``[pci] alias`` from ``settings.pci_aliases``) and ``DEFAULT_FLAVORS``.
 
 Visibility is Nova's: admins see every flavor; everyone else sees public flavors and the
 private ones shared with their project (others' private flavors are 404, as unknown ones).
 
-First start: ``bootstrap_flavors`` creates the defaults only when the database has never been
+First start: ``Flavors.bootstrap`` creates the defaults only when the database has never been
 seeded, and records that with a marker row (``BOOTSTRAP_MARKER`` in ``compute_project_lock``,
 a key no project id can take) in the same transaction, so that deleting every flavor (as the
 DevStack seed does) never brings them back on a restart, and two processes starting at once
@@ -70,7 +70,7 @@ def _parse_aliases(text: str) -> tuple[PciAlias, ...]:
 def pci_aliases(settings) -> tuple[PciAlias, ...]:
     """The PCI aliases configured in ``settings.pci_aliases`` (a JSON list of {name, vendor_id,
     product_id}; see ``caas.compute.scheduler.pci.parse_aliases``). ValueError for a malformed
-    configuration (checked once at start by ``bootstrap_flavors``)."""
+    configuration (checked once at start by ``Flavors.bootstrap``)."""
     return _parse_aliases(getattr(settings, "pci_aliases", None) or "[]")
 
 
@@ -109,13 +109,15 @@ def _sort_value(flavor: Flavor, column: str | None):
     return (0, "") if value is None else (1, value)
 
 
-class FlavorsMixin:
-    """Flavor service methods (need ``self.db`` and ``self.settings``)."""
+class Flavors:
+    """The flavors of one cloud: ``db`` holds them, ``settings`` names the PCI aliases."""
 
-    get_flavor = staticmethod(get_flavor)
+    def __init__(self, db, settings) -> None:
+        self.db = db
+        self.settings = settings
 
     # ---- first start ---------------------------------------------------------------------
-    def bootstrap_flavors(self) -> None:
+    def bootstrap(self) -> None:
         pci_aliases(self.settings)  # a malformed alias configuration stops the start, loudly
         with self.db.write() as s:
             if not insert_if_absent(s, ComputeProjectLock, project_id=BOOTSTRAP_MARKER):

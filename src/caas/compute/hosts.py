@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caas.compute.common import require_admin
+from caas.compute.inventory import HostInventory
 from caas.compute.models import ComputeHost, Server
 from caas.db.base import utcnow
 from caas.errors import BadRequest, NotFound
@@ -74,9 +75,13 @@ def _service_row(s: Session, ref: ServiceRef, lock: bool = False) -> ComputeHost
     return row
 
 
-class HostsMixin:
-    """The hosts as os-hypervisors, os-services and os-availability-zone read and change them
-    (needs ``self.db`` and ``self.inventory``)."""
+class Hosts:
+    """The hosts as os-hypervisors, os-services and os-availability-zone read and change them:
+    rows in ``db``; a change of a service's state makes ``inventory`` read the hosts again."""
+
+    def __init__(self, db, inventory: HostInventory) -> None:
+        self.db = db
+        self.inventory = inventory
 
     # ---- os-hypervisors ------------------------------------------------------------------
     def list_hypervisors(self, ctx: AuthContext, q: HypervisorQuery) -> tuple[list[Hypervisor], bool]:
@@ -215,4 +220,4 @@ def _isoformat(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-__all__ = ["HostsMixin", "Hypervisor", "HypervisorQuery", "ServiceChange", "ServiceRef"]
+__all__ = ["Hosts", "Hypervisor", "HypervisorQuery", "ServiceChange", "ServiceRef"]

@@ -1,7 +1,7 @@
 """Key pairs (Nova's os-keypairs): per user, imported (public key checked and fingerprinted as
 Nova does) or generated here (the private key is returned once and never stored).
 
-Holds ``KeypairsMixin`` (the service methods), ``get_keypair(s, user_id, name)`` (for server
+Holds ``Keypairs`` (the service), ``get_keypair(s, user_id, name)`` (for server
 boot), ``fingerprint(public_key, key_type)``, ``generate(key_type, user_id)`` and
 ``keypair_number(keypair)`` (the integer ``id`` Nova shows).
 
@@ -119,10 +119,11 @@ def generate(key_type: str, user_id: str) -> tuple[str, str, str]:
     return private, public, fingerprint(public, "ssh")
 
 
-class KeypairsMixin:
-    """Key pair service methods (need ``self.db``)."""
+class Keypairs:
+    """The users' key pairs, in ``db``."""
 
-    get_keypair = staticmethod(get_keypair)
+    def __init__(self, db) -> None:
+        self.db = db
 
     @staticmethod
     def _keypair_owner(ctx: AuthContext, user_id: str | None, action: str) -> str:

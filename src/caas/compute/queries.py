@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from caas.compute.models import Server
-from caas.compute.servers import KNOWN_STATUSES, VM_STATE
+from caas.compute.server_state import KNOWN_STATUSES, VM_STATE, get_server
 from caas.context import AuthContext
 from caas.errors import BadRequest, Forbidden
+from caas.network.binding import NetworkBinding
 
 # The sort keys Nova takes, and the columns they sort on.
 SORT_COLUMNS = {"created_at": Server.created_at, "updated_at": Server.updated_at, "display_name": Server.name,
@@ -63,10 +64,18 @@ class ServerQuery:
     marker: str | None = None
 
 
-class QueriesMixin:
+class ServerQueries:
+    """Servers as callers read them: records in ``db``, with their ports from
+    ``network_binding`` and their attachments from ``volume`` (None: no block storage)."""
+
+    def __init__(self, db, network_binding: NetworkBinding, volume=None) -> None:
+        self.db = db
+        self.network_binding = network_binding
+        self.volume = volume
+
     def show_server(self, ctx: AuthContext, server_id: str) -> Server:
         with self.db.read() as s:
-            return self.get_server(s, ctx, server_id)
+            return get_server(s, ctx, server_id)
 
     def list_servers(self, ctx: AuthContext, q: ServerQuery) -> tuple[list[Server], bool]:
         """One page of the servers the caller may see, filtered as Nova filters, and whether

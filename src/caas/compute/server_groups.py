@@ -2,7 +2,7 @@
 from microversion 2.15, their soft forms) per group; the members are the servers whose
 ``server_group_id`` names the group.
 
-Holds ``ServerGroupsMixin`` (the service methods), ``get_server_group(s, ctx, group_id,
+Holds ``ServerGroups`` (the service), ``get_server_group(s, ctx, group_id,
 lock=False)`` (for server boot) and ``group_members(s, group_ids)``.
 
 A group is seen by its project (and by admins); another project's group is 404, exactly as an
@@ -60,10 +60,11 @@ def _reader_role(ctx: AuthContext, action: str) -> None:
         raise Forbidden(f"Policy doesn't allow os_compute_api:os-server-groups:{action} to be performed.")
 
 
-class ServerGroupsMixin:
-    """Server group service methods (need ``self.db``). Each returns (group, member ids)."""
+class ServerGroups:
+    """The projects' server groups, in ``db``. Each method returns (group, member ids)."""
 
-    get_server_group = staticmethod(get_server_group)
+    def __init__(self, db) -> None:
+        self.db = db
 
     def list_server_groups(self, ctx: AuthContext, all_projects: bool = False, limit: int | None = None,
                            offset: int = 0) -> list[tuple[ServerGroup, list[str]]]:

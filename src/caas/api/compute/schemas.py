@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from caas.api.framework import Call
 from caas.compute.boot import BootRequest, NicRequest
 from caas.compute.queries import SORT_COLUMNS, ServerQuery, TagFilter
-from caas.compute.servers import KNOWN_STATUSES
+from caas.compute.server_state import KNOWN_STATUSES
 from caas.errors import BadRequest
 from caas.network.ipam import ip_text
 from caas.numbers import parse_int
