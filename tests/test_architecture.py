@@ -1,7 +1,7 @@
 """The architecture of DESIGN.md, checked on the source (issue 16): imports run from a higher
 layer down, never back up; no service imports the HTTP edge; virt reads no other service's
 models; no service function takes a microversion or builds a URL; no module over 600 lines and
-no function over 60 (migrations aside).
+no function over 60 (migrations aside); no class in compute is a mixin or made of mixins.
 
 What the code does not meet yet is listed in ``DEBT``, exactly: a new violation fails, and so
 does an entry that no longer applies (the list only shrinks)."""
@@ -45,6 +45,7 @@ DEBT: dict[str, set[str]] = {
     "long modules": set(),
     "long functions": set(),
     "wire format in services": set(),
+    "compute mixins": set(),
 }
 
 
@@ -126,6 +127,22 @@ def wire_format_in_services(root: Path = SRC) -> set[str]:
     return bad
 
 
+def compute_mixins(root: Path = SRC) -> set[str]:
+    """Compute's classes that are, or are made of, mixins: a class named ``*Mixin``, one with
+    more than one base, or a base named ``*Mixin``. Compute's services are composed (each
+    given its dependencies in its constructor), not assembled from mixins sharing state."""
+    bad = set()
+    for rel, tree, _ in modules(root):
+        if top(rel) != "compute":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                bases = [ast.unparse(b).rsplit(".", 1)[-1] for b in node.bases]
+                if node.name.endswith("Mixin") or len(bases) > 1 or any(b.endswith("Mixin") for b in bases):
+                    bad.add(f"{rel}:{node.name}")
+    return bad
+
+
 def takes_wire(arg: ast.arg, package: str) -> bool:
     """A parameter that is a microversion, a base URL or the legacy-prefix flag. ``version``
     counts in the cloud services (the API's), unless annotated ``int`` (an IP version); a
@@ -137,7 +154,7 @@ def takes_wire(arg: ast.arg, package: str) -> bool:
 
 
 CHECKS = {"upward imports": upward_imports, "long modules": long_modules, "long functions": long_functions,
-          "wire format in services": wire_format_in_services}
+          "wire format in services": wire_format_in_services, "compute mixins": compute_mixins}
 
 
 @pytest.mark.parametrize("rule", list(CHECKS))
@@ -162,8 +179,14 @@ def test_the_checks_can_fail(tmp_path):
     body = "".join(f"    x{i} = {i}\n" for i in range(61))
     (tmp_path / "compute" / "s.py").write_text(
         f"def view(row, version, base_url):\n    return {{'href': base_url}}\n\ndef long():\n{body}" + "#\n" * 540)
-    (tmp_path / "compute" / "ok.py").write_text("def routes(cidr, version: int):\n    return version\n")
+    (tmp_path / "compute" / "ok.py").write_text("def routes(cidr, version: int):\n    return version\n\n\n"
+                                                "class Flavor(Base):\n    pass\n")
+    (tmp_path / "compute" / "service.py").write_text(
+        "class FlavorsMixin:\n    pass\n\n\nclass ComputeService(FlavorsMixin):\n    pass\n\n\n"
+        "class Both(Flavors, Keypairs):\n    pass\n")
     assert upward_imports(tmp_path) == {"virt/d.py -> caas.compute"}
     assert long_modules(tmp_path) == {"compute/s.py"}
     assert long_functions(tmp_path) == {"compute/s.py:long"}
     assert wire_format_in_services(tmp_path) == {"compute/s.py"}
+    assert compute_mixins(tmp_path) == {"compute/service.py:FlavorsMixin", "compute/service.py:ComputeService",
+                                        "compute/service.py:Both"}
