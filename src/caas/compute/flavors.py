@@ -23,7 +23,8 @@ from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from caas.compute.common import require_admin
+from caas import paging
+from caas.compute.common import MAX_LIMIT, marker_not_found, require_admin
 from caas.compute.models import ComputeProjectLock, Flavor, FlavorAccess, uuid_str
 from caas.compute.scheduler import PciAlias
 from caas.compute.scheduler.pci import check_pci_spec, parse_aliases
@@ -58,7 +59,6 @@ SORT_KEYS = {"created_at": "created_at", "description": "description", "disabled
              "ephemeral_gb": "ephemeral", "flavorid": "id", "id": "created_at", "is_public": "is_public",
              "memory_mb": "ram", "name": "name", "root_gb": "disk", "rxtx_factor": "rxtx_factor", "swap": "swap",
              "updated_at": "created_at", "vcpu_weight": None, "vcpus": "vcpus"}
-MAX_LIMIT = 1000  # Nova's [api] max_limit
 
 
 # ---- PCI aliases --------------------------------------------------------------------------
@@ -157,22 +157,16 @@ class Flavors:
         column = SORT_KEYS[sort_key]
         with self.db.read() as s:
             rows = list(s.scalars(query))
-            marker_row = None
             if marker is not None:
                 marker_row = s.get(Flavor, marker)
                 if marker_row is None or not flavor_visible(s, ctx, marker_row):
-                    raise BadRequest(f"marker [{marker}] not found")
+                    raise marker_not_found(marker)
+                if marker_row not in rows:  # filtered out: the page starts where it would be
+                    rows.append(marker_row)
         # Sorted here rather than in SQL: the two backends collate strings differently, and a
         # flavor list is small.
-        def key(f: Flavor):
-            return (_sort_value(f, column), f.id)
-        desc = sort_dir == "desc"
-        rows.sort(key=key, reverse=desc)
-        if marker_row is not None:
-            mkey = key(marker_row)
-            rows = [f for f in rows if (key(f) < mkey if desc else key(f) > mkey)]
-        cap = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
-        return rows[:cap]
+        rows.sort(key=lambda f: (_sort_value(f, column), f.id), reverse=sort_dir == "desc")
+        return paging.page(rows, marker, limit, max_limit=MAX_LIMIT)[0]
 
     def show_flavor(self, ctx: AuthContext, flavor_id: str) -> Flavor:
         with self.db.read() as s:

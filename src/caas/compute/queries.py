@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from caas import paging
+from caas.compute.common import marker_not_found
 from caas.compute.models import Server
 from caas.compute.server_state import KNOWN_STATUSES, VM_STATE, get_server
 from caas.context import AuthContext
@@ -91,14 +93,8 @@ class ServerQueries:
         keys = [Server.id] + ([Server.name] if q.name else []) + ([Server.tags] if q.tags else [])
         with self.db.read() as s:
             rows = list(s.execute(stmt.with_only_columns(*keys).order_by(*order)))
-        rows = self._matching(rows, q)
-        if q.marker:
-            ids = [r.id for r in rows]
-            if q.marker not in ids:
-                raise BadRequest(f"marker [{q.marker}] not found")
-            rows = rows[ids.index(q.marker) + 1:]
-        more = len(rows) > q.limit
-        return self._load([r.id for r in rows[:q.limit]]), more
+        window, more = paging.page(self._matching(rows, q), q.marker, q.limit, missing=marker_not_found)
+        return self._load([r.id for r in window]), more
 
     def _matching(self, rows: list, q: ServerQuery) -> list:
         """The rows the name, ip and tag filters keep."""

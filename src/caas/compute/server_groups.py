@@ -14,13 +14,14 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from caas import paging
+from caas.compute.common import MAX_LIMIT
 from caas.compute.models import Server, ServerGroup
 from caas.compute.quotas import claim
 from caas.errors import BadRequest, Forbidden, NotFound, QuotaExceeded
 from caas.context import AuthContext
 
 POLICIES = ("affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity")
-MAX_LIMIT = 1000  # Nova's [api] max_limit
 
 
 def not_found(group_id: str) -> NotFound:
@@ -74,9 +75,9 @@ class ServerGroups:
         query = select(ServerGroup).order_by(ServerGroup.created_at, ServerGroup.id)
         if not (all_projects and ctx.is_admin):
             query = query.where(ServerGroup.project_id == ctx.project_id)
-        cap = MAX_LIMIT if not limit else min(limit, MAX_LIMIT)
         with self.db.read() as s:
-            groups = list(s.scalars(query.offset(offset).limit(cap)))
+            # A limit of 0 is Nova's max_limit too (common.limited: ``limit or max_limit``).
+            groups, _ = paging.page(list(s.scalars(query)), None, limit or None, offset=offset, max_limit=MAX_LIMIT)
             members = group_members(s, [g.id for g in groups])
         return [(g, members[g.id]) for g in groups]
 
