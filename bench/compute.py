@@ -379,13 +379,11 @@ def scheduling_step(n_hosts: int, decisions: int) -> dict | None:
     with environment(CAAS_FAKE_HOSTS=hosts_yaml(n_hosts, vcpus=64, memory_mb=262144, local_gb=4096),
                      CAAS_PASSWORD_HASH_ROUNDS="4"):
         cloud = prepare(Settings(data_dir=data))
-    comp = cloud.compute
+    builder = cloud.compute.servers.builder
     try:
-        if not hasattr(comp, "_schedule"):
-            return None
         flavor = {"id": FLAVOR, "name": "m1.nano", "vcpus": 1, "ram": 128, "disk": 1, "ephemeral": 0, "swap": 0,
                   "extra_specs": {}}
-        forget = getattr(comp, "forget_snapshot", None)
+        forget = cloud.compute.inventory.forget_snapshot
         out = {}
         for mode in ("cold", "warm"):
             times = []
@@ -396,7 +394,7 @@ def scheduling_step(n_hosts: int, decisions: int) -> dict | None:
                     forget()
                 with cloud.db.write() as s:
                     t0 = time.perf_counter()
-                    fault = comp._schedule(s, row)
+                    fault = builder._schedule(s, row)
                     t1 = time.perf_counter()
                 if fault:
                     raise SystemExit(f"scheduling step: {fault}")

@@ -2,7 +2,7 @@
 layer down, never back up; no service imports the HTTP edge; virt reads no other service's
 models; no service function takes a microversion or builds a URL; the network and image services
 use no name of Neutron's or Glance's wire format; no module over 600 lines and no function over
-60 (migrations aside).
+60 (migrations aside); no class in compute is a mixin or made of mixins.
 
 What the code does not meet yet is listed in ``DEBT``, exactly: a new violation fails, and so
 does an entry that no longer applies (the list only shrinks)."""
@@ -47,6 +47,7 @@ DEBT: dict[str, set[str]] = {
     "long functions": set(),
     "wire format in services": set(),
     "wire names in services": set(),
+    "compute mixins": set(),
 }
 # Names only the APIs' wire formats use: Neutron's attributes ("router:external", "binding:host_id",
 # "provider:network_type", "tenant_id") and Glance's paths and headers ("/v2/images",
@@ -133,6 +134,22 @@ def wire_format_in_services(root: Path = SRC) -> set[str]:
     return bad
 
 
+def compute_mixins(root: Path = SRC) -> set[str]:
+    """Compute's classes that are, or are made of, mixins: a class named ``*Mixin``, one with
+    more than one base, or a base named ``*Mixin``. Compute's services are composed (each
+    given its dependencies in its constructor), not assembled from mixins sharing state."""
+    bad = set()
+    for rel, tree, _ in modules(root):
+        if top(rel) != "compute":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                bases = [ast.unparse(b).rsplit(".", 1)[-1] for b in node.bases]
+                if node.name.endswith("Mixin") or len(bases) > 1 or any(b.endswith("Mixin") for b in bases):
+                    bad.add(f"{rel}:{node.name}")
+    return bad
+
+
 def takes_wire(arg: ast.arg, package: str) -> bool:
     """A parameter that is a microversion, a base URL or the legacy-prefix flag. ``version``
     counts in the cloud services (the API's), unless annotated ``int`` (an IP version); a
@@ -170,7 +187,8 @@ def wire_names_in_services(root: Path = SRC) -> set[str]:
 
 
 CHECKS = {"upward imports": upward_imports, "long modules": long_modules, "long functions": long_functions,
-          "wire format in services": wire_format_in_services, "wire names in services": wire_names_in_services}
+          "wire format in services": wire_format_in_services, "wire names in services": wire_names_in_services,
+          "compute mixins": compute_mixins}
 
 
 @pytest.mark.parametrize("rule", list(CHECKS))
@@ -195,8 +213,12 @@ def test_the_checks_can_fail(tmp_path):
     body = "".join(f"    x{i} = {i}\n" for i in range(61))
     (tmp_path / "compute" / "s.py").write_text(
         f"def view(row, version, base_url):\n    return {{'href': base_url}}\n\ndef long():\n{body}" + "#\n" * 540)
-    (tmp_path / "compute" / "ok.py").write_text("def routes(cidr, version: int):\n    return version\n")
-    (tmp_path / "network").mkdir()
+    (tmp_path / "compute" / "ok.py").write_text("def routes(cidr, version: int):\n    return version\n\n\n"
+                                                "class Flavor(Base):\n    pass\n")
+    (tmp_path / "compute" / "service.py").write_text(
+        "class FlavorsMixin:\n    pass\n\n\nclass ComputeService(FlavorsMixin):\n    pass\n\n\n"
+        "class Both(Flavors, Keypairs):\n    pass\n")
+        (tmp_path / "network").mkdir()
     (tmp_path / "network" / "v.py").write_text(
         '"""Renders ``router:external``."""\ndef view(n):\n    return {"router:external": n.external}\n')
     (tmp_path / "network" / "ok.py").write_text('def view(n):\n    """As ``tenant_id``."""\n    return n.project_id\n')
@@ -208,3 +230,5 @@ def test_the_checks_can_fail(tmp_path):
     assert long_functions(tmp_path) == {"compute/s.py:long"}
     assert wire_format_in_services(tmp_path) == {"compute/s.py"}
     assert wire_names_in_services(tmp_path) == {"network/v.py", "image/h.py"}
+    assert compute_mixins(tmp_path) == {"compute/service.py:FlavorsMixin", "compute/service.py:ComputeService",
+                                        "compute/service.py:Both"}

@@ -52,8 +52,7 @@ class Cloud:
         self.volume = VolumeService(self.db, settings, images=self.image)
         self.driver = driver_for(settings, self.db)
         self.topology = TopologyFeed(self.db, self.driver.apply_network, server_ids)
-        self.compute = ComputeService(self.db, settings, self.driver, self.network, self.image,
-                                      lambda: self.volume)
+        self.compute = ComputeService(self.db, settings, self.driver, self.network, self.image, self.volume)
         self.clusters = ClusterService(self.db, settings)
 
     def bootstrap(self) -> None:

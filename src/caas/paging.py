@@ -16,16 +16,21 @@ T = TypeVar("T")
 
 
 def page(items: Sequence[T], marker: str | None, limit: int | None, *, key: Callable[[T], str] = lambda i: i.id,
-         offset: int = 0, reverse: bool = False,
-         missing: Callable[[str], Exception] | None = None) -> tuple[list[T], bool]:
+         offset: int = 0, reverse: bool = False, missing: Callable[[str], Exception] | None = None,
+         max_limit: int | None = None) -> tuple[list[T], bool]:
     """The page of ``items`` (in list order) that ``marker``, ``limit`` and ``offset`` name,
     and whether more items follow it (the page is full and cut short).
 
     The page starts after the item whose ``key`` is ``marker`` (from the first item when there
     is no marker), less the first ``offset`` items, and holds at most ``limit`` (None: no
-    limit). ``reverse``: the items before the marker (every item without one), the last
-    ``limit`` of them. A marker that is no item's key raises ``missing(marker)`` (with no
-    ``missing``: the page starts at the first item, as with no marker)."""
+    limit). ``max_limit`` (a server's cap, as Nova's ``[api] max_limit``) caps ``limit`` and
+    stands for it when it is None. ``reverse``: the items before the marker (every item
+    without one), the last ``limit`` of them. A marker that is no item's key raises
+    ``missing(marker)`` (with no ``missing``: the page starts at the first item, as with no
+    marker). A marker that may have been filtered out of ``items`` pages from where it would
+    be: the caller puts it in ``items``, in its place."""
+    if max_limit is not None:
+        limit = max_limit if limit is None else min(limit, max_limit)
     start = 0
     if marker:
         keys = [key(i) for i in items]

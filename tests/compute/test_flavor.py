@@ -157,6 +157,11 @@ def test_filters_sorting_and_paging(admin):
     assert admin.get(f"{C}/flavors", params={"limit": 0}).json() == {"flavors": []}
     r = admin.get(f"{C}/flavors", params={"marker": "no-such-flavor"})
     assert r.status_code == 400 and error_of(r, "badRequest") == "marker [no-such-flavor] not found"
+    # A marker the filters leave out still marks its place in the order.
+    full = admin.get(f"{C}/flavors/detail").json()["flavors"]
+    low = next(i for i, f in enumerate(full) if f["ram"] < 1024)
+    rows = admin.get(f"{C}/flavors", params={"minRam": 1024, "marker": full[low]["id"]}).json()["flavors"]
+    assert [f["id"] for f in rows] == [f["id"] for f in full[low + 1:] if f["ram"] >= 1024]
 
 
 @pytest.mark.parametrize("params", [{"is_public": "maybe"}, {"minRam": "lots"}, {"minDisk": "1.5"},

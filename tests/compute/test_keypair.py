@@ -176,6 +176,8 @@ def test_paging_from_2_35(server, admin):
         assert "keypairs_links" not in m.client.get(K, headers=mv("2.35")).json()
         r = m.client.get(K, params={"marker": "nope"}, headers=mv("2.35"))
         assert r.status_code == 400 and error_of(r, "badRequest") == "Marker nope could not be found."
+        r = m.client.get(K, params={"marker": ""}, headers=mv("2.35"))
+        assert r.status_code == 400 and error_of(r, "badRequest") == "Marker  could not be found."
         for bad in ("-1", "x", ""):
             assert m.client.get(K, params={"limit": bad}, headers=mv("2.35")).status_code == 400
         assert m.client.get(K, params={"marker": "nope"}, headers=mv("2.34")).status_code == 200

@@ -6,7 +6,8 @@ from __future__ import annotations
 from caas.compute import quotas
 from caas.compute.common import require_admin
 from caas.compute.models import Server
-from caas.compute.servers import check_metadata, require_writer
+from caas.compute.build import ServerBuilder
+from caas.compute.server_state import check_metadata, get_server, require_writer
 from caas.context import AuthContext
 from caas.db.base import utcnow
 from caas.errors import BadRequest, Conflict, NotFound
@@ -14,18 +15,27 @@ from caas.numbers import INT32_MAX, parse_int
 from caas.virt.driver import DriverError
 
 
-class ActionsMixin:
+class ServerActions:
+    """What callers do to servers: records in ``db``; work queued on ``builder``; consoles and
+    volume attachments on ``driver``, with ``volume``'s volumes (None: no block storage)."""
+
+    def __init__(self, db, driver, builder: ServerBuilder, volume=None) -> None:
+        self.db = db
+        self.driver = driver
+        self.builder = builder
+        self.volume = volume
+
     def delete_server(self, ctx: AuthContext, server_id: str) -> None:
         require_writer(ctx, "delete")
         with self.db.write() as s:
-            row = self.get_server(s, ctx, server_id, lock=True)
+            row = get_server(s, ctx, server_id, lock=True)
             if row.locked and not ctx.is_admin:
                 raise Conflict(f"Instance {server_id} is locked")
             if row.task_state == "deleting":
                 return
             row.task_state = "deleting"
             row.updated_at = utcnow()
-        self._submit(server_id, self._delete)
+        self.builder.start_delete(server_id)
 
     ACTIONS = {"stop": ("active", "powering-off"), "start": ("stopped", "powering-on"),
                "reboot": (("active", "stopped"), "rebooting")}
@@ -39,7 +49,7 @@ class ActionsMixin:
             task = "rebooting_hard"
         name = {"stop": "stop", "start": "start", "reboot": "reboot"}[action]
         with self.db.write() as s:
-            row = self.get_server(s, ctx, server_id, lock=True)
+            row = get_server(s, ctx, server_id, lock=True)
             if row.locked and not ctx.is_admin:
                 raise Conflict(f"Instance {server_id} is locked")
             if row.task_state is not None or row.status not in states or (
@@ -48,7 +58,7 @@ class ActionsMixin:
                                + (f" and task_state {row.task_state}" if row.task_state else ""))
             row.task_state = task
             row.updated_at = utcnow()
-        self._submit(server_id, self._power, action, hard)
+        self.builder.start_power(server_id, action, hard)
 
     def console_output(self, ctx: AuthContext, server_id: str, length) -> str:
         if length is not None:
@@ -57,7 +67,7 @@ class ActionsMixin:
             if length == -1:
                 length = None
         with self.db.read() as s:
-            row = self.get_server(s, ctx, server_id)
+            row = get_server(s, ctx, server_id)
             if row.status not in ("active", "stopped") or not row.host:
                 raise Conflict(f"Instance {server_id} is not ready (vm_state {row.status}); no console yet.")
         return self.driver.console_output(server_id, length)
@@ -67,7 +77,7 @@ class ActionsMixin:
         if state not in ("active", "error"):
             raise BadRequest("Invalid input for field/attribute state. It must be 'active' or 'error'.")
         with self.db.write() as s:
-            row = self.get_server(s, ctx, server_id, lock=True)
+            row = get_server(s, ctx, server_id, lock=True)
             row.status, row.task_state = state, None
 
     def update_server(self, ctx: AuthContext, server_id: str, changes: dict) -> Server:
@@ -75,7 +85,7 @@ class ActionsMixin:
         given, already checked by the API)."""
         require_writer(ctx, "update")
         with self.db.write() as s:
-            row = self.get_server(s, ctx, server_id, lock=True)
+            row = get_server(s, ctx, server_id, lock=True)
             for attr, value in changes.items():
                 setattr(row, attr, value)
             row.updated_at = utcnow()
@@ -83,12 +93,12 @@ class ActionsMixin:
 
     def server_metadata(self, ctx: AuthContext, server_id: str) -> dict:
         with self.db.read() as s:
-            return dict(self.get_server(s, ctx, server_id).metadata_ or {})
+            return dict(get_server(s, ctx, server_id).metadata_ or {})
 
     def set_server_metadata(self, ctx: AuthContext, server_id: str, values, replace: bool) -> dict:
         require_writer(ctx, "update_metadata")
         with self.db.write() as s:
-            row = self.get_server(s, ctx, server_id, lock=True)
+            row = get_server(s, ctx, server_id, lock=True)
             current = {} if replace else dict(row.metadata_ or {})
             if not isinstance(values, dict):
                 raise BadRequest("Malformed request body: metadata must be an object.")
@@ -100,7 +110,7 @@ class ActionsMixin:
     def delete_server_metadata(self, ctx: AuthContext, server_id: str, key: str) -> None:
         require_writer(ctx, "delete_metadata")
         with self.db.write() as s:
-            row = self.get_server(s, ctx, server_id, lock=True)
+            row = get_server(s, ctx, server_id, lock=True)
             current = dict(row.metadata_ or {})
             if key not in current:
                 raise NotFound("Metadata item was not found")
@@ -117,7 +127,7 @@ class ActionsMixin:
         if not isinstance(volume_id, str) or not volume_id or len(volume_id) > 36:
             raise BadRequest("Invalid input for field/attribute volumeId.")
         with self.db.read() as s:
-            row = self.get_server(s, ctx, server_id)
+            row = get_server(s, ctx, server_id)
             if row.status not in ("active", "stopped") or row.task_state is not None:
                 raise Conflict(f"Cannot 'attach_volume' instance {server_id} while it is in vm_state {row.status}")
             host = row.host
@@ -132,7 +142,7 @@ class ActionsMixin:
     def detach_volume(self, ctx: AuthContext, server_id: str, volume_id: str) -> None:
         require_writer(ctx, "detach_volume")
         with self.db.read() as s:
-            row = self.get_server(s, ctx, server_id)
+            row = get_server(s, ctx, server_id)
             if row.task_state is not None:
                 raise Conflict(f"Cannot 'detach_volume' instance {server_id} while it is in task_state "
                                f"{row.task_state}")
@@ -142,12 +152,12 @@ class ActionsMixin:
 
     def volume_attachments(self, ctx: AuthContext, server_id: str) -> list[dict]:
         with self.db.read() as s:
-            self.get_server(s, ctx, server_id)
+            get_server(s, ctx, server_id)
         return self._volumes().server_attachments(server_id) if self.volume is not None else []
 
     def volume_attachment(self, ctx: AuthContext, server_id: str, volume_id: str) -> dict:
         with self.db.read() as s:
-            self.get_server(s, ctx, server_id)
+            get_server(s, ctx, server_id)
         try:
             return self._volumes().server_attachment(server_id, volume_id)
         except NotFound:

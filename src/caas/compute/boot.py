@@ -18,10 +18,13 @@ from caas.compute.keypairs import get_keypair
 from caas.compute.models import Flavor, Server
 from caas.compute.scheduler import disk_gb, pci_requests
 from caas.compute.server_groups import get_server_group
-from caas.compute.servers import check_metadata, hostname_for, require_writer
+from caas.compute.build import ServerBuilder
+from caas.compute.inventory import HostInventory
+from caas.compute.server_state import check_metadata, get_server, hostname_for, require_writer
 from caas.context import AuthContext
 from caas.db.base import utcnow
 from caas.errors import BadRequest, Conflict, Forbidden, NotFound
+from caas.network.binding import NetworkBinding
 from caas.virt.driver import NOSTATE as POWER_NOSTATE
 
 
@@ -70,7 +73,20 @@ class BootResult:
     reservation_id: str
 
 
-class BootMixin:
+class Boot:
+    """Boot requests checked against ``db`` (flavors, key pairs, groups, quotas, zones in
+    ``inventory``), ``image``'s images and ``network_binding``'s networks, recorded, and
+    handed to ``builder``."""
+
+    def __init__(self, db, settings, inventory: HostInventory, network_binding: NetworkBinding, image,
+                 builder: ServerBuilder) -> None:
+        self.db = db
+        self.settings = settings
+        self.inventory = inventory
+        self.network_binding = network_binding
+        self.image = image
+        self.builder = builder
+
     def create_servers(self, ctx: AuthContext, req: BootRequest) -> BootResult:
         """Check and record a boot request; the servers are BUILD when this returns and are
         built in the background."""
@@ -101,7 +117,7 @@ class BootMixin:
                           config_drive=req.config_drive, access_ipv4=req.access_ipv4, access_ipv6=req.access_ipv6)
             rows = self._record_servers(s, req.name, count, common)
         for row in rows:
-            self._submit(row.id, self._build)
+            self.builder.start_build(row.id)
         return BootResult(rows, reservation)
 
     @staticmethod
@@ -136,7 +152,7 @@ class BootMixin:
             raise Forbidden("Only volume-backed servers are allowed for flavors with zero disk.")
         if image.min_disk and 0 < flavor.disk < image.min_disk:  # 0: no size to check, as Nova
             raise BadRequest("Flavor's disk is too small for requested image.")
-        pci_requests(dict(flavor.extra_specs or {}), self.pci_aliases)
+        pci_requests(dict(flavor.extra_specs or {}), pci_aliases(self.settings))
 
     @staticmethod
     def _key_data(s: Session, ctx: AuthContext, key_name: str | None) -> str | None:
@@ -162,7 +178,7 @@ class BootMixin:
                                quotas.limit(s, ctx.project_id, "server_group_members"))
         for key in ("same_host", "different_host"):
             for sid in hints.get(key, []):
-                self.get_server(s, ctx, sid)
+                get_server(s, ctx, sid)
         return group
 
     def _flavor_for_boot(self, s: Session, ctx: AuthContext, flavor_id: str) -> Flavor:
@@ -246,7 +262,3 @@ class BootMixin:
             if zone and zone not in self.inventory.zone_names(s):
                 raise BadRequest("The requested availability zone is not available")
         return zone or None, host or None
-
-    @property
-    def pci_aliases(self):
-        return pci_aliases(self.settings)

@@ -1,7 +1,9 @@
 """The build worker: what runs on a compute worker thread for one server. A build schedules and
 claims a host, makes and binds the server's ports, spawns it on the driver and marks it ACTIVE,
 or undoes what it did and records a fault that says why; a delete tears down the instance, its
-ports and volumes and frees the claim; stop, start and reboot run on the driver."""
+ports and volumes and frees the claim; stop, start and reboot run on the driver. The work is
+queued on ``compute.work.ServerWork`` (one job at a time per server); a restart resumes what a
+previous run left half done (``resume``)."""
 
 from __future__ import annotations
 
@@ -10,13 +12,15 @@ import logging
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from caas.compute.common import isotime
+from caas.compute.flavors import pci_aliases
+from caas.compute.inventory import HostInventory
 from caas.compute.models import Server, ServerGroup
 from caas.compute.scheduler import RequestSpec, pci_requests
-from caas.compute.servers import service_context
+from caas.compute.server_state import UNEXPECTED, record_error, service_context, set_error
+from caas.compute.work import ServerWork
 from caas.db.base import utcnow
 from caas.errors import CaasError, NotFound
-from caas.network.binding import PortBinding
+from caas.network.binding import NetworkBinding, PortBinding
 from caas.virt.driver import NOSTATE as POWER_NOSTATE
 from caas.virt.driver import RUNNING as POWER_RUNNING
 from caas.virt.driver import SHUTDOWN as POWER_SHUTDOWN
@@ -25,7 +29,71 @@ from caas.virt.driver import DriverError, InstanceSpec, NicSpec, PciDevice
 log = logging.getLogger("caas.compute")
 
 
-class BuildMixin:
+class ServerBuilder:
+    """The work on servers: queued on ``work``, placed through ``inventory``, run on ``driver``,
+    wired through ``network_binding``, booted from ``image``'s images, with ``volume``'s volumes
+    (None: a cloud without block storage)."""
+
+    def __init__(self, db, settings, driver, inventory: HostInventory, work: ServerWork,
+                 network_binding: NetworkBinding, image, volume=None) -> None:
+        self.db = db
+        self.settings = settings
+        self.driver = driver
+        self.inventory = inventory
+        self.work = work
+        self.network_binding = network_binding
+        self.image = image
+        self.volume = volume
+
+    # ---- queueing --------------------------------------------------------------------------
+    def start_build(self, server_id: str) -> None:
+        """Build the server (recorded BUILD) on a worker."""
+        self.work.submit(server_id, self._build, on_failure=self._build_failed)
+
+    def start_delete(self, server_id: str) -> None:
+        """Delete the server (its task ``deleting``) on a worker."""
+        self.work.submit(server_id, self._delete, on_failure=self._failed)
+
+    def start_power(self, server_id: str, action: str, hard: bool = False) -> None:
+        """Stop, start or reboot the server (``action``) on a worker."""
+        self.work.submit(server_id, self._power, action, hard, on_failure=self._failed)
+
+    def _build_failed(self, server_id: str) -> None:
+        """A build that raised is undone (driver, ports, claim), then the server is ERROR."""
+        try:
+            self._abort_build(server_id, UNEXPECTED)
+        except Exception:  # noqa: BLE001 - fall back to recording the failure
+            log.exception("could not undo the build of server %s", server_id)
+            record_error(self.db, server_id)
+
+    def _failed(self, server_id: str) -> None:
+        """Other work that raised: the server is ERROR."""
+        record_error(self.db, server_id)
+
+    def resume(self) -> None:
+        """At start: finish what a previous run left. Builds are restarted from the record
+        (the steps are idempotent), deletes finished, stops and starts settled."""
+        with self.db.read() as s:
+            pending = list(s.execute(select(Server.id, Server.status, Server.task_state)
+                                     .where((Server.task_state.is_not(None)) | (Server.status == "building"))))
+        for sid, vm_state, task in pending:
+            if task == "deleting":
+                self.start_delete(sid)
+            elif vm_state == "building":
+                self.start_build(sid)
+            elif task in ("powering-off",):
+                self.start_power(sid, "stop")
+            elif task in ("powering-on",):
+                self.start_power(sid, "start")
+            elif task in ("rebooting", "rebooting_hard"):
+                self.start_power(sid, "reboot")
+            else:
+                with self.db.write() as s:
+                    row = s.get(Server, sid)
+                    if row is not None:
+                        row.task_state = None
+
+    # ---- the jobs ----------------------------------------------------------------------------
     def _build(self, server_id: str) -> None:
         with self.db.write() as s:
             row = s.get(Server, server_id)
@@ -34,7 +102,7 @@ class BuildMixin:
             if not row.host:
                 failure = self._schedule(s, row)
                 if failure:
-                    self._set_error(row, failure, code=500)
+                    set_error(row, failure, code=500)
                     return
             row.task_state = "networking"
             project_id, user_id, host = row.project_id, row.user_id, row.host
@@ -89,7 +157,7 @@ class BuildMixin:
         different = frozenset(h for h in s.scalars(select(Server.host).where(
             Server.id.in_(hints.get("different_host") or []))) if h)
         try:
-            pci = pci_requests(flavor.get("extra_specs") or {}, self.pci_aliases)
+            pci = pci_requests(flavor.get("extra_specs") or {}, pci_aliases(self.settings))
         except CaasError as exc:
             return f"No valid host was found. {exc.message}"
         spec = RequestSpec(vcpus=row.vcpus, memory_mb=row.memory_mb, disk_gb=row.disk_gb,
@@ -164,7 +232,7 @@ class BuildMixin:
                 return
             self.inventory.release_on(s, row)
             if row.task_state != "deleting":
-                self._set_error(row, message, code=500)
+                set_error(row, message, code=500)
 
     def _teardown(self, server_id: str) -> None:
         """Remove the instance from the driver and free its ports and volumes (idempotent)."""
@@ -188,21 +256,6 @@ class BuildMixin:
         if self.volume is not None:
             self.volume.detach_all(server_id)
 
-    @staticmethod
-    def _set_error(row: Server, message: str, code: int = 500) -> None:
-        row.status, row.task_state, row.power_state = "error", None, POWER_NOSTATE
-        row.fault = {"code": code, "message": message[:255], "details": message, "created": isotime(utcnow())}
-        row.updated_at = utcnow()
-
-    def _fail(self, server_id: str, message: str) -> None:
-        try:
-            with self.db.write() as s:
-                row = s.get(Server, server_id)
-                if row is not None and row.task_state != "deleting":
-                    self._set_error(row, message)
-        except Exception:  # noqa: BLE001 - already failing; the log has the first error
-            log.exception("could not record the failure of server %s", server_id)
-
     def _delete(self, server_id: str) -> None:
         self._teardown(server_id)
         with self.db.write() as s:
@@ -223,7 +276,7 @@ class BuildMixin:
             with self.db.write() as s:
                 row = s.get(Server, server_id)
                 if row is not None and row.task_state != "deleting":
-                    self._set_error(row, f"{action} failed: {exc}")
+                    set_error(row, f"{action} failed: {exc}")
             return
         if action == "stop":
             self._settle(server_id, "stopped", POWER_SHUTDOWN)

@@ -1,6 +1,6 @@
-"""What every compute noun shares: the service's collaborators (database, settings, driver,
-the network, image and volume services), time formatting, and the per-project lock row that
-quota claims take."""
+"""What every compute noun shares: time formatting, the admin check, the per-project lock row
+that quota claims take, and the bounds and messages of Nova's list paging (the paging itself
+is ``caas.paging``)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caas.db.engine import insert_if_absent
-from caas.errors import Forbidden
+from caas.errors import BadRequest, Forbidden
 from caas.context import AuthContext
 from caas.compute.models import ComputeProjectLock
+
+MAX_LIMIT = 1000  # Nova's [api] max_limit: the most items one list answer holds
+
+
+def marker_not_found(marker: str) -> BadRequest:
+    """Nova's answer to a list marker that names nothing the caller may see
+    (nova/api/openstack/common.py); the key pair list has its own (``MarkerNotFound``)."""
+    return BadRequest(f"marker [{marker}] not found")
 
 
 def isotime(value: dt.datetime | None) -> str | None:

@@ -1,14 +1,14 @@
 """Flavors (Nova's flavor-manage, flavor-access and flavor extra specs) and DevStack's default
 flavors on a first start.
 
-Holds ``FlavorsMixin`` (the service methods), ``get_flavor(s, ctx, flavor_id)`` (a flavor the
+Holds ``Flavors`` (the service), ``get_flavor(s, ctx, flavor_id)`` (a flavor the
 caller may see, for server boot), ``flavor_visible(s, ctx, flavor)``, ``pci_aliases(settings)``
 (Nova's ``[pci] alias`` from ``settings.pci_aliases``) and ``DEFAULT_FLAVORS``.
 
 Visibility is Nova's: admins see every flavor; everyone else sees public flavors and the
 private ones shared with their project (others' private flavors are 404, as unknown ones).
 
-First start: ``bootstrap_flavors`` creates the defaults only when the database has never been
+First start: ``Flavors.bootstrap`` creates the defaults only when the database has never been
 seeded, and records that with a marker row (``BOOTSTRAP_MARKER`` in ``compute_project_lock``,
 a key no project id can take) in the same transaction, so that deleting every flavor (as the
 DevStack seed does) never brings them back on a restart, and two processes starting at once
@@ -23,7 +23,8 @@ from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from caas.compute.common import require_admin
+from caas import paging
+from caas.compute.common import MAX_LIMIT, marker_not_found, require_admin
 from caas.compute.models import ComputeProjectLock, Flavor, FlavorAccess, uuid_str
 from caas.compute.scheduler import PciAlias
 from caas.compute.scheduler.pci import check_pci_spec, parse_aliases
@@ -58,7 +59,6 @@ SORT_KEYS = {"created_at": "created_at", "description": "description", "disabled
              "ephemeral_gb": "ephemeral", "flavorid": "id", "id": "created_at", "is_public": "is_public",
              "memory_mb": "ram", "name": "name", "root_gb": "disk", "rxtx_factor": "rxtx_factor", "swap": "swap",
              "updated_at": "created_at", "vcpu_weight": None, "vcpus": "vcpus"}
-MAX_LIMIT = 1000  # Nova's [api] max_limit
 
 
 # ---- PCI aliases --------------------------------------------------------------------------
@@ -70,7 +70,7 @@ def _parse_aliases(text: str) -> tuple[PciAlias, ...]:
 def pci_aliases(settings) -> tuple[PciAlias, ...]:
     """The PCI aliases configured in ``settings.pci_aliases`` (a JSON list of {name, vendor_id,
     product_id}; see ``caas.compute.scheduler.pci.parse_aliases``). ValueError for a malformed
-    configuration (checked once at start by ``bootstrap_flavors``)."""
+    configuration (checked once at start by ``Flavors.bootstrap``)."""
     return _parse_aliases(getattr(settings, "pci_aliases", None) or "[]")
 
 
@@ -109,13 +109,15 @@ def _sort_value(flavor: Flavor, column: str | None):
     return (0, "") if value is None else (1, value)
 
 
-class FlavorsMixin:
-    """Flavor service methods (need ``self.db`` and ``self.settings``)."""
+class Flavors:
+    """The flavors of one cloud: ``db`` holds them, ``settings`` names the PCI aliases."""
 
-    get_flavor = staticmethod(get_flavor)
+    def __init__(self, db, settings) -> None:
+        self.db = db
+        self.settings = settings
 
     # ---- first start ---------------------------------------------------------------------
-    def bootstrap_flavors(self) -> None:
+    def bootstrap(self) -> None:
         pci_aliases(self.settings)  # a malformed alias configuration stops the start, loudly
         with self.db.write() as s:
             if not insert_if_absent(s, ComputeProjectLock, project_id=BOOTSTRAP_MARKER):
@@ -155,22 +157,16 @@ class FlavorsMixin:
         column = SORT_KEYS[sort_key]
         with self.db.read() as s:
             rows = list(s.scalars(query))
-            marker_row = None
             if marker is not None:
                 marker_row = s.get(Flavor, marker)
                 if marker_row is None or not flavor_visible(s, ctx, marker_row):
-                    raise BadRequest(f"marker [{marker}] not found")
+                    raise marker_not_found(marker)
+                if marker_row not in rows:  # filtered out: the page starts where it would be
+                    rows.append(marker_row)
         # Sorted here rather than in SQL: the two backends collate strings differently, and a
         # flavor list is small.
-        def key(f: Flavor):
-            return (_sort_value(f, column), f.id)
-        desc = sort_dir == "desc"
-        rows.sort(key=key, reverse=desc)
-        if marker_row is not None:
-            mkey = key(marker_row)
-            rows = [f for f in rows if (key(f) < mkey if desc else key(f) > mkey)]
-        cap = MAX_LIMIT if limit is None else min(limit, MAX_LIMIT)
-        return rows[:cap]
+        rows.sort(key=lambda f: (_sort_value(f, column), f.id), reverse=sort_dir == "desc")
+        return paging.page(rows, marker, limit, max_limit=MAX_LIMIT)[0]
 
     def show_flavor(self, ctx: AuthContext, flavor_id: str) -> Flavor:
         with self.db.read() as s:

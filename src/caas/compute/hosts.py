@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caas.compute.common import require_admin
+from caas import paging
+from caas.compute.common import marker_not_found, require_admin
+from caas.compute.inventory import HostInventory
 from caas.compute.models import ComputeHost, Server
 from caas.db.base import utcnow
-from caas.errors import BadRequest, NotFound
+from caas.errors import NotFound
 from caas.context import AuthContext
 from caas.numbers import INT32_MAX, decimal
 
@@ -74,26 +76,32 @@ def _service_row(s: Session, ref: ServiceRef, lock: bool = False) -> ComputeHost
     return row
 
 
-class HostsMixin:
-    """The hosts as os-hypervisors, os-services and os-availability-zone read and change them
-    (needs ``self.db`` and ``self.inventory``)."""
+class Hosts:
+    """The hosts as os-hypervisors, os-services and os-availability-zone read and change them:
+    rows in ``db``; a change of a service's state makes ``inventory`` read the hosts again."""
+
+    def __init__(self, db, inventory: HostInventory) -> None:
+        self.db = db
+        self.inventory = inventory
 
     # ---- os-hypervisors ------------------------------------------------------------------
     def list_hypervisors(self, ctx: AuthContext, q: HypervisorQuery) -> tuple[list[Hypervisor], bool]:
         """One page of the hosts by id (with their servers when asked), and whether more follow."""
         require_admin(ctx, "os_compute_api:os-hypervisors:list")
         with self.db.read() as s:
-            stmt = select(ComputeHost).order_by(ComputeHost.id)
+            stmt = select(ComputeHost.id).order_by(ComputeHost.id)
             if q.pattern:
                 stmt = stmt.where(ComputeHost.name.like(f"%{_like(q.pattern)}%", escape="\\"))
+            ids, marker = list(s.scalars(stmt)), None
             if q.marker is not None:
                 marked = self._host_by_id(s, q.marker, q.by_uuid)
                 if marked is None:
-                    raise BadRequest(f"marker [{q.marker}] not found")
-                stmt = stmt.where(ComputeHost.id > marked.id)
-            rows = list(s.scalars(stmt.limit(q.limit + 1) if q.limit is not None else stmt))
-            more = q.limit is not None and len(rows) > q.limit
-            rows = rows[:q.limit] if q.limit is not None else rows
+                    raise marker_not_found(q.marker)
+                marker = str(marked.id)
+                if marked.id not in ids:  # filtered out: the page starts where it would be
+                    ids = sorted([*ids, marked.id])
+            window, more = paging.page(ids, marker, q.limit, key=str)
+            rows = list(s.scalars(select(ComputeHost).where(ComputeHost.id.in_(window)).order_by(ComputeHost.id)))
             members = self._host_servers(s, [h.name for h in rows]) if q.with_servers else {}
         return [Hypervisor(h, members.get(h.name, []) if q.with_servers else None) for h in rows], more
 
@@ -215,4 +223,4 @@ def _isoformat(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-__all__ = ["HostsMixin", "Hypervisor", "HypervisorQuery", "ServiceChange", "ServiceRef"]
+__all__ = ["Hosts", "Hypervisor", "HypervisorQuery", "ServiceChange", "ServiceRef"]

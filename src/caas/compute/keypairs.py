@@ -1,7 +1,7 @@
 """Key pairs (Nova's os-keypairs): per user, imported (public key checked and fingerprinted as
 Nova does) or generated here (the private key is returned once and never stored).
 
-Holds ``KeypairsMixin`` (the service methods), ``get_keypair(s, user_id, name)`` (for server
+Holds ``Keypairs`` (the service), ``get_keypair(s, user_id, name)`` (for server
 boot), ``fingerprint(public_key, key_type)``, ``generate(key_type, user_id)`` and
 ``keypair_number(keypair)`` (the integer ``id`` Nova shows).
 
@@ -21,18 +21,23 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from caas.compute.common import lock_project
+from caas import paging
+from caas.compute.common import MAX_LIMIT, lock_project
 from caas.compute.models import Keypair
 from caas.compute.quotas import limit as quota_limit
 from caas.errors import BadRequest, Conflict, Forbidden, NotFound, QuotaExceeded
 from caas.context import AuthContext
 
 KEY_TYPES = ("ssh", "x509")
-MAX_LIMIT = 1000  # Nova's [api] max_limit
 
 
 def not_found(name: str, user_id: str) -> NotFound:
     return NotFound(f"Keypair {name} not found for user {user_id}")
+
+
+def _marker_not_found(marker: str) -> BadRequest:
+    # Nova's MarkerNotFound, which its key pair list raises (its other lists say "marker [X]")
+    return BadRequest(f"Marker {marker} could not be found.")
 
 
 def get_keypair(s: Session, user_id: str, name: str) -> Keypair:
@@ -119,10 +124,11 @@ def generate(key_type: str, user_id: str) -> tuple[str, str, str]:
     return private, public, fingerprint(public, "ssh")
 
 
-class KeypairsMixin:
-    """Key pair service methods (need ``self.db``)."""
+class Keypairs:
+    """The users' key pairs, in ``db``."""
 
-    get_keypair = staticmethod(get_keypair)
+    def __init__(self, db) -> None:
+        self.db = db
 
     @staticmethod
     def _keypair_owner(ctx: AuthContext, user_id: str | None, action: str) -> str:
@@ -141,14 +147,11 @@ class KeypairsMixin:
             rows = list(s.scalars(select(Keypair).where(Keypair.user_id == owner)))
         # Sorted here: the backends collate names differently.
         rows.sort(key=lambda k: k.name)
-        if marker is not None:
-            names = [k.name for k in rows]
-            if marker not in names:
-                raise BadRequest(f"Marker {marker} could not be found.")
-            rows = rows[names.index(marker) + 1:]
-        if limit is not None:
-            rows = rows[:min(limit, MAX_LIMIT)]
-        return rows
+        if marker == "":  # looked up as any other name, and found nowhere
+            raise _marker_not_found(marker)
+        # Nova's max_limit caps a limit given; without one, every key pair is listed.
+        return paging.page(rows, marker, limit, key=lambda k: k.name, missing=_marker_not_found,
+                           max_limit=None if limit is None else MAX_LIMIT)[0]
 
     def show_keypair(self, ctx: AuthContext, name: str, user_id: str | None = None) -> Keypair:
         owner = self._keypair_owner(ctx, user_id, "show")

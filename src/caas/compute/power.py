@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from caas.compute.models import Server
+from caas.compute.server_state import record_error
+from caas.compute.work import ServerWork
 from caas.db.base import utcnow
 from caas.virt.driver import NOSTATE, POWER_STATE_NAMES, RUNNING, SHUTDOWN, DriverError
 
@@ -53,33 +55,38 @@ def decide(vm_state: str, db_power: int, observed: int) -> Decision | None:
     return None
 
 
-class PowerSyncMixin:
-    """Needs ``db``, ``driver``, ``settings`` and the servers' per-server worker queue
-    (``_submit``, ``_lock_for``) of ServersMixin."""
+class PowerSync:
+    """The servers' records in ``db`` kept in step with ``driver`` every
+    ``settings.power_sync_interval`` seconds, on their ``work`` queues (``start``, ``stop``)."""
 
-    def init_power_sync(self) -> None:
-        self._power_stop = threading.Event()
-        self._power_thread: threading.Thread | None = None
-        self._power_pending: set[str] = set()
-        self._power_guard = threading.Lock()
+    def __init__(self, db, settings, driver, work: ServerWork) -> None:
+        self.db = db
+        self.settings = settings
+        self.driver = driver
+        self.work = work
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pending: set[str] = set()
+        self._guard = threading.Lock()
 
-    def start_power_sync(self) -> None:
+    def start(self) -> None:
         """Sync every server now, in this thread (at start, before the API serves: nothing is
         listed before it is checked), then every ``power_sync_interval`` seconds (0: never)."""
         self.sync_power_states(inline=True)
         interval = self.settings.power_sync_interval
         if interval > 0:
-            self._power_thread = threading.Thread(target=self._power_loop, args=(interval,),
-                                                  name="caas-power-sync", daemon=True)
-            self._power_thread.start()
+            self._thread = threading.Thread(target=self._power_loop, args=(interval,),
+                                            name="caas-power-sync", daemon=True)
+            self._thread.start()
 
-    def stop_power_sync(self) -> None:
-        self._power_stop.set()
-        if self._power_thread is not None:
-            self._power_thread.join(timeout=10)
+    def stop(self) -> None:
+        """End the periodic sync (waiting for a round in progress)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
 
     def _power_loop(self, interval: float) -> None:
-        while not self._power_stop.wait(interval):
+        while not self._stop.wait(interval):
             try:
                 self.sync_power_states()
             except Exception:  # noqa: BLE001 - the next round tries again
@@ -99,20 +106,24 @@ class PowerSyncMixin:
                   if decide(vm_state, power, observed.get(sid, NOSTATE)) is not None]
         for sid in differ:
             if inline:
-                with self._lock_for(sid):
+                with self.work.lock_for(sid):
                     self._sync_power(sid)
                 continue
-            with self._power_guard:
-                if sid in self._power_pending:
+            with self._guard:
+                if sid in self._pending:
                     continue
-                self._power_pending.add(sid)
-            self._submit(sid, self._sync_power)
+                self._pending.add(sid)
+            self.work.submit(sid, self._sync_power, on_failure=self._failed)
         return len(differ)
+
+    def _failed(self, server_id: str) -> None:
+        """A sync that raised: the server is ERROR (as any work on it that fails)."""
+        record_error(self.db, server_id)
 
     def _sync_power(self, server_id: str) -> None:
         """One server, under its lock: the record and the driver read again, then aligned."""
-        with self._power_guard:
-            self._power_pending.discard(server_id)
+        with self._guard:
+            self._pending.discard(server_id)
         with self.db.write() as s:
             # locked: an action asked for meanwhile waits, then sees the state found here
             row = s.get(Server, server_id, with_for_update=True)

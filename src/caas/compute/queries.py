@@ -10,10 +10,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from caas import paging
+from caas.compute.common import marker_not_found
 from caas.compute.models import Server
-from caas.compute.servers import KNOWN_STATUSES, VM_STATE
+from caas.compute.server_state import KNOWN_STATUSES, VM_STATE, get_server
 from caas.context import AuthContext
 from caas.errors import BadRequest, Forbidden
+from caas.network.binding import NetworkBinding
 
 # The sort keys Nova takes, and the columns they sort on.
 SORT_COLUMNS = {"created_at": Server.created_at, "updated_at": Server.updated_at, "display_name": Server.name,
@@ -63,10 +66,18 @@ class ServerQuery:
     marker: str | None = None
 
 
-class QueriesMixin:
+class ServerQueries:
+    """Servers as callers read them: records in ``db``, with their ports from
+    ``network_binding`` and their attachments from ``volume`` (None: no block storage)."""
+
+    def __init__(self, db, network_binding: NetworkBinding, volume=None) -> None:
+        self.db = db
+        self.network_binding = network_binding
+        self.volume = volume
+
     def show_server(self, ctx: AuthContext, server_id: str) -> Server:
         with self.db.read() as s:
-            return self.get_server(s, ctx, server_id)
+            return get_server(s, ctx, server_id)
 
     def list_servers(self, ctx: AuthContext, q: ServerQuery) -> tuple[list[Server], bool]:
         """One page of the servers the caller may see, filtered as Nova filters, and whether
@@ -82,14 +93,8 @@ class QueriesMixin:
         keys = [Server.id] + ([Server.name] if q.name else []) + ([Server.tags] if q.tags else [])
         with self.db.read() as s:
             rows = list(s.execute(stmt.with_only_columns(*keys).order_by(*order)))
-        rows = self._matching(rows, q)
-        if q.marker:
-            ids = [r.id for r in rows]
-            if q.marker not in ids:
-                raise BadRequest(f"marker [{q.marker}] not found")
-            rows = rows[ids.index(q.marker) + 1:]
-        more = len(rows) > q.limit
-        return self._load([r.id for r in rows[:q.limit]]), more
+        window, more = paging.page(self._matching(rows, q), q.marker, q.limit, missing=marker_not_found)
+        return self._load([r.id for r in window]), more
 
     def _matching(self, rows: list, q: ServerQuery) -> list:
         """The rows the name, ip and tag filters keep."""

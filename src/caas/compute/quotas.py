@@ -99,8 +99,11 @@ def check_count(resource: str, requested: int, used: int, limit_: int) -> None:
                             f"{limit_} {resource}")
 
 
-class QuotasMixin:
-    """os-quota-sets and limits (needs ``self.db``)."""
+class Quotas:
+    """os-quota-sets and limits: the projects' limits in ``db``."""
+
+    def __init__(self, db) -> None:
+        self.db = db
 
     @staticmethod
     def _may_read(ctx: AuthContext, project_id: str) -> None:

@@ -2,7 +2,7 @@
 from microversion 2.15, their soft forms) per group; the members are the servers whose
 ``server_group_id`` names the group.
 
-Holds ``ServerGroupsMixin`` (the service methods), ``get_server_group(s, ctx, group_id,
+Holds ``ServerGroups`` (the service), ``get_server_group(s, ctx, group_id,
 lock=False)`` (for server boot) and ``group_members(s, group_ids)``.
 
 A group is seen by its project (and by admins); another project's group is 404, exactly as an
@@ -14,13 +14,14 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from caas import paging
+from caas.compute.common import MAX_LIMIT
 from caas.compute.models import Server, ServerGroup
 from caas.compute.quotas import claim
 from caas.errors import BadRequest, Forbidden, NotFound, QuotaExceeded
 from caas.context import AuthContext
 
 POLICIES = ("affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity")
-MAX_LIMIT = 1000  # Nova's [api] max_limit
 
 
 def not_found(group_id: str) -> NotFound:
@@ -60,10 +61,11 @@ def _reader_role(ctx: AuthContext, action: str) -> None:
         raise Forbidden(f"Policy doesn't allow os_compute_api:os-server-groups:{action} to be performed.")
 
 
-class ServerGroupsMixin:
-    """Server group service methods (need ``self.db``). Each returns (group, member ids)."""
+class ServerGroups:
+    """The projects' server groups, in ``db``. Each method returns (group, member ids)."""
 
-    get_server_group = staticmethod(get_server_group)
+    def __init__(self, db) -> None:
+        self.db = db
 
     def list_server_groups(self, ctx: AuthContext, all_projects: bool = False, limit: int | None = None,
                            offset: int = 0) -> list[tuple[ServerGroup, list[str]]]:
@@ -73,9 +75,9 @@ class ServerGroupsMixin:
         query = select(ServerGroup).order_by(ServerGroup.created_at, ServerGroup.id)
         if not (all_projects and ctx.is_admin):
             query = query.where(ServerGroup.project_id == ctx.project_id)
-        cap = MAX_LIMIT if not limit else min(limit, MAX_LIMIT)
         with self.db.read() as s:
-            groups = list(s.scalars(query.offset(offset).limit(cap)))
+            # A limit of 0 is Nova's max_limit too (common.limited: ``limit or max_limit``).
+            groups, _ = paging.page(list(s.scalars(query)), None, limit or None, offset=offset, max_limit=MAX_LIMIT)
             members = group_members(s, [g.id for g in groups])
         return [(g, members[g.id]) for g in groups]
 

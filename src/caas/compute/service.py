@@ -1,52 +1,53 @@
-"""Compute domain logic: one facade over the nouns (flavors, keypairs, server groups, hosts,
-servers, quotas). Holds the collaborators every noun uses: the database, settings, the
-hypervisor driver, and the network, image and volume services (called in-process), and the
-composed ``inventory`` (compute/inventory.py: the hosts, their snapshot, claims and the
-placement lock) and ``work`` (compute/work.py: the workers and per-server locks), each
-built here with its dependencies given explicitly."""
+"""Compute, composed: ``ComputeService`` builds one service per noun, each given its
+dependencies explicitly, and exposes them as attributes: ``flavors``, ``keypairs``,
+``server_groups``, ``quotas``, ``hosts``, ``servers`` (boot, the build worker, actions and
+queries: compute/servers.py) and ``power_sync``; with what they share, ``inventory``
+(compute/inventory.py: the hosts, their snapshot, claims and the placement lock) and ``work``
+(compute/work.py: the workers and per-server locks). Callers use the attributes
+(``cloud.compute.servers.list_servers(...)``)."""
 
 from __future__ import annotations
 
-from caas.compute.flavors import FlavorsMixin
-from caas.compute.hosts import HostsMixin
+from caas.compute.flavors import Flavors
+from caas.compute.hosts import Hosts
 from caas.compute.inventory import HostInventory
-from caas.compute.keypairs import KeypairsMixin
-from caas.compute.power import PowerSyncMixin
-from caas.compute.quotas import QuotasMixin
-from caas.compute.server_groups import ServerGroupsMixin
-from caas.compute.actions import ActionsMixin
-from caas.compute.boot import BootMixin
-from caas.compute.build import BuildMixin
-from caas.compute.queries import QueriesMixin
+from caas.compute.keypairs import Keypairs
+from caas.compute.power import PowerSync
+from caas.compute.quotas import Quotas
 from caas.compute.scheduler import default_scheduler
-from caas.compute.servers import ServersMixin
+from caas.compute.server_groups import ServerGroups
+from caas.compute.servers import Servers
 from caas.compute.work import ServerWork
 from caas.network.binding import NetworkBinding
 
 
-class ComputeService(FlavorsMixin, KeypairsMixin, ServerGroupsMixin, HostsMixin, QuotasMixin, ServersMixin,
-                     BootMixin, BuildMixin, ActionsMixin, QueriesMixin, PowerSyncMixin):
-    def __init__(self, db, settings, driver, network, image, volume=None) -> None:
-        self.db = db
-        self.settings = settings
-        self.driver = driver
-        self.network_binding = NetworkBinding(network)
-        self.image = image
-        # The volume service may be built after compute: a callable gives it when asked.
-        self._volume = volume
-        self.inventory = HostInventory(db, settings, driver, default_scheduler(settings.scheduler_strategy))
-        self.work = ServerWork(settings.compute_workers, self._work_failed)
-        self.init_power_sync()
+class ComputeService:
+    """Compute for one cloud: the database, settings and hypervisor driver, and the network,
+    image and volume services it calls in process (``volume`` None: no block storage)."""
 
-    @property
-    def volume(self):
-        return self._volume() if callable(self._volume) else self._volume
+    def __init__(self, db, settings, driver, network, image, volume=None) -> None:
+        self.inventory = HostInventory(db, settings, driver, default_scheduler(settings.scheduler_strategy))
+        self.work = ServerWork(settings.compute_workers)
+        self.flavors = Flavors(db, settings)
+        self.keypairs = Keypairs(db)
+        self.server_groups = ServerGroups(db)
+        self.quotas = Quotas(db)
+        self.hosts = Hosts(db, self.inventory)
+        self.servers = Servers(db, settings, driver, self.inventory, self.work, NetworkBinding(network), image,
+                               volume)
+        self.power_sync = PowerSync(db, settings, driver, self.work)
 
     def bootstrap(self) -> None:
         """First-start and every-start state: hosts from the driver, default flavors, the
         reconciliation of work a previous run left half done, and the servers' power states
         from the driver (then kept in step periodically)."""
         self.inventory.sync()
-        self.bootstrap_flavors()
-        self.resume_work()
-        self.start_power_sync()
+        self.flavors.bootstrap()
+        self.servers.resume_work()
+        self.power_sync.start()
+
+    def shutdown(self) -> None:
+        """Stop the power sync and finish the work in progress; queued work is dropped, and the
+        next start resumes it from the record (Servers.resume_work)."""
+        self.power_sync.stop()
+        self.work.shutdown()

@@ -1,6 +1,7 @@
 """The compute workers: work on a server (build, delete, power) runs on a thread pool, one job
-at a time per server and in the order submitted, and a job that fails is reported to the
-service (which records it on the server) instead of killing its worker."""
+at a time per server and in the order submitted, and a job that fails is logged and reported
+to the ``on_failure`` its submitter gave (which records it on the server) instead of killing
+its worker."""
 
 from __future__ import annotations
 
@@ -13,12 +14,10 @@ log = logging.getLogger("caas.compute")
 
 
 class ServerWork:
-    """``workers`` threads; ``on_failure(server_id, fn)`` is called (on the worker, under the
-    server's lock) when ``fn`` raised."""
+    """``workers`` threads, and a lock per server that its work holds."""
 
-    def __init__(self, workers: int, on_failure: Callable[[str, Callable], None]) -> None:
+    def __init__(self, workers: int) -> None:
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="caas-compute")
-        self._on_failure = on_failure
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -32,15 +31,16 @@ class ServerWork:
         with self._guard:
             self._locks.pop(server_id, None)
 
-    def submit(self, server_id: str, fn: Callable, *args) -> None:
-        """Run ``fn(server_id, *args)`` on a worker, after any earlier work on that server."""
+    def submit(self, server_id: str, fn: Callable, *args, on_failure: Callable[[str], None]) -> None:
+        """Run ``fn(server_id, *args)`` on a worker, after any earlier work on that server;
+        ``on_failure(server_id)`` runs there (under the server's lock) if ``fn`` raised."""
         def job():
             with self.lock_for(server_id):
                 try:
                     fn(server_id, *args)
                 except Exception:  # noqa: BLE001 - a worker must never die silently
                     log.exception("compute work %s on server %s failed", fn.__name__, server_id)
-                    self._on_failure(server_id, fn)
+                    on_failure(server_id)
         self.pool.submit(job)
 
     def shutdown(self) -> None:

@@ -198,14 +198,14 @@ def _list_args(call: Call) -> dict:
 
 
 # ---- routes -------------------------------------------------------------------------------
-def _compute(call: Call):
-    return call.services.compute
+def _flavors(call: Call):
+    return call.services.compute.flavors
 
 
 
 def _list(call: Call, detail: bool) -> Response:
     ctx = call.project_auth()
-    rows = _compute(call).list_flavors(ctx, **_list_args(call))
+    rows = _flavors(call).list_flavors(ctx, **_list_args(call))
     render = flavor_view if detail else flavor_brief
     body = {"flavors": [render(call, f) for f in rows]}
     more = collection_links(call, rows, "flavors/detail" if detail else "flavors", lambda f: f.id)
@@ -221,12 +221,12 @@ def list_flavors_detail(call: Call) -> Response:
 
 def create_flavor(call: Call) -> Response:
     ctx = call.project_auth()
-    flavor = _compute(call).create_flavor(ctx, **parse_flavor_create(call))
+    flavor = _flavors(call).create_flavor(ctx, **parse_flavor_create(call))
     return json_response({"flavor": flavor_view(call, flavor)})
 
 def show_flavor(call: Call) -> Response:
     ctx = call.project_auth()
-    return json_response({"flavor": flavor_view(call, _compute(call).show_flavor(ctx, call.params["flavor_id"]))})
+    return json_response({"flavor": flavor_view(call, _flavors(call).show_flavor(ctx, call.params["flavor_id"]))})
 
 def update_flavor(call: Call) -> Response:
     ctx = call.project_auth()
@@ -234,12 +234,12 @@ def update_flavor(call: Call) -> Response:
         raise NotFound("The resource could not be found.")
     body = keys(wrapper(call.body, "flavor"), "flavor", {"description"}, ("description",))
     description = nova_text(body["description"], "description", 65535)
-    flavor = _compute(call).update_flavor(ctx, call.params["flavor_id"], description)
+    flavor = _flavors(call).update_flavor(ctx, call.params["flavor_id"], description)
     return json_response({"flavor": flavor_view(call, flavor)})
 
 def delete_flavor(call: Call) -> Response:
     ctx = call.project_auth()
-    _compute(call).delete_flavor(ctx, call.params["flavor_id"])
+    _flavors(call).delete_flavor(ctx, call.params["flavor_id"])
     return empty(202)
 
 # ---- extra specs ---------------------------------------------------------------------
@@ -247,7 +247,7 @@ def delete_flavor(call: Call) -> Response:
 
 def list_extra_specs(call: Call) -> Response:
     ctx = call.project_auth()
-    return json_response({"extra_specs": _compute(call).flavor_extra_specs(ctx, call.params["flavor_id"])})
+    return json_response({"extra_specs": _flavors(call).flavor_extra_specs(ctx, call.params["flavor_id"])})
 
 def create_extra_specs(call: Call) -> Response:
     ctx = call.project_auth()
@@ -258,13 +258,13 @@ def create_extra_specs(call: Call) -> Response:
     if extra:
         raise BadRequest(unexpected(extra))
     specs = parse_extra_specs(body["extra_specs"])
-    _compute(call).set_flavor_extra_specs(ctx, call.params["flavor_id"], specs, "create")
+    _flavors(call).set_flavor_extra_specs(ctx, call.params["flavor_id"], specs, "create")
     return json_response({"extra_specs": body["extra_specs"]})  # Nova echoes the request
 
 def show_extra_spec(call: Call) -> Response:
     ctx = call.project_auth()
     key = call.params["key"]
-    return json_response({key: _compute(call).flavor_extra_spec(ctx, call.params["flavor_id"], key)})
+    return json_response({key: _flavors(call).flavor_extra_spec(ctx, call.params["flavor_id"], key)})
 
 def update_extra_spec(call: Call) -> Response:
     ctx = call.project_auth()
@@ -277,12 +277,12 @@ def update_extra_spec(call: Call) -> Response:
     specs = parse_extra_specs(body, "body")
     if call.params["key"] not in body:
         raise BadRequest("Request body and URI mismatch")
-    _compute(call).set_flavor_extra_specs(ctx, call.params["flavor_id"], specs, "update")
+    _flavors(call).set_flavor_extra_specs(ctx, call.params["flavor_id"], specs, "update")
     return json_response(body)
 
 def delete_extra_spec(call: Call) -> Response:
     ctx = call.project_auth()
-    _compute(call).delete_flavor_extra_spec(ctx, call.params["flavor_id"], call.params["key"])
+    _flavors(call).delete_flavor_extra_spec(ctx, call.params["flavor_id"], call.params["key"])
     return empty(200)
 
 # ---- access --------------------------------------------------------------------------
@@ -291,7 +291,7 @@ def delete_extra_spec(call: Call) -> Response:
 def list_access(call: Call) -> Response:
     ctx = call.project_auth()
     flavor_id = call.params["flavor_id"]
-    return json_response(_access_view(flavor_id, _compute(call).flavor_access(ctx, flavor_id)))
+    return json_response(_access_view(flavor_id, _flavors(call).flavor_access(ctx, flavor_id)))
 
 def action(call: Call) -> Response:
     ctx = call.project_auth()
@@ -312,9 +312,9 @@ def action(call: Call) -> Response:
     utf8(tenant, "tenant")
     flavor_id = call.params["flavor_id"]
     if name == "addTenantAccess":
-        projects = _compute(call).add_flavor_access(ctx, flavor_id, tenant, refuse_public=version_at_least(call, 7))
+        projects = _flavors(call).add_flavor_access(ctx, flavor_id, tenant, refuse_public=version_at_least(call, 7))
     else:
-        projects = _compute(call).remove_flavor_access(ctx, flavor_id, tenant)
+        projects = _flavors(call).remove_flavor_access(ctx, flavor_id, tenant)
     return json_response(_access_view(flavor_id, projects))
 
 

@@ -21,6 +21,10 @@ from caas.numbers import INT32_MAX, parse_int
 UPDATE_SERVICE = "os_compute_api:os-services:update"
 
 
+def _hosts(call: Call):
+    return call.services.compute.hosts
+
+
 def _uuids(call: Call) -> bool:
     """From 2.53 hosts and services are known by uuid, before by row id."""
     return call.version >= (2, 53)
@@ -80,7 +84,7 @@ def parse_hypervisor_query(call: Call) -> HypervisorQuery:
 def _listing(call: Call, detail: bool) -> Response:
     ctx = call.project_auth()
     require_admin(ctx, "os_compute_api:os-hypervisors:list")  # before the query is checked, as always
-    found, more = call.services.compute.list_hypervisors(ctx, parse_hypervisor_query(call))
+    found, more = _hosts(call).list_hypervisors(ctx, parse_hypervisor_query(call))
     views = [hypervisor_view(call, h, detail) for h in found]
     out = {"hypervisors": views}
     if more and views:
@@ -98,24 +102,24 @@ def detail(call: Call) -> Response:
 
 
 def statistics(call: Call) -> Response:
-    return json_response({"hypervisor_statistics": call.services.compute.hypervisor_statistics(call.project_auth())})
+    return json_response({"hypervisor_statistics": _hosts(call).hypervisor_statistics(call.project_auth())})
 
 
 def show(call: Call) -> Response:
     with_servers = _uuids(call) and call.query.get("with_servers", "").lower() in ("true", "1")
-    found = call.services.compute.show_hypervisor(call.project_auth(), call.params["id"], _uuids(call), with_servers)
+    found = _hosts(call).show_hypervisor(call.project_auth(), call.params["id"], _uuids(call), with_servers)
     return json_response({"hypervisor": hypervisor_view(call, found, True)})
 
 
 def uptime(call: Call) -> Response:
-    found, line = call.services.compute.hypervisor_uptime(call.project_auth(), call.params["id"], _uuids(call))
+    found, line = _hosts(call).hypervisor_uptime(call.project_auth(), call.params["id"], _uuids(call))
     view = hypervisor_view(call, found, False)
     return json_response({"hypervisor": {k: view[k] for k in ("id", "hypervisor_hostname", "state", "status")}
                           | {"uptime": line}})
 
 
 def services(call: Call) -> Response:
-    rows = call.services.compute.list_services(call.project_auth(), call.query.get("host"), call.query.get("binary"))
+    rows = _hosts(call).list_services(call.project_auth(), call.query.get("host"), call.query.get("binary"))
     return json_response({"services": [service_view(call, h) for h in rows]})
 
 
@@ -175,32 +179,32 @@ def update_service(call: Call) -> Response:
     body = call.body
     if not isinstance(body, dict):
         raise BadRequest("Invalid input: the body must be an object.")
-    compute = call.services.compute
+    hosts = _hosts(call)
     if _uuids(call):
         ref = ServiceRef(uuid=call.params["id"])
-        compute.find_service(ctx, ref)
-        row = compute.update_service(ctx, ref, parse_service_change(body))
+        hosts.find_service(ctx, ref)
+        row = hosts.update_service(ctx, ref, parse_service_change(body))
         return json_response({"service": service_view(call, row)})
     host, binary = body.get("host"), body.get("binary")
     if not isinstance(host, str) or not isinstance(binary, str):
         raise BadRequest("Invalid input: host and binary are required strings.")
     ref = ServiceRef(host=host, binary=binary)
-    compute.find_service(ctx, ref)
+    hosts.find_service(ctx, ref)
     change = parse_service_action(call, call.params["id"], body)
-    compute.update_service(ctx, ref, change)
+    hosts.update_service(ctx, ref, change)
     return json_response({"service": legacy_service_view(ref, change)})
 
 
 def aggregates(call: Call) -> Response:
-    return json_response({"aggregates": call.services.compute.list_aggregates(call.project_auth())})
+    return json_response({"aggregates": _hosts(call).list_aggregates(call.project_auth())})
 
 
 def zones(call: Call) -> Response:
-    return json_response({"availabilityZoneInfo": call.services.compute.availability_zones(call.project_auth(), False)})
+    return json_response({"availabilityZoneInfo": _hosts(call).availability_zones(call.project_auth(), False)})
 
 
 def zones_detail(call: Call) -> Response:
-    return json_response({"availabilityZoneInfo": call.services.compute.availability_zones(call.project_auth(), True)})
+    return json_response({"availabilityZoneInfo": _hosts(call).availability_zones(call.project_auth(), True)})
 
 
 H = "/v2.1/os-hypervisors"

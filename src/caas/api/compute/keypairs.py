@@ -47,8 +47,8 @@ def _user_id(call: Call) -> str | None:
     return values[0] if values else None
 
 
-def _compute(call: Call):
-    return call.services.compute
+def _keypairs(call: Call):
+    return call.services.compute.keypairs
 
 
 
@@ -57,7 +57,7 @@ def list_keypairs(call: Call) -> Response:
     paged = version_at_least(call, 35)
     limit = query_uint(call, "limit") if paged else None
     marker = call.query.get("marker") if paged else None
-    rows = _compute(call).list_keypairs(ctx, user_id=_user_id(call), limit=limit, marker=marker)
+    rows = _keypairs(call).list_keypairs(ctx, user_id=_user_id(call), limit=limit, marker=marker)
     body = {"keypairs": [{"keypair": _brief(call, k)} for k in rows]}
     if paged:
         more = collection_links(call, rows, "os-keypairs", lambda k: k.name)
@@ -90,7 +90,7 @@ def create_keypair(call: Call) -> Response:
         if not 1 <= len(user_id) <= 64:
             raise invalid("user_id", user_id, "A user id is 1 to 64 characters.")
         utf8(user_id, "user_id")
-    keypair, private_key = _compute(call).create_keypair(ctx, name, public_key=public_key, key_type=key_type,
+    keypair, private_key = _keypairs(call).create_keypair(ctx, name, public_key=public_key, key_type=key_type,
                                                   user_id=user_id)
     out = {"name": keypair.name, "public_key": keypair.public_key, "fingerprint": keypair.fingerprint,
            "user_id": keypair.user_id}
@@ -102,12 +102,12 @@ def create_keypair(call: Call) -> Response:
 
 def show_keypair(call: Call) -> Response:
     ctx = call.project_auth()
-    keypair = _compute(call).show_keypair(ctx, call.params["name"], user_id=_user_id(call))
+    keypair = _keypairs(call).show_keypair(ctx, call.params["name"], user_id=_user_id(call))
     return json_response({"keypair": _detail(call, keypair)})
 
 def delete_keypair(call: Call) -> Response:
     ctx = call.project_auth()
-    _compute(call).delete_keypair(ctx, call.params["name"], user_id=_user_id(call))
+    _keypairs(call).delete_keypair(ctx, call.params["name"], user_id=_user_id(call))
     return empty(204 if version_at_least(call, 2) else 202)
 
 

@@ -7,7 +7,7 @@ from urllib.parse import quote, urlencode
 
 from caas.api.compute import api_root
 from caas.api.framework import Call
-from caas.compute.flavors import MAX_LIMIT
+from caas.compute.common import MAX_LIMIT
 from caas.numbers import decimal
 
 

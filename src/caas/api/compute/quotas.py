@@ -64,7 +64,7 @@ def absolute_limits_view(call: Call, q: QuotaUsage) -> dict:
 def _show(call: Call, detail: bool) -> Response:
     ctx = call.project_auth()
     project_id = _project(call)
-    q = call.services.compute.show_quota(ctx, project_id)
+    q = call.services.compute.quotas.show_quota(ctx, project_id)
     return json_response({"quota_set": quota_set_view(call, project_id, q, detail)})
 
 
@@ -79,7 +79,7 @@ def detail(call: Call) -> Response:
 def defaults(call: Call) -> Response:
     ctx = call.project_auth()
     project_id = _project(call)
-    values = call.services.compute.default_quota(ctx, project_id)
+    values = call.services.compute.quotas.default_quota(ctx, project_id)
     return json_response({"quota_set": {"id": project_id, **{r: values[r] for r in visible_resources(call.version)}}})
 
 
@@ -106,19 +106,19 @@ def update(call: Call) -> Response:
     unknown = sorted(set(values) - set(allowed))
     if unknown:
         raise BadRequest(unexpected_quotas(unknown))
-    lim = call.services.compute.update_quota(ctx, project_id, values, force)
+    lim = call.services.compute.quotas.update_quota(ctx, project_id, values, force)
     return json_response({"quota_set": {r: lim[r] for r in allowed}})
 
 
 def reset(call: Call) -> Response:
-    call.services.compute.reset_quota(call.project_auth(), _project(call))
+    call.services.compute.quotas.reset_quota(call.project_auth(), _project(call))
     return empty(202)
 
 
 def limits(call: Call) -> Response:
     ctx = call.project_auth()
     project = call.query.get("tenant_id") or ctx.project_id
-    q = call.services.compute.show_quota(ctx, project)
+    q = call.services.compute.quotas.show_quota(ctx, project)
     return json_response({"limits": {"rate": [], "absolute": absolute_limits_view(call, q)}})
 
 

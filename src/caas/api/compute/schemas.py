@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from caas.api.framework import Call
 from caas.compute.boot import BootRequest, NicRequest
+from caas.compute.common import MAX_LIMIT
 from caas.compute.queries import SORT_COLUMNS, ServerQuery, TagFilter
-from caas.compute.servers import KNOWN_STATUSES
+from caas.compute.server_state import KNOWN_STATUSES
 from caas.errors import BadRequest
 from caas.network.ipam import ip_text
 from caas.numbers import parse_int
@@ -25,7 +26,6 @@ BOOT_FIELDS = {"name", "imageRef", "flavorRef", "networks", "key_name", "securit
                "adminPass", "OS-DCF:diskConfig", "return_reservation_id", "personality", "description", "tags",
                "block_device_mapping_v2", "block_device_mapping"}
 TAG_RE = re.compile(r"^[^,/]{1,60}$")
-MAX_LIMIT = 1000  # Nova's [api] max_limit: the most servers one list answer holds
 
 
 @dataclass(frozen=True)

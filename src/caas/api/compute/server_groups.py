@@ -36,8 +36,8 @@ def _policy(call: Call, value) -> str:
     return policy
 
 
-def _compute(call: Call):
-    return call.services.compute
+def _groups(call: Call):
+    return call.services.compute.server_groups
 
 
 
@@ -46,7 +46,7 @@ def list_server_groups(call: Call) -> Response:
     limit = query_uint(call, "limit")
     offset = query_uint(call, "offset") or 0
     # Nova: the parameter's presence is what counts, whatever its value.
-    rows = _compute(call).list_server_groups(ctx, all_projects="all_projects" in call.query, limit=limit,
+    rows = _groups(call).list_server_groups(ctx, all_projects="all_projects" in call.query, limit=limit,
                                       offset=offset)
     return json_response({"server_groups": [_view(call, g, m) for g, m in rows]})
 
@@ -55,17 +55,17 @@ def create_server_group(call: Call) -> Response:
     body = keys(wrapper(call.body, "server_group"), "server_group", {"name", "policies"}, ("name", "policies"))
     name = nova_name(body["name"])
     policy = _policy(call, body["policies"])
-    group, members = _compute(call).create_server_group(ctx, name, policy)
+    group, members = _groups(call).create_server_group(ctx, name, policy)
     return json_response({"server_group": _view(call, group, members)})
 
 def show_server_group(call: Call) -> Response:
     ctx = call.project_auth()
-    group, members = _compute(call).show_server_group(ctx, call.params["group_id"])
+    group, members = _groups(call).show_server_group(ctx, call.params["group_id"])
     return json_response({"server_group": _view(call, group, members)})
 
 def delete_server_group(call: Call) -> Response:
     ctx = call.project_auth()
-    _compute(call).delete_server_group(ctx, call.params["group_id"])
+    _groups(call).delete_server_group(ctx, call.params["group_id"])
     return empty(204)
 
 
