@@ -218,7 +218,7 @@ def test_the_checks_can_fail(tmp_path):
     (tmp_path / "compute" / "service.py").write_text(
         "class FlavorsMixin:\n    pass\n\n\nclass ComputeService(FlavorsMixin):\n    pass\n\n\n"
         "class Both(Flavors, Keypairs):\n    pass\n")
-        (tmp_path / "network").mkdir()
+    (tmp_path / "network").mkdir()
     (tmp_path / "network" / "v.py").write_text(
         '"""Renders ``router:external``."""\ndef view(n):\n    return {"router:external": n.external}\n')
     (tmp_path / "network" / "ok.py").write_text('def view(n):\n    """As ``tenant_id``."""\n    return n.project_id\n')
