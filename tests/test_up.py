@@ -8,7 +8,7 @@ import subprocess
 import httpx
 import pytest
 
-from tests.conftest import CaasServer, caas_command, free_port
+from tests.conftest import TLS, CaasServer, caas_command, free_port
 
 
 def test_first_start_bootstraps_and_restart_keeps_state(tmp_path):
@@ -42,7 +42,7 @@ def test_second_start_on_same_data_dir_is_refused_clearly(tmp_path):
         assert out.returncode == 1
         assert "already running" in out.stderr and "Traceback" not in out.stderr + out.stdout
         # the first one still serves
-        assert httpx.get(srv.url + "/healthz").status_code == 200
+        assert httpx.get(srv.url + "/healthz", verify=TLS).status_code == 200
     finally:
         srv.stop()
 

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.conftest import client_for, issue_token
+from tests.conftest import TLS, client_for, issue_token
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")  # numbers one backend stores and the other refuses
 
@@ -326,7 +326,7 @@ def test_each_field_of_a_valid_body_survives_hostile_values(world, server):
     c, ids = world
     failures: list[str] = []
     sent = 0
-    with httpx.Client(base_url=server.url, timeout=60, headers={"X-Auth-Token": c.headers["X-Auth-Token"]}) as raw:
+    with httpx.Client(base_url=server.url, timeout=60, verify=TLS, headers={"X-Auth-Token": c.headers["X-Auth-Token"]}) as raw:
         for method, path, body, headers in _valid(ids):
             for leaf in list(_leaves(body)):
                 for new in MUTANTS + [_GONE]:
@@ -356,7 +356,7 @@ def test_every_route_survives_hostile_requests(world, server):
     failures: list[str] = []
     sent = 0
     # no 5xx hook here: every failure is listed, not only the first
-    raw_client = httpx.Client(base_url=server.url, timeout=60, headers={"X-Auth-Token": c.headers["X-Auth-Token"]})
+    raw_client = httpx.Client(base_url=server.url, timeout=60, verify=TLS, headers={"X-Auth-Token": c.headers["X-Auth-Token"]})
     for method, template in routes:
         params = re.findall(r"{([^}]+)}", template)
         real = template

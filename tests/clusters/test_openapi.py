@@ -18,14 +18,14 @@ import pytest
 import schemathesis
 
 from tests.clusters.common import API, body, create, delete, error, leftovers, wait
-from tests.conftest import client_for, make_member
+from tests.conftest import TLS, client_for, make_member
 
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 
 
 @pytest.fixture(scope="module")
 def doc(server) -> dict:
-    r = httpx.get(f"{server.url}{API}/openapi.json", timeout=30)  # no token needed
+    r = httpx.get(f"{server.url}{API}/openapi.json", timeout=30, verify=TLS)  # no token needed
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     return r.json()
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.clusters.common import API, BUSY, body, leftovers, set_quota
-from tests.conftest import CaasServer, client_for, issue_token, make_member
+from tests.conftest import TLS, CaasServer, client_for, issue_token, make_member
 
 # Long enough that a request stuck for good is seen as stuck, never a timing assertion.
 STUCK = 60
@@ -37,7 +37,7 @@ def _burst(srv: CaasServer, token: str, n: int, prefix: str) -> tuple[list[httpx
     stop, failures = threading.Event(), []
 
     def probe() -> None:
-        with httpx.Client(base_url=srv.url, timeout=STUCK) as c:
+        with httpx.Client(base_url=srv.url, verify=TLS, timeout=STUCK) as c:
             while not stop.is_set():
                 try:
                     r = c.get("/identity/v3")
@@ -48,7 +48,7 @@ def _burst(srv: CaasServer, token: str, n: int, prefix: str) -> tuple[list[httpx
                 time.sleep(0.1)
 
     def create(i: int) -> httpx.Response:
-        with httpx.Client(base_url=srv.url, timeout=STUCK, headers={"X-Auth-Token": token}) as c:
+        with httpx.Client(base_url=srv.url, verify=TLS, timeout=STUCK, headers={"X-Auth-Token": token}) as c:
             return c.post(f"{API}/clusters", json=body(f"{prefix}{i}", 1))
 
     prober = threading.Thread(target=probe)

@@ -9,7 +9,7 @@ import re
 
 import httpx
 
-from tests.conftest import CaasServer
+from tests.conftest import TLS, CaasServer
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -20,7 +20,7 @@ class Browser:
     def __init__(self, srv: CaasServer, source: str | None = None) -> None:
         """``source``: the client address the server sees (any 127.x.y.z reaches it on Linux)."""
         self.srv = srv
-        self.http = httpx.Client(base_url=srv.url, timeout=60, follow_redirects=False,
+        self.http = httpx.Client(base_url=srv.url, verify=TLS, timeout=60, follow_redirects=False,
                                  transport=httpx.HTTPTransport(local_address=source) if source else srv.transport,
                                  event_hooks={"response": [self._no_5xx]})
         self.csrf: str | None = None

@@ -20,7 +20,7 @@ from caas.dashboard import pages as dashboard_pages
 from caas.dashboard.client import ApiClient, ApiError
 from caas.dashboard.project import create_image
 from caas.image.service import HOST_IMAGE_ID
-from tests.conftest import client_for, issue_token, make_member
+from tests.conftest import TLS, client_for, issue_token, make_member
 from tests.dashboard.common import Browser, flash, text
 
 D = "/dashboard"
@@ -321,7 +321,7 @@ def test_a_refused_upload_deletes_the_half_created_image(srv, member):
     """The data the API refuses (here: shorter than announced) leaves no queued image behind."""
     async def attempt():
         api = ApiClient(None, member.info["token"])
-        api._http = httpx.AsyncClient(base_url=srv.url, timeout=30)  # the real server, over HTTP
+        api._http = httpx.AsyncClient(base_url=srv.url, timeout=30, verify=TLS)  # the real server, over HTTP
 
         async def blocks():
             yield b"12345"

@@ -16,6 +16,7 @@ import time
 import httpx
 import pytest
 
+from tests.conftest import TLS
 from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli
 
 pytestmark = requires_cli
@@ -62,7 +63,7 @@ def fabric_addresses(shown: dict) -> list[str]:
 
 def volume_served(server) -> bool:
     try:
-        return httpx.get(server.url + "/volume/", timeout=5).status_code < 400
+        return httpx.get(server.url + "/volume/", timeout=5, verify=TLS).status_code < 400
     except httpx.TransportError:
         return False
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import CaasServer, caas_command, issue_token
+from tests.conftest import TLS, CaasServer, caas_command, issue_token
 from tests.e2e import kernel
 from tests.e2e.test_compute_cli import seed_network_sequence, wait_for, wait_volume
 from tests.e2e.test_openstack_cli import OPENSTACK, osc, osc_json
@@ -257,7 +257,7 @@ def test_volume_data_survives_reattach(fabric):
 
 def _api(cloud, project: str = "fabric", user: str = "fabric", password: str = "Fabric_123") -> httpx.Client:
     token = issue_token(cloud, user, password, project)
-    return httpx.Client(base_url=cloud.url, headers={"X-Auth-Token": token}, timeout=30)
+    return httpx.Client(base_url=cloud.url, verify=TLS, headers={"X-Auth-Token": token}, timeout=30)
 
 
 def _wait_servers(api: httpx.Client, ids: list[str], timeout: float = 90) -> dict[str, dict]:
