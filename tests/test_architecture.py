@@ -22,7 +22,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "caas"
 # on the cloud (it reaches it through openstacksdk; it reuses compute's pure scheduler filters
 # to read Placement's data); the composition root builds the services; the edges serve them.
 LAYERS = [
-    {"errors", "numbers", "lockfile", "context", "config", "policy"},
+    {"errors", "numbers", "lockfile", "context", "config", "policy", "debounce"},
     {"db"},
     {"virt"},
     {"identity"},

@@ -22,6 +22,7 @@ import threading
 import time
 from typing import Iterable, Sequence
 
+from caas.debounce import Debouncer
 from caas.virt import topology as t
 from caas.virt.driver import NicSpec
 from caas.virt.netns import names
@@ -53,8 +54,6 @@ class Dataplane:
         self.records = records
         self._topology = t.EMPTY
         self._given = threading.Condition()  # notified when a topology arrives
-        self.debounce = debounce
-        self.interval = interval
         self.errors: list[str] = []  # what the last reconcile could not do
         self._lock = threading.RLock()
         self._count = threading.Lock()
@@ -63,11 +62,8 @@ class Dataplane:
         self._applied: dict[tuple[str, str], str] = {}  # (netns, ruleset key) -> text applied
         self._recorded: set[tuple[str, str]] = set()  # rulesets whose record is written
         self._host: Links | None = None
-        self._dirty = threading.Event()
-        self._stopping = threading.Event()
-        self._idle = threading.Condition()
-        self._busy = False
-        self._thread: threading.Thread | None = None
+        self._background = Debouncer(self.reconcile, "netns-reconciler", debounce, interval, log,
+                                     "netns reconcile failed")
 
     # ---- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -76,18 +72,11 @@ class Dataplane:
             self._applied.clear()  # re-apply every ruleset once: the kernel may differ from memory
             self._recorded.clear()
         self.reconcile(full=True)
-        if self._thread is None:
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._loop, name="netns-reconciler", daemon=True)
-            self._thread.start()
+        self._background.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the background thread (a reconcile in progress finishes first)."""
-        self._stopping.set()
-        self._dirty.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._background.stop(timeout)
         with self._lock:
             if self._host is not None:
                 self._host.ipr.close()
@@ -126,48 +115,11 @@ class Dataplane:
 
     def changed(self) -> None:
         """The topology changed: reconcile soon (changes within ``debounce`` coalesce)."""
-        with self._idle:
-            self._dirty.set()
+        self._background.changed()
 
     def settle(self, timeout: float = 10.0) -> bool:
         """Wait until no change is pending and no background reconcile runs; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._dirty.is_set() or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(min(left, 0.05))
-        return True
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            fired = self._dirty.wait(self.interval)
-            if self._stopping.is_set():
-                return
-            with self._idle:
-                self._busy = True  # from here settle() waits, debounce included
-            try:
-                if fired:
-                    self._debounce()
-                # Cleared before the reconcile reads the database: a change after this point
-                # sets it again and gets a reconcile of its own.
-                self._dirty.clear()
-                self.reconcile()
-            except Exception:  # the thread must survive; the next change or interval retries
-                log.exception("netns reconcile failed")
-            finally:
-                with self._idle:
-                    self._busy = False
-                    self._idle.notify_all()
-
-    def _debounce(self) -> None:
-        """Wait for changes to stop for ``debounce`` seconds (at most ten times that)."""
-        deadline = time.monotonic() + 10 * self.debounce
-        while time.monotonic() < deadline:
-            self._dirty.clear()
-            if not self._dirty.wait(self.debounce):
-                return
+        return self._background.settle(timeout)
 
     # ---- instances -----------------------------------------------------------------------
     @contextlib.contextmanager
