@@ -177,7 +177,7 @@ class NetnsDriver:
     def owned(self) -> list[Owned]:
         """The records of the kernel objects and files made (``Records``: each written before
         its object is made, removed after it is gone)."""
-        return [Owned(r.kind, r.name, r.owner_kind, r.owner_id, r.netns) for r in self.records.all()]
+        return self.records.all()
 
     def cleanup(self, everything: bool = False) -> list[str]:
         """Remove instances and kernel objects the topology given no longer holds (all of

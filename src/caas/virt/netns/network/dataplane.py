@@ -24,11 +24,11 @@ from typing import Iterable, Sequence
 
 from caas.debounce import Debouncer
 from caas.virt import topology as t
-from caas.virt.driver import NicSpec
+from caas.virt.driver import NicSpec, Owned
 from caas.virt.netns import names
 from caas.virt.netns.network import links, nft, plan
 from caas.virt.netns.network.links import KernelError, Links
-from caas.virt.netns.records import Record, Records
+from caas.virt.netns.records import Records
 
 log = logging.getLogger(__name__)
 
@@ -233,11 +233,11 @@ class Dataplane:
     def _snapshot(self) -> plan.Snapshot:
         return plan.index(self._topology)
 
-    def _my_records(self) -> list[Record]:
+    def _my_records(self) -> list[Owned]:
         return [r for r in self.records.all() if r.kind in KINDS]
 
     @staticmethod
-    def _plugged(recs: Iterable[Record]) -> dict[str, dict[str, str]]:
+    def _plugged(recs: Iterable[Owned]) -> dict[str, dict[str, str]]:
         """server id -> {port id: interface name}, from plug()'s records."""
         servers = {r.name: r.owner_id for r in recs if r.kind == "netns" and r.owner_kind == "server"}
         out: dict[str, dict[str, str]] = {sid: {} for sid in servers.values()}
@@ -247,7 +247,7 @@ class Dataplane:
         return out
 
     # ---- removal -------------------------------------------------------------------------
-    def _remove(self, desired: plan.Plan | None, recs: list[Record]) -> list[str]:
+    def _remove(self, desired: plan.Plan | None, recs: list[Owned]) -> list[str]:
         """Delete the namespaces, host links and host tables with our prefix that ``desired``
         does not want (all of them when ``desired`` is None)."""
         removed = []
@@ -284,13 +284,13 @@ class Dataplane:
                 removed.append(f"nft {family} {name}" + (f" in {netns}" if netns else ""))
         return removed
 
-    def _forget_port_links(self, recs: list[Record], port_id: str) -> None:
+    def _forget_port_links(self, recs: list[Owned], port_id: str) -> None:
         for r in recs:
             if r.kind == "link" and r.owner_kind == "port" and r.owner_id == port_id:
                 self.records.remove(r.kind, r.name, r.netns)
 
     @staticmethod
-    def _wanted_links(desired: plan.Plan, recs: list[Record]) -> set[str]:
+    def _wanted_links(desired: plan.Plan, recs: list[Owned]) -> set[str]:
         """Host links to keep: the bridges, the routers' taps, and the taps of plugged ports
         that still exist, of instances that still exist."""
         wanted = set(desired.bridges)
