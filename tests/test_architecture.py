@@ -23,7 +23,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "caas"
 # on the cloud (it reaches it through openstacksdk; it reuses compute's pure scheduler filters
 # to read Placement's data); the composition root builds the services; the edges serve them.
 LAYERS = [
-    {"errors", "numbers", "lockfile", "context", "config", "policy"},
+    {"errors", "numbers", "lockfile", "context", "config", "policy", "debounce"},
     {"db"},
     {"virt"},
     {"identity"},
@@ -232,3 +232,22 @@ def test_the_checks_can_fail(tmp_path):
     assert wire_names_in_services(tmp_path) == {"network/v.py", "image/h.py"}
     assert compute_mixins(tmp_path) == {"compute/service.py:FlavorsMixin", "compute/service.py:ComputeService",
                                         "compute/service.py:Both"}
+
+
+def netns_imports(root: Path = SRC) -> set[str]:
+    """Modules outside ``virt/netns`` that import it: only the driver protocol reaches a
+    driver, so the two registries that name every driver or table are the only ones allowed."""
+    allowed = {"virt/__init__.py"} | REGISTRIES
+    return {rel for rel, tree, _ in modules(root)
+            if not rel.startswith("virt/netns/") and rel not in allowed
+            and any(m == "caas.virt.netns" or m.startswith("caas.virt.netns.") for m in runtime_imports(tree))}
+
+
+def test_only_the_driver_registry_imports_the_netns_driver(tmp_path):
+    """``caas cleanup`` and start-up reach the netns driver through the protocol (``driver_for``,
+    ``cleanup``, ``owned``); the check catches an import of it elsewhere."""
+    assert netns_imports() == set()
+    (tmp_path / "virt" / "netns").mkdir(parents=True)
+    (tmp_path / "virt" / "netns" / "driver.py").write_text("from caas.virt.netns.records import Records\n")
+    (tmp_path / "server.py").write_text("def f():\n    from caas.virt.netns.driver import NetnsDriver\n")
+    assert netns_imports(tmp_path) == {"server.py"}

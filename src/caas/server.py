@@ -93,16 +93,17 @@ def _migrate_in_child(db_url: str) -> None:
 
 
 def cleanup_kernel(settings: Settings, everything: bool) -> list[str]:
-    """``caas cleanup``: what the netns driver made that the database no longer owns (all of it
-    with ``everything``, which needs caas stopped). Returns the names removed."""
+    """``caas cleanup``: what the driver ``settings`` names (netns, for the CLI) made that the
+    database no longer owns (all of it with ``everything``, which needs caas stopped), through
+    the driver protocol's ``cleanup``. Returns the names removed."""
     import tempfile
 
     from caas.db import migrate
     from caas.db.engine import Database
+    from caas.virt import driver_for
     from caas.virt.driver import DriverError
     from caas.cloud import server_ids
     from caas.network.topology import TopologyFeed
-    from caas.virt.netns.driver import NetnsDriver
 
     fresh = not settings.database_url and not (settings.data_dir / "caas.db").exists()
     lock = None
@@ -116,7 +117,7 @@ def cleanup_kernel(settings: Settings, everything: bool) -> list[str]:
             migrate.upgrade(url)
             db = Database(url)
             try:
-                driver = NetnsDriver(settings, db)  # refuses while a netns caas runs
+                driver = driver_for(settings, db)  # netns refuses while a netns caas runs
                 try:
                     TopologyFeed(db, driver.apply_network, server_ids).push()  # what the database still owns
                     return driver.cleanup(everything)

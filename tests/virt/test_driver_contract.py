@@ -3,9 +3,11 @@ netns driver (real namespaces: root only, skipped with the reason otherwise).
 
 What every driver must do: run an instance through spawn, power off/on, reboot and destroy,
 reporting its power state; take a network topology (plain data, JSON-ready) and hold it, a
-newer generation replacing an older one and never the reverse; leave nothing with the ``cs-``
-prefix once cleaned up. A ``Harness`` adds, per driver, how to wait for a topology to be
-wired and what "wired" looks like (the fake only records it; netns makes bridges).
+newer generation replacing an older one and never the reverse; list what it made (``owned``,
+plain data) and ``cleanup`` what the topology no longer holds, keeping what it does; leave
+nothing with the ``cs-`` prefix once cleaned up with ``everything``. A ``Harness`` adds, per
+driver, how to wait for a topology to be wired, what "wired" looks like (the fake only records
+it; netns makes bridges) and what is left on the host after a cleanup.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 import pytest
 
 from caas.virt import topology as t
-from caas.virt.driver import RUNNING, SHUTDOWN, Driver, InstanceSpec, NicSpec
+from caas.virt.driver import RUNNING, SHUTDOWN, Driver, InstanceSpec, NicSpec, Owned
 from tests.e2e import kernel
 
 # The image's view compute puts in the spec (the netns driver boots the host image from it).
@@ -33,21 +35,20 @@ class Harness:
     driver: Driver
     settle: Callable[[], None]  # wait until the topology given is wired
     wired: Callable[[str], bool]  # whether network ``id`` is wired on the host
-    cleanup: Callable[[], None]  # remove everything the driver made
-    leftovers: Callable[[], dict]  # what of it is left (empty when nothing)
+    leftovers: Callable[[], dict]  # what the driver made that is left on the host (empty when nothing)
+
+    def cleanup(self) -> list[str]:
+        """Remove everything the driver made, once the topology given is wired."""
+        self.settle()
+        return self.driver.cleanup(everything=True)
 
 
 def _fake(tmp_path) -> Harness:
     from caas.virt.fake import FakeDriver
 
     driver = FakeDriver()
-
-    def cleanup() -> None:
-        for instance_id in driver.running():
-            driver.destroy(instance_id)
-
     return Harness(driver, settle=lambda: None, wired=lambda net: any(n.id == net for n in driver.network().networks),
-                   cleanup=cleanup, leftovers=lambda: {"instances": driver.running()} if driver.running() else {})
+                   leftovers=lambda: {"instances": driver.running()} if driver.running() else {})
 
 
 def _netns(tmp_path, stack) -> Harness:
@@ -69,15 +70,11 @@ def _netns(tmp_path, stack) -> Harness:
     driver = NetnsDriver(settings, db)
     stack.append(driver.stop)
 
-    def cleanup() -> None:
-        driver.dataplane.settle(10)
-        driver.cleanup(everything=True)
-
     def leftovers() -> dict:
         return {k: v - before[k] for k, v in kernel.cs_objects().items() if v - before[k]}
 
     return Harness(driver, settle=lambda: driver.dataplane.settle(10),
-                   wired=lambda net: names.bridge(net) in kernel.links(), cleanup=cleanup, leftovers=leftovers)
+                   wired=lambda net: names.bridge(net) in kernel.links(), leftovers=leftovers)
 
 
 @pytest.fixture(scope="module", params=["fake", "netns"])
@@ -178,13 +175,54 @@ def test_topology_crosses_json(harness):
     assert harness.driver.network() == topo
 
 
+def owned_by(driver: Driver, server_id: str) -> list[Owned]:
+    return [o for o in driver.owned() if o.owner_kind == "server" and o.owner_id == server_id]
+
+
+def test_owned_lists_an_instance_as_plain_data(harness):
+    """While an instance runs, the driver lists something it owns for it, as plain data that
+    crosses JSON; once it is destroyed, nothing of it is listed."""
+    d, server_id = harness.driver, str(uuid.uuid4())
+    topo, nic = world(34, server_id)
+    d.apply_network(topo)
+    d.spawn(spec(server_id, (nic,)))
+    owned = d.owned()
+    assert owned and all(isinstance(o, Owned) for o in owned)
+    assert [Owned(**o) for o in json.loads(json.dumps([asdict(o) for o in owned]))] == owned
+    assert owned_by(d, server_id)
+    d.destroy(server_id)
+    assert owned_by(d, server_id) == []
+
+
+def test_cleanup_keeps_what_the_topology_holds(harness):
+    """``cleanup`` removes an instance the topology no longer lists, and keeps one it lists
+    running; a second cleanup finds nothing more."""
+    d = harness.driver
+    kept, gone = str(uuid.uuid4()), str(uuid.uuid4())
+    topo, nic = world(36, kept)
+    d.apply_network(replace(topo, servers=(kept, gone)))
+    d.spawn(spec(kept, (nic,)))
+    d.spawn(spec(gone))
+    d.apply_network(replace(topo, generation=37))  # ``gone`` was deleted from the cloud
+    harness.settle()
+    removed = d.cleanup()
+    assert gone in removed and kept not in removed, removed
+    assert gone not in d.running() and owned_by(d, gone) == []
+    assert d.power_states([kept]) == {kept: RUNNING} and owned_by(d, kept)
+    assert d.cleanup() == []
+    d.destroy(kept)
+
+
 def test_cleanup_leaves_nothing(harness):
-    """After an instance with a wired network, cleanup leaves nothing with the cs- prefix."""
+    """After an instance with a wired network, cleanup with ``everything`` removes it and leaves
+    nothing with the cs- prefix, and nothing owned."""
     d, server_id = harness.driver, str(uuid.uuid4())
     topo, nic = world(40, server_id)
     d.apply_network(topo)
     d.spawn(spec(server_id, (nic,)))
     harness.settle()
     assert harness.wired(topo.networks[0].id)
-    harness.cleanup()
+    assert server_id in harness.cleanup()
     assert harness.leftovers() == {}
+    assert d.owned() == []
+    assert d.cleanup(everything=True) == []

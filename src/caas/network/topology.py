@@ -16,12 +16,12 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import time
 from typing import Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from caas.debounce import Debouncer
 from caas.network.models import (FloatingIP, Network, Port, PortIP, PortSecurityGroup, Router, SecurityGroup,
                                  SecurityGroupRule, Subnet)
 from caas.virt import topology as t
@@ -90,13 +90,10 @@ class TopologyFeed:
         writes must stop before a push (at most ten times that); ``interval``: a push runs at
         least this often anyway (writes by another process)."""
         self.db, self.deliver, self.servers, self.host = db, deliver, servers, host
-        self.debounce, self.interval = debounce, interval
         self._generations = itertools.count(1)
         self._counter = threading.Lock()
-        self._dirty = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        db.on_commit(TABLES, self._dirty.set)
+        self._background = Debouncer(self.push, "topology-feed", debounce, interval, log, "topology push failed")
+        db.on_commit(TABLES, self._background.changed)
 
     def read(self) -> t.Topology:
         """The topology now, numbered after every one read before it (the generation is taken
@@ -113,35 +110,7 @@ class TopologyFeed:
     def start(self) -> None:
         """Push once now (before the driver starts), then after every change, in the background."""
         self.push()
-        if self._thread is None:
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._loop, name="topology-feed", daemon=True)
-            self._thread.start()
+        self._background.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        self._dirty.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            fired = self._dirty.wait(self.interval)
-            if self._stopping.is_set():
-                return
-            try:
-                if fired:
-                    self._settle()
-                self._dirty.clear()  # before the read: a later write sets it again
-                self.push()
-            except Exception:  # the thread must survive; the next change or interval retries
-                log.exception("topology push failed")
-
-    def _settle(self) -> None:
-        """Wait for writes to stop for ``debounce`` seconds (at most ten times that)."""
-        deadline = time.monotonic() + 10 * self.debounce
-        while time.monotonic() < deadline:
-            self._dirty.clear()
-            if not self._dirty.wait(self.debounce):
-                return
+        self._background.stop(timeout)

@@ -77,6 +77,20 @@ class InstanceSpec:
     pci_devices: tuple[PciDevice, ...] = ()
 
 
+@dataclass(frozen=True)
+class Owned:
+    """One thing a driver made outside caas's database and answers for (a namespace, a link, a
+    firewall table, an instance's files ...), as ``owned`` lists it: what it is, its name (in
+    ``netns``, "" for the host's), and the cloud object it is for (``owner_kind`` "server",
+    "network", "port", "router" or "host", and that object's id)."""
+
+    kind: str
+    name: str
+    owner_kind: str
+    owner_id: str
+    netns: str = ""
+
+
 @runtime_checkable
 class Driver(Protocol):
     """One-line contracts; see virt/fake.py for the reference implementation."""
@@ -133,3 +147,12 @@ class Driver(Protocol):
 
     def running(self) -> set[str]:
         """Ids of the instances the driver runs now (for reconciliation at start)."""
+
+    def owned(self) -> list[Owned]:
+        """Everything the driver made and has not removed yet, as it recorded it (read now)."""
+
+    def cleanup(self, everything: bool = False) -> list[str]:
+        """Remove the instances and objects the topology held no longer owns (its ``servers``,
+        networks, routers ...), or all of them with ``everything`` (the driver's own host-wide
+        objects included: only while no cloud uses it). Returns what was removed, one name
+        each, for the user to read; idempotent."""

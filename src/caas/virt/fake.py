@@ -27,7 +27,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from caas.virt.driver import RUNNING, SHUTDOWN, DriverError, HostInfo, InstanceSpec, PciDevice
+from caas.virt.driver import RUNNING, SHUTDOWN, DriverError, HostInfo, InstanceSpec, Owned, PciDevice
 from caas.virt.topology import EMPTY, Topology
 
 DEFAULT_HOSTS = [{"name": "fake-host-1", "vcpus": 96, "memory_mb": 262144, "local_gb": 4096}]
@@ -202,6 +202,21 @@ class FakeDriver:
     def running(self) -> set[str]:
         with self._lock:
             return {i for i, inst in self._instances.items() if inst["power"] == "running"}
+
+    def owned(self) -> list[Owned]:
+        """One ``instance`` per instance held in memory (running or not)."""
+        with self._lock:
+            return [Owned("instance", i, "server", i) for i in sorted(self._instances)]
+
+    def cleanup(self, everything: bool = False) -> list[str]:
+        """Forget the instances the topology held does not list (all with ``everything``);
+        their ids."""
+        keep = set() if everything else set(self.network().servers)
+        with self._lock:
+            removed = sorted(set(self._instances) - keep)
+            for instance_id in removed:
+                del self._instances[instance_id]
+        return removed
 
 
 __all__ = ["FakeDriver", "parse_hosts", "DriverError"]

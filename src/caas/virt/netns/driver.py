@@ -15,7 +15,7 @@ from typing import Iterable, Mapping
 
 from caas.db.engine import Database
 from caas.lockfile import Held, hold
-from caas.virt.driver import DriverError, HostInfo, InstanceSpec
+from caas.virt.driver import DriverError, HostInfo, InstanceSpec, Owned
 from caas.virt.topology import Topology
 from caas.virt.netns import devices, names, rootfs
 from caas.virt.netns.instance import Instances
@@ -173,7 +173,12 @@ class NetnsDriver:
     def running(self) -> set[str]:
         return self.instances.running()
 
-    # ---- cleanup ---------------------------------------------------------------------------
+    # ---- what the driver holds, and cleanup -----------------------------------------------
+    def owned(self) -> list[Owned]:
+        """The records of the kernel objects and files made (``Records``: each written before
+        its object is made, removed after it is gone)."""
+        return self.records.all()
+
     def cleanup(self, everything: bool = False) -> list[str]:
         """Remove instances and kernel objects the topology given no longer holds (all of
         them with ``everything``); the names removed."""

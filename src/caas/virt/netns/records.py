@@ -1,28 +1,18 @@
-"""Records of kernel objects: ``add`` before creating one, ``remove`` after deleting it."""
+"""Records of kernel objects: ``add`` before creating one, ``remove`` after deleting it; read
+as the driver protocol's ``Owned``."""
 
 from __future__ import annotations
-
-import datetime as dt
-from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
 from caas.db.engine import Database, insert_if_absent
+from caas.virt.driver import Owned
 from caas.virt.netns.models import KernelObject
 
 
-@dataclass(frozen=True)
-class Record:
-    kind: str
-    name: str
-    netns: str
-    owner_kind: str
-    owner_id: str
-    created_at: dt.datetime | None = None
-
-
-def _record(row: KernelObject) -> Record:
-    return Record(row.kind, row.name, row.netns, row.owner_kind, row.owner_id, row.created_at)
+def _record(row: KernelObject) -> Owned:
+    """A row as the driver protocol's plain ``Owned`` (what ``NetnsDriver.owned`` lists)."""
+    return Owned(row.kind, row.name, row.owner_kind, row.owner_id, row.netns)
 
 
 class Records:
@@ -49,12 +39,12 @@ class Records:
             s.execute(delete(KernelObject).where(KernelObject.kind == kind, KernelObject.name == name,
                                                  KernelObject.netns == netns))
 
-    def owned_by(self, owner_kind: str, owner_id: str) -> list[Record]:
+    def owned_by(self, owner_kind: str, owner_id: str) -> list[Owned]:
         with self.db.read() as s:
             rows = s.scalars(select(KernelObject).where(KernelObject.owner_kind == owner_kind,
                                                         KernelObject.owner_id == owner_id))
             return [_record(r) for r in rows]
 
-    def all(self) -> list[Record]:
+    def all(self) -> list[Owned]:
         with self.db.read() as s:
             return [_record(r) for r in s.scalars(select(KernelObject))]

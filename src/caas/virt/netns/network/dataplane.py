@@ -22,12 +22,13 @@ import threading
 import time
 from typing import Iterable, Sequence
 
+from caas.debounce import Debouncer
 from caas.virt import topology as t
-from caas.virt.driver import NicSpec
+from caas.virt.driver import NicSpec, Owned
 from caas.virt.netns import names
 from caas.virt.netns.network import links, nft, plan
 from caas.virt.netns.network.links import KernelError, Links
-from caas.virt.netns.records import Record, Records
+from caas.virt.netns.records import Records
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,6 @@ class Dataplane:
         self.records = records
         self._topology = t.EMPTY
         self._given = threading.Condition()  # notified when a topology arrives
-        self.debounce = debounce
-        self.interval = interval
         self.errors: list[str] = []  # what the last reconcile could not do
         self._lock = threading.RLock()
         self._count = threading.Lock()
@@ -63,11 +62,8 @@ class Dataplane:
         self._applied: dict[tuple[str, str], str] = {}  # (netns, ruleset key) -> text applied
         self._recorded: set[tuple[str, str]] = set()  # rulesets whose record is written
         self._host: Links | None = None
-        self._dirty = threading.Event()
-        self._stopping = threading.Event()
-        self._idle = threading.Condition()
-        self._busy = False
-        self._thread: threading.Thread | None = None
+        self._background = Debouncer(self.reconcile, "netns-reconciler", debounce, interval, log,
+                                     "netns reconcile failed")
 
     # ---- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -76,18 +72,11 @@ class Dataplane:
             self._applied.clear()  # re-apply every ruleset once: the kernel may differ from memory
             self._recorded.clear()
         self.reconcile(full=True)
-        if self._thread is None:
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._loop, name="netns-reconciler", daemon=True)
-            self._thread.start()
+        self._background.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the background thread (a reconcile in progress finishes first)."""
-        self._stopping.set()
-        self._dirty.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._background.stop(timeout)
         with self._lock:
             if self._host is not None:
                 self._host.ipr.close()
@@ -126,48 +115,11 @@ class Dataplane:
 
     def changed(self) -> None:
         """The topology changed: reconcile soon (changes within ``debounce`` coalesce)."""
-        with self._idle:
-            self._dirty.set()
+        self._background.changed()
 
     def settle(self, timeout: float = 10.0) -> bool:
         """Wait until no change is pending and no background reconcile runs; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._dirty.is_set() or self._busy:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(min(left, 0.05))
-        return True
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            fired = self._dirty.wait(self.interval)
-            if self._stopping.is_set():
-                return
-            with self._idle:
-                self._busy = True  # from here settle() waits, debounce included
-            try:
-                if fired:
-                    self._debounce()
-                # Cleared before the reconcile reads the database: a change after this point
-                # sets it again and gets a reconcile of its own.
-                self._dirty.clear()
-                self.reconcile()
-            except Exception:  # the thread must survive; the next change or interval retries
-                log.exception("netns reconcile failed")
-            finally:
-                with self._idle:
-                    self._busy = False
-                    self._idle.notify_all()
-
-    def _debounce(self) -> None:
-        """Wait for changes to stop for ``debounce`` seconds (at most ten times that)."""
-        deadline = time.monotonic() + 10 * self.debounce
-        while time.monotonic() < deadline:
-            self._dirty.clear()
-            if not self._dirty.wait(self.debounce):
-                return
+        return self._background.settle(timeout)
 
     # ---- instances -----------------------------------------------------------------------
     @contextlib.contextmanager
@@ -281,11 +233,11 @@ class Dataplane:
     def _snapshot(self) -> plan.Snapshot:
         return plan.index(self._topology)
 
-    def _my_records(self) -> list[Record]:
+    def _my_records(self) -> list[Owned]:
         return [r for r in self.records.all() if r.kind in KINDS]
 
     @staticmethod
-    def _plugged(recs: Iterable[Record]) -> dict[str, dict[str, str]]:
+    def _plugged(recs: Iterable[Owned]) -> dict[str, dict[str, str]]:
         """server id -> {port id: interface name}, from plug()'s records."""
         servers = {r.name: r.owner_id for r in recs if r.kind == "netns" and r.owner_kind == "server"}
         out: dict[str, dict[str, str]] = {sid: {} for sid in servers.values()}
@@ -295,7 +247,7 @@ class Dataplane:
         return out
 
     # ---- removal -------------------------------------------------------------------------
-    def _remove(self, desired: plan.Plan | None, recs: list[Record]) -> list[str]:
+    def _remove(self, desired: plan.Plan | None, recs: list[Owned]) -> list[str]:
         """Delete the namespaces, host links and host tables with our prefix that ``desired``
         does not want (all of them when ``desired`` is None)."""
         removed = []
@@ -332,13 +284,13 @@ class Dataplane:
                 removed.append(f"nft {family} {name}" + (f" in {netns}" if netns else ""))
         return removed
 
-    def _forget_port_links(self, recs: list[Record], port_id: str) -> None:
+    def _forget_port_links(self, recs: list[Owned], port_id: str) -> None:
         for r in recs:
             if r.kind == "link" and r.owner_kind == "port" and r.owner_id == port_id:
                 self.records.remove(r.kind, r.name, r.netns)
 
     @staticmethod
-    def _wanted_links(desired: plan.Plan, recs: list[Record]) -> set[str]:
+    def _wanted_links(desired: plan.Plan, recs: list[Owned]) -> set[str]:
         """Host links to keep: the bridges, the routers' taps, and the taps of plugged ports
         that still exist, of instances that still exist."""
         wanted = set(desired.bridges)
