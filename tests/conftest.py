@@ -418,22 +418,9 @@ def make_member(srv: CaasServer, admin_client: httpx.Client, name: str | None = 
             "role_id": role_id, "token": token}
 
 
-
-# The order in which scripts/test hands modules to its workers (with --no-loadscope-reorder):
-# the netns group first (it runs on one worker, so it must start early), then the modules whose
-# few tests take longest (CLI processes, cluster restarts), the many short modules last to fill
-# the workers' ends. xdist's own order (most tests first) left the slowest modules for the end.
-FIRST = ("netns", "/tests/e2e/", "/tests/clusters/", "/tests/api/", "/tests/compute/")
-
-
 def _group(item) -> str:
     path = item.path.as_posix()
     return "netns" if "/tests/virt/" in path or "/test_netns" in path else item.module.__name__
-
-
-def _rank(item) -> int:
-    group, path = _group(item), item.path.as_posix()
-    return next((i for i, key in enumerate(FIRST) if key == group or key in path), len(FIRST))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -441,9 +428,7 @@ def pytest_collection_modifyitems(config, items):
     """With pytest-xdist's ``--dist loadgroup`` (scripts/test runs three workers): a module's
     tests stay together on one worker, in order (they share the module's servers), and every
     module that makes cs- kernel objects runs on one worker, one after another (one netns caas
-    runs per machine, and they check that nothing with the prefix leaks). Modules come in
-    ``FIRST``'s order (a stable sort: a module's own order stays). ``tryfirst``: xdist reads the
-    marks in its own hook of the same name."""
-    items.sort(key=_rank)
+    runs per machine, and they check that nothing with the prefix leaks). ``tryfirst``: xdist
+    reads the marks in its own hook of the same name."""
     for item in items:
         item.add_marker(pytest.mark.xdist_group(_group(item)))
