@@ -2,7 +2,9 @@
 
 ``osc_process`` runs it as a process, as a user does: an interpreter and the whole client stack
 start for each call (about a second before any work). Each service keeps one sequence on it
-(see the README's "Tests" section). Its stdin is empty (/dev/null), so that a command that
+(see the README's "Tests" section), through a ``Sequence``: the first call of each command
+(``image set``, ``security group rule create``: the CLI's own name for it) is a process, and
+its repeats with other arguments run in the test process. Its stdin is empty (/dev/null), so that a command that
 reads stdin when it is no terminal (``image create`` without ``--file``) reads the same
 whoever runs the tests.
 
@@ -23,6 +25,7 @@ Both fail the test on a non-zero exit unless ``check=False``, showing the comman
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -69,6 +72,52 @@ def osc_json(env: dict, *args: str):
 def osc_process_json(env: dict, *args: str):
     """``openstack ARGS -f json`` as a process, parsed."""
     return json.loads(osc_process(env, *args, "-f", "json").stdout)
+
+
+class Sequence:
+    """A seed sequence as a user types it, one process per kind of command: a command's first
+    call runs as a process (``osc_process``), its repeats with other arguments in the test
+    process (``osc``, which answers as the process does)."""
+
+    def __init__(self) -> None:
+        self.ran: set[str] = set()
+
+    def __call__(self, env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        name = command_name(args)
+        if name in self.ran:
+            return osc(env, *args, check=check)
+        self.ran.add(name)
+        return osc_process(env, *args, check=check)
+
+    def json(self, env: dict, *args: str):
+        """``ARGS -f json``, parsed."""
+        return json.loads(self(env, *args, "-f", "json").stdout)
+
+
+def command_name(args: tuple[str, ...]) -> str:
+    """The CLI's name for the command ``args`` run (``"flavor delete"``), after the global
+    options before it (``--os-compute-api-version 2.37``), as cliff finds it."""
+    args = list(args)
+    while args and args[0].startswith("-"):
+        del args[:1 if "=" in args[0] else 2]
+    return _commands().find_command(args)[1]
+
+
+@functools.cache
+def _commands():
+    """Every command of the installed ``openstack`` CLI (its entry point groups). Under the
+    CLI's own ``sys.argv``: cliff names its program after ``sys.argv[0]`` when first imported
+    (``App.NAME``, in "usage: openstack image list")."""
+    from importlib.metadata import distributions
+
+    with _argv([OPENSTACK or "openstack"]):
+        from cliff.commandmanager import CommandManager
+
+        manager = CommandManager("openstack.cli")
+        for group in sorted({ep.group for d in distributions() for ep in d.entry_points
+                             if ep.group.startswith("openstack.")}):
+            manager.add_command_group(group)
+    return manager
 
 
 def _checked(proc: subprocess.CompletedProcess, check: bool) -> subprocess.CompletedProcess:

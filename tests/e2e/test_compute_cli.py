@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import TLS
-from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli
+from tests.e2e.osc import Sequence, osc, osc_json, requires_cli
 
 pytestmark = requires_cli
 
@@ -130,29 +130,30 @@ def test_admin_flavor_quota_hypervisors_zones(server, fabric):
 
 
 def test_keypair_and_boot(fabric):
-    """As processes, as a user types them."""
+    """As a user types them: each kind of command once as a process (``Sequence``)."""
+    seq = Sequence()
     env = fabric["env"]
-    kp = osc_process_json(env, "keypair", "create", "--public-key", str(fabric["pubkey"]), "K")
+    kp = seq.json(env, "keypair", "create", "--public-key", str(fabric["pubkey"]), "K")
     assert kp["name"] == "K" and kp["fingerprint"]
-    assert "K" in {k["Name"] for k in osc_process_json(env, "keypair", "list")}
+    assert "K" in {k["Name"] for k in seq.json(env, "keypair", "list")}
 
-    made = osc_process_json(env, "server", "create", "--flavor", "m1.small", "--image", "host", "--network", "fabric",
+    made = seq.json(env, "server", "create", "--flavor", "m1.small", "--image", "host", "--network", "fabric",
                             "--security-group", "default", "--key-name", "K", "--wait", "vm1")
     assert made["status"] == "ACTIVE" and made["name"] == "vm1"
     fabric["state"]["vm1"] = made["id"]
     addrs = fabric_addresses(made)
     assert len(addrs) == 1 and addrs[0].startswith("192.168.2."), made["addresses"]
 
-    listed = {s["Name"]: s for s in osc_process_json(env, "server", "list")}
+    listed = {s["Name"]: s for s in seq.json(env, "server", "list")}
     assert listed["vm1"]["Status"] == "ACTIVE" and listed["vm1"]["Flavor"] == "m1.small"
     assert listed["vm1"]["Image"] == "host"
-    shown = osc_process_json(env, "server", "show", "vm1")
+    shown = seq.json(env, "server", "show", "vm1")
     assert shown["status"] == "ACTIVE" and shown["key_name"] == "K"
     flavor = shown["flavor"]
     assert (flavor.get("name") or flavor.get("original_name") or str(flavor)).startswith("m1.small"), flavor
     assert fabric_addresses(shown) == addrs
     assert shown["security_groups"] == [{"name": "default"}]
-    ports = osc_process_json(env, "port", "list", "--device-id", made["id"])
+    ports = seq.json(env, "port", "list", "--device-id", made["id"])
     assert len(ports) == 1 and ports[0]["Fixed IP Addresses"][0]["ip_address"] == addrs[0]
 
 

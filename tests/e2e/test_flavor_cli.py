@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tests.compute.conftest import own_server
-from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli
+from tests.e2e.osc import Sequence, osc, osc_json, requires_cli
 
 pytestmark = requires_cli
 
@@ -41,25 +41,24 @@ def cloud(request, tmp_path_factory):
 
 
 def test_seed_flavor_sequence(cloud):
-    """As processes, as a user types them."""
+    """As a user types them: each kind of command once as a process (``Sequence``)."""
+    seq = Sequence()
     env = cloud.srv.os_env()
-    # One command each, as the seed runs them: the first of each kind as a process, its repeats
-    # with other values in the test process (the same CLI; a process costs a second of CPU).
-    for i, name in enumerate(DEVSTACK):
-        (osc if i else osc_process)(env, "flavor", "delete", name)
-    for i, (name, ram, disk, vcpus) in enumerate(SEED):
-        (osc if i else osc_process)(env, "flavor", "create", "--id", "auto", "--ram", str(ram), "--disk", str(disk),
-                                    "--vcpus", str(vcpus), "--public", name)
-    for i, (name, ram, disk, vcpus, alias) in enumerate(GPU):
-        osc(env, "flavor", "create", "--id", "auto", "--ram", str(ram), "--disk", str(disk), "--vcpus", str(vcpus),
+    for name in DEVSTACK:  # one command each, as the seed runs them
+        seq(env, "flavor", "delete", name)
+    for name, ram, disk, vcpus in SEED:
+        seq(env, "flavor", "create", "--id", "auto", "--ram", str(ram), "--disk", str(disk), "--vcpus", str(vcpus),
             "--public", name)
-        (osc if i else osc_process)(env, "flavor", "set", "--property", f"pci_passthrough:alias={alias}", name)
-    made = osc_process_json(env, "flavor", "create", "--vcpus", "1", "--ram", "1024", "--disk", "10", "--ephemeral",
+    for name, ram, disk, vcpus, alias in GPU:
+        seq(env, "flavor", "create", "--id", "auto", "--ram", str(ram), "--disk", str(disk), "--vcpus", str(vcpus),
+            "--public", name)
+        seq(env, "flavor", "set", "--property", f"pci_passthrough:alias={alias}", name)
+    made = seq.json(env, "flavor", "create", "--vcpus", "1", "--ram", "1024", "--disk", "10", "--ephemeral",
                             "10", "--public", "m1.xsmall")
     assert (made["vcpus"], made["ram"], made["disk"], made["OS-FLV-EXT-DATA:ephemeral"]) == (1, 1024, 10, 10)
     assert made["os-flavor-access:is_public"] is True
 
-    rows = {r["Name"]: r for r in osc_process_json(env, "flavor", "list")}
+    rows = {r["Name"]: r for r in seq.json(env, "flavor", "list")}
     expected = {name: (ram, disk, vcpus) for name, ram, disk, vcpus in SEED}
     expected.update({name: (ram, disk, vcpus) for name, ram, disk, vcpus, _ in GPU})
     expected["m1.xsmall"] = (1024, 10, 1)
@@ -70,30 +69,30 @@ def test_seed_flavor_sequence(cloud):
     new_ids = [rows[n]["ID"] for n, *_ in SEED + GPU]
     assert all(len(i) == 36 for i in new_ids) and len(set(new_ids)) == len(new_ids)
 
-    shown = osc_process_json(env, "flavor", "show", "g1.2xlarge")
+    shown = seq.json(env, "flavor", "show", "g1.2xlarge")
     assert shown["properties"] == {"pci_passthrough:alias": "K20m:1"}
     assert (shown["ram"], shown["disk"], shown["vcpus"]) == (32768, 40, 12)
-    assert osc_process_json(env, "flavor", "show", "g1.4xlarge")["properties"] == {"pci_passthrough:alias": "K20m:2"}
-    long = {r["Name"]: r for r in osc_process_json(env, "flavor", "list", "--long")}
+    assert seq.json(env, "flavor", "show", "g1.4xlarge")["properties"] == {"pci_passthrough:alias": "K20m:2"}
+    long = {r["Name"]: r for r in seq.json(env, "flavor", "list", "--long")}
     assert long["g1.4xlarge"]["Properties"] == {"pci_passthrough:alias": "K20m:2"}
 
     # A malformed alias is refused (OSC reports the failed property set); one the cloud does
     # not know is stored, as Nova does, and the boot is refused in Nova's words.
-    refused = osc_process(env, "flavor", "set", "--property", "pci_passthrough:alias=K40", "m1.small", check=False)
+    refused = seq(env, "flavor", "set", "--property", "pci_passthrough:alias=K40", "m1.small", check=False)
     assert refused.returncode != 0 and "Invalid PCI alias" in refused.stderr
-    assert osc_process_json(env, "flavor", "show", "m1.small")["properties"] == {}
-    osc_process(env, "flavor", "set", "--property", "pci_passthrough:alias=K40:1", "m1.small")
-    assert osc_process_json(env, "flavor", "show", "m1.small")["properties"] == {"pci_passthrough:alias": "K40:1"}
-    refused = osc_process(env, "--os-compute-api-version", "2.37", "server", "create", "--flavor", "m1.small",
+    assert seq.json(env, "flavor", "show", "m1.small")["properties"] == {}
+    seq(env, "flavor", "set", "--property", "pci_passthrough:alias=K40:1", "m1.small")
+    assert seq.json(env, "flavor", "show", "m1.small")["properties"] == {"pci_passthrough:alias": "K40:1"}
+    refused = seq(env, "--os-compute-api-version", "2.37", "server", "create", "--flavor", "m1.small",
                           "--image", "host", "--nic", "none", "k40-server", check=False)
     assert refused.returncode != 0 and "PCI alias K40 is not defined" in refused.stderr, refused.stderr
-    assert osc_process_json(env, "server", "list", "--name", "k40-server") == []
-    osc_process(env, "flavor", "unset", "--property", "pci_passthrough:alias", "m1.small")
-    osc_process(env, "flavor", "unset", "--property", "pci_passthrough:alias", "g1.4xlarge")
-    assert osc_process_json(env, "flavor", "show", "g1.4xlarge")["properties"] == {}
+    assert seq.json(env, "server", "list", "--name", "k40-server") == []
+    seq(env, "flavor", "unset", "--property", "pci_passthrough:alias", "m1.small")
+    seq(env, "flavor", "unset", "--property", "pci_passthrough:alias", "g1.4xlarge")
+    assert seq.json(env, "flavor", "show", "g1.4xlarge")["properties"] == {}
     # Deleting a name twice fails the second time; the rest stays.
-    osc_process(env, "flavor", "delete", "m1.16xlarge")
-    assert osc_process(env, "flavor", "delete", "m1.16xlarge", check=False).returncode != 0
+    seq(env, "flavor", "delete", "m1.16xlarge")
+    assert seq(env, "flavor", "delete", "m1.16xlarge", check=False).returncode != 0
 
 
 def test_private_flavor_cli(cloud):

@@ -8,7 +8,7 @@ import os
 
 from tests.conftest import make_member
 from tests.conftest import client_for, issue_token
-from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli
+from tests.e2e.osc import Sequence, osc, osc_json, requires_cli
 
 pytestmark = requires_cli
 
@@ -18,58 +18,59 @@ def _image_names(env, list_json=osc_json) -> set[str]:
 
 
 def test_seed_image_sequence(server, tmp_path):
-    """As processes, as a user types them."""
+    """As a user types them: each kind of command once as a process (``Sequence``)."""
+    seq = Sequence()
     env = server.os_env()
     src = tmp_path / "ipxe-plain-net0.img"
     data = os.urandom(2 * 1024 * 1024 + 99)
     src.write_bytes(data)
     # As in the seed: openstack image create --file ... --disk-format=raw --container-format=bare --public NAME
-    img = osc_process_json(env, "image", "create", "--file", str(src), "--disk-format=raw", "--container-format=bare",
+    img = seq.json(env, "image", "create", "--file", str(src), "--disk-format=raw", "--container-format=bare",
                            "--public", "iPXE-plain-eth0")
     assert img["status"] == "active" and img["visibility"] == "public"
     assert img["checksum"] == hashlib.md5(data).hexdigest() and img["size"] == len(data)
     assert img["disk_format"] == "raw" and img["container_format"] == "bare"
 
     out = tmp_path / "saved.img"
-    osc_process(env, "image", "save", "--file", str(out), "iPXE-plain-eth0")
+    seq(env, "image", "save", "--file", str(out), "iPXE-plain-eth0")
     assert out.read_bytes() == data
 
-    assert {"iPXE-plain-eth0", "host"} <= _image_names(env, osc_process_json)
-    rows = osc_process_json(env, "image", "list", "--long")
+    assert {"iPXE-plain-eth0", "host"} <= _image_names(env, seq.json)
+    rows = seq.json(env, "image", "list", "--long")
     (row,) = [r for r in rows if r["Name"] == "iPXE-plain-eth0"]
     assert row["Disk Format"] == "raw" and row["Checksum"] == img["checksum"] and row["Visibility"] == "public"
-    shown = osc_process_json(env, "image", "show", "iPXE-plain-eth0")
-    assert shown["id"] == img["id"] and shown["owner"] == osc_process_json(env, "token", "issue")["project_id"]
+    shown = seq.json(env, "image", "show", "iPXE-plain-eth0")
+    assert shown["id"] == img["id"] and shown["owner"] == seq.json(env, "token", "issue")["project_id"]
 
-    osc_process(env, "image", "set", "--property", "hw_qemu_guest_agent=yes", "--property", "build=42",
+    seq(env, "image", "set", "--property", "hw_qemu_guest_agent=yes", "--property", "build=42",
                 "iPXE-plain-eth0")
-    osc_process(env, "image", "set", "--tag", "pxe", "--tag", "net0", "iPXE-plain-eth0")
-    osc_process(env, "image", "set", "--min-ram", "128", "--name", "iPXE-plain-eth0", "iPXE-plain-eth0")
-    shown = osc_process_json(env, "image", "show", "iPXE-plain-eth0")
+    seq(env, "image", "set", "--tag", "pxe", "--tag", "net0", "iPXE-plain-eth0")
+    seq(env, "image", "set", "--min-ram", "128", "--name", "iPXE-plain-eth0", "iPXE-plain-eth0")
+    shown = seq.json(env, "image", "show", "iPXE-plain-eth0")
     assert shown["properties"]["hw_qemu_guest_agent"] == "yes" and shown["properties"]["build"] == "42"
     assert sorted(shown["tags"]) == ["net0", "pxe"] and shown["min_ram"] == 128
-    assert [r["Name"] for r in osc_process_json(env, "image", "list", "--tag", "pxe")] == ["iPXE-plain-eth0"]
-    assert [r["Name"] for r in osc_process_json(env, "image", "list", "--property", "build=42")] == ["iPXE-plain-eth0"]
-    osc_process(env, "image", "unset", "--property", "build", "--tag", "net0", "iPXE-plain-eth0")
-    shown = osc_process_json(env, "image", "show", "iPXE-plain-eth0")
+    assert [r["Name"] for r in seq.json(env, "image", "list", "--tag", "pxe")] == ["iPXE-plain-eth0"]
+    assert [r["Name"] for r in seq.json(env, "image", "list", "--property", "build=42")] == ["iPXE-plain-eth0"]
+    seq(env, "image", "unset", "--property", "build", "--tag", "net0", "iPXE-plain-eth0")
+    shown = seq.json(env, "image", "show", "iPXE-plain-eth0")
     assert "build" not in shown["properties"] and shown["tags"] == ["pxe"]
 
-    osc_process(env, "image", "set", "--protected", "iPXE-plain-eth0")
-    refused = osc_process(env, "image", "delete", "iPXE-plain-eth0", check=False)
-    assert refused.returncode != 0 and "iPXE-plain-eth0" in _image_names(env, osc_process_json)
-    osc_process(env, "image", "set", "--unprotected", "iPXE-plain-eth0")
-    osc_process(env, "image", "delete", "iPXE-plain-eth0")
-    assert "iPXE-plain-eth0" not in _image_names(env, osc_process_json)
+    seq(env, "image", "set", "--protected", "iPXE-plain-eth0")
+    refused = seq(env, "image", "delete", "iPXE-plain-eth0", check=False)
+    assert refused.returncode != 0 and "iPXE-plain-eth0" in _image_names(env, seq.json)
+    seq(env, "image", "set", "--unprotected", "iPXE-plain-eth0")
+    seq(env, "image", "delete", "iPXE-plain-eth0")
+    assert "iPXE-plain-eth0" not in _image_names(env, seq.json)
     assert not (server.data_dir / "images" / img["id"]).exists()
 
     # Deactivation, as the admin: the data cannot be downloaded by others until reactivated.
-    osc_process(env, "image", "create", "--file", str(src), "--disk-format", "raw", "--container-format", "bare",
+    seq(env, "image", "create", "--file", str(src), "--disk-format", "raw", "--container-format", "bare",
                 "--public", "frozen")
-    osc_process(env, "image", "set", "--deactivate", "frozen")
-    assert osc_process_json(env, "image", "show", "frozen")["status"] == "deactivated"
-    osc_process(env, "image", "set", "--activate", "frozen")
-    assert osc_process_json(env, "image", "show", "frozen")["status"] == "active"
-    osc_process(env, "image", "delete", "frozen")
+    seq(env, "image", "set", "--deactivate", "frozen")
+    assert seq.json(env, "image", "show", "frozen")["status"] == "deactivated"
+    seq(env, "image", "set", "--activate", "frozen")
+    assert seq.json(env, "image", "show", "frozen")["status"] == "active"
+    seq(env, "image", "delete", "frozen")
 
 
 def test_member_may_not_publicize_and_sees_public_and_own(server, tmp_path):

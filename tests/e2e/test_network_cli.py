@@ -2,7 +2,7 @@
 process (the network service's one sequence so) as the project user fabric, the other network
 checks through the same CLI in the test process (tests/e2e/osc.py), and openstacksdk; on SQLite."""
 
-from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli
+from tests.e2e.osc import Sequence, osc, osc_json, requires_cli
 
 pytestmark = requires_cli
 
@@ -17,52 +17,53 @@ def member_env(server, name: str, password: str) -> dict:
 
 
 def test_seed_network_sequence(server):
-    """As processes, as a user types them."""
+    """As a user types them: each kind of command once as a process (``Sequence``)."""
+    seq = Sequence()
     admin = server.os_env()
     env = member_env(server, "fabric", "Fabric_123")
 
-    net = osc_process_json(env, "network", "create", "fabric")
+    net = seq.json(env, "network", "create", "fabric")
     assert net["name"] == "fabric" and net["provider:segmentation_id"] is not None
-    sub = osc_process_json(env, "subnet", "create", "--network", "fabric", "--subnet-range", "192.168.2.0/23",
+    sub = seq.json(env, "subnet", "create", "--network", "fabric", "--subnet-range", "192.168.2.0/23",
                            "--dns-nameserver", "10.21.200.2", "subnetfabric")
     assert sub["cidr"] == "192.168.2.0/23" and sub["gateway_ip"] == "192.168.2.1"
     assert sub["dns_nameservers"] == ["10.21.200.2"]
     assert sub["allocation_pools"] == [{"start": "192.168.2.2", "end": "192.168.3.254"}]
-    osc_process_json(env, "router", "create", "fabricrouter")
-    osc_process(env, "router", "set", "--external-gateway", "public", "fabricrouter")
-    osc_process(env, "router", "add", "subnet", "fabricrouter", "subnetfabric")
-    router = osc_process_json(env, "router", "show", "fabricrouter")
+    seq.json(env, "router", "create", "fabricrouter")
+    seq(env, "router", "set", "--external-gateway", "public", "fabricrouter")
+    seq(env, "router", "add", "subnet", "fabricrouter", "subnetfabric")
+    router = seq.json(env, "router", "show", "fabricrouter")
     gw = router["external_gateway_info"]
     assert gw["enable_snat"] is True and gw["external_fixed_ips"][0]["ip_address"].startswith("172.24.4.")
     assert [i["ip_address"] for i in router["interfaces_info"]] == ["192.168.2.1"]
-    fip = osc_process_json(env, "floating", "ip", "create", "public")
+    fip = seq.json(env, "floating", "ip", "create", "public")
     assert fip["floating_ip_address"].startswith("172.24.4.")
     assert fip["floating_ip_address"] != gw["external_fixed_ips"][0]["ip_address"]
 
-    osc_process(env, "security", "group", "rule", "create", "--proto", "icmp", "default")
-    osc_process(env, "security", "group", "rule", "create", "--proto", "udp", "--dst-port", "1:65535", "default")
-    osc_process(env, "security", "group", "rule", "create", "--proto", "tcp", "--dst-port", "1:65535", "default")
-    rules = osc_process_json(env, "security", "group", "rule", "list", "default")
+    seq(env, "security", "group", "rule", "create", "--proto", "icmp", "default")
+    seq(env, "security", "group", "rule", "create", "--proto", "udp", "--dst-port", "1:65535", "default")
+    seq(env, "security", "group", "rule", "create", "--proto", "tcp", "--dst-port", "1:65535", "default")
+    rules = seq.json(env, "security", "group", "rule", "list", "default")
     opened = {(r["IP Protocol"], r["Port Range"]) for r in rules if r["Direction"] == "ingress"}
     assert {("icmp", ""), ("udp", "1:65535"), ("tcp", "1:65535")} <= opened
 
-    osc_process(admin, "quota", "set", "fabric", "--floating-ips", "50")
-    quota = {row["Resource"]: row["Limit"] for row in osc_process_json(admin, "quota", "show", "fabric")}
+    seq(admin, "quota", "set", "fabric", "--floating-ips", "50")
+    quota = {row["Resource"]: row["Limit"] for row in seq.json(admin, "quota", "show", "fabric")}
     assert quota["floating_ips"] == 50
 
     # A port, a floating IP on it through the router, and tearing it all down again.
-    port = osc_process_json(env, "port", "create", "--network", "fabric", "p1")
+    port = seq.json(env, "port", "create", "--network", "fabric", "p1")
     assert port["fixed_ips"][0]["ip_address"] == "192.168.2.2"
-    osc_process(env, "floating", "ip", "set", "--port", "p1", fip["floating_ip_address"])
-    shown = osc_process_json(env, "floating", "ip", "show", fip["floating_ip_address"])
+    seq(env, "floating", "ip", "set", "--port", "p1", fip["floating_ip_address"])
+    shown = seq.json(env, "floating", "ip", "show", fip["floating_ip_address"])
     assert shown["fixed_ip_address"] == "192.168.2.2" and shown["router_id"] == router["id"]
-    osc_process(env, "floating", "ip", "delete", fip["floating_ip_address"])
-    osc_process(env, "port", "delete", "p1")
-    osc_process(env, "router", "remove", "subnet", "fabricrouter", "subnetfabric")
-    osc_process(env, "router", "unset", "--external-gateway", "fabricrouter")
-    osc_process(env, "router", "delete", "fabricrouter")
-    osc_process(env, "network", "delete", "fabric")
-    assert "fabric" not in {n["Name"] for n in osc_process_json(env, "network", "list")}
+    seq(env, "floating", "ip", "delete", fip["floating_ip_address"])
+    seq(env, "port", "delete", "p1")
+    seq(env, "router", "remove", "subnet", "fabricrouter", "subnetfabric")
+    seq(env, "router", "unset", "--external-gateway", "fabricrouter")
+    seq(env, "router", "delete", "fabricrouter")
+    seq(env, "network", "delete", "fabric")
+    assert "fabric" not in {n["Name"] for n in seq.json(env, "network", "list")}
 
 
 SDK_SCRIPT = """

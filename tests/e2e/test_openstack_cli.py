@@ -12,47 +12,48 @@ import os
 import subprocess
 import sys
 
-from tests.e2e.osc import OPENSTACK, osc, osc_json, osc_process, osc_process_json, requires_cli
+from tests.e2e.osc import OPENSTACK, Sequence, osc, osc_json, osc_process, requires_cli
 
 pytestmark = requires_cli
 
 
 def test_seed_identity_sequence(server):
-    """As processes, as a user types them."""
+    """As a user types them: each kind of command once as a process (``Sequence``)."""
+    seq = Sequence()
     env = server.os_env()
-    tok = osc_process_json(env, "token", "issue")
+    tok = seq.json(env, "token", "issue")
     assert tok["id"] and tok["project_id"] and tok["user_id"]
 
-    assert osc_process_json(env, "project", "create", "fabric")["name"] == "fabric"
-    user = osc_process_json(env, "user", "create", "--password", "Fabric_123", "fabric")
+    assert seq.json(env, "project", "create", "fabric")["name"] == "fabric"
+    user = seq.json(env, "user", "create", "--password", "Fabric_123", "fabric")
     assert user["name"] == "fabric" and user["enabled"] is True
-    assert osc_process_json(env, "role", "create", "fabric")["name"] == "fabric"
-    osc_process(env, "role", "add", "--project", "fabric", "--user", "fabric", "fabric")
-    osc_process(env, "role", "add", "--project", "fabric", "--user", "admin", "fabric")
+    assert seq.json(env, "role", "create", "fabric")["name"] == "fabric"
+    seq(env, "role", "add", "--project", "fabric", "--user", "fabric", "fabric")
+    seq(env, "role", "add", "--project", "fabric", "--user", "admin", "fabric")
 
-    rows = osc_process_json(env, "role", "assignment", "list", "--project", "fabric", "--names")
+    rows = seq.json(env, "role", "assignment", "list", "--project", "fabric", "--names")
     assert {(r["Role"], r["User"], r["Project"]) for r in rows} == {
         ("fabric", "fabric@Default", "fabric@Default"), ("fabric", "admin@Default", "fabric@Default")}
-    assert {"admin", "fabric"} <= {u["Name"] for u in osc_process_json(env, "user", "list")}
-    assert {"admin", "fabric"} <= {p["Name"] for p in osc_process_json(env, "project", "list")}
-    catalog = osc_process_json(env, "catalog", "list")
+    assert {"admin", "fabric"} <= {u["Name"] for u in seq.json(env, "user", "list")}
+    assert {"admin", "fabric"} <= {p["Name"] for p in seq.json(env, "project", "list")}
+    catalog = seq.json(env, "catalog", "list")
     assert any(c["Type"] == "identity" and server.url in str(c["Endpoints"]) for c in catalog)
 
-    victim = osc_process_json(env, "token", "issue")["id"]
-    osc_process(env, "token", "revoke", victim)
+    victim = seq.json(env, "token", "issue")["id"]
+    seq(env, "token", "revoke", victim)
     probe = dict(env, OS_TOKEN=victim, OS_AUTH_TYPE="token")
     for key in ("OS_USERNAME", "OS_PASSWORD", "OS_USER_DOMAIN_NAME"):
         probe.pop(key)
-    failed = osc_process(probe, "project", "list", check=False)
+    failed = seq(probe, "project", "list", check=False)
     assert failed.returncode != 0 and "401" in (failed.stderr + failed.stdout)
 
     # As fabric in project fabric: a token, and no user creation.
     fab = server.os_env("fabric", "Fabric_123", "fabric")
-    ftok = osc_process_json(fab, "token", "issue")
+    ftok = seq.json(fab, "token", "issue")
     assert ftok["user_id"] == user["id"]
-    refused = osc_process(fab, "user", "create", "--password", "x", "intruder", check=False)
+    refused = seq(fab, "user", "create", "--password", "x", "intruder", check=False)
     assert refused.returncode != 0 and "403" in (refused.stderr + refused.stdout)
-    assert "intruder" not in {u["Name"] for u in osc_process_json(env, "user", "list")}
+    assert "intruder" not in {u["Name"] for u in seq.json(env, "user", "list")}
 
 
 def test_openstacksdk_clouds_yaml(server):

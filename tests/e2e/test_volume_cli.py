@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from tests.e2e.osc import osc, osc_json, osc_process, osc_process_json, requires_cli
+from tests.e2e.osc import Sequence, osc, osc_json, requires_cli
 
 pytestmark = requires_cli
 
@@ -27,52 +27,53 @@ def _wait_available(env, name: str, timeout: float = 60) -> dict:
 
 
 def test_volume_sequence(server):
-    """As processes, as a user types them."""
+    """As a user types them: each kind of command once as a process (``Sequence``)."""
+    seq = Sequence()
     admin = server.os_env()
-    osc_process(admin, "project", "create", "--or-show", "blocks")
-    osc_process(admin, "user", "create", "--or-show", "--password", "Blocks_123", "blocks")
-    osc_process(admin, "role", "add", "--project", "blocks", "--user", "blocks", "member")
+    seq(admin, "project", "create", "--or-show", "blocks")
+    seq(admin, "user", "create", "--or-show", "--password", "Blocks_123", "blocks")
+    seq(admin, "role", "add", "--project", "blocks", "--user", "blocks", "member")
     env = server.os_env("blocks", "Blocks_123", "blocks")
 
-    created = osc_process_json(env, "volume", "create", "--size", "1", "v1")
+    created = seq.json(env, "volume", "create", "--size", "1", "v1")
     assert created["name"] == "v1" and created["size"] == 1 and created["status"] == "creating"
     vol = _wait_available(env, "v1")
     assert vol["type"] == "__DEFAULT__" and vol["bootable"] is False
-    rows = osc_process_json(env, "volume", "list")
+    rows = seq.json(env, "volume", "list")
     assert [(r["Name"], r["Status"], r["Size"]) for r in rows] == [("v1", "available", 1)]
     assert (server.data_dir / "volumes" / vol["id"]).stat().st_size == 1024 ** 3
 
-    osc_process(env, "volume", "set", "--name", "v1-renamed", "--description", "data", "--property", "tier=gold", "v1")
-    shown = osc_process_json(env, "volume", "show", "v1-renamed")
+    seq(env, "volume", "set", "--name", "v1-renamed", "--description", "data", "--property", "tier=gold", "v1")
+    shown = seq.json(env, "volume", "show", "v1-renamed")
     assert shown["id"] == vol["id"] and shown["description"] == "data" and shown["properties"] == {"tier": "gold"}
-    osc_process(env, "volume", "set", "--size", "2", "v1-renamed")
+    seq(env, "volume", "set", "--size", "2", "v1-renamed")
     assert _wait_available(env, "v1-renamed")["size"] == 2
-    long_rows = osc_process_json(env, "volume", "list", "--long")
+    long_rows = seq.json(env, "volume", "list", "--long")
     assert long_rows[0]["Type"] == "__DEFAULT__" and long_rows[0]["Properties"] == {"tier": "gold"}
 
     # Quotas and limits (volume options only: compute's quota set would call compute too).
-    osc_process(admin, "quota", "set", "--gigabytes", "4096", "--volumes", "20", "blocks")
-    quota = {row["Resource"]: row["Limit"] for row in osc_process_json(admin, "quota", "show", "--volume", "blocks")}
+    seq(admin, "quota", "set", "--gigabytes", "4096", "--volumes", "20", "blocks")
+    quota = {row["Resource"]: row["Limit"] for row in seq.json(admin, "quota", "show", "--volume", "blocks")}
     assert quota["gigabytes"] == 4096 and quota["volumes"] == 20 and quota["per-volume-gigabytes"] == -1
-    usage = {row["Resource"]: row for row in osc_process_json(admin, "quota", "show", "--volume", "--usage", "blocks")}
+    usage = {row["Resource"]: row for row in seq.json(admin, "quota", "show", "--volume", "--usage", "blocks")}
     assert usage["volumes"]["In Use"] == 1 and usage["gigabytes"]["In Use"] == 2
-    limits = {row["Name"]: row["Value"] for row in osc_process_json(env, "limits", "show", "--absolute")}
+    limits = {row["Name"]: row["Value"] for row in seq.json(env, "limits", "show", "--absolute")}
     assert limits["max_total_volumes"] == 20 and limits["max_total_volume_gigabytes"] == 4096
     assert limits["total_volumes_used"] == 1 and limits["total_gigabytes_used"] == 2
 
     # Another project does not see it; its own name lookup fails as "no volume".
-    assert vol["id"] not in {r["ID"] for r in osc_process_json(admin, "volume", "list")}
-    assert any(r["ID"] == vol["id"] for r in osc_process_json(admin, "volume", "list", "--all-projects"))
-    failed = osc_process(server.os_env(), "volume", "show", "v1-renamed", check=False)
+    assert vol["id"] not in {r["ID"] for r in seq.json(admin, "volume", "list")}
+    assert any(r["ID"] == vol["id"] for r in seq.json(admin, "volume", "list", "--all-projects"))
+    failed = seq(server.os_env(), "volume", "show", "v1-renamed", check=False)
     assert failed.returncode != 0
 
     # Admin actions: a state reset, then a forced delete (os-force_delete below microversion 3.23).
-    osc_process(admin, "volume", "set", "--state", "error", vol["id"])
-    assert osc_process_json(env, "volume", "show", "v1-renamed")["status"] == "error"
-    refused = osc_process(env, "volume", "set", "--state", "available", "v1-renamed", check=False)
+    seq(admin, "volume", "set", "--state", "error", vol["id"])
+    assert seq.json(env, "volume", "show", "v1-renamed")["status"] == "error"
+    refused = seq(env, "volume", "set", "--state", "available", "v1-renamed", check=False)
     assert refused.returncode != 0 and "403" in refused.stderr
 
-    osc_process(admin, "volume", "delete", "--force", vol["id"])
+    seq(admin, "volume", "delete", "--force", vol["id"])
     deadline = time.monotonic() + 60
     while osc_json(env, "volume", "list"):  # polls: in the test process
         assert time.monotonic() < deadline, "the volume was not deleted"
@@ -80,9 +81,9 @@ def test_volume_sequence(server):
     assert not (server.data_dir / "volumes" / vol["id"]).exists()
 
     # A plain delete by the member.
-    osc_process_json(env, "volume", "create", "--size", "1", "v2")
+    seq.json(env, "volume", "create", "--size", "1", "v2")
     _wait_available(env, "v2")
-    osc_process(env, "volume", "delete", "v2")
+    seq(env, "volume", "delete", "v2")
     deadline = time.monotonic() + 60
     while osc_json(env, "volume", "list"):  # polls: in the test process
         assert time.monotonic() < deadline, "the volume was not deleted"
