@@ -249,6 +249,8 @@ class CaasServer:
         if self.database_url:
             args += ["--database-url", self.database_url]
         env = dict(os.environ, CAAS_PASSWORD_HASH_ROUNDS="4")
+        # caas up's own default (caas.config.default_driver): netns as root, unless CAAS_DRIVER says
+        self.netns = (env.get("CAAS_DRIVER") or ("netns" if os.geteuid() == 0 else "fake")) == "netns"
         t0 = time.monotonic()
         self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         if not wait_http(self.port, "/healthz", 200, 60, self.proc):
@@ -270,7 +272,10 @@ class CaasServer:
         return (self.data_dir / "admin-password").read_text().strip()
 
     def stop(self) -> None:
-        """SIGTERM (SIGKILL after 20 s), then remove the temporary directory."""
+        """SIGTERM (SIGKILL after 20 s); with the netns driver, ``caas cleanup --all`` on its data
+        dir (a stopped caas keeps its networks' kernel objects for its next start, and this data
+        dir, which records them, goes; cleanup refuses while another netns caas runs); then
+        remove the temporary directory."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -278,6 +283,11 @@ class CaasServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc is not None and getattr(self, "netns", False):
+            done = subprocess.run([str(Path(sys.executable).parent / "caas"), "cleanup", "--all", "--data-dir",
+                                   str(self.data_dir)], stdout=self.log, stderr=subprocess.STDOUT, timeout=120)
+            if done.returncode != 0:
+                print(f"caas cleanup --all exited {done.returncode}: see {self.log.name}", file=sys.stderr)
         self.proc = None
         self.log.close()
         self.tmp.cleanup()
