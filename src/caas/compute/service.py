@@ -4,7 +4,7 @@ dependencies explicitly, and exposes them as attributes: ``flavors``, ``keypairs
 queries: compute/servers.py) and ``power_sync``; with what they share, ``inventory``
 (compute/inventory.py: the hosts, their snapshot, claims and the placement lock) and ``work``
 (compute/work.py: the workers and per-server locks). Callers use the attributes
-(``cloud.compute.servers.list_servers(...)``)."""
+(``cloud.compute.servers.queries.list_servers(...)``)."""
 
 from __future__ import annotations
 
@@ -43,11 +43,11 @@ class ComputeService:
         from the driver (then kept in step periodically)."""
         self.inventory.sync()
         self.flavors.bootstrap()
-        self.servers.resume_work()
+        self.servers.builder.resume()
         self.power_sync.start()
 
     def shutdown(self) -> None:
         """Stop the power sync and finish the work in progress; queued work is dropped, and the
-        next start resumes it from the record (Servers.resume_work)."""
+        next start resumes it from the record (ServerBuilder.resume)."""
         self.power_sync.stop()
         self.work.shutdown()

@@ -22,7 +22,7 @@ def _servers(call: Call):
 
 def _listing(call: Call, detail: bool) -> Response:
     ctx = call.project_auth()
-    rows, more = _servers(call).list_servers(ctx, parse_server_query(call))
+    rows, more = _servers(call).queries.list_servers(ctx, parse_server_query(call))
     out = {"servers": server_views(call, ctx, rows, detail)}
     if more and rows:
         out["servers_links"] = [next_link(call, "servers/detail" if detail else "servers", rows[-1].id)]
@@ -42,7 +42,7 @@ def create(call: Call) -> Response:
     server_object(call, "server")
     require_writer(ctx, "create")  # a reader is refused before the body is checked, as always
     boot = parse_boot(call)
-    result = _servers(call).create_servers(ctx, boot.request)
+    result = _servers(call).boot.create_servers(ctx, boot.request)
     if boot.return_reservation_id:
         return json_response({"reservation_id": result.reservation_id}, status=202)
     server = result.servers[0]
@@ -57,18 +57,18 @@ def _one(call: Call, ctx, row) -> Response:
 
 def show(call: Call) -> Response:
     ctx = call.project_auth()
-    return _one(call, ctx, _servers(call).show_server(ctx, call.params["id"]))
+    return _one(call, ctx, _servers(call).queries.show_server(ctx, call.params["id"]))
 
 
 def update(call: Call) -> Response:
     ctx = call.project_auth()
     server_object(call, "server")
     require_writer(ctx, "update")  # a reader is refused before the body is checked, as always
-    return _one(call, ctx, _servers(call).update_server(ctx, call.params["id"], parse_update(call)))
+    return _one(call, ctx, _servers(call).actions.update_server(ctx, call.params["id"], parse_update(call)))
 
 
 def delete(call: Call) -> Response:
-    _servers(call).delete_server(call.project_auth(), call.params["id"])
+    _servers(call).actions.delete_server(call.project_auth(), call.params["id"])
     return empty(204)
 
 
@@ -83,34 +83,34 @@ def action(call: Call) -> Response:
     name, arg = next(iter(body.items()))
     sid = call.params["id"]
     if name in ("os-stop", "os-start"):
-        servers.server_action(ctx, sid, name[3:])
+        servers.actions.server_action(ctx, sid, name[3:])
     elif name == "reboot":
         kind = arg.get("type") if isinstance(arg, dict) else None
         if not isinstance(kind, str) or kind.upper() not in ("SOFT", "HARD"):
             raise BadRequest("Invalid input for field/attribute type. It must be SOFT or HARD.")
-        servers.server_action(ctx, sid, "reboot", hard=kind.upper() == "HARD")
+        servers.actions.server_action(ctx, sid, "reboot", hard=kind.upper() == "HARD")
     elif name == "os-getConsoleOutput":
         length = arg.get("length") if isinstance(arg, dict) else None
         if arg is not None and not isinstance(arg, dict):
             raise BadRequest("Invalid input for field/attribute os-getConsoleOutput.")
-        return json_response({"output": servers.console_output(ctx, sid, length)})
+        return json_response({"output": servers.actions.console_output(ctx, sid, length)})
     elif name == "os-resetState":
-        servers.reset_state(ctx, sid, arg.get("state") if isinstance(arg, dict) else None)
+        servers.actions.reset_state(ctx, sid, arg.get("state") if isinstance(arg, dict) else None)
     else:
-        servers.show_server(ctx, sid)
+        servers.queries.show_server(ctx, sid)
         raise BadRequest(f"There is no such action: {name[:60]}")
     return empty(202)
 
 
 # ---- metadata ----------------------------------------------------------------------------
 def metadata(call: Call) -> Response:
-    return json_response({"metadata": _servers(call).server_metadata(call.project_auth(), call.params["id"])})
+    return json_response({"metadata": _servers(call).actions.server_metadata(call.project_auth(), call.params["id"])})
 
 
 def _set_metadata(call: Call, replace: bool) -> Response:
     values = server_object(call, "metadata")
-    return json_response({"metadata": _servers(call).set_server_metadata(call.project_auth(), call.params["id"],
-                                                                         values, replace=replace)})
+    meta = _servers(call).actions.set_server_metadata(call.project_auth(), call.params["id"], values, replace=replace)
+    return json_response({"metadata": meta})
 
 
 def merge_metadata(call: Call) -> Response:
@@ -122,7 +122,7 @@ def replace_metadata(call: Call) -> Response:
 
 
 def metadata_item(call: Call) -> Response:
-    data = _servers(call).server_metadata(call.project_auth(), call.params["id"])
+    data = _servers(call).actions.server_metadata(call.project_auth(), call.params["id"])
     key = call.params["key"]
     if key not in data:
         raise NotFound("Metadata item was not found")
@@ -134,18 +134,18 @@ def set_metadata_item(call: Call) -> Response:
     key = call.params["key"]
     if list(meta) != [key]:
         raise BadRequest("Request body and URI mismatch")
-    _servers(call).set_server_metadata(call.project_auth(), call.params["id"], meta, replace=False)
+    _servers(call).actions.set_server_metadata(call.project_auth(), call.params["id"], meta, replace=False)
     return json_response({"meta": meta})
 
 
 def delete_metadata_item(call: Call) -> Response:
-    _servers(call).delete_server_metadata(call.project_auth(), call.params["id"], call.params["key"])
+    _servers(call).actions.delete_server_metadata(call.project_auth(), call.params["id"], call.params["key"])
     return empty(204)
 
 
 # ---- volume attachments ------------------------------------------------------------------
 def attachments(call: Call) -> Response:
-    items = _servers(call).volume_attachments(call.project_auth(), call.params["id"])
+    items = _servers(call).actions.volume_attachments(call.project_auth(), call.params["id"])
     return json_response({"volumeAttachments": [attachment_view(a) for a in items]})
 
 
@@ -157,17 +157,17 @@ def attach(call: Call) -> Response:
                          f"allowed ({', '.join(sorted(extra or {'tag'}))} unexpected)")
     if body.get("device") is not None and not isinstance(body["device"], str):
         raise BadRequest("Invalid input for field/attribute device.")
-    a = _servers(call).attach_volume(call.project_auth(), call.params["id"], body.get("volumeId"))
+    a = _servers(call).actions.attach_volume(call.project_auth(), call.params["id"], body.get("volumeId"))
     return json_response({"volumeAttachment": attachment_view(a)})
 
 
 def attachment(call: Call) -> Response:
-    a = _servers(call).volume_attachment(call.project_auth(), call.params["id"], call.params["volume_id"])
+    a = _servers(call).actions.volume_attachment(call.project_auth(), call.params["id"], call.params["volume_id"])
     return json_response({"volumeAttachment": attachment_view(a)})
 
 
 def detach(call: Call) -> Response:
-    _servers(call).detach_volume(call.project_auth(), call.params["id"], call.params["volume_id"])
+    _servers(call).actions.detach_volume(call.project_auth(), call.params["id"], call.params["volume_id"])
     return empty(202)
 
 

@@ -14,10 +14,10 @@ from caas.network.ipam import ip_text
 
 def server_views(call: Call, ctx, rows: list[Server], detail: bool = True) -> list[dict]:
     """The views of many servers, with what they show of the other services read in a few
-    queries (``call.services.compute.servers.server_resources``)."""
+    queries (``call.services.compute.servers.queries.server_resources``)."""
     if not detail:
         return [{"id": r.id, "name": r.name, "links": links(call, "servers", r.id)} for r in rows]
-    ports, volumes = call.services.compute.servers.server_resources(rows)
+    ports, volumes = call.services.compute.servers.queries.server_resources(rows)
     return [server_view(call, ctx, r, ports.get(r.id, []), volumes.get(r.id)) for r in rows]
 
 
