@@ -26,6 +26,8 @@ import time
 from typing import Callable
 from pathlib import Path
 
+from caas.config import default_driver
+
 HOST = "127.0.0.1"
 TOKENS_PATH = "/identity/v3/auth/tokens"   # caas's Identity v3 tokens URL
 
@@ -239,6 +241,7 @@ class CaasServer:
         self.port = free_port()
         self.database_url = database_url
         self.proc: subprocess.Popen | None = None
+        self.netns = False  # whether the started caas runs the netns driver (start says)
         self.log = open(Path(self.tmp.name) / "caas.log", "w+")
 
     def start(self, note: str = "") -> None:
@@ -249,8 +252,7 @@ class CaasServer:
         if self.database_url:
             args += ["--database-url", self.database_url]
         env = dict(os.environ, CAAS_PASSWORD_HASH_ROUNDS="4")
-        # caas up's own default (caas.config.default_driver): netns as root, unless CAAS_DRIVER says
-        self.netns = (env.get("CAAS_DRIVER") or ("netns" if os.geteuid() == 0 else "fake")) == "netns"
+        self.netns = default_driver() == "netns"  # the driver caas up picks from this environment
         t0 = time.monotonic()
         self.proc = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         if not wait_http(self.port, "/healthz", 200, 60, self.proc):
@@ -283,7 +285,7 @@ class CaasServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc is not None and getattr(self, "netns", False):
+        if self.proc is not None and self.netns:
             done = subprocess.run([str(Path(sys.executable).parent / "caas"), "cleanup", "--all", "--data-dir",
                                    str(self.data_dir)], stdout=self.log, stderr=subprocess.STDOUT, timeout=120)
             if done.returncode != 0:
