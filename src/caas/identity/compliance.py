@@ -27,6 +27,9 @@ from caas.identity.passwords import verify_password
 from caas.identity.throttle import Budget, Throttle
 
 DAY = 86400.0
+# How Keystone's refusals of a right password begin (a locked account, an expired password, an
+# inactive user): a login form shows them, where it says no more than "invalid" for the rest.
+ACCOUNT_REFUSALS = ("The account is locked for user", "The password is expired", "The account is disabled for user")
 
 
 class Lockout:
