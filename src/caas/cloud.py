@@ -50,7 +50,7 @@ class Cloud:
         self.db = db or Database(settings.db_url)
         self.keys = KeyRepository(settings.fernet_key_dir)
         self.identity = IdentityService(self.db, settings)
-        self.tokens = TokenService(self.db, settings, self.keys)
+        self.tokens = TokenService(self.db, settings, self.keys, self.identity.lockout)
         self.secrets = SecretBox(KeyRepository(settings.credential_key_dir))
         self.credentials = CredentialService(self.db, self.secrets)
         self.domain_config = DomainConfigService(self.db, self.secrets, settings)

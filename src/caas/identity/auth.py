@@ -60,11 +60,12 @@ class Scope:
 
 
 class TokenService:
-    def __init__(self, db: Database, settings: Settings, keys: KeyRepository) -> None:
+    def __init__(self, db: Database, settings: Settings, keys: KeyRepository,
+                 lockout: compliance.Lockout | None = None) -> None:
         self.db = db
         self.settings = settings
         self.keys = keys
-        self.lockout = compliance.Lockout(settings)
+        self.lockout = lockout or compliance.Lockout(settings)
         self._lock = threading.Lock()
         self._cache: dict[str, AuthContext] = {}
         self._catalog_cache: dict[str | None, list] = {}

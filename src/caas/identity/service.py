@@ -78,9 +78,11 @@ def _apply_filters(stmt, model, filters: dict[str, Any], allowed: Iterable[str])
 
 
 class IdentityService:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, lockout: compliance.Lockout | None = None) -> None:
         self.db = db
         self.settings = settings
+        # shared with the token service: a password guessed here counts as a failed login
+        self.lockout = lockout or compliance.Lockout(settings)
 
     # ---- domains -------------------------------------------------------------------------
     def list_domains(self, ctx: AuthContext, filters: dict) -> list[Domain]:
@@ -283,15 +285,20 @@ class IdentityService:
             bump_revision(s)
         return user
 
-    def change_password(self, ctx: AuthContext, user_id: str, original: str, new: str) -> None:
-        policy.enforce(ctx, "identity:change_password", {"user_id": user_id})
+    def change_password(self, ctx: AuthContext | None, user_id: str, original: str, new: str) -> None:
+        """The user's own password change. Without a token (``ctx`` None) the original password
+        alone authorizes it, as in Keystone (so a user whose password expired can change it),
+        and a wrong one counts against the user's lockout as a failed login does."""
+        if ctx is not None:
+            policy.enforce(ctx, "identity:change_password", {"user_id": user_id})
         check_password_length(new)
         rounds = self.settings.password_hash_rounds
         with self.db.read() as s:
             user = _get(s, User, user_id, "user")
-            current = user.password_hash
-            if not verify_password(original, current, rounds):
-                raise Unauthorized("The original password is not correct.")
+            with self.lockout.attempt(user.id) as outcome:
+                if not verify_password(original, user.password_hash, rounds):
+                    raise Unauthorized("The original password is not correct.")
+                outcome.append(True)
             compliance.check_password_rules(self.settings, new)
             compliance.check_minimum_age(self.settings, s, user.id, time.time())
             compliance.check_history(self.settings, s, user, new)  # bcrypt: outside the write lock
