@@ -74,6 +74,13 @@ def access_token(call: Call, t) -> dict:
             "links": {"self": f"{V.v3(call)}/{base}", "roles": f"{V.v3(call)}/{base}/roles"}}
 
 
+def token_role(call: Call, r) -> dict:
+    """A role as an access token lists it: without its description, as Keystone."""
+    view = V.role(call, r)
+    view.pop("description", None)
+    return view
+
+
 def _form(token, secret: str) -> Response:
     body = urlencode({"oauth_token": token.id, "oauth_token_secret": secret, "oauth_expires_at": iso(token.expires_at)})
     return Response(body.encode(), status_code=201, media_type=FORM)
@@ -149,13 +156,13 @@ def delete_access_token(call: Call) -> Response:
 def access_token_roles(call: Call) -> Response:
     p = call.params
     roles = call.services.oauth1.access_token_roles(call.auth(), p["user_id"], p["access_token_id"])
-    return V.collection(call, "roles", [V.role(call, r) for r in roles])
+    return V.collection(call, "roles", [token_role(call, r) for r in roles])
 
 
 def access_token_role(call: Call) -> Response:
     p = call.params
     r = call.services.oauth1.access_token_role(call.auth(), p["user_id"], p["access_token_id"], p["role_id"])
-    return json_response({"role": V.role(call, r)})
+    return json_response({"role": token_role(call, r)})
 
 
 CONSUMER = "/v3/OS-OAUTH1/consumers/{consumer_id}"
