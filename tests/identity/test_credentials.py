@@ -296,6 +296,9 @@ def test_consumers(server, admin, alice, consumer):
     assert admin.patch(f"{V3}/OS-OAUTH1/consumers/{cid}", json={"consumer": {"description": 5}}).status_code == 400
     assert raw(admin, "POST", f"{V3}/OS-OAUTH1/consumers", b"{").status_code == 400
     assert admin.post(f"{V3}/OS-OAUTH1/consumers", json={"consumer": "x"}).status_code == 400
+    big = b'{"consumer": {"description": "' + b"d" * (1024 * 1024) + b'"}}'
+    assert raw(admin, "POST", f"{V3}/OS-OAUTH1/consumers", big).status_code == 413
+    assert raw(admin, "PUT", f"{V3}/OS-OAUTH1/authorize/{MISSING}", big).status_code == 413
     assert admin.get(f"{V3}/OS-OAUTH1/consumers/{MISSING}").status_code == 404
     assert admin.delete(f"{V3}/OS-OAUTH1/consumers/{MISSING}").status_code == 404
     with as_user(server, alice) as a:
@@ -392,8 +395,13 @@ def test_oauth1_refusals(server, admin, consumer, alice, delegated_project):
     assert admin.put(auth, json={}).status_code == 400
     assert raw(admin, "PUT", auth, b"{").status_code == 400
     assert admin.put(f"{V3}/OS-OAUTH1/authorize/{MISSING}", json={"roles": [{"name": "member"}]}).status_code == 404
+    admin_id = admin.get(f"{V3}/users", params={"name": "admin"}).json()["users"][0]["id"]
     with as_user(server, alice) as a:  # Keystone's default: only an admin authorizes
         assert a.put(auth, json={"roles": [{"name": "member"}]}).status_code == 403
+        # another user's access tokens
+        assert a.get(f"{V3}/users/{admin_id}/OS-OAUTH1/access_tokens").status_code == 403
+        assert a.delete(f"{V3}/users/{admin_id}/OS-OAUTH1/access_tokens/{MISSING}").status_code == 403
+    assert admin.get(f"{V3}/users/{admin_id}/OS-OAUTH1/access_tokens/{SHELLY}").status_code == 404
     # a wrong verifier, then an access token for a request token nobody authorized
     c = Client(consumer["id"], client_secret=consumer["secret"], resource_owner_key=rt["oauth_token"],
                resource_owner_secret=rt["oauth_token_secret"], verifier="abcdefgh")
