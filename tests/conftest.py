@@ -11,6 +11,10 @@ PostgreSQL: ``CAAS_TEST_POSTGRES_URL`` (set by .ci/run, a server URL such as
 cluster started here with initdb/pg_ctl when they are installed. Each server gets its own
 database, a copy of one migrated once per test process (a template), as a SQLite server gets a
 copy of a migrated file: ``caas up`` then finds its schema current and skips the migrations.
+
+Processes: each ``caas up`` is forked from a warm one of this test process (tests/forkserver.py:
+the imports once, not for each start); ``tests/test_up.py`` starts the real script anew, and
+``CAAS_TEST_FORK=0`` starts every server anew.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.forkserver import fork_server, forking
 
 ROOT = Path(__file__).resolve().parent.parent
 # As root, `caas up` would default to real containers (the netns driver); the suite runs on the
@@ -99,7 +105,10 @@ class CaasServer:
         if self.database_url:
             args += ["--database-url", self.database_url]
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
+        if forking():  # forked from this test process's warm caas (tests/forkserver.py)
+            self.proc = fork_server("caas").spawn(args, self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        else:
+            self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -1,12 +1,15 @@
-"""The real ``openstack`` CLI (python-openstackclient) for the end-to-end tests, two ways.
+"""The real ``openstack`` CLI (python-openstackclient) for the end-to-end tests, three ways.
 
 ``osc_process`` runs it as a process, as a user does: an interpreter and the whole client stack
-start for each call (about a second before any work). Each service keeps one sequence on it
-(see the README's "Tests" section), through a ``Sequence``: the first call of each command
-(``image set``, ``security group rule create``: the CLI's own name for it) is a process, and
-its repeats with other arguments run in the test process. Its stdin is empty (/dev/null), so that a command that
-reads stdin when it is no terminal (``image create`` without ``--file``) reads the same
-whoever runs the tests.
+start for each call (about 1.3 s of CPU before any work). ``osc_forked`` runs it as a process
+forked from a warm one that has made those imports once per test process (tests/forkserver.py):
+the CLI's own entry point in a process of its own, with its own stdin, stdout, stderr,
+environment and exit status, for the price of a fork. Each service keeps
+one sequence on them (see the README's "Tests" section), through a ``Sequence``: its first call
+is a new process, the first call of each other command (``image set``, ``security group rule
+create``: the CLI's own name for it) a forked one, and the repeats with other arguments run in
+the test process. Their stdin is empty (/dev/null), so that a command that reads stdin when it
+is no terminal (``image create`` without ``--file``) reads the same whoever runs the tests.
 
 ``osc`` runs the same CLI as a library in the test process, through its own shell entry point
 (``openstackclient.shell.main(argv)``, which builds an ``OpenStackShell`` and runs ``argv``),
@@ -40,6 +43,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.forkserver import fork_server, forking
+
 OPENSTACK = shutil.which("openstack", path=str(Path(sys.executable).parent)) or shutil.which("openstack")
 requires_cli = pytest.mark.skipif(OPENSTACK is None, reason="python-openstackclient is not installed")
 
@@ -51,6 +56,15 @@ def osc_process(env: dict, *args: str, check: bool = True) -> subprocess.Complet
     proc = subprocess.run([OPENSTACK, *args], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=120)
     return _checked(proc, check)
+
+
+def osc_forked(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``openstack ARGS`` as a process forked from this test process's warm CLI (a fork server,
+    tests/forkserver.py), with environment ``env``: what ``osc_process(env, *args)`` gives.
+    With CAAS_TEST_FORK=0, ``osc_process`` itself."""
+    if not forking():
+        return osc_process(env, *args, check=check)
+    return _checked(fork_server("openstack").run([OPENSTACK, *args], env, timeout=120), check)
 
 
 def osc(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -75,9 +89,10 @@ def osc_process_json(env: dict, *args: str):
 
 
 class Sequence:
-    """A seed sequence as a user types it, one process per kind of command: a command's first
-    call runs as a process (``osc_process``), its repeats with other arguments in the test
-    process (``osc``, which answers as the process does)."""
+    """A seed sequence as a user types it, one process per kind of command: the sequence's first
+    call runs as a new process (``osc_process``), the first call of each other command as a
+    forked one (``osc_forked``), their repeats with other arguments in the test process
+    (``osc``, which answers as the process does)."""
 
     def __init__(self) -> None:
         self.ran: set[str] = set()
@@ -86,8 +101,9 @@ class Sequence:
         name = command_name(args)
         if name in self.ran:
             return osc(env, *args, check=check)
+        first = not self.ran
         self.ran.add(name)
-        return osc_process(env, *args, check=check)
+        return (osc_process if first else osc_forked)(env, *args, check=check)
 
     def json(self, env: dict, *args: str):
         """``ARGS -f json``, parsed."""

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from tests.e2e.osc import OPENSTACK, Sequence, osc, osc_json, osc_process, requires_cli
+from tests.e2e.osc import OPENSTACK, Sequence, osc, osc_forked, osc_json, osc_process, requires_cli
 
 pytestmark = requires_cli
 
@@ -124,18 +124,20 @@ SAME_ANSWERS = [("admin", "project", "show", "admin", "-f", "json"), ("admin", "
 
 
 def test_the_cli_in_the_test_process_answers_as_the_process(server):
-    """tests/e2e/osc.py's contract: ``osc`` gives the exit status, stdout and stderr that the
-    ``openstack`` process gives, for each user's environment in turn (nothing of one call's
-    environment, session or logging reaches the next), and leaves the test process as it was."""
+    """tests/e2e/osc.py's contract: ``osc`` (in the test process) and ``osc_forked`` (forked
+    from the warm CLI) give the exit status, stdout and stderr that a new ``openstack`` process
+    gives, for each user's environment in turn (nothing of one call's environment, session or
+    logging reaches the next), and ``osc`` leaves the test process as it was."""
     osc(server.os_env(), "project", "create", "--or-show", "fabric")
     osc(server.os_env(), "user", "create", "--or-show", "--password", "Fabric_123", "fabric")
     osc(server.os_env(), "role", "add", "--project", "fabric", "--user", "fabric", "member")
     envs = {"admin": server.os_env(), "fabric": server.os_env("fabric", "Fabric_123", "fabric")}
     environ, handlers = dict(os.environ), logging.getLogger().handlers[:]
     for user, *args in SAME_ANSWERS:
-        inside, outside = osc(envs[user], *args, check=False), osc_process(envs[user], *args, check=False)
-        assert (inside.returncode, inside.stdout, inside.stderr) == (
-            outside.returncode, outside.stdout, outside.stderr), args
-    assert [osc(envs[u], "token", "issue", "-f", "value", "-c", "user_id").stdout for u in ("fabric", "admin")] == [
-        osc_process(envs[u], "token", "issue", "-f", "value", "-c", "user_id").stdout for u in ("fabric", "admin")]
+        answers = [(p.returncode, p.stdout, p.stderr) for p in (
+            run(envs[user], *args, check=False) for run in (osc, osc_forked, osc_process))]
+        assert answers[0] == answers[1] == answers[2], args
+    user_ids = [[run(envs[u], "token", "issue", "-f", "value", "-c", "user_id").stdout for u in ("fabric", "admin")]
+                for run in (osc, osc_forked, osc_process)]
+    assert user_ids[0] == user_ids[1] == user_ids[2]
     assert dict(os.environ) == environ and logging.getLogger().handlers == handlers
