@@ -9,9 +9,11 @@ from caas.clusters.service import ClusterService
 from caas.compute.service import ComputeService
 from caas.config import Settings
 from caas.db import Database
+from caas.identity.app_credentials import AppCredentialService
 from caas.identity.auth import TokenService
 from caas.identity.service import IdentityService
 from caas.identity.tokens import KeyRepository
+from caas.identity.trusts import TrustService
 from caas.image.service import ImageService
 from caas.network.service import NetworkService
 from caas.network.topology import TopologyFeed
@@ -47,6 +49,8 @@ class Cloud:
         self.keys = KeyRepository(settings.fernet_key_dir)
         self.identity = IdentityService(self.db, settings)
         self.tokens = TokenService(self.db, settings, self.keys)
+        self.app_credentials = AppCredentialService(self.db, settings)
+        self.trusts = TrustService(self.db)
         self.image = ImageService(self.db, settings)
         self.network = NetworkService(self.db, settings)
         self.volume = VolumeService(self.db, settings, images=self.image)

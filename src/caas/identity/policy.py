@@ -38,6 +38,14 @@ def _authenticated(ctx: AuthContext, target: dict) -> bool:
     return True
 
 
+def _trustor_or_trustee(ctx: AuthContext, target: dict) -> bool:
+    return ctx.user_id in (target.get("trustor_user_id"), target.get("trustee_user_id"))
+
+
+def _admin_or_trustor(ctx: AuthContext, target: dict) -> bool:
+    return ctx.is_admin or target.get("trustor_user_id") == ctx.user_id
+
+
 
 RULES: dict[str, Rule] = {
     "identity:get_domain": _admin_or_own_domain,
@@ -77,6 +85,23 @@ RULES: dict[str, Rule] = {
     "identity:list_regions": _authenticated,
     "identity:validate_token": _admin_or_self,
     "identity:revoke_token": _admin_or_self,
+    # Delegation: a user's own application credentials and access rules (admins may read and
+    # delete them), trusts for their trustor and trustee.
+    "identity:create_application_credential": _self,
+    "identity:get_application_credential": _admin_or_self,
+    "identity:list_application_credentials": _admin_or_self,
+    "identity:delete_application_credential": _admin_or_self,
+    "identity:get_access_rule": _admin_or_self,
+    "identity:list_access_rules": _admin_or_self,
+    "identity:delete_access_rule": _admin_or_self,
+    "identity:create_trust": _self,
+    "identity:list_trusts": _admin,
+    "identity:list_trusts_for_trustor": _admin_or_self,
+    "identity:list_trusts_for_trustee": _admin_or_self,
+    "identity:get_trust": _trustor_or_trustee,
+    "identity:list_roles_for_trust": _trustor_or_trustee,
+    "identity:get_role_for_trust": _trustor_or_trustee,
+    "identity:delete_trust": _admin_or_trustor,
 }
 
 
