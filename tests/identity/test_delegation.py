@@ -60,7 +60,7 @@ def test_create_show_list_delete_and_secret_once(server, member):
     ac = new_cred(c, uid, description="ci", roles=[{"name": "reader"}])
     assert ac["secret"] and len(ac["secret"]) >= 64 and ac["project_id"] == member["project_id"]
     assert [r["name"] for r in ac["roles"]] == ["reader"] and ac["unrestricted"] is None
-    assert ac["access_rules"] == [] and ac["user_id"] == uid and ac["expires_at"] is None
+    assert "access_rules" not in ac and ac["user_id"] == uid and ac["expires_at"] is None
     shown = c.get(f"{creds_url(uid)}/{ac['id']}").json()["application_credential"]
     assert "secret" not in shown and shown["name"] == ac["name"] and shown["description"] == "ci"
     listed = c.get(creds_url(uid), params={"name": ac["name"]}).json()["application_credentials"]
@@ -290,6 +290,7 @@ def test_trust_create_show_list_roles_delete(server, parties, admin):
         assert c.get(f"{TRUSTS}/{tr['id']}/roles/{trustor['role_id']}").status_code == 404
         assert c.delete(f"{TRUSTS}/{tr['id']}").status_code == 403  # the trustor's to delete
     assert tr["id"] in {t["id"] for t in admin.get(TRUSTS).json()["trusts"]}
+    assert admin.get(f"{TRUSTS}/{tr['id']}").status_code == 200  # admins read every trust, as Keystone
     outsider = make_member(server, admin)
     with client_for(server, outsider["token"]) as o:
         assert o.get(f"{TRUSTS}/{tr['id']}").status_code == 403
@@ -318,7 +319,7 @@ def test_trust_token_with_and_without_impersonation(server, parties, admin):
     assert r.status_code == 201, r.text
     tok = r.json()["token"]
     assert tok["user"]["id"] == trustor["user_id"] and tok["methods"] == ["token", "password"]
-    assert trust_token(server, trustor, imp["id"]).status_code == 401  # only the trustee
+    assert trust_token(server, trustor, imp["id"]).status_code == 403  # only the trustee
     assert trust_token(server, trustee, "0" * 32).status_code == 401
     for t in (plain, imp):
         admin.delete(f"{TRUSTS}/{t['id']}")
@@ -369,7 +370,7 @@ def test_redelegation(server, parties, admin):
     assert child["redelegated_trust_id"] == tr["id"] and child["redelegation_count"] == 2
     with client_for(server, trustor["token"]) as c:
         assert c.delete(f"{TRUSTS}/{tr['id']}").status_code == 204
-    assert admin.get(f"{TRUSTS}/{child['id']}").status_code in (403, 404)
+    assert admin.get(f"{TRUSTS}/{child['id']}").status_code == 404
     assert trust_token(server, third, child["id"]).status_code == 401  # deleted with its parent
 
 

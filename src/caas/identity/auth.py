@@ -33,6 +33,12 @@ AUTH_REQUIRED = "The request you have made requires authentication."
 CACHE_MAX = 20000
 
 
+class AuthMethodError(Unauthorized):
+    """An authentication method refused its request (Keystone adds an empty ``identity``)."""
+
+    body_extra = {"identity": {}}
+
+
 @dataclass(frozen=True)
 class PasswordCredentials:
     password: str
@@ -114,8 +120,8 @@ class TokenService:
         """A token from an application credential: its project, exactly its roles, expiring
         no later than it does. It names no scope (401 when asked for one, as Keystone)."""
         if scope.is_project or scope.is_domain or scope.trust_id:
-            raise Unauthorized("Error authenticating with application credential: Application credentials cannot "
-                               "request a scope.")
+            raise AuthMethodError("Error authenticating with application credential: Application credentials cannot "
+                                  "request a scope.")
         cred = AppCredentialService(self.db, self.settings).authenticate(creds)
         now = time.time()
         expires = now + self.settings.token_ttl_seconds

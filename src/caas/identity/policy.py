@@ -38,8 +38,8 @@ def _authenticated(ctx: AuthContext, target: dict) -> bool:
     return True
 
 
-def _trustor_or_trustee(ctx: AuthContext, target: dict) -> bool:
-    return ctx.user_id in (target.get("trustor_user_id"), target.get("trustee_user_id"))
+def _admin_or_trust_party(ctx: AuthContext, target: dict) -> bool:
+    return ctx.is_admin or ctx.user_id in (target.get("trustor_user_id"), target.get("trustee_user_id"))
 
 
 def _admin_or_trustor(ctx: AuthContext, target: dict) -> bool:
@@ -98,9 +98,9 @@ RULES: dict[str, Rule] = {
     "identity:list_trusts": _admin,
     "identity:list_trusts_for_trustor": _admin_or_self,
     "identity:list_trusts_for_trustee": _admin_or_self,
-    "identity:get_trust": _trustor_or_trustee,
-    "identity:list_roles_for_trust": _trustor_or_trustee,
-    "identity:get_role_for_trust": _trustor_or_trustee,
+    "identity:get_trust": _admin_or_trust_party,
+    "identity:list_roles_for_trust": _admin_or_trust_party,
+    "identity:get_role_for_trust": _admin_or_trust_party,
     "identity:delete_trust": _admin_or_trustor,
 }
 

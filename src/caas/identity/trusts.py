@@ -231,8 +231,10 @@ def scope_token(db: Database, data: TokenData, trust_id: str) -> TokenData:
         raise Forbidden(FORBIDDEN.format("A delegated token cannot be scoped to a trust"))
     with db.write() as s:
         trust = s.get(Trust, trust_id)
-        if not _alive(trust) or trust.trustee_user_id != data.user_id:
+        if not _alive(trust):
             raise Unauthorized(AUTH_REQUIRED)
+        if trust.trustee_user_id != data.user_id:
+            raise Forbidden(FORBIDDEN.format("The user is not the trustee of this trust"))
         _check_parties(s, trust)
         if trust.remaining_uses is not None:
             done = s.execute(update(Trust).where(Trust.id == trust.id, Trust.remaining_uses == trust.remaining_uses)

@@ -16,7 +16,9 @@ BODY_RULES = BodyRules(refuse=BadRequest, bom=True, refusal=(
 
 
 def keystone_error(exc: CaasError) -> dict:
-    return {"error": {"code": exc.status, "message": exc.message, "title": exc.title}}
+    """Keystone's error body (with the error's ``body_extra``, as some of its 401s add)."""
+    return {"error": {"code": exc.status, "message": exc.message, "title": exc.title,
+                      **getattr(exc, "body_extra", {})}}
 
 
 def build(cloud) -> ServiceAPI:

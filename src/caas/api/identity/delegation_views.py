@@ -19,18 +19,21 @@ def access_rule_linked(call: Call, r) -> dict:
     return {**access_rule(r), "links": links(call, f"access_rules/{r.id}")}
 
 
-def _bare_role(r) -> dict:
-    """A role without its links (as an application credential lists it)."""
-    return {"id": r.id, "name": r.name, "domain_id": None, "description": r.description or None, "options": {}}
+def _bare_role(call: Call, r) -> dict:
+    """A role as an application credential lists it: the role's view without its links."""
+    view = role(call, r)
+    view.pop("links", None)
+    return view
 
 
 def app_cred(call: Call, v: AppCredView) -> dict:
     c = v.cred
     view = {"id": c.id, "name": c.name, "description": c.description, "user_id": c.user_id,
             "project_id": c.project_id, "system": None, "expires_at": iso_expiry(c.expires_at),
-            "unrestricted": c.unrestricted, "roles": [_bare_role(r) for r in v.roles],
-            "access_rules": [access_rule(r) for r in v.rules],
+            "unrestricted": c.unrestricted, "roles": [_bare_role(call, r) for r in v.roles],
             "links": links(call, f"application_credentials/{c.id}")}
+    if v.rules:  # Keystone leaves the key out when there are none
+        view["access_rules"] = [access_rule(r) for r in v.rules]
     if v.secret is not None:
         view["secret"] = v.secret
     return view
@@ -50,20 +53,20 @@ def trust(call: Call, v: TrustView) -> dict:
             "roles_links": {**links(call, f"OS-TRUST/trusts/{v.trust.id}/roles"), "next": None, "previous": None}}
 
 
-def token_fields(ctx: AuthContext) -> dict:
-    """What a delegated token's body adds (or replaces: a trust token's roles in full)."""
+def delegate_token(body: dict, ctx: AuthContext) -> None:
+    """A delegated token's body as Keystone gives it: ``application_credential`` added, or
+    ``OS-TRUST:trust`` added, the roles in full and no ``is_domain``."""
     if ctx.app_cred is not None:
         a = ctx.app_cred
-        body = {"id": a.id, "name": a.name, "restricted": not a.unrestricted}
+        cred = {"id": a.id, "name": a.name, "restricted": not a.unrestricted}
         if a.access_rules is not None:
-            body["access_rules"] = [access_rule(r) for r in a.access_rules]
-        return {"application_credential": body}
-    if ctx.trust is not None:
+            cred["access_rules"] = [access_rule(r) for r in a.access_rules]
+        body["application_credential"] = cred
+    elif ctx.trust is not None:
         t = ctx.trust
-        fields = {"OS-TRUST:trust": {"id": t.id, "trustor_user": {"id": t.trustor_id},
-                                     "trustee_user": {"id": t.trustee_id}, "impersonation": t.impersonation}}
+        body["OS-TRUST:trust"] = {"id": t.id, "trustor_user": {"id": t.trustor_id},
+                                  "trustee_user": {"id": t.trustee_id}, "impersonation": t.impersonation}
+        body.pop("is_domain", None)
         if ctx.roles:
-            fields["roles"] = [{"id": r.id, "name": r.name, "domain_id": None, "description": None, "options": {}}
-                               for r in ctx.roles]
-        return fields
-    return {}
+            body["roles"] = [{"id": r.id, "name": r.name, "domain_id": None, "description": None, "options": {}}
+                             for r in ctx.roles]

@@ -41,7 +41,7 @@ def _token(call: Call, ctx, with_catalog: bool) -> dict:
     """The token body of ``ctx``, with the catalog when asked and the token is scoped."""
     catalog = call.services.tokens.catalog(ctx) if with_catalog and (ctx.project or ctx.domain) else None
     body = V.token(ctx, catalog)
-    body["token"].update(DV.token_fields(ctx))
+    DV.delegate_token(body["token"], ctx)
     return body
 
 
