@@ -93,6 +93,12 @@ def _app_cred_tokens(api, w: dict, ruled: dict, plain: dict) -> None:
     call("app cred token by name", "POST", "/v3/auth/tokens?nocatalog", _auth(api, by_name), token="")
     call("app cred token bad secret", "POST", "/v3/auth/tokens",
          _auth(api, _app_cred_identity(ruled["id"], "wrong")), token="")
+    call("app cred token unknown id", "POST", "/v3/auth/tokens",
+         _auth(api, _app_cred_identity("0123456789abcdef0123456789abcdef", "x")), token="")
+    call("app cred token without id or name", "POST", "/v3/auth/tokens", _auth(api, {
+        "methods": ["application_credential"], "application_credential": {"secret": "x"}}), token="")
+    call("app cred token by name without user", "POST", "/v3/auth/tokens", _auth(api, {
+        "methods": ["application_credential"], "application_credential": {"name": "x", "secret": "x"}}), token="")
     call("app cred token with scope", "POST", "/v3/auth/tokens",
          _auth(api, _app_cred_identity(ruled["id"], ruled["secret"]), {"project": {"id": w["project"]}}), token="")
     ruled_tok = _issue(api, _auth(api, _app_cred_identity(ruled["id"], ruled["secret"])))

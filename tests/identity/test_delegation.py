@@ -101,7 +101,7 @@ def test_authenticate_by_id_and_by_name(server, member, admin):
     validated = admin.get(T, headers={"X-Subject-Token": r.headers["X-Subject-Token"]})
     assert validated.json()["token"]["application_credential"]["id"] == ac["id"]
     assert app_cred_token(server, ac["id"], "wrong").status_code == 401
-    assert app_cred_token(server, "0" * 32, ac["secret"]).status_code == 401
+    assert app_cred_token(server, "0" * 32, ac["secret"]).status_code == 404  # as Keystone
     scoped = {"auth": {"identity": {"methods": ["application_credential"],
                                     "application_credential": {"id": ac["id"], "secret": ac["secret"]}},
                        "scope": {"project": {"id": member["project_id"]}}}}

@@ -240,12 +240,14 @@ class AppCredentialService:
     # ---- authentication ------------------------------------------------------------------
     def authenticate(self, creds: AppCredAuth) -> ApplicationCredential:
         """The credential ``creds`` names, if its secret matches and it may be used now;
-        Unauthorized (after the same bcrypt work) for anything else."""
+        NotFound for no such credential (Keystone's answer), Unauthorized for the rest."""
         rounds = self.settings.password_hash_rounds
         with self.db.read() as s:
             cred = _find(s, creds)
-            hashed = cred.secret_hash if cred is not None else None
-            usable = cred is not None and _usable(s, cred)
+            if cred is None:
+                raise NotFound(f"Could not find Application Credential: {creds.id or creds.name}.")
+            hashed = cred.secret_hash
+            usable = _usable(s, cred)
         if not verify_password(creds.secret, hashed, rounds) or not usable:
             raise Unauthorized(AUTH_REQUIRED)
         return cred
@@ -270,11 +272,13 @@ def _find(s: Session, creds: AppCredAuth) -> ApplicationCredential | None:
     if creds.id:
         return s.get(ApplicationCredential, creds.id)
     if not creds.name:
-        raise BadRequest("Expecting to find the id, or the name and user, of an application credential.")
+        raise BadRequest("Expecting to find name or ID in application credential."
+                         " The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
     user_id = creds.user_id
     if not user_id:
         if not creds.user_name or not (creds.domain_id or creds.domain_name):
-            raise BadRequest("Expecting to find the user of an application credential named by name.")
+            raise BadRequest("Expecting to find user in application credential."
+                             " The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.")
         domain_id = creds.domain_id or s.scalar(select(Domain.id).where(Domain.name == creds.domain_name))
         user_id = s.scalar(select(User.id).where(User.domain_id == domain_id, User.name == creds.user_name))
     return s.scalar(select(ApplicationCredential).where(ApplicationCredential.user_id == user_id,
