@@ -109,6 +109,17 @@ def test_authenticate_by_id_and_by_name(server, member, admin):
         assert anon.post(T, json=scoped).status_code == 401
 
 
+def test_token_expires_with_its_credential(server, member):
+    """A credential's token expires no later than the credential (the token TTL is an hour)."""
+    import datetime as dt
+
+    soon = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=10)).replace(microsecond=0)
+    ac = new_cred(member["client"], member["user_id"], expires_at=soon.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert ac["expires_at"].startswith(soon.strftime("%Y-%m-%dT%H:%M:%S"))
+    tok = app_cred_token(server, ac["id"], ac["secret"]).json()["token"]
+    assert tok["expires_at"].startswith(soon.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
 def test_reader_credential_reads_but_may_not_write(server, member):
     ac = new_cred(member["client"], member["user_id"], roles=[{"name": "reader"}])
     token = app_cred_token(server, ac["id"], ac["secret"]).headers["X-Subject-Token"]
