@@ -9,6 +9,7 @@ from caas.clusters.service import ClusterService
 from caas.compute.service import ComputeService
 from caas.config import Settings
 from caas.db import Database
+from caas.identity.app_credentials import AppCredentialService
 from caas.identity.auth import TokenService
 from caas.identity.credentials import CredentialService
 from caas.identity.domain_config import DomainConfigService
@@ -16,6 +17,7 @@ from caas.identity.oauth1 import OAuth1Service
 from caas.identity.secrets import SecretBox
 from caas.identity.service import IdentityService
 from caas.identity.tokens import KeyRepository
+from caas.identity.trusts import TrustService
 from caas.image.service import ImageService
 from caas.network.service import NetworkService
 from caas.network.topology import TopologyFeed
@@ -55,6 +57,8 @@ class Cloud:
         self.credentials = CredentialService(self.db, self.secrets)
         self.domain_config = DomainConfigService(self.db, self.secrets, settings)
         self.oauth1 = OAuth1Service(self.db, self.secrets)
+        self.app_credentials = AppCredentialService(self.db, settings)
+        self.trusts = TrustService(self.db)
         self.image = ImageService(self.db, settings)
         self.network = NetworkService(self.db, settings)
         self.volume = VolumeService(self.db, settings, images=self.image)

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,58 @@ class Ref:
 
 
 @dataclass(frozen=True)
+class AccessRule:
+    """What a token from an application credential with access rules may call: one service
+    type, one method, and a path glob where ``*`` is one path segment and ``**`` any number
+    (keystonemiddleware's reading)."""
+
+    id: str
+    service: str
+    method: str
+    path: str
+
+    def matches(self, services: tuple[str, ...], method: str, paths: tuple[str, ...]) -> bool:
+        if self.service not in services or self.method != method:
+            return False
+        pattern = _glob_regex(self.path)
+        return any(pattern.match(p) for p in paths)
+
+
+@functools.lru_cache(maxsize=1024)
+def _glob_regex(glob: str) -> re.Pattern:
+    parts = re.split(r"(\*\*|\*|\{[^}]*\})", glob)
+    out = "".join(".*" if p == "**" else r"[^/]+" if p == "*" or p.startswith("{") else re.escape(p)
+                  for p in parts if p)
+    return re.compile(f"^{out}$")
+
+
+@dataclass(frozen=True)
+class AppCredential:
+    """The application credential a token was issued from (``access_rules`` None: no rules)."""
+
+    id: str
+    name: str
+    unrestricted: bool
+    access_rules: tuple[AccessRule, ...] | None = None
+
+    def permits(self, services: tuple[str, ...], method: str, paths: tuple[str, ...]) -> bool:
+        """Whether a request to one of ``services`` (its types) may go through."""
+        if self.access_rules is None:
+            return True
+        return any(rule.matches(services, method, paths) for rule in self.access_rules)
+
+
+@dataclass(frozen=True)
+class TrustRef:
+    """The trust a trust-scoped token was issued from."""
+
+    id: str
+    trustor_id: str
+    trustee_id: str
+    impersonation: bool
+
+
+@dataclass(frozen=True)
 class AuthContext:
     token_id: str
     token: TokenData
@@ -27,6 +81,8 @@ class AuthContext:
     project_domain: Ref | None = None
     domain: Ref | None = None
     roles: tuple[Ref, ...] = field(default_factory=tuple)
+    app_cred: AppCredential | None = None
+    trust: TrustRef | None = None
 
     @property
     def user_id(self) -> str:

@@ -748,10 +748,17 @@ def test_nul_character_in_scope_is_401_or_400(server, anon, scope):
 
 
 # ---- unsupported auth ---------------------------------------------------------------------
-@pytest.mark.parametrize("methods", [["totp"], ["mapped"], ["application_credential"], ["nonsense"]])
+@pytest.mark.parametrize("methods", [["totp"], ["mapped"], ["nonsense"]])
 def test_unsupported_auth_method_is_401(anon, methods):
     body = {"auth": {"identity": {"methods": methods, methods[0]: {"user": {"id": UNKNOWN, "passcode": "1"}}}}}
     assert_error(anon.post(T, json=body), 401)
+
+
+def test_application_credential_without_id_or_name_is_400(anon):
+    """The method is supported now: a body naming no credential is 400, as Keystone answers."""
+    body = {"auth": {"identity": {"methods": ["application_credential"],
+                                  "application_credential": {"user": {"id": UNKNOWN}, "secret": "1"}}}}
+    assert "name or ID" in assert_error(anon.post(T, json=body), 400)["message"]
 
 
 def test_system_scope_is_400(server, anon):

@@ -60,6 +60,10 @@ STREAM_THREADS = 16
 MAX_JSON_DEPTH = 64
 
 
+# The service types each API answers to in access rules (its name, unless listed).
+SERVICE_TYPES = {"volume": ("volume", "block-storage", "volumev3")}
+
+
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), default=str).encode()
 
@@ -96,13 +100,29 @@ class Call:
     # What the service API was built over (the Cloud, or the services its handlers call):
     # module-level handlers reach their service through it.
     services: Any = None
+    # The service API's name (its service type, as access rules name it).
+    service: str = ""
 
     def auth(self):
-        """The caller's AuthContext from X-Auth-Token; Unauthorized without a valid one."""
+        """The caller's AuthContext from X-Auth-Token; Unauthorized without a valid one, or
+        for a token whose application credential's access rules do not allow this request."""
         token = self.request.headers.get("x-auth-token")
         if not token or self.validate_token is None:
             raise Unauthorized("The request you have made requires authentication.")
-        return self.validate_token(token)
+        ctx = self.validate_token(token)
+        if ctx.app_cred is not None and not self._permitted(ctx.app_cred):
+            raise Unauthorized("The request you have made requires authentication.")
+        return ctx
+
+    def _permitted(self, app_cred) -> bool:
+        """Whether ``app_cred``'s access rules allow this request, as keystonemiddleware
+        decides: the service's type, the method, and the path (under the service's prefix, as
+        caas mounts it, or in full); a token may always validate itself."""
+        method, path = self.request.method, self.request.url.path
+        if self.service == "identity" and method == "GET" and path.endswith("/v3/auth/tokens"):
+            return True
+        types = SERVICE_TYPES.get(self.service, (self.service,))
+        return app_cred.permits(types, method, (get_route_path(self.request.scope), path))
 
     def project_auth(self):
         """As ``auth``, for calls that need a project-scoped token (the cloud's resources)."""
@@ -483,7 +503,7 @@ class ServiceAPI:
                         raise UnsupportedMediaType(f"Unsupported content type: {ctype or '(none)'}; send "
                                                    f"{' or '.join(spec.media_types)}.")
                 call = Call(request=request, body=None, params=params, validate_token=self.validate_token,
-                            version=version, legacy=legacy, services=self.services)
+                            version=version, legacy=legacy, services=self.services, service=self.name)
                 if spec.raw_body:
                     call.body_stream = BodyStream(request)
                     response = await self._run_streaming(spec.handler, call)

@@ -5,6 +5,8 @@ empties), revoke, and the service catalog a token carries.
 A token stops working when it expires, when it is revoked (by audit id), when its user is
 disabled or deleted or changes password, when its project or domain is disabled or deleted,
 and when a role it carries is removed (revocation event for user and scope, or for the role).
+Tokens issued from an application credential or a trust are checked against it on every
+validation that misses the cache (see ``delegation.token_grant``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from sqlalchemy.orm import Session
 from caas.config import Settings
 from caas.db import Database
 from caas.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from caas.identity import compliance, policy
+from caas.identity import compliance, delegation, policy, trusts
+from caas.identity.app_credentials import AppCredAuth, AppCredentialService
 from caas.context import AuthContext, Ref
 from caas.identity.credential_models import OAuthAccessToken
 from caas.identity.models import Assignment, Domain, Endpoint, Project, RevocationEvent, Role, Service, User
@@ -29,6 +32,12 @@ from caas.identity.tokens import KeyRepository, TokenData, new_audit_id
 
 AUTH_REQUIRED = "The request you have made requires authentication."
 CACHE_MAX = 20000
+
+
+class AuthMethodError(Unauthorized):
+    """An authentication method refused its request (Keystone adds an empty ``identity``)."""
+
+    body_extra = {"identity": {}}
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class Scope:
     domain_id: str | None = None
     domain_name: str | None = None
     unscoped: bool = False  # explicit "scope": "unscoped": ignore the default project
+    trust_id: str | None = None  # "OS-TRUST:trust": the trust to scope to
 
     @property
     def is_project(self) -> bool:
@@ -126,19 +136,39 @@ class TokenService:
                          oauth=(grant.access_token_id, grant.consumer_id))
         return self._issue(data, Scope(project_id=grant.project_id), None)
 
+    def authenticate_app_cred(self, creds: AppCredAuth, scope: Scope) -> tuple[str, AuthContext]:
+        """A token from an application credential: its project, exactly its roles, expiring
+        no later than it does. It names no scope (401 when asked for one, as Keystone)."""
+        if scope.is_project or scope.is_domain or scope.trust_id:
+            raise AuthMethodError("Error authenticating with application credential: Application credentials cannot "
+                                  "request a scope.")
+        cred = AppCredentialService(self.db, self.settings).authenticate(creds)
+        now = time.time()
+        expires = now + self.settings.token_ttl_seconds
+        data = TokenData(user_id=cred.user_id, methods=("application_credential",), issued_at=now,
+                         expires_at=min(expires, cred.expires_at or expires), audit_ids=(new_audit_id(),),
+                         project_id=cred.project_id, app_cred_id=cred.id)
+        return self._issue(data, Scope(unscoped=True), None)
+
     def authenticate_token(self, token_id: str, scope: Scope) -> tuple[str, AuthContext]:
         old = self.validate(token_id)
         if old.token.oauth:
             raise Forbidden("You are not authorized to perform the requested action: Using OAuth-scoped token to "
                             "create another token. Create a new OAuth-scoped token instead.")
+        if old.token.app_cred_id or old.token.trust_id:
+            raise Forbidden("You are not authorized to perform the requested action: rescoping a delegated token.")
         methods = tuple(dict.fromkeys(("token",) + old.token.methods))
         data = TokenData(user_id=old.user.id, methods=methods, issued_at=time.time(),
                          expires_at=old.token.expires_at, audit_ids=(new_audit_id(), old.token.audit_ids[0]))
         return self._issue(data, scope, None)
 
     def _issue(self, data: TokenData, scope: Scope, default_project_id: str | None) -> tuple[str, AuthContext]:
+        if scope.trust_id:
+            data = trusts.scope_token(self.db, data, scope.trust_id)
         with self.db.read() as s:
-            if scope.is_project:
+            if scope.trust_id:
+                pass  # the trust gave the scope
+            elif scope.is_project:
                 project = self._find_project(s, scope)
                 data = replace(data, project_id=project.id)
             elif scope.is_domain:
@@ -189,18 +219,21 @@ class TokenService:
         if user_domain is None or not user_domain.enabled:
             raise Unauthorized(AUTH_REQUIRED)
         kwargs: dict = {}
+        grant = delegation.token_grant(s, data) if data.app_cred_id or data.trust_id else None
+        if grant is not None:
+            kwargs = dict(grant.fields)
         if data.project_id:
             project = s.get(Project, data.project_id)
             pdom = s.get(Domain, project.domain_id) if project is not None else None
             if project is None or not project.enabled or pdom is None or not pdom.enabled:
                 raise Unauthorized(AUTH_REQUIRED)
-            roles = _roles(s, USER_PROJECT, user.id, project.id)
+            roles = grant.roles if grant is not None else _roles(s, USER_PROJECT, user.id, project.id)
             if data.oauth:
                 roles = _oauth_roles(s, data, roles)
             if not roles:
                 raise Unauthorized(f"User {user.id} has no access to project {project.id}.")
-            kwargs = {"project": Ref(project.id, project.name), "project_domain": Ref(pdom.id, pdom.name),
-                      "roles": roles}
+            kwargs.update({"project": Ref(project.id, project.name), "project_domain": Ref(pdom.id, pdom.name),
+                           "roles": roles})
         elif data.domain_id:
             dom = s.get(Domain, data.domain_id)
             if dom is None or not dom.enabled:

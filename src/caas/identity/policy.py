@@ -38,6 +38,14 @@ def _authenticated(ctx: AuthContext, target: dict) -> bool:
     return True
 
 
+def _admin_or_trust_party(ctx: AuthContext, target: dict) -> bool:
+    return ctx.is_admin or ctx.user_id in (target.get("trustor_user_id"), target.get("trustee_user_id"))
+
+
+def _admin_or_trustor(ctx: AuthContext, target: dict) -> bool:
+    return ctx.is_admin or target.get("trustor_user_id") == ctx.user_id
+
+
 
 RULES: dict[str, Rule] = {
     "identity:get_domain": _admin_or_own_domain,
@@ -91,6 +99,23 @@ RULES: dict[str, Rule] = {
         "list_access_token_roles", "get_access_token_role")},
     # the password rules: anybody with a token
     "identity:get_security_compliance_domain_config": _authenticated,
+    # Delegation: a user's own application credentials and access rules (admins may read and
+    # delete them), trusts for their trustor and trustee.
+    "identity:create_application_credential": _self,
+    "identity:get_application_credential": _admin_or_self,
+    "identity:list_application_credentials": _admin_or_self,
+    "identity:delete_application_credential": _admin_or_self,
+    "identity:get_access_rule": _admin_or_self,
+    "identity:list_access_rules": _admin_or_self,
+    "identity:delete_access_rule": _admin_or_self,
+    "identity:create_trust": _self,
+    "identity:list_trusts": _admin,
+    "identity:list_trusts_for_trustor": _admin_or_self,
+    "identity:list_trusts_for_trustee": _admin_or_self,
+    "identity:get_trust": _admin_or_trust_party,
+    "identity:list_roles_for_trust": _admin_or_trust_party,
+    "identity:get_role_for_trust": _admin_or_trust_party,
+    "identity:delete_trust": _admin_or_trustor,
 }
 
 

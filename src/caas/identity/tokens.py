@@ -2,7 +2,8 @@
 
 A token is a Fernet token (AES-128-CBC + HMAC-SHA256, from ``cryptography``) over a compact
 JSON payload: who (user id), how (methods), scope (project or domain id), when (issued and
-expiry times, epoch seconds) and the audit ids. Nothing is stored per token; revocation is by
+expiry times, epoch seconds), the audit ids, and what it was delegated by (the application
+credential or the trust, only when there is one). Nothing is stored per token; revocation is by
 events (see ``service``).
 
 Keys live in ``<data dir>/fernet-keys`` as Keystone lays them out: file ``0`` is the staged
@@ -36,6 +37,8 @@ class TokenData:
     domain_id: str | None = None
     # an oauth1 token's (access token id, consumer id): its roles are those the access token holds
     oauth: tuple[str, str] | None = None
+    app_cred_id: str | None = None
+    trust_id: str | None = None
 
     def encode_payload(self) -> bytes:
         body = {"u": self.user_id, "m": list(self.methods), "i": self.issued_at, "e": self.expires_at,
@@ -46,6 +49,10 @@ class TokenData:
             body["d"] = self.domain_id
         if self.oauth:
             body["o"] = list(self.oauth)
+        if self.app_cred_id:
+            body["c"] = self.app_cred_id
+        if self.trust_id:
+            body["t"] = self.trust_id
         return json.dumps(body, separators=(",", ":")).encode()
 
     @classmethod
@@ -54,7 +61,8 @@ class TokenData:
         return cls(user_id=body["u"], methods=tuple(body["m"]), issued_at=float(body["i"]),
                    expires_at=float(body["e"]), audit_ids=tuple(body["a"]),
                    project_id=body.get("p"), domain_id=body.get("d"),
-                   oauth=tuple(body["o"]) if body.get("o") else None)
+                   oauth=tuple(body["o"]) if body.get("o") else None, app_cred_id=body.get("c"),
+                   trust_id=body.get("t"))
 
 
 def new_audit_id() -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from caas.api.framework import BodyRules, ServiceAPI
 from caas.api.identity import credentials, oauth1
+from caas.api.identity.delegation import ROUTES as DELEGATION_ROUTES
 from caas.api.identity.routes import ROUTES
 from caas.errors import BadRequest, CaasError
 
@@ -16,11 +17,13 @@ BODY_RULES = BodyRules(refuse=BadRequest, bom=True, refusal=(
 
 
 def keystone_error(exc: CaasError) -> dict:
-    return {"error": {"code": exc.status, "message": exc.message, "title": exc.title}}
+    """Keystone's error body (with the error's ``body_extra``, as some of its 401s add)."""
+    return {"error": {"code": exc.status, "message": exc.message, "title": exc.title,
+                      **getattr(exc, "body_extra", {})}}
 
 
 def build(cloud) -> ServiceAPI:
     """The Identity API over ``cloud`` (its handlers use ``cloud.identity`` and ``cloud.tokens``)."""
     api = ServiceAPI("identity", keystone_error, max_body=cloud.settings.max_body_bytes,
                      validate_token=cloud.tokens.validate, body_rules=BODY_RULES, services=cloud)
-    return api.add(ROUTES).add(credentials.ROUTES).add(oauth1.ROUTES)
+    return api.add(ROUTES).add(credentials.ROUTES).add(oauth1.ROUTES).add(DELEGATION_ROUTES)

@@ -10,10 +10,12 @@ import functools
 from starlette.responses import Response
 
 from caas.api.framework import Call, Endpoint, empty, json_response, wrapped
+from caas.api.identity import delegation_views as DV
 from caas.api.identity import oauth1
 from caas.api.identity import schemas as S
 from caas.api.identity import views as V
 from caas.errors import BadRequest, Unauthorized
+from caas.identity.app_credentials import AppCredAuth
 from caas.identity.auth import PasswordCredentials
 from caas.identity.service import USER_DOMAIN, USER_PROJECT
 
@@ -39,7 +41,9 @@ def filters(call: Call, *names: str, bools: tuple[str, ...] = ("enabled",)) -> d
 def _token(call: Call, ctx, with_catalog: bool) -> dict:
     """The token body of ``ctx``, with the catalog when asked and the token is scoped."""
     catalog = call.services.tokens.catalog(ctx) if with_catalog and (ctx.project or ctx.domain) else None
-    return V.token(ctx, catalog)
+    body = V.token(ctx, catalog)
+    DV.delegate_token(body["token"], ctx)
+    return body
 
 
 def _subject(call: Call) -> str:
@@ -59,6 +63,16 @@ def version(call: Call) -> Response:
 
 
 # ---- tokens --------------------------------------------------------------------------------
+KNOWN_METHODS = {"password", "token", "application_credential", "oauth1"}
+
+
+def _app_cred_auth(body: S.AppCredMethod) -> AppCredAuth:
+    user, domain = body.user, body.user.domain if body.user else None
+    return AppCredAuth(secret=body.secret, id=body.id, name=body.name, user_id=user.id if user else None,
+                       user_name=user.name if user else None, domain_id=domain.id if domain else None,
+                       domain_name=domain.name if domain else None)
+
+
 def issue_token(call: Call) -> Response:
     tokens = call.services.tokens
     req = call.parse(S.AuthRequest).auth
@@ -73,11 +87,12 @@ def issue_token(call: Call) -> Response:
         token_id, ctx = tokens.authenticate_password(creds, scope)
     elif "token" in methods and ident.token is not None:
         token_id, ctx = tokens.authenticate_token(ident.token.id, scope)
+    elif "application_credential" in methods and ident.application_credential is not None:
+        token_id, ctx = tokens.authenticate_app_cred(_app_cred_auth(ident.application_credential), scope)
     elif "oauth1" in methods:
         token_id, ctx = tokens.authenticate_oauth1(call.services.oauth1.authenticate(oauth1.signed(call)))
-    elif methods - {"password", "token", "oauth1"}:
-        unknown = sorted(methods - {"password", "token", "oauth1"})[0]
-        raise Unauthorized(f"Unsupported authentication method: {unknown}.")
+    elif methods - KNOWN_METHODS:
+        raise Unauthorized(f"Unsupported authentication method: {sorted(methods - KNOWN_METHODS)[0]}.")
     else:
         raise BadRequest("Expecting to find the credentials of a listed method in identity.")
     nocatalog = "nocatalog" in call.query

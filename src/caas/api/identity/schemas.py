@@ -41,10 +41,24 @@ class TokenMethod(Model):
     id: Annotated[StrictStr, Field(min_length=1, max_length=1024)]
 
 
+class AppCredUser(Model):
+    id: Optional[Id] = None
+    name: Optional[Name255] = None
+    domain: Optional[DomainRef] = None
+
+
+class AppCredMethod(Model):
+    id: Optional[Id] = None
+    name: Optional[Name255] = None
+    user: Optional[AppCredUser] = None
+    secret: Password
+
+
 class Identity(Model):
     methods: Annotated[list[StrictStr], Field(min_length=1, max_length=4)]
     password: Optional[PasswordMethod] = None
     token: Optional[TokenMethod] = None
+    application_credential: Optional[AppCredMethod] = None
 
 
 class ProjectScope(Model):
@@ -53,11 +67,15 @@ class ProjectScope(Model):
     domain: Optional[DomainRef] = None
 
 
+class TrustScope(Model):
+    id: Id
+
+
 class ScopeBody(Model):
     project: Optional[ProjectScope] = None
     domain: Optional[DomainRef] = None
     system: Optional[dict] = None
-    # OS-TRUST and application credentials are not supported.
+    trust: Optional[TrustScope] = Field(None, alias="OS-TRUST:trust")
 
 
 class Auth(Model):
@@ -163,8 +181,10 @@ def to_scope(scope: "ScopeBody | str | None") -> auth.Scope:
         return auth.Scope(unscoped=True)
     if scope.system is not None:
         raise BadRequest("System-scoped tokens are not supported; scope to a project or a domain.")
-    if scope.project is not None and scope.domain is not None:
+    if sum(x is not None for x in (scope.project, scope.domain, scope.trust)) > 1:
         raise BadRequest("Specify either a project or a domain scope, not both.")
+    if scope.trust is not None:
+        return auth.Scope(trust_id=scope.trust.id)
     if scope.project is not None:
         p = scope.project
         if not p.id and not p.name:
