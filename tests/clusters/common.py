@@ -17,7 +17,8 @@ def body(name: str, n: int = 0, **kw) -> dict:
 
 
 def wait(c: httpx.Client, ref: str, timeout: float = 120) -> dict | None:
-    """The cluster once it is no longer busy (None once it is gone)."""
+    """The cluster once it is no longer busy (None once it is gone): in no busy status and in no
+    operation (a failed create's status is ERROR from the failure on, while its rollback runs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         r = c.get(f"{API}/clusters/{ref}")
@@ -25,7 +26,7 @@ def wait(c: httpx.Client, ref: str, timeout: float = 120) -> dict | None:
             return None
         assert r.status_code == 200, r.text
         v = r.json()["cluster"]
-        if v["status"] not in BUSY:
+        if v["status"] not in BUSY and not v.get("operation"):
             return v
         time.sleep(0.1)
     raise AssertionError(f"cluster {ref} still busy after {timeout} s: {v['status']} {v['step']}")
