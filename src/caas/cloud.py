@@ -10,6 +10,9 @@ from caas.compute.service import ComputeService
 from caas.config import Settings
 from caas.db import Database
 from caas.identity.auth import TokenService
+from caas.identity.catalog import CatalogService
+from caas.identity.endpoint_filter import EndpointFilterService
+from caas.identity.projects import ProjectService
 from caas.identity.service import IdentityService
 from caas.identity.tokens import KeyRepository
 from caas.image.service import ImageService
@@ -46,6 +49,9 @@ class Cloud:
         self.db = db or Database(settings.db_url)
         self.keys = KeyRepository(settings.fernet_key_dir)
         self.identity = IdentityService(self.db, settings)
+        self.projects = ProjectService(self.db, settings, self.identity)
+        self.catalog = CatalogService(self.db, settings)
+        self.endpoint_filter = EndpointFilterService(self.db, settings)
         self.tokens = TokenService(self.db, settings, self.keys)
         self.image = ImageService(self.db, settings)
         self.network = NetworkService(self.db, settings)

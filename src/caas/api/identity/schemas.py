@@ -82,29 +82,6 @@ class DomainUpdate(Model):
     enabled: Optional[StrictBool] = None
 
 
-class ProjectCreate(Model):
-    name: Name64
-    domain_id: Optional[Id] = None
-    parent_id: Optional[Id] = None
-    description: Optional[Text] = None
-    enabled: StrictBool = True
-    is_domain: StrictBool = False
-
-    @field_validator("is_domain")
-    @classmethod
-    def _no_domains(cls, v: bool) -> bool:
-        if v:
-            raise ValueError("projects acting as domains are not supported")
-        return v
-
-
-class ProjectUpdate(Model):
-    name: Optional[Name64] = None
-    domain_id: Optional[Id] = None
-    description: Optional[Text] = None
-    enabled: Optional[StrictBool] = None
-
-
 class UserCreate(Model):
     model_config = ConfigDict(extra="allow")
     name: Name255
