@@ -267,7 +267,7 @@ def token_catalog(s: Session, project_id: str | None, user_id: str) -> list[dict
                 continue
             url = format_url(ep.url, values)
             if url is not None:
-                eps.append({"id": ep.id, "interface": ep.interface, "region_id": ep.region_id, "url": url,
+                eps.append({**(ep.extra or {}), "id": ep.id, "interface": ep.interface, "region_id": ep.region_id, "url": url,
                             "region": ep.region_id})
         if eps or not only:
             result.append({"endpoints": eps, "id": svc.id, "type": svc.type, "name": svc.name or ""})

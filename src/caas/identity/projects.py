@@ -158,30 +158,31 @@ class ProjectService:
     @staticmethod
     def _placement(s: Session, ctx: AuthContext, req: NewProject) -> tuple[str, str | None]:
         """The new project's domain and parent project (None: directly under the domain), with
-        Keystone's checks and answers."""
-        if req.parent_id:
-            parent = s.get(Project, req.parent_id)
-            if parent is None:
-                if s.get(Domain, req.parent_id) is None:
-                    raise BadRequest(f"Could not find project: {req.parent_id}.")
-                if req.domain_id and req.domain_id != req.parent_id:
-                    raise BadRequest(f"Cannot create project, the parent ({req.parent_id}) is acting as a domain, "
-                                     f"but this project's domain id ({req.domain_id}) does not match the parent's id.")
-                return req.parent_id, None
-            if req.domain_id and req.domain_id != parent.domain_id:
-                raise BadRequest(f"Cannot create project, since it specifies its domain_id {req.domain_id}, but "
-                                 f"specifies a parent in a different domain ({parent.domain_id}).")
-            branch = [parent.id] + project_ancestors(s, parent.id)
-            if len(branch) + 1 > MAX_DEPTH:
-                raise Forbidden(f"Max hierarchy depth reached for {parent.id} branch.")
-            for pid in branch:
-                if not s.get(Project, pid).enabled:
-                    raise BadRequest(f"cannot create a project in a branch containing a disabled project: {pid}")
-            return parent.domain_id, parent.id
+        Keystone's checks and answers. As Keystone, a request without ``domain_id`` names the
+        caller's domain, also when it names a parent."""
         domain_id = req.domain_id or (ctx.user_domain.id if ctx.user_domain else DEFAULT_DOMAIN_ID)
-        if s.get(Domain, domain_id) is None:
-            raise BadRequest(f"Could not find domain: {domain_id}.")
-        return domain_id, None
+        if not req.parent_id:
+            if s.get(Domain, domain_id) is None:
+                raise BadRequest(f"Could not find domain: {domain_id}.")
+            return domain_id, None
+        parent = s.get(Project, req.parent_id)
+        if parent is None:
+            if s.get(Domain, req.parent_id) is None:
+                raise BadRequest(f"Could not find project: {req.parent_id}.")
+            if domain_id != req.parent_id:
+                raise BadRequest(f"Cannot create project, the parent ({req.parent_id}) is acting as a domain, "
+                                 f"but this project's domain id ({domain_id}) does not match the parent's id.")
+            return domain_id, None
+        if domain_id != parent.domain_id:
+            raise BadRequest(f"Cannot create project, since it specifies its domain_id {domain_id}, but "
+                             f"specifies a parent in a different domain ({parent.domain_id}).")
+        branch = [parent.id] + project_ancestors(s, parent.id)
+        if len(branch) + 1 > MAX_DEPTH:
+            raise Forbidden(f"Max hierarchy depth reached for {parent.id} branch.")
+        for pid in branch:
+            if not s.get(Project, pid).enabled:
+                raise BadRequest(f"cannot create a project in a branch containing a disabled project: {pid}")
+        return parent.domain_id, parent.id
 
     def update_project(self, ctx: AuthContext, project_id: str, changes: dict) -> Project | Domain:
         policy.enforce(ctx, "identity:update_project", {"project_id": project_id})

@@ -98,7 +98,7 @@ def auth_catalog(call: Call) -> Response:
     if not (ctx.project or ctx.domain):
         raise Unauthorized("The service catalog is only available to a scoped token.")
     return json_response({"catalog": call.services.tokens.catalog(ctx),
-                          "links": {"self": f"{V.v3(call)}/auth/catalog", "previous": None, "next": None}})
+                          "links": {"self": f"{V.v3(call)}/auth/catalog"}})  # as Keystone: self only
 
 
 def auth_projects(call: Call) -> Response:
