@@ -21,7 +21,7 @@ from caas.config import Settings
 from caas.context import AuthContext
 from caas.db import Database
 from caas.db.base import new_id
-from caas.errors import BadRequest, Conflict, Forbidden, NotFound
+from caas.errors import BadRequest, Conflict, Forbidden
 from caas.identity import policy
 from caas.identity.endpoint_filter import project_endpoint_ids
 from caas.identity.models import Endpoint, Region, Service
