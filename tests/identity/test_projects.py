@@ -160,3 +160,13 @@ def test_tag_filters(admin):
     assert ids(**{"tags-any": f"b{k},c{k}"}) == {both["id"], neither["id"]}
     assert ids(**{"not-tags": f"a{k},b{k}"}) == {only_a["id"], neither["id"]}
     assert ids(**{"not-tags-any": f"b{k},c{k}"}) == {only_a["id"]}
+
+
+def test_deleting_a_domain_deletes_its_tree(admin):
+    """The domain's projects go in one statement: parents with children, and their tags."""
+    dom = admin.post("/identity/v3/domains", json={"domain": {"name": _name("d")}}).json()["domain"]["id"]
+    top = _create(admin, domain_id=dom, tags=["x"])
+    child = _create(admin, domain_id=dom, parent_id=top["id"], tags=["y"])
+    assert admin.patch(f"/identity/v3/domains/{dom}", json={"domain": {"enabled": False}}).status_code == 200
+    assert admin.delete(f"/identity/v3/domains/{dom}").status_code == 204
+    assert admin.get(f"{P}/{child['id']}").status_code == 404 and admin.get(f"{P}/{top['id']}").status_code == 404
