@@ -13,6 +13,10 @@ from caas.identity.auth import TokenService
 from caas.identity.catalog import CatalogService
 from caas.identity.endpoint_filter import EndpointFilterService
 from caas.identity.projects import ProjectService
+from caas.identity.credentials import CredentialService
+from caas.identity.domain_config import DomainConfigService
+from caas.identity.oauth1 import OAuth1Service
+from caas.identity.secrets import SecretBox
 from caas.identity.service import IdentityService
 from caas.identity.tokens import KeyRepository
 from caas.image.service import ImageService
@@ -49,10 +53,14 @@ class Cloud:
         self.db = db or Database(settings.db_url)
         self.keys = KeyRepository(settings.fernet_key_dir)
         self.identity = IdentityService(self.db, settings)
+        self.tokens = TokenService(self.db, settings, self.keys, self.identity.lockout)
         self.projects = ProjectService(self.db, settings, self.identity)
         self.catalog = CatalogService(self.db, settings)
         self.endpoint_filter = EndpointFilterService(self.db, settings)
-        self.tokens = TokenService(self.db, settings, self.keys)
+        self.secrets = SecretBox(KeyRepository(settings.credential_key_dir))
+        self.credentials = CredentialService(self.db, self.secrets)
+        self.domain_config = DomainConfigService(self.db, self.secrets, settings)
+        self.oauth1 = OAuth1Service(self.db, self.secrets)
         self.image = ImageService(self.db, settings)
         self.network = NetworkService(self.db, settings)
         self.volume = VolumeService(self.db, settings, images=self.image)

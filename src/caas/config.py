@@ -130,6 +130,26 @@ class Settings:
     login_max_delay: float = field(default_factory=lambda: _env_float("CAAS_LOGIN_MAX_DELAY", 300.0))
     login_forget: float = field(default_factory=lambda: _env_float("CAAS_LOGIN_FORGET", 900.0))
     login_tracked: int = field(default_factory=lambda: _env_int("CAAS_LOGIN_TRACKED", 10000))
+    # Keystone's [security_compliance], each off by default as there: a user locked for
+    # lockout_duration seconds after lockout_failure_attempts failed password logins in a row
+    # (0: never); passwords expiring after password_expires_days (0: never); a new password
+    # differing from the last unique_last_password_count ones (0 or 1: from the current one only
+    # when it is 1, as Keystone counts the new one); changed at most once per
+    # minimum_password_age days; matching password_regex (refused with its description); users
+    # made or reset by an admin must change their password first; users not seen for
+    # disable_user_account_days_inactive days are disabled at their next login (0: never).
+    lockout_failure_attempts: int = field(default_factory=lambda: _env_int("CAAS_LOCKOUT_FAILURE_ATTEMPTS", 0))
+    lockout_duration: int = field(default_factory=lambda: _env_int("CAAS_LOCKOUT_DURATION", 1800))
+    password_expires_days: int = field(default_factory=lambda: _env_int("CAAS_PASSWORD_EXPIRES_DAYS", 0))
+    unique_last_password_count: int = field(default_factory=lambda: _env_int("CAAS_UNIQUE_LAST_PASSWORD_COUNT", 0))
+    minimum_password_age: int = field(default_factory=lambda: _env_int("CAAS_MINIMUM_PASSWORD_AGE", 0))
+    password_regex: str | None = field(default_factory=lambda: os.environ.get("CAAS_PASSWORD_REGEX") or None)
+    password_regex_description: str | None = field(
+        default_factory=lambda: os.environ.get("CAAS_PASSWORD_REGEX_DESCRIPTION") or None)
+    change_password_upon_first_use: bool = field(
+        default_factory=lambda: os.environ.get("CAAS_CHANGE_PASSWORD_UPON_FIRST_USE", "").lower() in ("1", "true", "yes"))
+    disable_user_account_days_inactive: int = field(
+        default_factory=lambda: _env_int("CAAS_DISABLE_USER_ACCOUNT_DAYS_INACTIVE", 0))
     # The reverse proxies (comma-separated addresses or networks) whose X-Forwarded-For and
     # X-Forwarded-Proto are believed; none by default: the client is the connection's peer.
     trusted_proxies: str = field(default_factory=lambda: os.environ.get("CAAS_TRUSTED_PROXIES", ""))
@@ -176,6 +196,7 @@ class Settings:
         if not 0 < self.login_delay <= self.login_max_delay <= self.login_forget:
             raise ValueError("the login throttle needs 0 < CAAS_LOGIN_DELAY <= CAAS_LOGIN_MAX_DELAY <= "
                              "CAAS_LOGIN_FORGET")
+        self._check_compliance()
         import ipaddress
         try:
             net = ipaddress.ip_network(self.cluster_cidr)
@@ -183,6 +204,27 @@ class Settings:
             raise ValueError(f"CAAS_CLUSTER_CIDR is not a network: {self.cluster_cidr!r}") from None
         if net.version != 4 or net.prefixlen > 22:
             raise ValueError("CAAS_CLUSTER_CIDR must be an IPv4 network of /22 or larger (the pool of clusters' /22s)")
+
+    def _check_compliance(self) -> None:
+        import re
+
+        if min(self.lockout_failure_attempts, self.password_expires_days, self.unique_last_password_count,
+               self.minimum_password_age, self.disable_user_account_days_inactive) < 0:
+            raise ValueError("the security compliance settings (CAAS_LOCKOUT_FAILURE_ATTEMPTS, "
+                             "CAAS_PASSWORD_EXPIRES_DAYS, ...) must not be negative")
+        if self.lockout_duration < 1:
+            raise ValueError("CAAS_LOCKOUT_DURATION must be at least one second")
+        if self.password_regex is not None:
+            try:
+                re.compile(self.password_regex)
+            except re.error as exc:
+                raise ValueError(f"CAAS_PASSWORD_REGEX is not a regular expression: {exc}") from None
+
+    @property
+    def revocation_keep_seconds(self) -> float:
+        """How long a revocation event is kept: the token lifetime and Keystone's half-hour
+        margin (``expiration_buffer``), after which every token it could match has expired."""
+        return self.token_ttl_seconds + 1800
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -225,6 +267,11 @@ class Settings:
     @property
     def fernet_key_dir(self) -> Path:
         return self.data_dir / "fernet-keys"
+
+    @property
+    def credential_key_dir(self) -> Path:
+        """The Fernet keys that encrypt stored secrets (credentials, OAuth1, domain options)."""
+        return self.data_dir / "credential-keys"
 
     @property
     def admin_password_file(self) -> Path:

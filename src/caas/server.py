@@ -69,6 +69,7 @@ def prepare(settings: Settings):
     try:
         cloud = Cloud(settings)  # the netns driver checks the host and takes its lock here
         cloud.keys.setup()
+        cloud.secrets.setup()
         cloud.bootstrap()
     except CaasError as exc:
         raise StartupError(exc.message) from None

@@ -14,6 +14,8 @@ app = typer.Typer(help="caas: Cluster as a Service on an embedded OpenStack-comp
                   no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="Token (Fernet) keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="token-keys")
+credential_keys_app = typer.Typer(help="Credential keys (the Fernet keys of stored secrets).", no_args_is_help=True)
+app.add_typer(credential_keys_app, name="credential-keys")
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(node_app, name="node")
 
@@ -84,6 +86,25 @@ def rotate_keys(data_dir: Optional[Path] = typer.Option(None, "--data-dir")) -> 
     repo = KeyRepository(settings.fernet_key_dir)
     primary = repo.rotate()
     typer.echo(f"primary key is now {primary}")
+
+
+@credential_keys_app.command("rotate")
+def rotate_credential_keys(data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
+                           database_url: Optional[str] = typer.Option(None, "--database-url",
+                                                                      envvar="CAAS_DATABASE_URL")) -> None:
+    """Promote the staged credential key and re-encrypt every stored secret (credentials,
+    OAuth1 secrets, sensitive domain options) with it; a running server reads them at once."""
+    from caas.db import Database
+    from caas.identity import secrets
+    from caas.identity.tokens import KeyRepository
+
+    settings = _settings(data_dir=(data_dir or default_data_dir()).expanduser(), database_url=database_url)
+    db = Database(settings.db_url)
+    try:
+        primary, count = secrets.rotate(secrets.SecretBox(KeyRepository(settings.credential_key_dir)), db)
+    finally:
+        db.dispose()
+    typer.echo(f"primary credential key is now {primary}; {count} secret(s) re-encrypted")
 
 
 @app.command()

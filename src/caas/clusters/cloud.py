@@ -92,6 +92,13 @@ def not_found(exc: Exception) -> bool:
     return isinstance(exc, exceptions.NotFoundException)
 
 
+def bad_request(exc: Exception) -> bool:
+    """Is ``exc`` the cloud's 400 (it refused the request as malformed)?"""
+    from openstack import exceptions
+
+    return isinstance(exc, exceptions.BadRequestException)
+
+
 def cloud_message(exc: Exception) -> str:
     """The cloud's own words for a failed call, short."""
     from openstack import exceptions

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from caas.clusters import addresses, names as node_names, policy, profiles, quota
-from caas.clusters.cloud import CloudAccess, cloud_message, not_found
+from caas.clusters.cloud import CloudAccess, bad_request, cloud_message, not_found
 from caas.clusters.engine import Engine
 from caas.clusters.guest import generate_key
 from caas.clusters.health import Health
@@ -39,6 +39,9 @@ log = logging.getLogger("caas.clusters")
 
 CLUSTER_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
 MAX_NODES = 1000  # per request and per cluster
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")  # an image id, as Glance writes it
 
 
 @dataclass
@@ -241,15 +244,36 @@ class ClusterService:
             raise ServiceUnavailable(f"The cloud did not answer the cluster service: {cloud_message(exc)}") from None
 
     def _image(self, conn, ref: str) -> tuple[str, str]:
-        images = [i for i in conn.image.images() if i.status == "active"]
+        """The newest active image whose id or name is ``ref``, else whose ``os_distro`` is
+        ``ref`` in any case: (its id, its name). BadRequest when there is none."""
+        images = self._images_named(conn, ref)
         match = [i for i in images if ref in (i.id, i.name)]
         if not match:
-            match = [i for i in images if str((i.properties or {}).get("os_distro") or getattr(i, "os_distro", "") or "")
-                     .lower() == ref.lower()]
+            match = [i for i in self._images_named(conn, None) if str(
+                (i.properties or {}).get("os_distro") or getattr(i, "os_distro", "") or "").lower() == ref.lower()]
         if not match:
             raise BadRequest(f"No active image named {ref[:80]!r} or with os_distro {ref[:80]!r}.")
         image = sorted(match, key=lambda i: i.created_at or "", reverse=True)[0]
         return image.id, image.name
+
+    @staticmethod
+    def _images_named(conn, ref: str | None) -> list:
+        """The active images the caller lists whose name or id may be ``ref`` (all of them for
+        None). A cloud holds many images: the image service filters them by name and id, unless
+        ``ref`` holds a colon, which its filters read as an operator (``in:``, ``eq:``)."""
+        found = None
+        if ref is not None and ":" not in ref:
+            try:
+                found = list(conn.image.images(name=ref, status="active"))
+                if _UUID.fullmatch(ref):
+                    found += conn.image.images(id=ref, status="active")
+            except Exception as exc:  # noqa: BLE001 - a filter the service refuses: list them all
+                if not bad_request(exc):
+                    raise
+                found = None
+        if found is None:
+            found = list(conn.image.images(status="active"))
+        return [i for i in found if i.status == "active"]
 
     def _flavor(self, conn, ref: str) -> dict:
         """The flavor ``ref`` (name or id) as the checks count it; BadRequest saying which

@@ -15,6 +15,7 @@ from caas.dashboard import session as sessions
 from caas.dashboard.client import ApiClient, ApiError
 from caas.dashboard.pages import PREFIX, SECURITY_HEADERS, Pages, View, read_form, render_public, safe_next
 from caas.errors import TooManyRequests, wait_seconds
+from caas.identity.compliance import ACCOUNT_REFUSALS
 from caas.identity.throttle import Budget, Key, Throttle, describe
 
 if TYPE_CHECKING:
@@ -147,7 +148,8 @@ async def login(request: Request) -> Response:
         return page
     except ApiError as exc:
         status = exc.status if 400 <= exc.status < 500 else 502
-        message = "Invalid user name, password, domain or project." if exc.status == 401 else exc.message
+        message = exc.message if exc.status != 401 or exc.message.startswith(ACCOUNT_REFUSALS) else \
+            "Invalid user name, password, domain or project."
         return _login_page(request, status, message, **values)
     finally:
         await api.close()

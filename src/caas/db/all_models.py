@@ -1,6 +1,7 @@
 """Imports every service's models so ``Base.metadata`` knows every table (for migrations)."""
 
 from caas.identity import models as identity_models  # noqa: F401
+from caas.identity import credential_models  # noqa: F401
 from caas.image import models as image_models  # noqa: F401
 from caas.network import models as network_models  # noqa: F401
 from caas.compute import models as compute_models  # noqa: F401

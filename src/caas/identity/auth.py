@@ -13,15 +13,16 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from caas.config import Settings
 from caas.db import Database
-from caas.errors import BadRequest, NotFound, Unauthorized
-from caas.identity import policy
+from caas.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from caas.identity import compliance, policy
 from caas.context import AuthContext, Ref
 from caas.identity.catalog import token_catalog
+from caas.identity.credential_models import OAuthAccessToken
 from caas.identity.models import Assignment, Domain, Project, RevocationEvent, Role, User
 from caas.identity.passwords import verify_password
 from caas.identity.service import USER_DOMAIN, USER_PROJECT, IdentityService, add_revocation
@@ -60,10 +61,12 @@ class Scope:
 
 
 class TokenService:
-    def __init__(self, db: Database, settings: Settings, keys: KeyRepository) -> None:
+    def __init__(self, db: Database, settings: Settings, keys: KeyRepository,
+                 lockout: compliance.Lockout | None = None) -> None:
         self.db = db
         self.settings = settings
         self.keys = keys
+        self.lockout = lockout or compliance.Lockout(settings)
         self._lock = threading.Lock()
         self._cache: dict[str, AuthContext] = {}
         self._catalog_cache: dict[tuple, list] = {}
@@ -99,16 +102,36 @@ class TokenService:
             user = self._find_user(s, creds)
             hashed = user.password_hash if user is not None else None
             user_ok = user is not None and user.enabled and s.get(Domain, user.domain_id).enabled
-        # The same work and the same answer for an unknown user and a wrong password.
-        if not verify_password(creds.password, hashed, rounds) or not user_ok:
-            raise Unauthorized(AUTH_REQUIRED)
         now = time.time()
+        with self.lockout.attempt(user.id if user is not None else None) as outcome:
+            # The same work and the same answer for an unknown user and a wrong password.
+            if not verify_password(creds.password, hashed, rounds):
+                raise Unauthorized(AUTH_REQUIRED)
+            outcome.append(True)
+        if not user_ok:
+            raise Unauthorized(AUTH_REQUIRED)
+        compliance.check_login(self.settings, user, now)
+        if compliance.stale_activity(self.settings, user, now):
+            with self.db.write() as s:
+                s.execute(update(User).where(User.id == user.id).values(last_active_at=now))
         data = TokenData(user_id=user.id, methods=("password",), issued_at=now,
                          expires_at=now + self.settings.token_ttl_seconds, audit_ids=(new_audit_id(),))
         return self._issue(data, scope, user.default_project_id)
 
+    def authenticate_oauth1(self, grant) -> tuple[str, AuthContext]:
+        """A token for a checked OAuth1 access token (``oauth1.Grant``): scoped to its project
+        with the roles it was authorized with (see ``_context``), whatever scope was asked."""
+        now = time.time()
+        data = TokenData(user_id=grant.user_id, methods=("oauth1",), issued_at=now,
+                         expires_at=now + self.settings.token_ttl_seconds, audit_ids=(new_audit_id(),),
+                         oauth=(grant.access_token_id, grant.consumer_id))
+        return self._issue(data, Scope(project_id=grant.project_id), None)
+
     def authenticate_token(self, token_id: str, scope: Scope) -> tuple[str, AuthContext]:
         old = self.validate(token_id)
+        if old.token.oauth:
+            raise Forbidden("You are not authorized to perform the requested action: Using OAuth-scoped token to "
+                            "create another token. Create a new OAuth-scoped token instead.")
         methods = tuple(dict.fromkeys(("token",) + old.token.methods))
         data = TokenData(user_id=old.user.id, methods=methods, issued_at=time.time(),
                          expires_at=old.token.expires_at, audit_ids=(new_audit_id(), old.token.audit_ids[0]))
@@ -173,6 +196,8 @@ class TokenService:
             if project is None or not project.enabled or pdom is None or not pdom.enabled:
                 raise Unauthorized(AUTH_REQUIRED)
             roles = _roles(s, USER_PROJECT, user.id, project.id)
+            if data.oauth:
+                roles = _oauth_roles(s, data, roles)
             if not roles:
                 raise Unauthorized(f"User {user.id} has no access to project {project.id}.")
             kwargs = {"project": Ref(project.id, project.name), "project_domain": Ref(pdom.id, pdom.name),
@@ -225,7 +250,7 @@ class TokenService:
         subject_ctx = self.validate_subject(ctx, subject)
         policy.enforce(ctx, "identity:revoke_token", {"user_id": subject_ctx.user_id})
         with self.db.write() as s:
-            add_revocation(s, audit_id=subject_ctx.token.audit_ids[0])
+            add_revocation(s, self.settings.revocation_keep_seconds, audit_id=subject_ctx.token.audit_ids[0])
 
     # ---- what a token reaches ------------------------------------------------------------
     def auth_projects(self, ctx: AuthContext) -> list[Project]:
@@ -284,6 +309,15 @@ class TokenService:
         if project is None:
             raise Unauthorized(f"Could not find project: {scope.project_id or scope.project_name}.")
         return project
+
+
+def _oauth_roles(s: Session, data: TokenData, roles: tuple[Ref, ...]) -> tuple[Ref, ...]:
+    """The roles of an oauth1 token: those its access token was authorized with that the user
+    still holds; Unauthorized once the access token is gone (deleted, or its consumer)."""
+    token = s.get(OAuthAccessToken, data.oauth[0])
+    if token is None or token.project_id != data.project_id:
+        raise Unauthorized(AUTH_REQUIRED)
+    return tuple(r for r in roles if r.id in set(token.role_ids or ()))
 
 
 def _roles(s: Session, type_: str, user_id: str, target_id: str) -> tuple[Ref, ...]:

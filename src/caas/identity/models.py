@@ -62,6 +62,10 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(NAME_LEN), nullable=True)
     extra: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # security_compliance: when the password expires (epoch seconds; None: never), and when
+    # the user last authenticated (kept only while disable_user_account_days_inactive is set).
+    password_expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_active_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Role(Base):

@@ -89,6 +89,20 @@ RULES: dict[str, Rule] = {
         "update_project_tags", "create_project_tag", "delete_project_tag", "delete_project_tags")},
     "identity:validate_token": _admin_or_self,
     "identity:revoke_token": _admin_or_self,
+    # credentials and EC2 credentials: the admin or their owner; so is deleting an OAuth1 access
+    # token (Keystone's API checks ec2_delete_credential's rule there)
+    **{f"identity:{action}": _admin_or_self for action in (
+        "get_credential", "list_credentials", "create_credential", "update_credential", "delete_credential",
+        "ec2_get_credential", "ec2_list_credentials", "ec2_create_credential", "ec2_delete_credential",
+        "delete_access_token")},
+    # domain configuration and OAuth1 (consumers, authorizing, access tokens): the admin
+    **{f"identity:{action}": _admin for action in (
+        "create_domain_config", "get_domain_config", "update_domain_config", "delete_domain_config",
+        "get_domain_config_default", "create_consumer", "get_consumer", "list_consumers", "update_consumer",
+        "delete_consumer", "authorize_request_token", "list_access_tokens", "get_access_token",
+        "list_access_token_roles", "get_access_token_role")},
+    # the password rules: anybody with a token
+    "identity:get_security_compliance_domain_config": _authenticated,
 }
 
 

@@ -20,6 +20,7 @@ from caas.context import AuthContext
 from caas.db import Database
 from caas.errors import BadRequest, Conflict, Forbidden, NotFound
 from caas.identity import policy
+from caas.identity.credentials import forget_owners
 from caas.identity.models import Assignment, Domain, Project, ProjectTag, User
 from caas.identity.service import DEFAULT_DOMAIN_ID, USER_PROJECT, IdentityService, _get, bump_revision
 
@@ -237,6 +238,7 @@ class ProjectService:
                                 f"Use the cascade option if you want to delete a whole subtree.")
             s.execute(delete(Assignment).where(Assignment.type == USER_PROJECT, Assignment.target_id == project.id))
             s.execute(update(User).where(User.default_project_id == project.id).values(default_project_id=None))
+            forget_owners(s, project_ids=[project.id])
             s.delete(project)
             bump_revision(s)
 

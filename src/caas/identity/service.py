@@ -21,6 +21,8 @@ from caas.identity import policy
 from caas.context import AuthContext
 from caas.identity.models import Assignment, Domain, Project, RevocationEvent, Revision, Role, User
 from caas.identity.passwords import MAX_PASSWORD_LENGTH, hash_password, verify_password
+from caas.identity import compliance
+from caas.identity.credentials import forget_owners
 
 USER_PROJECT = "UserProject"
 USER_DOMAIN = "UserDomain"
@@ -31,8 +33,13 @@ def bump_revision(session: Session) -> None:
     session.execute(update(Revision).where(Revision.id == 1).values(value=Revision.value + 1))
 
 
-def add_revocation(session: Session, **match: str | None) -> None:
+def add_revocation(session: Session, keep_seconds: float | None = None, **match: str | None) -> None:
+    """Revoke the tokens ``match`` names; with ``keep_seconds``, also purge the events older
+    than that (``Settings.revocation_keep_seconds``: every token they could match has expired),
+    as Keystone prunes its revocation events when it adds one."""
     now = time.time()
+    if keep_seconds is not None:
+        session.execute(delete(RevocationEvent).where(RevocationEvent.revoked_at < now - keep_seconds))
     session.add(RevocationEvent(issued_before=now, revoked_at=now, **match))
     bump_revision(session)
 
@@ -70,9 +77,11 @@ def _apply_filters(stmt, model, filters: dict[str, Any], allowed: Iterable[str])
 
 
 class IdentityService:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, lockout: compliance.Lockout | None = None) -> None:
         self.db = db
         self.settings = settings
+        # shared with the token service: a password guessed here counts as a failed login
+        self.lockout = lockout or compliance.Lockout(settings)
 
     # ---- domains -------------------------------------------------------------------------
     def list_domains(self, ctx: AuthContext, filters: dict) -> list[Domain]:
@@ -126,6 +135,7 @@ class IdentityService:
             user_ids = list(s.scalars(select(User.id).where(User.domain_id == dom.id)))
             s.execute(delete(Assignment).where(or_(Assignment.target_id.in_(project_ids + [dom.id]),
                                                    Assignment.actor_id.in_(user_ids))))
+            forget_owners(s, user_ids=user_ids, project_ids=project_ids)
             s.execute(delete(Project).where(Project.domain_id == dom.id))
             s.execute(delete(User).where(User.domain_id == dom.id))
             s.delete(dom)
@@ -161,6 +171,7 @@ class IdentityService:
         policy.enforce(ctx, "identity:create_user")
         if password is not None:
             check_password_length(password)
+            compliance.check_password_rules(self.settings, password)
         # Hash outside the transaction: bcrypt at cost 12 takes a quarter of a second.
         hashed = hash_password(password, self.settings.password_hash_rounds) if password is not None else None
         with self.db.write() as s:
@@ -175,6 +186,9 @@ class IdentityService:
                         default_project_id=default_project_id, description=description or "",
                         email=email, extra=extra or {}, password_changed_at=time.time())
             s.add(user)
+            s.flush()
+            if hashed is not None:
+                compliance.password_set(self.settings, s, user, hashed, user.password_changed_at, self_service=False)
             bump_revision(s)
         return user
 
@@ -183,6 +197,7 @@ class IdentityService:
         hashed = None
         if changes.get("password") is not None:
             check_password_length(changes["password"])
+            compliance.check_password_rules(self.settings, changes["password"])
             hashed = hash_password(changes["password"], self.settings.password_hash_rounds)
         with self.db.write() as s:
             user = _get(s, User, user_id, "user")
@@ -201,27 +216,38 @@ class IdentityService:
             if hashed is not None:
                 user.password_hash = hashed
                 user.password_changed_at = time.time()
+                compliance.password_set(self.settings, s, user, hashed, user.password_changed_at, self_service=False)
             if changes.get("enabled") is False:
                 # As Keystone: tokens of a disabled user stay dead if it is enabled again.
-                add_revocation(s, user_id=user.id)
+                add_revocation(s, self.settings.revocation_keep_seconds, user_id=user.id)
             bump_revision(s)
         return user
 
-    def change_password(self, ctx: AuthContext, user_id: str, original: str, new: str) -> None:
-        policy.enforce(ctx, "identity:change_password", {"user_id": user_id})
+    def change_password(self, ctx: AuthContext | None, user_id: str, original: str, new: str) -> None:
+        """The user's own password change. Without a token (``ctx`` None) the original password
+        alone authorizes it, as in Keystone (so a user whose password expired can change it),
+        and a wrong one counts against the user's lockout as a failed login does."""
+        if ctx is not None:
+            policy.enforce(ctx, "identity:change_password", {"user_id": user_id})
         check_password_length(new)
         rounds = self.settings.password_hash_rounds
         with self.db.read() as s:
             user = _get(s, User, user_id, "user")
-            current = user.password_hash
-        if not verify_password(original, current, rounds):
-            raise Unauthorized("The original password is not correct.")
+            with self.lockout.attempt(user.id) as outcome:
+                if not verify_password(original, user.password_hash, rounds):
+                    raise Unauthorized("The original password is not correct.")
+                outcome.append(True)
+            compliance.check_password_rules(self.settings, new)
+            compliance.check_minimum_age(self.settings, s, user.id, time.time())
+            compliance.check_history(self.settings, s, user, new)  # bcrypt: outside the write lock
         hashed = hash_password(new, rounds)
         with self.db.write() as s:
             user = _get(s, User, user_id, "user")
+            now = time.time()
             user.password_hash = hashed
             # Every token issued before now stops working (checked at validation).
-            user.password_changed_at = time.time()
+            user.password_changed_at = now
+            compliance.password_set(self.settings, s, user, hashed, now, self_service=True)
             bump_revision(s)
 
     def delete_user(self, ctx: AuthContext, user_id: str) -> None:
@@ -229,6 +255,7 @@ class IdentityService:
         with self.db.write() as s:
             user = _get(s, User, user_id, "user")
             s.execute(delete(Assignment).where(Assignment.actor_id == user.id))
+            forget_owners(s, user_ids=[user.id])
             s.delete(user)
             bump_revision(s)
 
@@ -300,7 +327,7 @@ class IdentityService:
             role = _get(s, Role, role_id, "role")
             s.execute(delete(Assignment).where(Assignment.role_id == role.id))
             s.delete(role)
-            add_revocation(s, role_id=role.id)
+            add_revocation(s, self.settings.revocation_keep_seconds, role_id=role.id)
 
     # ---- grants (role assignments by target) ---------------------------------------------
     def _grant_target(self, s: Session, target_type: str, target_id: str, user_id: str, role_id: str):
@@ -338,7 +365,7 @@ class IdentityService:
             s.delete(grant)
             # Tokens carrying the removed role in that scope stop working.
             scope = {"project_id": target_id} if target_type == USER_PROJECT else {"domain_id": target_id}
-            add_revocation(s, user_id=user_id, **scope)
+            add_revocation(s, self.settings.revocation_keep_seconds, user_id=user_id, **scope)
 
     def list_grants(self, ctx: AuthContext, target_type: str, target_id: str, user_id: str) -> list[Role]:
         policy.enforce(ctx, "identity:list_grants")

@@ -34,6 +34,8 @@ class TokenData:
     audit_ids: tuple[str, ...]
     project_id: str | None = None
     domain_id: str | None = None
+    # an oauth1 token's (access token id, consumer id): its roles are those the access token holds
+    oauth: tuple[str, str] | None = None
 
     def encode_payload(self) -> bytes:
         body = {"u": self.user_id, "m": list(self.methods), "i": self.issued_at, "e": self.expires_at,
@@ -42,6 +44,8 @@ class TokenData:
             body["p"] = self.project_id
         if self.domain_id:
             body["d"] = self.domain_id
+        if self.oauth:
+            body["o"] = list(self.oauth)
         return json.dumps(body, separators=(",", ":")).encode()
 
     @classmethod
@@ -49,7 +53,8 @@ class TokenData:
         body = json.loads(raw)
         return cls(user_id=body["u"], methods=tuple(body["m"]), issued_at=float(body["i"]),
                    expires_at=float(body["e"]), audit_ids=tuple(body["a"]),
-                   project_id=body.get("p"), domain_id=body.get("d"))
+                   project_id=body.get("p"), domain_id=body.get("d"),
+                   oauth=tuple(body["o"]) if body.get("o") else None)
 
 
 def new_audit_id() -> str:

@@ -5,7 +5,7 @@ handlers). ``build`` serves a cloud's identity and token services."""
 from __future__ import annotations
 
 from caas.api.framework import BodyRules, ServiceAPI
-from caas.api.identity import catalog, projects
+from caas.api.identity import catalog, credentials, oauth1, projects
 from caas.api.identity.routes import ROUTES
 from caas.errors import BadRequest, CaasError
 
@@ -23,4 +23,6 @@ def build(cloud) -> ServiceAPI:
     """The Identity API over ``cloud`` (its handlers use ``cloud.identity`` and ``cloud.tokens``)."""
     api = ServiceAPI("identity", keystone_error, max_body=cloud.settings.max_body_bytes,
                      validate_token=cloud.tokens.validate, body_rules=BODY_RULES, services=cloud)
-    return api.add(ROUTES).add(projects.ROUTES).add(catalog.ROUTES)
+    for table in (ROUTES, projects.ROUTES, catalog.ROUTES, credentials.ROUTES, oauth1.ROUTES):
+        api.add(table)
+    return api

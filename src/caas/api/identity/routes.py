@@ -10,6 +10,7 @@ import functools
 from starlette.responses import Response
 
 from caas.api.framework import Call, Endpoint, empty, json_response, wrapped
+from caas.api.identity import oauth1
 from caas.api.identity import schemas as S
 from caas.api.identity import views as V
 from caas.errors import BadRequest, Unauthorized
@@ -72,8 +73,11 @@ def issue_token(call: Call) -> Response:
         token_id, ctx = tokens.authenticate_password(creds, scope)
     elif "token" in methods and ident.token is not None:
         token_id, ctx = tokens.authenticate_token(ident.token.id, scope)
-    elif methods - {"password", "token"}:
-        raise Unauthorized(f"Unsupported authentication method: {sorted(methods - {'password', 'token'})[0]}.")
+    elif "oauth1" in methods:
+        token_id, ctx = tokens.authenticate_oauth1(call.services.oauth1.authenticate(oauth1.signed(call)))
+    elif methods - {"password", "token", "oauth1"}:
+        unknown = sorted(methods - {"password", "token", "oauth1"})[0]
+        raise Unauthorized(f"Unsupported authentication method: {unknown}.")
     else:
         raise BadRequest("Expecting to find the credentials of a listed method in identity.")
     nocatalog = "nocatalog" in call.query
@@ -175,7 +179,8 @@ def delete_user(call: Call) -> Response:
 
 def change_password(call: Call) -> Response:
     body = call.parse(wrapped("user", S.PasswordChange)).user
-    call.services.identity.change_password(call.auth(), call.params["user_id"], body.original_password, body.password)
+    ctx = call.auth() if call.header("x-auth-token") else None  # the original password suffices
+    call.services.identity.change_password(ctx, call.params["user_id"], body.original_password, body.password)
     return empty()
 
 

@@ -60,7 +60,8 @@ def project(call: Call, p) -> dict:
 def user(call: Call, u) -> dict:
     view = dict(u.extra or {})
     view.update({"id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
-                 "password_expires_at": None, "options": {}, "links": links(call, f"users/{u.id}")})
+                 "password_expires_at": iso(u.password_expires_at) if u.password_expires_at else None,
+                 "options": {}, "links": links(call, f"users/{u.id}")})
     if u.default_project_id:
         view["default_project_id"] = u.default_project_id
     if u.description:
@@ -121,6 +122,8 @@ def token(ctx: AuthContext, catalog: list | None) -> dict:
         body["roles"] = [{"id": r.id, "name": r.name} for r in ctx.roles]
     if catalog is not None:
         body["catalog"] = catalog
+    if t.oauth:
+        body["OS-OAUTH1"] = {"access_token_id": t.oauth[0], "consumer_id": t.oauth[1]}
     return {"token": body}
 
 
