@@ -11,6 +11,9 @@ from caas.config import Settings
 from caas.db import Database
 from caas.identity.app_credentials import AppCredentialService
 from caas.identity.auth import TokenService
+from caas.identity.catalog import CatalogService
+from caas.identity.endpoint_filter import EndpointFilterService
+from caas.identity.projects import ProjectService
 from caas.identity.credentials import CredentialService
 from caas.identity.domain_config import DomainConfigService
 from caas.identity.oauth1 import OAuth1Service
@@ -53,6 +56,9 @@ class Cloud:
         self.keys = KeyRepository(settings.fernet_key_dir)
         self.identity = IdentityService(self.db, settings)
         self.tokens = TokenService(self.db, settings, self.keys, self.identity.lockout)
+        self.projects = ProjectService(self.db, settings, self.identity)
+        self.catalog = CatalogService(self.db, settings)
+        self.endpoint_filter = EndpointFilterService(self.db, settings)
         self.secrets = SecretBox(KeyRepository(settings.credential_key_dir))
         self.credentials = CredentialService(self.db, self.secrets)
         self.domain_config = DomainConfigService(self.db, self.secrets, settings)

@@ -24,8 +24,9 @@ from caas.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from caas.identity import compliance, delegation, policy, trusts
 from caas.identity.app_credentials import AppCredAuth, AppCredentialService
 from caas.context import AuthContext, Ref
+from caas.identity.catalog import token_catalog
 from caas.identity.credential_models import OAuthAccessToken
-from caas.identity.models import Assignment, Domain, Endpoint, Project, RevocationEvent, Role, Service, User
+from caas.identity.models import Assignment, Domain, Project, RevocationEvent, Role, User
 from caas.identity.passwords import verify_password
 from caas.identity.service import USER_DOMAIN, USER_PROJECT, IdentityService, add_revocation
 from caas.identity.tokens import KeyRepository, TokenData, new_audit_id
@@ -78,7 +79,7 @@ class TokenService:
         self.lockout = lockout or compliance.Lockout(settings)
         self._lock = threading.Lock()
         self._cache: dict[str, AuthContext] = {}
-        self._catalog_cache: dict[str | None, list] = {}
+        self._catalog_cache: dict[tuple, list] = {}
         self._cache_revision: tuple[int, int] | None = None
 
     # ---- revision-scoped cache -----------------------------------------------------------
@@ -294,32 +295,17 @@ class TokenService:
             return IdentityService.domains_of_user(s, ctx.user_id)
 
     def catalog(self, ctx: AuthContext) -> list[dict]:
-        """The service catalog for a token: URL templates filled with its project id; endpoints
-        that need a project are left out of tokens without one."""
-        key = ctx.project_id
+        """The service catalog for a token (``catalog.token_catalog``), cached per project and
+        user until the next identity write."""
+        key = (ctx.project_id, ctx.user_id)
         cached = self._catalog_cache.get(key)
         if cached is not None:
             return cached
         with self.db.read() as s:
-            services = list(s.scalars(select(Service).where(Service.enabled.is_(True)).order_by(Service.type)))
-            endpoints = list(s.scalars(select(Endpoint).where(Endpoint.enabled.is_(True))))
-        result = []
-        for svc in services:
-            eps = []
-            for ep in endpoints:
-                if ep.service_id != svc.id:
-                    continue
-                url = ep.url
-                if "$(project_id)s" in url or "%(project_id)s" in url or "$(tenant_id)s" in url:
-                    if not ctx.project_id:
-                        continue
-                    for tmpl in ("$(project_id)s", "%(project_id)s", "$(tenant_id)s"):
-                        url = url.replace(tmpl, ctx.project_id)
-                eps.append({"id": ep.id, "interface": ep.interface, "region": ep.region_id,
-                            "region_id": ep.region_id, "url": url})
-            if eps:
-                result.append({"endpoints": eps, "id": svc.id, "type": svc.type, "name": svc.name})
+            result = token_catalog(s, ctx.project_id, ctx.user_id)
         with self._lock:
+            if len(self._catalog_cache) >= CACHE_MAX:
+                self._catalog_cache = {}
             self._catalog_cache[key] = result
         return result
 

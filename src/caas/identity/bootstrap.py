@@ -2,8 +2,9 @@
 
 ``bootstrap`` is idempotent: it creates what is missing (the ``default`` domain, the ``admin``
 project, the roles ``admin``/``member``/``reader``, the ``admin`` user with a generated password
-kept in the data dir with mode 0600, admin's grants) and re-points the catalog at the current
-public URL, so a restart on another port keeps working.
+kept in the data dir with mode 0600, admin's grants) and re-points caas's own catalog entries at
+the current public URL (``sync_catalog``), so a restart on another port keeps working and an
+operator's own entries stay as they are.
 """
 
 from __future__ import annotations
@@ -95,21 +96,29 @@ def bootstrap(db: Database, settings: Settings) -> None:
 
 
 def sync_catalog(s, settings: Settings) -> None:
+    """Point caas's own catalog entries at this start's public URL and region, creating the
+    ones missing (the region too). caas knows its own by their marks: a service's ``caas_key``
+    (its type in ``CATALOG``) and an endpoint's ``caas_managed``; their type, URL and region are
+    reset, the rest (name, description, enabled) stays as an operator set it. Every other
+    region, service and endpoint is left untouched."""
     if s.get(Region, settings.region) is None:
         s.add(Region(id=settings.region, description=""))
         s.flush()
     for type_, name, path, description in CATALOG:
-        svc = s.scalar(select(Service).where(Service.type == type_))
+        svc = s.scalar(select(Service).where(Service.caas_key == type_))
         if svc is None:
-            svc = Service(type=type_, name=name, description=description)
+            svc = Service(type=type_, name=name, description=description, caas_key=type_)
             s.add(svc)
             s.flush()
-        existing = {ep.interface: ep for ep in s.scalars(select(Endpoint).where(Endpoint.service_id == svc.id))}
+        svc.type = type_
+        mine = {ep.interface: ep for ep in s.scalars(select(Endpoint).where(Endpoint.service_id == svc.id,
+                                                                            Endpoint.caas_managed.is_(True)))}
         url = settings.base_url + path
         for interface in INTERFACES:
-            ep = existing.get(interface)
+            ep = mine.get(interface)
             if ep is None:
-                s.add(Endpoint(service_id=svc.id, interface=interface, region_id=settings.region, url=url))
+                s.add(Endpoint(service_id=svc.id, interface=interface, region_id=settings.region, url=url,
+                               caas_managed=True))
             else:
                 ep.url = url
                 ep.region_id = settings.region

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caas.db.base import Base, new_id, utcnow
 
@@ -30,6 +30,21 @@ class Project(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # The parent project; None for a project directly under its domain (shown as the domain).
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("project.id"), nullable=True, index=True)
+    # Loaded with the project (views show them); replacing the list replaces the rows.
+    tag_rows: Mapped[list["ProjectTag"]] = relationship(lazy="selectin", cascade="all, delete-orphan",
+                                                        order_by="ProjectTag.name")
+
+    @property
+    def tags(self) -> list[str]:
+        return [t.name for t in self.tag_rows]
+
+
+class ProjectTag(Base):
+    __tablename__ = "project_tag"
+    project_id: Mapped[str] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
 class User(Base):
@@ -75,6 +90,8 @@ class Region(Base):
     __tablename__ = "region"
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    parent_region_id: Mapped[str | None] = mapped_column(ForeignKey("region.id"), nullable=True, index=True)
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)  # attributes Keystone keeps as given
 
 
 class Service(Base):
@@ -82,8 +99,12 @@ class Service(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
     type: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
-    description: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Which of caas's own catalog entries this is (its type in bootstrap.CATALOG); None: an
+    # operator's. Start-up re-points only these.
+    caas_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
 
 
 class Endpoint(Base):
@@ -91,9 +112,37 @@ class Endpoint(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
     service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     interface: Mapped[str] = mapped_column(String(8))
-    region_id: Mapped[str] = mapped_column(ForeignKey("region.id"))
+    region_id: Mapped[str | None] = mapped_column(ForeignKey("region.id"), nullable=True)
     url: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+    caas_managed: Mapped[bool] = mapped_column(Boolean, default=False)  # one of caas's own (start-up)
+
+
+class EndpointGroup(Base):
+    """OS-EP-FILTER: the endpoints whose attributes match ``filters`` (service_id, region_id,
+    interface)."""
+
+    __tablename__ = "endpoint_group"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    filters: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ProjectEndpoint(Base):
+    __tablename__ = "project_endpoint"
+    project_id: Mapped[str] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("endpoint.id", ondelete="CASCADE"), primary_key=True,
+                                             index=True)
+
+
+class ProjectEndpointGroup(Base):
+    __tablename__ = "project_endpoint_group"
+    endpoint_group_id: Mapped[str] = mapped_column(ForeignKey("endpoint_group.id", ondelete="CASCADE"),
+                                                   primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"), primary_key=True,
+                                            index=True)
 
 
 class RevocationEvent(Base):

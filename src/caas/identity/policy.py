@@ -83,6 +83,18 @@ RULES: dict[str, Rule] = {
     "identity:list_endpoints": _admin,
     "identity:get_region": _authenticated,
     "identity:list_regions": _authenticated,
+    **{f"identity:{verb}_{noun}": _admin for verb in ("create", "update", "delete")
+       for noun in ("region", "service", "endpoint", "endpoint_group")},
+    **{f"identity:{action}": _admin for action in (
+        "list_endpoint_groups", "get_endpoint_group", "list_endpoints_associated_with_endpoint_group",
+        "list_projects_associated_with_endpoint_group", "list_endpoint_groups_for_project",
+        "add_endpoint_group_to_project", "get_endpoint_group_in_project", "remove_endpoint_group_from_project",
+        "add_endpoint_to_project", "check_endpoint_in_project", "remove_endpoint_from_project",
+        "list_endpoints_for_project", "list_projects_for_endpoint")},
+    "identity:list_project_tags": _admin_or_scoped_project,
+    "identity:get_project_tag": _admin_or_scoped_project,
+    **{f"identity:{action}": _admin for action in (
+        "update_project_tags", "create_project_tag", "delete_project_tag", "delete_project_tags")},
     "identity:validate_token": _admin_or_self,
     "identity:revoke_token": _admin_or_self,
     # credentials and EC2 credentials: the admin or their owner; so is deleting an OAuth1 access

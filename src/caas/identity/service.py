@@ -1,5 +1,5 @@
-"""Identity domain logic: domains, projects, users, roles, role assignments, regions, services
-and endpoints. Pure Python over the database; callers pass an ``AuthContext`` and every call
+"""Identity domain logic: domains, users, roles and role assignments (projects are in
+``projects``, the catalog in ``catalog`` and ``endpoint_filter``). Pure Python over the database; callers pass an ``AuthContext`` and every call
 checks policy first. Every write bumps the identity revision in the same transaction, so token
 validation caches in every process notice it.
 """
@@ -19,8 +19,7 @@ from caas.db.engine import insert_if_absent
 from caas.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from caas.identity import policy
 from caas.context import AuthContext
-from caas.identity.models import (Assignment, Domain, Endpoint, Project, Region, RevocationEvent,
-                                  Revision, Role, Service, User)
+from caas.identity.models import Assignment, Domain, Project, RevocationEvent, Revision, Role, User
 from caas.identity.passwords import MAX_PASSWORD_LENGTH, hash_password, verify_password
 from caas.identity import compliance
 from caas.identity.credentials import forget_owners
@@ -152,67 +151,6 @@ class IdentityService:
         if dom is None:
             raise NotFound(f"Could not find domain: {id_ or name}.")
         return dom
-
-    # ---- projects ------------------------------------------------------------------------
-    def list_projects(self, ctx: AuthContext, filters: dict) -> list[Project]:
-        policy.enforce(ctx, "identity:list_projects")
-        if filters.get("is_domain"):
-            return []
-        with self.db.read() as s:
-            stmt = _apply_filters(select(Project), Project, filters, ("name", "domain_id", "enabled"))
-            if filters.get("parent_id") is not None:
-                stmt = stmt.where(Project.domain_id == filters["parent_id"])
-            return list(s.scalars(stmt.order_by(Project.name)))
-
-    def get_project(self, ctx: AuthContext, project_id: str) -> Project:
-        policy.enforce(ctx, "identity:get_project", {"project_id": project_id})
-        with self.db.read() as s:
-            return _get(s, Project, project_id, "project")
-
-    def create_project(self, ctx: AuthContext, name: str, domain_id: str | None = None,
-                       description: str = "", enabled: bool = True, parent_id: str | None = None) -> Project:
-        policy.enforce(ctx, "identity:create_project")
-        with self.db.write() as s:
-            if parent_id and not domain_id:
-                domain_id = parent_id  # a project whose parent is its domain
-            domain_id = domain_id or (ctx.user_domain.id if ctx.user_domain else DEFAULT_DOMAIN_ID)
-            _get(s, Domain, domain_id, "domain")
-            if parent_id and parent_id != domain_id:
-                raise BadRequest("Nested projects are not supported; parent_id must be the domain.")
-            if s.scalar(select(Project.id).where(Project.domain_id == domain_id, Project.name == name)):
-                raise Conflict(f"Conflict occurred attempting to store project - it is not permitted to have "
-                               f"two projects with the same name in the same domain : {name}.")
-            project = Project(name=name, domain_id=domain_id, description=description or "", enabled=enabled)
-            s.add(project)
-            bump_revision(s)
-        return project
-
-    def update_project(self, ctx: AuthContext, project_id: str, changes: dict) -> Project:
-        policy.enforce(ctx, "identity:update_project", {"project_id": project_id})
-        with self.db.write() as s:
-            project = _get(s, Project, project_id, "project")
-            if "domain_id" in changes and changes["domain_id"] != project.domain_id:
-                raise BadRequest("Update of `domain_id` is not allowed.")
-            if "name" in changes and changes["name"] != project.name:
-                if s.scalar(select(Project.id).where(Project.domain_id == project.domain_id,
-                                                     Project.name == changes["name"])):
-                    raise Conflict(f"Duplicate entry: a project named {changes['name']} exists in this domain.")
-            for key in ("name", "description", "enabled"):
-                if key in changes:
-                    setattr(project, key, changes[key])
-            bump_revision(s)
-        return project
-
-    def delete_project(self, ctx: AuthContext, project_id: str) -> None:
-        policy.enforce(ctx, "identity:delete_project", {"project_id": project_id})
-        with self.db.write() as s:
-            project = _get(s, Project, project_id, "project")
-            s.execute(delete(Assignment).where(Assignment.type == USER_PROJECT,
-                                               Assignment.target_id == project.id))
-            s.execute(update(User).where(User.default_project_id == project.id).values(default_project_id=None))
-            forget_owners(s, project_ids=[project.id])
-            s.delete(project)
-            bump_revision(s)
 
     # ---- users ---------------------------------------------------------------------------
     def list_users(self, ctx: AuthContext, filters: dict) -> list[User]:
@@ -475,36 +413,3 @@ class IdentityService:
                                             project=project, domain=domain))
             views.sort(key=lambda v: (v.user.name, v.project.name if v.project else "", v.role.name))
             return views
-
-    # ---- regions, services, endpoints (read) ---------------------------------------------
-    def list_regions(self, ctx: AuthContext) -> list[Region]:
-        policy.enforce(ctx, "identity:list_regions")
-        with self.db.read() as s:
-            return list(s.scalars(select(Region).order_by(Region.id)))
-
-    def get_region(self, ctx: AuthContext, region_id: str) -> Region:
-        policy.enforce(ctx, "identity:get_region")
-        with self.db.read() as s:
-            return _get(s, Region, region_id, "region")
-
-    def list_services(self, ctx: AuthContext, filters: dict) -> list[Service]:
-        policy.enforce(ctx, "identity:list_services")
-        with self.db.read() as s:
-            return list(s.scalars(_apply_filters(select(Service), Service, filters, ("type", "name"))
-                                  .order_by(Service.type)))
-
-    def get_service(self, ctx: AuthContext, service_id: str) -> Service:
-        policy.enforce(ctx, "identity:get_service")
-        with self.db.read() as s:
-            return _get(s, Service, service_id, "service")
-
-    def list_endpoints(self, ctx: AuthContext, filters: dict) -> list[Endpoint]:
-        policy.enforce(ctx, "identity:list_endpoints")
-        with self.db.read() as s:
-            stmt = _apply_filters(select(Endpoint), Endpoint, filters, ("interface", "service_id", "region_id"))
-            return list(s.scalars(stmt.order_by(Endpoint.service_id, Endpoint.interface)))
-
-    def get_endpoint(self, ctx: AuthContext, endpoint_id: str) -> Endpoint:
-        policy.enforce(ctx, "identity:get_endpoint")
-        with self.db.read() as s:
-            return _get(s, Endpoint, endpoint_id, "endpoint")

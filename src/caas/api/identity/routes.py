@@ -1,6 +1,6 @@
-"""Identity v3's routes: version discovery, auth tokens, domains, projects, users, roles,
-grants, role assignments, regions, services and endpoints, as one table (``ROUTES``) of
-module-level handlers. Each reaches the identity and token services through
+"""Identity v3's routes: version discovery, auth tokens, domains, users, roles, grants and
+role assignments, as one table (``ROUTES``) of module-level handlers (projects are in
+``projects``, the catalog in ``catalog``). Each reaches the identity and token services through
 ``call.services`` (the cloud)."""
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def auth_catalog(call: Call) -> Response:
     if not (ctx.project or ctx.domain):
         raise Unauthorized("The service catalog is only available to a scoped token.")
     return json_response({"catalog": call.services.tokens.catalog(ctx),
-                          "links": {"self": f"{V.v3(call)}/auth/catalog", "previous": None, "next": None}})
+                          "links": {"self": f"{V.v3(call)}/auth/catalog"}})  # as Keystone: self only
 
 
 def auth_projects(call: Call) -> Response:
@@ -156,37 +156,6 @@ def update_domain(call: Call) -> Response:
 
 def delete_domain(call: Call) -> Response:
     call.services.identity.delete_domain(call.auth(), call.params["domain_id"])
-    return empty()
-
-
-# ---- projects ------------------------------------------------------------------------------
-def list_projects(call: Call) -> Response:
-    f = filters(call, "name", "domain_id", "enabled", "parent_id", "is_domain", bools=("enabled", "is_domain"))
-    found = call.services.identity.list_projects(call.auth(), f)
-    return V.collection(call, "projects", [V.project(call, p) for p in found])
-
-
-def create_project(call: Call) -> Response:
-    body = call.parse(wrapped("project", S.ProjectCreate)).project
-    p = call.services.identity.create_project(call.auth(), body.name, body.domain_id, body.description or "",
-                                              body.enabled, body.parent_id)
-    return json_response({"project": V.project(call, p)}, status=201)
-
-
-def get_project(call: Call) -> Response:
-    p = call.services.identity.get_project(call.auth(), call.params["project_id"])
-    return json_response({"project": V.project(call, p)})
-
-
-def update_project(call: Call) -> Response:
-    body = call.parse(wrapped("project", S.ProjectUpdate)).project
-    p = call.services.identity.update_project(call.auth(), call.params["project_id"],
-                                              body.model_dump(exclude_unset=True))
-    return json_response({"project": V.project(call, p)})
-
-
-def delete_project(call: Call) -> Response:
-    call.services.identity.delete_project(call.auth(), call.params["project_id"])
     return empty()
 
 
@@ -304,36 +273,6 @@ def role_assignments(call: Call) -> Response:
     return V.collection(call, "role_assignments", [V.role_assignment(call, a, names) for a in found])
 
 
-# ---- regions, services, endpoints ----------------------------------------------------------
-def list_regions(call: Call) -> Response:
-    return V.collection(call, "regions", [V.region(call, r) for r in call.services.identity.list_regions(call.auth())])
-
-
-def get_region(call: Call) -> Response:
-    r = call.services.identity.get_region(call.auth(), call.params["region_id"])
-    return json_response({"region": V.region(call, r)})
-
-
-def list_services(call: Call) -> Response:
-    found = call.services.identity.list_services(call.auth(), filters(call, "type", "name"))
-    return V.collection(call, "services", [V.service(call, s) for s in found])
-
-
-def get_service(call: Call) -> Response:
-    s = call.services.identity.get_service(call.auth(), call.params["service_id"])
-    return json_response({"service": V.service(call, s)})
-
-
-def list_endpoints(call: Call) -> Response:
-    found = call.services.identity.list_endpoints(call.auth(), filters(call, "interface", "service_id", "region_id"))
-    return V.collection(call, "endpoints", [V.endpoint(call, e) for e in found])
-
-
-def get_endpoint(call: Call) -> Response:
-    e = call.services.identity.get_endpoint(call.auth(), call.params["endpoint_id"])
-    return json_response({"endpoint": V.endpoint(call, e)})
-
-
 def _grant_rows(kind: str, type_: str) -> list[Endpoint]:
     """The grant routes of one target kind ("projects" or "domains"); GET of a grant is HEAD's check."""
     base = f"/v3/{kind}/{{target_id}}/users/{{user_id}}/roles"
@@ -360,11 +299,6 @@ ROUTES = [
     Endpoint("GET", "/v3/domains/{domain_id}", get_domain),
     Endpoint("PATCH", "/v3/domains/{domain_id}", update_domain),
     Endpoint("DELETE", "/v3/domains/{domain_id}", delete_domain),
-    Endpoint("GET", "/v3/projects", list_projects),
-    Endpoint("POST", "/v3/projects", create_project),
-    Endpoint("GET", "/v3/projects/{project_id}", get_project),
-    Endpoint("PATCH", "/v3/projects/{project_id}", update_project),
-    Endpoint("DELETE", "/v3/projects/{project_id}", delete_project),
     Endpoint("GET", "/v3/users", list_users),
     Endpoint("POST", "/v3/users", create_user),
     Endpoint("GET", "/v3/users/{user_id}", get_user),
@@ -381,10 +315,4 @@ ROUTES = [
     *_grant_rows("projects", USER_PROJECT),
     *_grant_rows("domains", USER_DOMAIN),
     Endpoint("GET", "/v3/role_assignments", role_assignments),
-    Endpoint("GET", "/v3/regions", list_regions),
-    Endpoint("GET", "/v3/regions/{region_id}", get_region),
-    Endpoint("GET", "/v3/services", list_services),
-    Endpoint("GET", "/v3/services/{service_id}", get_service),
-    Endpoint("GET", "/v3/endpoints", list_endpoints),
-    Endpoint("GET", "/v3/endpoints/{endpoint_id}", get_endpoint),
 ]

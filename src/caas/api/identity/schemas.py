@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from caas.errors import BadRequest
 from caas.identity import auth
@@ -96,29 +96,6 @@ class DomainCreate(Model):
 
 class DomainUpdate(Model):
     name: Optional[Name64] = None
-    description: Optional[Text] = None
-    enabled: Optional[StrictBool] = None
-
-
-class ProjectCreate(Model):
-    name: Name64
-    domain_id: Optional[Id] = None
-    parent_id: Optional[Id] = None
-    description: Optional[Text] = None
-    enabled: StrictBool = True
-    is_domain: StrictBool = False
-
-    @field_validator("is_domain")
-    @classmethod
-    def _no_domains(cls, v: bool) -> bool:
-        if v:
-            raise ValueError("projects acting as domains are not supported")
-        return v
-
-
-class ProjectUpdate(Model):
-    name: Optional[Name64] = None
-    domain_id: Optional[Id] = None
     description: Optional[Text] = None
     enabled: Optional[StrictBool] = None
 

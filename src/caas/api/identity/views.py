@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from caas.api.framework import Call, json_response
 from caas.context import AuthContext
+from caas.identity.models import Domain
 
 VERSION_ID = "v3.14"
 VERSION_UPDATED = "2020-04-07T00:00:00Z"
@@ -46,9 +47,14 @@ def domain(call: Call, d) -> dict:
 
 
 def project(call: Call, p) -> dict:
+    """A project; a domain (a Domain row) as the project acting as that domain."""
+    if isinstance(p, Domain):
+        return {"id": p.id, "name": p.name, "domain_id": None, "description": p.description,
+                "enabled": p.enabled, "parent_id": None, "is_domain": True, "tags": [],
+                "options": {}, "links": links(call, f"projects/{p.id}")}
     return {"id": p.id, "name": p.name, "domain_id": p.domain_id, "description": p.description,
-            "enabled": p.enabled, "parent_id": p.domain_id, "is_domain": False, "tags": [],
-            "options": {}, "links": links(call, f"projects/{p.id}")}
+            "enabled": p.enabled, "parent_id": p.parent_id or p.domain_id, "is_domain": False,
+            "tags": p.tags, "options": {}, "links": links(call, f"projects/{p.id}")}
 
 
 def user(call: Call, u) -> dict:
@@ -71,19 +77,28 @@ def role(call: Call, r) -> dict:
 
 
 def region(call: Call, r) -> dict:
-    return {"id": r.id, "description": r.description, "parent_region_id": None,
+    return {**(r.extra or {}), "id": r.id, "description": r.description, "parent_region_id": r.parent_region_id,
             "links": links(call, f"regions/{r.id}")}
 
 
 def service(call: Call, s) -> dict:
-    return {"id": s.id, "type": s.type, "name": s.name, "description": s.description,
-            "enabled": s.enabled, "links": links(call, f"services/{s.id}")}
+    """A service with the attributes it was given beyond Keystone's (``description`` only when set)."""
+    view = {**(s.extra or {}), "id": s.id, "type": s.type, "name": s.name, "enabled": s.enabled,
+            "links": links(call, f"services/{s.id}")}
+    if s.description is not None:
+        view["description"] = s.description
+    return view
 
 
 def endpoint(call: Call, e) -> dict:
-    return {"id": e.id, "interface": e.interface, "region": e.region_id, "region_id": e.region_id,
-            "service_id": e.service_id, "url": e.url, "enabled": e.enabled,
+    return {**(e.extra or {}), "id": e.id, "interface": e.interface, "region": e.region_id,
+            "region_id": e.region_id, "service_id": e.service_id, "url": e.url, "enabled": e.enabled,
             "links": links(call, f"endpoints/{e.id}")}
+
+
+def endpoint_group(call: Call, g) -> dict:
+    return {"id": g.id, "name": g.name, "description": g.description, "filters": g.filters,
+            "links": links(call, f"OS-EP-FILTER/endpoint_groups/{g.id}")}
 
 
 def token(ctx: AuthContext, catalog: list | None) -> dict:
