@@ -9,7 +9,11 @@ from caas.clusters.service import ClusterService
 from caas.compute.service import ComputeService
 from caas.config import Settings
 from caas.db import Database
+from caas.identity.assignments import AssignmentService
 from caas.identity.auth import TokenService
+from caas.identity.groups import GroupService
+from caas.identity.role_assignments import RoleAssignmentService
+from caas.identity.roles import RoleService
 from caas.identity.service import IdentityService
 from caas.identity.tokens import KeyRepository
 from caas.image.service import ImageService
@@ -47,6 +51,8 @@ class Cloud:
         self.keys = KeyRepository(settings.fernet_key_dir)
         self.identity = IdentityService(self.db, settings)
         self.tokens = TokenService(self.db, settings, self.keys)
+        self.roles, self.groups = RoleService(self.db), GroupService(self.db)
+        self.assignments, self.role_assignments = AssignmentService(self.db), RoleAssignmentService(self.db)
         self.image = ImageService(self.db, settings)
         self.network = NetworkService(self.db, settings)
         self.volume = VolumeService(self.db, settings, images=self.image)

@@ -1,7 +1,7 @@
 """Token format and key repository.
 
 A token is a Fernet token (AES-128-CBC + HMAC-SHA256, from ``cryptography``) over a compact
-JSON payload: who (user id), how (methods), scope (project or domain id), when (issued and
+JSON payload: who (user id), how (methods), scope (project or domain id, or the system), when (issued and
 expiry times, epoch seconds) and the audit ids. Nothing is stored per token; revocation is by
 events (see ``service``).
 
@@ -34,6 +34,7 @@ class TokenData:
     audit_ids: tuple[str, ...]
     project_id: str | None = None
     domain_id: str | None = None
+    system: bool = False  # scoped to the whole system
 
     def encode_payload(self) -> bytes:
         body = {"u": self.user_id, "m": list(self.methods), "i": self.issued_at, "e": self.expires_at,
@@ -42,6 +43,8 @@ class TokenData:
             body["p"] = self.project_id
         if self.domain_id:
             body["d"] = self.domain_id
+        if self.system:
+            body["s"] = 1
         return json.dumps(body, separators=(",", ":")).encode()
 
     @classmethod
@@ -49,7 +52,7 @@ class TokenData:
         body = json.loads(raw)
         return cls(user_id=body["u"], methods=tuple(body["m"]), issued_at=float(body["i"]),
                    expires_at=float(body["e"]), audit_ids=tuple(body["a"]),
-                   project_id=body.get("p"), domain_id=body.get("d"))
+                   project_id=body.get("p"), domain_id=body.get("d"), system=bool(body.get("s")))
 
 
 def new_audit_id() -> str:

@@ -5,6 +5,7 @@ handlers). ``build`` serves a cloud's identity and token services."""
 from __future__ import annotations
 
 from caas.api.framework import BodyRules, ServiceAPI
+from caas.api.identity.assignments import ROUTES as ASSIGNMENT_ROUTES
 from caas.api.identity.routes import ROUTES
 from caas.errors import BadRequest, CaasError
 
@@ -22,4 +23,4 @@ def build(cloud) -> ServiceAPI:
     """The Identity API over ``cloud`` (its handlers use ``cloud.identity`` and ``cloud.tokens``)."""
     api = ServiceAPI("identity", keystone_error, max_body=cloud.settings.max_body_bytes,
                      validate_token=cloud.tokens.validate, body_rules=BODY_RULES, services=cloud)
-    return api.add(ROUTES)
+    return api.add(ROUTES).add(ASSIGNMENT_ROUTES)

@@ -1,0 +1,22 @@
+"""The identity revision and revocation events: every identity write bumps the revision (so
+each process's cache of validated tokens notices it), and a revocation event kills the tokens
+issued before it that match each of its non-null fields."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from caas.identity.models import RevocationEvent, Revision
+
+
+def bump_revision(session: Session) -> None:
+    session.execute(update(Revision).where(Revision.id == 1).values(value=Revision.value + 1))
+
+
+def add_revocation(session: Session, **match: str | None) -> None:
+    now = time.time()
+    session.add(RevocationEvent(issued_before=now, revoked_at=now, **match))
+    bump_revision(session)
