@@ -25,6 +25,7 @@ from caas.identity.models import (Assignment, Domain, Endpoint, ImpliedRole, Pro
                                   Service, User)
 from caas.identity.passwords import hash_password
 from caas.identity.revocation import bump_revision
+from caas.identity.roles import IMMUTABLE_ROLES
 from caas.identity.service import DEFAULT_DOMAIN_ID
 
 # (type, name, path under the public URL, description). Later services add themselves here.
@@ -41,7 +42,7 @@ CATALOG: list[tuple[str, str, str, str]] = [
     ("placement", "placement", "/placement", "Placement Service"),
 ]
 INTERFACES = ("public", "internal", "admin")
-ROLES = ("admin", "manager", "member", "reader", "service")
+ROLES = IMMUTABLE_ROLES
 # As keystone-manage bootstrap (Keystone 2024.2+): admin implies manager implies member implies
 # reader; an older admin -> member rule is dropped (admin reaches member through manager).
 IMPLIED = (("admin", "manager"), ("manager", "member"), ("member", "reader"))

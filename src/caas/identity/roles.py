@@ -24,6 +24,19 @@ from caas.identity.models import Domain, ImpliedRole, Role
 from caas.identity.revocation import add_revocation, bump_revision
 
 PROHIBITED_IMPLIED = ("admin",)  # Keystone's [assignment] prohibited_implied_role
+# The roles bootstrap makes, immutable as keystone-manage bootstrap makes them (option
+# "immutable": no update, no delete).
+IMMUTABLE_ROLES = ("admin", "manager", "member", "reader", "service")
+
+
+def is_immutable(role: Role) -> bool:
+    return role.domain_id is None and role.name in IMMUTABLE_ROLES
+
+
+def _mutable(role: Role, verb: str) -> None:
+    if is_immutable(role):
+        raise Forbidden(f'Unable to {verb} immutable role resource: `{role.id}. Set resource option "immutable" '
+                        "to false first.")
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,7 @@ class RoleService:
         policy.enforce(ctx, self._action("update", found), {"role": _target(found)})
         with self.db.write() as s:
             role = _role(s, role_id)
+            _mutable(role, "update")
             if "name" in changes and changes["name"] != role.name:
                 _duplicate(s, changes["name"], role.domain_id, exclude=role.id)
                 role.name = changes["name"]
@@ -111,6 +125,7 @@ class RoleService:
         policy.enforce(ctx, self._action("delete", found), {"role": _target(found)})
         with self.db.write() as s:
             role = _role(s, role_id)
+            _mutable(role, "delete")
             assignments.forget_role(s, role.id)
             s.delete(role)
             add_revocation(s, role_id=role.id)

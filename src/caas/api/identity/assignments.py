@@ -65,7 +65,8 @@ def membership(call: Call, verb: str) -> Response:
 
 def user_groups(call: Call) -> Response:
     found = call.services.groups.groups_of_user(call.auth(), call.params["user_id"])
-    return V.collection(call, "groups", [group_view(call, g) for g in found])
+    # Keystone's expiring memberships (federation) never expire here
+    return V.collection(call, "groups", [{**group_view(call, g), "membership_expires_at": None} for g in found])
 
 
 # ---- grants ------------------------------------------------------------------------------------
@@ -101,9 +102,9 @@ def _all_grant_rows() -> list[Endpoint]:
     rows = []
     for actor in ("user", "group"):
         for target in ("project", "domain"):
-            base = f"/v3/{target}s/{{target_id}}/{actor}s/{{actor_id}}/roles"
-            rows += grant_rows(base, actor, target)
-            rows += grant_rows("/v3/OS-INHERIT" + base, actor, target, True, "/inherited_to_projects")
+            path = f"/{target}s/{{target_id}}/{actor}s/{{actor_id}}/roles"
+            rows += grant_rows("/v3" + path, actor, target)
+            rows += grant_rows("/v3/OS-INHERIT" + path, actor, target, True, "/inherited_to_projects")
         rows += grant_rows(f"/v3/system/{actor}s/{{actor_id}}/roles", actor, "system")
     return rows
 
@@ -148,7 +149,7 @@ def list_implied(call: Call) -> Response:
 
 def role_inferences(call: Call) -> Response:
     found = call.services.roles.list_inferences(call.auth())
-    return V.collection(call, "role_inferences", [_inference(call, i, False) for i in found])
+    return json_response({"role_inferences": [_inference(call, i, False) for i in found]})  # no links, as Keystone
 
 
 # ---- role assignments --------------------------------------------------------------------------

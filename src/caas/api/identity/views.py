@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from caas.api.framework import Call, json_response
 from caas.context import AuthContext
+from caas.identity.roles import is_immutable
 
 VERSION_ID = "v3.14"
 VERSION_UPDATED = "2020-04-07T00:00:00Z"
@@ -65,8 +66,9 @@ def user(call: Call, u) -> dict:
 
 
 def role(call: Call, r) -> dict:
+    options = {"immutable": True} if is_immutable(r) else {}
     return {"id": r.id, "name": r.name, "domain_id": r.domain_id, "description": r.description,
-            "options": {}, "links": links(call, f"roles/{r.id}")}
+            "options": options, "links": links(call, f"roles/{r.id}")}
 
 
 def region(call: Call, r) -> dict:
