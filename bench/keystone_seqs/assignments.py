@@ -12,7 +12,8 @@ def _groups(api, dom_id: str, user_id: str, role_id: str, proj_id: str) -> str:
     g = call("create group", "POST", "/v3/groups",
              {"group": {"name": api.name("grp"), "domain_id": dom_id, "description": "g"}})
     gid = g["group"]["id"]
-    call("create group again (conflict)", "POST", "/v3/groups", {"group": {"name": api.name("grp"), "domain_id": dom_id}})
+    call("create group again (conflict)", "POST", "/v3/groups",
+         {"group": {"name": api.name("grp"), "domain_id": dom_id}})
     call("create group without name", "POST", "/v3/groups", {"group": {"description": "x"}})
     call("create group in unknown domain", "POST", "/v3/groups", {"group": {"name": "x", "domain_id": "nope"}})
     call("show group", "GET", f"/v3/groups/{gid}")
@@ -62,7 +63,8 @@ def _implied(api, dom_id: str) -> tuple[str, str, str]:
     b = call("create implied role", "POST", "/v3/roles", {"role": {"name": api.name("implied")}})["role"]["id"]
     d = call("create domain role", "POST", "/v3/roles",
              {"role": {"name": api.name("drole"), "domain_id": dom_id}})["role"]["id"]
-    call("create domain role again (conflict)", "POST", "/v3/roles", {"role": {"name": api.name("drole"), "domain_id": dom_id}})
+    call("create domain role again (conflict)", "POST", "/v3/roles",
+         {"role": {"name": api.name("drole"), "domain_id": dom_id}})
     call("show domain role", "GET", f"/v3/roles/{d}")
     call("list domain roles", "GET", f"/v3/roles?domain_id={dom_id}")
     call("imply", "PUT", f"/v3/roles/{a}/implies/{b}")
