@@ -80,10 +80,9 @@ def implication_rules(s: Session) -> dict[str, list[str]]:
     return rules
 
 
-def implied_closure(s: Session, role_ids: Iterable[str]) -> set[str]:
-    """``role_ids`` and every role they imply, transitively (a cycle cannot loop: each role is
-    visited once)."""
-    rules = implication_rules(s)
+def closure(rules: dict[str, list[str]], role_ids: Iterable[str]) -> set[str]:
+    """``role_ids`` and every role they imply under ``rules``, transitively (a cycle cannot
+    loop: each role is visited once)."""
     seen = set(role_ids)
     todo = list(seen)
     while todo:
@@ -94,19 +93,18 @@ def implied_closure(s: Session, role_ids: Iterable[str]) -> set[str]:
     return seen
 
 
-def _scope_rows(user_id: str, group_ids: list[str], project: Project | None, domain_id: str | None,
-                system: bool, ancestors: list[str]):
+def _scope_rows(user_id: str, project: Project | None, domain_id: str | None, system: bool, ancestors: list[str]):
     """The WHERE clause of the assignment rows that give ``user_id`` (or its groups) a role on
-    one scope."""
-    actors = [user_id, *group_ids]
+    one scope (the groups in a subquery: one round trip)."""
+    groups = select(UserGroupMembership.group_id).where(UserGroupMembership.user_id == user_id)
+    actors = or_(Assignment.actor_id == user_id, Assignment.actor_id.in_(groups))
     if system:
-        return and_(Assignment.type.in_((USER_SYSTEM, GROUP_SYSTEM)), Assignment.actor_id.in_(actors),
-                    Assignment.target_id == SYSTEM)
+        return and_(Assignment.type.in_((USER_SYSTEM, GROUP_SYSTEM)), actors, Assignment.target_id == SYSTEM)
     if domain_id:
-        return and_(Assignment.type.in_((USER_DOMAIN, GROUP_DOMAIN)), Assignment.actor_id.in_(actors),
-                    Assignment.target_id == domain_id, Assignment.inherited.is_(False))
+        return and_(Assignment.type.in_((USER_DOMAIN, GROUP_DOMAIN)), actors, Assignment.target_id == domain_id,
+                    Assignment.inherited.is_(False))
     project_types = Assignment.type.in_((USER_PROJECT, GROUP_PROJECT))
-    return and_(Assignment.actor_id.in_(actors), or_(
+    return and_(actors, or_(
         and_(project_types, Assignment.target_id == project.id, Assignment.inherited.is_(False)),
         and_(Assignment.type.in_((USER_DOMAIN, GROUP_DOMAIN)), Assignment.target_id == project.domain_id,
              Assignment.inherited.is_(True)),
@@ -126,13 +124,21 @@ def roles_of_user(s: Session, user_id: str, project_id: str | None = None, domai
     elif not (domain_id or system):
         return ()
     ancestors = project_ancestors(s, project) if project is not None else []
-    where = _scope_rows(user_id, group_ids_of_user(s, user_id), project, domain_id, system, ancestors)
+    where = _scope_rows(user_id, project, domain_id, system, ancestors)
     direct = set(s.scalars(select(Assignment.role_id).where(where)))
     if not direct:
         return ()
-    ids = implied_closure(s, direct)
-    rows = s.execute(select(Role.id, Role.name).where(Role.id.in_(ids), Role.domain_id.is_(None)).order_by(Role.name))
-    return tuple(Ref(rid, name) for rid, name in rows)
+    # Every role with what it implies, in one query (roles are few): names and rules at once.
+    roles: dict[str, tuple[str, bool]] = {}
+    rules: dict[str, list[str]] = {}
+    for rid, name, domain_id, implied in s.execute(
+            select(Role.id, Role.name, Role.domain_id, ImpliedRole.implied_role_id)
+            .outerjoin(ImpliedRole, ImpliedRole.prior_role_id == Role.id)):
+        roles[rid] = (name, domain_id is None)
+        if implied is not None:
+            rules.setdefault(rid, []).append(implied)
+    found = [(roles[r][0], r) for r in closure(rules, direct) if r in roles and roles[r][1]]
+    return tuple(Ref(rid, name) for name, rid in sorted(found))
 
 
 def projects_of_user(s: Session, user_id: str, enabled_only: bool = True) -> list[Project]:
