@@ -273,6 +273,7 @@ def test_domain_specific_roles_lend_only_what_they_imply(server, admin, roles):
     ok(admin.put(f"{V3}/roles/{roles['member']}/implies/{drole['id']}"), 403)  # global -> domain role
     ok(admin.put(f"{V3}/roles/{drole['id']}/implies/{roles['member']}"), 201)
     project, user = new_project(admin, dom), new_user(admin, dom)
+    ok(admin.put(f"{V3}/projects/{new_project(admin)}/users/{user}/roles/{drole['id']}"), 403)  # another domain's
     ok(admin.put(f"{V3}/projects/{project}/users/{user}/roles/{drole['id']}"))
     assert role_names(admin, token_id(server, user, {"project": {"id": project}})) == ["member", "reader"]
     ok(admin.patch(f"{V3}/roles/{roles['reader']}", json={"role": {"name": uniq()}}), 403)  # immutable

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from caas.context import AuthContext, Ref
 from caas.db import Database
 from caas.db.engine import insert_if_absent
-from caas.errors import NotFound
+from caas.errors import Forbidden, NotFound
 from caas.identity import policy
 from caas.identity.models import (Assignment, Domain, Group, ImpliedRole, Project, Role, User,
                                   UserGroupMembership)
@@ -246,7 +246,11 @@ class AssignmentService:
     def create(self, ctx: AuthContext, g: Grant) -> None:
         self._enforce(ctx, "create", g)
         with self.db.write() as s:
-            self._target(s, g)
+            target = self._target(s, g)
+            role_domain = target["role"]["domain_id"]
+            if g.target == "project" and role_domain and role_domain != target["project"]["domain_id"]:
+                raise Forbidden(f"Project {g.target_id} must be in the same domain as the role {g.role_id} "
+                                "being assigned.")
             if insert_if_absent(s, Assignment, type=g.type, actor_id=g.actor_id, target_id=g.target_id,
                                 role_id=g.role_id, inherited=g.inherited):
                 bump_revision(s)
