@@ -10,13 +10,17 @@ from caas.compute.service import ComputeService
 from caas.config import Settings
 from caas.db import Database
 from caas.identity.app_credentials import AppCredentialService
+from caas.identity.assignments import AssignmentService
 from caas.identity.auth import TokenService
 from caas.identity.catalog import CatalogService
-from caas.identity.endpoint_filter import EndpointFilterService
-from caas.identity.projects import ProjectService
 from caas.identity.credentials import CredentialService
 from caas.identity.domain_config import DomainConfigService
+from caas.identity.endpoint_filter import EndpointFilterService
+from caas.identity.groups import GroupService
 from caas.identity.oauth1 import OAuth1Service
+from caas.identity.projects import ProjectService
+from caas.identity.role_assignments import RoleAssignmentService
+from caas.identity.roles import RoleService
 from caas.identity.secrets import SecretBox
 from caas.identity.service import IdentityService
 from caas.identity.tokens import KeyRepository
@@ -56,6 +60,8 @@ class Cloud:
         self.keys = KeyRepository(settings.fernet_key_dir)
         self.identity = IdentityService(self.db, settings)
         self.tokens = TokenService(self.db, settings, self.keys, self.identity.lockout)
+        self.roles, self.groups = RoleService(self.db), GroupService(self.db)
+        self.assignments, self.role_assignments = AssignmentService(self.db), RoleAssignmentService(self.db)
         self.projects = ProjectService(self.db, settings, self.identity)
         self.catalog = CatalogService(self.db, settings)
         self.endpoint_filter = EndpointFilterService(self.db, settings)

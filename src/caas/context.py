@@ -83,6 +83,9 @@ class AuthContext:
     roles: tuple[Ref, ...] = field(default_factory=tuple)
     app_cred: AppCredential | None = None
     trust: TrustRef | None = None
+    # A system-scoped token ("scope": {"system": {"all": true}}): no project, no domain; the
+    # roles are the user's on the system. The cloud services give it no project's resources.
+    system: bool = False
 
     @property
     def user_id(self) -> str:
@@ -91,6 +94,20 @@ class AuthContext:
     @property
     def project_id(self) -> str | None:
         return self.project.id if self.project else None
+
+    @property
+    def domain_id(self) -> str | None:
+        """The domain a domain-scoped token is scoped to (None for other scopes)."""
+        return self.domain.id if self.domain else None
+
+    @property
+    def scope_type(self) -> str | None:
+        """``system``, ``domain``, ``project``, or None for an unscoped token."""
+        if self.system:
+            return "system"
+        if self.domain:
+            return "domain"
+        return "project" if self.project else None
 
     @property
     def role_names(self) -> frozenset[str]:

@@ -78,7 +78,8 @@ def new_user(api: httpx.Client, name: str | None = None) -> dict:
 
 def assignments(api: httpx.Client, **filters) -> set[tuple]:
     found = api.get(f"{ID3}/role_assignments", params=filters).json()["role_assignments"]
-    return {(a["user"]["id"], next(iter(a["scope"])), next(iter(a["scope"].values()))["id"], a["role"]["id"])
+    # a system assignment's scope is {"system": {"all": true}}: no id
+    return {(a["user"]["id"], next(iter(a["scope"])), next(iter(a["scope"].values())).get("id", "all"), a["role"]["id"])
             for a in found}
 
 

@@ -76,7 +76,7 @@ def test_member_can_issue_and_validate_its_own_token(server, member, me):
         tok = r.json()["token"]
         assert tok["user"]["id"] == member["user_id"]
         assert tok["project"]["id"] == member["project_id"]
-        assert [x["name"] for x in tok["roles"]] == ["member"]
+        assert [x["name"] for x in tok["roles"]] == ["member", "reader"]  # member implies reader
         assert me.head(T, headers={"X-Subject-Token": subject}).status_code == 200
     # It validates with the new token as well.
     with client_for(server, token) as c:
@@ -192,7 +192,7 @@ def test_member_cannot_grant_itself_a_role(me, member, admin_role_id):
     path = f"{V3}/projects/{member['project_id']}/users/{member['user_id']}/roles/{admin_role_id}"
     assert_forbidden(me.put(path))
     r = me.get(T, headers={"X-Subject-Token": member["token"]})
-    assert [x["name"] for x in r.json()["token"]["roles"]] == ["member"]
+    assert [x["name"] for x in r.json()["token"]["roles"]] == ["member", "reader"]  # member implies reader
 
 
 def test_member_cannot_get_its_other_project_with_a_token_scoped_to_a(me, member):

@@ -182,6 +182,8 @@ async def role_assignments(view: View) -> Response:
         all_of(view, "projects"), all_of(view, "roles"))
     rows = []
     for a in found["role_assignments"]:
+        if "user" not in a or "system" in a["scope"]:
+            continue  # the page lists users' roles on projects and domains (not groups', not the system's)
         scope = "project" if "project" in a["scope"] else "domain"
         rows.append({"user": a["user"], "role": a["role"], "scope": scope, "target": a["scope"][scope]})
     rows.sort(key=lambda r: ((r["user"].get("name") or "").lower(), r["scope"], r["target"].get("name") or "",

@@ -21,14 +21,15 @@ from sqlalchemy.orm import Session
 from caas.config import Settings
 from caas.db import Database
 from caas.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from caas.identity import compliance, delegation, policy, trusts
+from caas.identity import assignments, compliance, delegation, policy, trusts
 from caas.identity.app_credentials import AppCredAuth, AppCredentialService
 from caas.context import AuthContext, Ref
+from caas.identity.assignments import USER_DOMAIN, USER_PROJECT, USER_SYSTEM
 from caas.identity.catalog import token_catalog
 from caas.identity.credential_models import OAuthAccessToken
-from caas.identity.models import Assignment, Domain, Project, RevocationEvent, Role, User
+from caas.identity.models import Domain, Project, RevocationEvent, Role, User
 from caas.identity.passwords import verify_password
-from caas.identity.service import USER_DOMAIN, USER_PROJECT, IdentityService, add_revocation
+from caas.identity.revocation import add_revocation
 from caas.identity.tokens import KeyRepository, TokenData, new_audit_id
 
 AUTH_REQUIRED = "The request you have made requires authentication."
@@ -60,6 +61,7 @@ class Scope:
     domain_name: str | None = None
     unscoped: bool = False  # explicit "scope": "unscoped": ignore the default project
     trust_id: str | None = None  # "OS-TRUST:trust": the trust to scope to
+    system: bool = False  # "scope": {"system": {"all": true}}
 
     @property
     def is_project(self) -> bool:
@@ -169,6 +171,8 @@ class TokenService:
         with self.db.read() as s:
             if scope.trust_id:
                 pass  # the trust gave the scope
+            elif scope.system:
+                data = replace(data, system=True)
             elif scope.is_project:
                 project = self._find_project(s, scope)
                 data = replace(data, project_id=project.id)
@@ -235,6 +239,11 @@ class TokenService:
                 raise Unauthorized(f"User {user.id} has no access to project {project.id}.")
             kwargs.update({"project": Ref(project.id, project.name), "project_domain": Ref(pdom.id, pdom.name),
                            "roles": roles})
+        elif data.system:
+            roles = _roles(s, USER_SYSTEM, user.id, assignments.SYSTEM)
+            if not roles:
+                raise Unauthorized(f"User {user.id} has no access to the system.")
+            kwargs = {"system": True, "roles": roles}
         elif data.domain_id:
             dom = s.get(Domain, data.domain_id)
             if dom is None or not dom.enabled:
@@ -288,11 +297,16 @@ class TokenService:
     # ---- what a token reaches ------------------------------------------------------------
     def auth_projects(self, ctx: AuthContext) -> list[Project]:
         with self.db.read() as s:
-            return IdentityService.projects_of_user(s, ctx.user_id)
+            return assignments.projects_of_user(s, ctx.user_id)
 
     def auth_domains(self, ctx: AuthContext) -> list[Domain]:
         with self.db.read() as s:
-            return IdentityService.domains_of_user(s, ctx.user_id)
+            return assignments.domains_of_user(s, ctx.user_id)
+
+    def auth_system(self, ctx: AuthContext) -> bool:
+        """Whether the token's user may scope a token to the system (GET /v3/auth/system)."""
+        with self.db.read() as s:
+            return assignments.has_system_roles(s, ctx.user_id)
 
     def catalog(self, ctx: AuthContext) -> list[dict]:
         """The service catalog for a token (``catalog.token_catalog``), cached per project and
@@ -354,7 +368,11 @@ def _oauth_roles(s: Session, data: TokenData, roles: tuple[Ref, ...]) -> tuple[R
 
 
 def _roles(s: Session, type_: str, user_id: str, target_id: str) -> tuple[Ref, ...]:
-    rows = s.execute(select(Role.id, Role.name).join(Assignment, Assignment.role_id == Role.id)
-                     .where(and_(Assignment.type == type_, Assignment.actor_id == user_id,
-                                 Assignment.target_id == target_id)).order_by(Role.name))
-    return tuple(Ref(rid, name) for rid, name in rows)
+    """The roles of a user on a project (``type_`` USER_PROJECT), a domain (USER_DOMAIN) or the
+    system (USER_SYSTEM), by name: effective ones, its groups', the inherited and the implied
+    included (``assignments.roles_of_user``)."""
+    if type_ == USER_SYSTEM:
+        return assignments.roles_of_user(s, user_id, system=True)
+    if type_ == USER_DOMAIN:
+        return assignments.roles_of_user(s, user_id, domain_id=target_id)
+    return assignments.roles_of_user(s, user_id, project_id=target_id)

@@ -1,10 +1,11 @@
 """First-start state and the service catalog.
 
 ``bootstrap`` is idempotent: it creates what is missing (the ``default`` domain, the ``admin``
-project, the roles ``admin``/``member``/``reader``, the ``admin`` user with a generated password
-kept in the data dir with mode 0600, admin's grants) and re-points caas's own catalog entries at
-the current public URL (``sync_catalog``), so a restart on another port keeps working and an
-operator's own entries stay as they are.
+project, the roles ``admin``/``manager``/``member``/``reader``/``service`` and the rules
+admin -> manager -> member -> reader, the ``admin`` user with a generated password kept in the
+data dir with mode 0600, admin's grants on the project, the domain and the system) and re-points
+caas's own catalog entries at the current public URL (``sync_catalog``), so a restart on another
+port keeps working and an operator's own entries stay as they are.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ from sqlalchemy import select
 
 from caas.config import Settings
 from caas.db import Database
-from caas.identity.models import Assignment, Domain, Endpoint, Project, Region, Revision, Role, Service, User
+from caas.identity.assignments import SYSTEM, USER_DOMAIN, USER_PROJECT, USER_SYSTEM
+from caas.identity.models import (Assignment, Domain, Endpoint, ImpliedRole, Project, Region, Revision, Role,
+                                  Service, User)
 from caas.identity.passwords import hash_password
-from caas.identity.service import DEFAULT_DOMAIN_ID, USER_DOMAIN, USER_PROJECT, bump_revision
+from caas.identity.revocation import bump_revision
+from caas.identity.roles import IMMUTABLE_ROLES
+from caas.identity.service import DEFAULT_DOMAIN_ID
 
 # (type, name, path under the public URL, description). Later services add themselves here.
 CATALOG: list[tuple[str, str, str, str]] = [
@@ -38,7 +43,10 @@ CATALOG: list[tuple[str, str, str, str]] = [
     ("placement", "placement", "/placement", "Placement Service"),
 ]
 INTERFACES = ("public", "internal", "admin")
-ROLES = ("admin", "member", "reader")
+ROLES = IMMUTABLE_ROLES
+# As keystone-manage bootstrap (Keystone 2024.2+): admin implies manager implies member implies
+# reader; an older admin -> member rule is dropped (admin reaches member through manager).
+IMPLIED = (("admin", "manager"), ("manager", "member"), ("member", "reader"))
 
 
 def write_private(path: Path, content: str) -> None:
@@ -76,7 +84,7 @@ def bootstrap(db: Database, settings: Settings) -> None:
             s.add(project)
         roles = {}
         for name in ROLES:
-            role = s.scalar(select(Role).where(Role.name == name))
+            role = s.scalar(select(Role).where(Role.name == name, Role.domain_id.is_(None)))
             if role is None:
                 role = Role(name=name)
                 s.add(role)
@@ -88,11 +96,23 @@ def bootstrap(db: Database, settings: Settings) -> None:
                         password_changed_at=time.time())
             s.add(user)
         s.flush()
-        for type_, target in ((USER_PROJECT, project.id), (USER_DOMAIN, DEFAULT_DOMAIN_ID)):
-            if s.get(Assignment, (type_, user.id, target, roles["admin"].id)) is None:
-                s.add(Assignment(type=type_, actor_id=user.id, target_id=target, role_id=roles["admin"].id))
+        for type_, target in ((USER_PROJECT, project.id), (USER_DOMAIN, DEFAULT_DOMAIN_ID), (USER_SYSTEM, SYSTEM)):
+            if s.get(Assignment, (type_, user.id, target, roles["admin"].id, False)) is None:
+                s.add(Assignment(type=type_, actor_id=user.id, target_id=target, role_id=roles["admin"].id,
+                                 inherited=False))
+        bootstrap_implied_roles(s, roles)
         sync_catalog(s, settings)
         bump_revision(s)
+
+
+def bootstrap_implied_roles(s, roles: dict[str, Role]) -> None:
+    """The default implied roles (``IMPLIED``), as keystone-manage bootstrap makes them."""
+    for prior, implied in IMPLIED:
+        if s.get(ImpliedRole, (roles[prior].id, roles[implied].id)) is None:
+            s.add(ImpliedRole(prior_role_id=roles[prior].id, implied_role_id=roles[implied].id))
+    old = s.get(ImpliedRole, (roles["admin"].id, roles["member"].id))
+    if old is not None:
+        s.delete(old)
 
 
 def sync_catalog(s, settings: Settings) -> None:

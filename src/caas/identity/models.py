@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caas.db.base import Base, new_id, utcnow
@@ -69,21 +69,57 @@ class User(Base):
 
 
 class Role(Base):
+    """A role: global (``domain_id`` None, names unique among global roles) or domain-specific
+    (names unique in its domain; never in a token itself, only the roles it implies)."""
+
     __tablename__ = "role"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),
+                      # NULLs are distinct in a unique constraint: global names get their own index
+                      Index("ix_role_global_name", "name", unique=True, sqlite_where=text("domain_id IS NULL"),
+                            postgresql_where=text("domain_id IS NULL")))
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    domain_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Assignment(Base):
-    """A role granted to a user on a project or a domain."""
+    """A role granted to an actor (user or group) on a target (project, domain or the system):
+    ``type`` is UserProject, GroupProject, UserDomain, GroupDomain, UserSystem or GroupSystem
+    (target ``system``). ``inherited``: given on every project below the target (OS-INHERIT),
+    not on the target itself."""
 
     __tablename__ = "assignment"
-    type: Mapped[str] = mapped_column(String(16), primary_key=True)  # UserProject | UserDomain
-    actor_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    actor_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     target_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     role_id: Mapped[str] = mapped_column(ForeignKey("role.id"), primary_key=True)
+    inherited: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=False)
+
+
+class Group(Base):
+    __tablename__ = "group"
+    __table_args__ = (UniqueConstraint("domain_id", "name"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    domain_id: Mapped[str] = mapped_column(ForeignKey("domain.id"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class UserGroupMembership(Base):
+    __tablename__ = "user_group_membership"
+    user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("group.id", ondelete="CASCADE"), primary_key=True,
+                                          index=True)
+
+
+class ImpliedRole(Base):
+    """``prior_role_id`` implies ``implied_role_id``: whoever holds the first holds the second."""
+
+    __tablename__ = "implied_role"
+    prior_role_id: Mapped[str] = mapped_column(ForeignKey("role.id", ondelete="CASCADE"), primary_key=True)
+    implied_role_id: Mapped[str] = mapped_column(ForeignKey("role.id", ondelete="CASCADE"), primary_key=True)
 
 
 class Region(Base):

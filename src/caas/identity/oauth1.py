@@ -29,10 +29,11 @@ from caas.db import Database
 from caas.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from caas.identity import policy
 from caas.identity.credential_models import OAuthAccessToken, OAuthConsumer, OAuthRequestToken
-from caas.identity.models import Assignment, Project, Role
+from caas.identity.models import Project, Role
 from caas.identity.oauth1_validator import VERIFIER_CHARS, Validator
 from caas.identity.secrets import SecretBox
-from caas.identity.service import USER_PROJECT, bump_revision
+from caas.identity.assignments import roles_of_user
+from caas.identity.revocation import bump_revision
 
 REQUEST_TOKEN_DURATION = 28800  # Keystone's [oauth1] defaults, in seconds
 ACCESS_TOKEN_DURATION = 86400
@@ -224,9 +225,7 @@ class OAuth1Service:
             if token.expires_at is not None and time.time() > token.expires_at:
                 raise Unauthorized("Request token is expired")
             wanted = {self._role_id(s, r) for r in roles}
-            held = set(s.scalars(select(Assignment.role_id).where(
-                Assignment.type == USER_PROJECT, Assignment.actor_id == ctx.user_id,
-                Assignment.target_id == token.requested_project_id)))
+            held = {r.id for r in roles_of_user(s, ctx.user_id, project_id=token.requested_project_id)}
             if not wanted <= held:
                 raise Unauthorized("authorizing user does not have role required")
             token.authorizing_user_id = ctx.user_id

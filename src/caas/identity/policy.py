@@ -1,133 +1,242 @@
-"""Who may do what in Identity. One table of rules; ``enforce`` raises Forbidden.
+"""Who may do what in Identity: Keystone 30's default policy ("secure RBAC"), one rule per call,
+as the Keystone anchor enforces it (``enforce_scope`` on). ``enforce`` raises Forbidden.
 
-The rules follow Keystone's defaults as an operator sees them: the ``admin`` role manages
-identity; everybody else reads only itself (its user, its projects, its role assignments, its
-own tokens) and changes only its own password.
+Each rule names the token scopes it accepts (an unscoped token counts as project-scoped, as in
+oslo.policy) and the checks of which one must hold:
+
+- ``admin``: the ``admin`` role in any scope the rule accepts (Keystone's ``admin_required``: a
+  project-scoped admin, the bootstrap admin's own token, manages identity);
+- ``system_reader``: ``reader`` on the system (``admin`` implies ``manager`` implies ``member``
+  implies ``reader``, so every system role reads);
+- ``domain reader`` / ``domain manager``: ``reader`` / ``manager`` in a domain-scoped token
+  whose domain owns the target;
+- ``owner``: the caller is the target user.
+
+One deviation, kept from caas's earlier policy: a user may list its own role assignments
+(``?user.id=`` itself), which Keystone refuses to a project member.
 """
 
 from __future__ import annotations
 
+from typing import Callable
 
 from caas.context import AuthContext
 from caas.policy import Policy, Rule
 
-
-def _admin(ctx: AuthContext, target: dict) -> bool:
-    return ctx.is_admin
-
-
-def _admin_or_self(ctx: AuthContext, target: dict) -> bool:
-    return ctx.is_admin or target.get("user_id") == ctx.user_id
+ALL = ("system", "domain", "project")
+SYS_PROJ = ("system", "project")
+MANAGED_ROLES = {"manager", "member", "reader"}  # what a domain manager may grant
+Check = Callable[[AuthContext, dict], bool]
 
 
-def _self(ctx: AuthContext, target: dict) -> bool:
-    return target.get("user_id") == ctx.user_id
+def rule(scopes: tuple[str, ...] | None, *checks: Check) -> Rule:
+    """A rule: the token's scope is one of ``scopes`` (None: any, with no check at all) and
+    one of ``checks`` holds."""
+    def allowed(ctx: AuthContext, target: dict) -> bool:
+        if scopes is None:
+            return True
+        if ctx.scope_type not in scopes and (ctx.scope_type or "project") not in scopes:
+            return False
+        return any(check(ctx, target) for check in checks)
+    return allowed
 
 
-def _admin_or_scoped_project(ctx: AuthContext, target: dict) -> bool:
-    return ctx.is_admin or (ctx.project is not None and target.get("project_id") == ctx.project.id)
+def _dig(target: dict, path: str):
+    """``target["a"]["b"]`` for ``a.b``; None when any part is missing."""
+    value = target
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
-def _admin_or_own_domain(ctx: AuthContext, target: dict) -> bool:
-    return ctx.is_admin or target.get("domain_id") in {
-        ctx.user_domain.id, ctx.project_domain.id if ctx.project_domain else None,
-        ctx.domain.id if ctx.domain else None}
+def admin(ctx: AuthContext, target: dict) -> bool:
+    return "admin" in ctx.role_names
 
 
-def _authenticated(ctx: AuthContext, target: dict) -> bool:
-    return True
+def system_reader(ctx: AuthContext, target: dict) -> bool:
+    return ctx.system and "reader" in ctx.role_names
 
 
-def _admin_or_trust_party(ctx: AuthContext, target: dict) -> bool:
-    return ctx.is_admin or ctx.user_id in (target.get("trustor_user_id"), target.get("trustee_user_id"))
+def owner(ctx: AuthContext, target: dict) -> bool:
+    return target.get("user_id") == ctx.user_id or _dig(target, "user.id") == ctx.user_id
 
 
-def _admin_or_trustor(ctx: AuthContext, target: dict) -> bool:
-    return ctx.is_admin or target.get("trustor_user_id") == ctx.user_id
+def in_domain(role: str, *paths: str) -> Check:
+    """``role`` in a domain-scoped token whose domain is the target's at every one of ``paths``."""
+    def check(ctx: AuthContext, target: dict) -> bool:
+        return (ctx.domain_id is not None and role in ctx.role_names
+                and all(_dig(target, p) == ctx.domain_id for p in paths))
+    return check
 
 
+def grant_in_domain(role: str) -> Check:
+    """``role`` in a domain-scoped token whose domain owns the grant's actor and target, for
+    a role of no other domain (a manager: only manager, member or reader)."""
+    def check(ctx: AuthContext, target: dict) -> bool:
+        if ctx.domain_id is None or role not in ctx.role_names:
+            return False
+        actor = target.get("user") or target.get("group") or {}
+        where = _dig(target, "project.domain_id") or _dig(target, "domain.id")
+        role_domain = _dig(target, "role.domain_id")
+        if actor.get("domain_id") != ctx.domain_id or where != ctx.domain_id:
+            return False
+        if role == "manager":
+            return _dig(target, "role.name") in MANAGED_ROLES
+        return role_domain in (None, ctx.domain_id)
+    return check
+
+
+def own_project(ctx: AuthContext, target: dict) -> bool:
+    return ctx.project is not None and target.get("project_id") == ctx.project.id
+
+
+def own_domain(ctx: AuthContext, target: dict) -> bool:
+    """The token's domain, or its project's domain, is the target domain."""
+    mine = {ctx.domain_id, ctx.project_domain.id if ctx.project_domain else None} - {None}
+    return target.get("domain_id") in mine
+
+
+def domain_manager_role(ctx: AuthContext, target: dict) -> bool:
+    return "manager" in ctx.role_names and _dig(target, "role.name") in MANAGED_ROLES
+
+
+def manager_of_domain_roles(ctx: AuthContext, target: dict) -> bool:
+    return "manager" in ctx.role_names and ctx.domain_id is not None
+
+
+def trust_party(ctx: AuthContext, target: dict) -> bool:
+    return ctx.user_id in (target.get("trustor_user_id"), target.get("trustee_user_id"))
+
+
+def trustor(ctx: AuthContext, target: dict) -> bool:
+    return target.get("trustor_user_id") == ctx.user_id
+
+
+READ_SYS = rule(SYS_PROJ, admin, system_reader)  # catalog, implied roles, domain roles, system grants
+ADMIN_SYS = rule(SYS_PROJ, admin)
+USER_READ = rule(ALL, admin, system_reader, in_domain("reader", "domain_id"), owner)
+GROUP_READ = rule(ALL, admin, system_reader, in_domain("reader", "group.domain_id"))
+GROUP_WRITE = rule(ALL, admin, in_domain("manager", "group.domain_id"))
+MEMBERSHIP_WRITE = rule(ALL, admin, in_domain("manager", "group.domain_id", "user.domain_id"))
+GRANT_READ = rule(ALL, admin, system_reader, grant_in_domain("reader"))
+GRANT_WRITE = rule(ALL, admin, grant_in_domain("manager"))
+ASSIGNMENTS = rule(ALL, admin, system_reader, in_domain("reader", "domain_id"), owner)
 
 RULES: dict[str, Rule] = {
-    "identity:get_domain": _admin_or_own_domain,
-    "identity:list_domains": _admin,
-    "identity:create_domain": _admin,
-    "identity:update_domain": _admin,
-    "identity:delete_domain": _admin,
-    "identity:get_project": _admin_or_scoped_project,
-    "identity:list_projects": _admin,
-    "identity:create_project": _admin,
-    "identity:update_project": _admin,
-    "identity:delete_project": _admin,
-    "identity:get_user": _admin_or_self,
-    "identity:list_users": _admin,
-    "identity:create_user": _admin,
-    "identity:update_user": _admin,
-    "identity:delete_user": _admin,
-    "identity:change_password": _self,
-    "identity:list_user_projects": _admin_or_self,
-    "identity:list_user_groups": _admin_or_self,
-    "identity:get_role": _admin,
-    "identity:list_roles": _admin,
-    "identity:create_role": _admin,
-    "identity:update_role": _admin,
-    "identity:delete_role": _admin,
-    "identity:check_grant": _admin,
-    "identity:list_grants": _admin,
-    "identity:create_grant": _admin,
-    "identity:revoke_grant": _admin,
-    # Members may list their own assignments (filtered by their own user id).
-    "identity:list_role_assignments": _admin_or_self,
-    "identity:get_service": _admin,
-    "identity:list_services": _admin,
-    "identity:get_endpoint": _admin,
-    "identity:list_endpoints": _admin,
-    "identity:get_region": _authenticated,
-    "identity:list_regions": _authenticated,
-    **{f"identity:{verb}_{noun}": _admin for verb in ("create", "update", "delete")
+    "identity:get_domain": rule(ALL, admin, system_reader, own_domain),
+    "identity:list_domains": rule(ALL, admin, system_reader),
+    "identity:create_domain": ADMIN_SYS,
+    "identity:update_domain": ADMIN_SYS,
+    "identity:delete_domain": ADMIN_SYS,
+    "identity:get_project": rule(ALL, admin, system_reader, in_domain("reader", "domain_id"), own_project),
+    "identity:list_projects": rule(ALL, admin, system_reader, in_domain("reader", "domain_id")),
+    "identity:create_project": rule(ALL, admin, in_domain("manager", "domain_id")),
+    "identity:update_project": rule(ALL, admin, in_domain("manager", "domain_id")),
+    "identity:delete_project": rule(ALL, admin, in_domain("manager", "domain_id")),
+    "identity:get_user": USER_READ,
+    "identity:list_users": rule(ALL, admin, system_reader, in_domain("reader", "domain_id")),
+    "identity:create_user": rule(ALL, admin, in_domain("manager", "domain_id")),
+    "identity:update_user": rule(ALL, admin, in_domain("manager", "domain_id")),
+    "identity:delete_user": rule(ALL, admin, in_domain("manager", "domain_id")),
+    # Keystone asks no token for it (the original password is the proof); caas asks its own.
+    "identity:change_password": rule(ALL + (None,), owner),
+    "identity:list_user_projects": USER_READ,
+    "identity:list_groups_for_user": USER_READ,
+    "identity:get_role": rule(ALL, admin, system_reader, domain_manager_role),
+    "identity:list_roles": rule(ALL, admin, system_reader, manager_of_domain_roles),
+    "identity:create_role": ADMIN_SYS,
+    "identity:update_role": ADMIN_SYS,
+    "identity:delete_role": ADMIN_SYS,
+    "identity:get_domain_role": READ_SYS,
+    "identity:list_domain_roles": READ_SYS,
+    "identity:create_domain_role": ADMIN_SYS,
+    "identity:update_domain_role": ADMIN_SYS,
+    "identity:delete_domain_role": ADMIN_SYS,
+    "identity:get_implied_role": READ_SYS,
+    "identity:check_implied_role": READ_SYS,
+    "identity:list_implied_roles": READ_SYS,
+    "identity:list_role_inference_rules": READ_SYS,
+    "identity:create_implied_role": ADMIN_SYS,
+    "identity:delete_implied_role": ADMIN_SYS,
+    "identity:get_group": GROUP_READ,
+    "identity:list_groups": GROUP_READ,
+    "identity:list_users_in_group": GROUP_READ,
+    "identity:create_group": GROUP_WRITE,
+    "identity:update_group": GROUP_WRITE,
+    "identity:delete_group": GROUP_WRITE,
+    "identity:add_user_to_group": MEMBERSHIP_WRITE,
+    "identity:remove_user_from_group": MEMBERSHIP_WRITE,
+    "identity:check_user_in_group": rule(ALL, admin, system_reader,
+                                         in_domain("reader", "group.domain_id", "user.domain_id")),
+    "identity:check_grant": GRANT_READ,
+    "identity:list_grants": GRANT_READ,
+    "identity:create_grant": GRANT_WRITE,
+    "identity:revoke_grant": GRANT_WRITE,
+    "identity:list_system_grants_for_user": READ_SYS,
+    "identity:check_system_grant_for_user": READ_SYS,
+    "identity:create_system_grant_for_user": ADMIN_SYS,
+    "identity:revoke_system_grant_for_user": ADMIN_SYS,
+    "identity:list_system_grants_for_group": READ_SYS,
+    "identity:check_system_grant_for_group": READ_SYS,
+    "identity:create_system_grant_for_group": ADMIN_SYS,
+    "identity:revoke_system_grant_for_group": ADMIN_SYS,
+    "identity:list_role_assignments": ASSIGNMENTS,
+    "identity:list_role_assignments_for_tree": ASSIGNMENTS,
+    "identity:get_service": READ_SYS,
+    "identity:list_services": READ_SYS,
+    "identity:get_endpoint": READ_SYS,
+    "identity:list_endpoints": READ_SYS,
+    "identity:get_region": rule(None),
+    "identity:list_regions": rule(None),
+    "identity:validate_token": rule(ALL, admin, system_reader, owner),
+    "identity:revoke_token": rule(ALL, admin, owner),
+    # the catalog written, and its endpoint filters (OS-EP-FILTER)
+    **{f"identity:{verb}_{noun}": ADMIN_SYS for verb in ("create", "update", "delete")
        for noun in ("region", "service", "endpoint", "endpoint_group")},
-    **{f"identity:{action}": _admin for action in (
+    **{f"identity:{action}": READ_SYS for action in (
         "list_endpoint_groups", "get_endpoint_group", "list_endpoints_associated_with_endpoint_group",
         "list_projects_associated_with_endpoint_group", "list_endpoint_groups_for_project",
-        "add_endpoint_group_to_project", "get_endpoint_group_in_project", "remove_endpoint_group_from_project",
-        "add_endpoint_to_project", "check_endpoint_in_project", "remove_endpoint_from_project",
-        "list_endpoints_for_project", "list_projects_for_endpoint")},
-    "identity:list_project_tags": _admin_or_scoped_project,
-    "identity:get_project_tag": _admin_or_scoped_project,
-    **{f"identity:{action}": _admin for action in (
+        "get_endpoint_group_in_project", "check_endpoint_in_project", "list_endpoints_for_project",
+        "list_projects_for_endpoint")},
+    **{f"identity:{action}": ADMIN_SYS for action in (
+        "add_endpoint_group_to_project", "remove_endpoint_group_from_project", "add_endpoint_to_project",
+        "remove_endpoint_from_project")},
+    # project tags: read as the project, written as it is updated
+    "identity:list_project_tags": rule(ALL, admin, system_reader, in_domain("reader", "domain_id"), own_project),
+    "identity:get_project_tag": rule(ALL, admin, system_reader, in_domain("reader", "domain_id"), own_project),
+    **{f"identity:{action}": rule(ALL, admin, in_domain("manager", "domain_id")) for action in (
         "update_project_tags", "create_project_tag", "delete_project_tag", "delete_project_tags")},
-    "identity:validate_token": _admin_or_self,
-    "identity:revoke_token": _admin_or_self,
-    # credentials and EC2 credentials: the admin or their owner; so is deleting an OAuth1 access
+    # credentials and EC2 credentials: their owner, or the admin; so is deleting an OAuth1 access
     # token (Keystone's API checks ec2_delete_credential's rule there)
-    **{f"identity:{action}": _admin_or_self for action in (
-        "get_credential", "list_credentials", "create_credential", "update_credential", "delete_credential",
-        "ec2_get_credential", "ec2_list_credentials", "ec2_create_credential", "ec2_delete_credential",
-        "delete_access_token")},
+    **{f"identity:{action}": rule(ALL, admin, system_reader, owner) for action in (
+        "get_credential", "list_credentials", "ec2_get_credential", "ec2_list_credentials")},
+    **{f"identity:{action}": rule(ALL, admin, owner) for action in (
+        "create_credential", "update_credential", "delete_credential", "ec2_create_credential",
+        "ec2_delete_credential", "delete_access_token")},
     # domain configuration and OAuth1 (consumers, authorizing, access tokens): the admin
-    **{f"identity:{action}": _admin for action in (
-        "create_domain_config", "get_domain_config", "update_domain_config", "delete_domain_config",
-        "get_domain_config_default", "create_consumer", "get_consumer", "list_consumers", "update_consumer",
-        "delete_consumer", "authorize_request_token", "list_access_tokens", "get_access_token",
-        "list_access_token_roles", "get_access_token_role")},
+    **{f"identity:{action}": READ_SYS for action in (
+        "get_domain_config", "get_domain_config_default", "get_consumer", "list_consumers", "list_access_tokens",
+        "get_access_token", "list_access_token_roles", "get_access_token_role")},
+    **{f"identity:{action}": ADMIN_SYS for action in (
+        "create_domain_config", "update_domain_config", "delete_domain_config", "create_consumer",
+        "update_consumer", "delete_consumer", "authorize_request_token")},
     # the password rules: anybody with a token
-    "identity:get_security_compliance_domain_config": _authenticated,
-    # Delegation: a user's own application credentials and access rules (admins may read and
-    # delete them), trusts for their trustor and trustee.
-    "identity:create_application_credential": _self,
-    "identity:get_application_credential": _admin_or_self,
-    "identity:list_application_credentials": _admin_or_self,
-    "identity:delete_application_credential": _admin_or_self,
-    "identity:get_access_rule": _admin_or_self,
-    "identity:list_access_rules": _admin_or_self,
-    "identity:delete_access_rule": _admin_or_self,
-    "identity:create_trust": _self,
-    "identity:list_trusts": _admin,
-    "identity:list_trusts_for_trustor": _admin_or_self,
-    "identity:list_trusts_for_trustee": _admin_or_self,
-    "identity:get_trust": _admin_or_trust_party,
-    "identity:list_roles_for_trust": _admin_or_trust_party,
-    "identity:get_role_for_trust": _admin_or_trust_party,
-    "identity:delete_trust": _admin_or_trustor,
+    "identity:get_security_compliance_domain_config": rule(None),
+    # delegation: a user's own application credentials and access rules (admins may read and
+    # delete them), trusts for their trustor and trustee
+    "identity:create_application_credential": rule(ALL, owner),
+    **{f"identity:{action}": rule(ALL, admin, system_reader, owner) for action in (
+        "get_application_credential", "list_application_credentials", "get_access_rule", "list_access_rules")},
+    "identity:delete_application_credential": rule(ALL, admin, owner),
+    "identity:delete_access_rule": rule(ALL, admin, owner),
+    "identity:create_trust": rule(ALL, owner),
+    "identity:list_trusts": rule(ALL, admin, system_reader),
+    "identity:list_trusts_for_trustor": rule(ALL, admin, system_reader, owner),
+    "identity:list_trusts_for_trustee": rule(ALL, admin, system_reader, owner),
+    "identity:get_trust": rule(ALL, admin, system_reader, trust_party),
+    "identity:list_roles_for_trust": rule(ALL, admin, system_reader, trust_party),
+    "identity:get_role_for_trust": rule(ALL, admin, system_reader, trust_party),
+    "identity:delete_trust": rule(ALL, admin, trustor),
 }
 
 

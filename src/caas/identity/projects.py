@@ -19,10 +19,10 @@ from caas.config import Settings
 from caas.context import AuthContext
 from caas.db import Database
 from caas.errors import BadRequest, Conflict, Forbidden, NotFound
-from caas.identity import policy
+from caas.identity import assignments, policy
 from caas.identity.credentials import forget_owners
-from caas.identity.models import Assignment, Domain, Project, ProjectTag, User
-from caas.identity.service import DEFAULT_DOMAIN_ID, USER_PROJECT, IdentityService, _get, bump_revision
+from caas.identity.models import Domain, Project, ProjectTag, User
+from caas.identity.service import DEFAULT_DOMAIN_ID, IdentityService, _get, bump_revision
 
 MAX_DEPTH = 5  # Keystone's max_project_tree_depth
 MAX_TAGS = 80
@@ -42,12 +42,8 @@ class NewProject:
 def project_ancestors(session: Session, project_id: str) -> list[str]:
     """The ids of a project's ancestors, from its parent up to the top project (its domain is
     not included); [] for a project directly under its domain or an unknown id."""
-    found: list[str] = []
-    current = session.get(Project, project_id)
-    while current is not None and current.parent_id and len(found) <= MAX_DEPTH * 4:
-        found.append(current.parent_id)
-        current = session.get(Project, current.parent_id)
-    return found
+    project = session.get(Project, project_id)
+    return assignments.project_ancestors(session, project) if project is not None else []
 
 
 def project_subtree(session: Session, project_id: str) -> list[Project]:
@@ -98,9 +94,20 @@ class ProjectService:
         self.settings = settings
         self.identity = identity
 
+    def _target(self, project_id: str) -> dict:
+        """A project as a policy target: its id and its domain's (the domain itself for a
+        project acting as a domain; None for an unknown id, whose 404 comes after policy)."""
+        with self.db.read() as s:
+            domain_id = s.scalar(select(Project.domain_id).where(Project.id == project_id))
+            if domain_id is None and s.get(Domain, project_id) is not None:
+                domain_id = project_id
+        return {"project_id": project_id, "domain_id": domain_id}
+
     # ---- reads ---------------------------------------------------------------------------
     def list_projects(self, ctx: AuthContext, filters: dict) -> list[Project | Domain]:
-        policy.enforce(ctx, "identity:list_projects")
+        policy.enforce(ctx, "identity:list_projects", {"domain_id": filters.get("domain_id") or ctx.domain_id})
+        if ctx.domain_id:  # a domain-scoped token lists its own domain's, as Keystone
+            filters = {**filters, "domain_id": ctx.domain_id}
         if filters.get("is_domain"):
             return self.identity.list_domains(ctx, {k: filters[k] for k in ("name", "enabled") if k in filters})
         with self.db.read() as s:
@@ -116,7 +123,7 @@ class ProjectService:
 
     def get_project(self, ctx: AuthContext, project_id: str) -> Project | Domain:
         """A project, or the domain of that id (a project acting as a domain)."""
-        policy.enforce(ctx, "identity:get_project", {"project_id": project_id})
+        policy.enforce(ctx, "identity:get_project", self._target(project_id))
         with self.db.read() as s:
             found = s.get(Project, project_id) or s.get(Domain, project_id)
             if found is None:
@@ -129,7 +136,7 @@ class ProjectService:
         out: dict = {}
         with self.db.read() as s:
             project = _get(s, Project, project_id, "project")
-            mine = {p.id for p in IdentityService.projects_of_user(s, ctx.user_id, enabled_only=False)}
+            mine = {p.id for p in assignments.projects_of_user(s, ctx.user_id, enabled_only=False)}
             if subtree == "list":
                 out["subtree"] = [p for p in project_subtree(s, project_id) if p.id in mine]
             elif subtree == "ids":
@@ -142,7 +149,7 @@ class ProjectService:
 
     # ---- writes --------------------------------------------------------------------------
     def create_project(self, ctx: AuthContext, req: NewProject) -> Project | Domain:
-        policy.enforce(ctx, "identity:create_project")
+        policy.enforce(ctx, "identity:create_project", {"domain_id": req.domain_id or ctx.domain_id})
         if req.is_domain:
             return self.identity.create_domain(ctx, req.name, req.description, req.enabled)
         with self.db.write() as s:
@@ -186,7 +193,7 @@ class ProjectService:
         return parent.domain_id, parent.id
 
     def update_project(self, ctx: AuthContext, project_id: str, changes: dict) -> Project | Domain:
-        policy.enforce(ctx, "identity:update_project", {"project_id": project_id})
+        policy.enforce(ctx, "identity:update_project", self._target(project_id))
         with self.db.read() as s:
             acting_domain = s.get(Project, project_id) is None and s.get(Domain, project_id) is not None
         if acting_domain:
@@ -226,7 +233,7 @@ class ProjectService:
                 raise Forbidden(f"Cannot enable project {project.id} since it has disabled parents")
 
     def delete_project(self, ctx: AuthContext, project_id: str) -> None:
-        policy.enforce(ctx, "identity:delete_project", {"project_id": project_id})
+        policy.enforce(ctx, "identity:delete_project", self._target(project_id))
         with self.db.read() as s:
             acting_domain = s.get(Project, project_id) is None and s.get(Domain, project_id) is not None
         if acting_domain:
@@ -236,7 +243,7 @@ class ProjectService:
             if s.scalar(select(Project.id).where(Project.parent_id == project.id).limit(1)):
                 raise Forbidden(f"Cannot delete the project {project.id} since it is not a leaf in the hierarchy. "
                                 f"Use the cascade option if you want to delete a whole subtree.")
-            s.execute(delete(Assignment).where(Assignment.type == USER_PROJECT, Assignment.target_id == project.id))
+            assignments.forget_target(s, project.id)
             s.execute(update(User).where(User.default_project_id == project.id).values(default_project_id=None))
             forget_owners(s, project_ids=[project.id])
             s.delete(project)
@@ -244,18 +251,18 @@ class ProjectService:
 
     # ---- tags ----------------------------------------------------------------------------
     def list_tags(self, ctx: AuthContext, project_id: str) -> list[str]:
-        policy.enforce(ctx, "identity:list_project_tags", {"project_id": project_id})
+        policy.enforce(ctx, "identity:list_project_tags", self._target(project_id))
         with self.db.read() as s:
             return _get(s, Project, project_id, "project").tags
 
     def check_tag(self, ctx: AuthContext, project_id: str, tag: str) -> None:
-        policy.enforce(ctx, "identity:get_project_tag", {"project_id": project_id})
+        policy.enforce(ctx, "identity:get_project_tag", self._target(project_id))
         with self.db.read() as s:
             if tag not in _get(s, Project, project_id, "project").tags:
                 raise NotFound(f"Could not find project tag: {tag}.")
 
     def replace_tags(self, ctx: AuthContext, project_id: str, tags: list[str]) -> list[str]:
-        policy.enforce(ctx, "identity:update_project_tags", {"project_id": project_id})
+        policy.enforce(ctx, "identity:update_project_tags", self._target(project_id))
         with self.db.write() as s:
             project = _get(s, Project, project_id, "project")
             project.tag_rows = [ProjectTag(name=t) for t in tags]
@@ -264,7 +271,7 @@ class ProjectService:
 
     def add_tag(self, ctx: AuthContext, project_id: str, tag: str) -> None:
         """Add one tag; 400 when the project has it already or has ``MAX_TAGS``, as Keystone."""
-        policy.enforce(ctx, "identity:create_project_tag", {"project_id": project_id})
+        policy.enforce(ctx, "identity:create_project_tag", self._target(project_id))
         with self.db.write() as s:
             project = _get(s, Project, project_id, "project")
             if tag in project.tags:
@@ -277,7 +284,7 @@ class ProjectService:
     def delete_tag(self, ctx: AuthContext, project_id: str, tag: str | None) -> None:
         """Remove one tag (404 when absent), or every tag when ``tag`` is None."""
         policy.enforce(ctx, "identity:delete_project_tag" if tag else "identity:delete_project_tags",
-                       {"project_id": project_id})
+                       self._target(project_id))
         with self.db.write() as s:
             project = _get(s, Project, project_id, "project")
             if tag is not None and tag not in project.tags:

@@ -1,9 +1,10 @@
 """Token format and key repository.
 
 A token is a Fernet token (AES-128-CBC + HMAC-SHA256, from ``cryptography``) over a compact
-JSON payload: who (user id), how (methods), scope (project or domain id), when (issued and
-expiry times, epoch seconds), the audit ids, and what it was delegated by (the application
-credential or the trust, only when there is one). Nothing is stored per token; revocation is by
+JSON payload: who (user id), how (methods), scope (project or domain id, or the system), when
+(issued and expiry times, epoch seconds), the audit ids, and what it was delegated by (the
+application credential, the trust or the OAuth1 access token, only when there is one). Nothing
+is stored per token; revocation is by
 events (see ``service``).
 
 Keys live in ``<data dir>/fernet-keys`` as Keystone lays them out: file ``0`` is the staged
@@ -39,6 +40,7 @@ class TokenData:
     oauth: tuple[str, str] | None = None
     app_cred_id: str | None = None
     trust_id: str | None = None
+    system: bool = False  # scoped to the whole system
 
     def encode_payload(self) -> bytes:
         body = {"u": self.user_id, "m": list(self.methods), "i": self.issued_at, "e": self.expires_at,
@@ -53,6 +55,8 @@ class TokenData:
             body["c"] = self.app_cred_id
         if self.trust_id:
             body["t"] = self.trust_id
+        if self.system:
+            body["s"] = 1
         return json.dumps(body, separators=(",", ":")).encode()
 
     @classmethod
@@ -62,7 +66,7 @@ class TokenData:
                    expires_at=float(body["e"]), audit_ids=tuple(body["a"]),
                    project_id=body.get("p"), domain_id=body.get("d"),
                    oauth=tuple(body["o"]) if body.get("o") else None, app_cred_id=body.get("c"),
-                   trust_id=body.get("t"))
+                   trust_id=body.get("t"), system=bool(body.get("s")))
 
 
 def new_audit_id() -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from caas.api.framework import BodyRules, ServiceAPI
 from caas.api.identity import catalog, credentials, oauth1, projects
+from caas.api.identity.assignments import ROUTES as ASSIGNMENT_ROUTES
 from caas.api.identity.delegation import ROUTES as DELEGATION_ROUTES
 from caas.api.identity.routes import ROUTES
 from caas.errors import BadRequest, CaasError
@@ -26,6 +27,7 @@ def build(cloud) -> ServiceAPI:
     """The Identity API over ``cloud`` (its handlers use ``cloud.identity`` and ``cloud.tokens``)."""
     api = ServiceAPI("identity", keystone_error, max_body=cloud.settings.max_body_bytes,
                      validate_token=cloud.tokens.validate, body_rules=BODY_RULES, services=cloud)
-    for table in (ROUTES, projects.ROUTES, catalog.ROUTES, credentials.ROUTES, oauth1.ROUTES, DELEGATION_ROUTES):
+    for table in (ROUTES, ASSIGNMENT_ROUTES, projects.ROUTES, catalog.ROUTES, credentials.ROUTES, oauth1.ROUTES,
+                  DELEGATION_ROUTES):
         api.add(table)
     return api

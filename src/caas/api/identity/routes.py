@@ -1,11 +1,9 @@
-"""Identity v3's routes: version discovery, auth tokens, domains, users, roles, grants and
-role assignments, as one table (``ROUTES``) of module-level handlers (projects are in
-``projects``, the catalog in ``catalog``). Each reaches the identity and token services through
+"""Identity v3's routes: version discovery, auth tokens, domains, users and roles, as one table
+(``ROUTES``) of module-level handlers (projects are in ``projects``, the catalog in ``catalog``,
+groups, grants and role assignments in ``assignments``). Each reaches the identity and token services through
 ``call.services`` (the cloud)."""
 
 from __future__ import annotations
-
-import functools
 
 from starlette.responses import Response
 
@@ -17,7 +15,6 @@ from caas.api.identity import views as V
 from caas.errors import BadRequest, Unauthorized
 from caas.identity.app_credentials import AppCredAuth
 from caas.identity.auth import PasswordCredentials
-from caas.identity.service import USER_DOMAIN, USER_PROJECT
 
 TRUE = {"true", "1", "yes", "on", "t", "y"}
 
@@ -40,7 +37,7 @@ def filters(call: Call, *names: str, bools: tuple[str, ...] = ("enabled",)) -> d
 
 def _token(call: Call, ctx, with_catalog: bool) -> dict:
     """The token body of ``ctx``, with the catalog when asked and the token is scoped."""
-    catalog = call.services.tokens.catalog(ctx) if with_catalog and (ctx.project or ctx.domain) else None
+    catalog = call.services.tokens.catalog(ctx) if with_catalog and (ctx.project or ctx.domain or ctx.system) else None
     body = V.token(ctx, catalog)
     DV.delegate_token(body["token"], ctx)
     return body
@@ -114,7 +111,7 @@ def revoke_token(call: Call) -> Response:
 
 def auth_catalog(call: Call) -> Response:
     ctx = call.auth()
-    if not (ctx.project or ctx.domain):
+    if not (ctx.project or ctx.domain or ctx.system):
         raise Unauthorized("The service catalog is only available to a scoped token.")
     return json_response({"catalog": call.services.tokens.catalog(ctx),
                           "links": {"self": f"{V.v3(call)}/auth/catalog"}})  # as Keystone: self only
@@ -204,84 +201,33 @@ def user_projects(call: Call) -> Response:
     return V.collection(call, "projects", [V.project(call, p) for p in found])
 
 
-def user_groups(call: Call) -> Response:
-    call.services.identity.get_user(call.auth(), call.params["user_id"])  # policy and existence
-    return V.collection(call, "groups", [])  # groups are not supported: nobody is in one
-
-
 # ---- roles ---------------------------------------------------------------------------------
 def list_roles(call: Call) -> Response:
-    found = call.services.identity.list_roles(call.auth(), filters(call, "name", "domain_id"))
+    found = call.services.roles.list_roles(call.auth(), filters(call, "name", "domain_id"))
     return V.collection(call, "roles", [V.role(call, r) for r in found])
 
 
 def create_role(call: Call) -> Response:
     body = call.parse(wrapped("role", S.RoleCreate)).role
-    r = call.services.identity.create_role(call.auth(), body.name, body.description or "", body.domain_id)
+    r = call.services.roles.create_role(call.auth(), body.name, body.description or "", body.domain_id)
     return json_response({"role": V.role(call, r)}, status=201)
 
 
 def get_role(call: Call) -> Response:
-    return json_response({"role": V.role(call, call.services.identity.get_role(call.auth(), call.params["role_id"]))})
+    return json_response({"role": V.role(call, call.services.roles.get_role(call.auth(), call.params["role_id"]))})
 
 
 def update_role(call: Call) -> Response:
     body = call.parse(wrapped("role", S.RoleUpdate)).role
-    r = call.services.identity.update_role(call.auth(), call.params["role_id"], body.model_dump(exclude_unset=True))
+    r = call.services.roles.update_role(call.auth(), call.params["role_id"], body.model_dump(exclude_unset=True))
     return json_response({"role": V.role(call, r)})
 
 
 def delete_role(call: Call) -> Response:
-    call.services.identity.delete_role(call.auth(), call.params["role_id"])
+    call.services.roles.delete_role(call.auth(), call.params["role_id"])
     return empty()
 
 
-# ---- grants (``kind``: USER_PROJECT or USER_DOMAIN, bound in the table) ----------------------
-def _grant(call: Call, kind: str) -> tuple:
-    """The arguments naming one grant: the caller, ``kind``, target, user and role."""
-    p = call.params
-    return call.auth(), kind, p["target_id"], p["user_id"], p["role_id"]
-
-
-def put_grant(call: Call, kind: str) -> Response:
-    call.services.identity.create_grant(*_grant(call, kind))
-    return empty()
-
-
-def check_grant(call: Call, kind: str) -> Response:
-    call.services.identity.check_grant(*_grant(call, kind))
-    return empty()
-
-
-def revoke_grant(call: Call, kind: str) -> Response:
-    call.services.identity.revoke_grant(*_grant(call, kind))
-    return empty()
-
-
-def list_grants(call: Call, kind: str) -> Response:
-    p = call.params
-    roles = call.services.identity.list_grants(call.auth(), kind, p["target_id"], p["user_id"])
-    return V.collection(call, "roles", [V.role(call, r) for r in roles])
-
-
-def role_assignments(call: Call) -> Response:
-    ctx = call.auth()
-    keys = ("user.id", "group.id", "role.id", "scope.project.id", "scope.domain.id", "scope.system")
-    f = {k: call.query.get(k) for k in keys if call.query.get(k)}
-    names = "include_names" in call.query and call.query.get("include_names", "").lower() not in ("0", "false")
-    found = call.services.identity.list_role_assignments(ctx, f)
-    return V.collection(call, "role_assignments", [V.role_assignment(call, a, names) for a in found])
-
-
-def _grant_rows(kind: str, type_: str) -> list[Endpoint]:
-    """The grant routes of one target kind ("projects" or "domains"); GET of a grant is HEAD's check."""
-    base = f"/v3/{kind}/{{target_id}}/users/{{user_id}}/roles"
-    bind = functools.partial
-    return [Endpoint("PUT", base + "/{role_id}", bind(put_grant, kind=type_)),
-            Endpoint("HEAD", base + "/{role_id}", bind(check_grant, kind=type_)),
-            Endpoint("GET", base + "/{role_id}", bind(check_grant, kind=type_)),
-            Endpoint("DELETE", base + "/{role_id}", bind(revoke_grant, kind=type_)),
-            Endpoint("GET", base, bind(list_grants, kind=type_))]
 
 
 ROUTES = [
@@ -306,13 +252,9 @@ ROUTES = [
     Endpoint("DELETE", "/v3/users/{user_id}", delete_user),
     Endpoint("POST", "/v3/users/{user_id}/password", change_password),
     Endpoint("GET", "/v3/users/{user_id}/projects", user_projects),
-    Endpoint("GET", "/v3/users/{user_id}/groups", user_groups),
     Endpoint("GET", "/v3/roles", list_roles),
     Endpoint("POST", "/v3/roles", create_role),
     Endpoint("GET", "/v3/roles/{role_id}", get_role),
     Endpoint("PATCH", "/v3/roles/{role_id}", update_role),
     Endpoint("DELETE", "/v3/roles/{role_id}", delete_role),
-    *_grant_rows("projects", USER_PROJECT),
-    *_grant_rows("domains", USER_DOMAIN),
-    Endpoint("GET", "/v3/role_assignments", role_assignments),
 ]

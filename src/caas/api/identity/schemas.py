@@ -133,6 +133,18 @@ class RoleCreate(Model):
     domain_id: Optional[Id] = None
 
 
+class GroupCreate(Model):
+    name: Name64
+    domain_id: Optional[Id] = None
+    description: Optional[Text] = None
+
+
+class GroupUpdate(Model):
+    name: Optional[Name64] = None
+    domain_id: Optional[Id] = None
+    description: Optional[Text] = None
+
+
 class RoleUpdate(Model):
     name: Optional[Name255] = None
     description: Optional[Text] = None
@@ -150,16 +162,18 @@ def user_extra(model: BaseModel) -> dict:
 
 
 def to_scope(scope: "ScopeBody | str | None") -> auth.Scope:
-    """The domain Scope a request's ``scope`` names ("unscoped", or a project or a domain); 400 for
-    a system scope, both at once, or one named without what identifies it."""
+    """The domain Scope a request's ``scope`` names ("unscoped", a project, a domain or the
+    system); 400 for more than one at once, or one named without what identifies it."""
     if scope is None:
         return auth.Scope()
     if scope == "unscoped":
         return auth.Scope(unscoped=True)
+    if sum(x is not None for x in (scope.project, scope.domain, scope.system, scope.trust)) > 1:
+        raise BadRequest("Specify either a project, a domain or the system scope, not more than one.")
     if scope.system is not None:
-        raise BadRequest("System-scoped tokens are not supported; scope to a project or a domain.")
-    if sum(x is not None for x in (scope.project, scope.domain, scope.trust)) > 1:
-        raise BadRequest("Specify either a project or a domain scope, not both.")
+        if scope.system != {"all": True}:
+            raise BadRequest("Expecting to find {\"all\": true} in system scope.")
+        return auth.Scope(system=True)
     if scope.trust is not None:
         return auth.Scope(trust_id=scope.trust.id)
     if scope.project is not None:

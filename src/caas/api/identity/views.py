@@ -11,6 +11,7 @@ from starlette.responses import Response
 from caas.api.framework import Call, json_response
 from caas.context import AuthContext
 from caas.identity.models import Domain
+from caas.identity.roles import is_immutable
 
 VERSION_ID = "v3.14"
 VERSION_UPDATED = "2020-04-07T00:00:00Z"
@@ -72,8 +73,9 @@ def user(call: Call, u) -> dict:
 
 
 def role(call: Call, r) -> dict:
-    return {"id": r.id, "name": r.name, "domain_id": None, "description": r.description,
-            "options": {}, "links": links(call, f"roles/{r.id}")}
+    options = {"immutable": True} if is_immutable(r) else {}
+    return {"id": r.id, "name": r.name, "domain_id": r.domain_id, "description": r.description,
+            "options": options, "links": links(call, f"roles/{r.id}")}
 
 
 def region(call: Call, r) -> dict:
@@ -118,6 +120,8 @@ def token(ctx: AuthContext, catalog: list | None) -> dict:
         body["is_domain"] = False
     elif ctx.domain:
         body["domain"] = {"id": ctx.domain.id, "name": ctx.domain.name}
+    elif ctx.system:
+        body["system"] = {"all": True}
     if ctx.roles:
         body["roles"] = [{"id": r.id, "name": r.name} for r in ctx.roles]
     if catalog is not None:
@@ -125,23 +129,3 @@ def token(ctx: AuthContext, catalog: list | None) -> dict:
     if t.oauth:
         body["OS-OAUTH1"] = {"access_token_id": t.oauth[0], "consumer_id": t.oauth[1]}
     return {"token": body}
-
-
-def role_assignment(call: Call, a, names: bool) -> dict:
-    """One role assignment; ``names``: with the names of its role, user and scope too."""
-    role_ = {"id": a.role.id}
-    user_ = {"id": a.user.id}
-    if a.project is not None:
-        scope = {"project": {"id": a.project.id}}
-        link = f"{v3(call)}/projects/{a.project.id}/users/{a.user.id}/roles/{a.role.id}"
-    else:
-        scope = {"domain": {"id": a.domain.id}}
-        link = f"{v3(call)}/domains/{a.domain.id}/users/{a.user.id}/roles/{a.role.id}"
-    if names:
-        role_["name"] = a.role.name
-        user_.update({"name": a.user.name, "domain": {"id": a.user_domain.id, "name": a.user_domain.name}})
-        if a.project is not None:
-            scope["project"].update({"name": a.project.name, "domain": {"id": a.domain.id, "name": a.domain.name}})
-        else:
-            scope["domain"]["name"] = a.domain.name
-    return {"role": role_, "user": user_, "scope": scope, "links": {"assignment": link}}
