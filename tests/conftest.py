@@ -438,6 +438,16 @@ def pytest_collection_modifyitems(config, items):
     tests stay together on one worker, in order (they share the module's servers), and every
     module that makes cs- kernel objects runs on one worker, one after another (one netns caas
     runs per machine, and they check that nothing with the prefix leaks). ``tryfirst``: xdist
-    reads the marks in its own hook of the same name."""
+    reads the marks in its own hook of the same name.
+
+    The groups come in the order the workers take them (scripts/test turns xdist's own
+    reordering off): the netns group first, as it is the longest and runs on one worker only
+    (last, it kept the run going for minutes after the other workers were done), then the
+    others by their count of tests, most first, as xdist orders them."""
+    sizes: dict[str, int] = {}
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
+        group = _group(item)
+        sizes[group] = sizes.get(group, 0) + 1
+        item.add_marker(pytest.mark.xdist_group(group))
+    order = {item: (_group(item) != "netns", -sizes[_group(item)], _group(item), i) for i, item in enumerate(items)}
+    items.sort(key=order.__getitem__)

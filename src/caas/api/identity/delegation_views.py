@@ -9,6 +9,7 @@ from caas.context import AuthContext
 from caas.identity.app_credentials import AppCredView
 from caas.identity.delegation import iso_expiry
 from caas.identity.trusts import TrustView
+from caas.identity.roles import IMMUTABLE_ROLES
 
 
 def access_rule(r) -> dict:
@@ -68,5 +69,7 @@ def delegate_token(body: dict, ctx: AuthContext) -> None:
                                   "trustee_user": {"id": t.trustee_id}, "impersonation": t.impersonation}
         body.pop("is_domain", None)
         if ctx.roles:
-            body["roles"] = [{"id": r.id, "name": r.name, "domain_id": None, "description": None, "options": {}}
+            # a token's roles are global ones (a domain role only lends what it implies)
+            body["roles"] = [{"id": r.id, "name": r.name, "domain_id": None, "description": None,
+                              "options": {"immutable": True} if r.name in IMMUTABLE_ROLES else {}}
                              for r in ctx.roles]

@@ -181,7 +181,7 @@ def update_user(call: Call) -> Response:
     if extra:
         changes["extra"] = extra
     u = call.services.identity.update_user(call.auth(), call.params["user_id"], changes)
-    return json_response({"user": V.user(call, u)})
+    return json_response({"user": V.updated_user(call, u)})
 
 
 def delete_user(call: Call) -> Response:

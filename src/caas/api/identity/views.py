@@ -72,6 +72,14 @@ def user(call: Call, u) -> dict:
     return view
 
 
+def updated_user(call: Call, u) -> dict:
+    """A user as Keystone answers its update: the view, and the extra attributes again under
+    ``extra`` (description and email are extra attributes to Keystone)."""
+    extra = dict(u.extra or {})
+    extra.update({key: getattr(u, key) for key in ("description", "email") if getattr(u, key)})
+    return {**user(call, u), "extra": extra}
+
+
 def role(call: Call, r) -> dict:
     options = {"immutable": True} if is_immutable(r) else {}
     return {"id": r.id, "name": r.name, "domain_id": r.domain_id, "description": r.description,
