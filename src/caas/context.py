@@ -86,6 +86,7 @@ class AuthContext:
     # A system-scoped token ("scope": {"system": {"all": true}}): no project, no domain; the
     # roles are the user's on the system. The cloud services give it no project's resources.
     system: bool = False
+    password_expires_at: float | None = None  # the user's, epoch seconds (None: never)
 
     @property
     def user_id(self) -> str:

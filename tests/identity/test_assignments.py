@@ -54,8 +54,9 @@ def new_user(admin, domain_id: str = "default") -> str:
     return r.json()["user"]["id"]
 
 
-def new_project(admin, domain_id: str = "default") -> str:
-    r = admin.post(f"{V3}/projects", json={"project": {"name": uniq("p"), "domain_id": domain_id}})
+def new_project(admin, domain_id: str = "default", parent_id: str | None = None) -> str:
+    body = {"name": uniq("p"), "domain_id": domain_id, **({"parent_id": parent_id} if parent_id else {})}
+    r = admin.post(f"{V3}/projects", json={"project": body})
     assert r.status_code == 201, r.text
     return r.json()["project"]["id"]
 
@@ -223,6 +224,33 @@ def test_a_domains_inherited_role_reaches_its_projects_not_the_domain(server, ad
                                                              "scope.project.id": p1}), 200).json()
     assert [a["role"]["id"] for a in listed["role_assignments"]] == [roles["member"]]
     ok(admin.get(f"{V3}/role_assignments", params={"include_subtree": "true"}), 400)
+
+
+def test_a_projects_inherited_role_reaches_the_projects_below_it(server, admin, roles):
+    dom = ok(admin.post(f"{V3}/domains", json={"domain": {"name": uniq("d")}}), 201).json()["domain"]["id"]
+    top = new_project(admin, dom)
+    child = new_project(admin, dom, top)
+    grandchild, aside = new_project(admin, dom, child), new_project(admin, dom)
+    user = new_user(admin, dom)
+    ok(admin.put(f"{V3}/OS-INHERIT/projects/{top}/users/{user}/roles/{roles['member']}/inherited_to_projects"))
+    for project in (child, grandchild):
+        assert role_names(admin, token_id(server, user, {"project": {"id": project}})) == ["member", "reader"]
+    for project in (top, aside):
+        ok(token(server, user, {"project": {"id": project}}), 401)
+    mine = ok(admin.get(f"{V3}/users/{user}/projects"), 200).json()["projects"]
+    assert sorted(p["id"] for p in mine) == sorted([child, grandchild])
+    effective = ok(admin.get(f"{V3}/role_assignments", params={"user.id": user, "effective": "true",
+                                                                "role.id": roles["member"]}), 200).json()
+    assert sorted(a["scope"]["project"]["id"] for a in effective["role_assignments"]) == sorted([child, grandchild])
+    assert {a["links"]["assignment"].split("/v3")[1] for a in effective["role_assignments"]} == {
+        f"/OS-INHERIT/projects/{top}/users/{user}/roles/{roles['member']}/inherited_to_projects"}
+    ok(admin.put(f"{V3}/projects/{grandchild}/users/{user}/roles/{roles['reader']}"))
+    subtree = ok(admin.get(f"{V3}/role_assignments", params={"scope.project.id": top, "include_subtree": "true"}),
+                 200).json()["role_assignments"]
+    assert sorted((a["scope"]["project"]["id"], a["role"]["id"]) for a in subtree) == sorted(
+        [(top, roles["member"]), (grandchild, roles["reader"])])
+    only_top = ok(admin.get(f"{V3}/role_assignments", params={"scope.project.id": top}), 200).json()
+    assert [a["role"]["id"] for a in only_top["role_assignments"]] == [roles["member"]]
 
 
 # ---- implied and domain-specific roles -------------------------------------------------------

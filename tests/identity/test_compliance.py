@@ -81,6 +81,8 @@ def test_first_use_expiry_and_history(server, admin):
     assert r.status_code == 201, r.text
     expires = admin.get(f"{V3}/users/{u['id']}").json()["user"]["password_expires_at"]
     assert expires is not None and expires > time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 89 * 86400))
+    # the token's user says the same, as Keystone's
+    assert r.json()["token"]["user"]["password_expires_at"] == expires
     # a self-service password is kept a day (minimum age)
     r = change(server, u, "Second_pw2", "Third_pw3")
     assert r.status_code == 400 and "minimum password age" in r.json()["error"]["message"]

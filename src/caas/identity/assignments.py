@@ -68,6 +68,18 @@ def project_ancestors(session: Session, project: Project) -> list[str]:
     return found
 
 
+def project_descendants(session: Session, project_ids: Iterable[str]) -> list[str]:
+    """The ids of every project below ``project_ids`` (not those themselves), level by level:
+    where a project's inherited assignments reach."""
+    found: list[str] = []
+    frontier = list(project_ids)
+    while frontier:
+        frontier = [p for p in session.scalars(select(Project.id).where(Project.parent_id.in_(frontier)))
+                    if p not in found]
+        found += frontier
+    return found
+
+
 def group_ids_of_user(s: Session, user_id: str) -> list[str]:
     return list(s.scalars(select(UserGroupMembership.group_id).where(UserGroupMembership.user_id == user_id)))
 
@@ -147,13 +159,17 @@ def roles_of_user(s: Session, user_id: str, project_id: str | None = None, domai
 
 def projects_of_user(s: Session, user_id: str, enabled_only: bool = True) -> list[Project]:
     """The projects where the user has a role: assigned on the project (to it or a group of
-    its), or inherited from the project's domain."""
+    its), or inherited from the project's domain or from a project above it."""
     actors = [user_id, *group_ids_of_user(s, user_id)]
     direct = (select(Assignment.target_id).where(Assignment.type.in_((USER_PROJECT, GROUP_PROJECT)),
                                                  Assignment.actor_id.in_(actors), Assignment.inherited.is_(False)))
     from_domain = (select(Assignment.target_id).where(Assignment.type.in_((USER_DOMAIN, GROUP_DOMAIN)),
                                                       Assignment.actor_id.in_(actors), Assignment.inherited.is_(True)))
-    stmt = select(Project).where(or_(Project.id.in_(direct), Project.domain_id.in_(from_domain))).order_by(Project.name)
+    below = project_descendants(s, s.scalars(select(Assignment.target_id).where(
+        Assignment.type.in_((USER_PROJECT, GROUP_PROJECT)), Assignment.actor_id.in_(actors),
+        Assignment.inherited.is_(True))))
+    stmt = (select(Project).where(or_(Project.id.in_(direct), Project.domain_id.in_(from_domain), Project.id.in_(below)))
+            .order_by(Project.name))
     if enabled_only:
         stmt = stmt.join(Domain, Domain.id == Project.domain_id).where(Project.enabled.is_(True),
                                                                       Domain.enabled.is_(True))

@@ -253,7 +253,8 @@ class TokenService:
                 raise Unauthorized(f"User {user.id} has no access to domain {dom.id}.")
             kwargs = {"domain": Ref(dom.id, dom.name), "roles": roles}
         return AuthContext(token_id=token_id, token=data, user=Ref(user.id, user.name),
-                           user_domain=Ref(user_domain.id, user_domain.name), **kwargs)
+                           user_domain=Ref(user_domain.id, user_domain.name),
+                           password_expires_at=user.password_expires_at, **kwargs)
 
     def _check_revoked(self, s: Session, ctx: AuthContext) -> None:
         data = ctx.token

@@ -1,7 +1,8 @@
 """``GET /v3/role_assignments``: the assignment rows as they are, or, with ``effective``, what
 they give each user (as Keystone's assignment manager computes it): a group's rows become one
 per member (``indirect.group_id``), an inherited domain row one per project of the domain
-(``indirect.domain_id``), and every role brings the roles it implies (``indirect.role_id``, the
+(``indirect.domain_id``), an inherited project row one per project below it
+(``indirect.project_id``), and every role brings the roles it implies (``indirect.role_id``, the
 role that implied it); domain-specific roles drop out; system rows are not listed."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from caas.db import Database
 from caas.errors import BadRequest
 from caas.identity import policy
 from caas.identity.assignments import (GROUP_DOMAIN, GROUP_PROJECT, SYSTEM, USER_TYPES, group_ids_of_user,
-                                       implication_rules, members_of_group)
+                                       implication_rules, members_of_group, project_descendants)
 from caas.identity.models import Assignment, Domain, Group, Project, Role, User
 
 
@@ -87,10 +88,16 @@ def _direct(s: Session, q: Query) -> list[Ref]:
     if q.system:
         return [r for r in refs if r.target == "system"]
     if q.project_id:
-        return [r for r in refs if r.target == "project" and r.target_id == q.project_id]
+        return [r for r in refs if r.target == "project" and r.target_id in _projects(s, q)]
     if q.domain_id:
         return [r for r in refs if r.target == "domain" and r.target_id == q.domain_id]
     return refs
+
+
+def _projects(s: Session, q: Query) -> set[str]:
+    """The projects a ``scope.project.id`` query asks about: that one, and with
+    ``include_subtree`` the projects below it."""
+    return {q.project_id, *(project_descendants(s, [q.project_id]) if q.include_subtree else ())}
 
 
 def _expand_actor(s: Session, ref: Ref, user_id: str | None) -> list[Ref]:
@@ -104,8 +111,9 @@ def _expand_actor(s: Session, ref: Ref, user_id: str | None) -> list[Ref]:
 def _expand_inherited(s: Session, ref: Ref) -> list[Ref]:
     if not ref.inherited:
         return [ref]
-    if ref.target != "domain":
-        return []  # a project's subtree comes with the project hierarchy
+    if ref.target == "project":  # the projects below it, not itself
+        return [replace(ref, target_id=p, inherited=False, indirect={**ref.indirect, "project_id": ref.target_id})
+                for p in project_descendants(s, [ref.target_id])]
     projects = s.scalars(select(Project.id).where(Project.domain_id == ref.target_id))
     return [replace(ref, target="project", target_id=p, inherited=False,
                     indirect={**ref.indirect, "domain_id": ref.target_id}) for p in projects]
@@ -147,7 +155,8 @@ def _effective(s: Session, q: Query) -> list[Ref]:
         for expanded in _expand_actor(s, ref, q.user_id):
             refs += _expand_inherited(s, expanded)
     if q.project_id:
-        refs = [r for r in refs if r.target == "project" and r.target_id == q.project_id]
+        wanted = _projects(s, q)
+        refs = [r for r in refs if r.target == "project" and r.target_id in wanted]
     if q.domain_id:
         refs = [r for r in refs if r.target == "domain" and r.target_id == q.domain_id]
     refs = _add_implied(s, refs)

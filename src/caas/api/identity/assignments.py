@@ -190,12 +190,14 @@ def _named(ref_id: str, names: dict | None) -> dict:
 
 def assignment_view(call: Call, r, names: dict | None) -> dict:
     """One role assignment as Keystone formats it (``links.assignment`` names where it came
-    from: the group, the inherited domain, the prior role)."""
+    from: the group, the inherited domain or project above, the prior role)."""
     ind = r.indirect
     link = {"project": f"/projects/{r.target_id}", "domain": f"/domains/{r.target_id}", "system": "/system"}[r.target]
     inherited = r.inherited
     if "domain_id" in ind:
         inherited, link = True, f"/domains/{ind['domain_id']}"
+    elif "project_id" in ind:  # inherited from a project above this one
+        inherited, link = True, f"/projects/{ind['project_id']}"
     scope = {"system": {"all": True}} if r.target == "system" else {r.target: _named(r.target_id, names)}
     links: dict = {}
     link += f"/groups/{ind['group_id']}" if "group_id" in ind else f"/{r.actor}s/{r.actor_id}"

@@ -117,7 +117,8 @@ def token(ctx: AuthContext, catalog: list | None) -> dict:
     body: dict = {
         "methods": list(t.methods),
         "user": {"domain": {"id": ctx.user_domain.id, "name": ctx.user_domain.name},
-                 "id": ctx.user.id, "name": ctx.user.name, "password_expires_at": None},
+                 "id": ctx.user.id, "name": ctx.user.name,
+                 "password_expires_at": iso(ctx.password_expires_at) if ctx.password_expires_at else None},
         "audit_ids": list(t.audit_ids),
         "expires_at": iso(t.expires_at),
         "issued_at": iso(t.issued_at),
