@@ -152,7 +152,8 @@ class GroupService:
     def groups_of_user(self, ctx: AuthContext, user_id: str) -> list[Group]:
         with self.db.read() as s:
             user = s.get(User, user_id)
-        policy.enforce(ctx, "identity:list_groups_for_user", {**_target(user=user), "user_id": user_id})
+        policy.enforce(ctx, "identity:list_groups_for_user",
+                       {**_target(user=user, domain_id=user.domain_id if user else None), "user_id": user_id})
         with self.db.read() as s:
             _get(s, User, user_id, "user")
             return list(s.scalars(select(Group).join(UserGroupMembership, UserGroupMembership.group_id == Group.id)

@@ -57,6 +57,15 @@ def system_reader(ctx: AuthContext, target: dict) -> bool:
     return ctx.system and "reader" in ctx.role_names
 
 
+def system_admin(ctx: AuthContext, target: dict) -> bool:
+    return ctx.system and "admin" in ctx.role_names
+
+
+def member_owner(ctx: AuthContext, target: dict) -> bool:
+    """The target user, holding ``member`` (a reader only reads)."""
+    return "member" in ctx.role_names and owner(ctx, target)
+
+
 def owner(ctx: AuthContext, target: dict) -> bool:
     return target.get("user_id") == ctx.user_id or _dig(target, "user.id") == ctx.user_id
 
@@ -124,7 +133,7 @@ ASSIGNMENTS = rule(ALL, admin, system_reader, in_domain("reader", "domain_id"), 
 
 RULES: dict[str, Rule] = {
     "identity:get_domain": rule(ALL, admin, system_reader, own_domain),
-    "identity:list_domains": rule(ALL, admin, system_reader),
+    "identity:list_domains": rule(ALL, admin, system_reader, in_domain("manager")),
     "identity:create_domain": ADMIN_SYS,
     "identity:update_domain": ADMIN_SYS,
     "identity:delete_domain": ADMIN_SYS,
@@ -206,37 +215,48 @@ RULES: dict[str, Rule] = {
     "identity:get_project_tag": rule(ALL, admin, system_reader, in_domain("reader", "domain_id"), own_project),
     **{f"identity:{action}": rule(ALL, admin, in_domain("manager", "domain_id")) for action in (
         "update_project_tags", "create_project_tag", "delete_project_tag", "delete_project_tags")},
-    # credentials and EC2 credentials: their owner, or the admin; so is deleting an OAuth1 access
-    # token (Keystone's API checks ec2_delete_credential's rule there)
+    # credentials: their owner, or the admin; EC2 credentials likewise but never with a domain-scoped
+    # token, and created only by an admin or a member (Keystone refuses a reader, OSSA-2023-002)
     **{f"identity:{action}": rule(ALL, admin, system_reader, owner) for action in (
-        "get_credential", "list_credentials", "ec2_get_credential", "ec2_list_credentials")},
+        "get_credential", "list_credentials")},
     **{f"identity:{action}": rule(ALL, admin, owner) for action in (
-        "create_credential", "update_credential", "delete_credential", "ec2_create_credential",
-        "ec2_delete_credential", "delete_access_token")},
+        "create_credential", "update_credential", "delete_credential")},
+    **{f"identity:{action}": rule(SYS_PROJ, admin, system_reader, owner) for action in (
+        "ec2_get_credential", "ec2_list_credentials")},
+    "identity:ec2_create_credential": rule(SYS_PROJ, admin, member_owner),
+    "identity:ec2_delete_credential": rule(SYS_PROJ, admin, owner),
     # domain configuration and OAuth1 (consumers, authorizing, access tokens): the admin
     **{f"identity:{action}": READ_SYS for action in (
-        "get_domain_config", "get_domain_config_default", "get_consumer", "list_consumers", "list_access_tokens",
-        "get_access_token", "list_access_token_roles", "get_access_token_role")},
+        "get_domain_config", "get_domain_config_default", "get_consumer", "list_consumers")},
+    # OAuth1 access tokens: a project-scoped admin's, even one's own (Keystone's admin_required,
+    # scope project); deleting one, a system admin's too
+    **{f"identity:{action}": rule(("project",), admin) for action in (
+        "authorize_request_token", "list_access_tokens", "get_access_token", "list_access_token_roles",
+        "get_access_token_role")},
+    "identity:delete_access_token": rule(SYS_PROJ, admin),
     **{f"identity:{action}": ADMIN_SYS for action in (
         "create_domain_config", "update_domain_config", "delete_domain_config", "create_consumer",
-        "update_consumer", "delete_consumer", "authorize_request_token")},
+        "update_consumer", "delete_consumer")},
     # the password rules: anybody with a token
     "identity:get_security_compliance_domain_config": rule(None),
-    # delegation: a user's own application credentials and access rules (admins may read and
-    # delete them), trusts for their trustor and trustee
-    "identity:create_application_credential": rule(ALL, owner),
-    **{f"identity:{action}": rule(ALL, admin, system_reader, owner) for action in (
-        "get_application_credential", "list_application_credentials", "get_access_rule", "list_access_rules")},
-    "identity:delete_application_credential": rule(ALL, admin, owner),
-    "identity:delete_access_rule": rule(ALL, admin, owner),
-    "identity:create_trust": rule(ALL, owner),
-    "identity:list_trusts": rule(ALL, admin, system_reader),
-    "identity:list_trusts_for_trustor": rule(ALL, admin, system_reader, owner),
-    "identity:list_trusts_for_trustee": rule(ALL, admin, system_reader, owner),
-    "identity:get_trust": rule(ALL, admin, system_reader, trust_party),
-    "identity:list_roles_for_trust": rule(ALL, admin, system_reader, trust_party),
-    "identity:get_role_for_trust": rule(ALL, admin, system_reader, trust_party),
-    "identity:delete_trust": rule(ALL, admin, trustor),
+    # delegation, never with a domain-scoped token: a user's own application credentials (admins
+    # and system readers read them, admins delete them); access rules are a system admin's
+    # (a system reader's for reading) besides their user's; trusts for their trustor and trustee
+    "identity:create_application_credential": rule(SYS_PROJ, owner),
+    **{f"identity:{action}": rule(SYS_PROJ, admin, system_reader, owner) for action in (
+        "get_application_credential", "list_application_credentials")},
+    "identity:delete_application_credential": rule(SYS_PROJ, admin, owner),
+    **{f"identity:{action}": rule(SYS_PROJ, system_admin, system_reader, owner) for action in (
+        "get_access_rule", "list_access_rules")},
+    "identity:delete_access_rule": rule(SYS_PROJ, system_admin, owner),
+    "identity:create_trust": rule(("project",), owner),
+    "identity:list_trusts": rule(SYS_PROJ, admin, system_reader),
+    "identity:list_trusts_for_trustor": rule(SYS_PROJ, admin, system_reader, owner),
+    "identity:list_trusts_for_trustee": rule(SYS_PROJ, admin, system_reader, owner),
+    "identity:get_trust": rule(SYS_PROJ, admin, system_reader, trust_party),
+    "identity:list_roles_for_trust": rule(SYS_PROJ, admin, system_reader, trust_party),
+    "identity:get_role_for_trust": rule(SYS_PROJ, admin, system_reader, trust_party),
+    "identity:delete_trust": rule(SYS_PROJ, admin, trustor),
 }
 
 
