@@ -20,6 +20,7 @@ the imports once, not for each start); ``tests/test_up.py`` starts the real scri
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import functools
 import os
@@ -445,10 +446,9 @@ def pytest_collection_modifyitems(config, items):
     (last, it kept the run going for minutes after the other workers were done), then the
     others by their count of tests, most first, as xdist orders them (the slowest modules
     first measured no better: 622 s against 609 and 610)."""
-    sizes: dict[str, int] = {}
+    groups = {item: _group(item) for item in items}
+    sizes = collections.Counter(groups.values())
     for item in items:
-        group = _group(item)
-        sizes[group] = sizes.get(group, 0) + 1
-        item.add_marker(pytest.mark.xdist_group(group))
-    order = {item: (_group(item) != "netns", -sizes[_group(item)], _group(item), i) for i, item in enumerate(items)}
-    items.sort(key=order.__getitem__)
+        item.add_marker(pytest.mark.xdist_group(groups[item]))
+    position = {item: i for i, item in enumerate(items)}
+    items.sort(key=lambda item: (groups[item] != "netns", -sizes[groups[item]], groups[item], position[item]))

@@ -246,33 +246,41 @@ class ClusterService:
     def _image(self, conn, ref: str) -> tuple[str, str]:
         """The newest active image whose id or name is ``ref``, else whose ``os_distro`` is
         ``ref`` in any case: (its id, its name). BadRequest when there is none."""
-        images = self._images_named(conn, ref)
-        match = [i for i in images if ref in (i.id, i.name)]
+        named = self._images_named(conn, ref)
+        everything = None
+        if named is None:  # the image service could not filter by it: every image, once
+            named = everything = self._active_images(conn)
+        match = [i for i in named if ref in (i.id, i.name)]
         if not match:
-            match = [i for i in self._images_named(conn, None) if str(
-                (i.properties or {}).get("os_distro") or getattr(i, "os_distro", "") or "").lower() == ref.lower()]
+            everything = self._active_images(conn) if everything is None else everything
+            match = [i for i in everything if str((i.properties or {}).get("os_distro") or
+                                                  getattr(i, "os_distro", "") or "").lower() == ref.lower()]
         if not match:
             raise BadRequest(f"No active image named {ref[:80]!r} or with os_distro {ref[:80]!r}.")
         image = sorted(match, key=lambda i: i.created_at or "", reverse=True)[0]
         return image.id, image.name
 
     @staticmethod
-    def _images_named(conn, ref: str | None) -> list:
-        """The active images the caller lists whose name or id may be ``ref`` (all of them for
-        None). A cloud holds many images: the image service filters them by name and id, unless
-        ``ref`` holds a colon, which its filters read as an operator (``in:``, ``eq:``)."""
-        found = None
-        if ref is not None and ":" not in ref:
-            try:
-                found = list(conn.image.images(name=ref, status="active"))
-                if _UUID.fullmatch(ref):
-                    found += conn.image.images(id=ref, status="active")
-            except Exception as exc:  # noqa: BLE001 - a filter the service refuses: list them all
-                if not bad_request(exc):
-                    raise
-                found = None
-        if found is None:
-            found = list(conn.image.images(status="active"))
+    def _active_images(conn) -> list:
+        """Every active image the caller lists."""
+        return [i for i in conn.image.images(status="active") if i.status == "active"]
+
+    @staticmethod
+    def _images_named(conn, ref: str) -> list | None:
+        """The active images the caller lists whose name or id may be ``ref``, as the image
+        service filters them (a cloud holds many images); None when it cannot: ``ref`` holds a
+        colon, which its filters read as an operator (``in:``, ``eq:``), or it refuses the
+        filter (400)."""
+        if ":" in ref:
+            return None
+        try:
+            found = list(conn.image.images(name=ref, status="active"))
+            if _UUID.fullmatch(ref):
+                found += conn.image.images(id=ref, status="active")
+        except Exception as exc:  # noqa: BLE001 - only the service's 400 means "cannot filter"
+            if not bad_request(exc):
+                raise
+            return None
         return [i for i in found if i.status == "active"]
 
     def _flavor(self, conn, ref: str) -> dict:

@@ -68,16 +68,21 @@ def project_ancestors(session: Session, project: Project) -> list[str]:
     return found
 
 
-def project_descendants(session: Session, project_ids: Iterable[str]) -> list[str]:
-    """The ids of every project below ``project_ids`` (not those themselves), level by level:
-    where a project's inherited assignments reach."""
-    found: list[str] = []
+def project_subtree(session: Session, project_ids: Iterable[str]) -> list[Project]:
+    """Every project below ``project_ids`` (not those themselves), level by level, each level
+    by name: where a project's inherited assignments reach."""
+    found: list[Project] = []
     frontier = list(project_ids)
     while frontier:
-        frontier = [p for p in session.scalars(select(Project.id).where(Project.parent_id.in_(frontier)))
-                    if p not in found]
-        found += frontier
+        level = list(session.scalars(select(Project).where(Project.parent_id.in_(frontier)).order_by(Project.name)))
+        found += level
+        frontier = [p.id for p in level]
     return found
+
+
+def project_descendants(session: Session, project_ids: Iterable[str]) -> list[str]:
+    """The ids of ``project_subtree``."""
+    return [p.id for p in project_subtree(session, project_ids)]
 
 
 def group_ids_of_user(s: Session, user_id: str) -> list[str]:

@@ -48,13 +48,7 @@ def project_ancestors(session: Session, project_id: str) -> list[str]:
 
 def project_subtree(session: Session, project_id: str) -> list[Project]:
     """Every project below ``project_id``, level by level (children first)."""
-    found: list[Project] = []
-    frontier = [project_id]
-    while frontier:
-        level = list(session.scalars(select(Project).where(Project.parent_id.in_(frontier)).order_by(Project.name)))
-        found += level
-        frontier = [p.id for p in level]
-    return found
+    return assignments.project_subtree(session, [project_id])
 
 
 def nested_ids(session: Session, project_id: str) -> dict | None:
