@@ -1,5 +1,7 @@
-"""Application credentials (with access rules, restricted and not) and trusts (OS-TRUST, with
-trust-scoped tokens), their tokens and their error cases, as one user and a trustee see them."""
+"""Application credentials (with access rules, restricted and not, and one made with an unscoped
+token) and trusts (OS-TRUST, with trust-scoped tokens), their tokens and their error cases, as one
+user and a trustee see them; then what deleting a credential's user, role or project, or a
+trust's trustor, trustee or project, does to them and to their tokens."""
 
 PW = "pw-123456"
 
@@ -161,12 +163,118 @@ def _trusts(api, w: dict) -> None:
     call("show deleted trust", "GET", f"/v3/OS-TRUST/trusts/{imp['id']}", token=tok)
 
 
+def _fresh(api, made: list, tag: str) -> dict:
+    """A project and a user with member on it (and its token), both noted in ``made`` for the
+    clean-up; not recorded steps (the deletions are what the cases compare)."""
+    hdrs = {"X-Auth-Token": api.admin_token}
+    proj = api.http.post("/v3/projects", json={"project": {"name": api.name(f"dlg-{tag}")}}, headers=hdrs).json()
+    user = api.http.post("/v3/users", json={"user": {"name": api.name(f"dlg-{tag}"), "password": PW}},
+                         headers=hdrs).json()
+    proj, user = proj["project"]["id"], user["user"]["id"]
+    made += [f"/v3/users/{user}", f"/v3/projects/{proj}"]
+    member = api.http.get("/v3/roles?name=member", headers=hdrs).json()["roles"][0]["id"]
+    api.http.put(f"/v3/projects/{proj}/users/{user}/roles/{member}", headers=hdrs)
+    return {"project": proj, "user": user, "member": member,
+            "token": api.token(user_id=user, password=PW, project_id=proj)}
+
+
+def _new_cred(api, f: dict, label: str, token: str | None = None, **fields) -> tuple[dict, str | None]:
+    """A credential of ``f``'s user (a recorded step) and, when it authenticates, a token from it."""
+    made = api.call(f"create app cred {label}", "POST", f"/v3/users/{f['user']}/application_credentials",
+                    {"application_credential": {"name": api.name(f"ac-{label}"), **fields}},
+                    token=token or f["token"])["application_credential"]
+    resp = api.http.post("/v3/auth/tokens", json=_auth(api, _app_cred_identity(made["id"], made["secret"])))
+    return made, resp.headers.get("X-Subject-Token")
+
+
+def _cred_state(api, f: dict, cred: dict, token: str, label: str) -> None:
+    """Show the credential (as the admin), authenticate with it, validate a token from it."""
+    api.call(f"show app cred {label}", "GET", f"/v3/users/{f['user']}/application_credentials/{cred['id']}")
+    api.call(f"app cred token {label}", "POST", "/v3/auth/tokens?nocatalog",
+             _auth(api, _app_cred_identity(cred["id"], cred["secret"])), token="")
+    api.call(f"validate app cred token {label}", "GET", "/v3/auth/tokens?nocatalog",
+             headers={"X-Subject-Token": token})
+
+
+def _app_cred_deletions(api, made: list) -> None:
+    """What goes with a credential's user, project, group: Keystone deletes it with its user and
+    keeps it otherwise. The user's is one without roles: the anchor's Keystone, on SQLite with
+    foreign keys off, deletes a user's (and a deleted role's) credentials by a bulk DELETE that
+    leaves their role rows behind, and a later credential given the same internal id then fails
+    (409, or 500 when it lists a deleted role). A deleted role's credentials are compared in
+    tests/identity/test_delegation.py, from the anchor's answers (404 to show, to authenticate,
+    to validate)."""
+    call = api.call
+    f = _fresh(api, made, "unscoped")
+    unscoped = api.token(user_id=f["user"], password=PW, unscoped=True)
+    cred, token = _new_cred(api, f, "unscoped", token=unscoped)
+    _cred_state(api, f, cred, token, "without project")
+    call("create app cred unscoped with a role", "POST", f"/v3/users/{f['user']}/application_credentials",
+         {"application_credential": {"name": api.name("ac-x"), "roles": [{"id": f["member"]}]}}, token=unscoped)
+    call("delete user of app creds", "DELETE", f"/v3/users/{f['user']}")
+    _cred_state(api, f, cred, token, "of deleted user")
+
+    f = _fresh(api, made, "project")
+    cred, token = _new_cred(api, f, "of project")
+    call("delete project of app cred", "DELETE", f"/v3/projects/{f['project']}")
+    _cred_state(api, f, cred, token, "of deleted project")
+
+    f = _fresh(api, made, "group")
+    group = call("create group", "POST", "/v3/groups", {"group": {"name": api.name("dlg-group")}})["group"]
+    call("add user to group", "PUT", f"/v3/groups/{group['id']}/users/{f['user']}")
+    call("grant group", "PUT", f"/v3/projects/{f['project']}/groups/{group['id']}/roles/{f['member']}")
+    call("revoke user grant", "DELETE", f"/v3/projects/{f['project']}/users/{f['user']}/roles/{f['member']}")
+    f["token"] = api.token(user_id=f["user"], password=PW, project_id=f["project"])
+    cred, token = _new_cred(api, f, "through group")
+    call("remove user from group", "DELETE", f"/v3/groups/{group['id']}/users/{f['user']}")
+    _cred_state(api, f, cred, token, "after group removal")
+    call("add user to group again", "PUT", f"/v3/groups/{group['id']}/users/{f['user']}")
+    call("app cred token after group back", "POST", "/v3/auth/tokens?nocatalog",
+         _auth(api, _app_cred_identity(cred["id"], cred["secret"])), token="")
+    call("delete group", "DELETE", f"/v3/groups/{group['id']}")
+
+
+def _trust_deletions(api, made: list) -> None:
+    """A trust goes with its trustor, its trustee and its project; its tokens with it."""
+    for doomed in ("trustor", "trustee", "project"):
+        f, trustee = _fresh(api, made, f"tr-{doomed}"), _fresh(api, made, f"te-{doomed}")
+        trust = api.call(f"create trust ({doomed} to delete)", "POST", "/v3/OS-TRUST/trusts", {"trust": {
+            "trustor_user_id": f["user"], "trustee_user_id": trustee["user"], "impersonation": False,
+            "project_id": f["project"], "roles": [{"name": "member"}]}}, token=f["token"])["trust"]
+        scope = {"OS-TRUST:trust": {"id": trust["id"]}}
+        token = _issue(api, _auth(api, _password_identity(trustee["user"]), scope))
+        path = {"trustor": f"/v3/users/{f['user']}", "trustee": f"/v3/users/{trustee['user']}",
+                "project": f"/v3/projects/{f['project']}"}[doomed]
+        api.call(f"delete {doomed} of trust", "DELETE", path)
+        api.call(f"show trust of deleted {doomed}", "GET", f"/v3/OS-TRUST/trusts/{trust['id']}")
+        api.call(f"list trusts of trustor (deleted {doomed})", "GET",
+                 f"/v3/OS-TRUST/trusts?trustor_user_id={f['user']}")
+        api.call(f"validate trust token (deleted {doomed})", "GET", "/v3/auth/tokens?nocatalog",
+                 headers={"X-Subject-Token": token})
+        if doomed != "trustee":
+            api.call(f"trust token (deleted {doomed})", "POST", "/v3/auth/tokens?nocatalog",
+                     _auth(api, _password_identity(trustee["user"]), scope), token="")
+
+
 def sequence(api) -> None:
     w = _setup(api)
+    made = [f"/v3/users/{w['user']}", f"/v3/users/{w['trustee']}", f"/v3/projects/{w['project']}"]
     try:
         _app_creds(api, w)
         _trusts(api, w)
+        _app_cred_deletions(api, made)
+        _trust_deletions(api, made)
     finally:
-        api.http.delete(f"/v3/users/{w['user']}", headers={"X-Auth-Token": api.admin_token})
-        api.http.delete(f"/v3/users/{w['trustee']}", headers={"X-Auth-Token": api.admin_token})
-        api.http.delete(f"/v3/projects/{w['project']}", headers={"X-Auth-Token": api.admin_token})
+        _clean(api, made)
+
+
+def _clean(api, made: list) -> None:
+    """Delete what the sequence made: each user's credentials through the API first (see
+    ``_app_cred_deletions``: a user's deletion would leave their role rows behind)."""
+    hdrs = {"X-Auth-Token": api.admin_token}
+    for path in made:
+        if path.startswith("/v3/users/"):
+            listed = api.http.get(f"{path}/application_credentials", headers=hdrs)
+            for cred in listed.json().get("application_credentials", []) if listed.status_code == 200 else []:
+                api.http.delete(f"{path}/application_credentials/{cred['id']}", headers=hdrs)
+        api.http.delete(path, headers=hdrs)

@@ -8,13 +8,14 @@ import uuid
 
 import pytest
 
-from tests.conftest import client_for, issue_token, make_member
+from tests.conftest import client_for, issue_token, make_member, password_auth
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
 T = "/identity/v3/auth/tokens"
 TRUSTS = "/identity/v3/OS-TRUST/trusts"
 SHELL = "x; rm -rf / $(id) `id` | & > <'\""
+RULE_BASE = {"service": "identity", "method": "GET"}
 
 
 def creds_url(user_id: str) -> str:
@@ -194,16 +195,115 @@ def test_credential_dies_with_deletion_role_and_user(server, admin):
         assert c.delete(f"{creds_url(m['user_id'])}/{gone['id']}").status_code == 204
     assert admin.get(T, headers={"X-Subject-Token": tokens["gone"]}).status_code == 404
     assert admin.get(T, headers={"X-Subject-Token": tokens["kept"]}).status_code == 200
+    # Losing the role kills its tokens but not the credential; it works again when the role comes
+    # back (the Keystone anchor answers so: deleting a grant deletes no application credential).
     admin.delete(f"/identity/v3/projects/{m['project_id']}/users/{m['user_id']}/roles/{m['role_id']}")
     assert admin.get(T, headers={"X-Subject-Token": tokens["kept"]}).status_code == 404
     assert app_cred_token(server, kept["id"], kept["secret"]).status_code == 401
+    assert admin.get(f"{creds_url(m['user_id'])}/{kept['id']}").status_code == 200
     admin.put(f"/identity/v3/projects/{m['project_id']}/users/{m['user_id']}/roles/{m['role_id']}")
     fresh = app_cred_token(server, kept["id"], kept["secret"]).headers["X-Subject-Token"]
     admin.patch(f"/identity/v3/users/{m['user_id']}", json={"user": {"enabled": False}})
     assert admin.get(T, headers={"X-Subject-Token": fresh}).status_code == 404
     assert app_cred_token(server, kept["id"], kept["secret"]).status_code == 401
     admin.delete(f"/identity/v3/users/{m['user_id']}")
-    assert app_cred_token(server, kept["id"], kept["secret"]).status_code == 401
+    # deleted with its user, as Keystone: no such credential any more
+    assert app_cred_token(server, kept["id"], kept["secret"]).status_code == 404
+    assert admin.get(f"{creds_url(m['user_id'])}/{kept['id']}").status_code == 404
+
+
+def _cred_and_token(server, m: dict, **fields) -> tuple[dict, str]:
+    """A new credential of ``m``'s (with ``m``'s token) and a token issued from it."""
+    with client_for(server, m["token"]) as c:
+        ac = new_cred(c, m["user_id"], **fields)
+    return ac, app_cred_token(server, ac["id"], ac["secret"]).headers["X-Subject-Token"]
+
+
+def _cred_state(server, admin, m: dict, ac: dict, token: str) -> tuple[int, int, int]:
+    """(show, authenticate, validate its token) as the admin sees them."""
+    return (admin.get(f"{creds_url(m['user_id'])}/{ac['id']}").status_code,
+            app_cred_token(server, ac["id"], ac["secret"]).status_code,
+            admin.get(T, headers={"X-Subject-Token": token}).status_code)
+
+
+def test_credentials_go_with_their_user_and_with_a_role_held_on_their_project(server, admin):
+    """As Keystone: deleting the user deletes its credentials and access rules; deleting a role
+    deletes the credentials of each user holding it directly on a project, on that project (all
+    of them there, whatever their roles); their tokens stop validating."""
+    m = reader_member(server, admin)
+    ruled, ruled_token = _cred_and_token(server, m, access_rules=[{**RULE_BASE, "path": "/v3/x"}])
+    rule_id = ruled["access_rules"][0]["id"]
+    admin.delete(f"/identity/v3/users/{m['user_id']}")
+    assert _cred_state(server, admin, m, ruled, ruled_token) == (404, 404, 404)
+    system = {"auth": {**password_auth("admin", server.admin_password, None)["auth"], "scope": {"system": {"all": True}}}}
+    with client_for(server) as c:
+        system_token = c.post(T, json=system).headers["X-Subject-Token"]
+    with client_for(server, system_token) as c:  # access rules: the system's readers only
+        assert c.get(f"/identity/v3/users/{m['user_id']}/access_rules/{rule_id}").status_code == 404
+
+    m = make_member(server, admin)
+    role = admin.post("/identity/v3/roles", json={"role": {"name": f"r-{uuid.uuid4().hex[:8]}"}}).json()["role"]
+    grant = f"/identity/v3/projects/{m['project_id']}/users/{m['user_id']}/roles/{role['id']}"
+    assert admin.put(grant).status_code == 204
+    m["token"] = issue_token(server, m["name"], m["password"], m["name"])
+    with_role, with_role_token = _cred_and_token(server, m, roles=[{"id": role["id"]}])
+    member_only, member_token = _cred_and_token(server, m, roles=[{"id": m["role_id"]}])
+    elsewhere = make_member(server, admin)  # holds member elsewhere: untouched
+    other, other_token = _cred_and_token(server, elsewhere)
+    assert admin.delete(f"/identity/v3/roles/{role['id']}").status_code == 204
+    assert _cred_state(server, admin, m, with_role, with_role_token) == (404, 404, 404)
+    assert _cred_state(server, admin, m, member_only, member_token) == (404, 404, 404)
+    assert _cred_state(server, admin, elsewhere, other, other_token) == (200, 201, 200)
+
+
+def test_credential_outlives_its_project_and_group_unusable(server, admin):
+    """As Keystone: a deleted project leaves its credentials, and authenticating with one is
+    404 for the project; losing the role through a group (membership or the group's grant)
+    deletes nothing: tokens stop, authentication is 401, and both work again when it is back."""
+    m = make_member(server, admin)
+    ac, token = _cred_and_token(server, m)
+    assert admin.delete(f"/identity/v3/projects/{m['project_id']}").status_code == 204
+    assert _cred_state(server, admin, m, ac, token) == (200, 404, 404)
+    assert m["project_id"] in app_cred_token(server, ac["id"], ac["secret"]).json()["error"]["message"]
+
+    m = make_member(server, admin)
+    group = admin.post("/identity/v3/groups", json={"group": {"name": f"g-{uuid.uuid4().hex[:8]}"}}).json()["group"]
+    membership = f"/identity/v3/groups/{group['id']}/users/{m['user_id']}"
+    group_grant = f"/identity/v3/projects/{m['project_id']}/groups/{group['id']}/roles/{m['role_id']}"
+    assert [admin.put(membership).status_code, admin.put(group_grant).status_code] == [204, 204]
+    admin.delete(f"/identity/v3/projects/{m['project_id']}/users/{m['user_id']}/roles/{m['role_id']}")
+    m["token"] = issue_token(server, m["name"], m["password"], m["name"])  # member through the group
+    ac, token = _cred_and_token(server, m)
+    for removal in (membership, group_grant):
+        assert admin.delete(removal).status_code == 204
+        assert _cred_state(server, admin, m, ac, token)[:2] == (200, 401)
+        assert admin.put(removal).status_code == 204
+        token = app_cred_token(server, ac["id"], ac["secret"]).headers["X-Subject-Token"]
+        assert admin.get(T, headers={"X-Subject-Token": token}).status_code == 200
+
+
+def test_unscoped_token_makes_a_credential_without_project(server, admin):
+    """As Keystone: 201, no project and no role; authenticating with it gives an unscoped token
+    that names the credential; it cannot name a role the unscoped token lacks."""
+    m = make_member(server, admin)
+    unscoped = issue_token(server, m["name"], m["password"], project=None)
+    with client_for(server, unscoped) as c:
+        ac = new_cred(c, m["user_id"])
+        assert c.post(creds_url(m["user_id"]), json={"application_credential": {
+            "name": "x", "roles": [{"id": m["role_id"]}]}}).status_code == 400
+    assert ac["project_id"] is None and ac["roles"] == [] and ac["secret"]
+    r = app_cred_token(server, ac["id"], ac["secret"])
+    assert r.status_code == 201, r.text
+    body = r.json()["token"]
+    assert "project" not in body and "roles" not in body
+    assert body["application_credential"] == {"id": ac["id"], "name": ac["name"], "restricted": True}
+    token = r.headers["X-Subject-Token"]
+    assert admin.get(T, headers={"X-Subject-Token": token}).status_code == 200
+    with client_for(server, token) as c:
+        assert c.get(f"/identity/v3/users/{m['user_id']}").status_code == 200
+        assert c.post(creds_url(m["user_id"]), json={"application_credential": {"name": "y"}}).status_code == 403
+    admin.delete(f"/identity/v3/users/{m['user_id']}")
+    assert admin.get(T, headers={"X-Subject-Token": token}).status_code == 404
 
 
 @pytest.mark.parametrize("body, status", [
@@ -421,3 +521,23 @@ def test_trust_malformed_missing_oversized_and_others(server, parties):
         body = {"trustor_user_id": trustee["user_id"], "trustee_user_id": trustor["user_id"], "impersonation": False,
                 "project_id": trustor["project_id"], "roles": [{"name": "reader"}]}
         assert c.post(TRUSTS, json={"trust": body}).status_code == 403  # the caller is not that trustor
+
+
+def test_trusts_go_with_their_trustor_trustee_and_project(server, admin):
+    """As Keystone: deleting the trustor, the trustee or the project deletes the trust (404 to
+    its parties), and its tokens stop validating; a trust token is refused (401)."""
+    for doomed in ("trustor", "trustee", "project"):
+        trustor, trustee = reader_member(server, admin), make_member(server, admin)
+        tr = new_trust(server, trustor, trustee)
+        token = trust_token(server, trustee, tr["id"]).headers["X-Subject-Token"]
+        other = new_trust(server, trustor, make_member(server, admin)) if doomed == "trustee" else None
+        path = {"trustor": f"/identity/v3/users/{trustor['user_id']}",
+                "trustee": f"/identity/v3/users/{trustee['user_id']}",
+                "project": f"/identity/v3/projects/{trustor['project_id']}"}[doomed]
+        assert admin.delete(path).status_code == 204
+        assert admin.get(f"{TRUSTS}/{tr['id']}").status_code == 404, doomed
+        assert admin.get(T, headers={"X-Subject-Token": token}).status_code == 404, doomed
+        listed = admin.get(TRUSTS, params={"trustor_user_id": trustor["user_id"]}).json()["trusts"]
+        assert [t["id"] for t in listed] == ([other["id"]] if other else []), doomed
+        if doomed != "trustee":
+            assert trust_token(server, trustee, tr["id"]).status_code == 401, doomed

@@ -21,8 +21,7 @@ signature authorizes them, no policy), ``POST /users/{id}/password`` (it revokes
 tokens; the original password authorizes it) and token issue/validate/revoke.
 
 Deliberate differences from Keystone (``DELIBERATE``: the rows hold caas's answer, the bench
-reports them apart): a user lists its own role assignments (Keystone: 403 for pm, pr, no); an
-unscoped token cannot make an application credential (Keystone makes one without a project);
+reports them apart): a user lists its own role assignments (Keystone: 403 for pm, pr, no);
 ``/auth/catalog`` answers any scoped token (Keystone: project-scoped only).
 """
 
@@ -63,8 +62,6 @@ def uniq(prefix: str = "m") -> str:
 # reports these apart): the anchor's allowed personas
 DELIBERATE = {
     "list_own_role_assignments": DOMAIN_READERS,
-    # Keystone makes one without a project from an unscoped token; caas needs the project
-    "create_own_application_credential": "pa pm pr no",
     # Keystone's catalog is a project-scoped token's only; caas gives any scoped token its catalog
     # (tests/identity/test_catalog.py reads a domain-scoped token's): to be decided by the lead
     "auth_catalog": "pa pm pr",
@@ -255,7 +252,8 @@ ROWS: dict[str, Row] = {
     "get_application_credential": Row("GET", "/users/{U}/application_credentials/{AC}", 200, SYSTEM),
     "create_application_credential": Row("POST", "/users/{U}/application_credentials", 201, "",
                                          lambda v: {"application_credential": {"name": uniq("ac")}}),
-    "create_own_application_credential": Row("POST", "/users/{self}/application_credentials", 201, "pa pm pr",
+    # a project-scoped token makes one for its project, an unscoped one ("no") one without a project
+    "create_own_application_credential": Row("POST", "/users/{self}/application_credentials", 201, "pa pm pr no",
                                              lambda v: {"application_credential": {"name": uniq("ac")}}),
     "delete_application_credential": Row("DELETE", "/users/{U}/application_credentials/{new_app_cred}", 204, SYSTEM_ADMINS),
     "list_access_rules": Row("GET", "/users/{U}/access_rules", 200, "sa sr"),

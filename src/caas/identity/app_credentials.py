@@ -3,10 +3,13 @@ there, optionally limited by access rules to some (service, method, path) reques
 authentication with it (the ``application_credential`` method).
 
 A credential is created with a project-scoped token of its own user (the token's project; its
-roles a subset of the token's, all of them by default). Its secret is generated unless given,
-returned once, and stored as a bcrypt hash. A credential stops working, and so do its tokens,
-when it is deleted or expires, when its user is deleted or disabled, or when its user no longer
-holds one of its roles on its project (token validation checks every one, see ``token_grant``).
+roles a subset of the token's, all of them by default), or with an unscoped one (as Keystone: no
+project and no role; its tokens are unscoped). Its secret is generated unless given, returned
+once, and stored as a bcrypt hash. A credential stops working, and so do its tokens, when it is
+deleted or expires, when its user is disabled, when its project is deleted (authenticating then
+answers 404 for the project, as Keystone), or while its user does not hold one of its roles on
+its project (token validation checks every one, see ``token_grant``). It is deleted with its
+user, and with a role its user held directly on its project (``delegation_cleanup``).
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ from caas.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from caas.identity import policy
 from caas.identity.delegation import (AUTH_REQUIRED, FORBIDDEN, Grant, parse_expiry, project_roles,
                                       refuse_restricted, refuse_trust_token, require_roles)
-from caas.identity.delegation_models import (AccessRule, ApplicationCredential, ApplicationCredentialAccessRule,
-                                             ApplicationCredentialRole)
-from caas.identity.models import Domain, Role, User
+from caas.identity.delegation_models import (NO_PROJECT, AccessRule, ApplicationCredential,
+                                             ApplicationCredentialAccessRule, ApplicationCredentialRole)
+from caas.identity.models import Domain, Project, Role, User
 from caas.identity.passwords import hash_password, verify_password
 from caas.identity.service import bump_revision
 from caas.identity.tokens import TokenData
@@ -159,8 +162,8 @@ class AppCredentialService:
         policy.enforce(ctx, "identity:create_application_credential", {"user_id": user_id})
         refuse_trust_token(ctx)
         refuse_restricted(ctx)
-        if ctx.project is None:
-            raise Forbidden(FORBIDDEN.format("An application credential is made with a project-scoped token"))
+        if ctx.system or ctx.domain is not None:  # Keystone's scope types: project, or an unscoped token
+            raise Forbidden(FORBIDDEN.format("identity:create_application_credential"))
         expires_at = parse_expiry(req.expires_at)
         secret = req.secret or generate_secret()
         hashed = hash_password(secret, self.settings.password_hash_rounds)
@@ -170,7 +173,7 @@ class AppCredentialService:
                                                                ApplicationCredential.name == req.name)):
                 raise Conflict(f"Conflict occurred attempting to store application_credential - Duplicate entry "
                                f"found with name {req.name}.")
-            cred = ApplicationCredential(name=req.name, user_id=user_id, project_id=ctx.project.id,
+            cred = ApplicationCredential(name=req.name, user_id=user_id, project_id=ctx.project_id or NO_PROJECT,
                                          description=req.description, secret_hash=hashed, expires_at=expires_at,
                                          unrestricted=req.unrestricted)
             s.add(cred)
@@ -247,8 +250,13 @@ class AppCredentialService:
             if cred is None:
                 raise NotFound(f"Could not find Application Credential: {creds.id or creds.name}.")
             hashed = cred.secret_hash
+            project_gone = cred.project_id != NO_PROJECT and s.get(Project, cred.project_id) is None
             usable = _usable(s, cred)
-        if not verify_password(creds.secret, hashed, rounds) or not usable:
+        if not verify_password(creds.secret, hashed, rounds):
+            raise Unauthorized(AUTH_REQUIRED)
+        if project_gone:
+            raise NotFound(f"Could not find project: {cred.project_id}.")
+        if not usable:
             raise Unauthorized(AUTH_REQUIRED)
         return cred
 
@@ -292,6 +300,8 @@ def _usable(s: Session, cred: ApplicationCredential) -> bool:
     user = s.get(User, cred.user_id)
     if user is None or not user.enabled or not s.get(Domain, user.domain_id).enabled:
         return False
+    if cred.project_id == NO_PROJECT:
+        return True
     try:
         require_roles(project_roles(s, cred.user_id, cred.project_id), _role_ids(s, cred.id))
     except Unauthorized:
@@ -306,14 +316,17 @@ def _role_ids(s: Session, cred_id: str) -> list[str]:
 
 def token_grant(s: Session, data: TokenData) -> Grant:
     """For token validation: the roles of a token issued from credential ``data.app_cred_id``
-    (exactly the credential's, all still held by its user) and its ``app_cred``; Unauthorized
-    when the credential is gone, expired, or no longer its user's to use."""
+    (exactly the credential's, all still held by its user; none for a credential without a
+    project) and its ``app_cred``; Unauthorized when the credential is gone, expired, or no
+    longer its user's to use."""
     cred = s.get(ApplicationCredential, data.app_cred_id)
-    if cred is None or cred.user_id != data.user_id or cred.project_id != data.project_id:
+    if cred is None or cred.user_id != data.user_id or cred.project_id != (data.project_id or NO_PROJECT):
         raise Unauthorized(AUTH_REQUIRED)
     if cred.expires_at is not None and cred.expires_at <= time.time():
         raise Unauthorized(AUTH_REQUIRED)
-    roles = require_roles(project_roles(s, cred.user_id, cred.project_id), _role_ids(s, cred.id))
+    roles = ()
+    if cred.project_id != NO_PROJECT:
+        roles = require_roles(project_roles(s, cred.user_id, cred.project_id), _role_ids(s, cred.id))
     rules = list(s.scalars(select(AccessRule).join(ApplicationCredentialAccessRule,
                                                    ApplicationCredentialAccessRule.access_rule_id == AccessRule.id)
                            .where(ApplicationCredentialAccessRule.app_cred_id == cred.id)))

@@ -150,7 +150,7 @@ class TokenService:
         expires = now + self.settings.token_ttl_seconds
         data = TokenData(user_id=cred.user_id, methods=("application_credential",), issued_at=now,
                          expires_at=min(expires, cred.expires_at or expires), audit_ids=(new_audit_id(),),
-                         project_id=cred.project_id, app_cred_id=cred.id)
+                         project_id=cred.project_id or None, app_cred_id=cred.id)
         return self._issue(data, Scope(unscoped=True), None)
 
     def authenticate_token(self, token_id: str, scope: Scope) -> tuple[str, AuthContext]:

@@ -1,7 +1,8 @@
 """Delegation tables: application credentials (with their roles and access rules) and trusts
 (OS-TRUST, with their roles). Role, user and project ids are plain strings, not foreign keys:
-those tables belong to identity's core, and a credential or trust whose user, project or role
-has gone simply stops working (checked at authentication and token validation)."""
+those tables belong to identity's core: ``delegation_cleanup`` deletes the rows that go with a
+deleted user, project or role, and what stays (a credential whose project or role has gone)
+stops working (checked at authentication and token validation)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,14 @@ from caas.db.base import Base, new_id, utcnow
 NAME_LEN = 255
 
 
+NO_PROJECT = ""  # the project_id of an application credential made with an unscoped token
+
+
 class ApplicationCredential(Base):
-    """A user's credential for one project, with a subset of the user's roles there. The secret
-    is stored as a bcrypt hash, as passwords are; ``expires_at`` is epoch seconds (None: never)."""
+    """A user's credential for one project, with a subset of the user's roles there, or for no
+    project (``NO_PROJECT``: the column is not nullable, and a credential without a project came
+    after its migration). The secret is stored as a bcrypt hash, as passwords are;
+    ``expires_at`` is epoch seconds (None: never)."""
 
     __tablename__ = "app_cred"
     __table_args__ = (UniqueConstraint("user_id", "name"),)

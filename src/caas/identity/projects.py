@@ -19,7 +19,7 @@ from caas.config import Settings
 from caas.context import AuthContext
 from caas.db import Database
 from caas.errors import BadRequest, Conflict, Forbidden, NotFound
-from caas.identity import assignments, policy
+from caas.identity import assignments, delegation_cleanup, policy
 from caas.identity.credentials import forget_owners
 from caas.identity.models import Domain, Project, ProjectTag, User
 from caas.identity.service import DEFAULT_DOMAIN_ID, IdentityService, _get, bump_revision
@@ -240,6 +240,7 @@ class ProjectService:
             assignments.forget_target(s, project.id)
             s.execute(update(User).where(User.default_project_id == project.id).values(default_project_id=None))
             forget_owners(s, project_ids=[project.id])
+            delegation_cleanup.forget_projects(s, [project.id])
             s.delete(project)
             bump_revision(s)
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from caas.context import AuthContext
 from caas.db import Database
 from caas.errors import Conflict, Forbidden, NotFound
-from caas.identity import assignments, policy
+from caas.identity import assignments, delegation_cleanup, policy
 from caas.identity.models import Domain, ImpliedRole, Role
 from caas.identity.revocation import add_revocation, bump_revision
 
@@ -126,6 +126,7 @@ class RoleService:
         with self.db.write() as s:
             role = _role(s, role_id)
             _mutable(role, "delete")
+            delegation_cleanup.forget_role(s, role.id)  # before its assignments go
             assignments.forget_role(s, role.id)
             s.delete(role)
             add_revocation(s, role_id=role.id)

@@ -20,7 +20,7 @@ from caas.identity import assignments, policy
 from caas.context import AuthContext
 from caas.identity.models import Domain, Group, Project, Role, User
 from caas.identity.passwords import MAX_PASSWORD_LENGTH, hash_password, verify_password
-from caas.identity import compliance
+from caas.identity import compliance, delegation_cleanup
 from caas.identity.credentials import forget_owners
 from caas.identity.revocation import add_revocation, bump_revision
 
@@ -116,6 +116,8 @@ class IdentityService:
             for actor_id in [*user_ids, *s.scalars(select(Group.id).where(Group.domain_id == dom.id))]:
                 assignments.forget_actor(s, actor_id)
             forget_owners(s, user_ids=user_ids, project_ids=project_ids)
+            delegation_cleanup.forget_users(s, user_ids)
+            delegation_cleanup.forget_projects(s, project_ids)
             s.execute(delete(Project).where(Project.domain_id == dom.id))
             s.execute(delete(User).where(User.domain_id == dom.id))
             s.execute(delete(Group).where(Group.domain_id == dom.id))
@@ -242,6 +244,7 @@ class IdentityService:
             user = _get(s, User, user_id, "user")
             assignments.forget_actor(s, user.id)
             forget_owners(s, user_ids=[user.id])
+            delegation_cleanup.forget_users(s, [user.id])
             s.delete(user)
             bump_revision(s)
 

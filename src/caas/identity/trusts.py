@@ -3,9 +3,10 @@ number of tokens, with or without impersonation (the trustee's tokens then name 
 their user). A trust may allow redelegation: a trust-scoped token then makes a narrower trust.
 
 A trust stops working, and so do its tokens, when it is deleted (with the trusts redelegated
-from it) or expires, when the trustor no longer holds one of its roles on its project, or when
-the trustor or the trustee is disabled or deleted (``token_grant`` checks at validation). Its
-last use (``remaining_uses`` reaching 0) removes it from the API, as Keystone does; the tokens
+from it) or expires, while the trustor does not hold one of its roles on its project, or while
+the trustor or the trustee is disabled (``token_grant`` checks at validation). It is deleted
+with its trustor, its trustee and its project, as Keystone (``delegation_cleanup``). Its last
+use (``remaining_uses`` reaching 0) removes it from the API, as Keystone does; the tokens
 already issued from it still work.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from caas.context import AuthContext, TrustRef
@@ -23,6 +24,7 @@ from caas.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from caas.identity import policy
 from caas.identity.delegation import (AUTH_REQUIRED, FORBIDDEN, Grant, parse_expiry, project_roles,
                                       refuse_app_cred_token, require_roles)
+from caas.identity.delegation_cleanup import delete_trusts
 from caas.identity.delegation_models import Trust, TrustRole
 from caas.identity.models import Domain, Project, Role, User
 from caas.identity.service import bump_revision
@@ -204,13 +206,7 @@ class TrustService:
     def delete(self, ctx: AuthContext, trust_id: str) -> None:
         """Delete a trust and the trusts redelegated from it; their tokens stop working."""
         with self.db.write() as s:
-            trust = self._party(ctx, s, trust_id, "identity:delete_trust")
-            doomed, frontier = [trust.id], [trust.id]
-            while frontier:
-                frontier = list(s.scalars(select(Trust.id).where(Trust.redelegated_trust_id.in_(frontier))))
-                doomed += frontier
-            s.execute(delete(TrustRole).where(TrustRole.trust_id.in_(doomed)))
-            s.execute(delete(Trust).where(Trust.id.in_(doomed)))
+            delete_trusts(s, [self._party(ctx, s, trust_id, "identity:delete_trust").id])
             bump_revision(s)
 
     @staticmethod

@@ -30,7 +30,7 @@ def _bare_role(call: Call, r) -> dict:
 def app_cred(call: Call, v: AppCredView) -> dict:
     c = v.cred
     view = {"id": c.id, "name": c.name, "description": c.description, "user_id": c.user_id,
-            "project_id": c.project_id, "system": None, "expires_at": iso_expiry(c.expires_at),
+            "project_id": c.project_id or None, "system": None, "expires_at": iso_expiry(c.expires_at),
             "unrestricted": c.unrestricted, "roles": [_bare_role(call, r) for r in v.roles],
             "links": links(call, f"application_credentials/{c.id}")}
     if v.rules:  # Keystone leaves the key out when there are none
