@@ -134,7 +134,8 @@ def direct_roles(s: Session, user_id: str, project=None, domain_id: str | None =
     else:
         stmt, params = _ON_PROJECT, {"project_id": project.id, "domain_id": project.domain_id,
                                      "ancestors": project_ancestors(s, project)}
-    return set(s.scalars(stmt, {"user_id": user_id, **params}))
+    s.flush()  # what the caller's transaction added counts (a query through the connection skips autoflush)
+    return set(s.connection().scalars(stmt, {"user_id": user_id, **params}))
 
 
 def roles_of_user(s: Session, user_id: str, project_id: str | None = None, domain_id: str | None = None,
