@@ -2,6 +2,10 @@
 domain-scoped), validate (with a per-process cache that a change of the identity revision
 empties), revoke, and the service catalog a token carries.
 
+Both issue and validation read the user and the project in one query each (``token_lookups``),
+the scope's assignment rows in one more (``assignments.direct_roles``), and take what those
+roles imply from the process's ``role_graph``, read again once the identity revision moved.
+
 A token stops working when it expires, when it is revoked (by audit id), when its user is
 disabled or deleted or changes password, when its project or domain is disabled or deleted,
 and when a role it carries is removed (revocation event for user and scope, or for the role).
