@@ -6,8 +6,9 @@ below its target (OS-INHERIT), never on the target itself. A user's effective ro
 are its own rows' and its groups' rows' roles, the inherited ones from above, and every role
 these imply (transitively); domain-specific roles only lend what they imply.
 
-``roles_of_user`` is the one answer to "which roles does this user have here" (tokens, and the
-other parts' application credentials and trusts). ``AssignmentService`` is the grant API
+``roles_of_user`` is the one answer to "which roles does this user have here" (application
+credentials, trusts, OAuth1); tokens ask ``direct_roles`` and keep the ``role_graph`` of what
+those imply. ``AssignmentService`` is the grant API
 (PUT/HEAD/GET/DELETE of one actor's roles on one target); listing ``/v3/role_assignments``
 lives in ``role_assignments``.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from caas.context import AuthContext, Ref
@@ -28,6 +29,7 @@ from caas.identity import policy
 from caas.identity.models import (Assignment, Domain, Group, ImpliedRole, Project, Role, User,
                                   UserGroupMembership)
 from caas.identity.revocation import add_revocation, bump_revision
+from caas.identity.role_graph import RoleGraph
 
 USER_PROJECT, GROUP_PROJECT = "UserProject", "GroupProject"
 USER_DOMAIN, GROUP_DOMAIN = "UserDomain", "GroupDomain"
@@ -57,14 +59,17 @@ class Grant:
 
 
 # ---- what the rows add up to -----------------------------------------------------------------
-def project_ancestors(session: Session, project: Project) -> list[str]:
-    """The ids of ``project``'s ancestor projects, nearest first (their inherited assignments
-    reach it); its domain is not among them."""
+_PARENT = select(Project.parent_id).where(Project.id == bindparam("id"))
+
+
+def project_ancestors(session: Session, project) -> list[str]:
+    """The ids of ``project``'s ancestor projects (a Project, or a row with its ``parent_id``),
+    nearest first (their inherited assignments reach it); its domain is not among them."""
     found: list[str] = []
-    current = project
-    while current is not None and current.parent_id and current.parent_id not in found:
-        found.append(current.parent_id)
-        current = session.get(Project, current.parent_id)
+    parent_id = project.parent_id
+    while parent_id and parent_id not in found:
+        found.append(parent_id)
+        parent_id = session.scalar(_PARENT, {"id": parent_id})
     return found
 
 
@@ -101,35 +106,36 @@ def implication_rules(s: Session) -> dict[str, list[str]]:
     return rules
 
 
-def closure(rules: dict[str, list[str]], role_ids: Iterable[str]) -> set[str]:
-    """``role_ids`` and every role they imply under ``rules``, transitively (a cycle cannot
-    loop: each role is visited once)."""
-    seen = set(role_ids)
-    todo = list(seen)
-    while todo:
-        for implied in rules.get(todo.pop(), ()):
-            if implied not in seen:
-                seen.add(implied)
-                todo.append(implied)
-    return seen
-
-
-def _scope_rows(user_id: str, project: Project | None, domain_id: str | None, system: bool, ancestors: list[str]):
-    """The WHERE clause of the assignment rows that give ``user_id`` (or its groups) a role on
-    one scope (the groups in a subquery: one round trip)."""
-    groups = select(UserGroupMembership.group_id).where(UserGroupMembership.user_id == user_id)
-    actors = or_(Assignment.actor_id == user_id, Assignment.actor_id.in_(groups))
+# The assignment rows that give a user (or a group of its) a role on one scope, built once (the
+# groups in a subquery: one round trip). Parameters: user_id, and domain_id, or project_id,
+# domain_id (the project's) and ancestors.
+_ACTORS = or_(Assignment.actor_id == bindparam("user_id"), Assignment.actor_id.in_(
+    select(UserGroupMembership.group_id).where(UserGroupMembership.user_id == bindparam("user_id"))))
+_PROJECT_TYPES = Assignment.type.in_((USER_PROJECT, GROUP_PROJECT))
+_DOMAIN_TYPES = Assignment.type.in_((USER_DOMAIN, GROUP_DOMAIN))
+_ON_SYSTEM = select(Assignment.role_id).where(Assignment.type.in_((USER_SYSTEM, GROUP_SYSTEM)), _ACTORS,
+                                              Assignment.target_id == SYSTEM)
+_ON_DOMAIN = select(Assignment.role_id).where(_DOMAIN_TYPES, _ACTORS, Assignment.target_id == bindparam("domain_id"),
+                                              Assignment.inherited.is_(False))
+_ON_PROJECT = select(Assignment.role_id).where(_ACTORS, or_(
+    and_(_PROJECT_TYPES, Assignment.target_id == bindparam("project_id"), Assignment.inherited.is_(False)),
+    and_(_DOMAIN_TYPES, Assignment.target_id == bindparam("domain_id"), Assignment.inherited.is_(True)),
+    and_(_PROJECT_TYPES, Assignment.target_id.in_(bindparam("ancestors", expanding=True)),
+         Assignment.inherited.is_(True))))
+def direct_roles(s: Session, user_id: str, project=None, domain_id: str | None = None,
+                 system: bool = False) -> set[str]:
+    """The ids of the roles assigned to ``user_id`` or its groups on one scope: the system, a
+    domain, or ``project`` (a Project, or a row with its ``id``, ``domain_id`` and
+    ``parent_id``), there with those inherited from its domain and its ancestors."""
     if system:
-        return and_(Assignment.type.in_((USER_SYSTEM, GROUP_SYSTEM)), actors, Assignment.target_id == SYSTEM)
-    if domain_id:
-        return and_(Assignment.type.in_((USER_DOMAIN, GROUP_DOMAIN)), actors, Assignment.target_id == domain_id,
-                    Assignment.inherited.is_(False))
-    project_types = Assignment.type.in_((USER_PROJECT, GROUP_PROJECT))
-    return and_(actors, or_(
-        and_(project_types, Assignment.target_id == project.id, Assignment.inherited.is_(False)),
-        and_(Assignment.type.in_((USER_DOMAIN, GROUP_DOMAIN)), Assignment.target_id == project.domain_id,
-             Assignment.inherited.is_(True)),
-        and_(project_types, Assignment.target_id.in_(ancestors), Assignment.inherited.is_(True))))
+        stmt, params = _ON_SYSTEM, {}
+    elif domain_id:
+        stmt, params = _ON_DOMAIN, {"domain_id": domain_id}
+    else:
+        stmt, params = _ON_PROJECT, {"project_id": project.id, "domain_id": project.domain_id,
+                                     "ancestors": project_ancestors(s, project)}
+    s.flush()  # what the caller's transaction added counts (a query through the connection skips autoflush)
+    return set(s.connection().scalars(stmt, {"user_id": user_id, **params}))
 
 
 def roles_of_user(s: Session, user_id: str, project_id: str | None = None, domain_id: str | None = None,
@@ -144,22 +150,8 @@ def roles_of_user(s: Session, user_id: str, project_id: str | None = None, domai
             return ()
     elif not (domain_id or system):
         return ()
-    ancestors = project_ancestors(s, project) if project is not None else []
-    where = _scope_rows(user_id, project, domain_id, system, ancestors)
-    direct = set(s.scalars(select(Assignment.role_id).where(where)))
-    if not direct:
-        return ()
-    # Every role with what it implies, in one query (roles are few): names and rules at once.
-    roles: dict[str, tuple[str, bool]] = {}
-    rules: dict[str, list[str]] = {}
-    for rid, name, domain_id, implied in s.execute(
-            select(Role.id, Role.name, Role.domain_id, ImpliedRole.implied_role_id)
-            .outerjoin(ImpliedRole, ImpliedRole.prior_role_id == Role.id)):
-        roles[rid] = (name, domain_id is None)
-        if implied is not None:
-            rules.setdefault(rid, []).append(implied)
-    found = [(roles[r][0], r) for r in closure(rules, direct) if r in roles and roles[r][1]]
-    return tuple(Ref(rid, name) for name, rid in sorted(found))
+    direct = direct_roles(s, user_id, project, domain_id, system)
+    return RoleGraph.load(s).effective(direct) if direct else ()
 
 
 def projects_of_user(s: Session, user_id: str, enabled_only: bool = True) -> list[Project]:

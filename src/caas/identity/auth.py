@@ -2,6 +2,10 @@
 domain-scoped), validate (with a per-process cache that a change of the identity revision
 empties), revoke, and the service catalog a token carries.
 
+Both issue and validation read the user and the project in one query each (``token_lookups``),
+the scope's assignment rows in one more (``assignments.direct_roles``), and take what those
+roles imply from the process's ``role_graph``, read again once the identity revision moved.
+
 A token stops working when it expires, when it is revoked (by audit id), when its user is
 disabled or deleted or changes password, when its project or domain is disabled or deleted,
 and when a role it carries is removed (revocation event for user and scope, or for the role).
@@ -15,21 +19,22 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from caas.config import Settings
 from caas.db import Database
-from caas.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from caas.identity import assignments, compliance, delegation, policy, trusts
+from caas.errors import Forbidden, NotFound, Unauthorized
+from caas.identity import assignments, compliance, delegation, policy, token_lookups, trusts
 from caas.identity.app_credentials import AppCredAuth, AppCredentialService
 from caas.context import AuthContext, Ref
 from caas.identity.assignments import USER_DOMAIN, USER_PROJECT, USER_SYSTEM
 from caas.identity.catalog import token_catalog
 from caas.identity.credential_models import OAuthAccessToken
-from caas.identity.models import Domain, Project, RevocationEvent, Role, User
+from caas.identity.models import Domain, Project, RevocationEvent, User
 from caas.identity.passwords import verify_password
 from caas.identity.revocation import add_revocation
+from caas.identity.role_graph import RoleGraph
 from caas.identity.tokens import KeyRepository, TokenData, new_audit_id
 
 AUTH_REQUIRED = "The request you have made requires authentication."
@@ -83,6 +88,7 @@ class TokenService:
         self._cache: dict[str, AuthContext] = {}
         self._catalog_cache: dict[tuple, list] = {}
         self._cache_revision: tuple[int, int] | None = None
+        self._role_graph: tuple[tuple[int, int], RoleGraph] | None = None  # (revision it was read at, graph)
 
     # ---- revision-scoped cache -----------------------------------------------------------
     def _revision(self) -> int:
@@ -98,7 +104,8 @@ class TokenService:
         finally:
             conn.close()
 
-    def _sync_cache(self) -> None:
+    def _sync_cache(self) -> tuple[int, int]:
+        """Empty the caches when the identity revision or the key set changed; the revision now."""
         self.keys.fernet()  # reloads rotated keys; a new key set empties the cache below
         rev = (self._revision(), self.keys.generation)
         if rev != self._cache_revision:
@@ -106,14 +113,33 @@ class TokenService:
                 self._cache = {}
                 self._catalog_cache = {}
                 self._cache_revision = rev
+        return rev
+
+    def _graph(self, s: Session, rev: tuple[int, int]) -> RoleGraph:
+        """The roles and their inferences as of revision ``rev`` or later (``rev`` was read
+        before ``s`` began, so a graph read in ``s`` is at least that new): the process's copy
+        while the revision stays, else read again in ``s``."""
+        cached = self._role_graph
+        if cached is not None and cached[0] == rev:
+            return cached[1]
+        graph = RoleGraph.load(s)
+        self._role_graph = (rev, graph)
+        return graph
+
+    def _roles(self, s: Session, rev: tuple[int, int], user_id: str, project=None, domain_id: str | None = None,
+               system: bool = False) -> tuple[Ref, ...]:
+        """The user's effective roles on a project (a ``token_lookups`` row), a domain or the
+        system (``assignments.direct_roles``, and what they imply)."""
+        direct = assignments.direct_roles(s, user_id, project, domain_id, system)
+        return self._graph(s, rev).effective(direct) if direct else ()
 
     # ---- issue ---------------------------------------------------------------------------
     def authenticate_password(self, creds: PasswordCredentials, scope: Scope) -> tuple[str, AuthContext]:
         rounds = self.settings.password_hash_rounds
         with self.db.read() as s:
-            user = self._find_user(s, creds)
-            hashed = user.password_hash if user is not None else None
-            user_ok = user is not None and user.enabled and s.get(Domain, user.domain_id).enabled
+            user = token_lookups.find_user(s, creds.user_id, creds.user_name, creds.domain_id, creds.domain_name)
+        hashed = user.password_hash if user is not None else None
+        user_ok = user is not None and user.enabled and user.domain_enabled
         now = time.time()
         with self.lockout.attempt(user.id if user is not None else None) as outcome:
             # The same work and the same answer for an unknown user and a wrong password.
@@ -128,7 +154,7 @@ class TokenService:
                 s.execute(update(User).where(User.id == user.id).values(last_active_at=now))
         data = TokenData(user_id=user.id, methods=("password",), issued_at=now,
                          expires_at=now + self.settings.token_ttl_seconds, audit_ids=(new_audit_id(),))
-        return self._issue(data, scope, user.default_project_id)
+        return self._issue(data, scope, user.default_project_id, user)
 
     def authenticate_oauth1(self, grant) -> tuple[str, AuthContext]:
         """A token for a checked OAuth1 access token (``oauth1.Grant``): scoped to its project
@@ -165,16 +191,24 @@ class TokenService:
                          expires_at=old.token.expires_at, audit_ids=(new_audit_id(), old.token.audit_ids[0]))
         return self._issue(data, scope, None)
 
-    def _issue(self, data: TokenData, scope: Scope, default_project_id: str | None) -> tuple[str, AuthContext]:
+    def _issue(self, data: TokenData, scope: Scope, default_project_id: str | None,
+               user=None) -> tuple[str, AuthContext]:
+        """Scope ``data`` and sign it. ``user``: the user's ``token_lookups`` row, when the
+        caller has just read it."""
         if scope.trust_id:
             data = trusts.scope_token(self.db, data, scope.trust_id)
+        rev = self._sync_cache()
+        project = None
         with self.db.read() as s:
             if scope.trust_id:
                 pass  # the trust gave the scope
             elif scope.system:
                 data = replace(data, system=True)
             elif scope.is_project:
-                project = self._find_project(s, scope)
+                project = token_lookups.find_project(s, scope.project_id, scope.project_name,
+                                                     scope.project_domain_id, scope.project_domain_name)
+                if project is None:
+                    raise Unauthorized(f"Could not find project: {scope.project_id or scope.project_name}.")
                 data = replace(data, project_id=project.id)
             elif scope.is_domain:
                 dom = (s.get(Domain, scope.domain_id) if scope.domain_id
@@ -184,10 +218,10 @@ class TokenService:
                 data = replace(data, domain_id=dom.id)
             elif default_project_id and not scope.unscoped:
                 # Keystone scopes a scope-less request to the user's default project when it can.
-                project = s.get(Project, default_project_id)
-                if project is not None and project.enabled and _roles(s, USER_PROJECT, data.user_id, project.id):
+                project = token_lookups.project_by_id(s, default_project_id)
+                if project is not None and project.enabled and self._roles(s, rev, data.user_id, project):
                     data = replace(data, project_id=project.id)
-            ctx = self._context(s, "", data)
+            ctx = self._context(s, rev, "", data, user, project)
         token_id = self.keys.encode(data)
         return token_id, AuthContext(**{**ctx.__dict__, "token_id": token_id})
 
@@ -195,8 +229,7 @@ class TokenService:
     def validate(self, token_id: str, fresh_cache: bool = False) -> AuthContext:
         """The context of a valid token; Unauthorized for anything else. ``fresh_cache``: the
         caller has just synced the cache in this request (saves a database round trip)."""
-        if not fresh_cache:
-            self._sync_cache()
+        rev = self._cache_revision if fresh_cache else self._sync_cache()
         ctx = self._cache.get(token_id)
         if ctx is not None:
             if ctx.token.expires_at <= time.time():
@@ -206,7 +239,7 @@ class TokenService:
         if data.expires_at <= time.time():
             raise Unauthorized(AUTH_REQUIRED)
         with self.db.read() as s:
-            ctx = self._context(s, token_id, data)
+            ctx = self._context(s, rev, token_id, data)
             self._check_revoked(s, ctx)
         with self._lock:
             if len(self._cache) >= CACHE_MAX:
@@ -214,33 +247,35 @@ class TokenService:
             self._cache[token_id] = ctx
         return ctx
 
-    def _context(self, s: Session, token_id: str, data: TokenData) -> AuthContext:
-        user = s.get(User, data.user_id)
-        if user is None or not user.enabled:
+    def _context(self, s: Session, rev: tuple[int, int], token_id: str, data: TokenData, user=None,
+                 project=None) -> AuthContext:
+        """The context ``data`` gives, checked against the database in ``s`` (``rev``: the
+        identity revision read before ``s`` began). ``user`` and ``project``: their
+        ``token_lookups`` rows when the caller has just read them."""
+        if user is None or user.id != data.user_id:  # a trust may have swapped the user
+            user = token_lookups.user_by_id(s, data.user_id)
+        if user is None or not user.enabled or not user.domain_enabled:
             raise Unauthorized(AUTH_REQUIRED)
         if data.issued_at < (user.password_changed_at or 0):
-            raise Unauthorized(AUTH_REQUIRED)
-        user_domain = s.get(Domain, user.domain_id)
-        if user_domain is None or not user_domain.enabled:
             raise Unauthorized(AUTH_REQUIRED)
         kwargs: dict = {}
         grant = delegation.token_grant(s, data) if data.app_cred_id or data.trust_id else None
         if grant is not None:
             kwargs = dict(grant.fields)
         if data.project_id:
-            project = s.get(Project, data.project_id)
-            pdom = s.get(Domain, project.domain_id) if project is not None else None
-            if project is None or not project.enabled or pdom is None or not pdom.enabled:
+            if project is None or project.id != data.project_id:
+                project = token_lookups.project_by_id(s, data.project_id)
+            if project is None or not project.enabled or not project.domain_enabled:
                 raise Unauthorized(AUTH_REQUIRED)
-            roles = grant.roles if grant is not None else _roles(s, USER_PROJECT, user.id, project.id)
+            roles = grant.roles if grant is not None else self._roles(s, rev, user.id, project)
             if data.oauth:
                 roles = _oauth_roles(s, data, roles)
             if not roles:
                 raise Unauthorized(f"User {user.id} has no access to project {project.id}.")
-            kwargs.update({"project": Ref(project.id, project.name), "project_domain": Ref(pdom.id, pdom.name),
-                           "roles": roles})
+            kwargs.update({"project": Ref(project.id, project.name),
+                           "project_domain": Ref(project.domain_id, project.domain_name), "roles": roles})
         elif data.system:
-            roles = _roles(s, USER_SYSTEM, user.id, assignments.SYSTEM)
+            roles = self._roles(s, rev, user.id, system=True)
             if not roles:
                 raise Unauthorized(f"User {user.id} has no access to the system.")
             kwargs = {"system": True, "roles": roles}
@@ -248,12 +283,12 @@ class TokenService:
             dom = s.get(Domain, data.domain_id)
             if dom is None or not dom.enabled:
                 raise Unauthorized(AUTH_REQUIRED)
-            roles = _roles(s, USER_DOMAIN, user.id, dom.id)
+            roles = self._roles(s, rev, user.id, domain_id=dom.id)
             if not roles:
                 raise Unauthorized(f"User {user.id} has no access to domain {dom.id}.")
             kwargs = {"domain": Ref(dom.id, dom.name), "roles": roles}
         return AuthContext(token_id=token_id, token=data, user=Ref(user.id, user.name),
-                           user_domain=Ref(user_domain.id, user_domain.name),
+                           user_domain=Ref(user.domain_id, user.domain_name),
                            password_expires_at=user.password_expires_at, **kwargs)
 
     def _check_revoked(self, s: Session, ctx: AuthContext) -> None:
@@ -323,40 +358,6 @@ class TokenService:
                 self._catalog_cache = {}
             self._catalog_cache[key] = result
         return result
-
-    # ---- lookups -------------------------------------------------------------------------
-    @staticmethod
-    def _find_user(s: Session, creds: PasswordCredentials) -> User | None:
-        if creds.user_id:
-            return s.get(User, creds.user_id)
-        if not creds.user_name:
-            raise BadRequest("Expecting to find user id or name in password.user.")
-        if creds.domain_id:
-            dom_id = creds.domain_id
-        elif creds.domain_name:
-            dom_id = s.scalar(select(Domain.id).where(Domain.name == creds.domain_name))
-            if dom_id is None:
-                return None
-        else:
-            raise BadRequest("Expecting to find domain in user - the server could not comply with the request "
-                             "since it is either malformed or otherwise incorrect.")
-        return s.scalar(select(User).where(User.domain_id == dom_id, User.name == creds.user_name))
-
-    @staticmethod
-    def _find_project(s: Session, scope: Scope) -> Project:
-        if scope.project_id:
-            project = s.get(Project, scope.project_id)
-        else:
-            if scope.project_domain_id:
-                dom_id = scope.project_domain_id
-            elif scope.project_domain_name:
-                dom_id = s.scalar(select(Domain.id).where(Domain.name == scope.project_domain_name))
-            else:
-                raise BadRequest("Expecting to find domain in project.")
-            project = s.scalar(select(Project).where(Project.domain_id == dom_id, Project.name == scope.project_name))
-        if project is None:
-            raise Unauthorized(f"Could not find project: {scope.project_id or scope.project_name}.")
-        return project
 
 
 def _oauth_roles(s: Session, data: TokenData, roles: tuple[Ref, ...]) -> tuple[Ref, ...]:
