@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import CaasServer, client_for, finish_server, issue_token, make_member
+from tests.conftest import CaasServer, client_for, finish_server, issue_token, make_member, password_auth
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -120,11 +120,16 @@ def test_token_catalog_reflects_writes(server, admin):
         assert svc["type"] not in _catalog(c)
         admin.delete(f"{V3}/services/{svc['id']}")
         assert svc["type"] not in _catalog(c)
-    # A domain-scoped token has no project: an endpoint that needs one is left out.
+    # A domain-scoped token has no project: an endpoint that needs one is left out of its body's
+    # catalog; /v3/auth/catalog is a project-scoped token's only (Keystone: 403 for any other).
     svc = _service(admin)
     _endpoint(admin, svc["id"], url="http://svc.example/$(project_id)s")
-    with client_for(server, issue_token(server, project=None, domain="default")) as c:
-        assert _catalog(c)[svc["type"]]["endpoints"] == []
+    with client_for(server) as c:
+        r = c.post(f"{V3}/auth/tokens", json=password_auth("admin", server.admin_password, None, "default"))
+        assert r.status_code == 201, r.text
+        assert {s["type"]: s for s in r.json()["token"]["catalog"]}[svc["type"]]["endpoints"] == []
+        refused = c.get(f"{V3}/auth/catalog", headers={"X-Auth-Token": r.headers["X-Subject-Token"]})
+        assert refused.status_code == 403, refused.text
 
 
 def test_endpoint_filter_narrows_a_projects_catalog(server, admin):
