@@ -311,6 +311,27 @@ def test_domain_specific_roles_lend_only_what_they_imply(server, admin, roles):
     ok(admin.get(f"{V3}/roles/{drole['id']}"), 404)  # its roles went with the domain
 
 
+def test_a_domain_role_implying_nothing_gives_no_project_or_domain(server, admin, roles):
+    """/v3/auth/projects, /v3/auth/domains and /v3/users/{id}/projects, as Keystone: a project or
+    domain where the user holds only a domain-specific role that implies no global one is not its."""
+    dom = ok(admin.post(f"{V3}/domains", json={"domain": {"name": uniq("d")}}), 201).json()["domain"]["id"]
+    drole = ok(admin.post(f"{V3}/roles", json={"role": {"name": uniq("dr"), "domain_id": dom}}), 201).json()["role"]
+    project, user = new_project(admin, dom), new_user(admin, dom)
+    ok(admin.put(f"{V3}/projects/{project}/users/{user}/roles/{drole['id']}"))
+    ok(admin.put(f"{V3}/domains/{dom}/users/{user}/roles/{drole['id']}"))
+
+    def listed() -> tuple[list, list, list]:
+        with client_for(server, token_id(server, user, None)) as c:
+            return tuple([x["id"] for x in ok(c.get(f"{V3}/{path}"), 200).json()[key]] for path, key in (
+                ("auth/projects", "projects"), ("auth/domains", "domains"), (f"users/{user}/projects", "projects")))
+
+    assert listed() == ([], [], [])
+    ok(admin.put(f"{V3}/roles/{drole['id']}/implies/{roles['reader']}"), 201)
+    assert listed() == ([project], [dom], [project])
+    ok(admin.patch(f"{V3}/domains/{dom}", json={"domain": {"enabled": False}}), 200)
+    ok(admin.delete(f"{V3}/domains/{dom}"))
+
+
 def test_role_assignment_filters(admin, roles):
     ok(admin.get(f"{V3}/role_assignments", params={"scope.domain.id": "default", "scope.project.id": "x"}), 400)
     ok(admin.get(f"{V3}/role_assignments", params={"user.id": "x", "group.id": "y"}), 400)

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import CaasServer, client_for, finish_server, issue_token, make_member
+from tests.conftest import CaasServer, client_for, finish_server, issue_token, make_member, password_auth
 
 pytestmark = pytest.mark.backends("sqlite", "postgresql")
 
@@ -120,11 +120,16 @@ def test_token_catalog_reflects_writes(server, admin):
         assert svc["type"] not in _catalog(c)
         admin.delete(f"{V3}/services/{svc['id']}")
         assert svc["type"] not in _catalog(c)
-    # A domain-scoped token has no project: an endpoint that needs one is left out.
+    # A domain-scoped token has no project: an endpoint that needs one is left out of its body's
+    # catalog; /v3/auth/catalog is a project-scoped token's only (Keystone: 403 for any other).
     svc = _service(admin)
     _endpoint(admin, svc["id"], url="http://svc.example/$(project_id)s")
-    with client_for(server, issue_token(server, project=None, domain="default")) as c:
-        assert _catalog(c)[svc["type"]]["endpoints"] == []
+    with client_for(server) as c:
+        r = c.post(f"{V3}/auth/tokens", json=password_auth("admin", server.admin_password, None, "default"))
+        assert r.status_code == 201, r.text
+        assert {s["type"]: s for s in r.json()["token"]["catalog"]}[svc["type"]]["endpoints"] == []
+        refused = c.get(f"{V3}/auth/catalog", headers={"X-Auth-Token": r.headers["X-Subject-Token"]})
+        assert refused.status_code == 403, refused.text
 
 
 def test_endpoint_filter_narrows_a_projects_catalog(server, admin):
@@ -171,6 +176,47 @@ def test_endpoint_group_validation_and_unknowns(admin):
     assert admin.delete(f"{EPF}/endpoint_groups/{g}/projects/nope").status_code == 404
     assert admin.put(f"{EPF}/projects/nope/endpoints/nope").status_code == 404
     assert admin.delete(f"{EPF}/endpoint_groups/{g}").status_code == 204
+
+
+def test_endpoint_filters_through_openstacksdk(server, admin):
+    """OS-EP-FILTER as openstacksdk's identity proxy drives it: a project's endpoints, endpoint
+    groups (create, show, find, list, update, delete) and their projects, and the catalog the
+    filters leave a member of the project."""
+    openstack = pytest.importorskip("openstack")
+    m = make_member(server, admin)
+    conn = openstack.connect(auth_url=server.url + "/identity/v3", username="admin", password=server.admin_password,
+                             project_name="admin", user_domain_name="Default", project_domain_name="Default",
+                             region_name="RegionOne", identity_api_version="3")
+    ident = conn.identity
+    try:
+        svc = ident.create_service(type=_name("t"), name=_name("s"))
+        pub = ident.create_endpoint(service_id=svc.id, interface="public", url="http://sdk.example/v1")
+        internal = ident.create_endpoint(service_id=svc.id, interface="internal", url="http://sdk.example/i")
+        project = ident.get_project(m["project_id"])
+        ident.associate_endpoint_with_project(project, pub)
+        assert [e.id for e in ident.project_endpoints(project)] == [pub.id]
+        assert [p.id for p in ident.endpoint_projects(pub)] == [project.id]
+        name = _name("g")
+        group = ident.create_endpoint_group(name=name, filters={"interface": "internal", "service_id": svc.id})
+        assert ident.get_endpoint_group(group).filters == {"interface": "internal", "service_id": svc.id}
+        assert ident.find_endpoint_group(name).id == group.id and group.id in [g.id for g in ident.endpoint_groups()]
+        assert ident.update_endpoint_group(group, description="d").description == "d"
+        assert [e.id for e in ident.endpoint_group_endpoints(group)] == [internal.id]
+        ident.associate_project_with_endpoint_group(group, project)
+        assert [p.id for p in ident.endpoint_group_projects(group)] == [project.id]
+        assert [g.id for g in ident.project_endpoint_groups(project)] == [group.id]
+        with client_for(server, m["token"]) as c:  # the filters: only their endpoints and services
+            assert {e["id"] for e in _catalog(c)[svc.type]["endpoints"]} == {pub.id, internal.id}
+            assert "identity" not in _catalog(c)
+        ident.disassociate_project_from_endpoint_group(group, project)
+        assert list(ident.project_endpoint_groups(project)) == []
+        ident.disassociate_endpoint_from_project(project, pub)
+        assert list(ident.project_endpoints(project)) == []
+        ident.delete_endpoint_group(group, ignore_missing=False)
+        assert ident.find_endpoint_group(name) is None
+        ident.delete_service(svc)
+    finally:
+        conn.close()
 
 
 def test_catalog_writes_are_admins(server, admin):

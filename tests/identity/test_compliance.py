@@ -5,6 +5,7 @@ inactive users; and the purge of old revocation events. On SQLite and PostgreSQL
 
 from __future__ import annotations
 
+import datetime
 import time
 import uuid
 
@@ -149,6 +150,27 @@ def test_inactive_users_are_refused(server, admin):
     r = login(server, u, "Active_pw1")
     assert r.status_code == 401
     assert r.json()["error"]["message"] == f"The account is disabled for user: {u['id']}."
+
+
+def test_inactive_users_show_disabled_until_an_admin_enables_them(server, admin):
+    """Keystone's user model computes ``enabled``: false once the user's last active day (or its
+    creation day, never seen since) is the setting's days ago or more; enabling marks it active."""
+    u, never = new_user(admin), new_user(admin)
+    assert change(server, u, "Initial_pw1", "Active_pw1").status_code == 204
+    assert login(server, u, "Active_pw1").status_code == 201
+    assert admin.get(f"{V3}/users/{u['id']}").json()["user"]["enabled"] is True
+    sql(server, 'UPDATE "user" SET last_active_at = :t WHERE id = :id', t=time.time() - 30 * 86400, id=u["id"])
+    month_ago = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - datetime.timedelta(days=31)
+    sql(server, 'UPDATE "user" SET created_at = :t WHERE id = :id', t=month_ago, id=never["id"])
+    for user in (u, never):
+        assert admin.get(f"{V3}/users/{user['id']}").json()["user"]["enabled"] is False
+        listed = admin.get(f"{V3}/users", params={"name": user["name"]}).json()["users"]
+        assert [x["enabled"] for x in listed] == [False]
+    assert login(server, u, "Active_pw1").status_code == 401
+    r = admin.patch(f"{V3}/users/{u['id']}", json={"user": {"enabled": True}})
+    assert r.status_code == 200 and r.json()["user"]["enabled"] is True
+    assert admin.get(f"{V3}/users/{u['id']}").json()["user"]["enabled"] is True
+    assert login(server, u, "Active_pw1").status_code == 201
 
 
 def test_old_revocation_events_are_purged_when_one_is_added(server, admin):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 
 import httpx
@@ -37,12 +38,13 @@ def as_user(server, who) -> httpx.Client:
 
 
 def stored(server, sql: str, **params) -> list:
-    """Rows straight from the server's database (what is at rest)."""
+    """Rows straight from the server's database (what is at rest); a write is committed."""
     url = server.database_url or f"sqlite:///{server.data_dir / 'caas.db'}"
     engine = sqlalchemy.create_engine(url)
     try:
-        with engine.connect() as conn:
-            return list(conn.execute(sqlalchemy.text(sql), params))
+        with engine.begin() as conn:
+            result = conn.execute(sqlalchemy.text(sql), params)
+            return list(result) if result.returns_rows else []
     finally:
         engine.dispose()
 
@@ -414,3 +416,39 @@ def test_oauth1_refusals(server, admin, consumer, alice, delegated_project):
     with client_for(server, token) as d:
         assert d.get(f"{V3}/auth/tokens", headers={"X-Subject-Token": token}).status_code == 401
     assert not stored(server, "SELECT id FROM oauth_access_token WHERE consumer_id = :c", c=doomed["id"])
+
+
+def test_oauth1_replays_are_refused(server, admin, consumer, delegated_project):
+    """A signed request reusing the consumer, timestamp and nonce of one accepted before is
+    refused with Keystone's answer to a request oauthlib refuses (401), for a request token, an
+    access token and an oauth1 login alike; nonces past oauthlib's ten minutes are purged."""
+    project, now = delegated_project["id"], int(time.time())
+    stored(server, "INSERT INTO oauth_nonce (consumer_id, timestamp, nonce) VALUES (:c, :t, 'old')",
+           c=consumer["id"], t=now - 700)
+
+    def client(nonce: str, **tokens) -> Client:
+        return Client(consumer["id"], client_secret=consumer["secret"], nonce=nonce, timestamp=str(now), **tokens)
+
+    path, project_header = f"{V3}/OS-OAUTH1/request_token", {"Requested-Project-Id": project}
+    tokens = [form(signed_post(server, path, client(f"rt{i}", callback_uri="oob"), project_header)) for i in (1, 2)]
+    again = signed_post(server, path, client("rt1", callback_uri="oob"), project_header)
+    assert again.status_code == 401 and again.json()["error"]["message"] == "Invalid signature"
+    assert not stored(server, "SELECT nonce FROM oauth_nonce WHERE nonce = 'old'")  # purged
+    verifiers = [admin.put(f"{V3}/OS-OAUTH1/authorize/{t['oauth_token']}", json={"roles": [{"name": "member"}]})
+                 .json()["token"]["oauth_verifier"] for t in tokens]
+
+    def exchange(i: int, nonce: str) -> httpx.Response:
+        return signed_post(server, f"{V3}/OS-OAUTH1/access_token", client(
+            nonce, resource_owner_key=tokens[i]["oauth_token"], resource_owner_secret=tokens[i]["oauth_token_secret"],
+            verifier=verifiers[i]))
+
+    access = form(exchange(0, "at1"))
+    assert exchange(1, "at1").status_code == 401  # another request token, the same nonce
+    assert exchange(1, "at2").status_code == 201
+    login = client("login1", resource_owner_key=access["oauth_token"],
+                   resource_owner_secret=access["oauth_token_secret"])
+    body = {"auth": {"identity": {"methods": ["oauth1"], "oauth1": {}}}}
+    assert signed_post(server, f"{V3}/auth/tokens", login, body=body).status_code == 201
+    replayed = signed_post(server, f"{V3}/auth/tokens", login, body=body)
+    assert replayed.status_code == 401
+    assert replayed.json()["error"]["message"] == "Could not validate the access token"

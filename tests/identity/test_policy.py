@@ -1,6 +1,7 @@
 """Identity policy as Keystone's defaults give it to an operator: a ``member`` of a project
-reads itself (its user, its projects, its own tokens and role assignments) and changes only
-its own password; everything else is 403 in Keystone's error format. ``admin`` can do it all.
+reads itself (its user, its projects, its own tokens and the roles in them) and changes only
+its own password; everything else, its own role assignments included, is 403 in Keystone's
+error format. ``admin`` can do it all.
 """
 
 from __future__ import annotations
@@ -114,12 +115,15 @@ def test_member_can_get_its_own_project(me, member):
     assert r.json()["project"]["name"] == member["name"]
 
 
-def test_member_can_list_its_own_role_assignments(me, member):
-    r = me.get(f"{V3}/role_assignments", params={"user.id": member["user_id"]})
-    assert r.status_code == 200, r.text
-    found = r.json()["role_assignments"]
-    assert {a["scope"]["project"]["id"] for a in found} == {member["project_id"], member["project_b_id"]}
-    assert all(a["user"]["id"] == member["user_id"] for a in found)
+def test_member_reads_its_roles_from_its_tokens_not_role_assignments(me, member):
+    """Keystone refuses a member its own role assignments; what it holds where is in its tokens
+    (the roles on the token's project) and /v3/users/{self}/projects (the projects)."""
+    assert_forbidden(me.get(f"{V3}/role_assignments", params={"user.id": member["user_id"]}))
+    own = me.get(T, headers={"X-Subject-Token": member["token"]})
+    assert own.status_code == 200, own.text
+    assert {r["name"] for r in own.json()["token"]["roles"]} == {"member", "reader"}  # member implies reader
+    projects = me.get(f"{V3}/users/{member['user_id']}/projects")
+    assert {p["id"] for p in projects.json()["projects"]} == {member["project_id"], member["project_b_id"]}
 
 
 # ---- what a member may not do (and admin may) ----------------------------------------------

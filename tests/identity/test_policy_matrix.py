@@ -21,8 +21,7 @@ signature authorizes them, no policy), ``POST /users/{id}/password`` (it revokes
 tokens; the original password authorizes it) and token issue/validate/revoke.
 
 Deliberate differences from Keystone (``DELIBERATE``: the rows hold caas's answer, the bench
-reports them apart): a user lists its own role assignments (Keystone: 403 for pm, pr, no);
-``/auth/catalog`` answers any scoped token (Keystone: project-scoped only).
+reports them apart): none left.
 """
 
 from __future__ import annotations
@@ -60,12 +59,7 @@ def uniq(prefix: str = "m") -> str:
 
 # caas's answers where it deliberately differs from Keystone's (the rows hold caas's; the bench
 # reports these apart): the anchor's allowed personas
-DELIBERATE = {
-    "list_own_role_assignments": DOMAIN_READERS,
-    # Keystone's catalog is a project-scoped token's only; caas gives any scoped token its catalog
-    # (tests/identity/test_catalog.py reads a domain-scoped token's): to be decided by the lead
-    "auth_catalog": "pa pm pr",
-}
+DELIBERATE: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -131,8 +125,8 @@ ROWS: dict[str, Row] = {
     "grant_on_system": Row("PUT", "/system/users/{new_user}/roles/{R}", 204, SYSTEM_ADMINS),
     "grant_group_on_system": Row("PUT", "/system/groups/{new_group}/roles/{R}", 204, SYSTEM_ADMINS),
     "list_role_assignments": Row("GET", "/role_assignments", 200, DOMAIN_READERS),
-    # caas keeps its earlier rule: anybody lists its own (Keystone: 403 for pm, pr and no)
-    "list_own_role_assignments": Row("GET", "/role_assignments?user.id={self}", 200, EVERYBODY),
+    # not even one's own (a member reads its token's roles or /users/{self}/projects instead)
+    "list_own_role_assignments": Row("GET", "/role_assignments?user.id={self}", 200, DOMAIN_READERS),
     "list_services": Row("GET", "/services", 200, SYSTEM),
     "list_endpoints": Row("GET", "/endpoints", 200, SYSTEM),
     "list_regions": Row("GET", "/regions", 200, EVERYBODY),
@@ -295,8 +289,8 @@ ROWS: dict[str, Row] = {
     "delete_domain": Row("DELETE", "/domains/{new_domain}", 204, SYSTEM_ADMINS),
     "auth_domains": Row("GET", "/auth/domains", 200, EVERYBODY),
     "auth_system": Row("GET", "/auth/system", 200, EVERYBODY),
-    # caas: any scoped token (Keystone: a project-scoped one only, 403 otherwise); unscoped 401
-    "auth_catalog": Row("GET", "/auth/catalog", 200, SCOPED, also="no=401"),
+    # a project-scoped token only (Keystone: 403 for a system- or domain-scoped or unscoped one)
+    "auth_catalog": Row("GET", "/auth/catalog", 200, "pa pm pr"),
 }
 
 

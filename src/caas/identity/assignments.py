@@ -154,17 +154,25 @@ def roles_of_user(s: Session, user_id: str, project_id: str | None = None, domai
     return RoleGraph.load(s).effective(direct) if direct else ()
 
 
+def _lending_roles(s: Session) -> set[str]:
+    """The roles an assignment of which gives a token some role: the global ones, and the
+    domain-specific ones that imply a global one (Keystone strips the others from effective
+    assignments, so they make no project or domain the user's)."""
+    return RoleGraph.load(s).lending()
+
+
 def projects_of_user(s: Session, user_id: str, enabled_only: bool = True) -> list[Project]:
     """The projects where the user has a role: assigned on the project (to it or a group of
-    its), or inherited from the project's domain or from a project above it."""
-    actors = [user_id, *group_ids_of_user(s, user_id)]
+    its), or inherited from the project's domain or from a project above it (a domain-specific
+    role implying no global one counts for none, as in Keystone)."""
+    actors = and_(Assignment.actor_id.in_([user_id, *group_ids_of_user(s, user_id)]),
+                  Assignment.role_id.in_(_lending_roles(s)))
     direct = (select(Assignment.target_id).where(Assignment.type.in_((USER_PROJECT, GROUP_PROJECT)),
-                                                 Assignment.actor_id.in_(actors), Assignment.inherited.is_(False)))
+                                                 actors, Assignment.inherited.is_(False)))
     from_domain = (select(Assignment.target_id).where(Assignment.type.in_((USER_DOMAIN, GROUP_DOMAIN)),
-                                                      Assignment.actor_id.in_(actors), Assignment.inherited.is_(True)))
+                                                      actors, Assignment.inherited.is_(True)))
     below = project_descendants(s, s.scalars(select(Assignment.target_id).where(
-        Assignment.type.in_((USER_PROJECT, GROUP_PROJECT)), Assignment.actor_id.in_(actors),
-        Assignment.inherited.is_(True))))
+        Assignment.type.in_((USER_PROJECT, GROUP_PROJECT)), actors, Assignment.inherited.is_(True))))
     stmt = (select(Project).where(or_(Project.id.in_(direct), Project.domain_id.in_(from_domain), Project.id.in_(below)))
             .order_by(Project.name))
     if enabled_only:
@@ -174,10 +182,12 @@ def projects_of_user(s: Session, user_id: str, enabled_only: bool = True) -> lis
 
 
 def domains_of_user(s: Session, user_id: str) -> list[Domain]:
-    """The enabled domains where the user (or a group of its) holds a role on the domain itself."""
+    """The enabled domains where the user (or a group of its) holds a role on the domain itself
+    (a domain-specific role implying no global one counts for none, as in Keystone)."""
     actors = [user_id, *group_ids_of_user(s, user_id)]
     ids = select(Assignment.target_id).where(Assignment.type.in_((USER_DOMAIN, GROUP_DOMAIN)),
-                                             Assignment.actor_id.in_(actors), Assignment.inherited.is_(False))
+                                             Assignment.actor_id.in_(actors), Assignment.inherited.is_(False),
+                                             Assignment.role_id.in_(_lending_roles(s)))
     return list(s.scalars(select(Domain).where(Domain.id.in_(ids), Domain.enabled.is_(True)).order_by(Domain.name)))
 
 

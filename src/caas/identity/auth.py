@@ -344,6 +344,14 @@ class TokenService:
         with self.db.read() as s:
             return assignments.has_system_roles(s, ctx.user_id)
 
+    def auth_catalog(self, ctx: AuthContext) -> list[dict]:
+        """The catalog of ``GET /v3/auth/catalog``: a project-scoped token's only; any other
+        (system, domain, unscoped) is 403 with Keystone's message ("A project-scoped token is
+        required to produce a service catalog", hidden as every security error there is)."""
+        if ctx.project is None:
+            raise Forbidden("You are not authorized to perform the requested action.")
+        return self.catalog(ctx)
+
     def catalog(self, ctx: AuthContext) -> list[dict]:
         """The service catalog for a token (``catalog.token_catalog``), cached per project and
         user until the next identity write."""

@@ -12,6 +12,7 @@ lockout amounts to (see throttle.py): several API processes each keep their own 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
 import time
 from typing import Iterator
@@ -69,12 +70,32 @@ class Lockout:
 
 def check_login(settings: Settings, user: User, now: float) -> None:
     """After a right password: 401 for a password that expired, or for a user inactive longer
-    than ``disable_user_account_days_inactive`` (disabled by ``note_activity``)."""
+    than ``disable_user_account_days_inactive`` (``inactive``)."""
     if user.password_expires_at is not None and now >= user.password_expires_at:
         raise Unauthorized(f"The password is expired and needs to be changed for user: {user.id}.")
-    days = settings.disable_user_account_days_inactive
-    if days and user.last_active_at is not None and now - user.last_active_at > days * DAY:
+    if inactive(settings, user, now):
         raise Unauthorized(f"The account is disabled for user: {user.id}.")
+
+
+def inactive(settings: Settings, user: User, now: float) -> bool:
+    """Whether ``user`` counts as disabled for inactivity, as Keystone's user model computes its
+    ``enabled``: ``disable_user_account_days_inactive`` is set and that many UTC days or more have
+    passed since the day it was last active (or, never seen since, the day it was created)."""
+    days = settings.disable_user_account_days_inactive
+    if not days:
+        return False
+    if user.last_active_at is not None:
+        last = dt.datetime.fromtimestamp(user.last_active_at, dt.timezone.utc).date()
+    elif user.created_at is not None:
+        last = user.created_at.date()  # stored naive, meaning UTC
+    else:
+        return False
+    return (dt.datetime.fromtimestamp(now, dt.timezone.utc).date() - last).days >= days
+
+
+def shown_enabled(settings: Settings, user: User, now: float) -> bool:
+    """The ``enabled`` a user's body shows: false for a disabled user and for an inactive one."""
+    return bool(user.enabled) and not inactive(settings, user, now)
 
 
 def stale_activity(settings: Settings, user: User, now: float) -> bool:

@@ -1,12 +1,12 @@
 """Tables of the credentials part of Identity: credentials (EC2 ones among them), domain
-configuration, OAuth1 consumers and tokens, and password history. Every secret in them is
+configuration, OAuth1 consumers, tokens and nonces, and password history. Every secret in them is
 stored encrypted with the credential keys (``identity/secrets.py``), never in the clear."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from caas.db.base import Base, new_id, utcnow
@@ -70,6 +70,17 @@ class OAuthAccessToken(Base):
     project_id: Mapped[str] = mapped_column(String(64))
     role_ids: Mapped[list] = mapped_column(JSON, default=list)
     expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class OAuthNonce(Base):
+    """A (consumer, timestamp, nonce) an OAuth1 request was accepted with: a request that reuses
+    one is a replay. Kept while oauthlib would accept its timestamp (``oauth1_nonces``)."""
+
+    __tablename__ = "oauth_nonce"
+    # no foreign key to oauth_consumer: this table's migration branches from 0001 alone
+    consumer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+    nonce: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
 class PasswordHistory(Base):

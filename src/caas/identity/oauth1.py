@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from caas.context import AuthContext
 from caas.db import Database
 from caas.errors import BadRequest, Forbidden, NotFound, Unauthorized
-from caas.identity import policy
+from caas.identity import oauth1_nonces, policy
 from caas.identity.credential_models import OAuthAccessToken, OAuthConsumer, OAuthRequestToken
 from caas.identity.models import Project, Role
 from caas.identity.oauth1_validator import VERIFIER_CHARS, Validator
@@ -130,6 +130,19 @@ class OAuth1Service:
         row = self._row(OAuthAccessToken, token_id)
         return row.consumer_id if row else None
 
+    def nonce_seen(self, consumer_id: str, timestamp: str, nonce: str) -> bool:
+        with self.db.read() as s:
+            return oauth1_nonces.seen(s, consumer_id, timestamp, nonce)
+
+    @staticmethod
+    def _accept_once(s: Session, params: dict, refusal: str) -> None:
+        """Record the accepted request's nonce in ``s`` (the transaction that acts on it); 401
+        ``refusal`` (Keystone's words for a request oauthlib refused) when it was seen already:
+        a replay that raced the first request past oauthlib's check."""
+        if not oauth1_nonces.remember(s, params["oauth_consumer_key"], params["oauth_timestamp"],
+                                      params["oauth_nonce"], time.time()):
+            raise Unauthorized(refusal)
+
     # ---- consumers -----------------------------------------------------------------------
     def create_consumer(self, ctx: AuthContext, description: str | None, extra: dict) -> tuple[OAuthConsumer, str]:
         """A new consumer and its secret (shown this once)."""
@@ -206,6 +219,7 @@ class OAuth1Service:
         _oauthlib_verdict(body, status)
         secret = uuid.uuid4().hex
         with self.db.write() as s:
+            self._accept_once(s, params, "Invalid signature")
             token = OAuthRequestToken(id=uuid.uuid4().hex, encrypted_secret=self.box.encrypt(secret),
                                       consumer_id=consumer_id, requested_project_id=project_id,
                                       expires_at=time.time() + REQUEST_TOKEN_DURATION)
@@ -270,6 +284,7 @@ class OAuth1Service:
             raise Unauthorized("Request Token does not have an authorizing user id.")
         secret = uuid.uuid4().hex
         with self.db.write() as s:
+            self._accept_once(s, params, "Invalid signature")
             used = s.get(OAuthRequestToken, request_token_id)
             if used is None:  # exchanged meanwhile by a parallel request
                 raise NotFound(f"Could not find request token: {request_token_id}.")
@@ -338,5 +353,7 @@ class OAuth1Service:
                                                                 headers=req.headers, realms=None)
         if not valid:
             raise Unauthorized("Could not validate the access token")
+        with self.db.write() as s:
+            self._accept_once(s, params, "Could not validate the access token")
         return Grant(user_id=token.authorizing_user_id, project_id=token.project_id, access_token_id=token.id,
                      consumer_id=token.consumer_id, role_ids=tuple(token.role_ids or ()))

@@ -1,8 +1,8 @@
 """oauthlib's ``RequestValidator`` over caas's OAuth1 tables, as Keystone's ``OAuthValidator``:
 the signatures, timestamps and parameters are checked by oauthlib's endpoints; this answers
 their questions (which consumer, which token, which secret). Ids and secrets are 32 hex digits
-(uuid4), verifiers 8 letters and digits; realms, callbacks and nonces are not kept (Keystone
-keeps none either: a request signed again within oauthlib's ten minutes is not refused).
+(uuid4), verifiers 8 letters and digits; realms and callbacks are not kept. Nonces are
+(``oauth1_nonces``): a request reusing an accepted one is refused (Keystone keeps none).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import string
 
 from oauthlib.oauth1 import RequestValidator
+
+from caas.identity.oauth1_nonces import MAX_NONCE
 
 VERIFIER_CHARS = "".join(c for c in string.ascii_letters + string.digits if c not in "jiIl1oO0")
 HEX = set("abcdef0123456789")
@@ -46,7 +48,7 @@ class Validator(RequestValidator):
         return self._hex32(access_token)
 
     def check_nonce(self, nonce):
-        return bool(nonce) and set(nonce) <= set(string.ascii_letters + string.digits)
+        return 0 < len(nonce) <= MAX_NONCE and set(nonce) <= set(string.ascii_letters + string.digits)
 
     def check_verifier(self, verifier):
         return len(verifier) == 8 and all(c in VERIFIER_CHARS for c in verifier)
@@ -74,10 +76,13 @@ class Validator(RequestValidator):
     def validate_verifier(self, client_key, token, verifier, request):
         return self.store.request_token_verifier(token) == verifier
 
-    # ---- unused by caas: always acceptable, as in Keystone
     def validate_timestamp_and_nonce(self, client_key, timestamp, nonce, request, request_token=None,
                                      access_token=None):
-        return True
+        """Not a replay: no request of this consumer was accepted with this timestamp and nonce
+        (the service records them once a request is accepted; oauthlib checked the timestamp)."""
+        return not self.store.nonce_seen(client_key, timestamp, nonce)
+
+    # ---- unused by caas: always acceptable, as in Keystone
 
     def validate_redirect_uri(self, client_key, redirect_uri, request):
         return True

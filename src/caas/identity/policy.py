@@ -11,9 +11,6 @@ oslo.policy) and the checks of which one must hold:
 - ``domain reader`` / ``domain manager``: ``reader`` / ``manager`` in a domain-scoped token
   whose domain owns the target;
 - ``owner``: the caller is the target user.
-
-One deviation, kept from caas's earlier policy: a user may list its own role assignments
-(``?user.id=`` itself), which Keystone refuses to a project member.
 """
 
 from __future__ import annotations
@@ -129,7 +126,9 @@ GROUP_WRITE = rule(ALL, admin, in_domain("manager", "group.domain_id"))
 MEMBERSHIP_WRITE = rule(ALL, admin, in_domain("manager", "group.domain_id", "user.domain_id"))
 GRANT_READ = rule(ALL, admin, system_reader, grant_in_domain("reader"))
 GRANT_WRITE = rule(ALL, admin, grant_in_domain("manager"))
-ASSIGNMENTS = rule(ALL, admin, system_reader, in_domain("reader", "domain_id"), owner)
+# not a user's own either (Keystone refuses a member ?user.id= itself: it reads its token's roles
+# or /v3/users/{id}/projects instead)
+ASSIGNMENTS = rule(ALL, admin, system_reader, in_domain("reader", "domain_id"))
 
 RULES: dict[str, Rule] = {
     "identity:get_domain": rule(ALL, admin, system_reader, own_domain),

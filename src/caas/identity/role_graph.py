@@ -63,3 +63,8 @@ class RoleGraph:
         ones left out, by name."""
         found = sorted((self.names[r], r) for r in closure(self.rules, direct) if r in self.names)
         return tuple(Ref(rid, name) for name, rid in found)
+
+    def lending(self) -> set[str]:
+        """The roles that add up to some global role: the global ones, and the domain-specific
+        ones that imply one."""
+        return set(self.names) | {r for r in self.rules if closure(self.rules, [r]) & self.names.keys()}

@@ -201,6 +201,8 @@ class IdentityService:
                     setattr(user, key, changes[key])
             if "extra" in changes:
                 user.extra = {**(user.extra or {}), **changes["extra"]}
+            if changes.get("enabled") is True and self.settings.disable_user_account_days_inactive:
+                user.last_active_at = time.time()  # as Keystone: enabling marks the user active today
             if hashed is not None:
                 user.password_hash = hashed
                 user.password_changed_at = time.time()

@@ -19,7 +19,8 @@ from caas.identity.models import Domain, Project, User
 
 _DOMAIN = (Domain.name.label("domain_name"), Domain.enabled.label("domain_enabled"))
 _USERS = (select(User.id, User.name, User.domain_id, User.enabled, User.password_hash, User.password_changed_at,
-                 User.default_project_id, User.password_expires_at, User.last_active_at, *_DOMAIN)
+                 User.default_project_id, User.password_expires_at, User.last_active_at, User.created_at,
+                 *_DOMAIN)
           .join(Domain, Domain.id == User.domain_id))
 _PROJECTS = (select(Project.id, Project.name, Project.domain_id, Project.enabled, Project.parent_id, *_DOMAIN)
              .join(Domain, Domain.id == Project.domain_id))

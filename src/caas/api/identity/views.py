@@ -5,11 +5,13 @@ and the version document."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from starlette.responses import Response
 
 from caas.api.framework import Call, json_response
 from caas.context import AuthContext
+from caas.identity import compliance
 from caas.identity.models import Domain
 from caas.identity.roles import is_immutable
 
@@ -60,7 +62,8 @@ def project(call: Call, p) -> dict:
 
 def user(call: Call, u) -> dict:
     view = dict(u.extra or {})
-    view.update({"id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
+    enabled = compliance.shown_enabled(call.services.settings, u, time.time())  # inactive: false
+    view.update({"id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": enabled,
                  "password_expires_at": iso(u.password_expires_at) if u.password_expires_at else None,
                  "options": {}, "links": links(call, f"users/{u.id}")})
     if u.default_project_id:
