@@ -16,6 +16,8 @@ import sys
 from caas.config import Settings
 from caas.errors import CaasError
 
+KEEP_ALIVE = 75  # seconds an idle HTTP connection stays open (nginx's default; uvicorn's is 5)
+
 
 class StartupError(Exception):
     """A reason not to start, said to the user as is."""
@@ -197,8 +199,11 @@ def serve(settings: Settings, log_level: str = "warning") -> None:
     # X-Forwarded-For and -Proto only from the proxies named (uvicorn trusts 127.0.0.1 unless
     # told otherwise): the login throttle counts the client address, which a client must not pick.
     # No WebSocket route exists, so uvicorn loads no WebSocket protocol (a few MiB less).
+    # Idle keep-alive connections stay open KEEP_ALIVE seconds, not uvicorn's 5: a client that
+    # reuses a pooled connection as the server closes it gets a reset (the openstack CLI's
+    # --wait polls, the cluster layer's openstacksdk), and 5 s of idling is common under load.
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off", ws="none",
-                            timeout_graceful_shutdown=10, server_header=False,
+                            timeout_graceful_shutdown=10, server_header=False, timeout_keep_alive=KEEP_ALIVE,
                             proxy_headers=bool(settings.trusted_proxies),
                             forwarded_allow_ips=settings.trusted_proxies or None)
     server = _server_class()(config)
