@@ -59,6 +59,7 @@ def _preload_caas() -> None:
                 __import__(mod.name)
             except Exception:  # noqa: BLE001 - left to fail where a command imports it
                 pass
+    _preload_entry_points()
 
 
 def _preload_openstack() -> None:
@@ -75,18 +76,31 @@ def _preload_openstack() -> None:
             except Exception:  # noqa: BLE001 - left to fail where a command imports it
                 pass
     import cliff.command
+
+    # what each command would otherwise find on first use: the installed distributions by
+    # module (cliff, for a command's help epilog)
+    cliff.command._get_distributions_by_modules()
+    _preload_entry_points()
+
+
+def _preload_entry_points() -> None:
+    """Read the installed entry points into stevedore's cache (every plugin lookup of the CLIs,
+    keystoneauth's and openstacksdk's reads it)."""
     import stevedore._cache
 
-    # what a command would find on first use, each time: the installed distributions by module
-    # (cliff, for a command's help epilog) and the entry points (stevedore, for every plugin)
-    cliff.command._get_distributions_by_modules()
     stevedore._cache._c._get_data_for_path(None)
 
 
-def _run_caas(argv: list[str]) -> int:
-    from caas.cli.main import main
+# caas's programs (pyproject.toml's scripts): the fork server of kind "caas" runs each by name
+CAAS_PROGRAMS = {"caas": "caas.cli.main:main", "os_cluster": "caas.cli.os_commands:os_cluster_main",
+                 "os_node": "caas.cli.os_commands:os_node_main"}
 
-    return main()
+
+def _run_caas(argv: list[str]) -> int:
+    import importlib
+
+    module, _, function = CAAS_PROGRAMS[Path(argv[0]).name].partition(":")
+    return getattr(importlib.import_module(module), function)()
 
 
 def _run_openstack(argv: list[str]):
@@ -283,6 +297,23 @@ class ForkServer:
                     self._early[pid] = status
             if child is not None:
                 child._exited(status)
+
+
+class FirstAnew:
+    """Runs a module's commands of ``kind`` as ``subprocess.run(argv, env=env, stdin=DEVNULL,
+    capture_output=True, text=True, timeout=timeout)`` does: the first as a new process (the
+    real script, as a user starts it), the others forked from the warm ``kind``."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.started = False
+
+    def __call__(self, argv: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
+        if self.started and forking():
+            return fork_server(self.kind).run(argv, env, timeout)
+        self.started = True
+        return subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout)
 
 
 _servers: dict[str, ForkServer] = {}

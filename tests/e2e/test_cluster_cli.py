@@ -17,6 +17,7 @@ import yaml
 
 from tests.clusters.common import leftovers, set_quota, wait
 from tests.conftest import CaasServer, client_for, issue_token, make_member
+from tests.forkserver import FirstAnew
 
 BIN = Path(sys.executable).parent
 
@@ -43,9 +44,12 @@ def carol(cloud):
     return m
 
 
+_RUN = FirstAnew("caas")  # the first command a new process, the others forked from a warm caas
+
+
 def run(env: dict, *args: str, code: int = 0) -> subprocess.CompletedProcess:
     exe = shutil.which(args[0], path=str(BIN)) or args[0]
-    out = subprocess.run([exe, *args[1:]], env=env, capture_output=True, text=True, timeout=120)
+    out = _RUN([exe, *args[1:]], env, timeout=120)
     assert out.returncode == code, f"{' '.join(args)}: exit {out.returncode}, not {code}\n{out.stdout}\n{out.stderr}"
     return out
 

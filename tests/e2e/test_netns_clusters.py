@@ -27,6 +27,7 @@ import pytest
 
 from tests.clusters.common import leftovers
 from tests.conftest import CaasServer, client_for, issue_token, make_member
+from tests.forkserver import FirstAnew
 from caas.virt.netns import names
 from tests.e2e import kernel
 from tests.e2e.test_openstack_cli import OPENSTACK, osc
@@ -80,8 +81,11 @@ def bob(cloud):
     return user(cloud, "bob")
 
 
+_RUN = FirstAnew("caas")  # the first command a new process, the others forked from a warm caas
+
+
 def run(env: dict, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
-    out = subprocess.run([tool(args[0]), *args[1:]], env=env, capture_output=True, text=True, timeout=timeout)
+    out = _RUN([tool(args[0]), *args[1:]], env, timeout=timeout)
     if check:
         assert out.returncode == 0, f"{' '.join(args)}: exit {out.returncode}\n{out.stdout}\n{out.stderr}"
     return out
