@@ -213,6 +213,12 @@ def _judge(r: httpx.Response, label: str, failures: list[str]) -> None:
 # Hostile values for one field of an otherwise valid body.
 MUTANTS = ["²", "١٢", "+1", " 1", "1_0", "", "x" * 300, "x;$(id)", "\u202e", "-1", -1, 0, 2**31, 2**63, 2**200,
            1.5, 1e308, True, None, [], {}, ["²"], {"a": "²"}, "256.0.0.1", "10.0.0.0/33", "fe80::1%eth0"]
+# What reaches the database differently on each backend: numbers beyond a column's range (SQLite
+# stores any 64-bit integer, PostgreSQL refuses past int4 or int8), lengths beyond a VARCHAR's,
+# types a driver adapts differently (psycopg sends a bool, a list or a dict as what they are),
+# the empty string and NULL. The other mutants meet the routes' own checks, which are the same
+# on both: PostgreSQL gets only these (SQLite gets every mutant).
+BACKEND_MUTANTS = ["", "x" * 300, -1, 0, 2**31, 2**63, 2**200, 1.5, 1e308, True, None, [], {}]
 PATCH = "application/openstack-images-v2.1-json-patch"
 
 
@@ -322,14 +328,15 @@ _GONE = object()
 
 def test_each_field_of_a_valid_body_survives_hostile_values(world, server):
     """Every field of a valid body of each rich route, one at a time: each hostile value, and
-    the field removed."""
+    the field removed (on PostgreSQL: the values whose fate depends on the backend)."""
     c, ids = world
+    mutants = BACKEND_MUTANTS if server.backend == "postgresql" else MUTANTS + [_GONE]
     failures: list[str] = []
     sent = 0
     with httpx.Client(base_url=server.url, timeout=60, verify=TLS, headers={"X-Auth-Token": c.headers["X-Auth-Token"]}) as raw:
         for method, path, body, headers in _valid(ids):
             for leaf in list(_leaves(body)):
-                for new in MUTANTS + [_GONE]:
+                for new in mutants:
                     mutated = _with(body, leaf, new)
                     r = raw.request(method, path, content=json.dumps(mutated).encode(),
                                     headers={"Content-Type": "application/json", **headers})
