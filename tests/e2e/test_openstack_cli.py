@@ -126,17 +126,19 @@ SAME_ANSWERS = [("admin", "project", "show", "admin", "-f", "json"), ("admin", "
 def test_the_cli_in_the_test_process_answers_as_the_process(server):
     """tests/e2e/osc.py's contract: ``osc`` (in the test process) and ``osc_forked`` (forked
     from the warm CLI) give the exit status, stdout and stderr that a new ``openstack`` process
-    gives, for each user's environment in turn (nothing of one call's environment, session or
+    gives (for every answer's shape; ``osc`` and ``osc_forked`` for every command), for each user's environment in turn (nothing of one call's environment, session or
     logging reaches the next), and ``osc`` leaves the test process as it was."""
     osc(server.os_env(), "project", "create", "--or-show", "fabric")
     osc(server.os_env(), "user", "create", "--or-show", "--password", "Fabric_123", "fabric")
     osc(server.os_env(), "role", "add", "--project", "fabric", "--user", "fabric", "member")
     envs = {"admin": server.os_env(), "fabric": server.os_env("fabric", "Fabric_123", "fabric")}
     environ, handlers = dict(os.environ), logging.getLogger().handlers[:]
-    for user, *args in SAME_ANSWERS:
-        answers = [(p.returncode, p.stdout, p.stderr) for p in (
-            run(envs[user], *args, check=False) for run in (osc, osc_forked, osc_process))]
-        assert answers[0] == answers[1] == answers[2], args
+    for i, (user, *args) in enumerate(SAME_ANSWERS):
+        # a new process for the first five shapes (JSON, table, 403, 404, argparse's exit 2):
+        # forked and new processes differ only in what the imports left in memory
+        runs = (osc, osc_forked, osc_process) if i < 5 else (osc, osc_forked)
+        answers = [(p.returncode, p.stdout, p.stderr) for p in (run(envs[user], *args, check=False) for run in runs)]
+        assert len(set(answers)) == 1, args
     user_ids = [[run(envs[u], "token", "issue", "-f", "value", "-c", "user_id").stdout for u in ("fabric", "admin")]
                 for run in (osc, osc_forked, osc_process)]
     assert user_ids[0] == user_ids[1] == user_ids[2]
