@@ -195,6 +195,25 @@ def test_dry_run_plans_and_creates_nothing(A):
     assert A.get(f"{API}/clusters").json()["clusters"] == [] and leftovers(A) == {}
 
 
+def test_flavors_by_id_and_by_name_alike(A, admin):
+    """A flavor is found by its id or by its name, among those the caller lists: a private
+    flavor of another project is no flavor to the caller, whether named or given by id."""
+    nano = next(f for f in A.get("/compute/v2.1/flavors").json()["flavors"] if f["name"] == "m1.nano")
+    plans = [A.post(f"{API}/clusters", json={**body("plan", 2, node_flavor=ref), "dry_run": True}) for ref in
+             (nano["id"], "m1.nano")]
+    assert [r.status_code for r in plans] == [200, 200]
+    assert plans[0].json()["plan"]["quota"] == plans[1].json()["plan"]["quota"]
+    private = admin.post("/compute/v2.1/flavors", json={"flavor": {
+        "name": "hidden.one", "ram": 64, "vcpus": 1, "disk": 1, "os-flavor-access:is_public": False}}).json()["flavor"]
+    try:
+        for ref in (private["id"], "hidden.one"):
+            e = error(A.post(f"{API}/clusters", json={**body("plan", 1, node_flavor=ref), "dry_run": True}), 400)
+            choices = e["message"].split("--flavor NAME:")[1]
+            assert "m1.nano" in choices and "hidden.one" not in choices, e
+    finally:
+        admin.delete(f"/compute/v2.1/flavors/{private['id']}")
+
+
 def test_quota_one_instance_short_creates_nothing(server, admin):
     m = make_member(server, admin)
     set_quota(admin, m["project_id"], instances=3, cores=2)

@@ -107,3 +107,19 @@ def cloud_message(exc: Exception) -> str:
         detail = exc.details or exc.message or str(exc)
         return f"{exc.status_code}: {detail}"[:500]
     return str(exc)[:500] or type(exc).__name__
+
+
+def flavor_id(conn, ref: str) -> str | None:
+    """The id of the flavor ``ref`` names among those the caller lists: the one whose id is
+    ``ref``, else the one named ``ref`` (Nova keeps flavor names unique); None when none is.
+    Read from the flavor summaries as JSON, with no SDK object per flavor (openstacksdk's
+    ``find_flavor`` builds one for each flavor of the cloud, with every detail, for each
+    lookup by name)."""
+    from openstack import exceptions
+
+    response = conn.compute.get("/flavors")
+    exceptions.raise_from_response(response)
+    flavors = response.json().get("flavors", [])
+    if any(f.get("id") == ref for f in flavors):
+        return ref
+    return next((f["id"] for f in flavors if f.get("name") == ref), None)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import update
 
 from caas.clusters import addresses, guest, profiles
-from caas.clusters.cloud import CloudAccess, cloud_message, not_found
+from caas.clusters.cloud import CloudAccess, cloud_message, flavor_id, not_found
 from caas.clusters.journal import IDLE, Journal
 from caas.clusters.kinds import BY_NAME, KINDS, Kind, tag
 from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, DELETING, ERROR, HEAD, HEAD_NAME, NODE_ACTIVE,
@@ -240,7 +240,9 @@ class Engine:
         flavors: dict[str, str] = {}
         for n in nodes:
             if n.flavor not in flavors:
-                flavors[n.flavor] = conn.compute.find_flavor(n.flavor, ignore_missing=False).id
+                flavors[n.flavor] = flavor_id(conn, n.flavor)
+                if flavors[n.flavor] is None:
+                    raise LookupError(f"No flavor {n.flavor!r} is left in the cloud.")
 
         def cloud_name(n: ClusterNode) -> str:
             return f"{c.name}-{n.name}" if n.role == COMPUTE else f"{c.name}-head"

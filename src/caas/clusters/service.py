@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from caas.clusters import addresses, names as node_names, policy, profiles, quota
-from caas.clusters.cloud import CloudAccess, bad_request, cloud_message, not_found
+from caas.clusters.cloud import CloudAccess, bad_request, cloud_message, flavor_id, not_found
 from caas.clusters.engine import Engine
 from caas.clusters.guest import generate_key
 from caas.clusters.health import Health
@@ -286,7 +286,8 @@ class ClusterService:
     def _flavor(self, conn, ref: str) -> dict:
         """The flavor ``ref`` (name or id) as the checks count it; BadRequest saying which
         flavors the caller may choose instead when there is none such (``missing_flavor``)."""
-        f = conn.compute.find_flavor(ref, ignore_missing=True)
+        found = flavor_id(conn, ref)
+        f = conn.compute.get_flavor(found) if found is not None else None
         if f is None:
             raise BadRequest(missing_flavor(ref, [fl.name for fl in sorted(conn.compute.flavors(),
                                                                            key=lambda fl: (fl.ram, fl.name))],
