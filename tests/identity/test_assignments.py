@@ -1,7 +1,10 @@
 """Who holds which role where: groups and membership, group, inherited and system role
 assignments, system-scoped tokens, implied and domain-specific roles, the effective listing,
-and the tokens that stop working when a role goes (directly, through a group, or through an
-implied-role rule)."""
+and what existing tokens show when a role goes or comes back: as Keystone's Fernet tokens, a
+token's roles are recomputed on each validation (a grant, an implication rule or a role removed
+takes its role out of the token; a token left with no role on its scope is 404 on validation and
+401 when used; it works again once a role is back), except that taking a user out of a group,
+or deleting a group that held a role, revokes the user's tokens for good."""
 
 from __future__ import annotations
 
@@ -127,13 +130,20 @@ def test_a_groups_role_reaches_its_members_tokens_until_they_leave(server, admin
     ok(admin.delete(f"{V3}/groups/{group}/users/{user}"))
     ok(admin.get(T, headers={"X-Subject-Token": subject}), 404)
     ok(token(server, user, {"project": {"id": project}}), 401)
+    # As Keystone: leaving the group revoked the user's tokens, not only the group's roles.
+    ok(admin.put(f"{V3}/groups/{group}/users/{user}"))
+    ok(admin.get(T, headers={"X-Subject-Token": subject}), 404)
+    assert role_names(admin, token_id(server, user, {"project": {"id": project}})) == ["member", "reader"]
 
 
 def test_deleting_a_group_takes_its_assignments_and_its_members_tokens(server, admin, roles):
-    project, user, group = new_project(admin), new_user(admin), new_group(admin)
+    project, user, group, bare = new_project(admin), new_user(admin), new_group(admin), new_group(admin)
     ok(admin.put(f"{V3}/groups/{group}/users/{user}"))
+    ok(admin.put(f"{V3}/groups/{bare}/users/{user}"))
     ok(admin.put(f"{V3}/projects/{project}/groups/{group}/roles/{roles['reader']}"))
     subject = token_id(server, user, {"project": {"id": project}})
+    ok(admin.delete(f"{V3}/groups/{bare}"))
+    assert role_names(admin, subject) == ["reader"]  # as Keystone: a group that lent no role takes no token
     ok(admin.delete(f"{V3}/groups/{group}"))
     ok(admin.get(T, headers={"X-Subject-Token": subject}), 404)
     assert ok(admin.get(f"{V3}/role_assignments", params={"group.id": group}), 200).json()["role_assignments"] == []
@@ -171,7 +181,7 @@ def test_system_scoped_tokens(server, admin, roles):
     assert [x["name"] for x in ok(admin.get(f"{V3}/system/users/{user}/roles"), 200).json()["roles"]] == ["member"]
     ok(admin.delete(f"{V3}/system/users/{user}/roles/{roles['member']}"))
     ok(admin.delete(f"{V3}/system/users/{user}/roles/{roles['member']}"), 404)
-    ok(admin.get(T, headers={"X-Subject-Token": subject}), 404)  # its roles changed: it died
+    assert role_names(admin, subject) == ["reader"]  # the group's role is left, as Keystone
 
 
 def test_a_system_scoped_token_gets_no_project_resources_and_no_5xx(server, admin, roles):
@@ -254,7 +264,7 @@ def test_a_projects_inherited_role_reaches_the_projects_below_it(server, admin, 
 
 
 # ---- implied and domain-specific roles -------------------------------------------------------
-def test_implied_roles_reach_tokens_and_their_rule_going_kills_them(server, admin, roles):
+def test_implied_roles_reach_tokens_and_their_rule_going_takes_the_role_out(server, admin, roles):
     prior, implied, further = new_role(admin), new_role(admin), new_role(admin)
     r = ok(admin.put(f"{V3}/roles/{prior}/implies/{implied}"), 201).json()
     assert r["role_inference"]["prior_role"]["id"] == prior and r["role_inference"]["implies"]["id"] == implied
@@ -278,7 +288,7 @@ def test_implied_roles_reach_tokens_and_their_rule_going_kills_them(server, admi
     assert {a["role"]["id"] for a in effective["role_assignments"]} == {prior, implied, further}
     assert any("prior_role" in a["links"] for a in effective["role_assignments"])
     ok(admin.delete(f"{V3}/roles/{implied}/implies/{further}"))
-    ok(admin.get(T, headers={"X-Subject-Token": subject}), 404)
+    assert set(role_names(admin, subject)) == {prior_name(admin, x) for x in (prior, implied)}  # as Keystone
     subject = token_id(server, user, {"project": {"id": project}})
     assert set(role_names(admin, subject)) == {prior_name(admin, x) for x in (prior, implied)}
 
@@ -365,3 +375,81 @@ def test_bootstrap_restores_the_system_admin_and_the_default_rules(tmp_path):
             assert s.scalar(select(func.count()).select_from(Assignment).where(Assignment.type == "UserSystem")) == 1
             assert s.scalar(select(func.count()).select_from(ImpliedRole)) == 3
     db.engine.dispose()
+
+
+# ---- a role that goes and comes back ---------------------------------------------------------
+def holding(admin, roles, kind: str) -> dict:
+    """A new user in a new domain (with a project) holding ``reader`` on the scope of ``kind``
+    directly, and a role that writes there (``lost``: member, or admin on a domain or the
+    system) the ``kind`` way: ``give``/``take`` are the requests that give it and take it away
+    (``given``: it is held already)."""
+    dom = ok(admin.post(f"{V3}/domains", json={"domain": {"name": uniq("d")}}), 201).json()["domain"]["id"]
+    project, user = new_project(admin, dom), new_user(admin, dom)
+    h = {"dom": dom, "user": user, "scope": {"project": {"id": project}}, "lost": "member",
+         "reader": f"{V3}/projects/{project}/users/{user}/roles/{roles['reader']}"}
+    if kind in ("domain", "system"):
+        target = f"{V3}/domains/{dom}" if kind == "domain" else f"{V3}/system"
+        h.update(scope={"domain": {"id": dom}} if kind == "domain" else {"system": {"all": True}}, lost="admin",
+                 reader=f"{target}/users/{user}/roles/{roles['reader']}")
+        grant = f"{target}/users/{user}/roles/{roles['admin']}"
+    elif kind == "project":
+        grant = f"{V3}/projects/{project}/users/{user}/roles/{roles['member']}"
+    elif kind == "inherited":
+        grant = f"{V3}/OS-INHERIT/domains/{dom}/users/{user}/roles/{roles['member']}/inherited_to_projects"
+    elif kind == "group grant":
+        group = new_group(admin, dom)
+        ok(admin.put(f"{V3}/groups/{group}/users/{user}"))
+        grant = f"{V3}/projects/{project}/groups/{group}/roles/{roles['member']}"
+    else:  # "implied rule", "role deleted": a role lending member, held directly
+        lender = new_role(admin, dom if kind == "implied rule" else None)
+        ok(admin.put(f"{V3}/roles/{lender}/implies/{roles['member']}"), 201)
+        ok(admin.put(f"{V3}/projects/{project}/users/{user}/roles/{lender}"))
+        if kind == "implied rule":
+            h.update(give=("PUT", f"{V3}/roles/{lender}/implies/{roles['member']}", 201),
+                     take=("DELETE", f"{V3}/roles/{lender}/implies/{roles['member']}", 204), given=True)
+            return h
+        # A deleted role cannot come back: member itself does.
+        grant = f"{V3}/projects/{project}/users/{user}/roles/{roles['member']}"
+        h.update(give=("PUT", grant, 204), take=("DELETE", f"{V3}/roles/{lender}", 204), given=True)
+        return h
+    return {**h, "give": ("PUT", grant, 204), "take": ("DELETE", grant, 204)}
+
+
+def uses(server, h: dict, subject: str) -> tuple[int, int]:
+    """The token used on a service: (a read's status, a write's status). A project's token
+    lists and creates networks (a write needs a role other than reader); a domain's or the
+    system's lists users or groups and creates a group (a write needs admin)."""
+    with client_for(server, subject) as c:
+        if "project" in h["scope"]:
+            return (c.get("/network/v2.0/networks").status_code,
+                    c.post("/network/v2.0/networks", json={"network": {"name": uniq()}}).status_code)
+        read = c.get(f"{V3}/groups", params={"domain_id": h["dom"]}) if "domain" in h["scope"] else c.get(f"{V3}/users")
+        write = c.post(f"{V3}/groups", json={"group": {"name": uniq(), "domain_id": h["dom"]}})
+        return read.status_code, write.status_code
+
+
+@pytest.mark.parametrize("kind", ["project", "domain", "inherited", "system", "group grant", "implied rule",
+                                  "role deleted"])
+def test_a_tokens_roles_follow_the_assignments_as_keystones(server, admin, roles, kind):
+    """As Keystone's Fernet tokens: a role taken away leaves the token (validated or used) with
+    the roles left, no role left makes it 404 on validation and 401 on use, and a role given
+    back makes it work again. No revocation event is involved."""
+    h = holding(admin, roles, kind)
+    method, path, status = h["give"]
+    if not h.get("given"):
+        ok(admin.request(method, path), status)
+    ok(admin.put(h["reader"]))
+    subject = token_id(server, h["user"], h["scope"])
+    assert h["lost"] in role_names(admin, subject)
+    assert uses(server, h, subject) == (200, 201)
+    method, path, status = h["take"]
+    ok(admin.request(method, path), status)
+    assert role_names(admin, subject) == ["reader"]
+    assert uses(server, h, subject) == (200, 403)
+    ok(admin.delete(h["reader"]))
+    ok(admin.get(T, headers={"X-Subject-Token": subject}), 404)
+    assert uses(server, h, subject) == (401, 401)
+    method, path, status = h["give"]
+    ok(admin.request(method, path), status)
+    assert h["lost"] in role_names(admin, subject)
+    assert uses(server, h, subject) == (200, 201)

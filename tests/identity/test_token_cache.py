@@ -100,3 +100,27 @@ def test_a_new_group_membership_reaches_the_next_token_of_every_process(server, 
     ok(admin.delete(f"{V3}/groups/{group}/users/{user}"))
     ok(issue(other, user, project), 401)
     ok(issue(server, user, project), 401)
+
+
+def test_a_removed_grant_leaves_the_tokens_of_every_process_with_the_roles_left(server, other, admin,
+                                                                                 admin_elsewhere):
+    """No revocation event marks a grant's removal (as Keystone): a process that has cached a
+    token learns of it from the identity revision alone, and recomputes the token's roles."""
+    role, project, user = make(admin, "role"), make(admin, "project"), make(admin, "user", password=PW)
+    reader = ok(admin.get(f"{V3}/roles", params={"name": "reader"}), 200).json()["roles"][0]["id"]
+    grants = {r: f"{V3}/projects/{project}/users/{user}/roles/{r}" for r in (role, reader)}
+    for path in grants.values():
+        ok(admin.put(path))
+    subject = ok(issue(server, user, project), 201).headers["X-Subject-Token"]
+    with client_for(other, subject) as me:
+        ok(me.get(f"{V3}/auth/projects"), 200)  # the other process caches the token, with both roles
+        assert roles_validated(other, admin_elsewhere, subject) == {role, reader}
+        ok(admin.delete(grants[role]))
+        assert roles_validated(other, admin_elsewhere, subject) == {reader}
+        ok(admin.delete(grants[reader]))
+        with client_for(other, admin_elsewhere) as c:
+            ok(c.get(T, headers={"X-Subject-Token": subject}), 404)
+        ok(me.get(f"{V3}/auth/projects"), 401)
+        ok(admin.put(grants[role]))
+        ok(me.get(f"{V3}/auth/projects"), 200)
+        assert roles_validated(other, admin_elsewhere, subject) == {role}

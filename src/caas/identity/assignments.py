@@ -11,6 +11,11 @@ credentials, trusts, OAuth1); tokens ask ``direct_roles`` and keep the ``role_gr
 those imply. ``AssignmentService`` is the grant API
 (PUT/HEAD/GET/DELETE of one actor's roles on one target); listing ``/v3/role_assignments``
 lives in ``role_assignments``.
+
+Removing a grant, as Keystone with Fernet tokens, writes no revocation event: a token's roles
+are recomputed on each validation (``auth.TokenService``, whose per-process caches the identity
+revision empties), so its tokens show the roles left, stop validating while no role is left on
+their scope, and validate again once one comes back.
 """
 
 from __future__ import annotations
@@ -215,12 +220,12 @@ def forget_role(s: Session, role_id: str) -> None:
                                             ImpliedRole.implied_role_id == role_id)))
 
 
-def revoke_for_actor(s: Session, actor: str, actor_id: str, **scope: str | None) -> None:
-    """Tokens of the user, or of every member of the group, stop working (on ``scope``, if
-    given: ``project_id=`` or ``domain_id=``; else all of them)."""
-    users = [actor_id] if actor == "user" else members_of_group(s, actor_id)
-    for user_id in users:
-        add_revocation(s, user_id=user_id, **scope)
+def revoke_for_group(s: Session, group_id: str) -> None:
+    """A group is being deleted: the tokens of its members stop working for good if the group
+    held any role (as Keystone's ``delete_group``; a group without roles lent none)."""
+    if s.scalar(select(Assignment.role_id).where(Assignment.actor_id == group_id).limit(1)) is not None:
+        for user_id in members_of_group(s, group_id):
+            add_revocation(s, user_id=user_id)
     bump_revision(s)
 
 
@@ -295,12 +300,10 @@ class AssignmentService:
             if row is None:
                 raise _not_found(g)
             s.delete(row)
-            # Tokens carrying the removed role stop working: on that scope, or anywhere for an
-            # inherited or system grant (their scopes are many, or have no revocation field).
-            scope = {}
-            if not g.inherited and g.target != "system":
-                scope = {f"{g.target}_id": g.target_id}
-            revoke_for_actor(s, g.actor, g.actor_id, **scope)
+            # No revocation, as Keystone: every validation recomputes a token's roles, so the
+            # tokens lose the role now, stop working if it was their scope's last one, and work
+            # again when a role comes back.
+            bump_revision(s)
 
     def list(self, ctx: AuthContext, g: Grant) -> list[Role]:
         """The roles the grant's actor holds directly on its target (``role_id`` unused)."""

@@ -6,9 +6,12 @@ Both issue and validation read the user and the project in one query each (``tok
 the scope's assignment rows in one more (``assignments.direct_roles``), and take what those
 roles imply from the process's ``role_graph``, read again once the identity revision moved.
 
-A token stops working when it expires, when it is revoked (by audit id), when its user is
-disabled or deleted or changes password, when its project or domain is disabled or deleted,
-and when a role it carries is removed (revocation event for user and scope, or for the role).
+A token stops working when it expires, when it is revoked (by audit id, or a revocation event
+for its user: disabled, out of a group), when its user is deleted or changes password, when its
+project or domain is disabled or deleted, and while its user holds no role on its scope. Its
+roles are recomputed on every validation that misses the cache (any identity write empties the
+cache), as Keystone's Fernet tokens: a removed grant, implication or role leaves the token with
+the roles left and a grant given back makes it valid again; no revocation event is written.
 Tokens issued from an application credential or a trust are checked against it on every
 validation that misses the cache (see ``delegation.token_grant``).
 """

@@ -1,7 +1,8 @@
 """Groups of users: CRUD (names unique per domain) and membership. A user's groups lend it
-their role assignments; deleting a group removes its assignments and memberships, and taking a
-user out of a group (or deleting the group) makes that user's tokens stop working, as the roles
-they carried may be gone."""
+their role assignments; deleting a group removes its assignments and memberships. As Keystone
+(a revocation event for the user): taking a user out of a group makes all of that user's tokens
+stop working for good, and so does deleting a group that held a role for its members. Removing
+a group's grant revokes nothing: the members' tokens lose the role (``assignments``)."""
 
 from __future__ import annotations
 
@@ -104,7 +105,7 @@ class GroupService:
         policy.enforce(ctx, "identity:delete_group", _target(found))
         with self.db.write() as s:
             group = _get(s, Group, group_id, "group")
-            assignments.revoke_for_actor(s, "group", group.id)  # before the memberships go
+            assignments.revoke_for_group(s, group.id)  # before the memberships go
             assignments.forget_actor(s, group.id)
             s.delete(group)
 
@@ -138,7 +139,8 @@ class GroupService:
             if row is None:
                 raise NotFound(f"User '{user_id}' not found in group '{group_id}'")
             s.delete(row)
-            add_revocation(s, user_id=user_id)  # the roles the group lent it are gone
+            # As Keystone: the user's tokens die for good, not only the roles the group lent them.
+            add_revocation(s, user_id=user_id)
 
     def list_users(self, ctx: AuthContext, group_id: str) -> list[User]:
         with self.db.read() as s:

@@ -21,7 +21,7 @@ from caas.db import Database
 from caas.errors import Conflict, Forbidden, NotFound
 from caas.identity import assignments, delegation_cleanup, policy
 from caas.identity.models import Domain, ImpliedRole, Role
-from caas.identity.revocation import add_revocation, bump_revision
+from caas.identity.revocation import bump_revision
 
 PROHIBITED_IMPLIED = ("admin",)  # Keystone's [assignment] prohibited_implied_role
 # The roles bootstrap makes, immutable as keystone-manage bootstrap makes them (option
@@ -129,7 +129,7 @@ class RoleService:
             delegation_cleanup.forget_role(s, role.id)  # before its assignments go
             assignments.forget_role(s, role.id)
             s.delete(role)
-            add_revocation(s, role_id=role.id)
+            bump_revision(s)  # no revocation, as Keystone: the tokens' roles are recomputed
 
     # ---- implied roles -------------------------------------------------------------------------
     def create_implied(self, ctx: AuthContext, prior_id: str, implied_id: str) -> Inference:
@@ -158,7 +158,8 @@ class RoleService:
             return Inference(prior, [implied])
 
     def delete_implied(self, ctx: AuthContext, prior_id: str, implied_id: str) -> None:
-        """Remove the rule; tokens carrying ``prior`` stop working (they carried ``implied``)."""
+        """Remove the rule; the tokens carrying ``prior`` lose ``implied`` (recomputed on their
+        next validation: no revocation, as Keystone)."""
         policy.enforce(ctx, "identity:delete_implied_role")
         with self.db.write() as s:
             prior, implied = _role(s, prior_id), _role(s, implied_id)
@@ -166,7 +167,7 @@ class RoleService:
             if rule is None:
                 raise NotFound(f"{prior.id} does not imply {implied.id}.")
             s.delete(rule)
-            add_revocation(s, role_id=prior.id)
+            bump_revision(s)
 
     def list_implied(self, ctx: AuthContext, prior_id: str) -> Inference:
         policy.enforce(ctx, "identity:list_implied_roles")
