@@ -190,6 +190,40 @@ def test_restart_rolls_back_a_server_whose_id_was_never_noted(tmp_path_factory):
         stop(srv)
 
 
+def test_restart_rolls_back_network_resources_made_but_never_tagged(tmp_path_factory):
+    """A crash between a network resource's create and its tag (real Neutron takes no tags in a
+    create, so the cluster layer tags through the tags API just after) and before its id is
+    noted: the restart's rollback finds each by name and description and leaves nothing."""
+    srv = start(tmp_path_factory)
+    try:
+        with client_for(srv, issue_token(srv)) as c:
+            assert create(c, "untagged", 1)["status"] == "ACTIVE"
+            assert c.get("/network/v2.0/networks", params={"tags": f"caas-cluster-{project_cluster(c)}"}).json()[
+                "networks"], "the cluster's network carries its tag"
+        crash(srv)
+        with sqlite3.connect(srv.data_dir / "caas.db") as db:
+            cid = db.execute("SELECT id FROM cluster WHERE name = 'untagged'").fetchone()[0]
+            db.execute("UPDATE cluster SET status = 'BUILDING', operation = 'create', step = 'nodes' "
+                       "WHERE id = ?", (cid,))
+            assert db.execute("UPDATE cluster_resource SET cloud_id = NULL WHERE cluster_id = ? AND kind IN "
+                              "('network', 'subnet', 'router', 'security_group', 'floating_ip', 'port')",
+                              (cid,)).rowcount >= 8
+            for table in ("network", "subnet", "router", "security_group", "floating_ip", "port"):
+                db.execute(f"UPDATE {table} SET tags = '[]'")  # noqa: S608 - the test's own table names
+        srv.start()
+        with client_for(srv, issue_token(srv)) as c:
+            v = wait(c, "untagged")
+            assert v["status"] == "ERROR" and "rolled back, nothing is left" in v["status_reason"], v
+            assert leftovers(c) == {}
+            delete(c, "untagged")
+    finally:
+        stop(srv)
+
+
+def project_cluster(c) -> str:
+    return c.get(f"{API}/clusters/untagged").json()["cluster"]["id"]
+
+
 def test_restart_during_add_and_delete(tmp_path_factory):
     """kill -9 while nodes are added: the restart removes just those; kill -9 right after a
     delete is asked for: the restart finishes it (or it had finished)."""
