@@ -335,8 +335,8 @@ class ClusterService:
         if req.key_name:
             self._user_key(ctx, req.key_name)
         counted, held = quota.reservations(self.db, ctx.project_id)
-        lines, short = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
-                                   quota.need(req.node_count, head, node, True), held,
+        lines, short, checked = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
+                                            quota.need(req.node_count, head, node, True), held,
                                    quota.servers(req.node_count, head, node))
         names = node_names.next_free([], req.node_count, NODE_PREFIX, self.settings.cluster_node_width)
         with self.db.read() as s:
@@ -356,7 +356,8 @@ class ClusterService:
         return {"cluster": n, "cidr": cidr, "image": image_name, "image_id": image_id, "profile": p.name,
                 "profile_version": req.profile_version or p.default_version, "head_flavor": head["name"],
                 "node_flavor": node["name"], "nodes": names, "keypair": req.key_name or "(generated)",
-                "resources": resources, "quota": lines, "shortfalls": short}, counted, {"head": head, "node": node}
+                "resources": resources, "quota": lines, "shortfalls": short,
+                "capacity": checked}, counted, {"head": head, "node": node}
 
     @staticmethod
     def _taken(s, project_id: str, replacing: str | None = None) -> set[str]:
@@ -411,6 +412,8 @@ class ClusterService:
                 s.add(ClusterEvent(cluster_id=c.id, step="plan", message=(
                     f"accepted: {len(plan['resources'])} resources; " + ", ".join(
                         f"{q['resource']} {q['needed']} (of {q['in_use']}/{q['limit']})" for q in plan["quota"]))))
+                if plan["capacity"] == quota.SKIPPED:
+                    s.add(ClusterEvent(cluster_id=c.id, step="capacity", message=quota.SKIPPED, level="warning"))
                 s.flush()
                 view = self._view(s, c)
         except IntegrityError:  # a create of the same name (or network) in the same instant won
@@ -471,8 +474,8 @@ class ClusterService:
         conn = self._cloud(ctx)
         node_flavor = self._flavor(conn, flavor or c.node_flavor)
         counted, held = quota.reservations(self.db, c.project_id)
-        lines, short = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
-                                   quota.need(len(wanted), None, node_flavor, False), held,
+        lines, short, checked = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
+                                            quota.need(len(wanted), None, node_flavor, False), held,
                                    quota.servers(len(wanted), None, node_flavor))
         if short:
             raise QuotaShortfall(short, f"Cluster {c.name}: {node_names.compact(wanted)} do not fit, nothing was "
@@ -485,6 +488,8 @@ class ClusterService:
                                   fixed_ip=addresses.node_ip(c.cidr, node_names.node_number(name)[1]),
                                   vcpus=node_flavor["vcpus"], ram=node_flavor["ram"]))
             s.add(ClusterEvent(cluster_id=c.id, step="add", message=f"adding {node_names.compact(wanted)}"))
+            if checked == quota.SKIPPED:
+                s.add(ClusterEvent(cluster_id=c.id, step="capacity", message=quota.SKIPPED, level="warning"))
             s.flush()
             view = self._view(s, s.get(Cluster, c.id))
         user_key = self._user_key(ctx, c.key_name) if c.key_name else ""

@@ -251,6 +251,8 @@ class Plan(Settled):
     resources: list[PlanResource]
     quota: list[QuotaLine]
     shortfalls: list[Shortfall]
+    capacity: str = Field(description="how the cloud's capacity was checked (Placement, the hypervisor statistics), "
+                                      "or that it was skipped: the cloud shows neither")
 
 
 class PlanBody(Wire):
