@@ -4,11 +4,12 @@ Nova 34 with the fake driver, Neutron 29, Glance, Placement).
 Runs caas's cluster service in this process (a SQLite journal in a temporary directory), its
 cloud being the clouds.yaml cloud ``nova-anchor`` (CAAS_CLUSTER_CLOUD), as the anchor's admin
 in its own project (the cluster layer reaches the cloud only through openstacksdk; caas's
-own identity is not involved here). The guest checks are off (CAAS_CLUSTER_GUEST=none: no
-data plane runs on the anchor, so an ACTIVE server counts as ready). In order:
+own identity is not involved here). Its clusters are made with ``ready=servers`` (no data
+plane runs on the anchor: a cluster is ACTIVE once every server is ACTIVE with its addresses).
+In order:
 
 1. the plan (dry run), with how the capacity was checked;
-2. a create that ends ACTIVE; 3. a node add by range (node002..node003);
+2. a create (ready=servers) that ends ACTIVE; 3. a node add by range (node002..node003);
 4. the delete, leaving nothing: every resource list of the project (servers, ports, networks,
    subnets, routers, floating IPs, security groups and their rules) as before the create;
 5. a create that fails mid-way (CAAS_CLUSTER_FAIL_AT=nodes@...), rolled back to nothing.
@@ -111,7 +112,7 @@ def main() -> int:
     conn = reach(args.cloud)
     suffix = uuid.uuid4().hex[:6]
     good, bad = f"anchor-{suffix}", f"anchor-fail-{suffix}"
-    os.environ.update(CAAS_CLUSTER_CLOUD=args.cloud, CAAS_CLUSTER_GUEST="none", CAAS_CLUSTER_FAIL_AT=f"nodes@{bad}")
+    os.environ.update(CAAS_CLUSTER_CLOUD=args.cloud, CAAS_CLUSTER_FAIL_AT=f"nodes@{bad}")
 
     from caas.clusters.service import ClusterService, Request
     from caas.config import Settings
@@ -133,7 +134,8 @@ def main() -> int:
 
     def request(name: str, nodes: int) -> Request:
         return Request(name=name, image=args.image, profile="base", profile_version=None, node_count=nodes,
-                       node_flavor=args.flavor, head_flavor=None, key_name=None, keep_on_failure=False)
+                       node_flavor=args.flavor, head_flavor=None, key_name=None, keep_on_failure=False,
+                       ready="servers")
 
     try:
         before = snapshot(conn)
@@ -145,7 +147,7 @@ def main() -> int:
         t0 = time.monotonic()
         svc.create(ctx, request(good, 1))
         v = wait(svc, ctx, good)
-        check("create ends ACTIVE", v is not None and v["status"] == "ACTIVE",
+        check("create (ready=servers) ends ACTIVE", v is not None and v["status"] == "ACTIVE",
               f"{v and v['status']} {v and v['status_reason']!r} in {time.monotonic() - t0:.1f} s, "
               f"floating IP {v and v['floating_ip']}")
         tagged = list(conn.network.networks(tags=f"caas-cluster-{v['id']}")) if v else []

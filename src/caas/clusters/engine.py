@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import update
 
-from caas.clusters import addresses, guest, marks, profiles
+from caas.clusters import addresses, guest, marks, profiles, readiness
 from caas.clusters.cloud import CloudAccess, cloud_message, flavor_id, not_found
 from caas.clusters.journal import IDLE, Journal
 from caas.clusters.kinds import BY_NAME, KINDS, Kind, tag
@@ -307,14 +307,14 @@ class Engine:
                 node = pending.get(s.id)
                 if node is None:
                     continue
-                if s.status == "ACTIVE":
+                if readiness.up(s, work.cluster):
                     del pending[s.id]
                     active.append(node.name)
                 elif s.status == "ERROR":
                     fault = (s.fault or {}).get("message") or "no reason given"
                     self.journal.node_set(work.id, node.name, status=NODE_ERROR)
                     raise StepFailed(f"the server of {node.name} went to ERROR: {fault}")
-            if active and self.settings.cluster_guest == "none":
+            if active and not readiness.guest_checks(self.settings, work.cluster):
                 self.journal.nodes_status(work.id, active, NODE_ACTIVE)
             if not pending:
                 break
@@ -360,8 +360,8 @@ class Engine:
 
     def bootstrap(self, work: Work, push_to: list[str]) -> str:
         """Head reachable and set up; /etc/hosts rewritten on the head and pushed to ``push_to``."""
-        if self.settings.cluster_guest == "none":
-            return "guest checks off (CAAS_CLUSTER_GUEST=none): the cloud's ACTIVE servers count as bootstrapped"
+        if not readiness.guest_checks(self.settings, work.cluster):
+            return f"{readiness.why_not(self.settings)}: the cloud's ACTIVE servers count as bootstrapped"
         c = work.cluster
         head = self._head(work)
         deadline = self._deadline()
@@ -380,9 +380,9 @@ class Engine:
         return f"/etc/hosts rewritten on the head and {len(push_to)} node(s)"
 
     def ready(self, work: Work, nodes: list[ClusterNode]) -> str:
-        if self.settings.cluster_guest == "none":
+        if not readiness.guest_checks(self.settings, work.cluster):
             self.journal.nodes_status(work.id, [n.name for n in nodes], NODE_ACTIVE)
-            return "guest checks off (CAAS_CLUSTER_GUEST=none): ACTIVE servers count as ready"
+            return f"{readiness.why_not(self.settings)}: ACTIVE servers count as ready"
         expected = {n.name: n.id for n in nodes if n.role == COMPUTE}
         head = self._head(work)
         if work.cluster.profile != "base":
@@ -534,7 +534,7 @@ class Engine:
         try:
             self.teardown(work, names)
             self.journal.drop_nodes(c.id, names)
-            if self.settings.cluster_guest == "ssh" and c.floating_ip:
+            if readiness.guest_checks(self.settings, c) and c.floating_ip:
                 self.bootstrap(work, [n.name for n in self.journal.nodes(c.id) if n.role == COMPUTE])
         except Exception as exc:  # noqa: BLE001
             self._interrupted(exc)  # a stop in the middle: the next start rolls back again
