@@ -238,7 +238,7 @@ def _valid(ids: dict) -> list[tuple[str, str, object, dict]]:
                                                                   "default_project_id": ids["project"]}}, {}),
         ("POST", "/identity/v3/roles", {"role": {"name": "mr", "description": "d"}}, {}),
         ("POST", "/network/v2.0/networks", {"network": {"name": "mn", "admin_state_up": True, "mtu": 1450,
-                                                        "description": "d", "tags": ["t"]}}, {}),
+                                                        "description": "d"}}, {}),
         ("POST", "/network/v2.0/subnets", {"subnet": {
             "network_id": net, "cidr": "10.10.0.0/24", "ip_version": 4, "gateway_ip": "10.10.0.1", "name": "ms",
             "allocation_pools": [{"start": "10.10.0.2", "end": "10.10.0.20"}], "dns_nameservers": ["10.0.0.53"],

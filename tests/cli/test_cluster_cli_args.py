@@ -149,6 +149,7 @@ def test_help_lists_the_commands():
     (["node", "remove", "demo", "node001;reboot"], "DNS label"),
     (["cluster", "ssh"], None),
     (["cluster", "ssh", "demo", "node001", "hostname"], None),  # a command goes after --
+    (["cluster", "create", "demo", "--ready", "ping"], "ping"),
 ])
 def test_usage_errors_exit_2_without_a_call(no_server, args, message):
     result = run(caas_app, *args)
@@ -167,6 +168,7 @@ def test_usage_errors_exit_2_without_a_call(no_server, args, message):
     (os_node_app, ["create", "demo", "-r", "NODE001"]),
     (os_node_app, ["delete", "demo"]),
     (os_node_app, ["delete", "demo", "-r", "node003..node001"]),
+    (os_cluster_app, ["create", "demo", "host", "base", "--ready", "ping"]),
 ])
 def test_os_commands_usage_errors(no_server, app, args):
     result = run(app, *args, prog="os_x")
@@ -187,6 +189,12 @@ def test_cluster_request_sends_every_member():
                                 "key_name": "mine", "keep_on_failure": True}, "dry_run": True}
     with pytest.raises(BadRequest):
         c.cluster_request("demo", node_count=-1)
+
+
+def test_ready_is_sent_when_not_the_default():
+    assert "ready" not in c.cluster_request("demo", ready="ssh")["cluster"]
+    assert c.cluster_request("demo", ready="servers")["cluster"]["ready"] == "servers"
+    assert os_cluster_request("demo", "host", "base", ready="servers")["cluster"]["ready"] == "servers"
 
 
 @pytest.mark.parametrize("distro, version, image, profile, profile_version", [

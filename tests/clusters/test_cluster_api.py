@@ -300,6 +300,7 @@ def test_unauthenticated(server):
     {"name": "ok", "profile_version": "9"}, {"name": "ok", "node_flavor": "nope"}, {"name": "ok", "head_flavor": 3},
     {"name": "ok", "image": "no-such-image"}, {"name": "ok", "image": ""}, {"name": "ok", "keep_on_failure": "yes"},
     {"name": "ok", "unknown": 1}, {"name": "ok", "key_name": "x" * 300},
+    {"name": "ok", "ready": "ping"}, {"name": "ok", "ready": None}, {"name": "ok", "ready": ["servers"]},
 ], ids=lambda c: repr(c)[:40])
 def test_create_refusals(A, cluster):
     cluster = {"node_flavor": "m1.nano", **cluster} if "node_flavor" not in cluster else cluster

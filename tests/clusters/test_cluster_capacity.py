@@ -166,3 +166,30 @@ def test_os_cluster_prints_the_refusal_once(server, member, A, tmp_path):
     assert out.count("vCPUs: needs 16") == 1 and out.count("does not fit") == 1, out
     assert "os_cluster: error: The cluster does not fit, nothing was created:\n  vCPUs: needs 16" in out
     nothing_made(A)
+
+
+def test_how_the_capacity_is_checked_is_said(server, member, A):
+    """Placement read: host by host, and the plan says so; a cloud that shows its caller
+    neither Placement nor the hypervisor statistics (here: to a member, as on a real cloud's
+    default policy) gets no capacity check, and ``SKIPPED`` says so, never silently."""
+    from caas.clusters import capacity, quota
+
+    plan = A.post(f"{API}/clusters", json={"cluster": {"name": "howcap", "node_count": 1, "node_flavor": "m1.nano"},
+                                         "dry_run": True})
+    assert plan.status_code == 200, plan.text
+    assert plan.json()["plan"]["capacity"] == quota.PLACEMENT
+    as_member = openstack.connect(auth={"auth_url": server.url + "/identity/v3", "username": member["name"],
+                                        "password": member["password"], "project_name": member["name"],
+                                        "user_domain_id": "default", "project_domain_id": "default"},
+                                  region_name="RegionOne", load_envvars=False, load_yaml_config=False)
+
+    class MemberAccess:
+        def admin(self):
+            return as_member
+
+    try:
+        short, how = quota._capacity(MemberAccess(), "spread", {"ram": 10**9}, {"servers": []},
+                                     [capacity.Server("head", 10**4, 10**9)])
+    finally:
+        as_member.close()
+    assert (short, how) == ([], quota.SKIPPED)

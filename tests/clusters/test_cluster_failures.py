@@ -190,6 +190,66 @@ def test_restart_rolls_back_a_server_whose_id_was_never_noted(tmp_path_factory):
         stop(srv)
 
 
+def test_restart_rolls_back_network_resources_made_but_never_tagged(tmp_path_factory):
+    """A crash between a network resource's create and its tag (real Neutron takes no tags in a
+    create, so the cluster layer tags through the tags API just after) and before its id is
+    noted: the restart's rollback finds each by name and description and leaves nothing."""
+    srv = start(tmp_path_factory)
+    try:
+        with client_for(srv, issue_token(srv)) as c:
+            assert create(c, "untagged", 1)["status"] == "ACTIVE"
+            assert c.get("/network/v2.0/networks", params={"tags": f"caas-cluster-{project_cluster(c)}"}).json()[
+                "networks"], "the cluster's network carries its tag"
+        crash(srv)
+        with sqlite3.connect(srv.data_dir / "caas.db") as db:
+            cid = db.execute("SELECT id FROM cluster WHERE name = 'untagged'").fetchone()[0]
+            db.execute("UPDATE cluster SET status = 'BUILDING', operation = 'create', step = 'nodes' "
+                       "WHERE id = ?", (cid,))
+            assert db.execute("UPDATE cluster_resource SET cloud_id = NULL WHERE cluster_id = ? AND kind IN "
+                              "('network', 'subnet', 'router', 'security_group', 'floating_ip', 'port')",
+                              (cid,)).rowcount >= 8
+            for table in ("network", "subnet", "router", "security_group", "floating_ip", "port"):
+                db.execute(f"UPDATE {table} SET tags = '[]'")  # noqa: S608 - the test's own table names
+        srv.start()
+        with client_for(srv, issue_token(srv)) as c:
+            v = wait(c, "untagged")
+            assert v["status"] == "ERROR" and "rolled back, nothing is left" in v["status_reason"], v
+            assert leftovers(c) == {}
+            delete(c, "untagged")
+    finally:
+        stop(srv)
+
+
+def project_cluster(c) -> str:
+    return c.get(f"{API}/clusters/untagged").json()["cluster"]["id"]
+
+
+def test_ready_servers_needs_no_guest_while_ready_ssh_does(tmp_path_factory):
+    """With the guest checks on (CAAS_CLUSTER_GUEST=ssh) on the fake driver, whose servers boot
+    nothing: a cluster with ready=servers is ACTIVE once every server is ACTIVE with its
+    addresses; one with the default (ssh) waits for the head to answer SSH and fails, rolled back."""
+    srv = start(tmp_path_factory, CAAS_CLUSTER_GUEST="ssh", CAAS_CLUSTER_TIMEOUT=2)
+    try:
+        with client_for(srv, issue_token(srv)) as c:
+            v = create(c, "byservers", 2, ready="servers")
+            assert v["status"] == "ACTIVE" and v["ready"] == "servers", v["status_reason"]
+            assert v["nodes_ready"] == 2 and all(n["status"] == "ACTIVE" for n in v["nodes"])
+            events = c.get(f"{API}/clusters/byservers/events").json()["events"]
+            ready = [e["message"] for e in events if e["step"] == "ready"]
+            assert ready == ["ready=servers: every server ACTIVE with its addresses: ACTIVE servers count as ready",
+                             "done"]
+            servers = c.get("/compute/v2.1/servers/detail").json()["servers"]
+            assert len(servers) == 3 and all(s["status"] == "ACTIVE" and s["addresses"] for s in servers)
+            delete(c, "byservers")
+            v = create(c, "byssh", 0)
+            assert v["ready"] == "ssh" and v["status"] == "ERROR", v
+            assert "rolled back, nothing is left" in v["status_reason"], v["status_reason"]
+            assert leftovers(c) == {}
+            delete(c, "byssh")
+    finally:
+        stop(srv)
+
+
 def test_restart_during_add_and_delete(tmp_path_factory):
     """kill -9 while nodes are added: the restart removes just those; kill -9 right after a
     delete is asked for: the restart finishes it (or it had finished)."""

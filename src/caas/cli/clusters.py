@@ -23,6 +23,7 @@ import os
 import re
 import sys
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Callable, Iterable, Optional, Sequence, TextIO
 
@@ -62,16 +63,17 @@ def _client() -> ClusterClient:
 def cluster_request(name: str, *, image: str | None = None, profile: str = DEFAULT_PROFILE,
                     profile_version: str | None = None, node_count: int = 0, node_flavor: str | None = None,
                     head_flavor: str | None = None, key_name: str | None = None,
-                    keep_on_failure: bool = False, dry_run: bool = False) -> dict:
+                    keep_on_failure: bool = False, dry_run: bool = False, ready: str = "ssh") -> dict:
     """The body of ``POST /caas/v1/clusters``. Every member is sent; None lets the server
     choose (its default image, the profile's default version, its default flavors, a generated
-    key pair)."""
+    key pair); ``ready`` is sent when it is not the server's default (ssh)."""
     if isinstance(node_count, bool) or not isinstance(node_count, int) or not 0 <= node_count <= MAX_NAMES:
         raise BadRequest(f"the node count must be from 0 to {MAX_NAMES}")
     return {"cluster": {"name": name, "image": image or None, "profile": profile,
                         "profile_version": profile_version or None, "node_count": node_count,
                         "node_flavor": node_flavor or None, "head_flavor": head_flavor or None,
-                        "key_name": key_name or None, "keep_on_failure": bool(keep_on_failure)},
+                        "key_name": key_name or None, "keep_on_failure": bool(keep_on_failure),
+                        **({"ready": ready} if ready and ready != "ssh" else {})},
             "dry_run": bool(dry_run)}
 
 
@@ -380,6 +382,17 @@ FlavorOption = Annotated[Optional[str], typer.Option("--flavor", help="Flavor of
 HeadFlavorOption = Annotated[Optional[str], typer.Option("--head-flavor", help="Flavor of the head node.")]
 KeyNameOption = Annotated[Optional[str], typer.Option(
     "--key-name", help="An existing key pair for the nodes (default: a generated one, its private key saved).")]
+class Ready(str, Enum):
+    """When a cluster counts as ready (``--ready``)."""
+
+    ssh = "ssh"
+    servers = "servers"
+
+
+ReadyOption = Annotated[Ready, typer.Option(
+    "--ready",
+    help="When the cluster is ACTIVE: ssh (its nodes set up and reported in over SSH) or servers (every server "
+         "ACTIVE with its addresses: images without cloud-init, floating IPs caas cannot reach).")]
 CountOption = Annotated[Optional[int], typer.Option("-n", "--nodes", min=1, max=MAX_NAMES,
                                                     help="How many nodes (the lowest free names).")]
 RangeOption = Annotated[Optional[str], typer.Option("-r", "--range",
@@ -404,6 +417,7 @@ def create(
     key_name: KeyNameOption = None,
     keep_on_failure: Annotated[bool, typer.Option("--keep-on-failure",
                                                   help="Keep what was made when creation fails.")] = False,
+    ready: ReadyOption = Ready.ssh,
     no_wait: NoWaitOption = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and the quota it needs; create nothing.")] = False,
     fmt: FormatOption = Format.table,
@@ -412,7 +426,7 @@ def create(
     """Create a cluster and wait until it is ACTIVE."""
     body = cluster_request(name, image=image, profile=profile, profile_version=profile_version, node_count=nodes,
                            node_flavor=flavor, head_flavor=head_flavor, key_name=key_name,
-                           keep_on_failure=keep_on_failure, dry_run=dry_run)
+                           keep_on_failure=keep_on_failure, dry_run=dry_run, ready=ready.value)
     run_create(body, fmt=fmt, wait=not no_wait, timeout=timeout)
 
 

@@ -25,7 +25,7 @@ NONE = "none"
 
 
 def os_cluster_request(name: str, distro: str, version: str, *, node_count: int = 0, node_flavor: str | None = None,
-                       head_flavor: str | None = None, key_name: str | None = None) -> dict:
+                       head_flavor: str | None = None, key_name: str | None = None, ready: str = "ssh") -> dict:
     """The cluster request of ``os_cluster create NAME DISTRO VERSION``."""
     distro = distro.strip()
     if not distro:
@@ -38,7 +38,7 @@ def os_cluster_request(name: str, distro: str, version: str, *, node_count: int 
         raise BadRequest(f"VERSION {version!r}: expected PROFILE or PROFILE:VERSION (or none)")
     return c.cluster_request(name, image=image, profile=profile, profile_version=profile_version or None,
                              node_count=node_count, node_flavor=node_flavor, head_flavor=head_flavor,
-                             key_name=key_name)
+                             key_name=key_name, ready=ready)
 
 
 os_cluster_app = typer.Typer(help="Virtual clusters (os_cluster of the CaaS guides).", no_args_is_help=True,
@@ -59,12 +59,13 @@ def cluster_create(
     flavor: c.FlavorOption = None,
     head_flavor: c.HeadFlavorOption = None,
     key_name: c.KeyNameOption = None,
+    ready: c.ReadyOption = c.Ready.ssh,
     no_wait: c.NoWaitOption = False,
     timeout: c.TimeoutOption = c.DEFAULT_TIMEOUT,
 ) -> None:
     """Create a cluster (a head node and N compute nodes) and wait until it is ACTIVE."""
     body = os_cluster_request(name, distro, version, node_count=nodes, node_flavor=flavor,
-                              head_flavor=head_flavor, key_name=key_name)
+                              head_flavor=head_flavor, key_name=key_name, ready=ready.value)
     c.run_create(body, wait=not no_wait, timeout=timeout)
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import update
 
-from caas.clusters import addresses, guest, profiles
+from caas.clusters import addresses, guest, marks, profiles, readiness
 from caas.clusters.cloud import CloudAccess, cloud_message, flavor_id, not_found
 from caas.clusters.journal import IDLE, Journal
 from caas.clusters.kinds import BY_NAME, KINDS, Kind, tag
@@ -84,11 +84,12 @@ class Engine:
         self.pool = cf.ThreadPoolExecutor(PARALLEL, thread_name_prefix="caas-cluster-cloud")
 
     def _make(self, work: Work, kind: str, name: str, create, node: str | None = None, **extra):
-        """Record, then create (``create()`` returns the cloud's object), then note its id."""
+        """Record, then create (``create()`` returns the cloud's object), then note its id, then
+        tag it through the tags API (real Neutron takes no tags in these creates: ``marks``)."""
         rid = self.journal.record(work.id, kind, name, node, **extra)
         obj = create()
         self.journal.noted(rid, obj.id)
-        return obj
+        return marks.tag_after_create(work.conn, obj, work.id)
 
     # ---- steps --------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -187,11 +188,12 @@ class Engine:
     def make_network(self, work: Work) -> None:
         c, conn = work.cluster, work.conn
         net = self._make(work, "network", f"{c.name}-net", lambda: conn.network.create_network(
-            name=f"{c.name}-net", description=f"caas cluster {c.name} ({c.id})", tags=[tag(c.id)]))
+            name=f"{c.name}-net", description=marks.description(c.name, c.id)))
         cidr = c.cidr
         subnet = self._make(work, "subnet", f"{c.name}-subnet", lambda: conn.network.create_subnet(
             name=f"{c.name}-subnet", network_id=net.id, ip_version=4, cidr=cidr,
-            gateway_ip=addresses.gateway_ip(cidr), allocation_pools=[addresses.pool(cidr)], tags=[tag(c.id)]))
+            gateway_ip=addresses.gateway_ip(cidr), allocation_pools=[addresses.pool(cidr)],
+            description=marks.description(c.name, c.id)))
         work.ids.update(network=net.id, subnet=subnet.id)
         self.journal.set(c.id, network_id=net.id)
 
@@ -199,7 +201,8 @@ class Engine:
         c, conn = work.cluster, work.conn
         ext = work.ids.setdefault("external", self._external_network(conn))
         router = self._make(work, "router", f"{c.name}-router", lambda: conn.network.create_router(
-            name=f"{c.name}-router", external_gateway_info={"network_id": ext}, tags=[tag(c.id)]))
+            name=f"{c.name}-router", external_gateway_info={"network_id": ext},
+            description=marks.description(c.name, c.id)))
         rid = self.journal.record(c.id, "router_interface", f"{c.name}-router", router=router.id)
         conn.network.add_interface_to_router(router, subnet_id=work.ids["subnet"])
         self.journal.noted(rid, work.ids["subnet"])
@@ -208,9 +211,9 @@ class Engine:
     def make_security_groups(self, work: Work) -> None:
         c, conn = work.cluster, work.conn
         head = self._make(work, "security_group", f"{c.name}-head", lambda: conn.network.create_security_group(
-            name=f"{c.name}-head", description=f"caas cluster {c.name}: SSH to the head", tags=[tag(c.id)]))
+            name=f"{c.name}-head", description=marks.description(c.name, c.id, "SSH to the head")))
         inner = self._make(work, "security_group", f"{c.name}-cluster", lambda: conn.network.create_security_group(
-            name=f"{c.name}-cluster", description=f"caas cluster {c.name}: everything inside", tags=[tag(c.id)]))
+            name=f"{c.name}-cluster", description=marks.description(c.name, c.id, "everything inside")))
         conn.network.create_security_group_rule(security_group_id=head.id, direction="ingress", ethertype="IPv4",
                                                 protocol="tcp", port_range_min=22, port_range_max=22,
                                                 remote_ip_prefix="0.0.0.0/0")
@@ -260,9 +263,12 @@ class Engine:
             made: list = [None, None]
             try:
                 sgs = [work.ids["sg_cluster"]] + ([work.ids["sg_head"]] if n.role == HEAD else [])
-                made[0] = conn.network.create_port(
-                    name=cloud_name(n), network_id=work.ids["network"], security_group_ids=sgs, tags=[tag(c.id)],
-                    fixed_ips=[{"subnet_id": work.ids["subnet"], "ip_address": n.fixed_ip}]).id
+                port = conn.network.create_port(
+                    name=cloud_name(n), network_id=work.ids["network"], security_group_ids=sgs,
+                    description=marks.description(c.name, c.id),
+                    fixed_ips=[{"subnet_id": work.ids["subnet"], "ip_address": n.fixed_ip}])
+                made[0] = port.id
+                marks.tag_after_create(conn, port, c.id)
                 made[1] = conn.compute.create_server(
                     name=cloud_name(n), image_id=c.image_id, flavor_id=flavors[n.flavor],
                     networks=[{"port": made[0]}], user_data=self._user_data(c, n, hosts, work.user_key),
@@ -301,14 +307,14 @@ class Engine:
                 node = pending.get(s.id)
                 if node is None:
                     continue
-                if s.status == "ACTIVE":
+                if readiness.up(s, work.cluster):
                     del pending[s.id]
                     active.append(node.name)
                 elif s.status == "ERROR":
                     fault = (s.fault or {}).get("message") or "no reason given"
                     self.journal.node_set(work.id, node.name, status=NODE_ERROR)
                     raise StepFailed(f"the server of {node.name} went to ERROR: {fault}")
-            if active and self.settings.cluster_guest == "none":
+            if active and not readiness.guest_checks(self.settings, work.cluster):
                 self.journal.nodes_status(work.id, active, NODE_ACTIVE)
             if not pending:
                 break
@@ -322,8 +328,7 @@ class Engine:
         ext = work.ids.setdefault("external", self._external_network(conn))
         head = self.journal.nodes(c.id, [HEAD_NAME])[0]
         fip = self._make(work, "floating_ip", f"{c.name}-head", lambda: conn.network.create_ip(
-            floating_network_id=ext, port_id=head.port_id, description=f"caas cluster {c.name} ({c.id})",
-            tags=[tag(c.id)]))
+            floating_network_id=ext, port_id=head.port_id, description=marks.description(c.name, c.id)))
         address = fip.floating_ip_address
         self.journal.set(c.id, floating_ip=address)
         work.cluster.floating_ip = address
@@ -355,8 +360,8 @@ class Engine:
 
     def bootstrap(self, work: Work, push_to: list[str]) -> str:
         """Head reachable and set up; /etc/hosts rewritten on the head and pushed to ``push_to``."""
-        if self.settings.cluster_guest == "none":
-            return "guest checks off (CAAS_CLUSTER_GUEST=none): the cloud's ACTIVE servers count as bootstrapped"
+        if not readiness.guest_checks(self.settings, work.cluster):
+            return f"{readiness.why_not(self.settings)}: the cloud's ACTIVE servers count as bootstrapped"
         c = work.cluster
         head = self._head(work)
         deadline = self._deadline()
@@ -375,9 +380,9 @@ class Engine:
         return f"/etc/hosts rewritten on the head and {len(push_to)} node(s)"
 
     def ready(self, work: Work, nodes: list[ClusterNode]) -> str:
-        if self.settings.cluster_guest == "none":
+        if not readiness.guest_checks(self.settings, work.cluster):
             self.journal.nodes_status(work.id, [n.name for n in nodes], NODE_ACTIVE)
-            return "guest checks off (CAAS_CLUSTER_GUEST=none): ACTIVE servers count as ready"
+            return f"{readiness.why_not(self.settings)}: ACTIVE servers count as ready"
         expected = {n.name: n.id for n in nodes if n.role == COMPUTE}
         head = self._head(work)
         if work.cluster.profile != "base":
@@ -529,7 +534,7 @@ class Engine:
         try:
             self.teardown(work, names)
             self.journal.drop_nodes(c.id, names)
-            if self.settings.cluster_guest == "ssh" and c.floating_ip:
+            if readiness.guest_checks(self.settings, c) and c.floating_ip:
                 self.bootstrap(work, [n.name for n in self.journal.nodes(c.id) if n.role == COMPUTE])
         except Exception as exc:  # noqa: BLE001
             self._interrupted(exc)  # a stop in the middle: the next start rolls back again

@@ -17,7 +17,7 @@ import time
 
 from sqlalchemy import select
 
-from caas.clusters import guest
+from caas.clusters import guest, readiness
 from caas.clusters.cloud import CloudAccess
 from caas.clusters.engine import Engine
 from caas.clusters.models import ACTIVE, DEGRADED, HEAD, HEAD_NAME, NODE_ACTIVE, NODE_DOWN, Cluster, ClusterEvent, ClusterNode
@@ -88,7 +88,7 @@ class Health:
         found = servers[c.project_id]
         down = {n.name: problem for n in nodes if (problem := server_problem(found.get(n.server_id)))}
         back = [n for n in nodes if n.status == NODE_DOWN and n.name not in down]
-        if back and self.settings.cluster_guest == "ssh":
+        if back and readiness.guest_checks(self.settings, c):
             down.update(self._unreachable(c, back, head_down=HEAD_NAME in down))
         self._record(c, nodes, down)
 

@@ -3,7 +3,7 @@
 ``KINDS`` is the teardown's table, in its order (what depends on a resource goes before it).
 For each kind: ``find`` gives the cloud id of a resource recorded but never noted (a crash
 between the request and the note), by name and the cluster's tag (None when the cloud has
-none); ``delete`` asks the cloud to remove it; ``probe`` (servers only) is polled until the
+none; one made but not tagged yet is known by its description, ``marks.mine``); ``delete`` asks the cloud to remove it; ``probe`` (servers only) is polled until the
 cloud says the resource is gone (its 404), for a delete that the cloud finishes later;
 ``work_id`` names the id a running operation keeps of it (``Work.ids``), if any.
 """
@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from caas.clusters.marks import mine, tag
 
-def tag(cluster_id: str) -> str:
-    return f"caas-cluster-{cluster_id}"
+__all__ = ["BY_NAME", "KINDS", "Kind", "tag"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,10 @@ def _tagged(listing: Callable, any_name: bool = False) -> Callable:
     def find(conn, r, cluster_id: str) -> str | None:
         for obj in listing(conn.network)(tags=tag(cluster_id)):
             if any_name or obj.name == r.name:
+                return obj.id
+        # made, but a crash came before its tag: known by name and description
+        for obj in listing(conn.network)(**({} if any_name else {"name": r.name})):
+            if mine(obj, cluster_id):
                 return obj.id
         return None
     return find

@@ -48,6 +48,9 @@ class Cluster(Base):
     cluster_key: Mapped[str] = mapped_column(Text)
     cluster_public_key: Mapped[str] = mapped_column(Text)
     keep_on_failure: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the cluster counts as ready: ssh (its guests set up and reported in) or servers
+    # (every server ACTIVE with its addresses); see clusters/readiness.py.
+    ready: Mapped[str] = mapped_column(String(16), default="ssh", server_default="ssh")
     cidr: Mapped[str] = mapped_column(String(43))  # the cluster's own subnet (addresses.allocate)
     floating_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     network_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

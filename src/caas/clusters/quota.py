@@ -61,8 +61,8 @@ def need(node_count: int, head: dict | None, node: dict, new_network: bool) -> d
 
 
 def check(conn, access, strategy: str, project_id: str, need: dict, held: dict,
-          servers: list[capacity.Server]) -> tuple[list[dict], list[dict]]:
-    """(quota lines, shortfalls) for what ``need`` asks of the project and the cloud's
+          servers: list[capacity.Server]) -> tuple[list[dict], list[dict], str]:
+    """(quota lines, shortfalls, how the capacity was checked: ``_capacity``) for what ``need`` asks of the project and the cloud's
     hosts (``servers``, each on some host as the scheduler places them); ``held``: what the
     project's clusters in flight hold back that the cloud does not count yet (``held_now``)."""
     lines, short = [], []
@@ -88,20 +88,38 @@ def check(conn, access, strategy: str, project_id: str, need: dict, held: dict,
         q = quota.get(resource)
         if q:
             line(resource, q["limit"], q["used"] + q.get("reserved", 0))
+    more, how = _capacity(access, strategy, need, held, servers)
+    return lines, short + more, how
+
+
+# How the capacity was checked (``check``'s third value); the last when the cloud shows none.
+PLACEMENT = "checked host by host against Placement's resource providers"
+STATISTICS = "checked in all against the hypervisor statistics"
+SKIPPED = ("capacity check skipped: the cloud shows this user neither Placement's resource providers nor "
+           "the hypervisor statistics (os-hypervisors/statistics, gone at compute 2.88); its own scheduler decides")
+
+
+def _capacity(access, strategy: str, need: dict, held: dict,
+              servers: list[capacity.Server]) -> tuple[list[dict], str]:
+    """(The capacity shortfalls, how they were found) from whatever the cloud offers:
+    Placement's resource providers (host by host), else the hypervisor statistics (asked for
+    at 2.1: gone at 2.88+), else none, and ``SKIPPED`` says so (never silently)."""
     hosts = capacity.read_hosts(access.admin())
     if hosts is not None:
-        short += capacity.shortfalls(hosts, servers, held["servers"], strategy)
-        return lines, short
+        return capacity.shortfalls(hosts, servers, held["servers"], strategy), PLACEMENT
     try:  # no Placement: the hypervisors' free RAM and disk in all, without ratios
-        stats = access.admin().compute.get("/os-hypervisors/statistics").json()["hypervisor_statistics"]
+        response = access.admin().compute.get("/os-hypervisors/statistics", microversion="2.1")
+        response.raise_for_status()
+        stats = response.json()["hypervisor_statistics"]
     except Exception:  # noqa: BLE001 - a cloud that hides its capacity gets the quota check only
-        return lines, short
+        return [], SKIPPED
+    short = []
     for resource, free, unit in (("ram", stats.get("free_ram_mb"), " MB"), ("disk", stats.get("free_disk_gb"), " GB")):
         if free is not None and need.get(resource, 0) > free:
             short.append({"resource": f"capacity:{resource}", "needed": need[resource], "available": free,
                           "message": f"the cloud's free {resource}: needs {need[resource]}{unit}, "
                                      f"{free}{unit} free on its hypervisors"})
-    return lines, short
+    return short, STATISTICS
 
 
 # ---- reservations -------------------------------------------------------------------

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from caas.clusters import addresses, names as node_names, policy, profiles, quota
+from caas.clusters import addresses, names as node_names, policy, profiles, quota, readiness
 from caas.clusters.cloud import CloudAccess, bad_request, cloud_message, flavor_id, not_found
 from caas.clusters.engine import Engine
 from caas.clusters.guest import generate_key
@@ -57,6 +57,7 @@ class Request:
     head_flavor: str | None
     key_name: str | None
     keep_on_failure: bool
+    ready: str = readiness.SSH  # readiness.CHOICES
 
 
 def _iso(value) -> str | None:
@@ -185,6 +186,7 @@ class ClusterService:
             "keypair_generated": c.keypair_generated, "node_count": len(computes),
             "nodes_ready": sum(1 for n in computes if n.status == "ACTIVE"), "head_name": f"{c.name}-head",
             "floating_ip": c.floating_ip, "cidr": c.cidr, "network_id": c.network_id, "keep_on_failure": c.keep_on_failure,
+            "ready": c.ready or readiness.SSH,
             "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
             "nodes": [self._node_view(c, n) for n in nodes],
         }
@@ -315,6 +317,8 @@ class ClusterService:
             raise BadRequest(f"node_count must be between 0 and {MAX_NODES}.")
         if req.node_count and not p.compute_nodes:
             raise BadRequest(f"Profile {p.name} is a head node only; it takes no compute nodes.")
+        if req.ready not in readiness.CHOICES:
+            raise BadRequest(f"ready must be one of {', '.join(readiness.CHOICES)}.")
         if req.node_count > addresses.max_nodes():
             raise BadRequest(f"A cluster network holds at most {addresses.max_nodes()} nodes.")
         return p
@@ -335,8 +339,8 @@ class ClusterService:
         if req.key_name:
             self._user_key(ctx, req.key_name)
         counted, held = quota.reservations(self.db, ctx.project_id)
-        lines, short = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
-                                   quota.need(req.node_count, head, node, True), held,
+        lines, short, checked = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
+                                            quota.need(req.node_count, head, node, True), held,
                                    quota.servers(req.node_count, head, node))
         names = node_names.next_free([], req.node_count, NODE_PREFIX, self.settings.cluster_node_width)
         with self.db.read() as s:
@@ -356,7 +360,8 @@ class ClusterService:
         return {"cluster": n, "cidr": cidr, "image": image_name, "image_id": image_id, "profile": p.name,
                 "profile_version": req.profile_version or p.default_version, "head_flavor": head["name"],
                 "node_flavor": node["name"], "nodes": names, "keypair": req.key_name or "(generated)",
-                "resources": resources, "quota": lines, "shortfalls": short}, counted, {"head": head, "node": node}
+                "ready": req.ready, "resources": resources, "quota": lines, "shortfalls": short,
+                "capacity": checked}, counted, {"head": head, "node": node}
 
     @staticmethod
     def _taken(s, project_id: str, replacing: str | None = None) -> set[str]:
@@ -398,7 +403,7 @@ class ClusterService:
                             head_flavor=plan["head_flavor"], node_flavor=plan["node_flavor"],
                             key_name=req.key_name or "", keypair_generated=private is not None,
                             cluster_key=cluster_key, cluster_public_key=cluster_pub,
-                            keep_on_failure=req.keep_on_failure, operation="create")
+                            keep_on_failure=req.keep_on_failure, ready=req.ready, operation="create")
                 s.add(c)
                 s.flush()
                 head, node = sizes["head"], sizes["node"]
@@ -411,6 +416,8 @@ class ClusterService:
                 s.add(ClusterEvent(cluster_id=c.id, step="plan", message=(
                     f"accepted: {len(plan['resources'])} resources; " + ", ".join(
                         f"{q['resource']} {q['needed']} (of {q['in_use']}/{q['limit']})" for q in plan["quota"]))))
+                if plan["capacity"] == quota.SKIPPED:
+                    s.add(ClusterEvent(cluster_id=c.id, step="capacity", message=quota.SKIPPED, level="warning"))
                 s.flush()
                 view = self._view(s, c)
         except IntegrityError:  # a create of the same name (or network) in the same instant won
@@ -471,8 +478,8 @@ class ClusterService:
         conn = self._cloud(ctx)
         node_flavor = self._flavor(conn, flavor or c.node_flavor)
         counted, held = quota.reservations(self.db, c.project_id)
-        lines, short = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
-                                   quota.need(len(wanted), None, node_flavor, False), held,
+        lines, short, checked = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
+                                            quota.need(len(wanted), None, node_flavor, False), held,
                                    quota.servers(len(wanted), None, node_flavor))
         if short:
             raise QuotaShortfall(short, f"Cluster {c.name}: {node_names.compact(wanted)} do not fit, nothing was "
@@ -485,6 +492,8 @@ class ClusterService:
                                   fixed_ip=addresses.node_ip(c.cidr, node_names.node_number(name)[1]),
                                   vcpus=node_flavor["vcpus"], ram=node_flavor["ram"]))
             s.add(ClusterEvent(cluster_id=c.id, step="add", message=f"adding {node_names.compact(wanted)}"))
+            if checked == quota.SKIPPED:
+                s.add(ClusterEvent(cluster_id=c.id, step="capacity", message=quota.SKIPPED, level="warning"))
             s.flush()
             view = self._view(s, s.get(Cluster, c.id))
         user_key = self._user_key(ctx, c.key_name) if c.key_name else ""

@@ -62,6 +62,9 @@ class ClusterCreate(BaseModel):
     head_flavor: Optional[StrictStr] = Text
     key_name: Optional[StrictStr] = Text
     keep_on_failure: StrictBool = False
+    ready: Literal["ssh", "servers"] = Field(default="ssh", description="when the cluster is ACTIVE: ssh (the head "
+                                             "set up and every node reported in over SSH) or servers (every server "
+                                             "ACTIVE with its addresses)")
 
 
 class CreateBody(BaseModel):
@@ -169,6 +172,7 @@ class Cluster(Settled):
     cidr: str
     network_id: Optional[str]
     keep_on_failure: bool
+    ready: Literal["ssh", "servers"]
     created_at: dt.datetime
     updated_at: dt.datetime
     nodes: list[Node]
@@ -248,9 +252,12 @@ class Plan(Settled):
     cidr: str
     nodes: list[str]
     keypair: str
+    ready: Literal["ssh", "servers"]
     resources: list[PlanResource]
     quota: list[QuotaLine]
     shortfalls: list[Shortfall]
+    capacity: str = Field(description="how the cloud's capacity was checked (Placement, the hypervisor statistics), "
+                                      "or that it was skipped: the cloud shows neither")
 
 
 class PlanBody(Wire):
