@@ -110,7 +110,21 @@ def test_the_credential_has_the_users_roles_there_and_is_encrypted_at_rest(srv, 
         r = anon.post("/identity/v3/auth/tokens", json={"auth": {"identity": {
             "methods": ["application_credential"], "application_credential": {"id": cred_id, "secret": secret}}}})
         assert r.status_code == 201, r.text
-    with client_for(srv, m["token"]) as c:
+    # `caas credential-keys rotate`, more times than keys are kept, re-encrypts it each time
+    from typer.testing import CliRunner
+
+    from caas.cli.main import app
+
+    for _ in range(3):
+        result = CliRunner().invoke(app, ["credential-keys", "rotate", "--data-dir", str(srv.data_dir)])
+        assert result.exit_code == 0 and "re-encrypted" in result.output, result.output
+    (rotated,), = query(srv, "SELECT encrypted_secret FROM cluster_credential WHERE cluster_id = ?", v["id"])
+    assert rotated != stored
+    assert SecretBox(KeyRepository(srv.data_dir / "credential-keys")).decrypt(rotated) == secret
+    with client_for(srv, m["token"]) as c:  # and the server's next work reads it (a node added)
+        assert c.post(f"{API}/clusters/cred/nodes", json={"nodes": {"count": 1}}).status_code == 202
+        v = wait(c, "cred")
+        assert v["status"] == "ACTIVE" and v["status_reason"] == "" and v["node_count"] == 2, v
         delete(c, "cred")
         assert app_creds(c, m["user_id"]) == [] and leftovers(c) == {}
 
@@ -230,3 +244,25 @@ def test_a_restart_mid_delete_leaves_the_credential_to_the_users_next_request(sr
         assert leftovers(c) == {} and len(app_creds(c, m["user_id"])) == 1
         assert c.get(f"{API}/clusters/ending").status_code == 404
         assert app_creds(c, m["user_id"]) == [] and c.get(f"{API}/clusters").json()["clusters"] == []
+
+
+def test_a_token_that_may_not_make_a_credential_is_refused_with_nothing_made(srv, admin):
+    """A token from a (restricted) application credential cannot make another one: the create
+    is 403 with the cloud's words, and no cluster is recorded."""
+    m = member(srv, admin)
+    with client_for(srv, m["token"]) as c:
+        r = c.post(f"/identity/v3/users/{m['user_id']}/application_credentials",
+                   json={"application_credential": {"name": "mine"}})
+        assert r.status_code == 201, r.text
+        mine = r.json()["application_credential"]
+    with client_for(srv) as anon:
+        r = anon.post("/identity/v3/auth/tokens", json={"auth": {"identity": {
+            "methods": ["application_credential"],
+            "application_credential": {"id": mine["id"], "secret": mine["secret"]}}}})
+        assert r.status_code == 201, r.text
+    with client_for(srv, r.headers["X-Subject-Token"]) as c:
+        r = c.post(f"{API}/clusters", json=body("nocred", 1))
+        assert r.status_code == 403, r.text
+        assert "could not make the cluster's application credential with your token: 403" in r.json()["error"]["message"]
+        assert c.get(f"{API}/clusters").json()["clusters"] == []
+        assert [a["name"] for a in app_creds(c, m["user_id"])] == ["mine"] and leftovers(c) == {}

@@ -74,21 +74,38 @@ class CloudAccess:
             return self._admin
 
     def user(self, token: str, project_id: str):
-        """A connection on the caller's own token, scoped to ``project_id``: cached by both for
-        the next requests of the same token (the last USER_CONNECTIONS kept)."""
+        """A connection on the caller's own token (scoped to ``project_id``, the cluster's):
+        cached by both for the next requests of the same token (the last USER_CONNECTIONS kept)."""
         key = (token, project_id)
         with self._lock:
             conn = self._users.pop(key, None)
             if conn is not None:
                 self._users[key] = conn  # the most recently used last
                 return conn
-        conn = self._open("v3token", token=token, project_id=project_id)
+        conn = self._on_token(token)
         with self._lock:
             conn = self._users.setdefault(key, conn)
             evicted = [self._users.pop(k) for k in list(self._users)[:max(0, len(self._users) - USER_CONNECTIONS)]]
         for old in evicted:
             old.close()
         return conn
+
+    def _on_token(self, token: str):
+        """A connection on ``token`` itself, as its Keystone validates it (its scope and
+        catalog), never rescoped: a token from an application credential or a trust may not be
+        exchanged for another (Keystone's 403 "rescoping a delegated token")."""
+        import openstack.connection
+        from keystoneauth1 import access, session
+        from keystoneauth1.identity.access import AccessInfoPlugin
+
+        where = self._endpoint()
+        answer = session.Session(timeout=API_TIMEOUT).get(
+            where["auth_url"] + "/auth/tokens", headers={"X-Auth-Token": token, "X-Subject-Token": token},
+            authenticated=False)
+        plugin = AccessInfoPlugin(access.create(resp=answer), auth_url=where["auth_url"])
+        return openstack.connection.Connection(
+            session=session.Session(auth=plugin, timeout=API_TIMEOUT), region_name=where["region_name"],
+            interface=where["interface"], identity_api_version="3", compute_api_version="2")
 
     def credential(self, cred_id: str, secret: str):
         """A connection on the application credential ``cred_id`` (cached by its id)."""
