@@ -77,7 +77,7 @@ class Cloud:
         self.driver = driver_for(settings, self.db)
         self.topology = TopologyFeed(self.db, self.driver.apply_network, server_ids)
         self.compute = ComputeService(self.db, settings, self.driver, self.network, self.image, self.volume)
-        self.clusters = ClusterService(self.db, settings)
+        self.clusters = ClusterService(self.db, settings, self.secrets)
 
     def bootstrap(self) -> None:
         """First-start state of every service (idempotent; identity first)."""

@@ -3,6 +3,7 @@ is left of a project in the cloud (which must be nothing after a delete or a rol
 
 from __future__ import annotations
 
+import signal
 import time
 
 import httpx
@@ -74,3 +75,10 @@ def project(c: httpx.Client) -> str:
 def set_quota(admin: httpx.Client, project_id: str, **limits) -> None:
     r = admin.put(f"/compute/v2.1/os-quota-sets/{project_id}", json={"quota_set": limits})
     assert r.status_code == 200, r.text
+
+
+def crash(srv) -> None:
+    """kill -9: caas stops where it is, as on a power cut."""
+    srv.proc.send_signal(signal.SIGKILL)
+    srv.proc.wait(10)
+    srv.log.close()

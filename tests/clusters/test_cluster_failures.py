@@ -7,13 +7,12 @@ clouds.yaml (OS_CLOUD-style) instead of the embedded default."""
 from __future__ import annotations
 
 import json
-import signal
 import sqlite3
 import time
 
 import pytest
 
-from tests.clusters.common import API, body, create, delete, error, leftovers, wait
+from tests.clusters.common import API, body, crash, create, delete, error, leftovers, wait
 from tests.conftest import CaasServer, client_for, issue_token
 
 STEPS = ["network", "router", "security_group", "head", "floating_ip", "nodes", "bootstrap", "ready"]
@@ -21,13 +20,6 @@ STEPS = ["network", "router", "security_group", "head", "floating_ip", "nodes", 
 
 def start(tmp_path_factory, **env) -> CaasServer:
     return CaasServer(tmp_path_factory.mktemp("caas") / "data", env={k: str(v) for k, v in env.items()}).start()
-
-
-def crash(srv: CaasServer) -> None:
-    """kill -9: caas stops where it is, as on a power cut."""
-    srv.proc.send_signal(signal.SIGKILL)
-    srv.proc.wait(10)
-    srv.log.close()
 
 
 def stop(srv: CaasServer) -> None:

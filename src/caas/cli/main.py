@@ -93,7 +93,8 @@ def rotate_credential_keys(data_dir: Optional[Path] = typer.Option(None, "--data
                            database_url: Optional[str] = typer.Option(None, "--database-url",
                                                                       envvar="CAAS_DATABASE_URL")) -> None:
     """Promote the staged credential key and re-encrypt every stored secret (credentials,
-    OAuth1 secrets, sensitive domain options) with it; a running server reads them at once."""
+    OAuth1 secrets, sensitive domain options, clusters' application credentials) with it; a running server reads them at once."""
+    from caas.clusters.models import ClusterCredential
     from caas.db import Database
     from caas.identity import secrets
     from caas.identity.tokens import KeyRepository
@@ -101,7 +102,8 @@ def rotate_credential_keys(data_dir: Optional[Path] = typer.Option(None, "--data
     settings = _settings(data_dir=(data_dir or default_data_dir()).expanduser(), database_url=database_url)
     db = Database(settings.db_url)
     try:
-        primary, count = secrets.rotate(secrets.SecretBox(KeyRepository(settings.credential_key_dir)), db)
+        primary, count = secrets.rotate(secrets.SecretBox(KeyRepository(settings.credential_key_dir)), db,
+                                        more=((ClusterCredential, "encrypted_secret"),))
     finally:
         db.dispose()
     typer.echo(f"primary credential key is now {primary}; {count} secret(s) re-encrypted")

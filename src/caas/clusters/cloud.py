@@ -1,9 +1,11 @@
 """How the cluster layer reaches a cloud: openstacksdk connections, and nothing else.
 
 ``CloudAccess`` holds one admin connection (a cloud of clouds.yaml, or this caas itself as its
-admin) and, per project, a connection scoped to that project: the cluster layer acts in the
-cluster's project as a member, as a user would. It grants its own user the ``member`` role on
-a project the first time it works there (an admin may; it is idempotent).
+admin), used only to read what a project cannot see (capacity, a user's keypair), and makes the
+connections that act in a cluster's project: one on the caller's own token while a request is
+being answered (``user``), and one per cluster on its application credential for the work that
+outlives the request (``credential``, cached; ``caas.clusters.credentials``). Nothing is made
+in a user's project with an admin's rights.
 
 Nothing here knows clusters: callers get openstacksdk ``Connection`` objects and the few
 look-ups every step needs (by name or id, 404 as None).
@@ -18,11 +20,12 @@ from caas.config import Settings
 
 log = logging.getLogger("caas.clusters")
 
-MEMBER_ROLE = "member"
 # Seconds a call to the cloud may take before it fails (openstacksdk's api_timeout): a cloud
 # that is overloaded answers 503 within its own bounded queue; one that does not answer at all
 # must not hold a cluster request, or a cluster worker, for ever.
 API_TIMEOUT = 60
+# Connections on callers' tokens kept for their next requests (each saves a token exchange).
+USER_CONNECTIONS = 64
 
 
 class CloudAccess:
@@ -30,7 +33,8 @@ class CloudAccess:
         self.settings = settings
         self._lock = threading.Lock()
         self._admin = None
-        self._projects: dict[str, object] = {}
+        self._credentials: dict[str, object] = {}
+        self._users: dict[tuple[str, str], object] = {}  # insertion order: least recently used first
 
     def _connect(self, **scope):
         import openstack
@@ -39,13 +43,27 @@ class CloudAccess:
             conn = openstack.connect(cloud=self.settings.cluster_cloud, api_timeout=API_TIMEOUT)
             return conn.connect_as(project_id=scope["project_id"]) if scope.get("project_id") else conn
         password = self.settings.admin_password_file.read_text().strip()
-        auth = {"auth_url": self.settings.base_url + "/identity/v3", "username": "admin", "password": password,
-                "user_domain_id": "default"}
-        if scope.get("project_id"):
-            auth["project_id"] = scope["project_id"]
-        else:
-            auth.update(project_name="admin", project_domain_id="default")
-        return openstack.connect(auth=auth, region_name=self.settings.region, interface="public",
+        return self._open("password", username="admin", password=password, user_domain_id="default",
+                          project_name="admin", project_domain_id="default")
+
+    def _endpoint(self) -> dict:
+        """Where the cloud's Keystone is, and the region and interface of its catalog."""
+        if not self.settings.cluster_cloud:
+            return {"auth_url": self.settings.base_url + "/identity/v3", "region_name": self.settings.region,
+                    "interface": "public"}
+        import openstack.config
+
+        region = openstack.config.OpenStackConfig().get_one(cloud=self.settings.cluster_cloud)
+        return {"auth_url": region.config["auth"]["auth_url"], "region_name": region.region_name,
+                "interface": region.config.get("interface") or "public"}
+
+    def _open(self, auth_type: str, **auth):
+        """A connection to the cloud with ``auth`` (keystoneauth's plugin ``auth_type``)."""
+        import openstack
+
+        where = self._endpoint()
+        return openstack.connect(auth_type=auth_type, auth={"auth_url": where["auth_url"], **auth},
+                                 region_name=where["region_name"], interface=where["interface"],
                                  identity_api_version="3", compute_api_version="2", load_envvars=False,
                                  load_yaml_config=False, api_timeout=API_TIMEOUT)
 
@@ -55,29 +73,62 @@ class CloudAccess:
                 self._admin = self._connect()
             return self._admin
 
-    def project(self, project_id: str):
-        """A connection scoped to ``project_id`` (cached), as a member of it."""
+    def user(self, token: str, project_id: str):
+        """A connection on the caller's own token (scoped to ``project_id``, the cluster's):
+        cached by both for the next requests of the same token (the last USER_CONNECTIONS kept)."""
+        key = (token, project_id)
         with self._lock:
-            conn = self._projects.get(project_id)
+            conn = self._users.pop(key, None)
+            if conn is not None:
+                self._users[key] = conn  # the most recently used last
+                return conn
+        conn = self._on_token(token)
+        with self._lock:
+            conn = self._users.setdefault(key, conn)
+            evicted = [self._users.pop(k) for k in list(self._users)[:max(0, len(self._users) - USER_CONNECTIONS)]]
+        for old in evicted:
+            old.close()
+        return conn
+
+    def _on_token(self, token: str):
+        """A connection on ``token`` itself, as its Keystone validates it (its scope and
+        catalog), never rescoped: a token from an application credential or a trust may not be
+        exchanged for another (Keystone's 403 "rescoping a delegated token")."""
+        import openstack.connection
+        from keystoneauth1 import access, session
+        from keystoneauth1.identity.access import AccessInfoPlugin
+
+        where = self._endpoint()
+        answer = session.Session(timeout=API_TIMEOUT).get(
+            where["auth_url"] + "/auth/tokens", headers={"X-Auth-Token": token, "X-Subject-Token": token},
+            authenticated=False)
+        plugin = AccessInfoPlugin(access.create(resp=answer), auth_url=where["auth_url"])
+        return openstack.connection.Connection(
+            session=session.Session(auth=plugin, timeout=API_TIMEOUT), region_name=where["region_name"],
+            interface=where["interface"], identity_api_version="3", compute_api_version="2")
+
+    def credential(self, cred_id: str, secret: str):
+        """A connection on the application credential ``cred_id`` (cached by its id)."""
+        with self._lock:
+            conn = self._credentials.get(cred_id)
         if conn is not None:
             return conn
-        admin = self.admin()
-        user_id = admin.current_user_id
-        role = admin.identity.find_role(MEMBER_ROLE, ignore_missing=False)
-        admin.identity.assign_project_role_to_user(project_id, user_id, role)
-        conn = self._connect(project_id=project_id)
+        conn = self._open("v3applicationcredential", application_credential_id=cred_id,
+                          application_credential_secret=secret)
         with self._lock:
-            return self._projects.setdefault(project_id, conn)
+            return self._credentials.setdefault(cred_id, conn)
 
-    def forget(self, project_id: str) -> None:
-        """Drop a project's connection (its token went bad, say); the next call makes a new one."""
+    def forget(self, cred_id: str) -> None:
+        """Drop a credential's connection (it went bad, or is deleted); the next call makes a new one."""
         with self._lock:
-            self._projects.pop(project_id, None)
+            conn = self._credentials.pop(cred_id, None)
+        if conn is not None:
+            conn.close()
 
     def close(self) -> None:
         with self._lock:
-            conns = [c for c in [self._admin, *self._projects.values()] if c is not None]
-            self._admin, self._projects = None, {}
+            conns = [c for c in [self._admin, *self._credentials.values(), *self._users.values()] if c is not None]
+            self._admin, self._credentials, self._users = None, {}, {}
         for conn in conns:
             try:
                 conn.close()

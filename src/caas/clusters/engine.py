@@ -27,6 +27,7 @@ from sqlalchemy import update
 
 from caas.clusters import addresses, guest, marks, profiles, readiness
 from caas.clusters.cloud import CloudAccess, cloud_message, flavor_id, not_found
+from caas.clusters.credentials import ClusterCredentials
 from caas.clusters.journal import IDLE, Journal
 from caas.clusters.kinds import BY_NAME, KINDS, Kind, tag
 from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, DELETING, ERROR, HEAD, HEAD_NAME, NODE_ACTIVE,
@@ -67,6 +68,7 @@ class Work:
     user_key: str = ""  # the user's public key, for the servers booted (never stored)
     nodes: list[ClusterNode] = field(default_factory=list)  # the nodes a create or an add makes ready
     pushed: "cf.Future | None" = None  # an add's /etc/hosts push to the nodes that stay
+    token: str = ""  # the requester's token, to delete the cluster's credential (never stored)
     started: float = 0.0
 
     @property
@@ -75,11 +77,12 @@ class Work:
 
 
 class Engine:
-    def __init__(self, db: Database, settings: Settings, access: CloudAccess) -> None:
+    def __init__(self, db: Database, settings: Settings, access: CloudAccess, credentials: ClusterCredentials) -> None:
         self.db = db
         self.journal = Journal(db)
         self.settings = settings
         self.access = access
+        self.credentials = credentials
         self.stopping = threading.Event()
         self.pool = cf.ThreadPoolExecutor(PARALLEL, thread_name_prefix="caas-cluster-cloud")
 
@@ -462,23 +465,24 @@ class Engine:
         return len(rows)
 
     # ---- operations ---------------------------------------------------------------------
-    def _work(self, cluster_id: str) -> Work | None:
+    def _work(self, cluster_id: str, token: str = "") -> Work | None:
         c = self.journal.load(cluster_id)
         if c is None:
             return None
-        work = Work(c, self.access.project(c.project_id))
+        work = Work(c, self.credentials.for_work(c, token, self.journal.event), token=token)
         for r in self.journal.resources(cluster_id):
             key = r.cloud_id and r.kind in BY_NAME and BY_NAME[r.kind].work_id(r)
             if key:
                 work.ids[key] = r.cloud_id
         return work
 
-    def run(self, cluster_id: str, operation: str, names: list[str] | None = None, user_key: str = "") -> None:
+    def run(self, cluster_id: str, operation: str, names: list[str] | None = None, user_key: str = "",
+            token: str = "") -> None:
         """Run one operation to its end (the worker's entry point): create, add, remove (the
-        steps of ``OPERATIONS``), delete or resume."""
+        steps of ``OPERATIONS``), delete or resume. ``token``: the requester's (see Work)."""
         work = None
         try:
-            work = self._work(cluster_id)
+            work = self._work(cluster_id, token)
             if work is None:
                 return
             work.operation, work.names, work.user_key = operation, list(names or []), user_key
@@ -488,7 +492,7 @@ class Engine:
                 (self._delete if operation == "delete" else self._resume)(work)
         except Cancelled:
             self.journal.set(cluster_id, operation="delete")
-            self._delete(self._work(cluster_id))
+            self._delete(self._work(cluster_id, token))
         except Interrupted:
             log.info("cluster %s: %s interrupted by shutdown; the next start resumes it", cluster_id, operation)
         except Exception as exc:  # noqa: BLE001 - never leave a cluster without a reason
@@ -522,7 +526,9 @@ class Engine:
             return
         self.journal.event(c.id, "rollback", f"removed {n} resource(s)", duration=time.monotonic() - t0)
         self.journal.nodes_status(c.id, [n.name for n in self.journal.nodes(c.id)], NODE_ERROR)
-        if not self.journal.finish(c.id, status=ERROR, status_reason=f"{reason}; rolled back, nothing is left",
+        kept = self.credentials.remove(c.id, work.token, c.project_id)
+        left = f"nothing is left but {kept}: delete the cluster to remove it" if kept else "nothing is left"
+        if not self.journal.finish(c.id, status=ERROR, status_reason=f"{reason}; rolled back, {left}",
                                    floating_ip=None, network_id=None):
             raise Cancelled()
 
@@ -555,6 +561,12 @@ class Engine:
             self.journal.set(c.id, status=ERROR, **IDLE,
                              status_reason=f"delete failed: {cloud_message(exc)}; delete again to retry")
             self.journal.event(c.id, "delete", f"failed: {cloud_message(exc)}", "error", time.monotonic() - t0)
+            return
+        kept = self.credentials.remove(c.id, work.token, c.project_id)
+        if kept:  # DELETING and idle: its user's next request about it finishes it (ClusterService)
+            self.journal.set(c.id, **IDLE, status_reason=f"every resource is gone but {kept}; its user's next "
+                                                         "request about the cluster deletes it")
+            self.journal.event(c.id, "delete", f"waiting: {kept}", "error", time.monotonic() - t0)
             return
         log.info("cluster %s deleted: %d resource(s) in %.2f s", c.id, n, time.monotonic() - t0)
         self.journal.erase(c.id)

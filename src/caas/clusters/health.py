@@ -83,7 +83,7 @@ class Health:
         nodes = [n for n in self.engine.journal.nodes(cluster_id) if n.status in (NODE_ACTIVE, NODE_DOWN) and n.server_id]
         servers = {} if servers is None else servers
         if c.project_id not in servers:
-            conn = self.access.project(c.project_id)
+            conn = self.engine.credentials.connection(c.id, self.access)
             servers[c.project_id] = {s.id: s for s in conn.compute.servers(details=True)}
         found = servers[c.project_id]
         down = {n.name: problem for n in nodes if (problem := server_problem(found.get(n.server_id)))}

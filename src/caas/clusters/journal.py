@@ -13,7 +13,8 @@ import logging
 
 from sqlalchemy import delete, select, update
 
-from caas.clusters.models import ACTIVE, DEGRADED, DELETING, NODE_DOWN, Cluster, ClusterEvent, ClusterNode, ClusterResource
+from caas.clusters.models import (ACTIVE, DEGRADED, DELETING, NODE_DOWN, Cluster, ClusterCredential, ClusterEvent,
+                                  ClusterNode, ClusterResource)
 from caas.db import Database
 from caas.db.base import utcnow
 
@@ -114,6 +115,6 @@ class Journal:
     def erase(self, cluster_id: str) -> None:
         """The cluster and every row of it (its delete is over)."""
         with self.db.write() as s:
-            for model in (ClusterEvent, ClusterResource, ClusterNode):
+            for model in (ClusterEvent, ClusterResource, ClusterNode, ClusterCredential):
                 s.execute(delete(model).where(model.cluster_id == cluster_id))
             s.execute(delete(Cluster).where(Cluster.id == cluster_id))

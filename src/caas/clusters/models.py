@@ -117,3 +117,16 @@ class ClusterEvent(Base):
     level: Mapped[str] = mapped_column(String(8), default="info")
     message: Mapped[str] = mapped_column(Text)
     duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ClusterCredential(Base):
+    """The application credential a cluster's work runs on (``caas.clusters.credentials``):
+    made at create with the creator's token, in the cluster's project, with the creator's roles
+    there; its secret encrypted with the credential keys (``identity/secrets.py``)."""
+
+    __tablename__ = "cluster_credential"
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))  # whose credential it is
+    app_cred_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    encrypted_secret: Mapped[str] = mapped_column(Text)

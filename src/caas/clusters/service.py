@@ -21,12 +21,13 @@ from sqlalchemy.exc import IntegrityError
 
 from caas.clusters import addresses, names as node_names, policy, profiles, quota, readiness
 from caas.clusters.cloud import CloudAccess, bad_request, cloud_message, flavor_id, not_found
+from caas.clusters.credentials import ClusterCredentials
 from caas.clusters.engine import Engine
 from caas.clusters.guest import generate_key
 from caas.clusters.health import Health
 from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DEGRADED, DELETING, ERROR, HEAD, HEAD_NAME,
-                                  NODE_DELETING, NODE_PREFIX, UPDATING, Cluster, ClusterEvent, ClusterNode,
-                                  ClusterResource)
+                                  NODE_DELETING, NODE_PREFIX, UPDATING, Cluster, ClusterCredential, ClusterEvent,
+                                  ClusterNode, ClusterResource)
 from caas.clusters.quota import QuotaShortfall
 from caas.compute.scheduler import disk_gb
 from caas.config import Settings
@@ -34,6 +35,8 @@ from caas.db import Database
 from caas.db.base import new_id, utcnow
 from caas.errors import BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable
 from caas.context import AuthContext
+from caas.identity.secrets import SecretBox
+from caas.identity.tokens import KeyRepository
 
 log = logging.getLogger("caas.clusters")
 
@@ -88,11 +91,13 @@ def missing_flavor(ref: str, available: list[str], default: bool) -> str:
 
 
 class ClusterService:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, secrets: SecretBox | None = None) -> None:
         self.db = db
         self.settings = settings
         self.access = CloudAccess(settings)
-        self.engine = Engine(db, settings, self.access)
+        self.credentials = ClusterCredentials(
+            db, secrets or SecretBox(KeyRepository(settings.credential_key_dir)), self.access)
+        self.engine = Engine(db, settings, self.access, self.credentials)
         # the health check has connections of its own: its calls never share (nor time) the
         # keep-alive connections of the clusters' work
         self.health = Health(self.engine, CloudAccess(settings))
@@ -135,11 +140,13 @@ class ClusterService:
         self.health.access.close()
 
     def _submit(self, cluster_id: str, operation: str, names: list[str] | None = None, user_key: str = "",
-                wait_for_cloud: bool = False) -> None:
+                wait_for_cloud: bool = False, token: str = "") -> None:
+        """Run the work on a worker; ``token``, the requester's, is kept in memory for it only
+        (it deletes the cluster's application credential after a delete or a rollback)."""
         def job():
             if wait_for_cloud and not self._wait_for_cloud():
                 return
-            self.engine.run(cluster_id, operation, names, user_key)
+            self.engine.run(cluster_id, operation, names, user_key, token)
         self._workers.submit(job)
 
     def _wait_for_cloud(self) -> bool:
@@ -215,7 +222,8 @@ class ClusterService:
                 for n in s.scalars(select(ClusterNode).where(ClusterNode.cluster_id.in_([c.id for c in clusters]))
                                    .order_by(ClusterNode.role.desc(), ClusterNode.name)):
                     nodes.setdefault(n.cluster_id, []).append(n)
-            return [self._view(s, c, nodes.get(c.id, [])) for c in clusters]
+            views = [self._view(s, c, nodes.get(c.id, [])) for c in clusters]
+        return [v for v in views if not self._finish_delete(ctx, v)]
 
     def profiles(self, ctx: AuthContext) -> list[dict]:
         """The profiles a cluster may have, with their versions."""
@@ -224,7 +232,22 @@ class ClusterService:
 
     def show(self, ctx: AuthContext, ref: str) -> dict:
         with self.db.read() as s:
-            return self._view(s, self._get(s, ctx, ref))
+            view = self._view(s, self._get(s, ctx, ref))
+        if self._finish_delete(ctx, view):
+            raise NotFound(f"No cluster {ref[:80]!r} in this project.")
+        return view
+
+    def _finish_delete(self, ctx: AuthContext, view: dict) -> bool:
+        """Finish a delete whose resources are gone but whose application credential is not
+        (DELETING, no operation: caas was restarted since the delete was asked for, and a
+        restricted credential cannot delete itself) with the token of its user's (or an admin's)
+        request that reads it. True once the cluster is gone."""
+        if view["status"] != DELETING or view["operation"] or not (ctx.user_id == view["user_id"] or ctx.is_admin):
+            return False
+        if self.credentials.remove(view["id"], ctx.token_id, view["project_id"]):
+            return False
+        self.engine.journal.erase(view["id"])
+        return True
 
     def events(self, ctx: AuthContext, ref: str, since: int = 0) -> list[dict]:
         with self.db.read() as s:
@@ -239,8 +262,11 @@ class ClusterService:
 
     # ---- the cloud, for checks ----------------------------------------------------------
     def _cloud(self, ctx: AuthContext):
+        """A connection on the caller's own token, in its project (authenticated now)."""
         try:
-            return self.access.project(ctx.project_id)
+            conn = self.access.user(ctx.token_id, ctx.project_id)
+            conn.authorize()
+            return conn
         except Exception as exc:  # noqa: BLE001
             self.access.close()
             raise ServiceUnavailable(f"The cloud did not answer the cluster service: {cloud_message(exc)}") from None
@@ -381,23 +407,14 @@ class ClusterService:
         else:
             private, user_key = generate_key(f"caas-{req.name}")
         cluster_key, cluster_pub = generate_key(f"caas-cluster-{req.name}")
+        credential = self.credentials.make(ctx, cid := new_id(), req.name)
+        stale = None
         try:
             with self.db.write() as s:
                 quota.claim(s, ctx.project_id, plan["quota"], counted)
-                old = s.scalar(select(Cluster).where(Cluster.project_id == ctx.project_id, Cluster.name == req.name))
-                if old is not None:
-                    owns = s.scalar(select(func.count()).select_from(ClusterResource)
-                                    .where(ClusterResource.cluster_id == old.id))
-                    if old.status != ERROR or owns or old.operation:
-                        raise Conflict(f"A cluster named {req.name!r} already exists in this project"
-                                       + (" (in ERROR, still owning resources: delete it first)." if old.status == ERROR
-                                          else "."))
-                    for model in (ClusterEvent, ClusterNode):
-                        s.execute(delete(model).where(model.cluster_id == old.id))
-                    s.delete(old)
-                    s.flush()
+                stale = self._replace_failed(s, ctx.project_id, req.name)
                 cidr = addresses.allocate(self.settings.cluster_cidr, self._taken(s, ctx.project_id))
-                c = Cluster(id=new_id(), project_id=ctx.project_id, user_id=ctx.user_id, name=req.name, cidr=cidr,
+                c = Cluster(id=cid, project_id=ctx.project_id, user_id=ctx.user_id, name=req.name, cidr=cidr,
                             status=CREATING, status_reason="", step="queued", image=plan["image"],
                             image_id=plan["image_id"], profile=plan["profile"], profile_version=plan["profile_version"],
                             head_flavor=plan["head_flavor"], node_flavor=plan["node_flavor"],
@@ -406,6 +423,7 @@ class ClusterService:
                             keep_on_failure=req.keep_on_failure, ready=req.ready, operation="create")
                 s.add(c)
                 s.flush()
+                s.add(credential)
                 head, node = sizes["head"], sizes["node"]
                 s.add(ClusterNode(cluster_id=c.id, name=HEAD_NAME, role=HEAD, status=BUILDING, flavor=head["name"],
                                   fixed_ip=addresses.head_ip(cidr), vcpus=head["vcpus"], ram=head["ram"]))
@@ -420,11 +438,37 @@ class ClusterService:
                     s.add(ClusterEvent(cluster_id=c.id, step="capacity", message=quota.SKIPPED, level="warning"))
                 s.flush()
                 view = self._view(s, c)
-        except IntegrityError:  # a create of the same name (or network) in the same instant won
-            raise Conflict(f"Another cluster named {req.name!r} (or with the same network) was created at the same "
-                           "time; try again.") from None
-        self._submit(c.id, "create", user_key=user_key)
+        except BaseException as exc:
+            self.credentials.discard(credential, ctx.token_id, ctx.project_id)
+            if isinstance(exc, IntegrityError):  # a create of the same name (or network) in the same instant won
+                raise Conflict(f"Another cluster named {req.name!r} (or with the same network) was created at the "
+                               "same time; try again.") from None
+            raise
+        if stale is not None:  # the failed cluster this one replaces kept its credential
+            self.credentials.discard(stale, ctx.token_id, ctx.project_id)
+        self._submit(c.id, "create", user_key=user_key, token=ctx.token_id)
         return view, private
+
+    @staticmethod
+    def _replace_failed(s, project_id: str, name: str) -> ClusterCredential | None:
+        """Make way for a new cluster ``name``: Conflict when the project has a cluster of that
+        name, unless it is in ERROR, idle and owns no resource, and then it is forgotten.
+        Returns its application credential's row, if it kept one (to be deleted in the cloud)."""
+        old = s.scalar(select(Cluster).where(Cluster.project_id == project_id, Cluster.name == name))
+        if old is None:
+            return None
+        owns = s.scalar(select(func.count()).select_from(ClusterResource).where(ClusterResource.cluster_id == old.id))
+        if old.status != ERROR or owns or old.operation:
+            raise Conflict(f"A cluster named {name!r} already exists in this project"
+                           + (" (in ERROR, still owning resources: delete it first)." if old.status == ERROR else "."))
+        stale = s.get(ClusterCredential, old.id)
+        if stale is not None:
+            s.expunge(stale)
+        for model in (ClusterEvent, ClusterNode, ClusterCredential):
+            s.execute(delete(model).where(model.cluster_id == old.id))
+        s.delete(old)
+        s.flush()
+        return stale
 
     # ---- nodes and delete ---------------------------------------------------------------
     def _idle(self, s, ctx: AuthContext, ref: str, action: str, statuses: tuple[str, ...] = (ACTIVE,)) -> Cluster:
@@ -497,7 +541,7 @@ class ClusterService:
             s.flush()
             view = self._view(s, s.get(Cluster, c.id))
         user_key = self._user_key(ctx, c.key_name) if c.key_name else ""
-        self._submit(c.id, "add", wanted, user_key=user_key)
+        self._submit(c.id, "add", wanted, user_key=user_key, token=ctx.token_id)
         return view, wanted
 
     def _check_names(self, wanted: list[str]) -> None:
@@ -523,28 +567,30 @@ class ClusterService:
             s.add(ClusterEvent(cluster_id=c.id, step="remove", message=f"removing {node_names.compact(wanted)}"))
             s.flush()
             view = self._view(s, s.get(Cluster, c.id))
-        self._submit(c.id, "remove", wanted)
+        self._submit(c.id, "remove", wanted, token=ctx.token_id)
         return view, wanted
 
     def delete(self, ctx: AuthContext, ref: str) -> dict:
         """Ask for the delete (202): at once when the cluster is idle, else at the running
-        work's next step. Repeating it is harmless."""
+        work's next step. Repeating it is harmless (and finishes a delete that waits for its
+        credential to go, ``_finish_delete``)."""
         with self.db.write() as s:
             c = self._get(s, ctx, ref, "cluster:delete")
-            if c.status == DELETING:
-                return self._view(s, c)
-            busy = c.operation is not None
-            c.status = DELETING
-            c.status_reason = ""
-            if not busy:
-                c.operation = "delete"
-                c.step = "queued"
-            s.add(ClusterEvent(cluster_id=c.id, step="delete", message="delete requested"
-                               + (f" (stopping the running {c.operation})" if busy else "")))
-            s.flush()
+            repeat, busy = c.status == DELETING, c.operation is not None
+            if not repeat:
+                c.status = DELETING
+                c.status_reason = ""
+                if not busy:
+                    c.operation = "delete"
+                    c.step = "queued"
+                s.add(ClusterEvent(cluster_id=c.id, step="delete", message="delete requested"
+                                   + (f" (stopping the running {c.operation})" if busy else "")))
+                s.flush()
             view = self._view(s, c)
-        if not busy:
-            self._submit(c.id, "delete")
+        if repeat:
+            self._finish_delete(ctx, view)
+        elif not busy:
+            self._submit(c.id, "delete", token=ctx.token_id)
         return view
 
 

@@ -53,15 +53,17 @@ def encrypted_columns():
             (DomainConfig, "value")]
 
 
-def rotate(box: SecretBox, db: Database) -> tuple[int, int]:
+def rotate(box: SecretBox, db: Database, more: tuple = ()) -> tuple[int, int]:
     """Promote the staged credential key and re-encrypt every stored secret with it, in one
-    transaction. Returns the new primary's index and the number of secrets re-encrypted."""
+    transaction: identity's (``encrypted_columns``) and the (model, column) pairs ``more`` names
+    (other services' secrets: identity imports none of them). Returns the new primary's index
+    and the number of secrets re-encrypted."""
     from caas.identity.credential_models import DomainConfig
 
     primary = box.keys.rotate()
     count = 0
     with db.write() as s:
-        for model, column in encrypted_columns():
+        for model, column in [*encrypted_columns(), *more]:
             stmt = select(model)
             if model is DomainConfig:
                 stmt = stmt.where(DomainConfig.sensitive.is_(True))
