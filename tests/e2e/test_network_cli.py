@@ -138,3 +138,17 @@ def test_subnet_external_network_and_router_port_addresses_cli(server):
     osc(env, "port", "set", "--no-fixed-ip", "--fixed-ip", "subnet=rif4", port["ID"])  # IPv6 off, IPv4 kept
     assert osc_json(env, "port", "show", port["ID"])["fixed_ips"] == [gateway]
 
+
+
+def test_tags_on_create_through_the_cli(server):
+    """``--tag`` on create: the CLI creates, then sets the tags through the tags API (Neutron
+    takes no tags in a network's, subnet's, router's or security group's create)."""
+    env = member_env(server, "tagproj", "Tag_12345")
+    osc(env, "network", "create", "--tag", "blue", "--tag", "red", "tagnet")
+    osc(env, "subnet", "create", "--network", "tagnet", "--subnet-range", "10.66.0.0/24", "--tag", "blue", "tagsub")
+    osc(env, "router", "create", "--tag", "blue", "tagrouter")
+    osc(env, "security", "group", "create", "--tag", "blue", "tagsg")
+    assert sorted(osc_json(env, "network", "show", "tagnet")["tags"]) == ["blue", "red"]
+    assert [n["Name"] for n in osc_json(env, "network", "list", "--tags", "red")] == ["tagnet"]
+    for kind, name in (("subnet", "tagsub"), ("router", "tagrouter"), ("security group", "tagsg")):
+        assert osc_json(env, *kind.split(), "show", name)["tags"] == ["blue"], kind
