@@ -118,6 +118,13 @@ class CloudAccess:
         with self._lock:
             return self._credentials.setdefault(cred_id, conn)
 
+    def forget_user(self, token: str, project_id: str) -> None:
+        """Drop the connection on a caller's token (it failed); the next call makes a new one."""
+        with self._lock:
+            conn = self._users.pop((token, project_id), None)
+        if conn is not None:
+            conn.close()
+
     def forget(self, cred_id: str) -> None:
         """Drop a credential's connection (it went bad, or is deleted); the next call makes a new one."""
         with self._lock:

@@ -20,6 +20,7 @@ import logging
 
 from sqlalchemy import delete
 
+from caas.clusters import marks
 from caas.clusters.cloud import CloudAccess, cloud_message
 from caas.clusters.models import DELETING, Cluster, ClusterCredential
 from caas.context import AuthContext
@@ -52,7 +53,7 @@ class ClusterCredentials:
         name = credential_name(cluster_name, cluster_id)
         try:
             cred = self.access.user(ctx.token_id, ctx.project_id).identity.create_application_credential(
-                ctx.user_id, name, description=f"caas cluster {cluster_name} ({cluster_id}): its work runs on it",
+                ctx.user_id, name, description=marks.description(cluster_name, cluster_id, "its work runs on it"),
                 unrestricted=False)
         except Exception as exc:  # noqa: BLE001 - the cloud's refusal, in its own words
             status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from caas.clusters import capacity
-from caas.clusters.models import BUILDING, Cluster, ClusterNode, ClusterProjectLock
+from caas.clusters.models import BUILDING, Cluster, ClusterEvent, ClusterNode, ClusterProjectLock
 from caas.db import Database
 from caas.db.engine import insert_if_absent
 from caas.errors import Forbidden
@@ -97,6 +97,13 @@ PLACEMENT = "checked host by host against Placement's resource providers"
 STATISTICS = "checked in all against the hypervisor statistics"
 SKIPPED = ("capacity check skipped: the cloud shows this user neither Placement's resource providers nor "
            "the hypervisor statistics (os-hypervisors/statistics, gone at compute 2.88); its own scheduler decides")
+
+
+def note_skipped(s, cluster_id: str, how: str) -> None:
+    """A warning event on the cluster, in session ``s``, when its capacity check was skipped
+    (``how``: ``check``'s third value)."""
+    if how == SKIPPED:
+        s.add(ClusterEvent(cluster_id=cluster_id, step="capacity", message=SKIPPED, level="warning"))
 
 
 def _capacity(access, strategy: str, need: dict, held: dict,

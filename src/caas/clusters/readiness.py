@@ -13,9 +13,14 @@ SSH, SERVERS = "ssh", "servers"
 CHOICES = (SSH, SERVERS)
 
 
+def choice(cluster) -> str:
+    """The cluster's ``ready`` choice (SSH for a cluster made before there was one)."""
+    return getattr(cluster, "ready", None) or SSH
+
+
 def guest_checks(settings, cluster) -> bool:
     """Does caas log in to the cluster's guests (bootstrap, ready, health)?"""
-    return settings.cluster_guest != "none" and (getattr(cluster, "ready", None) or SSH) == SSH
+    return settings.cluster_guest != "none" and choice(cluster) == SSH
 
 
 def why_not(settings) -> str:
@@ -30,4 +35,4 @@ def up(server, cluster) -> bool:
     ``servers`` its addresses too (its ports bound on the cluster's network)."""
     if server.status != "ACTIVE":
         return False
-    return (getattr(cluster, "ready", None) or SSH) != SERVERS or bool(server.addresses)
+    return choice(cluster) != SERVERS or bool(server.addresses)

@@ -193,7 +193,7 @@ class ClusterService:
             "keypair_generated": c.keypair_generated, "node_count": len(computes),
             "nodes_ready": sum(1 for n in computes if n.status == "ACTIVE"), "head_name": f"{c.name}-head",
             "floating_ip": c.floating_ip, "cidr": c.cidr, "network_id": c.network_id, "keep_on_failure": c.keep_on_failure,
-            "ready": c.ready or readiness.SSH,
+            "ready": readiness.choice(c),
             "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
             "nodes": [self._node_view(c, n) for n in nodes],
         }
@@ -267,8 +267,8 @@ class ClusterService:
             conn = self.access.user(ctx.token_id, ctx.project_id)
             conn.authorize()
             return conn
-        except Exception as exc:  # noqa: BLE001
-            self.access.close()
+        except Exception as exc:  # noqa: BLE001 - the next request makes a new connection
+            self.access.forget_user(ctx.token_id, ctx.project_id)
             raise ServiceUnavailable(f"The cloud did not answer the cluster service: {cloud_message(exc)}") from None
 
     def _image(self, conn, ref: str) -> tuple[str, str]:
@@ -367,7 +367,7 @@ class ClusterService:
         counted, held = quota.reservations(self.db, ctx.project_id)
         lines, short, checked = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
                                             quota.need(req.node_count, head, node, True), held,
-                                   quota.servers(req.node_count, head, node))
+                                            quota.servers(req.node_count, head, node))
         names = node_names.next_free([], req.node_count, NODE_PREFIX, self.settings.cluster_node_width)
         with self.db.read() as s:
             cidr = addresses.allocate(self.settings.cluster_cidr, self._taken(s, ctx.project_id, req.name))
@@ -434,8 +434,7 @@ class ClusterService:
                 s.add(ClusterEvent(cluster_id=c.id, step="plan", message=(
                     f"accepted: {len(plan['resources'])} resources; " + ", ".join(
                         f"{q['resource']} {q['needed']} (of {q['in_use']}/{q['limit']})" for q in plan["quota"]))))
-                if plan["capacity"] == quota.SKIPPED:
-                    s.add(ClusterEvent(cluster_id=c.id, step="capacity", message=quota.SKIPPED, level="warning"))
+                quota.note_skipped(s, c.id, plan["capacity"])
                 s.flush()
                 view = self._view(s, c)
         except BaseException as exc:
@@ -524,7 +523,7 @@ class ClusterService:
         counted, held = quota.reservations(self.db, c.project_id)
         lines, short, checked = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
                                             quota.need(len(wanted), None, node_flavor, False), held,
-                                   quota.servers(len(wanted), None, node_flavor))
+                                            quota.servers(len(wanted), None, node_flavor))
         if short:
             raise QuotaShortfall(short, f"Cluster {c.name}: {node_names.compact(wanted)} do not fit, nothing was "
                                         "added")
@@ -536,8 +535,7 @@ class ClusterService:
                                   fixed_ip=addresses.node_ip(c.cidr, node_names.node_number(name)[1]),
                                   vcpus=node_flavor["vcpus"], ram=node_flavor["ram"]))
             s.add(ClusterEvent(cluster_id=c.id, step="add", message=f"adding {node_names.compact(wanted)}"))
-            if checked == quota.SKIPPED:
-                s.add(ClusterEvent(cluster_id=c.id, step="capacity", message=quota.SKIPPED, level="warning"))
+            quota.note_skipped(s, c.id, checked)
             s.flush()
             view = self._view(s, s.get(Cluster, c.id))
         user_key = self._user_key(ctx, c.key_name) if c.key_name else ""
