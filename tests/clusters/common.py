@@ -33,6 +33,14 @@ def wait(c: httpx.Client, ref: str, timeout: float = 120) -> dict | None:
     raise AssertionError(f"cluster {ref} still busy after {timeout} s: {v['status']} {v['step']}")
 
 
+def wait_for_step(c: httpx.Client, ref: str, step: str, timeout: float = 60) -> None:
+    """Until the cluster's running operation has reached ``step`` (fails after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while c.get(f"{API}/clusters/{ref}").json()["cluster"]["step"] != step:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 def create(c: httpx.Client, name: str, n: int = 0, **kw) -> dict:
     r = c.post(f"{API}/clusters", json=body(name, n, **kw))
     assert r.status_code == 202, r.text

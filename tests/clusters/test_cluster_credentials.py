@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.clusters.common import API, body, crash, create, delete, leftovers, set_quota, wait
+from tests.clusters.common import API, body, crash, create, delete, leftovers, set_quota, wait, wait_for_step
 from tests.conftest import CaasServer, client_for, issue_token, make_member
 
 
@@ -200,10 +200,7 @@ def test_a_restart_mid_create_resumes_on_the_credential(srv, admin):
     m = member(srv, admin)
     with client_for(srv, m["token"]) as c:
         assert c.post(f"{API}/clusters", json=body("midway", 3)).status_code == 202
-        deadline = time.monotonic() + 60
-        while c.get(f"{API}/clusters/midway").json()["cluster"]["step"] != "nodes":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_for_step(c, "midway", "nodes")
     crash(srv)
     srv.start()
     with client_for(srv, fresh(srv, m)) as c:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 
 import pytest
 
-from tests.clusters.common import API, body, crash, create, delete, error, leftovers, wait
+from tests.clusters.common import API, body, crash, create, delete, error, leftovers, wait, wait_for_step
 from tests.conftest import CaasServer, client_for, issue_token
 
 STEPS = ["network", "router", "security_group", "head", "floating_ip", "nodes", "bootstrap", "ready"]
@@ -114,10 +113,7 @@ def test_restart_during_create_rolls_back(tmp_path_factory, how):
         with client_for(srv, issue_token(srv)) as c:
             r = c.post(f"{API}/clusters", json=body("midway", 3))
             assert r.status_code == 202
-            deadline = time.monotonic() + 60
-            while c.get(f"{API}/clusters/midway").json()["cluster"]["step"] != "nodes":
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+            wait_for_step(c, "midway", "nodes")
         if how == "kill":
             crash(srv)
         else:
@@ -250,10 +246,7 @@ def test_restart_during_add_and_delete(tmp_path_factory):
         with client_for(srv, issue_token(srv)) as c:
             assert create(c, "busy", 1)["status"] == "ACTIVE"
             assert c.post(f"{API}/clusters/busy/nodes", json={"nodes": {"count": 2}}).status_code == 202
-            deadline = time.monotonic() + 60
-            while c.get(f"{API}/clusters/busy").json()["cluster"]["step"] != "nodes":
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+            wait_for_step(c, "busy", "nodes")
         crash(srv)
         srv.start()
         with client_for(srv, issue_token(srv)) as c:
