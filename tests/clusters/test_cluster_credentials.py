@@ -15,7 +15,7 @@ import time
 import pytest
 
 from tests.clusters.common import API, body, crash, create, delete, leftovers, set_quota, wait, wait_for_step
-from tests.conftest import CaasServer, client_for, issue_token, make_member
+from tests.conftest import CaasServer, client_for, finish_server, issue_token, make_member
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +25,7 @@ def srv(tmp_path_factory):
     s = CaasServer(tmp_path_factory.mktemp("caas") / "data",
                    env={"CAAS_FAKE_BOOT_DELAY": "0.5", "CAAS_CLUSTER_FAIL_AT": "ready@broken"}).start()
     yield s
-    errors = s.server_errors()
-    assert s.stop() == 0
-    assert errors == 0, f"5xx answers; see {s.log_path}"
+    finish_server(s)
 
 
 @pytest.fixture(scope="module")
