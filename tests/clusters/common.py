@@ -7,6 +7,9 @@ import signal
 import time
 
 import httpx
+import pytest
+
+from tests.conftest import client_for, make_member
 
 API = "/caas/v1"
 BUSY = ("CREATING", "UPDATING", "DELETING")
@@ -90,3 +93,18 @@ def crash(srv) -> None:
     srv.proc.send_signal(signal.SIGKILL)
     srv.proc.wait(10)
     srv.log.close()
+
+
+@pytest.fixture(scope="module")
+def member(server, admin):
+    """A member of a project of its own, with room for a few clusters (40 instances)."""
+    m = make_member(server, admin)
+    set_quota(admin, m["project_id"], instances=40, cores=80)
+    return m
+
+
+@pytest.fixture(scope="module")
+def A(server, member):
+    """``member``'s client."""
+    with client_for(server, member["token"]) as c:
+        yield c

@@ -9,21 +9,8 @@ import json
 
 import pytest
 
-from tests.clusters.common import API, body, create, delete, error, leftovers, set_quota, wait
+from tests.clusters.common import A, API, body, create, delete, error, leftovers, member, set_quota, wait  # noqa: F401 - A, member: fixtures
 from tests.conftest import NOT_NUMBERS, client_for, make_member
-
-
-@pytest.fixture(scope="module")
-def member(server, admin):
-    m = make_member(server, admin)
-    set_quota(admin, m["project_id"], instances=40, cores=80)
-    return m
-
-
-@pytest.fixture(scope="module")
-def A(server, member):
-    with client_for(server, member["token"]) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -63,17 +63,21 @@ def _client() -> ClusterClient:
 def cluster_request(name: str, *, image: str | None = None, profile: str = DEFAULT_PROFILE,
                     profile_version: str | None = None, node_count: int = 0, node_flavor: str | None = None,
                     head_flavor: str | None = None, key_name: str | None = None,
-                    keep_on_failure: bool = False, dry_run: bool = False, ready: str = "ssh") -> dict:
+                    keep_on_failure: bool = False, dry_run: bool = False, ready: str = "ssh",
+                    network: str | None = None, external_network: str | None = None) -> dict:
     """The body of ``POST /caas/v1/clusters``. Every member is sent; None lets the server
     choose (its default image, the profile's default version, its default flavors, a generated
-    key pair); ``ready`` is sent when it is not the server's default (ssh)."""
+    key pair); ``ready`` is sent when it is not the server's default (ssh), ``network`` and
+    ``external_network`` when given."""
     if isinstance(node_count, bool) or not isinstance(node_count, int) or not 0 <= node_count <= MAX_NAMES:
         raise BadRequest(f"the node count must be from 0 to {MAX_NAMES}")
     return {"cluster": {"name": name, "image": image or None, "profile": profile,
                         "profile_version": profile_version or None, "node_count": node_count,
                         "node_flavor": node_flavor or None, "head_flavor": head_flavor or None,
                         "key_name": key_name or None, "keep_on_failure": bool(keep_on_failure),
-                        **({"ready": ready} if ready and ready != "ssh" else {})},
+                        **({"ready": ready} if ready and ready != "ssh" else {}),
+                        **({"network": network} if network else {}),
+                        **({"external_network": external_network} if external_network else {})},
             "dry_run": bool(dry_run)}
 
 
@@ -382,6 +386,14 @@ FlavorOption = Annotated[Optional[str], typer.Option("--flavor", help="Flavor of
 HeadFlavorOption = Annotated[Optional[str], typer.Option("--head-flavor", help="Flavor of the head node.")]
 KeyNameOption = Annotated[Optional[str], typer.Option(
     "--key-name", help="An existing key pair for the nodes (default: a generated one, its private key saved).")]
+NetworkOption = Annotated[Optional[str], typer.Option(
+    "--network", help="A network the cloud provides (name or id): the cluster makes no network or router of its "
+                      "own, its nodes get ports on it.")]
+ExternalNetworkOption = Annotated[Optional[str], typer.Option(
+    "--external-network", help="The external network of the cluster's router and floating IP (default: the one "
+                               "--network is routed to, else the cloud's first).")]
+
+
 class Ready(str, Enum):
     """When a cluster counts as ready (``--ready``)."""
 
@@ -418,6 +430,8 @@ def create(
     keep_on_failure: Annotated[bool, typer.Option("--keep-on-failure",
                                                   help="Keep what was made when creation fails.")] = False,
     ready: ReadyOption = Ready.ssh,
+    network: NetworkOption = None,
+    external_network: ExternalNetworkOption = None,
     no_wait: NoWaitOption = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and the quota it needs; create nothing.")] = False,
     fmt: FormatOption = Format.table,
@@ -426,7 +440,8 @@ def create(
     """Create a cluster and wait until it is ACTIVE."""
     body = cluster_request(name, image=image, profile=profile, profile_version=profile_version, node_count=nodes,
                            node_flavor=flavor, head_flavor=head_flavor, key_name=key_name,
-                           keep_on_failure=keep_on_failure, dry_run=dry_run, ready=ready.value)
+                           keep_on_failure=keep_on_failure, dry_run=dry_run, ready=ready.value, network=network,
+                           external_network=external_network)
     run_create(body, fmt=fmt, wait=not no_wait, timeout=timeout)
 
 

@@ -2,7 +2,8 @@
 
 ::
 
-    os_cluster create NAME DISTRO VERSION [-n N] [--flavor F] [--head-flavor F] [--key-name K] [--no-wait]
+    os_cluster create NAME DISTRO VERSION [-n N] [--flavor F] [--head-flavor F] [--key-name K]
+                      [--network NET] [--external-network EXT] [--no-wait]
     os_cluster list [-e REGEX]          os_cluster show NAME          os_cluster delete NAME [--no-wait]
     os_node create NAME (-n N | -r RANGE) [--flavor F] [--no-wait]
     os_node delete NAME (-r RANGE | NODE...) [--no-wait]              os_node list NAME
@@ -25,7 +26,8 @@ NONE = "none"
 
 
 def os_cluster_request(name: str, distro: str, version: str, *, node_count: int = 0, node_flavor: str | None = None,
-                       head_flavor: str | None = None, key_name: str | None = None, ready: str = "ssh") -> dict:
+                       head_flavor: str | None = None, key_name: str | None = None, ready: str = "ssh",
+                       network: str | None = None, external_network: str | None = None) -> dict:
     """The cluster request of ``os_cluster create NAME DISTRO VERSION``."""
     distro = distro.strip()
     if not distro:
@@ -38,7 +40,7 @@ def os_cluster_request(name: str, distro: str, version: str, *, node_count: int 
         raise BadRequest(f"VERSION {version!r}: expected PROFILE or PROFILE:VERSION (or none)")
     return c.cluster_request(name, image=image, profile=profile, profile_version=profile_version or None,
                              node_count=node_count, node_flavor=node_flavor, head_flavor=head_flavor,
-                             key_name=key_name, ready=ready)
+                             key_name=key_name, ready=ready, network=network, external_network=external_network)
 
 
 os_cluster_app = typer.Typer(help="Virtual clusters (os_cluster of the CaaS guides).", no_args_is_help=True,
@@ -60,12 +62,15 @@ def cluster_create(
     head_flavor: c.HeadFlavorOption = None,
     key_name: c.KeyNameOption = None,
     ready: c.ReadyOption = c.Ready.ssh,
+    network: c.NetworkOption = None,
+    external_network: c.ExternalNetworkOption = None,
     no_wait: c.NoWaitOption = False,
     timeout: c.TimeoutOption = c.DEFAULT_TIMEOUT,
 ) -> None:
     """Create a cluster (a head node and N compute nodes) and wait until it is ACTIVE."""
     body = os_cluster_request(name, distro, version, node_count=nodes, node_flavor=flavor,
-                              head_flavor=head_flavor, key_name=key_name, ready=ready.value)
+                              head_flavor=head_flavor, key_name=key_name, ready=ready.value, network=network,
+                              external_network=external_network)
     c.run_create(body, wait=not no_wait, timeout=timeout)
 
 

@@ -43,6 +43,19 @@ PARALLEL = 16
 POLL = 0.2
 
 
+class Made(Exception):
+    """A resource was made (``cloud_id``), then its next call failed (the cause)."""
+
+    def __init__(self, cloud_id: str) -> None:
+        super().__init__(cloud_id)
+        self.cloud_id = cloud_id
+
+
+def cloud_name(c: Cluster, n: ClusterNode) -> str:
+    """The cloud name of node ``n``'s port and server."""
+    return f"{c.name}-{n.name}" if n.role == COMPUTE else f"{c.name}-head"
+
+
 class Engine:
     def __init__(self, db: Database, settings: Settings, access: CloudAccess, credentials: ClusterCredentials) -> None:
         self.db = db
@@ -142,9 +155,10 @@ class Engine:
         return outcomes
 
     def _hosts(self, c: Cluster, exclude: set[str] = frozenset()) -> str:
-        cidr = c.cidr
-        nodes = [(n.name, n.fixed_ip) for n in self.journal.nodes(c.id) if n.role == COMPUTE and n.name not in exclude]
-        return profiles.hosts_file(c.name, (f"{c.name}-head", addresses.head_ip(cidr)), nodes)
+        nodes = self.journal.nodes(c.id)
+        head = next((n.fixed_ip for n in nodes if n.role == HEAD), None)
+        computes = [(n.name, n.fixed_ip) for n in nodes if n.role == COMPUTE and n.name not in exclude and n.fixed_ip]
+        return profiles.hosts_file(c.name, (f"{c.name}-head", head or addresses.head_ip(c.cidr)), computes)
 
     def _user_data(self, c: Cluster, node: ClusterNode, hosts: str, user_key: str) -> str:
         p = profiles.profile(c.profile, c.profile_version)
@@ -154,62 +168,90 @@ class Engine:
                                   user_public_key=user_key, node_prefix=NODE_PREFIX, report=node.id)
         return base64.b64encode(text.encode()).decode()
 
-    def boot(self, work: Work, nodes: list[ClusterNode]) -> str:
-        """A port and a server for each of ``nodes``: all recorded in one transaction, then each
-        node's pair asked for in parallel, their ids noted in one transaction (also when some
-        failed: every resource that exists is known). Returns when every server is ACTIVE."""
+    def _batch(self, work: Work, kind: str, nodes: list[ClusterNode], make) -> None:
+        """A ``kind`` resource for each of ``nodes``: all recorded in one transaction, then
+        asked for in parallel (``make(node)`` returns its cloud id and the node's changes,
+        raising ``Made`` around a failure once the cloud has it), their ids noted in one
+        transaction (also when some failed: every resource that exists is known, and the
+        nodes' ``<kind>_id`` and changes written to their rows and to ``nodes``)."""
+        c = work.cluster
+        with self.db.write() as s:
+            rows = [ClusterResource(cluster_id=c.id, kind=kind, name=cloud_name(c, n), node=n.name, extra={})
+                    for n in nodes]
+            s.add_all(rows)
+            s.flush()
+            rids = [r.id for r in rows]
+
+        def one(n: ClusterNode) -> tuple:
+            try:
+                return (*make(n), None)
+            except Made as exc:
+                return exc.cloud_id, {}, exc.__cause__
+            except Exception as exc:  # noqa: BLE001 - noted with what was made, raised below
+                return None, {}, exc
+
+        outcomes = list(self.pool.map(one, nodes))
+        with self.db.write() as s:
+            for rid, n, (cloud_id, changes, _) in zip(rids, nodes, outcomes):
+                if cloud_id is not None:
+                    s.get(ClusterResource, rid).cloud_id = cloud_id
+                values = {f"{kind}_id": cloud_id, **changes}
+                s.execute(update(ClusterNode).where(ClusterNode.cluster_id == c.id, ClusterNode.name == n.name)
+                          .values(**values))
+                for key, value in values.items():
+                    setattr(n, key, value)
+        failed = next((out[2] for out in outcomes if out[2] is not None), None)
+        if failed is not None:
+            raise failed
+
+    def ports(self, work: Work, nodes: list[ClusterNode]) -> None:
+        """A port for each of ``nodes`` that has none yet (``_batch``), on the cluster's subnet:
+        at the node's own address on the cluster's network, at the one the cloud chooses on a
+        given network (then noted as the node's ``fixed_ip``)."""
         c, conn = work.cluster, work.conn
-        hosts = self._hosts(c)
+
+        def make(n: ClusterNode) -> tuple:
+            sgs = [work.ids["sg_cluster"]] + ([work.ids["sg_head"]] if n.role == HEAD else [])
+            fixed = {"subnet_id": work.ids["subnet"], **({"ip_address": n.fixed_ip} if c.cidr else {})}
+            port = conn.network.create_port(name=cloud_name(c, n), network_id=work.ids["network"],
+                                            security_group_ids=sgs, description=marks.description(c.name, c.id),
+                                            fixed_ips=[fixed])
+            try:
+                marks.tag_after_create(conn, port, c.id)
+            except Exception as exc:  # noqa: BLE001 - the port exists: noted, then raised
+                raise Made(port.id) from exc
+            address = next((ip["ip_address"] for ip in port.fixed_ips or []
+                            if ip.get("subnet_id") == work.ids["subnet"]), n.fixed_ip)
+            return port.id, {"fixed_ip": address}
+
+        todo = [n for n in nodes if not n.port_id]
+        if todo:
+            self._batch(work, "port", todo, make)
+
+    def boot(self, work: Work, nodes: list[ClusterNode]) -> str:
+        """A port (``ports``, unless made already) and a server for each of ``nodes``, the
+        servers made once every port is (every address in /etc/hosts is known before any
+        server exists). Returns when every server is ACTIVE."""
+        c, conn = work.cluster, work.conn
         flavors: dict[str, str] = {}
         for n in nodes:
             if n.flavor not in flavors:
                 flavors[n.flavor] = flavor_id(conn, n.flavor)
                 if flavors[n.flavor] is None:
                     raise LookupError(f"No flavor {n.flavor!r} is left in the cloud.")
-
-        def cloud_name(n: ClusterNode) -> str:
-            return f"{c.name}-{n.name}" if n.role == COMPUTE else f"{c.name}-head"
-
         t0 = time.monotonic()
-        with self.db.write() as s:
-            rows = [(ClusterResource(cluster_id=c.id, kind="port", name=cloud_name(n), node=n.name, extra={}),
-                     ClusterResource(cluster_id=c.id, kind="server", name=cloud_name(n), node=n.name, extra={}))
-                    for n in nodes]
-            s.add_all([r for pair in rows for r in pair])
-            s.flush()
-            rids = [(p.id, v.id) for p, v in rows]
+        self.ports(work, nodes)
+        hosts = self._hosts(c)
 
-        def one(n: ClusterNode) -> list:
-            made: list = [None, None]
-            try:
-                sgs = [work.ids["sg_cluster"]] + ([work.ids["sg_head"]] if n.role == HEAD else [])
-                port = conn.network.create_port(
-                    name=cloud_name(n), network_id=work.ids["network"], security_group_ids=sgs,
-                    description=marks.description(c.name, c.id),
-                    fixed_ips=[{"subnet_id": work.ids["subnet"], "ip_address": n.fixed_ip}])
-                made[0] = port.id
-                marks.tag_after_create(conn, port, c.id)
-                made[1] = conn.compute.create_server(
-                    name=cloud_name(n), image_id=c.image_id, flavor_id=flavors[n.flavor],
-                    networks=[{"port": made[0]}], user_data=self._user_data(c, n, hosts, work.user_key),
-                    config_drive=True, metadata={"caas_cluster": c.id, "caas_node": n.name}).id
-            except Exception as exc:  # noqa: BLE001 - noted with what was made, raised below
-                made.append(exc)
-            return made
+        def make(n: ClusterNode) -> tuple:
+            return conn.compute.create_server(
+                name=cloud_name(c, n), image_id=c.image_id, flavor_id=flavors[n.flavor],
+                networks=[{"port": n.port_id}], user_data=self._user_data(c, n, hosts, work.user_key),
+                config_drive=True, metadata={"caas_cluster": c.id, "caas_node": n.name}).id, {}
 
-        outcomes = list(self.pool.map(one, nodes))
-        with self.db.write() as s:
-            for (port_rid, server_rid), n, (port_id, server_id, *_) in zip(rids, nodes, outcomes):
-                for rid, cloud_id in ((port_rid, port_id), (server_rid, server_id)):
-                    if cloud_id is not None:
-                        s.get(ClusterResource, rid).cloud_id = cloud_id
-                s.execute(update(ClusterNode).where(ClusterNode.cluster_id == c.id, ClusterNode.name == n.name)
-                          .values(port_id=port_id, server_id=server_id))
-        failed = next((out[2] for out in outcomes if len(out) > 2), None)
-        if failed is not None:
-            raise failed
+        self._batch(work, "server", nodes, make)
         t1 = time.monotonic()
-        self._wait_active(work, {out[1]: n for out, n in zip(outcomes, nodes)})
+        self._wait_active(work, {n.server_id: n for n in nodes})
         return f"{len(nodes)} port(s) and server(s) asked for in {t1 - t0:.2f} s, all ACTIVE {time.monotonic() - t1:.2f} s later"
 
     def _wait_active(self, work: Work, servers: dict[str, ClusterNode]) -> None:
@@ -377,6 +419,8 @@ class Engine:
         if c is None:
             return None
         work = Work(c, self.credentials.for_work(c, token, self.journal.event), token=token)
+        if c.given_network:
+            work.ids.update(network=c.given_network, subnet=c.given_subnet)
         for r in self.journal.resources(cluster_id):
             key = r.cloud_id and r.kind in BY_NAME and BY_NAME[r.kind].work_id(r)
             if key:

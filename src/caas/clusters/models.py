@@ -51,7 +51,19 @@ class Cluster(Base):
     # When the cluster counts as ready: ssh (its guests set up and reported in) or servers
     # (every server ACTIVE with its addresses); see clusters/readiness.py.
     ready: Mapped[str] = mapped_column(String(16), default="ssh", server_default="ssh")
-    cidr: Mapped[str] = mapped_column(String(43))  # the cluster's own subnet (addresses.allocate)
+    # The cluster's own subnet (addresses.allocate); None on a given network (unique per
+    # project among the clusters that make their own).
+    cidr: Mapped[str | None] = mapped_column(String(43), nullable=True)
+    # The network the cluster was given (--network): it made no network, subnet or router, its
+    # nodes' ports are on the subnet ``given_subnet`` (CIDR ``given_cidr``), their addresses
+    # chosen by the cloud. None when the cluster made its own.
+    given_network: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    given_subnet: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    given_cidr: Mapped[str | None] = mapped_column(String(43), nullable=True)
+    # The external network of its router's gateway and its floating IP, chosen at create. None:
+    # on a given network, no floating IP (not routed, ready=servers); else a cluster made
+    # before the choice was kept (the cloud's first external network by name).
+    external_network: Mapped[str | None] = mapped_column(String(64), nullable=True)
     floating_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     network_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # What the cluster's work is doing: create | add | remove | delete (None when idle).

@@ -69,6 +69,13 @@ def _boot_computes(engine, work, notes: list[str]) -> None:
         notes.append(engine.boot(work, nodes))
 
 
+def _boot_head(engine, work, notes: list[str]) -> None:
+    """The head's server, once every node's port is made: on a given network the cloud chooses
+    the addresses, and the head's /etc/hosts names them all."""
+    engine.ports(work, engine.journal.nodes(work.id))
+    notes.append(engine.boot(work, engine.journal.nodes(work.id, [HEAD_NAME])))
+
+
 def _bootstrap(push_to: Callable) -> Step:
     """The bootstrap step, pushing /etc/hosts to the nodes ``push_to(engine, work)`` names."""
     return Step("bootstrap", lambda e, w, notes: e.journal.event(w.id, "bootstrap", e.bootstrap(w, push_to(e, w))))
@@ -78,11 +85,11 @@ READY = Step("ready", lambda e, w, notes: e.journal.event(w.id, "ready", e.ready
 
 CREATE = Operation(
     "create",
-    (Step("network", lambda e, w, notes: network_steps.make_network(e, w)),
-     Step("router", lambda e, w, notes: network_steps.make_router(e, w)),
+    (Step("network", network_steps.make_network),
+     Step("router", network_steps.make_router),
      Step("security_group", lambda e, w, notes: network_steps.make_security_groups(e, w)),
-     Step("head", lambda e, w, notes: notes.append(e.boot(w, e.journal.nodes(w.id, [HEAD_NAME])))),
-     Step("floating_ip", lambda e, w, notes: network_steps.make_floating_ip(e, w)),
+     Step("head", _boot_head),
+     Step("floating_ip", network_steps.make_floating_ip),
      Step("nodes", _boot_computes, lambda e, w: f"{len(computes(e, w))} server(s) ACTIVE"),
      _bootstrap(lambda e, w: []),
      READY),
@@ -95,8 +102,10 @@ def _add_begin(engine, work) -> None:
 
 
 def _add_nodes(engine, work, notes: list[str]) -> None:
-    """The new nodes' servers; the nodes that stay learn the new names while they boot."""
+    """The new nodes' ports, then their servers; the nodes that stay learn the new names (and
+    addresses, which the cloud chooses on a given network) while the servers boot."""
     others = [n.name for n in computes(engine, work) if n.name not in work.names]
+    engine.ports(work, work.nodes)
     work.pushed = engine.pool.submit(engine.bootstrap, work, others)
     try:
         notes.append(engine.boot(work, work.nodes))

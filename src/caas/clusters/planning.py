@@ -32,6 +32,8 @@ class Request:
     key_name: str | None
     keep_on_failure: bool
     ready: str = readiness.SSH  # readiness.CHOICES
+    network: str | None = None  # a network the cloud provides (name or id): the cluster makes none
+    external_network: str | None = None  # for the router's gateway and the floating IP (name or id)
 
 
 def validate(req: Request) -> profiles.Profile:
@@ -51,18 +53,25 @@ def validate(req: Request) -> profiles.Profile:
     return p
 
 
-def resources(n: str, cidr: str, head: dict, node: dict, image_name: str, names: list[str]) -> list[dict]:
-    """The resources the create of cluster ``n`` makes, in order, as the plan shows them."""
+def resources(n: str, cidr: str | None, head: dict, node: dict, image_name: str, names: list[str],
+              floating_ip: bool = True) -> list[dict]:
+    """The resources the create of cluster ``n`` makes, in order, as the plan shows them: on
+    its own network ``cidr`` (None: on a given network, where it makes no network, subnet or
+    router, and the cloud chooses the ports' addresses); a floating IP unless not
+    ``floating_ip``."""
+    def port(name: str, ip: str | None) -> dict:
+        return {"kind": "port", "name": name, **({"fixed_ip": ip} if ip else {})}
+
     out = [{"kind": "network", "name": f"{n}-net", "cidr": cidr},
            {"kind": "subnet", "name": f"{n}-subnet"}, {"kind": "router", "name": f"{n}-router"},
-           {"kind": "router_interface", "name": f"{n}-router"},
-           {"kind": "security_group", "name": f"{n}-head"}, {"kind": "security_group", "name": f"{n}-cluster"},
-           {"kind": "port", "name": f"{n}-head", "fixed_ip": addresses.head_ip(cidr)},
-           {"kind": "server", "name": f"{n}-head", "flavor": head["name"], "image": image_name},
-           {"kind": "floating_ip", "name": f"{n}-head"}]
+           {"kind": "router_interface", "name": f"{n}-router"}] if cidr else []
+    out += [{"kind": "security_group", "name": f"{n}-head"}, {"kind": "security_group", "name": f"{n}-cluster"},
+            port(f"{n}-head", cidr and addresses.head_ip(cidr)),
+            {"kind": "server", "name": f"{n}-head", "flavor": head["name"], "image": image_name}]
+    out += [{"kind": "floating_ip", "name": f"{n}-head"}] if floating_ip else []
     for name in names:
-        ip = addresses.node_ip(cidr, node_names.node_number(name)[1])
-        out += [{"kind": "port", "name": f"{n}-{name}", "fixed_ip": ip},
+        ip = cidr and addresses.node_ip(cidr, node_names.node_number(name)[1])
+        out += [port(f"{n}-{name}", ip),
                 {"kind": "server", "name": f"{n}-{name}", "flavor": node["name"], "image": image_name}]
     return out
 
@@ -71,4 +80,4 @@ def taken(s, project_id: str, replacing: str | None = None) -> set[str]:
     """The cluster networks the project's clusters hold (but the failed one a create of
     the same name replaces)."""
     rows = s.execute(select(Cluster.cidr, Cluster.name, Cluster.status).where(Cluster.project_id == project_id))
-    return {cidr for cidr, name, status in rows if not (name == replacing and status == ERROR)}
+    return {cidr for cidr, name, status in rows if cidr and not (name == replacing and status == ERROR)}

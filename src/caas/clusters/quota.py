@@ -47,15 +47,20 @@ def servers(node_count: int, head: dict | None, node: dict) -> list[capacity.Ser
         [capacity.Server("node", node["vcpus"], node["ram"], node["disk"])] * node_count
 
 
-def need(node_count: int, head: dict | None, node: dict, new_network: bool) -> dict:
+def need(node_count: int, head: dict | None, node: dict, new_network: bool, given: bool = False,
+         floating_ip: bool = True) -> dict:
     """What ``node_count`` nodes of flavor ``node`` (and a head of flavor ``head``, and with
-    ``new_network`` the cluster's network) take of the project's quotas."""
+    ``new_network`` the cluster's network, router, security groups and floating IP; on a
+    ``given`` network only its security groups, and its floating IP unless not
+    ``floating_ip``) take of the project's quotas."""
     count = node_count + (1 if head else 0)
     wanted = {"instances": count, "cores": node_count * node["vcpus"] + (head["vcpus"] if head else 0),
               "ram": node_count * node["ram"] + (head["ram"] if head else 0),
               "disk": node_count * node["disk"] + (head["disk"] if head else 0), "port": count}
     if new_network:
-        wanted.update(network=1, subnet=1, router=1, floatingip=1, security_group=2, security_group_rule=6)
+        wanted.update(security_group=2, security_group_rule=6, floatingip=int(floating_ip))
+    if new_network and not given:
+        wanted.update(network=1, subnet=1, router=1)
         wanted["port"] += 1  # the router's interface
     return wanted
 

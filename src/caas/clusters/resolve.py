@@ -1,12 +1,14 @@
 """What a cluster request names, found in the cloud through openstacksdk before anything is
 made: the image (by id, name, or ``os_distro``), the flavors (by id or name, with their sizes
-as the checks count them), and the user's keypair. Each raises BadRequest, in words the
+as the checks count them), the user's keypair, and where the nodes go (``placement``: the
+network given with --network, the external network). Each raises BadRequest, in words the
 caller can act on, when there is no such thing.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from caas.clusters.cloud import bad_request, flavor_id, not_found
 from caas.compute.scheduler import disk_gb
@@ -103,3 +105,131 @@ def user_key(conn, key_name: str, user_id: str) -> str:
                              "to have one generated.") from None
         raise
     return kp.public_key
+
+
+# ---- networks -----------------------------------------------------------------------------
+ROUTER_INTERFACES = ("network:router_interface", "network:router_interface_distributed",
+                     "network:ha_router_replicated_interface")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a cluster's nodes go, as chosen at create: the given network (None: the cluster
+    makes its own) and its subnet, and the external network of the router's gateway and the
+    floating IP (None: no floating IP, on a given network that is not routed)."""
+
+    network: dict | None  # {"id", "name", "subnet_id", "cidr"}
+    external: dict | None  # {"id", "name"}
+    routing: str = ""  # on a given network: what the caller could see of its routing
+
+    def view(self) -> dict:
+        return {"network": {**self.network, "given": True} if self.network else None,
+                "external_network": self.external, "routing": self.routing or None}
+
+
+def _network(conn, ref: str, project_id: str, what: str):
+    """The network ``ref`` (id or name) the caller may use: its own, a shared one, or an
+    external one. Another project's network that is not shared is refused as if it did not
+    exist (its existence is not the caller's to know)."""
+    found = {n.id: n for n in conn.network.networks(name=ref)}
+    if _UUID.fullmatch(ref):
+        found.update({n.id: n for n in conn.network.networks(id=ref) if n.id == ref})
+    usable = [n for n in found.values() if n.project_id == project_id or n.is_shared or n.is_router_external]
+    if not usable:
+        raise BadRequest(f"No {what} {ref[:80]!r}: give the name or id of a network you can see "
+                         "(openstack network list).")
+    byid = [n for n in usable if n.id == ref]
+    if byid:
+        return byid[0]
+    if len(usable) > 1:
+        raise BadRequest(f"More than one network is named {ref[:80]!r}: give the {what}'s id.")
+    return usable[0]
+
+
+def _ext(n) -> dict:
+    return {"id": n.id, "name": n.name or n.id}
+
+
+def _first_external(conn) -> dict | None:
+    nets = sorted(conn.network.networks(is_router_external=True), key=lambda n: n.name or "")
+    return _ext(nets[0]) if nets else None
+
+
+def _routers(conn, net, subnet, project_id: str) -> tuple[bool, dict[str, str]]:
+    """What the caller can see of the routing of ``subnet``: whether it sees all of it, and the
+    external networks (id: name) the routers it sees on the subnet have their gateway on. It
+    sees every port of a network of its own, but not a router of another project (an admin's
+    on its network), nor the ports of a shared network of another project."""
+    complete, gateways = net.project_id == project_id, {}
+    for port in conn.network.ports(network_id=net.id):
+        if port.device_owner not in ROUTER_INTERFACES or \
+                not any(ip.get("subnet_id") == subnet.id for ip in port.fixed_ips or []):
+            continue
+        try:
+            router = conn.network.get_router(port.device_id)
+        except Exception as exc:  # noqa: BLE001 - a router the caller may not read
+            if not not_found(exc):
+                raise
+            complete = False
+            continue
+        gateway = (router.external_gateway_info or {}).get("network_id")
+        if gateway:
+            gateways[gateway] = gateway
+    for gid in list(gateways):
+        try:
+            gateways[gid] = conn.network.get_network(gid).name or gid
+        except Exception as exc:  # noqa: BLE001
+            if not not_found(exc):
+                raise
+    return complete, gateways
+
+
+def placement(conn, project_id: str, network: str | None, external: str | None, ready_ssh: bool) -> Placement:
+    """Where the cluster's nodes go (``Placement``), checked before anything exists: the
+    network ``network`` (given: one the caller may use, not external, with an IPv4 subnet) and
+    the external network ``external`` (given: an external one; else the one the given
+    network's visible router reaches, else the cloud's first by name). BadRequest for each
+    refusal; also when a given network is not routed to an external network and the head
+    needs a floating IP (``ready_ssh``: caas reaches the head through it)."""
+    ext = _network(conn, external, project_id, "external network") if external else None
+    if ext is not None and not ext.is_router_external:
+        raise BadRequest(f"Network {external[:80]!r} is not an external network: --external-network names one "
+                         "whose router:external is true (openstack network list --external).")
+    if network is None:
+        chosen = _ext(ext) if ext is not None else _first_external(conn)
+        if chosen is None:
+            raise BadRequest("The cloud has no external network for the cluster's router and floating IP; give "
+                             "--network NAME, a network the cloud provides, with --ready servers.")
+        return Placement(None, chosen)
+    net = _network(conn, network, project_id, "network")
+    if net.is_router_external:
+        raise BadRequest(f"Network {network[:80]!r} is an external network: give it as --external-network, and as "
+                         "--network a network whose ports the cluster's servers can have.")
+    subnets = sorted((s for s in conn.network.subnets(network_id=net.id) if s.ip_version == 4),
+                     key=lambda s: (s.created_at or "", s.id))
+    if not subnets:
+        raise BadRequest(f"Network {network[:80]!r} has no IPv4 subnet: the cluster's servers need addresses on "
+                         "it.")
+    subnet = subnets[0]
+    given = {"id": net.id, "name": net.name or net.id, "subnet_id": subnet.id, "cidr": subnet.cidr}
+    complete, gateways = _routers(conn, net, subnet, project_id) if subnet.gateway_ip else (True, {})
+    if gateways:
+        if ext is not None and ext.id not in gateways:
+            raise BadRequest(f"Network {network[:80]!r} is not routed to external network {external[:80]!r}: its "
+                             f"router's gateway is on {', '.join(sorted(gateways.values()))}.")
+        chosen = _ext(ext) if ext is not None else \
+            sorted(({"id": k, "name": v} for k, v in gateways.items()), key=lambda e: e["name"])[0]
+        return Placement(given, chosen, "a router of the subnet has its gateway on the external network")
+    chosen = _ext(ext) if ext is not None else _first_external(conn)
+    if not complete and chosen is not None:
+        # an admin's router, say: only the floating IP's create can tell
+        return Placement(given, chosen, "not visible to you: the floating IP's create checks it")
+    if ext is not None or ready_ssh:
+        why = ("its subnet has no gateway" if not subnet.gateway_ip else "the cloud has no external network"
+               if chosen is None else "no router of its subnet has a gateway")
+        raise BadRequest(f"Network {network[:80]!r} is not routed to an external network ({why}), so the head "
+                         "can have no floating IP"
+                         + (f" on {external[:80]!r}." if ext is not None else
+                            ", through which caas reaches it over SSH: give --ready servers (no floating IP), or a "
+                            "network whose subnet has a router with an external gateway."))
+    return Placement(given, None, "not routed to an external network: no floating IP")

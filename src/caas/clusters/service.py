@@ -146,7 +146,9 @@ class ClusterService:
             "head_flavor": c.head_flavor, "node_flavor": c.node_flavor, "key_name": c.key_name or None,
             "keypair_generated": c.keypair_generated, "node_count": len(computes),
             "nodes_ready": sum(1 for n in computes if n.status == "ACTIVE"), "head_name": f"{c.name}-head",
-            "floating_ip": c.floating_ip, "cidr": c.cidr, "network_id": c.network_id, "keep_on_failure": c.keep_on_failure,
+            "floating_ip": c.floating_ip, "cidr": c.cidr or c.given_cidr, "network_id": c.network_id or c.given_network,
+            "network_given": c.given_network is not None, "external_network_id": c.external_network,
+            "keep_on_failure": c.keep_on_failure,
             "ready": readiness.choice(c),
             "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
             "nodes": [self._node_view(c, n) for n in nodes],
@@ -247,20 +249,26 @@ class ClusterService:
         node = self._flavor(conn, req.node_flavor or self.settings.cluster_flavor)
         if req.key_name:
             self._user_key(ctx, req.key_name)
+        where = resolve.placement(conn, ctx.project_id, req.network, req.external_network,
+                                  req.ready == readiness.SSH)
+        given, fip = where.network is not None, where.external is not None
         counted, held = quota.reservations(self.db, ctx.project_id)
         lines, short, checked = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
-                                            quota.need(req.node_count, head, node, True), held,
+                                            quota.need(req.node_count, head, node, True, given, fip), held,
                                             quota.servers(req.node_count, head, node))
         names = node_names.next_free([], req.node_count, NODE_PREFIX, self.settings.cluster_node_width)
-        with self.db.read() as s:
-            cidr = addresses.allocate(self.settings.cluster_cidr, planning.taken(s, ctx.project_id, req.name))
+        cidr = None
+        if not given:
+            with self.db.read() as s:
+                cidr = addresses.allocate(self.settings.cluster_cidr, planning.taken(s, ctx.project_id, req.name))
         n = req.name
-        resources = planning.resources(n, cidr, head, node, image_name, names)
-        return {"cluster": n, "cidr": cidr, "image": image_name, "image_id": image_id, "profile": p.name,
-                "profile_version": req.profile_version or p.default_version, "head_flavor": head["name"],
-                "node_flavor": node["name"], "nodes": names, "keypair": req.key_name or "(generated)",
-                "ready": req.ready, "resources": resources, "quota": lines, "shortfalls": short,
-                "capacity": checked}, counted, {"head": head, "node": node}
+        resources = planning.resources(n, cidr, head, node, image_name, names, fip)
+        return {"cluster": n, "cidr": cidr or where.network["cidr"], "image": image_name, "image_id": image_id,
+                "profile": p.name, "profile_version": req.profile_version or p.default_version,
+                "head_flavor": head["name"], "node_flavor": node["name"], "nodes": names,
+                "keypair": req.key_name or "(generated)", "ready": req.ready, **where.view(), "resources": resources,
+                "quota": lines, "shortfalls": short, "capacity": checked}, counted, \
+            {"head": head, "node": node, "placement": where}
 
     def create(self, ctx: AuthContext, req: Request) -> tuple[dict, str | None]:
         """Check, record, and start the create; (the cluster, the generated private key or None)."""
@@ -279,24 +287,23 @@ class ClusterService:
             with self.db.write() as s:
                 quota.claim(s, ctx.project_id, plan["quota"], counted)
                 stale = self._replace_failed(s, ctx.project_id, req.name)
-                cidr = addresses.allocate(self.settings.cluster_cidr, planning.taken(s, ctx.project_id))
+                given, ext = sizes["placement"].network or {}, sizes["placement"].external or {}
+                cidr = None if given else addresses.allocate(self.settings.cluster_cidr,
+                                                             planning.taken(s, ctx.project_id))
                 c = Cluster(id=cid, project_id=ctx.project_id, user_id=ctx.user_id, name=req.name, cidr=cidr,
                             status=CREATING, status_reason="", step="queued", image=plan["image"],
                             image_id=plan["image_id"], profile=plan["profile"], profile_version=plan["profile_version"],
                             head_flavor=plan["head_flavor"], node_flavor=plan["node_flavor"],
                             key_name=req.key_name or "", keypair_generated=private is not None,
                             cluster_key=cluster_key, cluster_public_key=cluster_pub,
-                            keep_on_failure=req.keep_on_failure, ready=req.ready, operation="create")
+                            keep_on_failure=req.keep_on_failure, ready=req.ready, operation="create",
+                            given_network=given.get("id"), given_subnet=given.get("subnet_id"),
+                            given_cidr=given.get("cidr"), network_id=given.get("id"), external_network=ext.get("id"))
                 s.add(c)
                 s.flush()
                 s.add(credential)
-                head, node = sizes["head"], sizes["node"]
-                s.add(ClusterNode(cluster_id=c.id, name=HEAD_NAME, role=HEAD, status=BUILDING, flavor=head["name"],
-                                  fixed_ip=addresses.head_ip(cidr), vcpus=head["vcpus"], ram=head["ram"]))
-                for name in plan["nodes"]:
-                    s.add(ClusterNode(cluster_id=c.id, name=name, role=COMPUTE, status=BUILDING, flavor=node["name"],
-                                      fixed_ip=addresses.node_ip(cidr, node_names.node_number(name)[1]),
-                                      vcpus=node["vcpus"], ram=node["ram"]))
+                self._new_nodes(s, c, [HEAD_NAME], sizes["head"])
+                self._new_nodes(s, c, plan["nodes"], sizes["node"])
                 s.add(ClusterEvent(cluster_id=c.id, step="plan", message=(
                     f"accepted: {len(plan['resources'])} resources; " + ", ".join(
                         f"{q['resource']} {q['needed']} (of {q['in_use']}/{q['limit']})" for q in plan["quota"]))))
@@ -313,6 +320,18 @@ class ClusterService:
             self.credentials.discard(stale, ctx.token_id, ctx.project_id)
         self._submit(c.id, "create", user_key=user_key, token=ctx.token_id)
         return view, private
+
+    @staticmethod
+    def _new_nodes(s, c: Cluster, names: list[str], flavor: dict) -> None:
+        """The rows of the nodes ``names`` (the head: ``HEAD_NAME``) of flavor ``flavor``: on
+        the cluster's own network with their fixed addresses, on a given one with none yet (the
+        cloud chooses them when their ports are made)."""
+        for name in names:
+            head = name == HEAD_NAME
+            ip = None if c.cidr is None else addresses.head_ip(c.cidr) if head else \
+                addresses.node_ip(c.cidr, node_names.node_number(name)[1])
+            s.add(ClusterNode(cluster_id=c.id, name=name, role=HEAD if head else COMPUTE, status=BUILDING,
+                              flavor=flavor["name"], fixed_ip=ip, vcpus=flavor["vcpus"], ram=flavor["ram"]))
 
     @staticmethod
     def _replace_failed(s, project_id: str, name: str) -> ClusterCredential | None:
@@ -396,10 +415,7 @@ class ClusterService:
         with self.db.write() as s:
             quota.claim(s, c.project_id, lines, counted)
             self._claim(s, c, "add", wanted)
-            for name in wanted:
-                s.add(ClusterNode(cluster_id=c.id, name=name, role=COMPUTE, status=BUILDING, flavor=node_flavor["name"],
-                                  fixed_ip=addresses.node_ip(c.cidr, node_names.node_number(name)[1]),
-                                  vcpus=node_flavor["vcpus"], ram=node_flavor["ram"]))
+            self._new_nodes(s, c, wanted, node_flavor)
             s.add(ClusterEvent(cluster_id=c.id, step="add", message=f"adding {node_names.compact(wanted)}"))
             quota.note_skipped(s, c.id, checked)
             s.flush()

@@ -69,7 +69,8 @@ def create_cluster(call: Call):
     b = body.cluster
     req = Request(name=b.name, image=b.image, profile=b.profile, profile_version=b.profile_version,
                   node_count=b.node_count, node_flavor=b.node_flavor, head_flavor=b.head_flavor,
-                  key_name=b.key_name, keep_on_failure=b.keep_on_failure, ready=b.ready)
+                  key_name=b.key_name, keep_on_failure=b.keep_on_failure, ready=b.ready, network=b.network,
+                  external_network=b.external_network)
     if body.dry_run:
         return json_response({"plan": call.services.clusters.plan(ctx, req)})
     view, private = call.services.clusters.create(ctx, req)

@@ -65,6 +65,12 @@ class ClusterCreate(BaseModel):
     ready: Literal["ssh", "servers"] = Field(default="ssh", description="when the cluster is ACTIVE: ssh (the head "
                                              "set up and every node reported in over SSH) or servers (every server "
                                              "ACTIVE with its addresses)")
+    network: Optional[StrictStr] = Field(default=None, min_length=1, max_length=255, description=(
+        "a network the cloud provides (name or id; yours or shared, with an IPv4 subnet): the cluster makes no "
+        "network, subnet or router, its nodes get ports on it with addresses the cloud chooses"))
+    external_network: Optional[StrictStr] = Field(default=None, min_length=1, max_length=255, description=(
+        "the external network (name or id) of the cluster's router gateway and floating IP (default: the one the "
+        "given network is routed to, else the cloud's first by name)"))
 
 
 class CreateBody(BaseModel):
@@ -169,8 +175,11 @@ class Cluster(Settled):
     nodes_ready: int = Field(ge=0)
     head_name: str
     floating_ip: Optional[str]
-    cidr: str
+    cidr: str = Field(description="the cluster's network's CIDR (on a given network, its subnet's)")
     network_id: Optional[str]
+    network_given: bool = Field(description="whether the cluster is on a network it was given (it made none)")
+    external_network_id: Optional[str] = Field(description="the external network of its router's gateway and "
+                                                           "floating IP (null: none chosen; the cloud's first)")
     keep_on_failure: bool
     ready: Literal["ssh", "servers"]
     created_at: dt.datetime
@@ -245,11 +254,33 @@ class PlanResource(Wire):
     image: str = Omitted
 
 
+class PlanNetwork(Wire):
+    """The network a cluster is given: its subnet the nodes' ports are on."""
+
+    id: str
+    name: str
+    subnet_id: str
+    cidr: str
+    given: Literal[True]
+
+
+class NetworkRef(Wire):
+    id: str
+    name: str
+
+
 class Plan(Settled):
-    """What a create would make and use; nothing is created."""
+    """What a create would make and use; nothing is created. ``network``: the given network
+    (null: the cluster makes its own, of ``cidr``); ``external_network``: of the router's
+    gateway and the floating IP (null: no floating IP, on a given network that is not routed,
+    with ready=servers); ``routing``: on a given network, what the caller could see of its
+    route to the external network."""
 
     cluster: str
     cidr: str
+    network: Optional[PlanNetwork]
+    external_network: Optional[NetworkRef]
+    routing: Optional[str]
     nodes: list[str]
     keypair: str
     ready: Literal["ssh", "servers"]
