@@ -11,7 +11,8 @@ import sqlite3
 
 import pytest
 
-from tests.clusters.common import API, body, crash, create, delete, error, leftovers, wait, wait_for_step
+from tests.clusters.common import (API, NET, body, crash, create, delete, error, leftovers, network, routed, snapshot,
+                                   wait, wait_for_step)
 from tests.conftest import CaasServer, client_for, issue_token
 
 STEPS = ["network", "router", "security_group", "head", "floating_ip", "nodes", "bootstrap", "ready"]
@@ -30,7 +31,8 @@ def stop(srv: CaasServer) -> None:
 @pytest.fixture(scope="module")
 def failing(tmp_path_factory):
     """One caas whose cluster ``fail-STEP`` fails right after STEP, for every step."""
-    srv = start(tmp_path_factory, CAAS_CLUSTER_FAIL_AT=",".join(f"{s}@fail-{s.replace('_', '-')}" for s in STEPS))
+    srv = start(tmp_path_factory, CAAS_CLUSTER_FAIL_AT=",".join(
+        [f"{s}@fail-{s.replace('_', '-')}" for s in STEPS] + ["nodes@given-fail"]))
     yield srv
     stop(srv)
 
@@ -59,6 +61,36 @@ def test_create_fails_at_each_step_and_rolls_back(failing, step):
         if step == STEPS[-1]:
             assert create(c, "fine", 1)["status"] == "ACTIVE"
             delete(c, "fine")
+
+
+def test_on_a_given_network_rollback_and_restart_leave_it_as_it_was(failing):
+    """A create on an admin's shared network that fails after its nodes step rolls back to
+    nothing and leaves the network, its subnet and its router as they were; a cluster on it
+    keeps its network across a restart: the nodes added after go on it, and its delete leaves
+    the network as it was."""
+    with client_for(failing, issue_token(failing)) as c:
+        prov = network(c, "prov", "192.168.70.0/24", shared=True)
+        public = c.get(f"{NET}/networks", params={"router:external": "true"}).json()["networks"][0]
+        routed(c, prov, public["id"])
+        before = snapshot(c)
+        v = create(c, "given-fail", 2, network="prov")
+        assert v["status"] == "ERROR" and v["status_reason"].startswith("nodes: injected failure"), v
+        assert "rolled back" in v["status_reason"] and snapshot(c) == before
+        assert not [p for p in c.get(f"{NET}/ports").json()["ports"] if p["name"].startswith("given-fail-")]
+        assert c.get("/compute/v2.1/servers", params={"name": "given-fail"}).json()["servers"] == []
+        delete(c, "given-fail")
+        assert create(c, "given-ok", 1, network="prov")["status"] == "ACTIVE"
+    assert failing.stop() == 0
+    failing.start()
+    with client_for(failing, issue_token(failing)) as c:
+        assert c.post(f"{API}/clusters/given-ok/nodes", json={"nodes": {"count": 1}}).status_code == 202
+        v = wait(c, "given-ok")
+        assert v["status"] == "ACTIVE" and v["node_count"] == 2 and v["network_id"] == prov["id"], v
+        ports = [p for p in c.get(f"{NET}/ports").json()["ports"] if p["name"].startswith("given-ok-")]
+        assert len(ports) == 3 and {p["network_id"] for p in ports} == {prov["id"]}
+        delete(c, "given-ok")
+        assert snapshot(c) == before
+        assert c.get("/compute/v2.1/servers").json()["servers"] == []
 
 
 def test_failed_add_rolls_back_only_the_new_nodes(tmp_path_factory):

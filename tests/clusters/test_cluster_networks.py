@@ -14,39 +14,14 @@ import uuid
 import httpx
 import pytest
 
-from tests.clusters.common import A, API, body, create, delete, error, member, project, wait  # noqa: F401 - A, member: fixtures
+from tests.clusters.common import (A, API, NET, body, create, delete, error, made, member, network,  # noqa: F401
+                                   project, routed, snapshot, wait)  # A, member: fixtures
 from tests.conftest import client_for, make_member
-
-NET = "/network/v2.0"
-
 
 @pytest.fixture(scope="module")
 def B(server, admin):
     with client_for(server, make_member(server, admin)["token"]) as c:
         yield c
-
-
-def made(c: httpx.Client, path: str, kind: str, **attrs) -> dict:
-    r = c.post(f"{NET}/{path}", json={kind: attrs})
-    assert r.status_code == 201, r.text
-    return r.json()[kind]
-
-
-def network(c: httpx.Client, name: str, cidr: str | None, **attrs) -> dict:
-    """A network (with an IPv4 subnet of ``cidr``, unless None); its subnet's id as ``subnet``."""
-    net = made(c, "networks", "network", name=name, **attrs)
-    if cidr:
-        net["subnet"] = made(c, "subnets", "subnet", network_id=net["id"], ip_version=4, cidr=cidr)["id"]
-    return net
-
-
-def routed(c: httpx.Client, net: dict, external_id: str) -> dict:
-    """A router of ``c``'s project from ``net``'s subnet to the external network."""
-    router = made(c, "routers", "router", name=f"{net['name']}-router",
-                  external_gateway_info={"network_id": external_id})
-    r = c.put(f"{NET}/routers/{router['id']}/add_router_interface", json={"subnet_id": net["subnet"]})
-    assert r.status_code == 200, r.text
-    return router
 
 
 @pytest.fixture(scope="module")
@@ -60,17 +35,6 @@ def clouds(admin):
     router = routed(admin, provider, outside["id"])
     lonely = network(admin, "lonely", "192.168.60.0/24", shared=True)
     return {"public": public, "outside": outside, "provider": provider, "router": router, "lonely": lonely}
-
-
-def snapshot(admin: httpx.Client) -> dict:
-    """Every network, subnet, router and router port of the cloud, as the admin sees them."""
-    out = {}
-    for kind in ("networks", "subnets", "routers"):
-        out[kind] = sorted((x["id"], x["name"]) for x in admin.get(f"{NET}/{kind}").json()[kind])
-    out["router ports"] = sorted((p["id"], tuple(ip["ip_address"] for ip in p["fixed_ips"])) for p in
-                                 admin.get(f"{NET}/ports", params={"device_owner": "network:router_interface"})
-                                 .json()["ports"])
-    return out
 
 
 def own(c: httpx.Client) -> dict:
