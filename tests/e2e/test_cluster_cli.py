@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.clusters.common import leftovers, set_quota, wait
+from tests.clusters.common import NET, leftovers, network, routed, set_quota, wait
 from tests.conftest import CaasServer, client_for, issue_token, make_member
 from tests.forkserver import FirstAnew
 
@@ -110,6 +110,28 @@ def test_quota_refusal_lists_every_shortfall(carol):
     text = out.stdout + out.stderr
     assert "instances" in text and "nothing was created" in text
     assert "toobig" not in run(carol["env"], "os_cluster", "list").stdout
+
+
+def test_network_options(carol, cloud):
+    """--network and --external-network reach the plan (caas cluster create), and os_cluster
+    create passes --network on: an unknown one is refused with its name, nothing created."""
+    with client_for(cloud, issue_token(cloud)) as admin:
+        campus = network(admin, "campus", "192.168.80.0/24", shared=True)
+        public = admin.get(f"{NET}/networks", params={"router:external": "true"}).json()["networks"][0]
+        router = routed(admin, campus, public["id"])
+    out = run(carol["env"], "caas", "cluster", "create", "gamma", "--image", "host", "-n", "1", "--network", "campus",
+              "--external-network", public["name"], "--dry-run", "-f", "json")
+    plan = json.loads(out.stdout)
+    assert plan["network"]["id"] == campus["id"] and plan["cidr"] == "192.168.80.0/24"
+    assert plan["external_network"]["id"] == public["id"]
+    assert "network" not in [r["kind"] for r in plan["resources"]]
+    out = run(carol["env"], "os_cluster", "create", "delta", "host", "base", "--network", "nowhere", code=1)
+    assert "No network 'nowhere'" in out.stdout + out.stderr
+    assert "delta" not in run(carol["env"], "os_cluster", "list").stdout
+    with client_for(cloud, issue_token(cloud)) as admin:  # the later tests count carol's networks
+        admin.put(f"{NET}/routers/{router['id']}/remove_router_interface", json={"subnet_id": campus["subnet"]})
+        for path in (f"routers/{router['id']}", f"networks/{campus['id']}"):
+            assert admin.delete(f"{NET}/{path}").status_code == 204
 
 
 def test_a_failed_create_exits_1_with_its_reason_and_leaves_no_key(carol, cloud):
