@@ -1,7 +1,7 @@
 """How the cluster layer reaches a cloud: openstacksdk connections, and nothing else.
 
 ``CloudAccess`` holds one admin connection (a cloud of clouds.yaml, or this caas itself as its
-admin), used only to read what a project cannot see (capacity, a user's keypair), and makes the
+admin), used only to read what a project cannot see (capacity), and makes the
 connections that act in a cluster's project: one on the caller's own token while a request is
 being answered (``user``), and one per cluster on its application credential for the work that
 outlives the request (``credential``, cached; ``caas.clusters.credentials``). Nothing is made
@@ -170,12 +170,14 @@ def cloud_message(exc: Exception) -> str:
 def flavor_id(conn, ref: str) -> str | None:
     """The id of the flavor ``ref`` names among those the caller lists: the one whose id is
     ``ref``, else the one named ``ref`` (Nova keeps flavor names unique); None when none is.
-    Read from the flavor summaries as JSON, with no SDK object per flavor (openstacksdk's
-    ``find_flavor`` builds one for each flavor of the cloud, with every detail, for each
-    lookup by name)."""
+    The list is openstacksdk's (``get_flavor``, ``find_flavor``): ``is_public=None``, every
+    flavor for an admin (private ones of other projects too), and for anyone else the public
+    ones and the private ones their project may use. Read from the flavor summaries as JSON,
+    with no SDK object per flavor (``find_flavor`` builds one for each flavor of the cloud,
+    with every detail, for each lookup by name)."""
     from openstack import exceptions
 
-    response = conn.compute.get("/flavors")
+    response = conn.compute.get("/flavors", params={"is_public": "None"})
     exceptions.raise_from_response(response)
     flavors = response.json().get("flavors", [])
     if any(f.get("id") == ref for f in flavors):

@@ -40,8 +40,13 @@ def missing_flavor(ref: str, available: list[str], default: bool) -> str:
 
 
 def image(conn, ref: str) -> tuple[str, str]:
-    """The newest active image whose id or name is ``ref``, else whose ``os_distro`` is
-    ``ref`` in any case: (its id, its name). BadRequest when there is none."""
+    """The active image whose id is ``ref`` (read directly, as openstacksdk's ``get_image``
+    does: a community or shared image the listing leaves out is found too), else the newest
+    active one named ``ref``, else whose ``os_distro`` is ``ref`` in any case: (its id, its
+    name). BadRequest when there is none."""
+    direct = _image_by_id(conn, ref)
+    if direct is not None:
+        return direct.id, direct.name
     named = _images_named(conn, ref)
     everything = None
     if named is None:  # the image service could not filter by it: every image, once
@@ -55,6 +60,19 @@ def image(conn, ref: str) -> tuple[str, str]:
         raise BadRequest(f"No active image named {ref[:80]!r} or with os_distro {ref[:80]!r}.")
     found = sorted(match, key=lambda i: i.created_at or "", reverse=True)[0]
     return found.id, found.name
+
+
+def _image_by_id(conn, ref: str):
+    """The active image whose id is ``ref``, if the caller may read it (else None)."""
+    if not _UUID.fullmatch(ref):
+        return None
+    try:
+        found = conn.image.get_image(ref)
+    except Exception as exc:  # noqa: BLE001 - not there, or not the caller's to read
+        if not_found(exc) or bad_request(exc):
+            return None
+        raise
+    return found if found.status == "active" else None
 
 
 def _active_images(conn) -> list:
@@ -71,8 +89,6 @@ def _images_named(conn, ref: str) -> list | None:
         return None
     try:
         found = list(conn.image.images(name=ref, status="active"))
-        if _UUID.fullmatch(ref):
-            found += conn.image.images(id=ref, status="active")
     except Exception as exc:  # noqa: BLE001 - only the service's 400 means "cannot filter"
         if not bad_request(exc):
             raise
@@ -94,11 +110,12 @@ def flavor(conn, ref: str, default: bool) -> dict:
             "disk": disk_gb(f.disk or 0, f.ephemeral or 0, int(f.swap or 0))}  # as the scheduler counts it
 
 
-def user_key(conn, key_name: str, user_id: str) -> str:
-    """The public key of the keypair ``key_name`` of the user ``user_id``, read on ``conn``;
-    BadRequest when the user has none such."""
+def user_key(conn, key_name: str) -> str:
+    """The public key of the keypair ``key_name`` of the user whose connection ``conn`` is
+    (its own token, or the cluster's application credential: the same user), as
+    openstacksdk's ``get_keypair`` reads it; BadRequest when the user has none such."""
     try:
-        kp = conn.compute.get_keypair(key_name, user_id=user_id)
+        kp = conn.compute.get_keypair(key_name)
     except Exception as exc:  # noqa: BLE001
         if not_found(exc):
             raise BadRequest(f"You have no keypair {key_name[:80]!r}; import one or leave --key-name out "

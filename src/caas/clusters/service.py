@@ -231,7 +231,9 @@ class ClusterService:
         return resolve.flavor(conn, ref, default=ref == self.settings.cluster_flavor)
 
     def _user_key(self, ctx: AuthContext, key_name: str) -> str:
-        return resolve.user_key(self.access.admin(), key_name, ctx.user_id)
+        """The caller's keypair ``key_name``, read with its own token (no admin is needed: a
+        portal in front of a cloud may have none)."""
+        return resolve.user_key(self._cloud(ctx), key_name)
 
     # ---- create -------------------------------------------------------------------------
     def plan(self, ctx: AuthContext, req: Request) -> dict:
@@ -248,7 +250,7 @@ class ClusterService:
         head = self._flavor(conn, req.head_flavor or req.node_flavor or self.settings.cluster_flavor)
         node = self._flavor(conn, req.node_flavor or self.settings.cluster_flavor)
         if req.key_name:
-            self._user_key(ctx, req.key_name)
+            resolve.user_key(conn, req.key_name)
         where = resolve.placement(conn, ctx.project_id, req.network, req.external_network,
                                   req.ready == readiness.SSH)
         given, fip = where.network is not None, where.external is not None
