@@ -13,7 +13,7 @@ import pytest
 
 from caas.dashboard.clusters import EVENTS_SHOWN, KEYS_DIR, busy
 from caas.dashboard.pages import TEMPLATES
-from tests.clusters.common import API, leftovers, set_quota, wait
+from tests.clusters.common import API, NET, leftovers, network, routed, set_quota, wait
 from tests.conftest import client_for, issue_token, make_member
 from tests.dashboard.common import Browser, flash, text
 
@@ -218,6 +218,25 @@ def test_a_cluster_with_the_users_keypair(erin):
     assert (f"caas cluster ssh keyed (the caas CLI finds the key itself; a compute node: caas cluster ssh keyed NODE ) "
             f"or ssh -i KEY root@{c['floating_ip']} (KEY: the private key of your key pair erin-key)") in body
     assert "/.config/caas/keys" not in body
+
+
+def test_a_cluster_on_a_shared_network(erin, admin_api):
+    """The form offers the networks erin may give a cluster and the external ones; the plan
+    says which, and the cluster is made on the one chosen."""
+    campus = network(admin_api, "campus-web", "192.168.90.0/24", shared=True)
+    public = admin_api.get(f"{NET}/networks", params={"router:external": "true"}).json()["networks"][0]
+    routed(admin_api, campus, public["id"])
+    new = erin["web"].get("/dashboard/clusters/new").text
+    assert f'<option value="{campus["id"]}">campus-web (shared)</option>' in new
+    assert f'<option value="{public["id"]}">{public["name"]}</option>' in new
+    chosen = {"network": campus["id"], "external_network": public["id"]}
+    plan = text(erin["web"].post("/dashboard/clusters/new", {**form("oncampus", 1, **chosen), "action": "plan"},
+                                 status=200))
+    assert "Network campus-web (given), subnet 192.168.90.0/24" in plan and f"External network {public['name']}" in plan
+    c = made(erin, "oncampus", 1, **chosen)
+    assert c["status"] == "ACTIVE" and c["network_id"] == campus["id"] and c["network_given"], c["status_reason"]
+    r = erin["api"].delete(f"{API}/clusters/oncampus")
+    assert r.status_code == 202 and wait(erin["api"], "oncampus") is None
 
 
 def test_add_by_range_and_count_then_remove(erin):

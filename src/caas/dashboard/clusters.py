@@ -22,7 +22,8 @@ EVENTS_SHOWN = 40
 # Where the caas CLI keeps a generated private key, as the user's shell spells it (the CLI's
 # default $CAAS_CONFIG_DIR, caas.cli.clusters.config_dir; the dashboard cannot see the user's).
 KEYS_DIR = "~/.config/caas/keys"
-FIELDS = ("name", "image", "profile", "profile_version", "node_count", "node_flavor", "head_flavor", "key_name")
+FIELDS = ("name", "image", "profile", "profile_version", "node_count", "node_flavor", "head_flavor", "key_name",
+          "network", "external_network")
 
 
 def _path(cluster_id: str, tail: str = "") -> str:
@@ -62,14 +63,19 @@ async def cluster_table(view: View) -> Response:
 
 # ---- create -----------------------------------------------------------------------------------
 async def _choices(view: View) -> dict:
-    images, flavors, keypairs, profiles = await view.api.gather(
+    images, flavors, keypairs, profiles, networks = await view.api.gather(
         view.api.get("/image/v2/images", limit=500), view.api.get("/compute/v2.1/flavors/detail"),
-        view.api.get("/compute/v2.1/os-keypairs"), view.api.get("/caas/v1/profiles"))
+        view.api.get("/compute/v2.1/os-keypairs"), view.api.get("/caas/v1/profiles"),
+        view.api.get("/network/v2.0/networks"))
+    nets = sorted(networks["networks"], key=lambda n: (n.get("name") or "", n["id"]))
     # what the cluster service takes when a field is left blank (its settings: same process)
     settings = view.request.app.state.cloud.settings
     return {"images": [i for i in images["images"] if i.get("status") == "active"],
             "flavors": sorted(flavors["flavors"], key=lambda f: (f["ram"], f["vcpus"], f["name"])),
             "keypairs": [k["keypair"] for k in keypairs["keypairs"]], "profiles": profiles["profiles"],
+            # the networks a cluster may be given (--network) and the external ones (--external-network)
+            "networks": [n for n in nets if not n.get("router:external") and n.get("subnets")],
+            "externals": [n for n in nets if n.get("router:external")],
             "default_flavor": settings.cluster_flavor, "default_image": settings.cluster_image}
 
 
@@ -87,7 +93,8 @@ def _request_body(values: dict) -> tuple[dict | None, str | None]:
     if count is None:
         return None, f"Compute nodes must be a whole number from 0 to {MAX_NODES}."
     body = {"name": values["name"], "node_count": count, "keep_on_failure": values["keep_on_failure"]}
-    for f in ("image", "profile", "profile_version", "node_flavor", "head_flavor", "key_name"):
+    for f in ("image", "profile", "profile_version", "node_flavor", "head_flavor", "key_name", "network",
+              "external_network"):
         if values[f]:
             body[f] = values[f]
     return body, None
