@@ -22,6 +22,9 @@ from caas.dashboard import auth
 from caas.dashboard.pages import HERE, PREFIX, Pages, View
 
 VIEW_MODULES = ("auth", "clusters", "project", "network", "admin")
+# The pages of the embedded cloud's own resources: a portal (``caas up --cloud``) has none of
+# them (its cloud has its own dashboard); their paths are the "no such page" 404 there.
+CLOUD_MODULES = ("project", "network", "admin")
 fallback = Pages()
 
 
@@ -34,11 +37,14 @@ async def home(request: Request) -> Response:
     return RedirectResponse(f"{PREFIX}/clusters", status_code=303)
 
 
-def build() -> Router:
+def build(embedded: bool = True) -> Router:
+    """The dashboard's routes; a portal's (``embedded`` false) without ``CLOUD_MODULES``."""
     routes = [Route("/", home), Route("/login", auth.login_form, methods=["GET"]),
               Route("/login", auth.login, methods=["POST"]),
               Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static")]
     for name in VIEW_MODULES:
+        if not embedded and name in CLOUD_MODULES:
+            continue
         try:
             module = importlib.import_module(f"caas.dashboard.{name}")
         except ModuleNotFoundError as exc:
