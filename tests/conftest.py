@@ -159,6 +159,24 @@ def start_portal(cloud: CaasServer, data_dir: Path, env: dict | None = None) -> 
                       args=["--cloud", "caas"]).start()
 
 
+@pytest.fixture(scope="module")
+def cloud_and_portal(request, tmp_path_factory):
+    """A caas as "the cloud" and its portal (``start_portal``), whose environment adds the
+    module's ``PORTAL_ENV``; asserts at the end that neither gave a 5xx."""
+    cloud = CaasServer(tmp_path_factory.mktemp("cloud") / "data").start()
+    try:
+        portal = start_portal(cloud, tmp_path_factory.mktemp("portal") / "data",
+                              getattr(request.module, "PORTAL_ENV", {}))
+    except BaseException:
+        cloud.stop()
+        raise
+    yield cloud, portal
+    try:
+        finish_server(portal)
+    finally:
+        finish_server(cloud)
+
+
 # ---- PostgreSQL -------------------------------------------------------------------------
 # A throwaway server's settings (.ci/run starts its server with the same): nothing waits for the
 # disk. The tests kill caas, never PostgreSQL, so its durability is not under test; about a

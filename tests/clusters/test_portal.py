@@ -16,26 +16,23 @@ from pathlib import Path
 import pytest
 
 from tests.clusters.common import API, body, create, delete, error, leftovers, wait
-from tests.conftest import CaasServer, client_for, finish_server, issue_token, make_member, start_portal
+from tests.conftest import client_for, issue_token, make_member
 from tests.e2e.osc import osc, osc_json
 from tests.forkserver import FirstAnew
 
 CACHE = 2  # the portal's CAAS_PORTAL_TOKEN_CACHE, seconds
+PORTAL_ENV = {"CAAS_PORTAL_TOKEN_CACHE": str(CACHE)}
 BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory):
-    srv = CaasServer(tmp_path_factory.mktemp("cloud") / "data").start()
-    yield srv
-    finish_server(srv)
+def cloud(cloud_and_portal):
+    return cloud_and_portal[0]
 
 
 @pytest.fixture(scope="module")
-def portal(cloud, tmp_path_factory):
-    srv = start_portal(cloud, tmp_path_factory.mktemp("portal") / "data", {"CAAS_PORTAL_TOKEN_CACHE": str(CACHE)})
-    yield srv
-    finish_server(srv)
+def portal(cloud_and_portal):
+    return cloud_and_portal[1]
 
 
 @pytest.fixture(scope="module")

@@ -12,27 +12,23 @@ import httpx
 import pytest
 
 from tests.clusters.common import API, leftovers, wait
-from tests.conftest import TLS, CaasServer, client_for, finish_server, issue_token, make_member, start_portal
+from tests.conftest import TLS, CaasServer, client_for, issue_token, make_member
 from tests.dashboard.common import CSRF, Browser, flash, text
 
 INVALID = "Invalid user name, password, domain or project."
 REFUSED = "Too many failed logins for this user or from this address. Try again in"
-THROTTLE = {"CAAS_LOGIN_USER_FAILURES": "2", "CAAS_LOGIN_ADDRESS_FAILURES": "50", "CAAS_LOGIN_DELAY": "1",
+PORTAL_ENV = {"CAAS_LOGIN_USER_FAILURES": "2", "CAAS_LOGIN_ADDRESS_FAILURES": "50", "CAAS_LOGIN_DELAY": "1",
             "CAAS_LOGIN_MAX_DELAY": "2", "CAAS_LOGIN_FORGET": "600"}
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory):
-    srv = CaasServer(tmp_path_factory.mktemp("cloud") / "data").start()
-    yield srv
-    finish_server(srv)
+def cloud(cloud_and_portal):
+    return cloud_and_portal[0]
 
 
 @pytest.fixture(scope="module")
-def portal(cloud, tmp_path_factory):
-    srv = start_portal(cloud, tmp_path_factory.mktemp("portal") / "data", THROTTLE)
-    yield srv
-    finish_server(srv)
+def portal(cloud_and_portal):
+    return cloud_and_portal[1]
 
 
 @pytest.fixture(scope="module")
