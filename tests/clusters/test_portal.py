@@ -8,15 +8,18 @@ two clouds with real instances: tests/e2e/test_netns_portal.py."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.clusters.common import API, body, create, delete, error, everything, leftovers, wait
-from tests.conftest import client_for, issue_token, make_member
+from tests.conftest import TLS, CaasServer, client_for, issue_token, make_member, start_portal
+from tests.dashboard.common import CSRF, text
 from tests.e2e.osc import osc, osc_json
 from tests.forkserver import FirstAnew
 
@@ -183,3 +186,29 @@ def test_os_cluster_finds_the_portal_in_the_clouds_catalog(cloud, portal, ann, t
     assert listed.returncode == 0 and "viacat" in listed.stdout, listed.stdout + listed.stderr
     delete(ann["portal"], "viacat")
     assert leftovers(ann["cloud"]) == {} and credentials(ann) == []
+
+
+def test_a_cloud_that_does_not_answer_is_a_503_saying_so(tmp_path_factory):
+    """Its own pair: the portal's 5xx here are the point (the module's pair must give none)."""
+    cloud = CaasServer(tmp_path_factory.mktemp("gone") / "data").start()
+    portal = start_portal(cloud, tmp_path_factory.mktemp("gone-portal") / "data")
+    try:
+        token = issue_token(cloud)
+        assert cloud.stop() == 0
+        with httpx.Client(base_url=portal.url, verify=TLS, timeout=60) as h:
+            r = h.get(f"{API}/clusters", headers={"X-Auth-Token": token})
+            assert r.status_code == 503, r.text
+            message = r.json()["error"]["message"]
+            assert message.startswith(f"The cloud's Identity service at {cloud.url}/identity/v3 does not answer")
+            assert "\n" not in message
+            nonce = CSRF.search(h.get("/dashboard/login").text).group(1)
+            r = h.post("/dashboard/login", data={"csrf_token": nonce, "username": "admin", "password": "x",
+                                                 "project": "", "domain": "Default"})
+            assert r.status_code == 502 and "The cloud's Identity service does not answer" in text(r)
+            assert "caas_session=" not in r.headers.get("set-cookie", "")
+        counts = dict(re.findall(r'caas_http_responses_total\{code="(5\d\d)"\} (\d+)',
+                                 httpx.get(portal.url + "/metrics", verify=TLS).text))
+        assert counts == {"502": "1", "503": "1"}  # those two, and no 500
+    finally:
+        assert portal.stop() == 0
+        cloud.stop()

@@ -182,3 +182,11 @@ def test_the_portal_serves_no_cloud_api(portal, users):
         for path in ("/identity/v3/auth/tokens", "/compute/v2.1/servers", "/image/v2/images"):
             r = c.get(path)
             assert r.status_code == 404 and r.json()["error"]["code"] == 404
+
+
+def test_a_user_with_no_project_is_told_so(portal, cloud):
+    with client_for(cloud, issue_token(cloud)) as admin:
+        r = admin.post("/identity/v3/users", json={"user": {"name": "noproj", "password": "Secret_123"}})
+        assert r.status_code == 201, r.text
+    r = attempt(portal, "127.0.0.23", "noproj", "Secret_123", 403)
+    assert "You have no role on any project." in text(r)

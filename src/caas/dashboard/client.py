@@ -93,14 +93,20 @@ class Remote:
 async def client_for(request, token: str | None) -> ApiClient:
     """The client of ``request``'s pages with ``token``: in process for the embedded cloud; in
     a portal, ``/caas`` in process and the rest to the cloud (``Remote``), with the endpoints
-    of ``token``'s catalog (validated already by the page's guard: cached)."""
+    of ``token``'s catalog (validated already by the page's guard: cached). ApiError when the
+    cloud refuses the token (revoked since) or does not answer."""
     from starlette.concurrency import run_in_threadpool
+
+    from caas.errors import CaasError
 
     cloud = request.app.state.cloud
     if cloud.embedded:
         return ApiClient(request.scope["app"], token)
     tokens = cloud.tokens
-    endpoints = await run_in_threadpool(tokens.endpoints, token) if token else {}
+    try:
+        endpoints = await run_in_threadpool(tokens.endpoints, token) if token else {}
+    except CaasError as exc:
+        raise ApiError(exc.status, exc.message) from None
     return ApiClient(request.scope["app"], token, remote=Remote(tokens.auth_url, endpoints, tokens.verify))
 
 

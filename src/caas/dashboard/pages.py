@@ -261,7 +261,12 @@ async def guard(request: Request, fn: ViewFn, admin: bool, upload: bool, write: 
         return refuse(session, 403, "This page is for administrators.")
     if write and not session.may_write:
         return refuse(session, 403, "Your role on this project only reads; nothing was changed.")
-    api = await client_for(request, session.token)
+    try:
+        api = await client_for(request, session.token)
+    except ApiError:  # a portal's cloud refused the token since its check, or does not answer
+        response = to_login(request)
+        sessions.end(response)
+        return response
     view = View(request, session, api, form)
     try:
         return await fn(view)
