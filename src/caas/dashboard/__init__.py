@@ -2,7 +2,10 @@
 
 It is a client of the caas APIs with the logged-in user's token (``client``), like Horizon;
 pages are rendered on the server from templates, with a small script of its own that refreshes
-what is still changing. Nothing is loaded from outside this server.
+what is still changing. Nothing is loaded from outside this server. In a portal (``caas up
+--cloud NAME``) it is the cloud's clusters' dashboard: login and the create form's choices come
+from that cloud's own services (``client.Remote``), and the cloud's resource pages are not
+served (``CLOUD_MODULES``).
 
 Modules: ``session`` (the cookie, CSRF, flash), ``pages`` (the guard and rendering), ``auth``
 (login, logout, project switch), ``clusters``, ``project`` (the cloud pages of a project),
