@@ -31,7 +31,7 @@ LAYERS = [
     {"volume"},
     {"compute"},
     {"clusters"},
-    {"cloud"},
+    {"cloud", "portal"},
     {"api"},
     {"dashboard", "cli", "server", "__main__"},
 ]

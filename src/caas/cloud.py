@@ -54,6 +54,8 @@ def admin_project_id(db: Database) -> str:
 class Cloud:
     """Every service of one caas instance, built from its settings."""
 
+    embedded = True  # the cloud itself (a ``caas.portal.Portal`` is only the cluster service of another)
+
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         self.settings = settings
         self.db = db or Database(settings.db_url)

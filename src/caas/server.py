@@ -55,7 +55,7 @@ def bind(settings: Settings) -> socket.socket:
 
 
 def prepare(settings: Settings):
-    """Schema, keys and first-start state. Returns the Cloud."""
+    """Schema, keys and first-start state. Returns the Cloud (a Portal with ``settings.portal``)."""
     from caas.cloud import Cloud
     from caas.db import migrate
     from caas.identity.bootstrap import write_client_files
@@ -66,6 +66,8 @@ def prepare(settings: Settings):
     # argv, so a password in it is not visible in the process list.
     if not migrate.is_current(settings.db_url):
         _migrate_in_child(settings.db_url)
+    if settings.portal:
+        return prepare_portal(settings)
     from caas.virt.driver import DriverError
 
     try:
@@ -79,6 +81,20 @@ def prepare(settings: Settings):
         raise StartupError(str(exc)) from None
     write_client_files(settings)
     return cloud
+
+
+def prepare_portal(settings: Settings):
+    """The Portal of ``settings.cluster_cloud``, its cloud checked (a StartupError saying why
+    it cannot be worked with) and its pending cluster work resumed."""
+    from caas.portal import Portal, PortalError
+
+    try:
+        portal = Portal(settings)
+        portal.secrets.setup()
+        portal.bootstrap()
+    except PortalError as exc:
+        raise StartupError(str(exc)) from None
+    return portal
 
 
 def _migrate_in_child(db_url: str) -> None:
@@ -146,6 +162,15 @@ def _safe_url(url: str) -> str:
 
 def banner(settings: Settings) -> str:
     d = settings.data_dir
+    if settings.portal:
+        return (f"caas is serving clusters on {settings.base_url} for cloud {settings.cluster_cloud} (database "
+                f"{'SQLite' if settings.db_url.startswith('sqlite') else 'PostgreSQL'}); its users log in with "
+                "their own credentials of that cloud\n"
+                f"  users: CAAS_URL={settings.base_url} os_cluster list (with the cloud's OS_* or OS_CLOUD), or "
+                "register it in the cloud's catalog (as an admin of it): openstack service create --name caas caas "
+                f"&& openstack endpoint create caas public {settings.base_url}\n"
+                f"  dashboard: {settings.base_url}/dashboard\n"
+                f"  health: {settings.base_url}/healthz")
     return (f"caas is serving on {settings.base_url} (driver {settings.driver}, database "
             f"{'SQLite' if settings.db_url.startswith('sqlite') else 'PostgreSQL'})\n"
             f"  admin credentials: {d / 'admin-openrc'} (source it) or "

@@ -1,6 +1,8 @@
 """The app factory: one ASGI app on one port, every service under its DevStack-style prefix.
 
-``create_app`` serves a ``Cloud`` (built by ``caas.cloud``, the composition root): it mounts the APIs and wraps them in the edge middleware: a request id on every
+``create_app`` serves a ``Cloud`` (built by ``caas.cloud``, the composition root), or a
+``Portal`` (``caas.portal``: the cluster API and the dashboard alone, in front of another
+cloud): it mounts the APIs and wraps them in the edge middleware: a request id on every
 response, response counters for ``/metrics``; an unexpected exception becomes a logged 500 in
 Keystone's error format rather than a dropped connection (the service APIs render their own).
 """
@@ -108,6 +110,22 @@ def worker_pools() -> dict[str, WorkerPool]:
             "clusters": WorkerPool("cluster", threads=16, max_waiting=200, max_wait=20.0)}
 
 
+def cloud_apis(cloud: Cloud) -> dict:
+    """The APIs of ``cloud`` by prefix: every service's for the embedded cloud, the cluster
+    API alone for a portal (its cloud's own endpoints serve the rest)."""
+    if not cloud.embedded:
+        return {"/caas": clusters_api.build(cloud)}
+    return {
+        "/identity": identity_api.build(cloud),
+        "/image": image_api.build(cloud),
+        "/network": network_api.build(cloud),
+        "/compute": compute_api.build(cloud),
+        "/volume": volume_api.build(cloud),
+        "/placement": placement_api.build(cloud),
+        "/caas": clusters_api.build(cloud),
+    }
+
+
 def create_app(cloud: Cloud) -> Starlette:
     settings = cloud.settings
     metrics: Counter = Counter()
@@ -139,18 +157,10 @@ def create_app(cloud: Cloud) -> Starlette:
         return json_response({"name": "caas", "services": {p.strip("/"): f"{base}{p}" for p in apis}},
                              headers=vary)
 
-    apis = {
-        "/identity": identity_api.build(cloud),
-        "/image": image_api.build(cloud),
-        "/network": network_api.build(cloud),
-        "/compute": compute_api.build(cloud),
-        "/volume": volume_api.build(cloud),
-        "/placement": placement_api.build(cloud),
-        "/caas": clusters_api.build(cloud),
-    }
+    apis = cloud_apis(cloud)
     routes = [Route("/", root), Route("/healthz", healthz), Route("/metrics", metrics_view),
               Route("/dashboard", lambda request: RedirectResponse("/dashboard/clusters", status_code=303)),
-              Mount("/dashboard", app=dashboard.build())]
+              Mount("/dashboard", app=dashboard.build(cloud.embedded))]
     for prefix, api in apis.items():
         api.pool = pools["clusters" if prefix == "/caas" else "cloud"]
         if api.has("/"):  # the unversioned root, with and without the slash

@@ -42,13 +42,20 @@ def up(
     database_url: Optional[str] = typer.Option(None, "--database-url", envvar="CAAS_DATABASE_URL",
                                                help="SQLAlchemy URL [sqlite in the data dir]."),
     public_url: Optional[str] = typer.Option(None, "--public-url", help="Base URL for the catalog."),
+    cloud: Optional[str] = typer.Option(None, "--cloud", help="Serve only clusters, as the Cluster-as-a-Service "
+                                        "portal of this cloud of clouds.yaml (OS_CLIENT_CONFIG_FILE): no embedded "
+                                        "cloud, its users and tokens."),
     log_level: str = typer.Option("warning", "--log-level"),
 ) -> None:
-    """Run the cloud in the foreground (SIGTERM or Ctrl-C stops it)."""
+    """Run the cloud in the foreground (SIGTERM or Ctrl-C stops it); with --cloud, the portal of another."""
     from caas.server import StartupError, serve
 
+    if cloud is not None and not cloud.strip():
+        _fail("--cloud needs the name of a cloud of clouds.yaml")
+    # a portal runs no instance: the driver (--driver, $CAAS_DRIVER) is not used
+    portal = {"portal": True, "cluster_cloud": cloud, "driver": "fake"} if cloud else {"driver": driver}
     settings = _settings(data_dir=(data_dir or default_data_dir()).expanduser().resolve(), host=host, port=port,
-                         driver=driver, database_url=database_url, public_url=public_url)
+                         database_url=database_url, public_url=public_url, **portal)
     try:
         serve(settings, log_level=log_level)
     except StartupError as exc:

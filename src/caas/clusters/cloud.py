@@ -35,6 +35,7 @@ class CloudAccess:
         self._admin = None
         self._credentials: dict[str, object] = {}
         self._users: dict[tuple[str, str], object] = {}  # insertion order: least recently used first
+        self._where: dict | None = None
 
     def _connect(self, **scope):
         import openstack
@@ -46,26 +47,36 @@ class CloudAccess:
         return self._open("password", username="admin", password=password, user_domain_id="default",
                           project_name="admin", project_domain_id="default")
 
-    def _endpoint(self) -> dict:
-        """Where the cloud's Keystone is, and the region and interface of its catalog."""
+    def endpoint(self) -> dict:
+        """Where the cloud's Keystone is (``auth_url``), the region and interface of its
+        catalog, and how TLS is verified (``verify``: a CA file or a bool, as clouds.yaml's
+        ``cacert``/``verify`` say). Read from clouds.yaml once."""
+        if self._where is None:
+            self._where = self._read_endpoint()
+        return self._where
+
+    def _read_endpoint(self) -> dict:
         if not self.settings.cluster_cloud:
             return {"auth_url": self.settings.base_url + "/identity/v3", "region_name": self.settings.region,
-                    "interface": "public"}
+                    "interface": "public", "verify": True}
         import openstack.config
 
         region = openstack.config.OpenStackConfig().get_one(cloud=self.settings.cluster_cloud)
+        verify = region.config.get("verify", True)
+        if verify and region.config.get("cacert"):
+            verify = region.config["cacert"]
         return {"auth_url": region.config["auth"]["auth_url"], "region_name": region.region_name,
-                "interface": region.config.get("interface") or "public"}
+                "interface": region.config.get("interface") or "public", "verify": verify}
 
     def _open(self, auth_type: str, **auth):
         """A connection to the cloud with ``auth`` (keystoneauth's plugin ``auth_type``)."""
         import openstack
 
-        where = self._endpoint()
+        where = self.endpoint()
         return openstack.connect(auth_type=auth_type, auth={"auth_url": where["auth_url"], **auth},
                                  region_name=where["region_name"], interface=where["interface"],
                                  identity_api_version="3", compute_api_version="2", load_envvars=False,
-                                 load_yaml_config=False, api_timeout=API_TIMEOUT)
+                                 load_yaml_config=False, api_timeout=API_TIMEOUT, verify=where["verify"])
 
     def admin(self):
         with self._lock:
@@ -98,13 +109,14 @@ class CloudAccess:
         from keystoneauth1 import access, session
         from keystoneauth1.identity.access import AccessInfoPlugin
 
-        where = self._endpoint()
-        answer = session.Session(timeout=API_TIMEOUT).get(
+        where = self.endpoint()
+        answer = session.Session(timeout=API_TIMEOUT, verify=where["verify"]).get(
             where["auth_url"] + "/auth/tokens", headers={"X-Auth-Token": token, "X-Subject-Token": token},
             authenticated=False)
         plugin = AccessInfoPlugin(access.create(resp=answer), auth_url=where["auth_url"])
         return openstack.connection.Connection(
-            session=session.Session(auth=plugin, timeout=API_TIMEOUT), region_name=where["region_name"],
+            session=session.Session(auth=plugin, timeout=API_TIMEOUT, verify=where["verify"]),
+            region_name=where["region_name"],
             interface=where["interface"], identity_api_version="3", compute_api_version="2")
 
     def credential(self, cred_id: str, secret: str):
