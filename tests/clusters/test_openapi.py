@@ -17,7 +17,7 @@ import jsonschema_rs
 import pytest
 import schemathesis
 
-from tests.clusters.common import API, body, create, delete, error, leftovers, wait
+from tests.clusters.common import API, NET, body, create, delete, error, leftovers, network, wait
 from tests.conftest import TLS, client_for, make_member
 
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
@@ -199,6 +199,20 @@ def test_answers_match_the_document(server, M, conforms):
     deleting = conforms(M.delete(f"{API}/clusters/doc"), "/clusters/{ref}")["cluster"]
     assert deleting["status"] == "DELETING"
     assert wait(M, "doc") is None
+
+
+def test_a_cluster_on_a_given_network_matches_the_document(M, conforms):
+    """The plan and the cluster on a network given to it (routed nowhere, so with ready=servers
+    and no floating IP): the fields of the given network, and the nulls."""
+    net = network(M, "given", "10.123.0.0/24")
+    r = M.post(f"{API}/clusters", json={**body("ongiven", 1, network="given", ready="servers"), "dry_run": True})
+    plan = conforms(r, "/clusters")["plan"]
+    assert plan["network"]["id"] == net["id"] and plan["external_network"] is None and plan["routing"]
+    assert create(M, "ongiven", 1, network="given", ready="servers")["status"] == "ACTIVE"
+    shown = conforms(M.get(f"{API}/clusters/ongiven"), "/clusters/{ref}")["cluster"]
+    assert shown["network_given"] and shown["floating_ip"] is None and shown["external_network_id"] is None
+    delete(M, "ongiven")
+    assert M.delete(f"{NET}/networks/{net['id']}").status_code == 204
 
 
 def test_query_parameters_as_documented(M, admin, conforms):
