@@ -176,6 +176,9 @@ def test_refusals_before_anything_exists(A, B, admin, clouds):
     nogw = network(A, "nogw", None)
     made(A, "subnets", "subnet", network_id=nogw["id"], ip_version=4, cidr="10.93.0.0/24", gateway_ip=None)
     assert "(its subnet has no gateway)" in refused(network="nogw")
+    tagged = network(A, "tagged", "10.92.0.0/24")
+    assert A.put(f"{NET}/networks/{tagged['id']}/tags/caas-cluster-0123").status_code == 201
+    assert "is a cluster's own network" in refused(network="tagged")
     shell = "x; rm -rf / #"
     assert repr(shell) in refused(network=shell)
     for bad in (5, "", "n" * 256, ["provider"], {"id": "x"}, True):
@@ -189,7 +192,7 @@ def test_refusals_before_anything_exists(A, B, admin, clouds):
     assert "More than one network is named 'twin'" in refused(network="twin")
     after = own(A)
     assert sorted(after.pop("networks")) == sorted(before.pop("networks", []) + ["nosubnet", "unrouted", "nogw",
-                                                                                 "twin", "twin"])
+                                                                                 "tagged", "twin", "twin"])
     assert after == before  # nothing else was made
     assert A.get(f"{API}/clusters", params={"name": "refused"}).json()["clusters"] == []
 

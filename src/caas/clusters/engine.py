@@ -204,10 +204,10 @@ class Engine:
         if failed is not None:
             raise failed
 
-    def ports(self, work: Work, nodes: list[ClusterNode]) -> None:
+    def ports(self, work: Work, nodes: list[ClusterNode]) -> int:
         """A port for each of ``nodes`` that has none yet (``_batch``), on the cluster's subnet:
         at the node's own address on the cluster's network, at the one the cloud chooses on a
-        given network (then noted as the node's ``fixed_ip``)."""
+        given network (then noted as the node's ``fixed_ip``). Returns how many it made."""
         c, conn = work.cluster, work.conn
 
         def make(n: ClusterNode) -> tuple:
@@ -227,6 +227,7 @@ class Engine:
         todo = [n for n in nodes if not n.port_id]
         if todo:
             self._batch(work, "port", todo, make)
+        return len(todo)
 
     def boot(self, work: Work, nodes: list[ClusterNode]) -> str:
         """A port (``ports``, unless made already) and a server for each of ``nodes``, the
@@ -240,7 +241,7 @@ class Engine:
                 if flavors[n.flavor] is None:
                     raise LookupError(f"No flavor {n.flavor!r} is left in the cloud.")
         t0 = time.monotonic()
-        self.ports(work, nodes)
+        made = self.ports(work, nodes)
         hosts = self._hosts(c)
 
         def make(n: ClusterNode) -> tuple:
@@ -252,7 +253,8 @@ class Engine:
         self._batch(work, "server", nodes, make)
         t1 = time.monotonic()
         self._wait_active(work, {n.server_id: n for n in nodes})
-        return f"{len(nodes)} port(s) and server(s) asked for in {t1 - t0:.2f} s, all ACTIVE {time.monotonic() - t1:.2f} s later"
+        return (f"{made} port(s) and {len(nodes)} server(s) asked for in {t1 - t0:.2f} s, all ACTIVE "
+                f"{time.monotonic() - t1:.2f} s later")
 
     def _wait_active(self, work: Work, servers: dict[str, ClusterNode]) -> None:
         conn, deadline, pending = work.conn, self._deadline(), dict(servers)

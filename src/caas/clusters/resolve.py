@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from caas.clusters.cloud import bad_request, flavor_id, not_found
+from caas.clusters.marks import tag
 from caas.compute.scheduler import disk_gb
 from caas.errors import BadRequest
 
@@ -125,6 +126,7 @@ def user_key(conn, key_name: str) -> str:
 
 
 # ---- networks -----------------------------------------------------------------------------
+CLUSTER_TAG = tag("")  # the prefix of every cluster's tag
 ROUTER_INTERFACES = ("network:router_interface", "network:router_interface_distributed",
                      "network:ha_router_replicated_interface")
 
@@ -222,6 +224,9 @@ def placement(conn, project_id: str, network: str | None, external: str | None, 
     if net.is_router_external:
         raise BadRequest(f"Network {network[:80]!r} is an external network: give it as --external-network, and as "
                          "--network a network whose ports the cluster's servers can have.")
+    if any(str(tag).startswith(CLUSTER_TAG) for tag in net.tags or []):
+        # its cluster's delete would fail on the ports of this one (and the reverse)
+        raise BadRequest(f"Network {network[:80]!r} is a cluster's own network: give a network the cloud provides.")
     subnets = sorted((s for s in conn.network.subnets(network_id=net.id) if s.ip_version == 4),
                      key=lambda s: (s.created_at or "", s.id))
     if not subnets:
