@@ -197,6 +197,17 @@ def test_ready_is_sent_when_not_the_default():
     assert os_cluster_request("demo", "host", "base", ready="servers")["cluster"]["ready"] == "servers"
 
 
+def test_network_options_are_sent_when_given(server):
+    assert not {"network", "external_network"} & set(c.cluster_request("demo")["cluster"])
+    server.answers["create_cluster"] = {"cluster": cluster(status="CREATING")}
+    assert run(caas_app, "cluster", "create", "demo", "--network", "campus", "--external-network", "ext2",
+               "--no-wait").exit_code == 0
+    assert run(os_cluster_app, "create", "demo", "none", "base", "--network", "campus", "--external-network",
+               "ext2", "--no-wait").exit_code == 0
+    bodies = [call[1]["cluster"] for call in server.calls if call[0] == "create_cluster"]
+    assert [(b["network"], b["external_network"]) for b in bodies] == [("campus", "ext2")] * 2
+
+
 @pytest.mark.parametrize("distro, version, image, profile, profile_version", [
     ("host", "base", "host", "base", None),                 # os_cluster create demo host base -n 3
     ("none", "none", None, "none", None),                   # os_cluster create x none none
@@ -600,7 +611,7 @@ def test_render_fields_and_show(server):
     assert c.render_fields(c.Format.value, [("a", 1), ("b", None), ("c", ["x", "y"])], {}) == "1\n\nx, y"
     result = run(caas_app, "cluster", "show", "demo")
     assert result.exit_code == 0, result.output
-    assert "| floating_ip       | 172.24.4.3" in result.output
+    assert "| floating_ip         | 172.24.4.3" in result.output
     assert "| node002   | compute | ACTIVE | 10.200.1.2  | m1.xsmall |" in result.output
     shown = yaml.safe_load(run(caas_app, "cluster", "show", "demo", "-f", "yaml").output)
     assert shown == cluster()
