@@ -229,6 +229,7 @@ def test_a_cluster_on_a_shared_network(erin, admin_api):
     new = erin["web"].get("/dashboard/clusters/new").text
     assert f'<option value="{campus["id"]}">campus-web (shared)</option>' in new
     assert f'<option value="{public["id"]}">{public["name"]}</option>' in new
+    assert "keyed-net" not in new  # a cluster's own network is no choice (test_a_cluster_with_the_users_keypair's)
     chosen = {"network": campus["id"], "external_network": public["id"]}
     plan = text(erin["web"].post("/dashboard/clusters/new", {**form("oncampus", 1, **chosen), "action": "plan"},
                                  status=200))

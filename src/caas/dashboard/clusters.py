@@ -74,7 +74,8 @@ async def _choices(view: View) -> dict:
             "flavors": sorted(flavors["flavors"], key=lambda f: (f["ram"], f["vcpus"], f["name"])),
             "keypairs": [k["keypair"] for k in keypairs["keypairs"]], "profiles": profiles["profiles"],
             # the networks a cluster may be given (--network) and the external ones (--external-network)
-            "networks": [n for n in nets if not n.get("router:external") and n.get("subnets")],
+            "networks": [n for n in nets if not n.get("router:external") and n.get("subnets")
+                         and not any(str(tag).startswith("caas-cluster-") for tag in n.get("tags") or [])],
             "externals": [n for n in nets if n.get("router:external")],
             "default_flavor": settings.cluster_flavor, "default_image": settings.cluster_image}
 
