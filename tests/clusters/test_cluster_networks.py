@@ -18,6 +18,9 @@ from tests.clusters.common import (A, API, NET, body, create, delete, error, mad
                                    project, routed, snapshot, wait)  # A, member: fixtures
 from tests.conftest import client_for, make_member
 
+# PostgreSQL too: the migration that made a cluster's cidr nullable, and many clusters without one
+pytestmark = pytest.mark.backends("sqlite", "postgresql")
+
 @pytest.fixture(scope="module")
 def B(server, admin):
     with client_for(server, make_member(server, admin)["token"]) as c:
