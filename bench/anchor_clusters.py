@@ -18,7 +18,8 @@ Every refusal is printed in the cloud's own words. Exits 0 when all holds, 1 oth
 with ``SKIP: reason`` when the anchor is not up (start it with
 ``../shared/anchors/nova/start.sh start``).
 
-    PYTHONPATH=src .venv/bin/python bench/anchor_clusters.py [--cloud nova-anchor]
+    PYTHONPATH=src .venv/bin/python bench/anchor_clusters.py [--cloud nova-anchor] [--network NET]
+        [--external-network EXT]
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def main() -> int:
     ap.add_argument("--cloud", default="nova-anchor")
     ap.add_argument("--flavor", default="anchor.tiny")
     ap.add_argument("--image", default="anchor-img")
+    ap.add_argument("--network", help="a network the cloud provides, for a project that may not make its own")
+    ap.add_argument("--external-network", help="the external network of the router and the floating IP")
     args = ap.parse_args()
     conn = reach(args.cloud)
     suffix = uuid.uuid4().hex[:6]
@@ -135,7 +138,7 @@ def main() -> int:
     def request(name: str, nodes: int) -> Request:
         return Request(name=name, image=args.image, profile="base", profile_version=None, node_count=nodes,
                        node_flavor=args.flavor, head_flavor=None, key_name=None, keep_on_failure=False,
-                       ready="servers")
+                       ready="servers", network=args.network, external_network=args.external_network)
 
     try:
         before = snapshot(conn)
