@@ -172,6 +172,7 @@ def test_refusals_before_anything_exists(A, B, admin, clouds):
     assert "is an external network" in refused(network="public")
     assert "is not an external network" in refused(external_network="provider")
     assert "No external network 'nope'" in refused(external_network="nope")
+    assert refused(external_network=theirs["id"]) == refused(external_network="nope").replace("nope", theirs["id"])
     assert "has no IPv4 subnet" in refused(network="nosubnet")
     network(A, "unrouted", "10.94.0.0/24")
     assert "not routed to an external network (no router of its subnet has a gateway), so the head can have " \
