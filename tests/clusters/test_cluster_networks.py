@@ -123,12 +123,15 @@ def test_a_refused_floating_ip_rolls_back_and_leaves_the_network(A, admin, cloud
 
 
 def test_ready_servers_goes_without_a_floating_ip(A, admin, clouds):
+    """Two clusters of one project on the same network (neither has a network of its own)."""
     before = snapshot(admin)
     v = create(A, "nofip", 1, network="lonely", ready="servers")
     assert v["status"] == "ACTIVE" and v["floating_ip"] is None, v["status_reason"]
     note = [e["message"] for e in A.get(f"{API}/clusters/nofip/events").json()["events"] if e["step"] == "floating_ip"]
     assert "the cloud refused one" in note[-1]
+    assert create(A, "nofip2", 1, network="lonely", ready="servers")["status"] == "ACTIVE"
     delete(A, "nofip")
+    delete(A, "nofip2")
     assert own(A) == {} and snapshot(admin) == before
 
 
