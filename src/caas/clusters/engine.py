@@ -275,7 +275,7 @@ class Engine:
                 made[1] = conn.compute.create_server(
                     name=cloud_name(n), image_id=c.image_id, flavor_id=flavors[n.flavor],
                     networks=[{"port": made[0]}], user_data=self._user_data(c, n, hosts, work.user_key),
-                    config_drive=True, metadata={"caas_cluster": c.id, "caas_node": n.name}).id
+                    config_drive=True, metadata=marks.server_metadata(c, n.name)).id
             except Exception as exc:  # noqa: BLE001 - noted with what was made, raised below
                 made.append(exc)
             return made
