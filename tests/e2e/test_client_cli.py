@@ -27,7 +27,8 @@ CREATE = ("--image", "host", "--flavor", "m1.nano", "--ready", "servers")
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
     base = tmp_path_factory.mktemp("client-cli")
-    srv = CaasServer(base / "data").start()
+    # servers take a second to boot: a create can be stopped half way
+    srv = CaasServer(base / "data", env={"CAAS_FAKE_BOOT_DELAY": "1"}).start()
     srv.base = base
     yield srv
     errors = srv.server_errors()
@@ -119,6 +120,41 @@ def test_work_left_by_no_wait_is_resumed_by_the_next_command(erin, admin):
     assert credentials(admin, erin["user_id"]) == []
 
 
+def test_sigterm_mid_create_leaves_it_to_the_next_command(erin, cloud):
+    import signal
+    import tempfile
+    import time
+
+    from tests.forkserver import fork_server
+
+    exe = shutil.which("caas", path=str(BIN)) or "caas"
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = fork_server("caas").spawn([exe, "cluster", "create", "p4", *CREATE, "-n", "1", "--os-cloud", "mine"],
+                                          erin["env"], stdout=out, stderr=err)
+        deadline = time.monotonic() + 60
+        while not any(n["name"] == "p4-net" for n in erin["client"].get("/network/v2.0/networks").json()["networks"]):
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.05)
+        child.terminate()
+        assert child.wait(60) == 130
+        err.seek(0)
+        said = err.read().decode()
+    assert "caas: error: stopped waiting; the create of cluster p4 stops with this command and the next caas " \
+           "command with --os-cloud mine resumes it" in said
+    assert "cluster p4: its create is not finished" in said and "Traceback" not in said
+    out = caas(erin["env"], "cluster", "show", "p4", "-f", "json")
+    assert "cluster p4: resuming its create" in out.stderr
+    assert json.loads(out.stdout)["status"] == "ACTIVE"
+    events = caas(erin["env"], "cluster", "events", "p4").stdout
+    assert "creating the cluster again" in events
+    assert sorted(s["name"] for s in erin["client"].get("/compute/v2.1/servers").json()["servers"]) == \
+        ["p4-head", "p4-node001"]
+    assert [n["name"] for n in erin["client"].get("/network/v2.0/networks").json()["networks"]
+            if n["name"].startswith("p4")] == ["p4-net"]
+    caas(erin["env"], "cluster", "delete", "p4")
+    assert leftovers(erin["client"]) == {}
+
+
 def test_adopt_after_the_journal_is_lost(erin, admin, cloud):
     shown = json.loads(caas(erin["env"], "cluster", "create", "p3", *CREATE, "-n", "1", "-f", "json").stdout)
     old_credential = credentials(admin, erin["user_id"])
@@ -162,7 +198,7 @@ def test_bad_names_and_a_busy_journal(erin, cloud):
     assert "works with --os-cloud NAME only" in out.stderr
     from caas.lockfile import hold
 
-    with hold(cloud.base / "clients" / "mine" / "lock", "pid 1: caas cluster create"):
+    with hold(cloud.base / "clients" / "mine" / "caas.lock", "pid 1: caas cluster create"):
         out = caas({**erin["env"], "CAAS_CLIENT_LOCK_WAIT": "0.5"}, "cluster", "list", code=1)
     assert out.stderr.splitlines()[-1] == ("caas: error: another caas command is working with the clusters of cloud "
                                            "mine (pid 1: caas cluster create); run this one when it has ended")

@@ -74,7 +74,7 @@ def _lock(home: Path, cloud: str):
     deadline, said = time.monotonic() + wait, False
     while True:
         try:
-            return hold(home / "lock", holder)
+            return hold(home / "caas.lock", holder)  # the lock of caas up --data-dir too
         except Held as held:
             if time.monotonic() >= deadline:
                 raise CLIError(f"another caas command is working with the clusters of cloud {cloud} ({held.holder}); "

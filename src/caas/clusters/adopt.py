@@ -96,7 +96,7 @@ def _status(server) -> str:
 
 def _resources(name: str, listed: dict) -> list[ClusterResource]:
     """The cluster's resource rows in the order its create made them."""
-    rows = [ClusterResource(kind=kind, name=o.name or f"{name}-head", cloud_id=o.id,
+    rows = [ClusterResource(kind=kind, name=f"{name}-head" if kind == "floating_ip" else o.name, cloud_id=o.id,
                             node=_node_of(name, o.name) if kind in ("port", "server") else None, extra={})
             for kind in ("network", "subnet", "router", "security_group", "port", "server", "floating_ip")
             for o in listed[kind]]
