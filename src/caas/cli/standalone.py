@@ -169,7 +169,7 @@ class Standalone:
         sock = self._stack.enter_context(socket.socket())
         sock.bind(("127.0.0.1", 0))
         sock.listen(64)
-        config = uvicorn.Config(create_app(self.portal), log_level="warning", access_log=False, lifespan="off",
+        config = uvicorn.Config(create_app(self.portal, dashboard_ui=False), log_level="warning", access_log=False, lifespan="off",
                                 ws="none", log_config=None, timeout_keep_alive=KEEP_ALIVE, server_header=False)
         server = uvicorn.Server(config)  # in a thread: it installs no signal handler
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="caas-client-api",
@@ -203,7 +203,8 @@ class Standalone:
             return
         token = self.token()
         jobs = {}
-        with cf.ThreadPoolExecutor(max(1, len(pending)), thread_name_prefix="caas-client-resume") as pool:
+        pool = cf.ThreadPoolExecutor(len(pending), thread_name_prefix="caas-client-resume")
+        try:
             for c in pending:
                 _say(f"cluster {c.name}: resuming its {c.operation}, left unfinished by an earlier caas command")
                 user_key = restart.user_key(service, c, key_path(config_dir(), c.id))
@@ -211,6 +212,11 @@ class Standalone:
             for job in cf.as_completed(jobs):
                 job.result()
                 _say(restart.outcome(service.engine.journal, jobs[job]))
+        except BaseException:  # Ctrl-C, SIGTERM: the work stops at its next step, recorded
+            service.engine.stopping.set()
+            raise
+        finally:
+            pool.shutdown(wait=True)
 
     def adopt(self, ref: str) -> str:
         """``caas.clusters.adopt`` with the user's token; the cluster's id. CLIError saying why not."""
@@ -313,6 +319,9 @@ def with_os_cloud(fn: Callable) -> Callable:
         except CLIError as exc:
             typer.echo(f"caas: error: {exc.message}", err=True)
             raise typer.Exit(code=exc.code) from None
+        except KeyboardInterrupt:  # outside the commands' own waiting (which says what it stopped)
+            typer.echo("caas: error: interrupted", err=True)
+            raise typer.Exit(code=130) from None
 
     params = list(signature.parameters.values())
     params.append(inspect.Parameter("os_cloud", inspect.Parameter.KEYWORD_ONLY, default=None,
