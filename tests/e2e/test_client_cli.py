@@ -172,10 +172,18 @@ def test_adopt_after_the_journal_is_lost(erin, admin, cloud):
     again = caas(erin["env"], "cluster", "adopt", "p3", code=1)
     assert again.stderr.strip() == f"caas: error: Cluster p3 ({shown['id']}) is already in this journal: nothing " \
                                    "to adopt."
-    nothing = caas(erin["env"], "cluster", "adopt", "nosuch", code=1)
-    assert "No cluster 'nosuch'" in nothing.stderr and len(nothing.stderr.strip().splitlines()) == 1
+    assert (adopted["profile"], adopted["profile_version"], adopted["ready"]) == ("base", shown["profile_version"],
+                                                                                 "servers")
+    for ref in ("nosuch", "p3; rm -rf / $(id)", "x" * 300, shown["id"][:-1] + "0"):
+        nothing = caas(erin["env"], "cluster", "adopt", ref, code=1)
+        assert nothing.stderr.startswith("caas: error: No cluster ") and len(nothing.stderr.strip().splitlines()) == 1
     caas(erin["env"], "node", "add", "p3", "-n", "1")
     assert "p3-node002" in [s["name"] for s in erin["client"].get("/compute/v2.1/servers").json()["servers"]]
+    # lost again: adopted by its id, with the node the adopted cluster added
+    shutil.rmtree(cloud.base / "clients" / "mine")
+    adopted = json.loads(caas(erin["env"], "cluster", "adopt", shown["id"], "-f", "json").stdout)
+    assert sorted(n["name"] for n in adopted["nodes"]) == ["node001", "node002", "p3-head"]
+    assert "adopted from the cloud" in caas(erin["env"], "cluster", "events", "p3").stdout
     caas(erin["env"], "cluster", "delete", "p3")
     assert leftovers(erin["client"]) == {}
     assert credentials(admin, erin["user_id"]) == []
