@@ -52,7 +52,8 @@ def erin(cloud, admin):
         "mine": {"auth": auth, "region_name": "RegionOne", "identity_api_version": 3},
         "wrongpw": {"auth": {**auth, "password": "not-her-password"}, "region_name": "RegionOne"},
         "down": {"auth": {**auth, "auth_url": f"http://127.0.0.1:{free_port()}/identity/v3"},
-                 "region_name": "RegionOne"}}}
+                 "region_name": "RegionOne"},
+        "nowhere": {"auth": {k: v for k, v in auth.items() if k != "auth_url"}, "region_name": "RegionOne"}}}
     (cloud.base / "clouds.yaml").write_text(yaml.safe_dump(clouds))
     env = {k: v for k, v in cloud.os_env().items() if not k.startswith("OS_")}
     env.update(OS_CLIENT_CONFIG_FILE=str(cloud.base / "clouds.yaml"), CAAS_CLIENT_HOME=str(cloud.base / "clients"),
@@ -193,6 +194,7 @@ def test_adopt_after_the_journal_is_lost(erin, admin, cloud):
     ("wrongpw", "cannot work with cloud 'wrongpw': its Identity service refused the credentials"),
     ("down", "cannot work with cloud 'down': its Identity service does not answer"),
     ("nosuch", "cannot work with cloud 'nosuch': Cloud nosuch was not found."),
+    ("nowhere", "cannot work with cloud 'nowhere': Auth plugin requires parameters which were not given: auth_url"),
 ])
 def test_a_cloud_that_cannot_be_used_is_one_line(erin, name, message):
     out = caas(erin["env"], "cluster", "list", code=1, cloud=name)
