@@ -170,7 +170,7 @@ def create_app(cloud: Cloud, dashboard_ui: bool = True) -> Starlette:
         from caas import dashboard
 
         routes += [Route("/dashboard", lambda request: RedirectResponse("/dashboard/clusters", status_code=303)),
-                   Mount("/dashboard", app=dashboard.build())]
+                   Mount("/dashboard", app=dashboard.build(cloud.embedded))]
     for prefix, api in apis.items():
         api.pool = pools["clusters" if prefix == "/caas" else "cloud"]
         if api.has("/"):  # the unversioned root, with and without the slash

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from caas.clusters.cloud import cloud_message
-from caas.clusters.engine import Work
+from caas.clusters.work import Work
 from caas.clusters.models import BUILDING, CREATING, Cluster, ClusterNode
 
 log = logging.getLogger("caas.clusters")
