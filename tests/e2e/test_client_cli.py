@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.clusters.common import leftovers, set_quota
+from tests.clusters.common import everything, leftovers, set_quota
 from tests.conftest import CaasServer, client_for, free_port, issue_token, make_member
 from tests.forkserver import FirstAnew
 
@@ -84,6 +84,7 @@ def credentials(admin, user_id: str) -> list[str]:
 
 
 def test_create_show_list_nodes_and_delete_without_a_server(erin, admin, cloud):
+    before = everything(admin)
     shown = json.loads(caas(erin["env"], "cluster", "create", "p1", *CREATE, "-n", "2", "-f", "json").stdout)
     assert shown["status"] == "ACTIVE" and shown["node_count"] == 2 and shown["ready"] == "servers"
     home = cloud.base / "clients" / "mine"
@@ -100,7 +101,7 @@ def test_create_show_list_nodes_and_delete_without_a_server(erin, admin, cloud):
         ["p1-head", "p1-node002", "p1-node004"]
     assert "p1" in caas(erin["env"], "cluster", "events", "p1").stdout
     assert "cluster p1 deleted" in caas(erin["env"], "cluster", "delete", "p1").stdout
-    assert leftovers(erin["client"]) == {}
+    assert leftovers(erin["client"]) == {} and everything(admin) == before
     assert credentials(admin, erin["user_id"]) == []
 
 
@@ -157,6 +158,7 @@ def test_sigterm_mid_create_leaves_it_to_the_next_command(erin, cloud):
 
 
 def test_adopt_after_the_journal_is_lost(erin, admin, cloud):
+    before = everything(admin)
     shown = json.loads(caas(erin["env"], "cluster", "create", "p3", *CREATE, "-n", "1", "-f", "json").stdout)
     old_credential = credentials(admin, erin["user_id"])
     shutil.rmtree(cloud.base / "clients" / "mine")
@@ -186,7 +188,7 @@ def test_adopt_after_the_journal_is_lost(erin, admin, cloud):
     assert sorted(n["name"] for n in adopted["nodes"]) == ["node001", "node002", "p3-head"]
     assert "adopted from the cloud" in caas(erin["env"], "cluster", "events", "p3").stdout
     caas(erin["env"], "cluster", "delete", "p3")
-    assert leftovers(erin["client"]) == {}
+    assert leftovers(erin["client"]) == {} and everything(admin) == before
     assert credentials(admin, erin["user_id"]) == []
 
 
