@@ -43,20 +43,24 @@ def admin(cloud):
 
 @pytest.fixture(scope="module")
 def erin(cloud, admin):
-    """A member of her own project, with a clouds.yaml naming the cloud (and some bad ones)."""
+    """A member of her own project, with a clouds.yaml naming the cloud (and some bad ones), her
+password in a secure.yaml."""
     m = make_member(cloud, admin, "erin")
     set_quota(admin, m["project_id"], instances=10)
     auth = {"auth_url": cloud.url + "/identity/v3", "username": "erin", "password": m["password"],
             "project_name": "erin", "user_domain_name": "Default", "project_domain_name": "Default"}
-    clouds = {"clouds": {
-        "mine": {"auth": auth, "region_name": "RegionOne", "identity_api_version": 3},
+    clouds = {"clouds": {  # her password for "mine" in secure.yaml, as openstacksdk merges it
+        "mine": {"auth": {k: v for k, v in auth.items() if k != "password"}, "region_name": "RegionOne",
+                 "identity_api_version": 3},
         "wrongpw": {"auth": {**auth, "password": "not-her-password"}, "region_name": "RegionOne"},
         "down": {"auth": {**auth, "auth_url": f"http://127.0.0.1:{free_port()}/identity/v3"},
                  "region_name": "RegionOne"},
         "nowhere": {"auth": {k: v for k, v in auth.items() if k != "auth_url"}, "region_name": "RegionOne"}}}
     (cloud.base / "clouds.yaml").write_text(yaml.safe_dump(clouds))
+    (cloud.base / "secure.yaml").write_text(yaml.safe_dump({"clouds": {"mine": {"auth": {"password": m["password"]}}}}))
     env = {k: v for k, v in cloud.os_env().items() if not k.startswith("OS_")}
-    env.update(OS_CLIENT_CONFIG_FILE=str(cloud.base / "clouds.yaml"), CAAS_CLIENT_HOME=str(cloud.base / "clients"),
+    env.update(OS_CLIENT_CONFIG_FILE=str(cloud.base / "clouds.yaml"),
+               OS_CLIENT_SECURE_FILE=str(cloud.base / "secure.yaml"), CAAS_CLIENT_HOME=str(cloud.base / "clients"),
                CAAS_CONFIG_DIR=str(cloud.base / "config"))
     env.pop("CAAS_URL", None)
     m["env"] = env
