@@ -181,7 +181,8 @@ def test_adopt_after_the_journal_is_lost(erin, admin, cloud):
                                    "to adopt."
     assert (adopted["profile"], adopted["profile_version"], adopted["ready"]) == ("base", shown["profile_version"],
                                                                                  "servers")
-    for ref in ("nosuch", "p3; rm -rf / $(id)", "x" * 300, shown["id"][:-1] + ("1" if shown["id"].endswith("0") else "0")):
+    near = shown["id"][:-1] + ("1" if shown["id"].endswith("0") else "0")
+    for ref in ("nosuch", "p3; rm -rf / $(id)", "x" * 300, near):
         nothing = caas(erin["env"], "cluster", "adopt", ref, code=1)
         assert nothing.stderr.startswith("caas: error: No cluster ") and len(nothing.stderr.strip().splitlines()) == 1
     caas(erin["env"], "node", "add", "p3", "-n", "1")

@@ -169,8 +169,9 @@ class Standalone:
         sock = self._stack.enter_context(socket.socket())
         sock.bind(("127.0.0.1", 0))
         sock.listen(64)
-        config = uvicorn.Config(create_app(self.portal, dashboard_ui=False), log_level="warning", access_log=False, lifespan="off",
-                                ws="none", log_config=None, timeout_keep_alive=KEEP_ALIVE, server_header=False)
+        config = uvicorn.Config(create_app(self.portal, dashboard_ui=False), log_level="warning", access_log=False,
+                                lifespan="off", ws="none", log_config=None, timeout_keep_alive=KEEP_ALIVE,
+                                server_header=False)
         server = uvicorn.Server(config)  # in a thread: it installs no signal handler
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="caas-client-api",
                                   daemon=True)
