@@ -11,14 +11,17 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from caas.lockfile import hold
 from tests.clusters.common import everything, leftovers, set_quota
 from tests.conftest import CaasServer, client_for, free_port, issue_token, make_member
-from tests.forkserver import FirstAnew
+from tests.forkserver import FirstAnew, fork_server
 
 BIN = Path(sys.executable).parent
 CREATE = ("--image", "host", "--flavor", "m1.nano", "--ready", "servers")
@@ -127,12 +130,6 @@ def test_work_left_by_no_wait_is_resumed_by_the_next_command(erin, admin):
 
 
 def test_sigterm_mid_create_leaves_it_to_the_next_command(erin, cloud):
-    import signal
-    import tempfile
-    import time
-
-    from tests.forkserver import fork_server
-
     exe = shutil.which("caas", path=str(BIN)) or "caas"
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         child = fork_server("caas").spawn([exe, "cluster", "create", "p4", *CREATE, "-n", "1", "--os-cloud", "mine"],
@@ -213,8 +210,6 @@ def test_bad_names_and_a_busy_journal(erin, cloud):
     assert "a cloud name here is letters" in out.stderr
     out = caas(erin["env"], "cluster", "adopt", "p1", code=2, cloud=None)
     assert "works with --os-cloud NAME only" in out.stderr
-    from caas.lockfile import hold
-
     with hold(cloud.base / "clients" / "mine" / "caas.lock", "pid 1: caas cluster create"):
         out = caas({**erin["env"], "CAAS_CLIENT_LOCK_WAIT": "0.5"}, "cluster", "list", code=1)
     assert out.stderr.splitlines()[-1] == ("caas: error: another caas command is working with the clusters of cloud "
