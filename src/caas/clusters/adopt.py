@@ -130,15 +130,24 @@ def _image(conn, server) -> tuple[str, str]:
         return image_id, image_id
 
 
-def _cidr(conn, listed: dict, head: ClusterNode | None) -> str:
-    """The cluster's own subnet's range, else that of the subnet its head's port is on."""
+def _network(conn, listed: dict, head: ClusterNode | None) -> dict:
+    """Where the cluster's nodes are, as its row says it: its own network and subnet's range;
+    or, on a network it was given (it owns no subnet), that network, subnet and range (the
+    ``given_*`` columns, set where the schema has them); and the external network its router's
+    gateway or its floating IP is on."""
+    external = next((r.external_gateway_info.get("network_id") for r in listed["router"]
+                     if r.external_gateway_info), None) or \
+        next((f.floating_network_id for f in listed["floating_ip"]), None)
+    fields = {"external_network": external}
     if listed["subnet"]:
-        return listed["subnet"][0].cidr
+        return {**fields, "cidr": listed["subnet"][0].cidr,
+                "network_id": listed["network"][0].id if listed["network"] else None}
     port = next((p for p in listed["port"] if head is not None and p.id == head.port_id), None)
     subnet_id = next((f.get("subnet_id") for f in (port.fixed_ips or [])), None) if port is not None else None
-    if subnet_id:
-        return conn.network.get_subnet(subnet_id).cidr
-    return ""
+    if not subnet_id:  # neither a subnet nor a head's port: nothing tells where it was
+        return {**fields, "cidr": "", "network_id": listed["network"][0].id if listed["network"] else None}
+    return {**fields, "cidr": None, "network_id": port.network_id, "given_network": port.network_id,
+            "given_subnet": subnet_id, "given_cidr": conn.network.get_subnet(subnet_id).cidr}
 
 
 def _cluster(conn, ctx: AuthContext, name: str, cid: str, listed: dict, nodes: list[ClusterNode]) -> Cluster:
@@ -148,7 +157,8 @@ def _cluster(conn, ctx: AuthContext, name: str, cid: str, listed: dict, nodes: l
     computes = [n for n in nodes if n.role == COMPUTE]
     head_node = next((n for n in nodes if n.role == HEAD), None)
     image_id, image = _image(conn, head) if head is not None else ("", "")
-    cidr = _cidr(conn, listed, head_node)
+    # the columns of clusters on given networks, where the schema has them
+    network = {k: v for k, v in _network(conn, listed, head_node).items() if k in Cluster.__table__.c}
     p = profiles.PROFILES.get(meta.get("caas_profile") or "base") or profiles.PROFILES["base"]
     version = meta.get("caas_profile_version")
     statuses = {n.status for n in nodes}
@@ -164,8 +174,7 @@ def _cluster(conn, ctx: AuthContext, name: str, cid: str, listed: dict, nodes: l
         node_flavor=computes[0].flavor if computes else head_node.flavor if head_node else "",
         key_name=meta.get("caas_key_name") or "",
         keypair_generated=not meta.get("caas_key_name"), cluster_key=key, cluster_public_key=public,
-        keep_on_failure=False, ready=readiness.SERVERS, cidr=cidr, floating_ip=fip,
-        network_id=listed["network"][0].id if listed["network"] else None, operation=None)
+        keep_on_failure=False, ready=readiness.SERVERS, floating_ip=fip, operation=None, **network)
 
 
 def _replace_credential(service, conn, ctx: AuthContext, name: str, cid: str):
