@@ -1,7 +1,7 @@
 """``--os-cloud NAME`` on every ``caas cluster`` and ``caas node`` command: no caas server; the
 cluster service runs in the command's own process against cloud NAME of the user's clouds.yaml
 (the openstack CLI's files: ``OS_CLIENT_CONFIG_FILE``, ./clouds.yaml,
-~/.config/openstack/clouds.yaml, and secure.yaml beside them).
+~/.config/openstack/clouds.yaml, and secure.yaml as openstacksdk finds it).
 
 ``Standalone`` is what such a command runs in: the cloud's journal (SQLite, ``caas.db``) in the
 client home, ``$CAAS_CLIENT_HOME/NAME`` (default ``~/.local/share/caas/clients/NAME``, 0700),
@@ -246,9 +246,14 @@ def _say(message: str) -> None:
 
 @contextlib.contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM as Ctrl-C: the command ends through its cleanup, leaving the work recorded."""
+    """SIGTERM as Ctrl-C: the command ends through its cleanup, leaving the work recorded (a
+    second SIGTERM does not cut that cleanup short)."""
+    raised = []
+
     def interrupt(signum, frame):
-        raise KeyboardInterrupt()
+        if not raised:
+            raised.append(signum)
+            raise KeyboardInterrupt()
 
     if threading.current_thread() is not threading.main_thread():
         yield
