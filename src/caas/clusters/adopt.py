@@ -23,14 +23,14 @@ import re
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from caas.clusters import marks, profiles, readiness
+from caas.clusters import marks, policy, profiles, readiness
 from caas.clusters.cloud import cloud_message
 from caas.clusters.credentials import credential_name
 from caas.clusters.guest import generate_key
 from caas.clusters.models import (ACTIVE, COMPUTE, DEGRADED, ERROR, HEAD, HEAD_NAME, NODE_ACTIVE, NODE_DOWN,
                                   NODE_ERROR, Cluster, ClusterEvent, ClusterNode, ClusterResource)
 from caas.context import AuthContext
-from caas.errors import Conflict, NotFound, ServiceUnavailable
+from caas.errors import CaasError, Conflict, NotFound, ServiceUnavailable
 
 DESCRIBED = re.compile(r"caas cluster ([a-z][a-z0-9-]{0,39}) \(([0-9a-f]{32})\)")
 STOPPED = ("SHUTOFF", "PAUSED", "SUSPENDED", "SHELVED", "SHELVED_OFFLOADED")
@@ -191,17 +191,24 @@ def _replace_credential(service, conn, ctx: AuthContext, name: str, cid: str):
 
 def adopt(service, ctx: AuthContext, ref: str) -> str:
     """Rebuild cluster ``ref`` (name or id) of the caller's project from the cloud into
-    ``service``'s journal; returns its id."""
-    conn = service.access.user(ctx.token_id, ctx.project_id)
-    name, cid = find(conn, ctx.project_id, ref)
-    with service.db.read() as s:
-        known = s.scalar(select(Cluster).where((Cluster.id == cid) | (
-            (Cluster.project_id == ctx.project_id) & (Cluster.name == name))))
-        if known is not None:
-            raise Conflict(f"Cluster {known.name} ({known.id}) is already in this journal: nothing to adopt.")
-    listed = _listed(conn, ctx.project_id, cid)
-    nodes = _nodes(name, listed)
-    cluster = _cluster(conn, ctx, name, cid, listed, nodes)
+    ``service``'s journal; returns its id. ServiceUnavailable, in the cloud's words, when the
+    cloud fails to answer; Forbidden to whom may not create clusters in the project (a reader)."""
+    policy.enforce(ctx, "cluster:create", {"project_id": ctx.project_id})
+    try:
+        conn = service.access.user(ctx.token_id, ctx.project_id)
+        name, cid = find(conn, ctx.project_id, ref)
+        with service.db.read() as s:
+            known = s.scalar(select(Cluster).where((Cluster.id == cid) | (
+                (Cluster.project_id == ctx.project_id) & (Cluster.name == name))))
+            if known is not None:
+                raise Conflict(f"Cluster {known.name} ({known.id}) is already in this journal: nothing to adopt.")
+        listed = _listed(conn, ctx.project_id, cid)
+        nodes = _nodes(name, listed)
+        cluster = _cluster(conn, ctx, name, cid, listed, nodes)
+    except CaasError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the cloud's words, in one line
+        raise ServiceUnavailable(f"The cloud did not answer the adoption: {cloud_message(exc)}") from None
     rows = _resources(name, listed)
     credential = _replace_credential(service, conn, ctx, name, cid)
     try:
