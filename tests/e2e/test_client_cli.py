@@ -182,6 +182,23 @@ def test_adopt_after_the_journal_is_lost(erin, admin, cloud):
     for ref in ("nosuch", "p3; rm -rf / $(id)", "x" * 300, near):
         nothing = caas(erin["env"], "cluster", "adopt", ref, code=1)
         assert nothing.stderr.startswith("caas: error: No cluster ") and len(nothing.stderr.strip().splitlines()) == 1
+    # another project's member does not find it, even by id; a reader of hers may not adopt it
+    frank = make_member(cloud, admin, "frank")
+    reader = admin.get("/identity/v3/roles", params={"name": "reader"}).json()["roles"][0]["id"]
+    rita = admin.post("/identity/v3/users", json={"user": {"name": "rita", "password": "Secret_123"}}).json()["user"]
+    assert admin.put(f"/identity/v3/projects/{erin['project_id']}/users/{rita['id']}/roles/{reader}").status_code == 204
+    clouds = yaml.safe_load((cloud.base / "clouds.yaml").read_text())
+    mine = clouds["clouds"]["nowhere"]["auth"]
+    clouds["clouds"]["frank"] = {"auth": {**mine, "auth_url": cloud.url + "/identity/v3", "username": "frank",
+                                          "password": frank["password"], "project_name": "frank"}}
+    clouds["clouds"]["rita"] = {"auth": {**mine, "auth_url": cloud.url + "/identity/v3", "username": "rita",
+                                         "password": "Secret_123"}}
+    (cloud.base / "clouds.yaml").write_text(yaml.safe_dump(clouds))
+    out = caas(erin["env"], "cluster", "adopt", shown["id"], code=1, cloud="frank")
+    assert out.stderr == f"caas: error: No cluster {shown['id']!r} in the cloud's project {frank['project_id']}: " \
+                         "nothing carries its tag (caas-cluster-<id>) or its servers' metadata.\n"
+    out = caas(erin["env"], "cluster", "adopt", "p3", code=1, cloud="rita")
+    assert out.stderr == "caas: error: You are not authorized to perform the requested action: cluster:create.\n"
     caas(erin["env"], "node", "add", "p3", "-n", "1")
     assert "p3-node002" in [s["name"] for s in erin["client"].get("/compute/v2.1/servers").json()["servers"]]
     # lost again: adopted by its id, with the node the adopted cluster added
