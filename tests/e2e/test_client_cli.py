@@ -121,6 +121,15 @@ def test_work_left_by_no_wait_is_resumed_by_the_next_command(erin, admin):
     assert shown["status"] == "ACTIVE" and [n["status"] for n in shown["nodes"]] == ["ACTIVE", "ACTIVE"]
     assert sorted(s["name"] for s in erin["client"].get("/compute/v2.1/servers").json()["servers"]) == \
         ["p2-head", "p2-node001"]
+    out = caas(erin["env"], "node", "add", "p2", "-n", "1", "--no-wait")
+    assert "cluster p2: its add is not finished; the next caas command with --os-cloud mine resumes it" in out.stderr
+    out = caas(erin["env"], "node", "list", "p2", "-f", "json")
+    assert "cluster p2: resuming its add" in out.stderr and "cluster p2: ACTIVE" in out.stderr
+    assert [(n["name"], n["status"]) for n in json.loads(out.stdout)] == \
+        [("p2-head", "ACTIVE"), ("node001", "ACTIVE"), ("node002", "ACTIVE")]
+    assert sorted(s["name"] for s in erin["client"].get("/compute/v2.1/servers").json()["servers"]) == \
+        ["p2-head", "p2-node001", "p2-node002"]
+    assert "adding node002 again" in caas(erin["env"], "cluster", "events", "p2").stdout
     left = "resumes it" in caas(erin["env"], "cluster", "delete", "p2", "--no-wait").stderr
     out = caas(erin["env"], "cluster", "list", "-f", "json")
     assert json.loads(out.stdout) == []

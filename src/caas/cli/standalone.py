@@ -15,8 +15,8 @@ handlers, the same engine.
 Work that outlives a command (``--no-wait``, Ctrl-C, SIGTERM) stays in the journal and is
 resumed by the next command with ``--os-cloud`` for the same cloud, before it does anything
 else, with the cluster's application credential (``resume_pending``): an interrupted create is
-made again from nothing (``caas.clusters.restart``), an add is rolled back, a removal or a delete
-is finished. The engine's log goes to ``caas.log`` in the client home.
+made again from nothing (``caas.clusters.restart``), an add likewise for its nodes, a removal or
+a delete is finished. The engine's log goes to ``caas.log`` in the client home.
 """
 
 from __future__ import annotations

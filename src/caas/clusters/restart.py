@@ -4,10 +4,11 @@ next such process resumes it, with the cluster's application credential and its 
 Unlike a server's restart (``Engine._resume``, which rolls an interrupted create back: it has
 not the user's public key), a client has the user's key: the generated one's private half it
 saved (its public half derived from it), or the key pair the create named, read from the cloud.
-So an interrupted create is made again (``create_again``): what it had made removed, every
-node back to BUILDING, the create run from its first step, under the same id, network range
-and credential. Without the key, and for every other operation, ``Engine``'s own resume runs:
-an add rolled back, a removal or a delete finished.
+So an interrupted create is made again (``again``): what it had made removed, every node back
+to BUILDING, the create run from its first step, under the same id, network range and
+credential; an interrupted add likewise, for the nodes it was adding. Without the key, and for
+a removal or a delete, ``Engine``'s own resume runs: a create or an add rolled back, a removal
+or a delete finished.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from sqlalchemy import select, update
 
 from caas.clusters.cloud import cloud_message
 from caas.clusters.work import Work
-from caas.clusters.models import BUILDING, CREATING, Cluster, ClusterNode
+from caas.clusters.models import BUILDING, DELETING, Cluster, ClusterNode
+from caas.clusters.names import compact
 
 log = logging.getLogger("caas.clusters")
 
@@ -56,27 +58,37 @@ def resume(engine, cluster_id: str, token: str, key: str) -> None:
     c = engine.journal.load(cluster_id)
     if c is None:
         return
-    if c.operation == "create" and c.status == CREATING and key and create_again(engine, c, token):
+    # a delete asked for meanwhile, or a rollback under way (the work had failed): as a server does
+    anew = c.status != DELETING and c.step != "rollback"
+    if anew and c.operation == "create" and key and again(engine, c, token):
         engine.run(cluster_id, "create", user_key=key, token=token)
+        return
+    # an add puts the user's key on its nodes only when the create named a key pair, as the service's
+    names = list(c.operation_nodes or [])
+    if anew and c.operation == "add" and names and (key or not c.key_name) and again(engine, c, token, names):
+        engine.run(cluster_id, "add", names, user_key=key if c.key_name else "", token=token)
         return
     engine.run(cluster_id, "resume", token=token)
 
 
-def create_again(engine, c: Cluster, token: str) -> bool:
-    """Remove what an interrupted create of ``c`` made and set it back to its start; False (the
-    record left as it was) when that fails."""
+def again(engine, c: Cluster, token: str, names: list[str] | None = None) -> bool:
+    """Remove what an interrupted create of ``c`` (or add of its nodes ``names``) made and set
+    it back to its start; False (the record left as it was) when that fails."""
     try:
         work = Work(c, engine.credentials.for_work(c, token, engine.journal.event), token=token)
-        removed = engine.teardown(work)
+        removed = engine.teardown(work, names)
     except Exception as exc:  # noqa: BLE001 - the engine's resume rolls it back instead
-        log.warning("cluster %s: cannot start its create again: %s", c.id, cloud_message(exc))
+        log.warning("cluster %s: cannot start its %s again: %s", c.id, c.operation, cloud_message(exc))
         return False
+    reset = update(ClusterNode).where(ClusterNode.cluster_id == c.id)
+    if names is not None:
+        reset = reset.where(ClusterNode.name.in_(names))
     with engine.db.write() as s:
-        s.execute(update(ClusterNode).where(ClusterNode.cluster_id == c.id)
-                  .values(status=BUILDING, server_id=None, port_id=None))
-    engine.journal.set(c.id, step="queued", floating_ip=None, network_id=None)
-    engine.journal.event(c.id, "resume", f"an earlier caas command stopped during the create: removed the {removed} "
-                                         "resource(s) it had made; creating the cluster again")
+        s.execute(reset.values(status=BUILDING, server_id=None, port_id=None))
+    engine.journal.set(c.id, step="queued", **({} if names is not None else {"floating_ip": None}))
+    what = f"adding {compact(names)}" if names is not None else "creating the cluster"
+    engine.journal.event(c.id, "resume", f"an earlier caas command stopped during the {c.operation}: removed the "
+                                         f"{removed} resource(s) it had made; {what} again")
     return True
 
 
