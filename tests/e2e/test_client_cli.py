@@ -187,6 +187,7 @@ def test_adopt_after_the_journal_is_lost(erin, admin, cloud):
                                    "to adopt."
     assert (adopted["profile"], adopted["profile_version"], adopted["ready"]) == ("base", shown["profile_version"],
                                                                                  "servers")
+    assert shown["created_at"] <= adopted["created_at"] < adopted["updated_at"]  # its first resource's time
     near = shown["id"][:-1] + ("1" if shown["id"].endswith("0") else "0")
     for ref in ("nosuch", "p3; rm -rf / $(id)", "x" * 300, near):
         nothing = caas(erin["env"], "cluster", "adopt", ref, code=1)

@@ -18,6 +18,7 @@ id) and Conflict (already in the journal, or several clusters of that name).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from sqlalchemy import select
@@ -30,6 +31,7 @@ from caas.clusters.guest import generate_key
 from caas.clusters.models import (ACTIVE, COMPUTE, DEGRADED, ERROR, HEAD, HEAD_NAME, NODE_ACTIVE, NODE_DOWN,
                                   NODE_ERROR, Cluster, ClusterEvent, ClusterNode, ClusterResource)
 from caas.context import AuthContext
+from caas.db.base import utcnow
 from caas.errors import CaasError, Conflict, NotFound, ServiceUnavailable
 
 DESCRIBED = re.compile(r"caas cluster ([a-z][a-z0-9-]{0,39}) \(([0-9a-f]{32})\)")
@@ -174,7 +176,20 @@ def _cluster(conn, ctx: AuthContext, name: str, cid: str, listed: dict, nodes: l
         node_flavor=computes[0].flavor if computes else head_node.flavor if head_node else "",
         key_name=meta.get("caas_key_name") or "",
         keypair_generated=not meta.get("caas_key_name"), cluster_key=key, cluster_public_key=public,
-        keep_on_failure=False, ready=readiness.SERVERS, floating_ip=fip, operation=None, **network)
+        keep_on_failure=False, ready=readiness.SERVERS, floating_ip=fip, operation=None, created_at=_made(listed),
+        **network)
+
+
+def _made(listed: dict) -> dt.datetime:
+    """When the cluster was made: its oldest resource's creation time the cloud gives (now if none)."""
+    times = []
+    for obj in (o for objs in listed.values() for o in objs):
+        try:
+            when = dt.datetime.fromisoformat(str(getattr(obj, "created_at", None) or "").replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        times.append(when.astimezone(dt.timezone.utc).replace(tzinfo=None) if when.tzinfo else when)
+    return min(times, default=None) or utcnow()
 
 
 def _replace_credential(service, conn, ctx: AuthContext, name: str, cid: str):
