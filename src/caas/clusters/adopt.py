@@ -67,12 +67,13 @@ def find(conn, project_id: str, ref: str) -> tuple[str, str]:
 
 
 def _listed(conn, project_id: str, cluster_id: str) -> dict[str, list]:
-    """The cluster's resources in the cloud, by kind."""
-    tag = marks.tag(cluster_id)
+    """The cluster's resources in the cloud, by kind: tagged as its own, or made and not tagged
+    yet (a crash in between), known by the cluster's id in their description (``marks.mine``)."""
     net = conn.network
-    listed = {kind: _mine(listing(tags=tag), project_id) for kind, listing in (
-        ("network", net.networks), ("subnet", net.subnets), ("router", net.routers),
-        ("security_group", net.security_groups), ("port", net.ports), ("floating_ip", net.ips))}
+    listed = {}
+    for kind, listing in (("network", net.networks), ("subnet", net.subnets), ("router", net.routers),
+                          ("security_group", net.security_groups), ("port", net.ports), ("floating_ip", net.ips)):
+        listed[kind] = [o for o in _mine(listing(project_id=project_id), project_id) if marks.mine(o, cluster_id)]
     listed["server"] = [s for s in conn.compute.servers(details=True)
                         if (s.metadata or {}).get("caas_cluster") == cluster_id]
     return listed
