@@ -80,6 +80,15 @@ def explain(exc: Exception) -> str:
     from keystoneauth1 import exceptions as ks_exc
     from openstack import exceptions as sdk_exc
 
+    # openstacksdk's authorize() raises its own SDKException from keystoneauth's, and
+    # keystoneauth's discovery a DiscoveryFailure from the connection's failure: the first of
+    # the chain that says why is the one said
+    chain, link = [], exc
+    while link is not None and len(chain) < 10:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    telling = (ks_exc.Unauthorized, ks_exc.ConnectFailure, ks_exc.ConnectTimeout, ks_exc.SSLError)
+    exc = next((e for e in chain if isinstance(e, telling)), exc)
     if isinstance(exc, ks_exc.Unauthorized) or getattr(exc, "http_status", None) == 401:
         return "its Identity service refused the credentials (wrong user, password, project or domain)"
     if isinstance(exc, ks_exc.ConnectFailure):

@@ -19,17 +19,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
-from caas import dashboard
+from typing import TYPE_CHECKING
+
 from caas.api import clusters as clusters_api
-from caas.api import compute as compute_api
-from caas.api import identity as identity_api
-from caas.api import image as image_api
-from caas.api import network as network_api
-from caas.api import placement as placement_api
-from caas.api import volume as volume_api
 from caas.api.framework import ALL_METHODS, json_response
 from caas.api.pools import WorkerPool
-from caas.cloud import Cloud
+
+if TYPE_CHECKING:
+    from caas.cloud import Cloud
 
 log = logging.getLogger("caas.api")
 
@@ -115,6 +112,14 @@ def cloud_apis(cloud: Cloud) -> dict:
     API alone for a portal (its cloud's own endpoints serve the rest)."""
     if not cloud.embedded:
         return {"/caas": clusters_api.build(cloud)}
+    # imported here: a portal (and a client-side command, caas.cli.standalone) needs none of them
+    from caas.api import compute as compute_api
+    from caas.api import identity as identity_api
+    from caas.api import image as image_api
+    from caas.api import network as network_api
+    from caas.api import placement as placement_api
+    from caas.api import volume as volume_api
+
     return {
         "/identity": identity_api.build(cloud),
         "/image": image_api.build(cloud),
@@ -126,7 +131,9 @@ def cloud_apis(cloud: Cloud) -> dict:
     }
 
 
-def create_app(cloud: Cloud) -> Starlette:
+def create_app(cloud: Cloud, dashboard_ui: bool = True) -> Starlette:
+    """The app of ``cloud``; without ``dashboard_ui``, no dashboard (the cluster service a
+    client-side command serves itself, ``caas.cli.standalone``, loads none of it)."""
     settings = cloud.settings
     metrics: Counter = Counter()
     pools = worker_pools()
@@ -158,9 +165,12 @@ def create_app(cloud: Cloud) -> Starlette:
                              headers=vary)
 
     apis = cloud_apis(cloud)
-    routes = [Route("/", root), Route("/healthz", healthz), Route("/metrics", metrics_view),
-              Route("/dashboard", lambda request: RedirectResponse("/dashboard/clusters", status_code=303)),
-              Mount("/dashboard", app=dashboard.build(cloud.embedded))]
+    routes = [Route("/", root), Route("/healthz", healthz), Route("/metrics", metrics_view)]
+    if dashboard_ui:
+        from caas import dashboard
+
+        routes += [Route("/dashboard", lambda request: RedirectResponse("/dashboard/clusters", status_code=303)),
+                   Mount("/dashboard", app=dashboard.build(cloud.embedded))]
     for prefix, api in apis.items():
         api.pool = pools["clusters" if prefix == "/caas" else "cloud"]
         if api.has("/"):  # the unversioned root, with and without the slash
@@ -168,7 +178,8 @@ def create_app(cloud: Cloud) -> Starlette:
         routes.append(Mount(prefix, app=api.router()))
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _internal_error})
     app.state.cloud = cloud
-    app.state.login_throttle = dashboard.auth.login_throttle(settings)
+    if dashboard_ui:
+        app.state.login_throttle = dashboard.auth.login_throttle(settings)
     app.state.metrics = metrics
     app.state.apis = apis  # each prefix's ServiceAPI, for the tests that walk every route
     return EdgeMiddleware(app, metrics)

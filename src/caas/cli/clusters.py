@@ -49,6 +49,8 @@ from caas.errors import BadRequest
 TRANSITIONAL = ("CREATING", "UPDATING", "DELETING")
 DEFAULT_PROFILE = "base"
 ERROR_EVENTS_SHOWN = 5
+# What Ctrl-C while waiting says (``standalone`` says it otherwise: the work stops with the command).
+STOPPED_WAITING = "stopped waiting; the work on cluster {name} goes on (caas cluster events {name} --follow)"
 
 
 # The seam for tests and for other clouds: how the commands get their client.
@@ -157,8 +159,7 @@ def _wait_or_exit(client: ClusterClient, cluster: dict, fmt: Format, timeout: fl
     try:
         return wait_for(client, cluster, gone=gone, timeout=timeout, stream=_note_stream(fmt))
     except KeyboardInterrupt:
-        _fail(f"stopped waiting; the work on cluster {cluster.get('name')} goes on "
-              f"(caas cluster events {cluster.get('name')} --follow)", 130)
+        _fail(STOPPED_WAITING.format(name=cluster.get("name"), operation=cluster.get("operation") or "work"), 130)
     except WaitFailed as failed:
         lines = [failed.reason]
         try:

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from caas.cli.clusters import cluster_app, node_app
+from caas.cli.standalone import add_os_cloud, adopt
 from caas.config import Settings, default_data_dir
 
 app = typer.Typer(help="caas: Cluster as a Service on an embedded OpenStack-compatible cloud.",
@@ -16,6 +17,8 @@ keys_app = typer.Typer(help="Token (Fernet) keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="token-keys")
 credential_keys_app = typer.Typer(help="Credential keys (the Fernet keys of stored secrets).", no_args_is_help=True)
 app.add_typer(credential_keys_app, name="credential-keys")
+cluster_app.command("adopt")(adopt)
+add_os_cloud(cluster_app, node_app)  # every cluster and node command takes --os-cloud NAME (no server)
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(node_app, name="node")
 

@@ -248,7 +248,7 @@ class Engine:
             return conn.compute.create_server(
                 name=cloud_name(c, n), image_id=c.image_id, flavor_id=flavors[n.flavor],
                 networks=[{"port": n.port_id}], user_data=self._user_data(c, n, hosts, work.user_key),
-                config_drive=True, metadata={"caas_cluster": c.id, "caas_node": n.name}).id, {}
+                config_drive=True, metadata=marks.server_metadata(c, n.name)).id, {}
 
         self._batch(work, "server", nodes, make)
         t1 = time.monotonic()

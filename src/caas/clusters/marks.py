@@ -6,6 +6,10 @@ or floating IP ("Attribute 'tags' not allowed in POST") and, without its
 untagged, with the cluster's id in its description (``description``), and tagged through the
 tags API just after (``tag_after_create``). A crash between the create and the noting of its
 id leaves a resource that may lack the tag: ``mine`` knows it by its description as well.
+
+A cluster's servers carry its id and their node's name in their metadata (``server_metadata``),
+with what ``caas cluster adopt`` (``caas.clusters.adopt``) cannot read elsewhere in the cloud:
+the profile and its version, the ready choice and the key pair the create named.
 """
 
 from __future__ import annotations
@@ -31,3 +35,10 @@ def tag_after_create(conn, obj, cluster_id: str):
     (``PUT /v2.0/{resources}/{id}/tags``); returns ``obj``."""
     conn.network.set_tags(obj, [tag(cluster_id)])
     return obj
+
+
+def server_metadata(cluster, node: str) -> dict:
+    """The metadata of the server of ``cluster``'s node ``node`` (Nova: strings of at most 255)."""
+    return {"caas_cluster": cluster.id, "caas_node": node, "caas_profile": cluster.profile,
+            "caas_profile_version": cluster.profile_version, "caas_ready": cluster.ready or "ssh",
+            "caas_key_name": cluster.key_name or ""}
