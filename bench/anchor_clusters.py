@@ -84,6 +84,29 @@ def member(admin, auth_url: str, region: str, password: str) -> dict:
             "region_name": region, "identity_api_version": 3, "_user_id": user.id}
 
 
+def register(admin, url: str) -> tuple[str | None, str]:
+    """The portal as the anchor's ``caas`` service (public endpoint ``url``), as its operator
+    registers it; (the service's id if made here, the endpoint's id)."""
+    ident = admin.identity
+    service = next(iter(ident.services(type="caas")), None)
+    made = None
+    if service is None:
+        service = ident.create_service(name="caas", type="caas", description="Cluster as a Service (bench)")
+        made = service.id
+    for old in ident.endpoints(service_id=service.id, interface="public"):
+        ident.delete_endpoint(old)  # a previous run's port
+    endpoint = ident.create_endpoint(service_id=service.id, interface="public", url=url,
+                                     region_id=admin.config.region_name or "RegionOne")
+    return made, endpoint.id
+
+
+def unregister(admin, registered: tuple[str | None, str]) -> None:
+    made, endpoint = registered
+    admin.identity.delete_endpoint(endpoint, ignore_missing=True)
+    if made:
+        admin.identity.delete_service(made, ignore_missing=True)
+
+
 def snapshot(conn, user_id: str) -> dict[str, set[str]]:
     """Every resource list of the member's project (ids) and its application credentials."""
     net, pid = conn.network, conn.current_project_id
@@ -188,9 +211,10 @@ def main() -> int:
     user_env = {**clean, "OS_CLIENT_CONFIG_FILE": str(user_clouds), "OS_CLOUD": MEMBER, "CAAS_URL": portal.url,
                 "CAAS_CONFIG_DIR": str(base / "config"), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
 
-    def caas(*argv: str, timeout: float = 600) -> tuple[subprocess.CompletedProcess, float]:
+    def caas(*argv: str, timeout: float = 600, env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
         start = time.monotonic()
-        out = subprocess.run(caas_command() + list(argv), env=user_env, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(caas_command() + list(argv), env=env or user_env, capture_output=True, text=True,
+                             timeout=timeout)
         return out, time.monotonic() - start
 
     def said(out: subprocess.CompletedProcess) -> str:
@@ -200,12 +224,19 @@ def main() -> int:
         out, _ = caas("cluster", "show", name, "-f", "json")
         return json.loads(out.stdout) if out.returncode == 0 else None
 
+    registered = None
     cluster = ["--image", args.image, "--flavor", args.flavor, "--ready", "servers"]
     try:
         portal.wait()
         check("caas up --cloud " + args.cloud, True, f"serving on {portal.url} after {time.monotonic() - t0:.1f} s "
               f"(user {MEMBER}, role member, project {MEMBER})")
-        before = snapshot(mine, user_id)
+        registered = register(admin, portal.url)
+        out, took = caas("cluster", "list", env={k: v for k, v in user_env.items() if k != "CAAS_URL"})
+        check("the CLI finds the portal in the anchor's catalog (service type caas, no CAAS_URL)",
+              out.returncode == 0, f"{took:.1f} s" + ("" if out.returncode == 0 else f"; {said(out)}"))
+        unregister(admin, registered)
+        registered = None
+        before, operators = snapshot(mine, user_id), snapshot(admin, admin.current_user_id)
         out, took = caas("cluster", "create", good, "-n", "1", *cluster, "--dry-run", "-f", "json")
         plan = json.loads(out.stdout) if out.returncode == 0 else {}
         check("plan (caas cluster create --dry-run)", out.returncode == 0 and not plan.get("shortfalls"),
@@ -243,9 +274,13 @@ def main() -> int:
               difference(before, after))
         if v is not None:
             caas("cluster", "delete", bad)
+        after = snapshot(admin, admin.current_user_id)
+        check("nothing made or left in the operator's (admin) project", after == operators, difference(operators, after))
     except Exception as exc:  # noqa: BLE001 - said, and the run fails
         check("run", False, f"{type(exc).__name__}: {' '.join(str(exc).split())[:600]}")
     finally:
+        if registered is not None:
+            unregister(admin, registered)
         code = portal.stop()
         check("the portal stops on SIGTERM with 0", code == 0, code)
         mine.close()

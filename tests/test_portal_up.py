@@ -37,9 +37,11 @@ def clouds_file(cloud, tmp_path_factory):
     closed = {**good, "auth": {**good["auth"], "auth_url": f"http://127.0.0.1:{free_port()}/identity/v3"}}
     no_project = {**good, "auth": {**good["auth"], "project_name": "no-such-project"}}
     no_auth_url = {**good, "auth": {k: v for k, v in good["auth"].items() if k != "auth_url"}}
+    not_identity = {**good, "auth": {**good["auth"], "auth_url": cloud.url + "/compute/v2.1"}}
     path = tmp_path_factory.mktemp("clouds") / "clouds.yaml"
     path.write_text(yaml.safe_dump({"clouds": {"good": good, "badpw": bad_password, "closed": closed,
-                                               "noproject": no_project, "noauthurl": no_auth_url}}))
+                                               "noproject": no_project, "noauthurl": no_auth_url,
+                                               "notidentity": not_identity}}))
     return path
 
 
@@ -84,8 +86,10 @@ def test_unreachable_keystone(tmp_path, clouds_file):
     assert "does not answer" in line and "Connection refused" in line
 
 
-def test_no_auth_url(tmp_path, clouds_file):
+def test_no_auth_url_or_one_that_is_no_keystone(tmp_path, clouds_file):
     assert "auth_url" in refused(tmp_path, clouds_file, "noauthurl")
+    line = refused(tmp_path, clouds_file, "notidentity")
+    assert "is no Identity v3 service" in line and "/compute/v2.1" in line
 
 
 def test_a_catalog_without_a_network_service(tmp_path, clouds_file, cloud):

@@ -103,6 +103,12 @@ def explain(exc: Exception) -> str:
     for kind in (sdk_exc.ConfigException, ks_exc.MissingRequiredOptions, ks_exc.EndpointNotFound):
         if found[kind] is not None:
             return _first_line(found[kind])
+    odd = next((e for e in chain if isinstance(e, (ks_exc.DiscoveryFailure, ks_exc.InvalidResponse))), None)
+    if odd is not None:  # something answers there, but not as Keystone v3 does
+        return f"what answers at its auth_url is no Identity v3 service ({_first_line(odd)}): check auth_url"
+    http = next((e for e in chain if isinstance(e, ks_exc.HttpError)), None)
+    if http is not None:
+        return f"its Identity service answered {_first_line(http)}"
     return f"{type(exc).__name__}: {_first_line(exc)}"
 
 
