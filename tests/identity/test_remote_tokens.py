@@ -306,3 +306,15 @@ def test_portal_serves_only_the_cluster_api(server, portal):
         assert c.get("/healthz").status_code == 200
         for path in (T, "/compute/v2.1/servers", "/network/v2.0/networks", "/image/v2/images"):
             assert c.get(path).status_code == 404, path
+
+
+def test_portal_keeps_an_application_credentials_access_rules(server, admin, portal):
+    m = make_member(server, admin)
+    _, allowed = _app_cred_token(server, m, access_rules=[{"service": "caas", "method": "GET", "path": "/v1/clusters"}])
+    _, elsewhere = _app_cred_token(server, m, access_rules=[{"service": "compute", "method": "GET",
+                                                             "path": "/v2.1/servers"}])
+    with client_for(portal, allowed) as c:
+        assert c.get("/caas/v1/clusters").json() == {"clusters": []}
+        caas_error(c.get("/caas/v1/profiles"), 401)  # no rule for it
+    with client_for(portal, elsewhere) as c:
+        caas_error(c.get("/caas/v1/clusters"), 401)
