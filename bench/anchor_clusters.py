@@ -15,8 +15,16 @@ is ACTIVE once every server is ACTIVE with its addresses). In order:
 4. the delete, leaving nothing: every resource list of the project (servers, ports, networks,
    subnets, routers, floating IPs, security groups and their rules) and the user's application
    credentials as before the create;
-5. a create that fails mid-way (CAAS_CLUSTER_FAIL_AT=nodes@NAME in the portal's environment),
+5. a create the portal is stopped in the middle of (SIGTERM once its network, router and
+   security groups are made): started again on the same data dir, it resumes the work on the
+   cluster's application credential, which rolls a create back (README, "Restarts"), keeping
+   only that credential until the user's delete, which leaves nothing;
+6. a create that fails mid-way (CAAS_CLUSTER_FAIL_AT=nodes@NAME in the portal's environment),
    rolled back to nothing (the same lists).
+
+Before, the CLI (``caas cluster list``, ``os_cluster list``) finds the portal through the
+anchor's catalog (a ``caas`` service and endpoint registered for the run, then removed); at
+the end, nothing was made in the operator's (admin) project.
 
 Prints each check with its time; exits 0 when all holds, 1 otherwise, and 0 with
 ``SKIP: reason`` when the anchor is not up (start it with ``../shared/anchors/nova/start.sh
@@ -137,14 +145,19 @@ def caas_command() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "caas.cli.main"]
 
 
+def os_command(name: str) -> str:
+    """``os_cluster`` or ``os_node``, as installed beside this Python."""
+    return shutil.which(name, path=str(Path(sys.executable).parent)) or name
+
+
 class Portal:
     """``caas up --cloud NAME`` as a process, on a free port, its data dir under ``base``."""
 
-    def __init__(self, cloud: str, base: Path, env: dict) -> None:
-        self.port = free_port()
+    def __init__(self, cloud: str, base: Path, env: dict, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = base / "portal.log"
-        with open(self.log, "wb") as log:
+        with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(caas_command() + ["up", "--cloud", cloud, "--data-dir", str(base / "data"),
                                                            "--port", str(self.port)],
                                          env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -175,6 +188,17 @@ class Portal:
         return self.proc.returncode
 
 
+def wait_settled(show, name: str, timeout: float = 300) -> dict | None:
+    """The cluster once no work runs on it (None once it is gone)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = show(name)
+        if v is None or (v["status"] in ("ACTIVE", "ERROR", "DEGRADED") and not v.get("step")):
+            return v
+        time.sleep(0.5)
+    raise TimeoutError(f"cluster {name} still busy after {timeout:g} s")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cloud", default="nova-anchor", help="the operator's (admin) cloud of the anchor's clouds.yaml")
@@ -187,7 +211,7 @@ def main() -> int:
     import yaml
 
     suffix = uuid.uuid4().hex[:6]
-    good, bad = f"anchor-{suffix}", f"anchor-fail-{suffix}"
+    good, again, bad = f"anchor-{suffix}", f"anchor-resume-{suffix}", f"anchor-fail-{suffix}"
     base = Path(tempfile.mkdtemp(prefix="caas-anchor-portal-"))
     auth_url = admin.config.config["auth"]["auth_url"]
     entry = member(admin, auth_url, admin.config.region_name or "RegionOne", secrets.token_urlsafe(16))
@@ -206,14 +230,16 @@ def main() -> int:
         print(f"{'ok  ' if holds else 'FAIL'} {what}{': ' + str(detail) if detail != '' else ''}", flush=True)
 
     t0 = time.monotonic()
-    portal = Portal(args.cloud, base, {**clean, "OS_CLIENT_CONFIG_FILE": str(CLOUDS), "CAAS_CLUSTER_FAIL_AT":
-                                       f"nodes@{bad}", "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+    portal_env = {**clean, "OS_CLIENT_CONFIG_FILE": str(CLOUDS), "CAAS_CLUSTER_FAIL_AT": f"nodes@{bad}",
+                  "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    portal = Portal(args.cloud, base, portal_env)
     user_env = {**clean, "OS_CLIENT_CONFIG_FILE": str(user_clouds), "OS_CLOUD": MEMBER, "CAAS_URL": portal.url,
                 "CAAS_CONFIG_DIR": str(base / "config"), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
 
     def caas(*argv: str, timeout: float = 600, env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
         start = time.monotonic()
-        out = subprocess.run(caas_command() + list(argv), env=env or user_env, capture_output=True, text=True,
+        command = [os_command(argv[0]), *argv[1:]] if argv[0].startswith("os_") else caas_command() + list(argv)
+        out = subprocess.run(command, env=env or user_env, capture_output=True, text=True,
                              timeout=timeout)
         return out, time.monotonic() - start
 
@@ -231,9 +257,11 @@ def main() -> int:
         check("caas up --cloud " + args.cloud, True, f"serving on {portal.url} after {time.monotonic() - t0:.1f} s "
               f"(user {MEMBER}, role member, project {MEMBER})")
         registered = register(admin, portal.url)
-        out, took = caas("cluster", "list", env={k: v for k, v in user_env.items() if k != "CAAS_URL"})
-        check("the CLI finds the portal in the anchor's catalog (service type caas, no CAAS_URL)",
-              out.returncode == 0, f"{took:.1f} s" + ("" if out.returncode == 0 else f"; {said(out)}"))
+        for argv in (["cluster", "list"], ["os_cluster", "list"]):
+            out, took = caas(*argv, env={k: v for k, v in user_env.items() if k != "CAAS_URL"})
+            check(f"{'caas ' if argv[0] == 'cluster' else ''}{' '.join(argv)} finds the portal in the anchor's "
+                  "catalog (service type caas, no CAAS_URL)", out.returncode == 0,
+                  f"{took:.1f} s" + ("" if out.returncode == 0 else f"; {said(out)}"))
         unregister(admin, registered)
         registered = None
         before, operators = snapshot(mine, user_id), snapshot(admin, admin.current_user_id)
@@ -264,6 +292,29 @@ def main() -> int:
         after = snapshot(mine, user_id)
         check("delete left nothing (every resource list, application credentials included)", after == before,
               difference(before, after))
+        out, _ = caas("cluster", "create", again, "-n", "2", *cluster, "--no-wait")
+        step = None
+        while out.returncode == 0 and step in (None, "queued", "network", "router", "security_group"):
+            step = (show(again) or {}).get("step") or "?"
+            time.sleep(0.3)
+        code = portal.stop()
+        t1 = time.monotonic()
+        portal = Portal(args.cloud, base, portal_env, port=portal.port)  # the same data dir and port
+        portal.wait()
+        v = wait_settled(show, again)
+        reason = (v or {}).get("status_reason") or ""
+        check("a portal stopped mid-create (SIGTERM) resumes the work once started again, on the cluster's "
+              "application credential: the create rolled back (as documented)", out.returncode == 0 and code == 0
+              and v is not None and v["status"] == "ERROR" and "rolled back, nothing is left but its application "
+              "credential" in reason, f"stopped at step {step}; settled {time.monotonic() - t1:.1f} s after the "
+              f"restart: {v and v['status']} {reason[:160]!r}")
+        kept = difference(before, snapshot(mine, user_id))
+        check("only the credential is left until the user's delete", list(kept) == ["application_credentials"]
+              and len(kept["application_credentials"]["added"]) == 1, kept)
+        out, took = caas("cluster", "delete", again)
+        after = snapshot(mine, user_id)
+        check("its delete (the user's token) left nothing, the credential included",
+              out.returncode == 0 and after == before, f"{took:.1f} s; {difference(before, after)}")
         out, took = caas("cluster", "create", bad, "-n", "2", *cluster)
         v = show(bad)
         reason = (v or {}).get("status_reason") or said(out)
