@@ -63,7 +63,11 @@ def reach(cloud: str):
     if not CLOUDS.exists():
         skip(f"no {CLOUDS}: the nova anchor was never started (../shared/anchors/nova/start.sh start)")
     os.environ["OS_CLIENT_CONFIG_FILE"] = str(CLOUDS)
+    import logging
+
     import openstack
+
+    logging.getLogger("keystoneauth").setLevel(logging.ERROR)  # its discovery warning would add a line to SKIP
 
     try:
         conn = openstack.connect(cloud=cloud, api_timeout=20)
@@ -71,7 +75,10 @@ def reach(cloud: str):
         conn.network.get("/networks").raise_for_status()
         conn.compute.get("/flavors").raise_for_status()
     except Exception as exc:  # noqa: BLE001 - any failure to reach it is a reason to skip
-        skip(f"the anchor's cloud {cloud!r} does not answer ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")
+        from caas.portal import explain
+
+        skip(f"the anchor's cloud {cloud!r} does not answer ({explain(exc)}); start it with "
+             "../shared/anchors/nova/start.sh start")
     return conn
 
 

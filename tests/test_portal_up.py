@@ -145,3 +145,24 @@ def test_cloud_going_away_while_the_portal_runs_is_503(tmp_path):
                 portal.stop()
     finally:
         emb.stop()
+
+
+def test_the_anchor_run_skips_clearly_without_the_anchor(tmp_path):
+    """bench/anchor_clusters.py: SKIP with the reason, exit 0, when the anchor was never started
+    or does not answer (its clouds.yaml naming a closed port)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "bench" / "anchor_clusters.py"
+    env = {**os.environ, "ANCHOR_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.startswith("SKIP: no ") and "start.sh start" in out.stdout, out
+    (tmp_path / "nova").mkdir()
+    (tmp_path / "nova" / "clouds.yaml").write_text(yaml.safe_dump({"clouds": {"nova-anchor": {"auth": {
+        "auth_url": f"http://127.0.0.1:{free_port()}/v3", "username": "admin", "password": "secret",
+        "project_name": "admin", "user_domain_name": "Default", "project_domain_name": "Default"}}}}))
+    out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.startswith("SKIP: the anchor's cloud 'nova-anchor' does not answer"), out
+    assert "Traceback" not in out.stderr
