@@ -90,8 +90,10 @@ class CaasServer:
     transport = None  # its clients connect to its port
 
     def __init__(self, data_dir: Path, database_url: str | None = None, env: dict | None = None,
-                 template: bool = True) -> None:
+                 template: bool = True, args: list[str] = ()) -> None:
+        """``args``: more options of ``caas up`` (``["--cloud", "caas"]``: a portal)."""
         self.data_dir = data_dir
+        self.args = list(args)
         if template and not database_url:
             seed_data_dir(data_dir)
         self.port = free_port()
@@ -105,6 +107,7 @@ class CaasServer:
         args = caas_command() + ["up", "--data-dir", str(self.data_dir), "--port", str(self.port)]
         if self.database_url:
             args += ["--database-url", self.database_url]
+        args += self.args
         self.log = open(self.log_path, "ab")
         if forking():  # forked from this test process's warm caas (tests/forkserver.py)
             self.proc = fork_server("caas").spawn(args, self.env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -147,6 +150,31 @@ class CaasServer:
                     "OS_PROJECT_DOMAIN_NAME": "Default", "OS_IDENTITY_API_VERSION": "3",
                     "OS_REGION_NAME": "RegionOne", "OS_INTERFACE": "public"})
         return env
+
+
+def start_portal(cloud: CaasServer, data_dir: Path, env: dict | None = None) -> CaasServer:
+    """``caas up --cloud caas`` in front of ``cloud``: the portal of that caas as "the cloud",
+    through the clouds.yaml its start wrote (its admin, for the portal's start check only)."""
+    return CaasServer(data_dir, env={"OS_CLIENT_CONFIG_FILE": str(cloud.data_dir / "clouds.yaml"), **(env or {})},
+                      args=["--cloud", "caas"]).start()
+
+
+@pytest.fixture(scope="module")
+def cloud_and_portal(request, tmp_path_factory):
+    """A caas as "the cloud" and its portal (``start_portal``), whose environment adds the
+    module's ``PORTAL_ENV``; asserts at the end that neither gave a 5xx."""
+    cloud = CaasServer(tmp_path_factory.mktemp("cloud") / "data").start()
+    try:
+        portal = start_portal(cloud, tmp_path_factory.mktemp("portal") / "data",
+                              getattr(request.module, "PORTAL_ENV", {}))
+    except BaseException:
+        cloud.stop()
+        raise
+    yield cloud, portal
+    try:
+        finish_server(portal)
+    finally:
+        finish_server(cloud)
 
 
 # ---- PostgreSQL -------------------------------------------------------------------------

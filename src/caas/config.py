@@ -102,8 +102,12 @@ class Settings:
     # None for this caas itself (as its admin). Defaults for what a create leaves out.
     cluster_cloud: str | None = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_CLOUD") or None)
     # A portal (``caas up --cloud NAME``): no embedded cloud, only the cluster service of the
-    # cloud ``cluster_cloud``, whose Keystone tokens it takes.
+    # cloud ``cluster_cloud``, whose Keystone tokens it takes. Seconds it keeps the cloud's
+    # answer to a token's validation (keystonemiddleware's token_cache_time, 300 there): a
+    # token revoked in the cloud works here that long at most (one revoked through the portal's
+    # dashboard stops at once).
     portal: bool = False
+    portal_token_cache: float = field(default_factory=lambda: _env_float("CAAS_PORTAL_TOKEN_CACHE", 30.0))
     cluster_flavor: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_FLAVOR", "m1.xsmall"))
     cluster_image: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_IMAGE", "host"))
     # The pool of cluster networks: each cluster of a project gets its own /22 of it.
@@ -160,6 +164,8 @@ class Settings:
     def __post_init__(self) -> None:
         if self.driver not in DRIVERS:
             raise ValueError(f"unknown driver {self.driver!r}; choose one of {', '.join(DRIVERS)}")
+        if not 0 <= self.portal_token_cache <= 3600:
+            raise ValueError("CAAS_PORTAL_TOKEN_CACHE (seconds) must be from 0 to 3600")
         if self.portal and not self.cluster_cloud:
             raise ValueError("a portal needs the cloud it serves (caas up --cloud NAME)")
         if self.driver == "netns" and os.geteuid() != 0 and not self.portal:

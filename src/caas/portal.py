@@ -47,7 +47,8 @@ class Portal:
             where = self.clusters.access.endpoint()
         except Exception as exc:  # noqa: BLE001 - no such cloud in clouds.yaml, or no auth_url in it
             raise PortalError(f"cannot work with cloud {settings.cluster_cloud!r}: {unknown_cloud(exc)}") from None
-        self.tokens = RemoteTokens(where["auth_url"], where["verify"])
+        self.tokens = RemoteTokens(where["auth_url"], where["verify"], where["region_name"], where["interface"],
+                                   settings.portal_token_cache)
 
     def check(self) -> None:
         """Log in to the cloud with the operator's clouds.yaml entry and read its catalog:

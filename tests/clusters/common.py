@@ -75,6 +75,28 @@ def leftovers(c: httpx.Client) -> dict:
     return {k: v for k, v in out.items() if v}
 
 
+# Ports Neutron makes in no project: a router's gateway on the external network, a floating IP's.
+UNOWNED_PORTS = ("network:router_gateway", "network:floatingip")
+
+
+def everything(admin) -> set[tuple[str, str, str]]:
+    """Every server and network resource of the cloud, any project's: (kind, id, project); the
+    ports of no project (UNOWNED_PORTS) as their device's. Not the security groups named
+    default, which Neutron makes in a project the first time the project asks for any."""
+    out = {("server", s["id"], s["tenant_id"]) for s in admin.get(
+        "/compute/v2.1/servers/detail", params={"all_tenants": "1"}).json()["servers"]}
+    for kind, path in (("networks", "networks"), ("subnets", "subnets"), ("routers", "routers"),
+                       ("ports", "ports"), ("floatingips", "floatingips"), ("security_groups", "security-groups")):
+        out |= {(kind, x["id"], x.get("project_id") or x.get("tenant_id") or "")
+                for x in admin.get(f"/network/v2.0/{path}").json()[kind]
+                if x.get("device_owner") not in UNOWNED_PORTS
+                and not (kind == "security_groups" and x["name"] == "default")}
+    devices = {x[1]: x[2] for x in out}
+    out |= {("ports", x["id"], devices.get(x["device_id"], ""))
+            for x in admin.get("/network/v2.0/ports").json()["ports"] if x.get("device_owner") in UNOWNED_PORTS}
+    return out
+
+
 def project(c: httpx.Client) -> str:
     r = c.get("/identity/v3/auth/tokens", headers={"X-Subject-Token": c.headers["X-Auth-Token"]})
     return r.json()["token"]["project"]["id"]

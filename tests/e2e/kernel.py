@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 PREFIX = "cs-"
@@ -62,6 +63,24 @@ def cs_objects() -> dict[str, set[str]]:
 def nothing_left() -> dict[str, set[str]]:
     """The non-empty categories of ``cs_objects`` (an empty dict when nothing is left)."""
     return {k: v for k, v in cs_objects().items() if v}
+
+
+def beyond_the_clouds_own(srv, public_network_ids: list[str], timeout: float = 10.0) -> dict[str, set[str]]:
+    """The cs- objects a running netns caas ``srv`` has beyond what the machine had at its
+    start (``srv.before``) and the cloud's own while it runs (its external networks' bridges,
+    the host's tables); waits up to ``timeout`` for them to go (the reconciler removes the last
+    ones right after a delete's commit). An empty dict when nothing is left."""
+    from caas.virt.netns import names
+
+    own = {"links": {names.bridge(i) for i in public_network_ids},
+           "nft": {"bridge cs-antispoof", "inet cs-host", "arp cs-host"}}
+    deadline = time.monotonic() + timeout
+    while True:
+        extra = {k: v - srv.before[k] - own.get(k, set()) for k, v in cs_objects().items()}
+        extra = {k: v for k, v in extra.items() if v}
+        if not extra or time.monotonic() > deadline:
+            return extra
+        time.sleep(0.2)
 
 
 def stop_and_clean(srv, before: dict[str, set[str]]) -> None:

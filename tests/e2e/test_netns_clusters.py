@@ -28,7 +28,6 @@ import pytest
 from tests.clusters.common import leftovers
 from tests.conftest import CaasServer, client_for, issue_token, make_member
 from tests.forkserver import FirstAnew
-from caas.virt.netns import names
 from tests.e2e import kernel
 from tests.e2e.test_openstack_cli import OPENSTACK, osc
 
@@ -191,14 +190,5 @@ def test_delete_leaves_nothing(alice, bob, cloud):
             assert c.get("/caas/v1/clusters").json()["clusters"] == []
     with client_for(cloud, issue_token(cloud)) as admin:
         public = [n["id"] for n in admin.get("/network/v2.0/networks").json()["networks"] if n["router:external"]]
-    # the cloud's own, while it runs: the external network's bridge and the host's tables
-    own = {"links": {names.bridge(i) for i in public}, "nft": {"bridge cs-antispoof", "inet cs-host", "arp cs-host"}}
-    deadline = time.monotonic() + 10
-    while True:  # the reconciler removes the last kernel objects right after the commit
-        extra = {k: v - cloud.before[k] - own.get(k, set()) for k, v in kernel.cs_objects().items()}
-        extra = {k: v for k, v in extra.items() if v}
-        if not extra or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert extra == {}, extra
+    assert kernel.beyond_the_clouds_own(cloud, public) == {}
     assert kernel.cgroups() <= cloud.before["cgroups"]

@@ -160,7 +160,7 @@ def create_app(cloud: Cloud) -> Starlette:
     apis = cloud_apis(cloud)
     routes = [Route("/", root), Route("/healthz", healthz), Route("/metrics", metrics_view),
               Route("/dashboard", lambda request: RedirectResponse("/dashboard/clusters", status_code=303)),
-              Mount("/dashboard", app=dashboard.build())]
+              Mount("/dashboard", app=dashboard.build(cloud.embedded))]
     for prefix, api in apis.items():
         api.pool = pools["clusters" if prefix == "/caas" else "cloud"]
         if api.has("/"):  # the unversioned root, with and without the slash

@@ -21,7 +21,6 @@ import contextlib
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 
 from sqlalchemy import update
 
@@ -33,47 +32,15 @@ from caas.clusters.kinds import BY_NAME, KINDS, Kind, tag
 from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, DELETING, ERROR, HEAD, HEAD_NAME, NODE_ACTIVE,
                                   NODE_DELETING, NODE_ERROR, NODE_PREFIX, Cluster, ClusterNode, ClusterResource)
 from caas.clusters.operations import OPERATIONS, Operation, for_profile
+from caas.clusters.work import Cancelled, Interrupted, StepFailed, Work
 from caas.config import Settings
 from caas.db import Database
 
 log = logging.getLogger("caas.clusters")
 
-__all__ = ["HEAD_NAME", "NODE_PREFIX", "IDLE", "Engine", "Work", "tag"]  # HEAD_NAME, NODE_PREFIX: as before
+__all__ = ["HEAD_NAME", "NODE_PREFIX", "IDLE", "Engine", "Work", "StepFailed", "tag"]  # HEAD_NAME, NODE_PREFIX: as before
 PARALLEL = 16
 POLL = 0.2
-
-
-class StepFailed(Exception):
-    """A step could not do its work; the message is for the user."""
-
-
-class Cancelled(Exception):
-    """A delete was asked for while the work ran."""
-
-
-class Interrupted(Exception):
-    """caas is stopping: leave the record as it is, the next start resumes."""
-
-
-@dataclass
-class Work:
-    """One operation's view of its cluster."""
-
-    cluster: Cluster
-    conn: object
-    operation: str = ""
-    head: "guest.Head | None" = None  # one SSH session to the head per operation
-    ids: dict[str, str] = field(default_factory=dict)  # network, subnet, router, sg_head, sg_cluster, external
-    names: list[str] = field(default_factory=list)  # the nodes an add or a removal is about
-    user_key: str = ""  # the user's public key, for the servers booted (never stored)
-    nodes: list[ClusterNode] = field(default_factory=list)  # the nodes a create or an add makes ready
-    pushed: "cf.Future | None" = None  # an add's /etc/hosts push to the nodes that stay
-    token: str = ""  # the requester's token, to delete the cluster's credential (never stored)
-    started: float = 0.0
-
-    @property
-    def id(self) -> str:
-        return self.cluster.id
 
 
 class Engine:
@@ -85,14 +52,6 @@ class Engine:
         self.credentials = credentials
         self.stopping = threading.Event()
         self.pool = cf.ThreadPoolExecutor(PARALLEL, thread_name_prefix="caas-cluster-cloud")
-
-    def _make(self, work: Work, kind: str, name: str, create, node: str | None = None, **extra):
-        """Record, then create (``create()`` returns the cloud's object), then note its id, then
-        tag it through the tags API (real Neutron takes no tags in these creates: ``marks``)."""
-        rid = self.journal.record(work.id, kind, name, node, **extra)
-        obj = create()
-        self.journal.noted(rid, obj.id)
-        return marks.tag_after_create(work.conn, obj, work.id)
 
     # ---- steps --------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -181,48 +140,6 @@ class Engine:
         if failed is not None:
             raise failed
         return outcomes
-
-    def _external_network(self, conn) -> str:
-        nets = list(conn.network.networks(is_router_external=True))
-        if not nets:
-            raise StepFailed("the cloud has no external network for the cluster's router and floating IP")
-        return sorted(nets, key=lambda n: n.name or "")[0].id
-
-    def make_network(self, work: Work) -> None:
-        c, conn = work.cluster, work.conn
-        net = self._make(work, "network", f"{c.name}-net", lambda: conn.network.create_network(
-            name=f"{c.name}-net", description=marks.description(c.name, c.id)))
-        cidr = c.cidr
-        subnet = self._make(work, "subnet", f"{c.name}-subnet", lambda: conn.network.create_subnet(
-            name=f"{c.name}-subnet", network_id=net.id, ip_version=4, cidr=cidr,
-            gateway_ip=addresses.gateway_ip(cidr), allocation_pools=[addresses.pool(cidr)],
-            description=marks.description(c.name, c.id)))
-        work.ids.update(network=net.id, subnet=subnet.id)
-        self.journal.set(c.id, network_id=net.id)
-
-    def make_router(self, work: Work) -> None:
-        c, conn = work.cluster, work.conn
-        ext = work.ids.setdefault("external", self._external_network(conn))
-        router = self._make(work, "router", f"{c.name}-router", lambda: conn.network.create_router(
-            name=f"{c.name}-router", external_gateway_info={"network_id": ext},
-            description=marks.description(c.name, c.id)))
-        rid = self.journal.record(c.id, "router_interface", f"{c.name}-router", router=router.id)
-        conn.network.add_interface_to_router(router, subnet_id=work.ids["subnet"])
-        self.journal.noted(rid, work.ids["subnet"])
-        work.ids["router"] = router.id
-
-    def make_security_groups(self, work: Work) -> None:
-        c, conn = work.cluster, work.conn
-        head = self._make(work, "security_group", f"{c.name}-head", lambda: conn.network.create_security_group(
-            name=f"{c.name}-head", description=marks.description(c.name, c.id, "SSH to the head")))
-        inner = self._make(work, "security_group", f"{c.name}-cluster", lambda: conn.network.create_security_group(
-            name=f"{c.name}-cluster", description=marks.description(c.name, c.id, "everything inside")))
-        conn.network.create_security_group_rule(security_group_id=head.id, direction="ingress", ethertype="IPv4",
-                                                protocol="tcp", port_range_min=22, port_range_max=22,
-                                                remote_ip_prefix="0.0.0.0/0")
-        conn.network.create_security_group_rule(security_group_id=inner.id, direction="ingress", ethertype="IPv4",
-                                                remote_group_id=inner.id)
-        work.ids.update(sg_head=head.id, sg_cluster=inner.id)
 
     def _hosts(self, c: Cluster, exclude: set[str] = frozenset()) -> str:
         cidr = c.cidr
@@ -325,16 +242,6 @@ class Engine:
                 late = ", ".join(sorted(n.name for n in pending.values())[:10])
                 raise StepFailed(f"servers not ACTIVE after {self.settings.cluster_timeout:g} s: {late}")
             time.sleep(POLL if len(pending) < 64 else POLL * 3)
-
-    def make_floating_ip(self, work: Work) -> None:
-        c, conn = work.cluster, work.conn
-        ext = work.ids.setdefault("external", self._external_network(conn))
-        head = self.journal.nodes(c.id, [HEAD_NAME])[0]
-        fip = self._make(work, "floating_ip", f"{c.name}-head", lambda: conn.network.create_ip(
-            floating_network_id=ext, port_id=head.port_id, description=marks.description(c.name, c.id)))
-        address = fip.floating_ip_address
-        self.journal.set(c.id, floating_ip=address)
-        work.cluster.floating_ip = address
 
     # ---- guest steps (ssh) --------------------------------------------------------------
     def _head(self, work: Work) -> guest.Head:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from caas.clusters import network_steps
 from caas.clusters.models import ACTIVE, COMPUTE, HEAD_NAME, NODE_DOWN
 
 
@@ -77,11 +78,11 @@ READY = Step("ready", lambda e, w, notes: e.journal.event(w.id, "ready", e.ready
 
 CREATE = Operation(
     "create",
-    (Step("network", lambda e, w, notes: e.make_network(w)),
-     Step("router", lambda e, w, notes: e.make_router(w)),
-     Step("security_group", lambda e, w, notes: e.make_security_groups(w)),
+    (Step("network", lambda e, w, notes: network_steps.make_network(e, w)),
+     Step("router", lambda e, w, notes: network_steps.make_router(e, w)),
+     Step("security_group", lambda e, w, notes: network_steps.make_security_groups(e, w)),
      Step("head", lambda e, w, notes: notes.append(e.boot(w, e.journal.nodes(w.id, [HEAD_NAME])))),
-     Step("floating_ip", lambda e, w, notes: e.make_floating_ip(w)),
+     Step("floating_ip", lambda e, w, notes: network_steps.make_floating_ip(e, w)),
      Step("nodes", _boot_computes, lambda e, w: f"{len(computes(e, w))} server(s) ACTIVE"),
      _bootstrap(lambda e, w: []),
      READY),

@@ -2,25 +2,24 @@
 add and remove nodes, delete; the background workers that run the engine, and the resume of
 work a previous run left half done.
 
-What the caller asked for is checked here, before anything exists: the name, the profile, the
-image (by name, id, or ``os_distro``), the flavors, the keypair, node names, and the whole
-cluster against the project's quotas and the cloud's capacity. A refusal lists every
-shortfall. Accepted work is recorded, then runs on a worker (``Engine.run``).
+What the caller asked for is checked here, before anything exists: the name, the profile
+(``planning``), the image (by name, id, or ``os_distro``), the flavors, the keypair
+(``resolve``), node names, and the whole cluster against the project's quotas and the cloud's
+capacity. A refusal lists every shortfall. Accepted work is recorded, then runs on a worker
+(``Engine.run``).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import re
 import threading
-from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from caas.clusters import addresses, names as node_names, policy, profiles, quota, readiness
-from caas.clusters.cloud import CloudAccess, answers, bad_request, cloud_message, flavor_id, not_found
+from caas.clusters import addresses, names as node_names, planning, policy, profiles, quota, readiness, resolve
+from caas.clusters.cloud import CloudAccess, answers, cloud_message
 from caas.clusters.credentials import ClusterCredentials
 from caas.clusters.engine import Engine
 from caas.clusters.guest import generate_key
@@ -28,8 +27,8 @@ from caas.clusters.health import Health
 from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DEGRADED, DELETING, ERROR, HEAD, HEAD_NAME,
                                   NODE_DELETING, NODE_PREFIX, UPDATING, Cluster, ClusterCredential, ClusterEvent,
                                   ClusterNode, ClusterResource)
+from caas.clusters.planning import MAX_NODES, Request
 from caas.clusters.quota import QuotaShortfall
-from caas.compute.scheduler import disk_gb
 from caas.config import Settings
 from caas.db import Database
 from caas.db.base import new_id, utcnow
@@ -40,54 +39,9 @@ from caas.identity.tokens import KeyRepository
 
 log = logging.getLogger("caas.clusters")
 
-CLUSTER_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,38}[a-z0-9])?$")
-MAX_NODES = 1000  # per request and per cluster
-
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")  # an image id, as Glance writes it
-
-
-@dataclass
-class Request:
-    """A create, as checked: everything the engine needs."""
-
-    name: str
-    image: str | None
-    profile: str
-    profile_version: str | None
-    node_count: int
-    node_flavor: str | None
-    head_flavor: str | None
-    key_name: str | None
-    keep_on_failure: bool
-    ready: str = readiness.SSH  # readiness.CHOICES
-
 
 def _iso(value) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value is not None else None
-
-
-# The flavors the seed documents' operator creates for clusters, as `openstack flavor create`
-# options: the missing-flavor message shows how to make them.
-SEED_FLAVORS = {"m1.xsmall": "--vcpus 1 --ram 1024 --disk 10 --ephemeral 10 --public"}
-
-
-def missing_flavor(ref: str, available: list[str], default: bool) -> str:
-    """What to do when there is no flavor ``ref``: the flavors the caller may name instead (the
-    ``--flavor NAME`` of the CLIs, ``node_flavor``/``head_flavor``/``flavor`` in the API), in the
-    order given, at most 12; for the service's default (``CAAS_CLUSTER_FLAVOR``), also that it
-    is the default and, for a seed flavor, the command that creates it."""
-    name = ref[:80]
-    text = f"No flavor {name!r}" + (" (the default for clusters, CAAS_CLUSTER_FLAVOR)" if default else "") + ". "
-    if available:
-        shown = ", ".join(available[:12]) + (f" and {len(available) - 12} more" if len(available) > 12 else "")
-        text += f"Choose one of this cloud's flavors with --flavor NAME: {shown}."
-    else:
-        text += "This cloud has no flavor you may use."
-    if default and name in SEED_FLAVORS:
-        text += (f" Or have an admin create it, as the seed does: openstack flavor create {SEED_FLAVORS[name]} "
-                 f"{name}.")
-    return text
 
 
 class ClusterService:
@@ -271,84 +225,13 @@ class ClusterService:
             self.access.forget_user(ctx.token_id, ctx.project_id)
             raise ServiceUnavailable(f"The cloud did not answer the cluster service: {cloud_message(exc)}") from None
 
-    def _image(self, conn, ref: str) -> tuple[str, str]:
-        """The newest active image whose id or name is ``ref``, else whose ``os_distro`` is
-        ``ref`` in any case: (its id, its name). BadRequest when there is none."""
-        named = self._images_named(conn, ref)
-        everything = None
-        if named is None:  # the image service could not filter by it: every image, once
-            named = everything = self._active_images(conn)
-        match = [i for i in named if ref in (i.id, i.name)]
-        if not match:
-            everything = self._active_images(conn) if everything is None else everything
-            match = [i for i in everything if str((i.properties or {}).get("os_distro") or
-                                                  getattr(i, "os_distro", "") or "").lower() == ref.lower()]
-        if not match:
-            raise BadRequest(f"No active image named {ref[:80]!r} or with os_distro {ref[:80]!r}.")
-        image = sorted(match, key=lambda i: i.created_at or "", reverse=True)[0]
-        return image.id, image.name
-
-    @staticmethod
-    def _active_images(conn) -> list:
-        """Every active image the caller lists."""
-        return [i for i in conn.image.images(status="active") if i.status == "active"]
-
-    @staticmethod
-    def _images_named(conn, ref: str) -> list | None:
-        """The active images the caller lists whose name or id may be ``ref``, as the image
-        service filters them (a cloud holds many images); None when it cannot: ``ref`` holds a
-        colon, which its filters read as an operator (``in:``, ``eq:``), or it refuses the
-        filter (400)."""
-        if ":" in ref:
-            return None
-        try:
-            found = list(conn.image.images(name=ref, status="active"))
-            if _UUID.fullmatch(ref):
-                found += conn.image.images(id=ref, status="active")
-        except Exception as exc:  # noqa: BLE001 - only the service's 400 means "cannot filter"
-            if not bad_request(exc):
-                raise
-            return None
-        return [i for i in found if i.status == "active"]
-
     def _flavor(self, conn, ref: str) -> dict:
-        """The flavor ``ref`` (name or id) as the checks count it; BadRequest saying which
-        flavors the caller may choose instead when there is none such (``missing_flavor``)."""
-        found = flavor_id(conn, ref)
-        f = conn.compute.get_flavor(found) if found is not None else None
-        if f is None:
-            raise BadRequest(missing_flavor(ref, [fl.name for fl in sorted(conn.compute.flavors(),
-                                                                           key=lambda fl: (fl.ram, fl.name))],
-                                            default=ref == self.settings.cluster_flavor))
-        return {"name": f.name, "vcpus": f.vcpus, "ram": f.ram,
-                "disk": disk_gb(f.disk or 0, f.ephemeral or 0, int(f.swap or 0))}  # as the scheduler counts it
+        return resolve.flavor(conn, ref, default=ref == self.settings.cluster_flavor)
 
     def _user_key(self, ctx: AuthContext, key_name: str) -> str:
-        try:
-            kp = self.access.admin().compute.get_keypair(key_name, user_id=ctx.user_id)
-        except Exception as exc:  # noqa: BLE001
-            if not_found(exc):
-                raise BadRequest(f"You have no keypair {key_name[:80]!r}; import one or leave --key-name out "
-                                 "to have one generated.") from None
-            raise
-        return kp.public_key
+        return resolve.user_key(self.access.admin(), key_name, ctx.user_id)
 
     # ---- create -------------------------------------------------------------------------
-    def _validate(self, req: Request) -> profiles.Profile:
-        if not CLUSTER_NAME.match(req.name):
-            raise BadRequest("A cluster name is a DNS label: lowercase letters, digits and hyphens, starting with a "
-                             "letter, at most 40 characters.")
-        p = profiles.profile(req.profile, req.profile_version)
-        if not 0 <= req.node_count <= MAX_NODES:
-            raise BadRequest(f"node_count must be between 0 and {MAX_NODES}.")
-        if req.node_count and not p.compute_nodes:
-            raise BadRequest(f"Profile {p.name} is a head node only; it takes no compute nodes.")
-        if req.ready not in readiness.CHOICES:
-            raise BadRequest(f"ready must be one of {', '.join(readiness.CHOICES)}.")
-        if req.node_count > addresses.max_nodes():
-            raise BadRequest(f"A cluster network holds at most {addresses.max_nodes()} nodes.")
-        return p
-
     @answers
     def plan(self, ctx: AuthContext, req: Request) -> dict:
         """What a create would make and use, and what does not fit (nothing is created)."""
@@ -358,9 +241,9 @@ class ClusterService:
         """The plan; the in-flight nodes the cloud's usage already counted; the head's and the
         nodes' flavors (name, vcpus, ram, disk)."""
         policy.enforce(ctx, "cluster:create", {"project_id": ctx.project_id})
-        p = self._validate(req)
+        p = planning.validate(req)
         conn = self._cloud(ctx)
-        image_id, image_name = self._image(conn, req.image or self.settings.cluster_image)
+        image_id, image_name = resolve.image(conn, req.image or self.settings.cluster_image)
         head = self._flavor(conn, req.head_flavor or req.node_flavor or self.settings.cluster_flavor)
         node = self._flavor(conn, req.node_flavor or self.settings.cluster_flavor)
         if req.key_name:
@@ -371,31 +254,14 @@ class ClusterService:
                                             quota.servers(req.node_count, head, node))
         names = node_names.next_free([], req.node_count, NODE_PREFIX, self.settings.cluster_node_width)
         with self.db.read() as s:
-            cidr = addresses.allocate(self.settings.cluster_cidr, self._taken(s, ctx.project_id, req.name))
+            cidr = addresses.allocate(self.settings.cluster_cidr, planning.taken(s, ctx.project_id, req.name))
         n = req.name
-        resources = [{"kind": "network", "name": f"{n}-net", "cidr": cidr},
-                     {"kind": "subnet", "name": f"{n}-subnet"}, {"kind": "router", "name": f"{n}-router"},
-                     {"kind": "router_interface", "name": f"{n}-router"},
-                     {"kind": "security_group", "name": f"{n}-head"}, {"kind": "security_group", "name": f"{n}-cluster"},
-                     {"kind": "port", "name": f"{n}-head", "fixed_ip": addresses.head_ip(cidr)},
-                     {"kind": "server", "name": f"{n}-head", "flavor": head["name"], "image": image_name},
-                     {"kind": "floating_ip", "name": f"{n}-head"}]
-        for i, name in enumerate(names):
-            ip = addresses.node_ip(cidr, node_names.node_number(name)[1])
-            resources += [{"kind": "port", "name": f"{n}-{name}", "fixed_ip": ip},
-                          {"kind": "server", "name": f"{n}-{name}", "flavor": node["name"], "image": image_name}]
+        resources = planning.resources(n, cidr, head, node, image_name, names)
         return {"cluster": n, "cidr": cidr, "image": image_name, "image_id": image_id, "profile": p.name,
                 "profile_version": req.profile_version or p.default_version, "head_flavor": head["name"],
                 "node_flavor": node["name"], "nodes": names, "keypair": req.key_name or "(generated)",
                 "ready": req.ready, "resources": resources, "quota": lines, "shortfalls": short,
                 "capacity": checked}, counted, {"head": head, "node": node}
-
-    @staticmethod
-    def _taken(s, project_id: str, replacing: str | None = None) -> set[str]:
-        """The cluster networks the project's clusters hold (but the failed one a create of
-        the same name replaces)."""
-        rows = s.execute(select(Cluster.cidr, Cluster.name, Cluster.status).where(Cluster.project_id == project_id))
-        return {cidr for cidr, name, status in rows if not (name == replacing and status == ERROR)}
 
     @answers
     def create(self, ctx: AuthContext, req: Request) -> tuple[dict, str | None]:
@@ -415,7 +281,7 @@ class ClusterService:
             with self.db.write() as s:
                 quota.claim(s, ctx.project_id, plan["quota"], counted)
                 stale = self._replace_failed(s, ctx.project_id, req.name)
-                cidr = addresses.allocate(self.settings.cluster_cidr, self._taken(s, ctx.project_id))
+                cidr = addresses.allocate(self.settings.cluster_cidr, planning.taken(s, ctx.project_id))
                 c = Cluster(id=cid, project_id=ctx.project_id, user_id=ctx.user_id, name=req.name, cidr=cidr,
                             status=CREATING, status_reason="", step="queued", image=plan["image"],
                             image_id=plan["image_id"], profile=plan["profile"], profile_version=plan["profile_version"],

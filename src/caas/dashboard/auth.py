@@ -1,4 +1,6 @@
-"""Logging in and out, and switching project: Keystone's own token calls."""
+"""Logging in and out, and switching project: Keystone's own token calls (in a portal, those of
+the cloud's Keystone; a token revoked here is then also dropped from the portal's cache of
+validations, ``forget``, so that it stops working at once)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from caas.config import Settings
 from caas.dashboard import session as sessions
-from caas.dashboard.client import ApiClient, ApiError
+from caas.dashboard.client import ApiClient, ApiError, client_for
 from caas.dashboard.pages import PREFIX, SECURITY_HEADERS, Pages, View, read_form, render_public, safe_next
 from caas.errors import TooManyRequests, wait_seconds
 from caas.identity.compliance import ACCOUNT_REFUSALS
@@ -129,7 +131,7 @@ async def login(request: Request) -> Response:
         return _login_page(request, 400, "User name and password are required.", **values)
     if any(len(v) > FIELD_MAX for v in (*values.values(), password)):
         return _login_page(request, 400, f"Each field is at most {FIELD_MAX} characters.", **values)
-    api = ApiClient(request.scope["app"], None)
+    api = await client_for(request, None)
     try:
         r = await _try_password(api, request, domain, values["username"],
                                 _auth_body(values["username"], password, domain, values["project"] or None))
@@ -168,12 +170,21 @@ async def rescope(api: ApiClient, token: str, project_id: str) -> tuple[str, dic
     return new, r.json()
 
 
+def forget(request: Request, token: str) -> None:
+    """A portal stops accepting ``token`` (revoked in its cloud) now, not when its cached
+    validation runs out; the embedded cloud's own revocation is immediate already."""
+    cloud = request.app.state.cloud
+    if not cloud.embedded:
+        cloud.tokens.forget(token)
+
+
 @pages.page("/logout", methods=("POST",))
 async def logout(view: View) -> Response:
     try:
         await view.api.delete("/identity/v3/auth/tokens", headers={"X-Subject-Token": view.session.token})
     except ApiError:
         pass  # already invalid: the cookie goes all the same
+    forget(view.request, view.session.token)
     response = RedirectResponse(f"{PREFIX}/login?bye=1", status_code=303, headers=SECURITY_HEADERS)
     sessions.end(response)
     return response
@@ -194,6 +205,7 @@ async def switch(view: View) -> Response:
         token, body = await rescope(view.api, view.session.token, project_id)
     except ApiError as exc:
         return view.redirect("/projects", error=exc.message)
+    forget(view.request, view.session.token)  # rescope revoked it
     name = body.get("token", {}).get("project", {}).get("name", project_id)
     response = RedirectResponse(f"{PREFIX}/clusters", status_code=303, headers=SECURITY_HEADERS)
     sessions.start(view.request, response, token, _lifetime(body))

@@ -22,7 +22,8 @@ EVENTS_SHOWN = 40
 # Where the caas CLI keeps a generated private key, as the user's shell spells it (the CLI's
 # default $CAAS_CONFIG_DIR, caas.cli.clusters.config_dir; the dashboard cannot see the user's).
 KEYS_DIR = "~/.config/caas/keys"
-FIELDS = ("name", "image", "profile", "profile_version", "node_count", "node_flavor", "head_flavor", "key_name")
+FIELDS = ("name", "image", "profile", "profile_version", "node_count", "node_flavor", "head_flavor", "key_name",
+          "ready")
 
 
 def _path(cluster_id: str, tail: str = "") -> str:
@@ -87,7 +88,7 @@ def _request_body(values: dict) -> tuple[dict | None, str | None]:
     if count is None:
         return None, f"Compute nodes must be a whole number from 0 to {MAX_NODES}."
     body = {"name": values["name"], "node_count": count, "keep_on_failure": values["keep_on_failure"]}
-    for f in ("image", "profile", "profile_version", "node_flavor", "head_flavor", "key_name"):
+    for f in ("image", "profile", "profile_version", "node_flavor", "head_flavor", "key_name", "ready"):
         if values[f]:
             body[f] = values[f]
     return body, None

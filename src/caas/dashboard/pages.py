@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from caas.dashboard import session as sessions
-from caas.dashboard.client import ApiClient, ApiError
+from caas.dashboard.client import ApiClient, ApiError, client_for
 from caas.dashboard.session import Session
 from caas.numbers import decimal
 
@@ -43,7 +43,8 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-# The navigation: (section, [(label, path, admin only)]).
+# The navigation: (section, [(label, path, admin only)]). A portal shows the first section only
+# (the others are the embedded cloud's resources, whose pages a portal has not).
 NAV = [
     ("Clusters", [("Clusters", "/clusters", False)]),
     ("Project", [("Overview", "/project", False), ("Instances", "/project/instances", False),
@@ -165,9 +166,10 @@ class View:
     def render(self, template: str, status: int = 200, **values) -> HTMLResponse:
         shown = self.message is None  # a message of this page's own leaves the last one for later
         flash = sessions.read_flash(self.request, self.session) if shown else self.message
+        sections = NAV if self.request.app.state.cloud.embedded else NAV[:1]
         nav = [(section, [(label, PREFIX + path) for label, path, admin in items
                           if not admin or self.session.is_admin])
-               for section, items in NAV]
+               for section, items in sections]
         body = templates().get_template(template).render(
             session=self.session, csrf=self.session.csrf, nav=[n for n in nav if n[1]], flash=flash,
             here=self.request.url.path, **values)
@@ -259,7 +261,12 @@ async def guard(request: Request, fn: ViewFn, admin: bool, upload: bool, write: 
         return refuse(session, 403, "This page is for administrators.")
     if write and not session.may_write:
         return refuse(session, 403, "Your role on this project only reads; nothing was changed.")
-    api = ApiClient(request.scope["app"], session.token)
+    try:
+        api = await client_for(request, session.token)
+    except ApiError:  # a portal's cloud refused the token since its check, or does not answer
+        response = to_login(request)
+        sessions.end(response)
+        return response
     view = View(request, session, api, form)
     try:
         return await fn(view)

@@ -4,10 +4,13 @@
 it asks the cloud's Identity API about a token (``GET /v3/auth/tokens`` with the token as
 both ``X-Auth-Token`` and ``X-Subject-Token``: Keystone lets a token validate itself, so the
 portal needs no service account to do it) and turns the answer into the ``AuthContext`` every
-caas service takes. An answer is kept ``CACHE_SECONDS`` (keystonemiddleware's
-``token_cache_time``, 300 s by default; shorter here), and never past the token's expiry: a
+caas service takes. An answer is kept ``cache_seconds`` (``CACHE_SECONDS`` unless the portal's
+settings say otherwise; keystonemiddleware's ``token_cache_time``, 300 s by default, is longer),
+and never past the token's expiry: a
 token revoked in the cloud stops working in the portal within that time, and at once when it
-is revoked through the portal (``forget``, the dashboard's logout).
+is revoked through the portal (``forget``, the dashboard's logout). ``endpoints`` gives the
+token's catalog (the validated body's, as cached) as URLs of the portal's region and interface:
+where the portal's dashboard reaches the cloud's other services with the user's token.
 
 Refusals are the cloud's: a token it does not know is 401 ``Unauthorized``; a cloud that does
 not answer is 503 ``ServiceUnavailable``, saying where it was asked. Nothing here stores a
@@ -84,19 +87,22 @@ def _well_formed(token: str) -> bool:
 class RemoteTokens:
     """Validation of the cloud's tokens against its Keystone at ``auth_url`` (its ``/v3``
     root), cached. ``verify``: TLS verification as keystoneauth takes it (a CA file or a bool).
-    ``cache_seconds``: how long an answer is kept at most (never past the token's expiry);
     ``cache_max``: how many answers are kept (the least recently used go first); ``clock``: the
     monotonic clock the cache times are read on."""
 
-    def __init__(self, auth_url: str, verify: bool | str = True, *, cache_seconds: float = CACHE_SECONDS,
-                 cache_max: int = CACHE_MAX, clock=time.monotonic) -> None:
+    def __init__(self, auth_url: str, verify: bool | str = True, region: str | None = None,
+                 interface: str = "public", cache_seconds: float = CACHE_SECONDS, *, cache_max: int = CACHE_MAX,
+                 clock=time.monotonic) -> None:
         self.auth_url = auth_url.rstrip("/")
-        self.verify = verify
         self.cache_seconds = cache_seconds
         self.cache_max = cache_max
         self.clock = clock
+        self.verify = verify
+        self.region = region
+        self.interface = interface
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, tuple[float, AuthContext]] = OrderedDict()
+        # sha256(token) -> (cached until, monotonic; the caller; the token's catalog)
+        self._cache: OrderedDict[str, tuple[float, AuthContext, list]] = OrderedDict()
         self._session = None
 
     @staticmethod
@@ -113,6 +119,26 @@ class RemoteTokens:
     def validate(self, token: str) -> AuthContext:
         """The caller ``token`` stands for; Unauthorized when the cloud does not know it (or it
         has expired), ServiceUnavailable when the cloud's Keystone does not answer."""
+        return self._entry(token)[1]
+
+    def endpoints(self, token: str) -> dict[str, str]:
+        """The URL of each service type of ``token``'s catalog, for this cloud's interface and
+        region (an entry of another region is left out; without a region, the first); refused
+        as ``validate`` refuses."""
+        found: dict[str, str] = {}
+        for service in self._entry(token)[2]:
+            if not isinstance(service, dict) or not isinstance(service.get("type"), str):
+                continue
+            for ep in service.get("endpoints") or []:
+                if not isinstance(ep, dict) or ep.get("interface") != self.interface \
+                        or not isinstance(ep.get("url"), str):
+                    continue
+                if self.region and (ep.get("region_id") or ep.get("region")) not in (self.region, None):
+                    continue
+                found.setdefault(service["type"], ep["url"].rstrip("/"))
+        return found
+
+    def _entry(self, token: str) -> tuple[float, AuthContext, list]:
         if not _well_formed(token):  # never sent: no Keystone token has such characters
             raise Unauthorized(AUTH_REQUIRED)
         key, now = self._key(token), self.clock()
@@ -120,7 +146,7 @@ class RemoteTokens:
             hit = self._cache.get(key)
             if hit is not None and hit[0] > now:
                 self._cache.move_to_end(key)
-                return hit[1]
+                return hit
             self._cache.pop(key, None)  # stale: asked again below
         body = self._ask(token)
         try:
@@ -128,17 +154,17 @@ class RemoteTokens:
         except (AttributeError, TypeError, KeyError, ValueError):
             raise ServiceUnavailable(f"The cloud's Identity service at {self.auth_url} gave a token body caas "
                                      "cannot read.") from None
-        lifetime = min(self.cache_seconds, _expires(body) - time.time())
-        if _expires(body) <= time.time():
+        expiry = _expires(body) - time.time()
+        if expiry <= 0:
             raise Unauthorized(AUTH_REQUIRED)
-        if lifetime <= 0:
-            return ctx  # valid, kept for no time (cache_seconds 0)
+        catalog = body.get("catalog")
+        entry = (now + min(self.cache_seconds, expiry), ctx, catalog if isinstance(catalog, list) else [])
         with self._lock:
-            self._cache[key] = (now + lifetime, ctx)
+            self._cache[key] = entry
             self._cache.move_to_end(key)
             while len(self._cache) > self.cache_max:
                 self._cache.popitem(last=False)
-        return ctx
+        return entry
 
     def _ask(self, token: str) -> dict:
         """The token body the cloud's Keystone gives for ``token``."""

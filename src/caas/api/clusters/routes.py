@@ -7,7 +7,7 @@ from __future__ import annotations
 from caas.api.clusters.openapi import openapi
 from caas.api.clusters.schemas import MAX_SINCE, CreateBody, NodesBody
 from caas.api.framework import Call, Endpoint, json_response
-from caas.clusters.service import Request
+from caas.clusters.planning import Request
 from caas.errors import BadRequest
 from caas.numbers import parse_int
 

@@ -22,7 +22,7 @@ from pydantic.json_schema import models_json_schema
 from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DEGRADED, DELETING, ERROR, HEAD, NODE_ACTIVE,
                                   NODE_DELETING, NODE_DOWN, NODE_ERROR, UPDATING)
 from caas.clusters.profiles import PROFILES
-from caas.clusters.service import CLUSTER_NAME, MAX_NODES
+from caas.clusters.planning import CLUSTER_NAME, MAX_NODES
 
 JSON = "application/json"
 REF = "#/components/schemas/"
