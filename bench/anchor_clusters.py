@@ -26,11 +26,16 @@ Before, the CLI (``caas cluster list``, ``os_cluster list``) finds the portal th
 anchor's catalog (a ``caas`` service and endpoint registered for the run, then removed); at
 the end, nothing was made in the operator's (admin) project.
 
+``--mode client`` does steps 1 to 4 and 6 with no server: each ``caas cluster``/``caas node``
+command gets ``--os-cloud caas-bench`` and runs the cluster engine itself (its journal under
+the run's directory, CAAS_CLUSTER_FAIL_AT in the commands' environment); it prints ``SKIP``
+when this caas has no client-side mode.
+
 Prints each check with its time; exits 0 when all holds, 1 otherwise, and 0 with
 ``SKIP: reason`` when the anchor is not up (start it with ``../shared/anchors/nova/start.sh
 start``). The member user and its project stay for the next run (renewed each time).
 
-    PYTHONPATH=src .venv/bin/python bench/anchor_clusters.py [--cloud nova-anchor]
+    PYTHONPATH=src .venv/bin/python bench/anchor_clusters.py [--mode portal|client] [--cloud nova-anchor]
 """
 
 from __future__ import annotations
@@ -206,147 +211,198 @@ def wait_settled(show, name: str, timeout: float = 300) -> dict | None:
     raise TimeoutError(f"cluster {name} still busy after {timeout:g} s")
 
 
+class Run:
+    """One run's user, commands and checks. ``caas`` runs a ``caas`` (or ``os_cluster``)
+    command as the member user; in client mode each ``caas cluster``/``caas node`` command
+    gets ``--os-cloud`` (the engine runs in the command, its journal under the run's dir)."""
+
+    def __init__(self, args, admin, base: Path, mode: str, bad: str) -> None:
+        import openstack.config
+        import openstack.connection
+        import yaml
+
+        self.args, self.admin, self.base, self.mode = args, admin, base, mode
+        auth_url = admin.config.config["auth"]["auth_url"]
+        entry = member(admin, auth_url, admin.config.region_name or "RegionOne", secrets.token_urlsafe(16))
+        self.user_id = entry.pop("_user_id")
+        clouds = base / "clouds.yaml"
+        clouds.write_text(yaml.safe_dump({"clouds": {MEMBER: entry}}))
+        clouds.chmod(0o600)
+        self.mine = openstack.connection.Connection(config=openstack.config.OpenStackConfig(
+            config_files=[str(clouds)], load_envvars=False).get_one(cloud=MEMBER))
+        self.clean = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "CAAS_"))}
+        self.clean["PYTHONPATH"] = os.environ.get("PYTHONPATH", "")
+        self.env = {**self.clean, "OS_CLIENT_CONFIG_FILE": str(clouds), "OS_CLOUD": MEMBER,
+                    "CAAS_CONFIG_DIR": str(base / "config")}
+        if mode == "client":  # the engine runs in the command: its journal and its injected failure
+            self.env.update(CAAS_CLIENT_HOME=str(base / "client"), CAAS_CLUSTER_FAIL_AT=f"nodes@{bad}")
+        self.ok = True
+
+    def check(self, what: str, holds: bool, detail: object = "") -> None:
+        self.ok &= holds
+        print(f"{'ok  ' if holds else 'FAIL'} {what}{': ' + str(detail) if detail != '' else ''}", flush=True)
+
+    def caas(self, *argv: str, timeout: float = 600, env: dict | None = None):
+        """(the finished command, its seconds)."""
+        command = [os_command(argv[0]), *argv[1:]] if argv[0].startswith("os_") else caas_command() + list(argv)
+        if self.mode == "client" and argv[0] in ("cluster", "node"):
+            command += ["--os-cloud", MEMBER]
+        start = time.monotonic()
+        out = subprocess.run(command, env=env or self.env, capture_output=True, text=True, timeout=timeout)
+        return out, time.monotonic() - start
+
+    @staticmethod
+    def said(out: subprocess.CompletedProcess) -> str:
+        return " | ".join((out.stdout + out.stderr).strip().splitlines()[-4:])[:600]
+
+    def show(self, name: str) -> dict | None:
+        out, _ = self.caas("cluster", "show", name, "-f", "json")
+        return json.loads(out.stdout) if out.returncode == 0 else None
+
+    def snapshot(self) -> dict[str, set[str]]:
+        return snapshot(self.mine, self.user_id)
+
+    def clusters(self, good: str, bad: str, before: dict) -> None:
+        """Plan, create, node add, delete and a failed create, each checked."""
+        cluster = ["--image", self.args.image, "--flavor", self.args.flavor, "--ready", "servers"]
+        out, took = self.caas("cluster", "create", good, "-n", "1", *cluster, "--dry-run", "-f", "json")
+        plan = json.loads(out.stdout) if out.returncode == 0 else {}
+        self.check("plan (caas cluster create --dry-run)", out.returncode == 0 and not plan.get("shortfalls"),
+                   f"{took:.1f} s; {len(plan.get('resources', []))} resources, cidr {plan.get('cidr')}, capacity "
+                   f"{plan.get('capacity')!r}, quota "
+                   f"{[(q['resource'], q['needed'], q['limit']) for q in plan.get('quota', [])]}" if plan else self.said(out))
+        self.check("the plan made nothing", self.snapshot() == before)
+        out, took = self.caas("cluster", "create", good, "-n", "1", *cluster)
+        v = self.show(good)
+        self.check("create --ready servers ends ACTIVE", out.returncode == 0 and v is not None and v["status"] == "ACTIVE",
+                   f"{took:.1f} s; {v and v['status']} {v and v.get('status_reason')!r}"
+                   + ("" if out.returncode == 0 else f"; {self.said(out)}"))
+        if v:
+            tagged = list(self.mine.network.networks(tags=f"caas-cluster-{v['id']}"))
+            self.check("its network carries the cluster's tag (set through the tags API)", len(tagged) == 1)
+            creds = {a.name for a in self.mine.identity.application_credentials(user=self.user_id)}
+            self.check("an application credential of the member's, for the cluster", len(creds - {None}) >= 1,
+                       sorted(creds))
+        out, took = self.caas("node", "add", good, "-r", "node002..node003")
+        nodes = sorted(n["name"] for n in (self.show(good) or {}).get("nodes", []) if n.get("role") == "compute")
+        self.check("node add -r node002..node003", out.returncode == 0 and nodes == ["node001", "node002", "node003"],
+                   f"{took:.1f} s; {nodes}" + ("" if out.returncode == 0 else f"; {self.said(out)}"))
+        out, took = self.caas("cluster", "delete", good)
+        self.check("delete", out.returncode == 0 and self.show(good) is None, f"{took:.1f} s" + (
+            "" if out.returncode == 0 else f"; {self.said(out)}"))
+        after = self.snapshot()
+        self.check("delete left nothing (every resource list, application credentials included)", after == before,
+                   difference(before, after))
+        out, took = self.caas("cluster", "create", bad, "-n", "2", *cluster)
+        v = self.show(bad)
+        reason = (v or {}).get("status_reason") or self.said(out)
+        self.check("a create failing at its nodes step rolls back", out.returncode == 1 and "rolled back" in reason,
+                   f"{took:.1f} s; {reason[:300]!r}")
+        after = self.snapshot()
+        self.check("the rollback left nothing (every resource list, application credentials included)",
+                   after == before, difference(before, after))
+        if v is not None:
+            self.caas("cluster", "delete", bad)
+
+    def restart(self, portal: "Portal", again: str, before: dict, portal_env: dict) -> "Portal":
+        """A create across a portal restart (SIGTERM at its head step); the portal now serving."""
+        cluster = ["--image", self.args.image, "--flavor", self.args.flavor, "--ready", "servers"]
+        out, _ = self.caas("cluster", "create", again, "-n", "2", *cluster, "--no-wait")
+        step = None
+        while out.returncode == 0 and step in (None, "queued", "network", "router", "security_group"):
+            step = (self.show(again) or {}).get("step") or "?"
+            time.sleep(0.3)
+        code = portal.stop()
+        t1 = time.monotonic()
+        portal = Portal(self.args.cloud, self.base, portal_env, port=portal.port)  # the same data dir and port
+        portal.wait()
+        v = wait_settled(self.show, again)
+        reason = (v or {}).get("status_reason") or ""
+        self.check("a portal stopped mid-create (SIGTERM) resumes the work once started again, on the cluster's "
+                   "application credential: the create rolled back (as documented)", out.returncode == 0 and code == 0
+                   and v is not None and v["status"] == "ERROR" and "rolled back, nothing is left but its application "
+                   "credential" in reason, f"stopped at step {step}; settled {time.monotonic() - t1:.1f} s after the "
+                   f"restart: {v and v['status']} {reason[:160]!r}")
+        kept = difference(before, self.snapshot())
+        self.check("only the credential is left until the user's delete", list(kept) == ["application_credentials"]
+                   and len(kept["application_credentials"]["added"]) == 1, kept)
+        out, took = self.caas("cluster", "delete", again)
+        after = self.snapshot()
+        self.check("its delete (the user's token) left nothing, the credential included",
+                   out.returncode == 0 and after == before, f"{took:.1f} s; {difference(before, after)}")
+        return portal
+
+
+def portal_run(run: Run, suffix: str, bad: str) -> None:
+    """Everything through ``caas up --cloud``: its catalog entry, the clusters, a restart."""
+    t0 = time.monotonic()
+    portal_env = {**run.clean, "OS_CLIENT_CONFIG_FILE": str(CLOUDS), "CAAS_CLUSTER_FAIL_AT": f"nodes@{bad}"}
+    portal = Portal(run.args.cloud, run.base, portal_env)
+    run.env["CAAS_URL"] = portal.url
+    registered = None
+    try:
+        portal.wait()
+        run.check("caas up --cloud " + run.args.cloud, True, f"serving on {portal.url} after "
+                  f"{time.monotonic() - t0:.1f} s (user {MEMBER}, role member, project {MEMBER})")
+        registered = register(run.admin, portal.url)
+        for argv in (["cluster", "list"], ["os_cluster", "list"]):
+            out, took = run.caas(*argv, env={k: v for k, v in run.env.items() if k != "CAAS_URL"})
+            run.check(f"{'caas ' if argv[0] == 'cluster' else ''}{' '.join(argv)} finds the portal in the anchor's "
+                      "catalog (service type caas, no CAAS_URL)", out.returncode == 0,
+                      f"{took:.1f} s" + ("" if out.returncode == 0 else f"; {run.said(out)}"))
+        unregister(run.admin, registered)
+        registered = None
+        before = run.snapshot()
+        run.clusters(f"anchor-{suffix}", bad, before)
+        portal = run.restart(portal, f"anchor-resume-{suffix}", before, portal_env)
+    finally:
+        if registered is not None:
+            unregister(run.admin, registered)
+        code = portal.stop()
+        run.check("the portal stops on SIGTERM with 0", code == 0, code)
+
+
+def client_side() -> bool:
+    """Does this caas have the client-side mode (``caas cluster create --os-cloud``)?"""
+    out = subprocess.run(caas_command() + ["cluster", "create", "--help"], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "200"})
+    return "--os-cloud" in out.stdout
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cloud", default="nova-anchor", help="the operator's (admin) cloud of the anchor's clouds.yaml")
+    ap.add_argument("--mode", choices=("portal", "client"), default="portal",
+                    help="portal: through caas up --cloud; client: caas commands with --os-cloud, no server")
     ap.add_argument("--flavor", default="anchor.tiny")
     ap.add_argument("--image", default="anchor-img")
     args = ap.parse_args()
     admin = reach(args.cloud)
-    import openstack.config
-    import openstack.connection
-    import yaml
-
+    if args.mode == "client" and not client_side():
+        skip("--mode client: this caas has no client-side mode (caas cluster create --os-cloud)")
     suffix = uuid.uuid4().hex[:6]
-    good, again, bad = f"anchor-{suffix}", f"anchor-resume-{suffix}", f"anchor-fail-{suffix}"
-    base = Path(tempfile.mkdtemp(prefix="caas-anchor-portal-"))
-    auth_url = admin.config.config["auth"]["auth_url"]
-    entry = member(admin, auth_url, admin.config.region_name or "RegionOne", secrets.token_urlsafe(16))
-    user_id = entry.pop("_user_id")
-    user_clouds = base / "clouds.yaml"
-    user_clouds.write_text(yaml.safe_dump({"clouds": {MEMBER: entry}}))
-    user_clouds.chmod(0o600)
-    mine = openstack.connection.Connection(config=openstack.config.OpenStackConfig(
-        config_files=[str(user_clouds)], load_envvars=False).get_one(cloud=MEMBER))
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "CAAS_"))}
-    ok = True
-
-    def check(what: str, holds: bool, detail: object = "") -> None:
-        nonlocal ok
-        ok &= holds
-        print(f"{'ok  ' if holds else 'FAIL'} {what}{': ' + str(detail) if detail != '' else ''}", flush=True)
-
+    bad = f"anchor-fail-{suffix}"
+    base = Path(tempfile.mkdtemp(prefix=f"caas-anchor-{args.mode}-"))
     t0 = time.monotonic()
-    portal_env = {**clean, "OS_CLIENT_CONFIG_FILE": str(CLOUDS), "CAAS_CLUSTER_FAIL_AT": f"nodes@{bad}",
-                  "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
-    portal = Portal(args.cloud, base, portal_env)
-    user_env = {**clean, "OS_CLIENT_CONFIG_FILE": str(user_clouds), "OS_CLOUD": MEMBER, "CAAS_URL": portal.url,
-                "CAAS_CONFIG_DIR": str(base / "config"), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
-
-    def caas(*argv: str, timeout: float = 600, env: dict | None = None) -> tuple[subprocess.CompletedProcess, float]:
-        start = time.monotonic()
-        command = [os_command(argv[0]), *argv[1:]] if argv[0].startswith("os_") else caas_command() + list(argv)
-        out = subprocess.run(command, env=env or user_env, capture_output=True, text=True,
-                             timeout=timeout)
-        return out, time.monotonic() - start
-
-    def said(out: subprocess.CompletedProcess) -> str:
-        return " | ".join((out.stdout + out.stderr).strip().splitlines()[-4:])[:600]
-
-    def show(name: str) -> dict | None:
-        out, _ = caas("cluster", "show", name, "-f", "json")
-        return json.loads(out.stdout) if out.returncode == 0 else None
-
-    registered = None
-    cluster = ["--image", args.image, "--flavor", args.flavor, "--ready", "servers"]
+    run = Run(args, admin, base, args.mode, bad)
+    operators = snapshot(admin, admin.current_user_id)
     try:
-        portal.wait()
-        check("caas up --cloud " + args.cloud, True, f"serving on {portal.url} after {time.monotonic() - t0:.1f} s "
-              f"(user {MEMBER}, role member, project {MEMBER})")
-        registered = register(admin, portal.url)
-        for argv in (["cluster", "list"], ["os_cluster", "list"]):
-            out, took = caas(*argv, env={k: v for k, v in user_env.items() if k != "CAAS_URL"})
-            check(f"{'caas ' if argv[0] == 'cluster' else ''}{' '.join(argv)} finds the portal in the anchor's "
-                  "catalog (service type caas, no CAAS_URL)", out.returncode == 0,
-                  f"{took:.1f} s" + ("" if out.returncode == 0 else f"; {said(out)}"))
-        unregister(admin, registered)
-        registered = None
-        before, operators = snapshot(mine, user_id), snapshot(admin, admin.current_user_id)
-        out, took = caas("cluster", "create", good, "-n", "1", *cluster, "--dry-run", "-f", "json")
-        plan = json.loads(out.stdout) if out.returncode == 0 else {}
-        check("plan (caas cluster create --dry-run)", out.returncode == 0 and not plan.get("shortfalls"),
-              f"{took:.1f} s; {len(plan.get('resources', []))} resources, cidr {plan.get('cidr')}, capacity "
-              f"{plan.get('capacity')!r}, quota {[(q['resource'], q['needed'], q['limit']) for q in plan.get('quota', [])]}"
-              if plan else said(out))
-        check("the plan made nothing", snapshot(mine, user_id) == before)
-        out, took = caas("cluster", "create", good, "-n", "1", *cluster)
-        v = show(good)
-        check("create --ready servers ends ACTIVE", out.returncode == 0 and v is not None and v["status"] == "ACTIVE",
-              f"{took:.1f} s; {v and v['status']} {v and v.get('status_reason')!r}" + ("" if out.returncode == 0 else
-                                                                                    f"; {said(out)}"))
-        if v:
-            tagged = list(mine.network.networks(tags=f"caas-cluster-{v['id']}"))
-            check("its network carries the cluster's tag (set through the tags API)", len(tagged) == 1)
-            creds = {a.name for a in mine.identity.application_credentials(user=user_id)}
-            check("an application credential of the member's, for the cluster", len(creds - {None}) >= 1, sorted(creds))
-        out, took = caas("node", "add", good, "-r", "node002..node003")
-        nodes = sorted(n["name"] for n in (show(good) or {}).get("nodes", []) if n.get("role") == "compute")
-        check("node add -r node002..node003", out.returncode == 0 and nodes == ["node001", "node002", "node003"],
-              f"{took:.1f} s; {nodes}" + ("" if out.returncode == 0 else f"; {said(out)}"))
-        out, took = caas("cluster", "delete", good)
-        check("delete", out.returncode == 0 and show(good) is None, f"{took:.1f} s" + (
-            "" if out.returncode == 0 else f"; {said(out)}"))
-        after = snapshot(mine, user_id)
-        check("delete left nothing (every resource list, application credentials included)", after == before,
-              difference(before, after))
-        out, _ = caas("cluster", "create", again, "-n", "2", *cluster, "--no-wait")
-        step = None
-        while out.returncode == 0 and step in (None, "queued", "network", "router", "security_group"):
-            step = (show(again) or {}).get("step") or "?"
-            time.sleep(0.3)
-        code = portal.stop()
-        t1 = time.monotonic()
-        portal = Portal(args.cloud, base, portal_env, port=portal.port)  # the same data dir and port
-        portal.wait()
-        v = wait_settled(show, again)
-        reason = (v or {}).get("status_reason") or ""
-        check("a portal stopped mid-create (SIGTERM) resumes the work once started again, on the cluster's "
-              "application credential: the create rolled back (as documented)", out.returncode == 0 and code == 0
-              and v is not None and v["status"] == "ERROR" and "rolled back, nothing is left but its application "
-              "credential" in reason, f"stopped at step {step}; settled {time.monotonic() - t1:.1f} s after the "
-              f"restart: {v and v['status']} {reason[:160]!r}")
-        kept = difference(before, snapshot(mine, user_id))
-        check("only the credential is left until the user's delete", list(kept) == ["application_credentials"]
-              and len(kept["application_credentials"]["added"]) == 1, kept)
-        out, took = caas("cluster", "delete", again)
-        after = snapshot(mine, user_id)
-        check("its delete (the user's token) left nothing, the credential included",
-              out.returncode == 0 and after == before, f"{took:.1f} s; {difference(before, after)}")
-        out, took = caas("cluster", "create", bad, "-n", "2", *cluster)
-        v = show(bad)
-        reason = (v or {}).get("status_reason") or said(out)
-        check("a create failing at its nodes step rolls back", out.returncode == 1 and "rolled back" in reason,
-              f"{took:.1f} s; {reason[:300]!r}")
-        after = snapshot(mine, user_id)
-        check("the rollback left nothing (every resource list, application credentials included)", after == before,
-              difference(before, after))
-        if v is not None:
-            caas("cluster", "delete", bad)
+        if args.mode == "portal":
+            portal_run(run, suffix, bad)
+        else:
+            run.clusters(f"anchor-{suffix}", bad, run.snapshot())
         after = snapshot(admin, admin.current_user_id)
-        check("nothing made or left in the operator's (admin) project", after == operators, difference(operators, after))
+        run.check("nothing made or left in the operator's (admin) project", after == operators,
+                  difference(operators, after))
     except Exception as exc:  # noqa: BLE001 - said, and the run fails
-        check("run", False, f"{type(exc).__name__}: {' '.join(str(exc).split())[:600]}")
+        run.check("run", False, f"{type(exc).__name__}: {' '.join(str(exc).split())[:600]}")
     finally:
-        if registered is not None:
-            unregister(admin, registered)
-        code = portal.stop()
-        check("the portal stops on SIGTERM with 0", code == 0, code)
-        mine.close()
-    print(f"total {time.monotonic() - t0:.1f} s; portal log {portal.log}")
-    print("all held" if ok else "SOMETHING FAILED")
-    if ok:
+        run.mine.close()
+    print(f"{args.mode} mode: total {time.monotonic() - t0:.1f} s")
+    print("all held" if run.ok else f"SOMETHING FAILED (files in {base})")
+    if run.ok:
         shutil.rmtree(base, ignore_errors=True)
-    return 0 if ok else 1
+    return 0 if run.ok else 1
 
 
 if __name__ == "__main__":
