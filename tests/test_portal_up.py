@@ -20,6 +20,7 @@ from tests.conftest import CaasServer, InProcessServer, client_for, free_port, i
 from tests.forkserver import FirstAnew
 
 RUN = FirstAnew("caas")
+PLAN = {"cluster": {"name": "c1", "node_count": 1, "node_flavor": "m1.tiny"}, "dry_run": True}
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +93,27 @@ def test_no_auth_url_or_one_that_is_no_keystone(tmp_path, clouds_file):
     assert "is no Identity v3 service" in line and "/compute/v2.1" in line
 
 
+def test_a_token_revoked_in_the_cloud_while_the_portal_keeps_it_is_the_clouds_401(tmp_path, cloud):
+    """The portal still takes the token (its cache), the cloud no longer does: the plan, which
+    asks the cloud with it, is the cloud's 401 in the caas format, not a 500."""
+    with client_for(cloud, issue_token(cloud)) as admin:
+        m = make_member(cloud, admin)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OS_CLIENT_CONFIG_FILE", str(cloud.data_dir / "clouds.yaml"))
+        portal = InProcessServer(tmp_path / "portal", portal=True, cluster_cloud="caas").start()
+    try:
+        with raw_client(portal, m["token"]) as c:
+            assert c.post("/caas/v1/clusters", json=PLAN).status_code == 200
+            with client_for(cloud, m["token"]) as own:
+                assert own.delete("/identity/v3/auth/tokens", headers={"X-Subject-Token": m["token"]}).status_code == 204
+            r = c.post("/caas/v1/clusters", json=PLAN)
+            assert r.status_code == 401 and r.json()["error"]["code"] == 401, r.text
+            assert r.json()["error"]["message"].startswith("The cloud refused: 401")
+            assert 'code="500"' not in c.get("/metrics").text
+    finally:
+        portal.stop()
+
+
 def test_a_catalog_without_a_network_service(tmp_path, clouds_file, cloud):
     """Last: the module's cloud loses its network service (its admin deletes it)."""
     with client_for(cloud, issue_token(cloud)) as admin:
@@ -121,7 +143,7 @@ def test_cloud_going_away_while_the_portal_runs_is_503(tmp_path):
         with _pytest.MonkeyPatch.context() as mp:
             mp.setenv("OS_CLIENT_CONFIG_FILE", str(emb.data_dir / "clouds.yaml"))
             portal = InProcessServer(tmp_path / "portal", portal=True, cluster_cloud="caas").start()
-            plan = {"cluster": {"name": "c1", "node_count": 1, "node_flavor": "m1.tiny"}, "dry_run": True}
+            plan = PLAN
             try:
                 with raw_client(portal, m["token"]) as c:
                     assert c.get("/caas/v1/clusters").status_code == 200
