@@ -159,6 +159,7 @@ def test_cloud_going_away_while_the_portal_runs_is_503(tmp_path):
                             assert r.json()["error"]["code"] == 503 and "\n" not in r.json()["error"]["message"]
                     r = c.post("/caas/v1/clusters", json=plan)
                     assert r.status_code == 503 and r.json()["error"]["title"] == "Service Unavailable", r.text
+                    assert r.json()["error"]["message"].endswith(": Connection refused"), r.text
                 with raw_client(portal, uuid.uuid4().hex) as c:  # not cached: its validation fails
                     r = c.get("/caas/v1/clusters")
                     assert r.status_code == 503 and "does not answer" in r.json()["error"]["message"], r.text

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import re
 
+from caas.clusters.cloud import causes
 from caas.clusters.service import ClusterService
 from caas.config import Settings
 from caas.db import Database
@@ -87,7 +88,7 @@ def explain(exc: Exception) -> str:
     from keystoneauth1 import exceptions as ks_exc
     from openstack import exceptions as sdk_exc
 
-    chain = _chain(exc)
+    chain = causes(exc)
     found = {kind: next((e for e in chain if isinstance(e, kind)), None)
              for kind in (ks_exc.Unauthorized, ks_exc.SSLError, ks_exc.ConnectTimeout, ks_exc.ConnectFailure,
                           ks_exc.EndpointNotFound, sdk_exc.ConfigException, ks_exc.MissingRequiredOptions)}
@@ -136,15 +137,6 @@ def _quiet(*loggers: str):
     finally:
         for logger, level in saved:
             logger.setLevel(level)
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and what caused it, outermost first."""
-    seen: list[BaseException] = []
-    while exc is not None and exc not in seen and len(seen) < 20:
-        seen.append(exc)
-        exc = exc.__cause__ or exc.__context__
-    return seen
 
 
 def _first_line(exc: BaseException) -> str:

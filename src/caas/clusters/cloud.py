@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 
 from caas.config import Settings
@@ -194,8 +195,36 @@ def refusal(exc: Exception) -> CaasError | None:
         kind = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict}.get(status, BadRequest)
         return kind(f"The cloud refused: {' '.join(cloud_message(exc).split())}")
     if isinstance(exc, (sdk_exc.SDKException, ks_exc.ClientException)):
-        return ServiceUnavailable(f"The cloud did not answer the cluster service: {' '.join(cloud_message(exc).split())}")
+        return ServiceUnavailable(f"The cloud did not answer the cluster service: {unreachable(exc)}")
     return None
+
+
+def causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, outermost first (openstacksdk wraps keystoneauth's
+    exceptions, which wrap requests', which wrap the socket's)."""
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen and len(seen) < 20:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def unreachable(exc: Exception) -> str:
+    """A failed call to the cloud in a few words: for a connection that failed, where it was
+    going and the socket's reason (``http://h:9292/v2/images: Connection refused``), not
+    urllib3's paragraph; else the cloud's message on one line."""
+    from keystoneauth1 import exceptions as ks_exc
+
+    chain = causes(exc)
+    failed = next((e for e in chain if isinstance(e, (ks_exc.ConnectFailure, ks_exc.ConnectTimeout))), None)
+    if failed is not None:
+        where = re.match(r"Unable to establish connection to (\S+?):? ", str(failed) + " ")
+        reason = next((e.strerror for e in reversed(chain) if isinstance(e, OSError) and e.strerror), None)
+        if isinstance(failed, ks_exc.ConnectTimeout):
+            reason = "timed out"
+        if where and reason:
+            return f"{where.group(1)}: {reason}"
+    return " ".join(cloud_message(exc).split())
 
 
 def answers(fn):
