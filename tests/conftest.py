@@ -301,9 +301,10 @@ class InProcessServer:
 
     transport: httpx.BaseTransport
 
-    def __init__(self, data_dir: Path, database_url: str | None = None) -> None:
+    def __init__(self, data_dir: Path, database_url: str | None = None, **settings) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
+        self.settings = settings  # more Settings fields (a portal's: portal=True, cluster_cloud=NAME)
         self.log_path = "the test's captured log (in process)"
         self._stack = contextlib.ExitStack()
 
@@ -320,9 +321,13 @@ class InProcessServer:
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         settings = Settings(data_dir=self.data_dir, port=self.port, database_url=self.database_url,
-                            password_hash_rounds=int(FAST_ROUNDS))
+                            password_hash_rounds=int(FAST_ROUNDS), **self.settings)
         self._stack.callback(lock_data_dir(settings).close)
-        self.cloud = prepare(settings)
+        try:
+            self.cloud = prepare(settings)
+        except BaseException:
+            self._stack.close()  # the lock and the port, as a caas up that refuses to start
+            raise
         self._stack.callback(self.cloud.shutdown)
         self._stack.callback(self.cloud.clusters.engine.stopping.set)  # first, as caas up's on_exit
         portal = self._stack.enter_context(anyio.from_thread.start_blocking_portal())

@@ -13,10 +13,13 @@ look-ups every step needs (by name or id, 404 as None).
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import threading
 
 from caas.config import Settings
+from caas.errors import BadRequest, CaasError, Conflict, Forbidden, NotFound, ServiceUnavailable, Unauthorized
 
 log = logging.getLogger("caas.clusters")
 
@@ -177,6 +180,68 @@ def cloud_message(exc: Exception) -> str:
         detail = exc.details or exc.message or str(exc)
         return f"{exc.status_code}: {detail}"[:500]
     return str(exc)[:500] or type(exc).__name__
+
+
+def refusal(exc: Exception) -> CaasError | None:
+    """The caas error for a call to the cloud that failed while a request was being answered:
+    the cloud's 4xx in its own words with its status (401, 403, 404 and 409 as such, any other
+    4xx as 400), 503 for its 5xx or a cloud that does not answer; None for what is no failure
+    of the cloud's (a bug: the caller lets it through)."""
+    from keystoneauth1 import exceptions as ks_exc
+    from openstack import exceptions as sdk_exc
+
+    status = getattr(exc, "status_code", None) if isinstance(exc, sdk_exc.HttpException) else None
+    if isinstance(status, int) and 400 <= status < 500:
+        kind = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict}.get(status, BadRequest)
+        return kind(f"The cloud refused: {' '.join(cloud_message(exc).split())}")
+    if isinstance(exc, (sdk_exc.SDKException, ks_exc.ClientException)):
+        return ServiceUnavailable(f"The cloud did not answer the cluster service: {unreachable(exc)}")
+    return None
+
+
+def causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it, outermost first (openstacksdk wraps keystoneauth's
+    exceptions, which wrap requests', which wrap the socket's)."""
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen and len(seen) < 20:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def unreachable(exc: Exception) -> str:
+    """A failed call to the cloud in a few words: for a connection that failed, where it was
+    going and the socket's reason (``http://h:9292/v2/images: Connection refused``), not
+    urllib3's paragraph; else the cloud's message on one line."""
+    from keystoneauth1 import exceptions as ks_exc
+
+    chain = causes(exc)
+    failed = next((e for e in chain if isinstance(e, (ks_exc.ConnectFailure, ks_exc.ConnectTimeout))), None)
+    if failed is not None:
+        where = re.match(r"Unable to establish connection to (\S+?):? ", str(failed) + " ")
+        reason = next((e.strerror for e in reversed(chain) if isinstance(e, OSError) and e.strerror), None)
+        if isinstance(failed, ks_exc.ConnectTimeout):
+            reason = "timed out"
+        if where and reason:
+            return f"{where.group(1)}: {reason}"
+    return " ".join(cloud_message(exc).split())
+
+
+def answers(fn):
+    """``fn``, a call of the cluster service that answers a request, with the cloud's failures
+    as caas errors (``refusal``): a 4xx or 503 in the API's format, never a 500."""
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CaasError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the cloud's failures are said; anything else is raised as is
+            error = refusal(exc)
+            if error is None:
+                raise
+            raise error from None
+    return call
 
 
 def flavor_id(conn, ref: str) -> str | None:

@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from caas.clusters import addresses, names as node_names, planning, policy, profiles, quota, readiness, resolve
-from caas.clusters.cloud import CloudAccess, cloud_message
+from caas.clusters.cloud import CloudAccess, answers, cloud_message
 from caas.clusters.credentials import ClusterCredentials
 from caas.clusters.engine import Engine
 from caas.clusters.guest import generate_key
@@ -236,6 +236,7 @@ class ClusterService:
         return resolve.user_key(self._cloud(ctx), key_name)
 
     # ---- create -------------------------------------------------------------------------
+    @answers
     def plan(self, ctx: AuthContext, req: Request) -> dict:
         """What a create would make and use, and what does not fit (nothing is created)."""
         return self._plan(ctx, req)[0]
@@ -272,6 +273,7 @@ class ClusterService:
                 "quota": lines, "shortfalls": short, "capacity": checked}, counted, \
             {"head": head, "node": node, "placement": where}
 
+    @answers
     def create(self, ctx: AuthContext, req: Request) -> tuple[dict, str | None]:
         """Check, record, and start the create; (the cluster, the generated private key or None)."""
         plan, counted, sizes = self._plan(ctx, req)
@@ -380,6 +382,7 @@ class ClusterService:
         if not done:
             raise Conflict(f"Cluster {c.name} is busy.")
 
+    @answers
     def add_nodes(self, ctx: AuthContext, ref: str, count: int | None, spec: str | None,
                   flavor: str | None) -> tuple[dict, list[str]]:
         if (count is None) == (spec is None):
@@ -434,6 +437,7 @@ class ClusterService:
             if number > addresses.max_nodes():
                 raise BadRequest(f"Node numbers go up to {addresses.max_nodes()}; got {n!r}.")
 
+    @answers
     def remove_nodes(self, ctx: AuthContext, ref: str, spec: str) -> tuple[dict, list[str]]:
         wanted = node_names.parse_names(spec)
         with self.db.write() as s:
@@ -452,6 +456,7 @@ class ClusterService:
         self._submit(c.id, "remove", wanted, token=ctx.token_id)
         return view, wanted
 
+    @answers
     def delete(self, ctx: AuthContext, ref: str) -> dict:
         """Ask for the delete (202): at once when the cluster is idle, else at the running
         work's next step. Repeating it is harmless (and finishes a delete that waits for its

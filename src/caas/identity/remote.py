@@ -31,6 +31,7 @@ from caas.errors import ServiceUnavailable, Unauthorized
 CACHE_SECONDS = 30.0
 CACHE_MAX = 10000
 TIMEOUT = 30.0  # seconds a validation may take
+MAX_TOKEN = 8192  # characters: Keystone's fernet and JWS tokens are some hundreds
 AUTH_REQUIRED = "The request you have made requires authentication."
 
 
@@ -68,6 +69,8 @@ def context(token_id: str, body: dict) -> AuthContext:
                              (trust.get("trustee_user") or {}).get("id", ""), bool(trust.get("impersonation")))
     project = body.get("project")
     domain = body.get("domain")
+    if not isinstance(body.get("roles") or [], list):
+        raise TypeError("roles is not a list")
     return AuthContext(
         token_id=token_id, token=None, user=_ref(user) or Ref("", ""), user_domain=_ref(user.get("domain")) or Ref("", ""),
         project=_ref(project), project_domain=_ref((project or {}).get("domain")) if project else None,
@@ -75,14 +78,25 @@ def context(token_id: str, body: dict) -> AuthContext:
         app_cred=app_cred, trust=trust_ref, system=bool((body.get("system") or {}).get("all")))
 
 
+def _well_formed(token: str) -> bool:
+    """Could ``token`` be a token at all (printable ASCII, no space, at most MAX_TOKEN long)?
+    Anything else is refused here rather than put in a header to the cloud."""
+    return 0 < len(token) <= MAX_TOKEN and token.isascii() and token.isprintable() and " " not in token
+
+
 class RemoteTokens:
     """Validation of the cloud's tokens against its Keystone at ``auth_url`` (its ``/v3``
-    root), cached. ``verify``: TLS verification as keystoneauth takes it (a CA file or a bool)."""
+    root), cached. ``verify``: TLS verification as keystoneauth takes it (a CA file or a bool).
+    ``cache_max``: how many answers are kept (the least recently used go first); ``clock``: the
+    monotonic clock the cache times are read on."""
 
     def __init__(self, auth_url: str, verify: bool | str = True, region: str | None = None,
-                 interface: str = "public", cache_seconds: float = CACHE_SECONDS) -> None:
+                 interface: str = "public", cache_seconds: float = CACHE_SECONDS, *, cache_max: int = CACHE_MAX,
+                 clock=time.monotonic) -> None:
         self.auth_url = auth_url.rstrip("/")
         self.cache_seconds = cache_seconds
+        self.cache_max = cache_max
+        self.clock = clock
         self.verify = verify
         self.region = region
         self.interface = interface
@@ -125,13 +139,21 @@ class RemoteTokens:
         return found
 
     def _entry(self, token: str) -> tuple[float, AuthContext, list]:
-        key, now = self._key(token), time.monotonic()
+        if not _well_formed(token):  # never sent: no Keystone token has such characters
+            raise Unauthorized(AUTH_REQUIRED)
+        key, now = self._key(token), self.clock()
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None and hit[0] > now:
+                self._cache.move_to_end(key)
                 return hit
+            self._cache.pop(key, None)  # stale: asked again below
         body = self._ask(token)
-        ctx = context(token, body)
+        try:
+            ctx = context(token, body)
+        except (AttributeError, TypeError, KeyError, ValueError):
+            raise ServiceUnavailable(f"The cloud's Identity service at {self.auth_url} gave a token body caas "
+                                     "cannot read.") from None
         expiry = _expires(body) - time.time()
         if expiry <= 0:
             raise Unauthorized(AUTH_REQUIRED)
@@ -140,7 +162,7 @@ class RemoteTokens:
         with self._lock:
             self._cache[key] = entry
             self._cache.move_to_end(key)
-            while len(self._cache) > CACHE_MAX:
+            while len(self._cache) > self.cache_max:
                 self._cache.popitem(last=False)
         return entry
 
@@ -154,7 +176,7 @@ class RemoteTokens:
                                                "Accept": "application/json"}, authenticated=False, raise_exc=False)
         except ks_exc.ClientException as exc:
             raise ServiceUnavailable(f"The cloud's Identity service at {self.auth_url} does not answer: "
-                                     f"{str(exc)[:200]}") from None
+                                     f"{' '.join(str(exc).split())[:200]}") from None
         if r.status_code in (401, 403, 404):
             raise Unauthorized(AUTH_REQUIRED)
         if r.status_code != 200:
@@ -172,6 +194,11 @@ class RemoteTokens:
         """Drop what is cached of ``token`` (it was revoked through the portal)."""
         with self._lock:
             self._cache.pop(self._key(token), None)
+
+    def __len__(self) -> int:
+        """How many answers are cached."""
+        with self._lock:
+            return len(self._cache)
 
     def close(self) -> None:
         if self._session is not None:
