@@ -192,9 +192,9 @@ def test_a_credential_that_stops_working_fails_the_work_clearly(srv, admin, extr
 
 
 def test_a_restart_mid_create_resumes_on_the_credential(srv, admin):
-    """kill -9 in the create's nodes step: the restart rolls it back on the credential (no
-    token of the user is left to caas); the credential stays, said in the reason, until the
-    cluster is deleted (a restricted credential cannot delete itself)."""
+    """kill -9 in the create's nodes step: the restart makes the cluster again on its
+    credential (no token of the user is left to caas, and none is needed): ACTIVE; the
+    credential goes with the cluster's delete."""
     m = member(srv, admin)
     with client_for(srv, m["token"]) as c:
         assert c.post(f"{API}/clusters", json=body("midway", 3)).status_code == 202
@@ -203,14 +203,13 @@ def test_a_restart_mid_create_resumes_on_the_credential(srv, admin):
     srv.start()
     with client_for(srv, fresh(srv, m)) as c:
         v = wait(c, "midway")
-        assert v["status"] == "ERROR" and "restarted during the create" in v["status_reason"], v
-        assert "rolled back, nothing is left but its application credential caas-cluster-midway-" in v["status_reason"]
-        assert leftovers(c) == {}
-        events = [e["step"] for e in c.get(f"{API}/clusters/midway/events").json()["events"]]
-        assert "resume" in events and "rollback" in events
+        assert v["status"] == "ACTIVE" and v["node_count"] == 3, v
+        events = [e for e in c.get(f"{API}/clusters/midway/events").json()["events"]]
+        assert any(e["step"] == "resume" and "creating the cluster again" in e["message"] for e in events), events
+        assert len(leftovers(c)["servers"]) == 4
         assert len(app_creds(c, m["user_id"])) == 1
         delete(c, "midway")
-        assert app_creds(c, m["user_id"]) == []
+        assert app_creds(c, m["user_id"]) == [] and leftovers(c) == {}
 
 
 def test_a_restart_mid_delete_leaves_the_credential_to_the_users_next_request(srv, admin):

@@ -1,7 +1,7 @@
 """Failure injection on the fake driver (SQLite; each case its own ``caas up``): a create that
 fails at each step in turn rolls back to nothing and gives its name up at once; a failed add
 rolls back only the new nodes; boots that fail; --keep-on-failure; caas killed or stopped in
-the middle of a create resumes by rolling back; and the cluster layer pointed at a cloud of
+the middle of a create makes it again (rolls it back when its user's key was not kept); and the cluster layer pointed at a cloud of
 clouds.yaml (OS_CLOUD-style) instead of the embedded default."""
 
 from __future__ import annotations
@@ -139,7 +139,10 @@ def test_boots_that_fail_and_keep_on_failure(tmp_path_factory):
 
 
 @pytest.mark.parametrize("how", ["kill", "term"])
-def test_restart_during_create_rolls_back(tmp_path_factory, how):
+def test_restart_during_create_makes_it_again(tmp_path_factory, how):
+    """kill -9 or SIGTERM in the create's nodes step: the restart removes what the create had
+    made and makes the cluster again from its start, with the user's key it kept: ACTIVE, with
+    exactly its own servers."""
     srv = start(tmp_path_factory, CAAS_FAKE_BOOT_DELAY=1.5)
     try:
         with client_for(srv, issue_token(srv)) as c:
@@ -153,13 +156,38 @@ def test_restart_during_create_rolls_back(tmp_path_factory, how):
         srv.start()
         with client_for(srv, issue_token(srv)) as c:
             v = wait(c, "midway")
+            assert v["status"] == "ACTIVE" and v["node_count"] == 3, v
+            assert sorted(leftovers(c)["servers"]) == ["midway-head", "midway-node001", "midway-node002",
+                                                       "midway-node003"]
+            assert len(leftovers(c)["networks"]) == 1
+            messages = [e["message"] for e in c.get(f"{API}/clusters/midway/events").json()["events"]]
+            assert any("interrupted (caas stopped)" in m and "creating the cluster again" in m for m in messages)
+            delete(c, "midway")
+            assert leftovers(c) == {}
+    finally:
+        stop(srv)
+
+
+def test_restart_during_a_create_without_its_key_rolls_back(tmp_path_factory):
+    """A create recorded before caas kept the user's key (none in its row) cannot be made
+    again after a restart: it is rolled back, and its name is free again."""
+    srv = start(tmp_path_factory, CAAS_FAKE_BOOT_DELAY=1.5)
+    try:
+        with client_for(srv, issue_token(srv)) as c:
+            r = c.post(f"{API}/clusters", json=body("oldrow", 2))
+            assert r.status_code == 202
+            wait_for_step(c, "oldrow", "nodes")
+        crash(srv)
+        with sqlite3.connect(srv.data_dir / "caas.db") as db:
+            db.execute("UPDATE cluster SET user_public_key = '' WHERE name = 'oldrow'")
+        srv.start()
+        with client_for(srv, issue_token(srv)) as c:
+            v = wait(c, "oldrow")
             assert v["status"] == "ERROR" and "restarted during the create" in v["status_reason"], v
             assert "rolled back" in v["status_reason"]
             assert leftovers(c) == {}
-            events = [e["step"] for e in c.get(f"{API}/clusters/midway/events").json()["events"]]
-            assert "resume" in events and "rollback" in events
-            assert create(c, "midway", 1)["status"] == "ACTIVE"  # the name is free again
-            delete(c, "midway")
+            assert create(c, "oldrow", 1)["status"] == "ACTIVE"  # the name is free again
+            delete(c, "oldrow")
     finally:
         stop(srv)
 
@@ -210,16 +238,18 @@ def test_restart_rolls_back_a_server_whose_id_was_never_noted(tmp_path_factory):
         stop(srv)
 
 
-def test_restart_rolls_back_network_resources_made_but_never_tagged(tmp_path_factory):
+def test_restart_removes_network_resources_made_but_never_tagged(tmp_path_factory):
     """A crash between a network resource's create and its tag (real Neutron takes no tags in a
     create, so the cluster layer tags through the tags API just after) and before its id is
-    noted: the restart's rollback finds each by name and description and leaves nothing."""
+    noted: the restart, which removes what the create made before making it again, finds each
+    by name and description: the cluster ends with one of each, and its delete leaves nothing."""
     srv = start(tmp_path_factory)
     try:
         with client_for(srv, issue_token(srv)) as c:
             assert create(c, "untagged", 1)["status"] == "ACTIVE"
             assert c.get("/network/v2.0/networks", params={"tags": f"caas-cluster-{project_cluster(c)}"}).json()[
                 "networks"], "the cluster's network carries its tag"
+            counts = {kind: len(items) for kind, items in leftovers(c).items()}
         crash(srv)
         with sqlite3.connect(srv.data_dir / "caas.db") as db:
             cid = db.execute("SELECT id FROM cluster WHERE name = 'untagged'").fetchone()[0]
@@ -233,9 +263,14 @@ def test_restart_rolls_back_network_resources_made_but_never_tagged(tmp_path_fac
         srv.start()
         with client_for(srv, issue_token(srv)) as c:
             v = wait(c, "untagged")
-            assert v["status"] == "ERROR" and "rolled back, nothing is left" in v["status_reason"], v
-            assert leftovers(c) == {}
+            assert v["status"] == "ACTIVE", v
+            left = leftovers(c)
+            assert left["networks"] == ["untagged-net"] and left["routers"] == ["untagged-router"], left
+            assert len(left["floatingips"]) == 1 and sorted(left["security_groups"]) == [
+                "untagged-cluster", "untagged-head"], left
+            assert {kind: len(items) for kind, items in left.items()} == counts  # no second of anything
             delete(c, "untagged")
+            assert leftovers(c) == {}
     finally:
         stop(srv)
 

@@ -209,7 +209,7 @@ class Standalone:
             for c in pending:
                 _say(f"cluster {c.name}: resuming its {c.operation}, left unfinished by an earlier caas command")
                 user_key = restart.user_key(service, c, key_path(config_dir(), c.id))
-                jobs[pool.submit(restart.resume, service.engine, c.id, token, user_key)] = c
+                jobs[pool.submit(restart.resume, service.engine, c.id, token, user_key, True)] = c
             for job in cf.as_completed(jobs):
                 job.result()
                 _say(restart.outcome(service.engine.journal, jobs[job]))

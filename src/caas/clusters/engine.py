@@ -525,11 +525,11 @@ class Engine:
         self.journal.erase(c.id)
 
     def _resume(self, work: Work) -> None:
-        """After a restart: finish a delete or a removal, roll back a create or an add. An add
-        is rolled back whole: every node it was adding (``operation_nodes``), whether its server
+        """After a restart: finish a delete or a removal, roll back a create or an add (a create
+        whose user's key was kept is made again instead, by ``restart.resume``). An add is
+        rolled back whole: every node it was adding (``operation_nodes``), whether its server
         was asked for, ACTIVE or reported in, so that the cloud holds exactly the servers of the
-        nodes the cluster had before (finishing it instead would need the user's key, which is
-        never stored)."""
+        nodes the cluster had before."""
         c = work.cluster
         op = c.operation
         self.journal.event(c.id, "resume", f"caas restarted during {op}; "

@@ -47,6 +47,10 @@ class Cluster(Base):
     # reaches the head for bootstrap and ready checks.
     cluster_key: Mapped[str] = mapped_column(Text)
     cluster_public_key: Mapped[str] = mapped_column(Text)
+    # The public key the create put on the nodes for the user (the key pair's, or the public
+    # half of the generated one): public, kept so that a restart in the middle of the create
+    # makes it again (``restart.resume``); '' for a cluster made before it was kept.
+    user_public_key: Mapped[str] = mapped_column(Text, default="", server_default="")
     keep_on_failure: Mapped[bool] = mapped_column(Boolean, default=False)
     # When the cluster counts as ready: ssh (its guests set up and reported in) or servers
     # (every server ACTIVE with its addresses); see clusters/readiness.py.

@@ -1,14 +1,17 @@
-"""Resuming the work a client-side process (``caas ... --os-cloud``) left in its journal: the
-next such process resumes it, with the cluster's application credential and its user's token.
+"""Resuming the work a previous run left in the journal: a server's after its restart
+(``ClusterService.bootstrap``), or a client-side process's (``caas ... --os-cloud``) in the next
+such process; with the cluster's application credential (and, client-side, its user's token).
 
-Unlike a server's restart (``Engine._resume``, which rolls an interrupted create back: it has
-not the user's public key), a client has the user's key: the generated one's private half it
-saved (its public half derived from it), or the key pair the create named, read from the cloud.
-So an interrupted create is made again (``again``): what it had made removed, every node back
-to BUILDING, the create run from its first step, under the same id, network range and
-credential; an interrupted add likewise, for the nodes it was adding. Without the key, and for
-a removal or a delete, ``Engine``'s own resume runs: a create or an add rolled back, a removal
-or a delete finished.
+An interrupted create is made again (``again``): what it had made removed, every node back to
+BUILDING, the create run from its first step, under the same id, network range and credential,
+with the user's public key the create kept (``Cluster.user_public_key``; client-side, for a
+cluster made before it was kept: the key pair the create named, read from the cloud, or the
+public half of the generated key the client saved). Client-side, an interrupted add is made
+again likewise, for the nodes it was adding: the user ran it with ``--no-wait`` and expects it
+done. A server rolls an add back whole instead (``Engine._resume``), so that a crash never
+leaves more servers than the node records it answered with. Without a key, and for a removal
+or a delete, ``Engine``'s own resume runs: a create or an add rolled back, a removal or a
+delete finished.
 """
 
 from __future__ import annotations
@@ -53,11 +56,14 @@ def user_key(service, c: Cluster, key_file: Path) -> str:
     return ""
 
 
-def resume(engine, cluster_id: str, token: str, key: str) -> None:
-    """Resume ``cluster_id``'s work (see the module's docstring); never raises."""
+def resume(engine, cluster_id: str, token: str = "", key: str = "", adds: bool = False) -> None:
+    """Resume ``cluster_id``'s work (see the module's docstring); never raises. ``key``: the
+    user's public key when the cluster kept none; ``adds``: make an interrupted add again
+    (client-side) rather than roll it back (a server)."""
     c = engine.journal.load(cluster_id)
     if c is None:
         return
+    key = c.user_public_key or key
     # a delete asked for meanwhile, or a rollback under way (the work had failed): as a server does
     anew = c.status != DELETING and c.step != "rollback"
     if anew and c.operation == "create" and key and again(engine, c, token):
@@ -65,7 +71,8 @@ def resume(engine, cluster_id: str, token: str, key: str) -> None:
         return
     # an add puts the user's key on its nodes only when the create named a key pair, as the service's
     names = list(c.operation_nodes or [])
-    if anew and c.operation == "add" and names and (key or not c.key_name) and again(engine, c, token, names):
+    if adds and anew and c.operation == "add" and names and (key or not c.key_name) and \
+            again(engine, c, token, names):
         engine.run(cluster_id, "add", names, user_key=key if c.key_name else "", token=token)
         return
     engine.run(cluster_id, "resume", token=token)
@@ -87,7 +94,7 @@ def again(engine, c: Cluster, token: str, names: list[str] | None = None) -> boo
         s.execute(reset.values(status=BUILDING, server_id=None, port_id=None))
     engine.journal.set(c.id, step="queued", **({} if names is not None else {"floating_ip": None}))
     what = f"adding {compact(names)}" if names is not None else "creating the cluster"
-    engine.journal.event(c.id, "resume", f"an earlier caas command stopped during the {c.operation}: removed the "
+    engine.journal.event(c.id, "resume", f"the {c.operation} was interrupted (caas stopped): removed the "
                                          f"{removed} resource(s) it had made; {what} again")
     return True
 

@@ -18,7 +18,8 @@ import threading
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from caas.clusters import addresses, names as node_names, planning, policy, profiles, quota, readiness, resolve
+from caas.clusters import (addresses, names as node_names, planning, policy, profiles, quota, readiness, resolve,
+                           restart)
 from caas.clusters.cloud import CloudAccess, answers, cloud_message
 from caas.clusters.credentials import ClusterCredentials
 from caas.clusters.engine import Engine
@@ -100,7 +101,10 @@ class ClusterService:
         def job():
             if wait_for_cloud and not self._wait_for_cloud():
                 return
-            self.engine.run(cluster_id, operation, names, user_key, token)
+            if operation == "resume":  # a create made again (its user's key kept), else the engine's
+                restart.resume(self.engine, cluster_id, token)
+            else:
+                self.engine.run(cluster_id, operation, names, user_key, token)
         self._workers.submit(job)
 
     def _wait_for_cloud(self) -> bool:
@@ -299,7 +303,7 @@ class ClusterService:
                             image_id=plan["image_id"], profile=plan["profile"], profile_version=plan["profile_version"],
                             head_flavor=plan["head_flavor"], node_flavor=plan["node_flavor"],
                             key_name=req.key_name or "", keypair_generated=private is not None,
-                            cluster_key=cluster_key, cluster_public_key=cluster_pub,
+                            cluster_key=cluster_key, cluster_public_key=cluster_pub, user_public_key=user_key,
                             keep_on_failure=req.keep_on_failure, ready=req.ready, operation="create",
                             given_network=given.get("id"), given_subnet=given.get("subnet_id"),
                             given_cidr=given.get("cidr"), network_id=given.get("id"), external_network=ext.get("id"))

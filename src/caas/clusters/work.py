@@ -38,7 +38,7 @@ class Work:
     head: "guest.Head | None" = None  # one SSH session to the head per operation
     ids: dict[str, str] = field(default_factory=dict)  # network, subnet, router, sg_head, sg_cluster, external
     names: list[str] = field(default_factory=list)  # the nodes an add or a removal is about
-    user_key: str = ""  # the user's public key, for the servers booted (never stored)
+    user_key: str = ""  # the user's public key, for the servers booted
     nodes: list[ClusterNode] = field(default_factory=list)  # the nodes a create or an add makes ready
     pushed: "cf.Future | None" = None  # an add's /etc/hosts push to the nodes that stay
     token: str = ""  # the requester's token, to delete the cluster's credential (never stored)
