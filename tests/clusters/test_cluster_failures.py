@@ -168,6 +168,31 @@ def test_restart_during_create_makes_it_again(tmp_path_factory, how):
         stop(srv)
 
 
+def test_a_cloud_that_gives_the_project_no_network_says_to_give_one(tmp_path_factory):
+    """Neutron refuses a project's network create when it may make none of its own (503 "No
+    project network is available for allocation"; caas, out of segmentation ids, 409): the
+    create rolls back with the cloud's words and the way out, --network, which then works."""
+    srv = start(tmp_path_factory, CAAS_SEGMENTATION_RANGE="1:2")
+    try:
+        with client_for(srv, issue_token(srv)) as c:
+            provided = network(c, "provided", "10.99.0.0/24", shared=True)  # the cloud's network: id 1
+            assert create(c, "first", 1)["status"] == "ACTIVE"  # takes the last segmentation id
+            v = create(c, "second", 1)
+            assert v["status"] == "ERROR" and "network: 409: " in v["status_reason"], v
+            assert "No tenant network is available for allocation" in v["status_reason"]
+            assert "give the cluster one of the cloud's networks with --network NAME" in v["status_reason"]
+            delete(c, "second")
+            v = create(c, "third", 1, network="provided", ready="servers")
+            assert v["status"] == "ACTIVE", v
+            for name in ("third", "first"):
+                delete(c, name)
+            assert c.delete(f"{NET}/subnets/{provided['subnet']}").status_code == 204
+            assert c.delete(f"{NET}/networks/{provided['id']}").status_code == 204
+            assert leftovers(c) == {}
+    finally:
+        stop(srv)
+
+
 def test_restart_during_a_create_without_its_key_rolls_back(tmp_path_factory):
     """A create recorded before caas kept the user's key (none in its row) cannot be made
     again after a restart: it is rolled back, and its name is free again."""

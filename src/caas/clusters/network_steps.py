@@ -18,6 +18,12 @@ from caas.clusters.models import HEAD_NAME
 from caas.clusters.work import StepFailed, Work
 
 
+# What Neutron answers a project's network create when it may make none of its own: 503 "No
+# project network is available for allocation" (no project network types configured), 409
+# when the segmentation ranges are used up, 403 when policy forbids it.
+NO_PROJECT_NETWORK = (403, 409, 503)
+
+
 def _make(engine, work: Work, kind: str, name: str, create, node: str | None = None, **extra):
     """Record, then create (``create()`` returns the cloud's object), then note its id, then
     tag it through the tags API (real Neutron takes no tags in these creates: ``marks``)."""
@@ -42,8 +48,14 @@ def make_network(engine, work: Work, notes: list[str]) -> None:
         work.ids.update(network=c.given_network, subnet=c.given_subnet)
         notes.append(f"none made: the nodes' ports go on the given network {c.given_network} ({c.given_cidr})")
         return
-    net = _make(engine, work, "network", f"{c.name}-net", lambda: conn.network.create_network(
-        name=f"{c.name}-net", description=marks.description(c.name, c.id)))
+    try:
+        net = _make(engine, work, "network", f"{c.name}-net", lambda: conn.network.create_network(
+            name=f"{c.name}-net", description=marks.description(c.name, c.id)))
+    except Exception as exc:  # noqa: BLE001 - the cloud's words, and what to do about a common refusal
+        if getattr(exc, "status_code", None) not in NO_PROJECT_NETWORK:
+            raise
+        raise StepFailed(f"{cloud_message(exc)} (this cloud may not let the project make a network of its own: "
+                         "give the cluster one of the cloud's networks with --network NAME)") from exc
     cidr = c.cidr
     subnet = _make(engine, work, "subnet", f"{c.name}-subnet", lambda: conn.network.create_subnet(
         name=f"{c.name}-subnet", network_id=net.id, ip_version=4, cidr=cidr,
