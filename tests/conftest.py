@@ -108,6 +108,8 @@ class CaasServer:
         if self.database_url:
             args += ["--database-url", self.database_url]
         args += self.args
+        if "--agent-port" not in args:  # port + 1 (the default) may be another test's
+            args += ["--agent-port", "0"]
         self.log = open(self.log_path, "ab")
         if forking():  # forked from this test process's warm caas (tests/forkserver.py)
             self.proc = fork_server("caas").spawn(args, self.env, stdout=self.log, stderr=subprocess.STDOUT)

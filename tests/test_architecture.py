@@ -19,7 +19,8 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "caas"
 
 # The layers, lowest first. A module may import from its own layer or a lower one. The ground
 # floor is the types and settings every layer shares; the services are ordered by who calls
-# whom (volume reads images, compute binds ports and attaches volumes); the cluster layer sits
+# whom (volume reads images, compute binds ports and attaches volumes; hosts registers machines
+# with compute); the cluster layer sits
 # on the cloud (it reaches it through openstacksdk; it reuses compute's pure scheduler filters
 # to read Placement's data); the composition root builds the services; the edges serve them.
 LAYERS = [
@@ -30,6 +31,7 @@ LAYERS = [
     {"image", "network"},
     {"volume"},
     {"compute"},
+    {"hosts"},
     {"clusters"},
     {"cloud", "portal"},
     {"api"},
@@ -38,7 +40,7 @@ LAYERS = [
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 # The model registry Alembic and the tests read: it names every package's tables by design.
 REGISTRIES = {"db/all_models.py"}
-SERVICES = ("identity", "image", "network", "volume", "compute", "clusters", "virt")
+SERVICES = ("identity", "image", "network", "volume", "compute", "hosts", "clusters", "virt")
 
 # Known debts (issue 16's remaining work); each entry must still be true.
 DEBT: dict[str, set[str]] = {

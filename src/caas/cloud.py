@@ -25,6 +25,7 @@ from caas.identity.secrets import SecretBox
 from caas.identity.service import IdentityService
 from caas.identity.tokens import KeyRepository
 from caas.identity.trusts import TrustService
+from caas.hosts.service import HeartbeatMonitor, HostService
 from caas.image.service import ImageService
 from caas.network.service import NetworkService
 from caas.network.topology import TopologyFeed
@@ -79,6 +80,8 @@ class Cloud:
         self.driver = driver_for(settings, self.db)
         self.topology = TopologyFeed(self.db, self.driver.apply_network, server_ids)
         self.compute = ComputeService(self.db, settings, self.driver, self.network, self.image, self.volume)
+        self.hosts = HostService(self.db, settings, self.compute.inventory)
+        self.heartbeats = HeartbeatMonitor(self.hosts)
         self.clusters = ClusterService(self.db, settings, self.secrets)
 
     def bootstrap(self) -> None:
@@ -92,12 +95,14 @@ class Cloud:
         self.topology.start()  # the driver holds the network's topology before it starts
         self.driver.start()  # the kernel converged with the database before work resumes
         self.compute.bootstrap()
+        self.heartbeats.start()
         self.clusters.bootstrap()  # its workers wait until the cloud answers over HTTP
 
     def shutdown(self) -> None:
         """Stop cluster work at its next step (the record resumes it), let compute's workers
         finish, then close the database."""
         self.clusters.shutdown()
+        self.heartbeats.stop()
         self.compute.shutdown()
         self.topology.stop()
         self.driver.stop()

@@ -160,6 +160,13 @@ class Settings:
     # The reverse proxies (comma-separated addresses or networks) whose X-Forwarded-For and
     # X-Forwarded-Proto are believed; none by default: the client is the connection's peer.
     trusted_proxies: str = field(default_factory=lambda: os.environ.get("CAAS_TRUSTED_PROXIES", ""))
+    # Compute hosts (caas.hosts): the TLS listener of the agent API (its port: None for the main
+    # port + 1, 0 for any free one; its address: ``host`` unless given); an agent host is down
+    # after this many seconds without a heartbeat; an agent heartbeats this often (seconds).
+    agent_port: int | None = None
+    agent_host: str | None = None
+    host_down_after: float = field(default_factory=lambda: _env_float("CAAS_HOST_DOWN_AFTER", 60.0))
+    heartbeat_interval: float = field(default_factory=lambda: _env_float("CAAS_HEARTBEAT_INTERVAL", 5.0))
 
     def __post_init__(self) -> None:
         if self.driver not in DRIVERS:
@@ -176,6 +183,10 @@ class Settings:
             raise ValueError("token TTL must be at least one second")
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
+        if self.agent_port is not None and not 0 <= self.agent_port <= 65535:
+            raise ValueError("agent port must be between 0 and 65535")
+        if min(self.heartbeat_interval, self.host_down_after) <= 0:
+            raise ValueError("CAAS_HEARTBEAT_INTERVAL and CAAS_HOST_DOWN_AFTER must be positive (seconds)")
         if self.scheduler_strategy not in ("spread", "stack"):
             raise ValueError("CAAS_SCHEDULER_STRATEGY must be spread or stack")
         if not 0.0 <= self.fake_failure_rate <= 1.0:
@@ -256,6 +267,17 @@ class Settings:
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def agent_bind(self) -> tuple[str, int]:
+        """Where the agent API listens: (address, port)."""
+        port = self.agent_port if self.agent_port is not None else (self.port + 1 if self.port else 0)
+        return (self.agent_host or self.host, port)
+
+    @property
+    def agent_url_file(self) -> Path:
+        """The agent API's URL, written by a running ``caas up`` for ``caas host add``."""
+        return self.data_dir / "agent-url"
 
     @property
     def image_dir(self) -> Path:

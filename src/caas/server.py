@@ -1,5 +1,6 @@
 """Running the cloud: ``serve`` prepares the data dir (lock, schema, keys, bootstrap, client
-files) and serves the app on one port until SIGTERM or SIGINT.
+files) and serves the app on one port, and the agent API of the compute hosts (api/hosts.py)
+over TLS on a second one, until SIGTERM or SIGINT.
 
 Refuses clearly, without a traceback, when another caas holds the data dir or the port is
 taken (``StartupError``).
@@ -36,18 +37,23 @@ def lock_data_dir(settings: Settings):
 
 
 def bind(settings: Settings) -> socket.socket:
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    return bind_to(settings.host, settings.port, "--port")
+
+
+def bind_to(host: str, port: int, option: str) -> socket.socket:
+    """A listening socket on ``host:port``; a StartupError naming ``option`` when it cannot be."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((settings.host, settings.port))
+        sock.bind((host, port))
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise StartupError(f"port {settings.port} on {settings.host} is already in use; "
-                               "is caas (or something else) already running? Choose another --port") from None
+            raise StartupError(f"port {port} on {host} is already in use; "
+                               f"is caas (or something else) already running? Choose another {option}") from None
         if exc.errno in (errno.EADDRNOTAVAIL, errno.EACCES):
-            raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
         raise
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -177,7 +183,8 @@ def banner(settings: Settings) -> str:
             f"OS_CLIENT_CONFIG_FILE={d / 'clouds.yaml'} with --os-cloud caas\n"
             f"  try: . {d / 'admin-openrc'} && openstack token issue\n"
             f"  dashboard: {settings.base_url}/dashboard (user admin, password in {d / 'admin-password'})\n"
-            f"  health: {settings.base_url}/healthz")
+            f"  health: {settings.base_url}/healthz\n"
+            f"  compute hosts: caas host add NAME, then caas host join TOKEN on the new machine")
 
 
 def _server_class():
@@ -189,17 +196,26 @@ def _server_class():
     class Server(uvicorn.Server):
         """uvicorn re-raises SIGTERM after a graceful shutdown, so the process would die by the
         signal; we shut down just as gracefully and then exit 0. ``on_exit`` runs first: cluster
-        work must know that the API is going away before its calls to it start failing."""
+        work must know that the API is going away before its calls to it start failing. With
+        ``signals`` false the server leaves the signals alone (the agent listener: the main
+        server's ``also`` are told to exit with it)."""
 
         on_exit = None
+        signals = True
+        also: tuple = ()
 
         def handle_exit(self, sig, frame):
             if self.on_exit is not None:
                 self.on_exit()
+            for other in self.also:
+                other.should_exit = True
             super().handle_exit(sig, frame)
 
         @contextlib.contextmanager
         def capture_signals(self):
+            if not self.signals:
+                yield
+                return
             previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
             try:
                 yield
@@ -208,6 +224,44 @@ def _server_class():
                     signal.signal(sig, handler)
 
     return Server
+
+
+def _agent_server(settings: Settings, cloud, log_level: str):
+    """The agent API's server and its socket (None, None for a portal): TLS with the
+    certificate of the data dir; its URL is written to the data dir for ``caas host add``."""
+    if settings.portal:
+        return None, None
+    import uvicorn
+
+    from caas.api.hosts import create_agent_app
+    from caas.hosts.tls import ensure_certificate
+
+    host, port = settings.agent_bind
+    sock = bind_to(host, port, "--agent-port")
+    cert, key = ensure_certificate(settings.data_dir, host)
+    config = uvicorn.Config(create_agent_app(cloud.hosts), log_level=log_level, access_log=False, lifespan="off",
+                            ws="none", timeout_graceful_shutdown=5, server_header=False,
+                            timeout_keep_alive=KEEP_ALIVE, ssl_certfile=str(cert), ssl_keyfile=str(key))
+    server = _server_class()(config)
+    server.signals = False
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else (f"[{host}]" if ":" in host else host)
+    settings.agent_url_file.write_text(f"https://{shown}:{sock.getsockname()[1]}\n")
+    return server, sock
+
+
+def _run(server, sock, agent, agent_sock) -> None:
+    """Serve both listeners in one event loop until a signal stops them."""
+    import asyncio
+
+    if agent is None:
+        server.run(sockets=[sock])
+        return
+    server.also = (agent,)
+
+    async def both():
+        await asyncio.gather(server.serve(sockets=[sock]), agent.serve(sockets=[agent_sock]))
+
+    asyncio.run(both())
 
 
 def serve(settings: Settings, log_level: str = "warning") -> None:
@@ -233,11 +287,15 @@ def serve(settings: Settings, log_level: str = "warning") -> None:
                             forwarded_allow_ips=settings.trusted_proxies or None)
     server = _server_class()(config)
     server.on_exit = cloud.clusters.engine.stopping.set
-    print(banner(settings), flush=True)
+    agent, agent_sock = None, None
     try:
-        server.run(sockets=[sock])
+        agent, agent_sock = _agent_server(settings, cloud, log_level)
+        print(banner(settings), flush=True)
+        _run(server, sock, agent, agent_sock)
     finally:
         cloud.shutdown()
         sock.close()
+        if agent_sock is not None:
+            agent_sock.close()
         lock.close()
     print("caas stopped", file=sys.stderr, flush=True)

@@ -8,8 +8,10 @@ from typing import Optional
 import typer
 
 from caas.cli.clusters import cluster_app, node_app
+from caas.cli.common import fail as _fail, make_settings as _settings
+from caas.cli.hosts import host_app
 from caas.cli.standalone import add_os_cloud, adopt
-from caas.config import Settings, default_data_dir
+from caas.config import default_data_dir
 
 app = typer.Typer(help="caas: Cluster as a Service on an embedded OpenStack-compatible cloud.",
                   no_args_is_help=True, add_completion=False)
@@ -21,18 +23,7 @@ cluster_app.command("adopt")(adopt)
 add_os_cloud(cluster_app, node_app)  # every cluster and node command takes --os-cloud NAME (no server)
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(node_app, name="node")
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"caas: error: {message}", err=True)
-    raise typer.Exit(code=1)
-
-
-def _settings(**kw) -> Settings:
-    try:
-        return Settings(**{k: v for k, v in kw.items() if v is not None})
-    except ValueError as exc:
-        _fail(str(exc))
+app.add_typer(host_app, name="host")
 
 
 @app.command()
@@ -40,6 +31,9 @@ def up(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="State directory [$CAAS_HOME or ~/.local/share/caas]"),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8080, "--port", help="Port to listen on (0: any free port)."),
+    agent_port: Optional[int] = typer.Option(None, "--agent-port", help="Port of the compute agents' API (TLS) "
+                                             "[--port + 1; 0: any free port]."),
+    agent_host: Optional[str] = typer.Option(None, "--agent-host", help="Address of the agents' API [--host]."),
     driver: Optional[str] = typer.Option(None, "--driver", envvar="CAAS_DRIVER",
                                          help="Hypervisor driver: netns (real containers; the default as root) or fake."),
     database_url: Optional[str] = typer.Option(None, "--database-url", envvar="CAAS_DATABASE_URL",
@@ -58,7 +52,8 @@ def up(
     # a portal runs no instance: the driver (--driver, $CAAS_DRIVER) is not used
     portal = {"portal": True, "cluster_cloud": cloud, "driver": "fake"} if cloud else {"driver": driver}
     settings = _settings(data_dir=(data_dir or default_data_dir()).expanduser().resolve(), host=host, port=port,
-                         database_url=database_url, public_url=public_url, **portal)
+                         database_url=database_url, public_url=public_url, agent_port=agent_port,
+                         agent_host=agent_host, **portal)
     try:
         serve(settings, log_level=log_level)
     except StartupError as exc:

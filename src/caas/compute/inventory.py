@@ -50,7 +50,8 @@ class HostInventory:
     def sync(self) -> None:
         """Make the host rows match the driver: new hosts added, capacities and zones updated
         (claims kept), PCI devices kept by address with their owners; a host the driver no
-        longer reports is marked down (its servers stay recorded)."""
+        longer reports is marked down (its servers stay recorded). Hosts of compute agents
+        (``agent``) are not the local driver's: their heartbeats say whether they are up."""
         reported = {h.name: h for h in self.driver.hosts()}
         st = self.settings
         with self.db.write() as s:
@@ -73,7 +74,7 @@ class HostInventory:
                 row.up = True
                 row.updated_at = utcnow()
             for name, row in rows.items():
-                if name not in reported:
+                if name not in reported and not row.agent:
                     row.up = False
         self.forget_snapshot()
 

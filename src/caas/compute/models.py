@@ -78,6 +78,9 @@ class ComputeHost(Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
     up: Mapped[bool] = mapped_column(Boolean, default=True)  # reported by the driver at start
     forced_down: Mapped[bool] = mapped_column(Boolean, default=False)  # os-services force-down (2.11)
+    # Reported by a compute agent on another machine (caas.hosts), not by the local driver: its
+    # ``up`` follows the agent's heartbeats, and the local driver's sync leaves it alone.
+    agent: Mapped[bool] = mapped_column(Boolean, default=False)
     vcpus: Mapped[int] = mapped_column(Integer, default=0)
     memory_mb: Mapped[int] = mapped_column(Integer, default=0)
     local_gb: Mapped[int] = mapped_column(Integer, default=0)

@@ -9,3 +9,4 @@ from caas.volume import models as volume_models  # noqa: F401
 from caas.virt.netns import models as netns_models  # noqa: F401
 from caas.clusters import models as cluster_models  # noqa: F401
 from caas.identity import delegation_models  # noqa: F401
+from caas.hosts import models as host_models  # noqa: F401
