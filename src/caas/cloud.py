@@ -25,6 +25,8 @@ from caas.identity.secrets import SecretBox
 from caas.identity.service import IdentityService
 from caas.identity.tokens import KeyRepository
 from caas.identity.trusts import TrustService
+from caas.hosts.commands import CommandQueue
+from caas.hosts.remote import RemoteDriver
 from caas.hosts.service import HeartbeatMonitor, HostService
 from caas.image.service import ImageService
 from caas.network.service import NetworkService
@@ -77,10 +79,12 @@ class Cloud:
         self.image = ImageService(self.db, settings)
         self.network = NetworkService(self.db, settings)
         self.volume = VolumeService(self.db, settings, images=self.image)
-        self.driver = driver_for(settings, self.db)
+        # Compute drives the local driver and the joined hosts' agents as one (hosts/remote.py).
+        self.host_commands = CommandQueue(self.db, settings.agent_call_timeout)
+        self.driver = RemoteDriver(driver_for(settings, self.db), self.host_commands, self.db)
         self.topology = TopologyFeed(self.db, self.driver.apply_network, server_ids)
         self.compute = ComputeService(self.db, settings, self.driver, self.network, self.image, self.volume)
-        self.hosts = HostService(self.db, settings, self.compute.inventory)
+        self.hosts = HostService(self.db, settings, self.compute.inventory, self.host_commands)
         self.heartbeats = HeartbeatMonitor(self.hosts)
         self.clusters = ClusterService(self.db, settings, self.secrets)
 

@@ -167,6 +167,8 @@ class Settings:
     agent_host: str | None = None
     host_down_after: float = field(default_factory=lambda: _env_float("CAAS_HOST_DOWN_AFTER", 60.0))
     heartbeat_interval: float = field(default_factory=lambda: _env_float("CAAS_HEARTBEAT_INTERVAL", 5.0))
+    # Seconds the controller waits at most for an agent's answer to a driver call.
+    agent_call_timeout: float = field(default_factory=lambda: _env_float("CAAS_AGENT_CALL_TIMEOUT", 120.0))
 
     def __post_init__(self) -> None:
         if self.driver not in DRIVERS:
@@ -185,8 +187,9 @@ class Settings:
             raise ValueError("port must be between 0 and 65535")
         if self.agent_port is not None and not 0 <= self.agent_port <= 65535:
             raise ValueError("agent port must be between 0 and 65535")
-        if min(self.heartbeat_interval, self.host_down_after) <= 0:
-            raise ValueError("CAAS_HEARTBEAT_INTERVAL and CAAS_HOST_DOWN_AFTER must be positive (seconds)")
+        if min(self.heartbeat_interval, self.host_down_after, self.agent_call_timeout) <= 0:
+            raise ValueError("CAAS_HEARTBEAT_INTERVAL, CAAS_HOST_DOWN_AFTER and CAAS_AGENT_CALL_TIMEOUT must be "
+                             "positive (seconds)")
         if self.scheduler_strategy not in ("spread", "stack"):
             raise ValueError("CAAS_SCHEDULER_STRATEGY must be spread or stack")
         if not 0.0 <= self.fake_failure_rate <= 1.0:

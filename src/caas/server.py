@@ -286,8 +286,13 @@ def serve(settings: Settings, log_level: str = "warning") -> None:
                             proxy_headers=bool(settings.trusted_proxies),
                             forwarded_allow_ips=settings.trusted_proxies or None)
     server = _server_class()(config)
-    server.on_exit = cloud.clusters.engine.stopping.set
     agent, agent_sock = None, None
+    server.on_exit = cloud.clusters.engine.stopping.set
+    if not settings.portal:
+        def on_exit():  # cluster work first (as above), and the agents' long polls answer at once
+            cloud.clusters.engine.stopping.set()
+            cloud.host_commands.close()
+        server.on_exit = on_exit
     try:
         agent, agent_sock = _agent_server(settings, cloud, log_level)
         print(banner(settings), flush=True)

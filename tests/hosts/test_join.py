@@ -180,7 +180,7 @@ def test_bad_credentials_and_bodies_are_4xx(controller):
         for raw in (b"{", b"[1, 2]", b'"text"', b"\xff\xfe"):
             reply = http.post("/agent/v1/join", content=raw, headers={"Content-Type": "application/json"})
             assert reply.status_code == 400, raw
-        reply = http.post("/agent/v1/join", content=b"{" + b" " * 70000 + b"}",
+        reply = http.post("/agent/v1/join", content=b"{" + b" " * 1100000 + b"}",
                           headers={"Content-Type": "application/json"})
         assert reply.status_code == 413
         assert http.get("/agent/v1/join").status_code == 405

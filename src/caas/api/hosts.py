@@ -6,6 +6,8 @@ with the domain error's status; a body is a JSON object of at most 64 KiB.
     POST /agent/v1/join       {"name", "secret", "credential"}   -> 204 (the token is spent)
     POST /agent/v1/register   the host: vcpus, memory_mb, ...     -> 204
     POST /agent/v1/heartbeat  (no body)                           -> 204
+    POST /agent/v1/commands   {"wait": SECONDS (0..30)}           -> {"commands": [{"id", "kind", "args"}]}
+    POST /agent/v1/results    {"id", "ok", "value" | "error"}     -> 204
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from starlette.routing import Route
 from caas.api.framework import empty, json_response, read_json
 from caas.errors import BadRequest, CaasError, Unauthorized
 
-MAX_BODY = 64 * 1024
+MAX_BODY = 1024 * 1024  # a result (a console log) may be long
+MAX_WAIT = 30
 
 
 def _error(exc: CaasError) -> Response:
@@ -65,9 +68,31 @@ async def heartbeat(request: Request) -> Response:
     return empty()
 
 
+async def commands(request: Request) -> Response:
+    """The host's pending driver calls: a long poll of at most ``wait`` seconds."""
+    hosts = request.app.state.hosts
+    name = await run_in_threadpool(hosts.authenticate, _credential(request))
+    body = await _body(request)
+    wait = body.get("wait", 0)
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= MAX_WAIT:
+        raise BadRequest(f"wait must be a number of seconds from 0 to {MAX_WAIT}")
+    found = await run_in_threadpool(hosts.commands.fetch, name, float(wait))
+    return json_response({"commands": found})
+
+
+async def results(request: Request) -> Response:
+    hosts = request.app.state.hosts
+    name = await run_in_threadpool(hosts.authenticate, _credential(request))
+    body = await _body(request)
+    await run_in_threadpool(hosts.commands.complete, name, body)
+    return empty()
+
+
 ROUTES = [Route("/agent/v1/join", join, methods=["POST"]),
           Route("/agent/v1/register", register, methods=["POST"]),
-          Route("/agent/v1/heartbeat", heartbeat, methods=["POST"])]
+          Route("/agent/v1/heartbeat", heartbeat, methods=["POST"]),
+          Route("/agent/v1/commands", commands, methods=["POST"]),
+          Route("/agent/v1/results", results, methods=["POST"])]
 
 
 async def _caas_error(request: Request, exc: CaasError) -> Response:

@@ -70,7 +70,10 @@ class ServerActions:
             row = get_server(s, ctx, server_id)
             if row.status not in ("active", "stopped") or not row.host:
                 raise Conflict(f"Instance {server_id} is not ready (vm_state {row.status}); no console yet.")
-        return self.driver.console_output(server_id, length)
+        try:
+            return self.driver.console_output(server_id, length)
+        except DriverError as exc:  # e.g. its compute host is down
+            raise Conflict(f"The console of instance {server_id} cannot be read: {exc}") from None
 
     def reset_state(self, ctx: AuthContext, server_id: str, state) -> None:
         require_admin(ctx, "os_compute_api:os-admin-actions:reset_state")

@@ -28,6 +28,7 @@ from caas.hosts import tls, tokens
 
 log = logging.getLogger("caas.agent")
 STATE_FILE = "agent.json"
+LONG_POLL = 10  # seconds a fetch of commands waits for one at most
 
 
 class AgentError(Exception):
@@ -115,6 +116,10 @@ class Agent:
         self.driver = driver
         self.interval = heartbeat_interval
         self.stopping = threading.Event()
+        self.failure: AgentError | None = None
+        from caas.hosts.runner import CommandRunner
+
+        self.runner = CommandRunner(driver, data_dir, driver.hosts()[0].name)
         self.http = httpx.Client(base_url=state.url, verify=tls.client_context(state.cert_pem), timeout=10,
                                  headers={"Authorization": f"Bearer {state.credential}"})
 
@@ -139,22 +144,74 @@ class Agent:
         self.state.save(self.data_dir)
 
     def run(self) -> None:
-        """Join, register and heartbeat until ``stopping`` is set; a controller out of reach
-        is tried again each interval."""
-        registered = False
+        """Join and register, then heartbeat and run the controller's commands until
+        ``stopping`` is set; a controller out of reach is tried again each interval. AgentError
+        when the controller refuses this host (it was removed)."""
+        if not self._register():
+            return
+        worker = threading.Thread(target=self._commands, name="caas-agent-commands", daemon=True)
+        worker.start()
+        while not self.stopping.wait(self.interval):
+            try:
+                self.call("/agent/v1/heartbeat")
+            except httpx.TransportError as exc:
+                say(f"caas agent: the controller at {self.state.url} does not answer ({exc}); trying again")
+            except AgentError as exc:
+                self.failure = exc
+                self.stopping.set()
+        if self.failure is not None:
+            raise self.failure
+
+    def _register(self) -> bool:
+        """Join (once) and register this host; False if stopped first."""
         while not self.stopping.is_set():
             try:
-                if not registered:
-                    self.join()
-                    self.call("/agent/v1/register", host_description(self.driver))
-                    registered = True
-                    say(f"caas agent: host {self.state.name} joined {self.state.url}; heartbeat every "
-                        f"{self.interval:g} s")
-                else:
-                    self.call("/agent/v1/heartbeat")
+                self.join()
+                self.call("/agent/v1/register", host_description(self.driver))
+                say(f"caas agent: host {self.state.name} joined {self.state.url}; heartbeat every "
+                    f"{self.interval:g} s")
+                return True
             except httpx.TransportError as exc:
                 say(f"caas agent: the controller at {self.state.url} does not answer ({exc}); trying again")
             self.stopping.wait(self.interval)
+        return False
+
+    def _commands(self) -> None:
+        """Fetch the controller's commands (a long poll) and run each on its own thread; send
+        the answers the controller does not have yet first."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="caas-agent-run")
+        while not self.stopping.is_set():
+            try:
+                for result in self.runner.unacked():
+                    self._send(result)
+                reply = self.http.post("/agent/v1/commands", json={"wait": LONG_POLL}, timeout=LONG_POLL + 10)
+                if reply.status_code != 200:
+                    raise AgentError(f"the controller refused /agent/v1/commands ({reply.status_code}): "
+                                     f"{reply.text[:200]}")
+                for command in reply.json().get("commands", []):
+                    pool.submit(self._run_one, command)
+            except httpx.TransportError:
+                self.stopping.wait(self.interval)
+            except AgentError as exc:
+                self.failure = exc
+                self.stopping.set()
+        pool.shutdown(wait=False)
+
+    def _run_one(self, command: dict) -> None:
+        result = self.runner.answer(command)
+        try:
+            self._send(result)
+        except (httpx.TransportError, AgentError):
+            pass  # journaled: sent again by the command loop
+
+    def _send(self, result: dict) -> None:
+        reply = self.http.post("/agent/v1/results", json=result)
+        if reply.status_code in (204, 404):  # 404: a command the controller no longer has
+            self.runner.acked(result["id"])
+        elif reply.status_code == 401:
+            raise AgentError(f"the controller refused this host's credential: {reply.text[:200]}")
 
     def close(self) -> None:
         self.http.close()
@@ -191,6 +248,7 @@ def run_agent(settings, token_text: str | None, name: str | None) -> None:
         state = load_state(settings.data_dir, token_text, name)
         driver = local_driver(settings)
         driver.start()
+        host_description(driver)  # one host, or AgentError before anything is sent
         agent = Agent(settings.data_dir, state, driver, settings.heartbeat_interval)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: agent.stopping.set())

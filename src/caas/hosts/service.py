@@ -43,10 +43,11 @@ def _name(name) -> str:
 class HostService:
     """Join tokens, agent hosts and their heartbeats (see the module)."""
 
-    def __init__(self, db, settings, inventory=None) -> None:
+    def __init__(self, db, settings, inventory=None, commands=None) -> None:
         self.db = db
         self.settings = settings
         self.inventory = inventory  # compute's HostInventory: told when a host comes or goes
+        self.commands = commands  # hosts/commands.py's CommandQueue (the agents' calls)
 
     # ---- caas host add / list / remove ------------------------------------------------------
     def add(self, name: str, url: str, fingerprint: str) -> str:
@@ -156,6 +157,8 @@ class HostService:
             row.disk_allocation_ratio = st.disk_allocation_ratio
             row.agent, row.up, row.updated_at = True, True, utcnow()
             s.execute(update(AgentHost).where(AgentHost.name == name).values(last_seen=utcnow()))
+        if self.commands is not None:
+            self.commands.requeue(name)  # an agent registers as it starts: what it had fetched comes again
         self._changed()
 
     def heartbeat(self, name: str) -> None:

@@ -1,4 +1,5 @@
-"""hosts: join tokens, joined agent hosts, and which compute hosts an agent reports (issue 20)
+"""hosts: join tokens, joined agent hosts, their commands and instances, and which compute hosts
+an agent reports (issue 20)
 
 Revision ID: 0017_hosts
 Revises: 0003_compute (the compute branch; every service has its own)
@@ -30,6 +31,22 @@ def upgrade() -> None:
         sa.Column("joined_at", sa.DateTime(), nullable=False),
         sa.Column("last_seen", sa.DateTime(), nullable=False),
     )
+    op.create_table(
+        "host_command",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("host", sa.String(63), nullable=False, index=True),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("args", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False, index=True),
+        sa.Column("result", sa.JSON(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+    )
+    op.create_table(
+        "host_instance",
+        sa.Column("instance_id", sa.String(36), primary_key=True),
+        sa.Column("host", sa.String(63), nullable=False, index=True),
+    )
     with op.batch_alter_table("compute_host") as batch:
         batch.add_column(sa.Column("agent", sa.Boolean(), nullable=False, server_default=sa.false()))
 
@@ -37,5 +54,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("compute_host") as batch:
         batch.drop_column("agent")
+    op.drop_table("host_instance")
+    op.drop_table("host_command")
     op.drop_table("agent_host")
     op.drop_table("host_join_token")
