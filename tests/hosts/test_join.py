@@ -188,7 +188,7 @@ def test_bad_credentials_and_bodies_are_4xx(controller):
     assert httpx.post(controller.url + "/agent/v1/heartbeat").status_code == 404  # and never on the main port
 
 
-def test_malformed_registrations_are_400(controller):
+def test_malformed_registrations_commands_and_results_are_4xx(controller):
     credential = json.loads((controller.base / "agent-h2" / "agent.json").read_text())["credential"]
     good = {"vcpus": 8, "memory_mb": 16384, "local_gb": 500, "availability_zone": "nova", "hypervisor_type": "fake",
             "hypervisor_version": 1000, "host_ip": "127.0.0.1", "cpu_info": {}, "pci_devices": []}
@@ -202,6 +202,13 @@ def test_malformed_registrations_are_400(controller):
             assert reply.status_code == 400, (body, reply.text)
         assert http.post("/agent/v1/register", json=good).status_code == 204
         assert http.post("/agent/v1/heartbeat").status_code == 204
+        # The commands' long poll and the results (no command exists in this module).
+        for wait in ("1", -1, 31, True, None, [1]):
+            assert http.post("/agent/v1/commands", json={"wait": wait}).status_code == 400, wait
+        assert http.post("/agent/v1/commands", json={"wait": 0}).json() == {"commands": []}
+        for body in ({}, {"id": 1, "ok": True}, {"id": "x", "ok": "yes"}, {"id": "x", "ok": False, "error": 5}, []):
+            assert http.post("/agent/v1/results", json=body).status_code == 400, body
+        assert http.post("/agent/v1/results", json={"id": "nope;ls", "ok": True}).status_code == 404
 
 
 def test_a_removed_host_stops_its_agent(controller):
