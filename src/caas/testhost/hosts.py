@@ -36,7 +36,6 @@ import time
 from pathlib import Path
 
 from caas.network.hostroutes import host_routes
-from caas.virt.netns.network import links
 
 PREFIX = "ct-"
 DEFAULT_HOME = "/var/lib/caas-testhosts"
@@ -48,6 +47,17 @@ NAMESPACES = ["--net", "--mount", "--uts", "--ipc", "--pid"]
 READY_TIMEOUT = 10.0  # seconds for init to say it is ready
 JOIN_GRACE = 2.0  # seconds an agent must live to count as started
 STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL for an agent
+# The agent: this Python's caas (the checkout's, with scripts/testhost's PYTHONPATH), then TOKEN
+# --data-dir DIR.
+JOIN = [sys.executable, "-m", "caas.cli.main", "host", "join"]
+
+
+def _links():
+    """The netns driver's kernel helpers (pyroute2), imported when needed: with the driver's
+    package they take half a second, which ``exec`` and ``list`` do without."""
+    from caas.virt.netns.network import links
+
+    return links
 
 
 class TestHostError(Exception):
@@ -215,7 +225,7 @@ def _ensure_bridge(home: Home) -> dict:
             raise TestHostError(f"the test hosts' network {cidr} overlaps this machine's route {net} on {iface}: "
                                 "set CAAS_TESTHOST_CIDR to a free private network")
     (home.root / "bridge.json").write_text(json.dumps(rec))
-    host = links.host_links()
+    host = _links().host_links()
     try:
         host.add_bridge(rec["name"])
         host.ipr.link("set", index=host.index(rec["name"]), mtu=home.mtu)
@@ -308,6 +318,7 @@ def _read_line(fd: int, timeout: float) -> str:
 def _wire(home: Home, rec: dict) -> None:
     """The veth pair: ``veth`` on the bridge, up; its peer moved into the test host as ``eth0``
     with the test host's address, up, with ``lo`` up."""
+    links = _links()
     host = links.host_links()
     try:
         host.ipr.link("add", ifname=rec["veth"], kind="veth", mtu=home.mtu, peer={"ifname": rec["peer"], "mtu": home.mtu})
@@ -339,7 +350,7 @@ def _start_agent(home: Home, rec: dict, token: str) -> None:
     d = home.dir(rec["name"])
     data = d / "data"
     data.mkdir(mode=0o700, exist_ok=True)
-    command = [sys.executable, "-m", "caas.cli.main", "host", "join", token, "--data-dir", str(data)]
+    command = [*JOIN, token, "--data-dir", str(data)]
     with open(d / "agent.log", "ab") as log:
         nsenter = subprocess.Popen(enter(rec, command, "/"), stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
@@ -372,6 +383,7 @@ def _remove(home: Home, rec: dict) -> list[str]:
     the PID namespace, and the namespaces go with the last), the veth pair, the state, and the
     bridge with the last test host. Only recorded pids with their recorded start times."""
     removed = []
+    links = _links()
     if _kill(rec.get("agent"), signal.SIGTERM):
         if not _wait_gone(rec["agent"], STOP_GRACE):
             _kill(rec["agent"], signal.SIGKILL)
