@@ -167,6 +167,10 @@ def test_exec_passes_the_exit_status_and_runs_in_the_test_hosts_namespaces(env, 
     assert "cs-i0123456789" in ok(env, "exec", "alpha", "--", "ip", "netns", "list")
     assert "cs-i0123456789" not in netns_names()
     assert "cs-i0123456789" not in ok(env, "exec", "beta", "--", "ip", "netns", "list")
+    # its own cgroup: a netns driver inside makes its instances' cgroups below it
+    rec = pair["recs"]["alpha"]
+    cgroup = ok(env, "exec", "alpha", "--", "cat", "/proc/self/cgroup")
+    assert rec["cgroups"] and f"/ct-{rec['id']}/host\n" in cgroup, cgroup
 
 
 @pytest.mark.parametrize("name", ["Alpha", "a;b", "$(id)", "-x", "a b", "x" * 33, "bad-", "9lives", "../etc", ""])
@@ -196,6 +200,26 @@ def test_unknown_and_existing_names_and_usage_errors(env, pair):
     assert th(env, "up").returncode == 2 and th(env, "list", "x").returncode == 2
 
 
+@pytest.mark.parametrize("setting", [("CAAS_TESTHOST_CIDR", "2001:db8::/64"), ("CAAS_TESTHOST_CIDR", "10.0.0.0/31"),
+                                     ("CAAS_TESTHOST_CIDR", "$(id)"), ("CAAS_TESTHOST_MTU", "9x"),
+                                     ("CAAS_TESTHOST_MTU", "70000")])
+def test_bad_settings_are_refused_in_one_line(env, setting):
+    out = th({**env, setting[0]: setting[1]}, "up", "gamma")
+    assert out.returncode == 1 and out.stderr.startswith(f"testhost: {setting[0]} must be"), out.stderr
+
+
+def test_a_network_overlapping_a_route_of_this_machine_is_refused(env, tmp_path):
+    theirs = [(iface, net) for iface, net in host_routes() if not iface.startswith("ct-")]
+    if not theirs:
+        pytest.skip("this machine has no route besides the default one to overlap")
+    iface, net = theirs[0]
+    links = ct_links()
+    out = th({**env, "CAAS_TESTHOST_HOME": str(tmp_path), "CAAS_TESTHOST_CIDR": str(net)}, "up", "gamma")
+    assert out.returncode == 1 and f"overlaps this machine's route {net} on {iface}" in out.stderr, out.stderr
+    assert ct_links() == links and not (tmp_path / "bridge.json").exists()
+    assert not list((tmp_path / "hosts").iterdir())
+
+
 def test_join_runs_caas_host_join_and_a_quick_failure_leaves_nothing(env, pair):
     links = ct_links()
     out = th(env, "up", "gamma", "--join", "not-a-token")
@@ -216,6 +240,7 @@ def test_down_removes_everything_it_made(env, pair):
         for key in ("init", "unshare"):
             assert not running(rec[key]), key
         assert mount_ns_users(inodes[name]) == []
+        assert not any(Path(d).exists() for d in rec["cgroups"]), rec["cgroups"]
     home = Path(env["CAAS_TESTHOST_HOME"])
     assert not list((home / "hosts").iterdir()) and not (home / "bridge.json").exists()
     assert ok(env, "list").strip() == "no test hosts"
@@ -254,6 +279,7 @@ def test_down_stops_the_agent_by_pid_or_cleans_up_after_a_killed_one(env, monkey
     assert hosts.alive(rec["agent"]) and records(env)["delta"]["agent"] == rec["agent"]
     cmdline = Path(f"/proc/{rec['agent']['pid']}/cmdline").read_text().split("\0")
     assert cmdline[-4:] == ["tok-1", "--data-dir", str(home.dir("delta") / "data"), ""], cmdline
+    assert f"/ct-{rec['id']}/agent\n" in Path(f"/proc/{rec['agent']['pid']}/cgroup").read_text()
     if agent == "killed":
         os.kill(rec["agent"]["pid"], signal.SIGKILL)
         deadline = time.monotonic() + 5
@@ -264,3 +290,20 @@ def test_down_stops_the_agent_by_pid_or_cleans_up_after_a_killed_one(env, monkey
     for key in ("agent", "init", "unshare", "join"):
         assert not running(rec[key]), key
     assert ct_links() == links and "delta" not in records(env)
+    assert not any(Path(d).exists() for d in rec["cgroups"])
+
+
+def test_a_test_host_whose_init_was_killed_is_listed_dead_and_down_removes_it(env):
+    links = ct_links()
+    ok(env, "up", "epsilon")
+    rec = records(env)["epsilon"]
+    os.kill(rec["init"]["pid"], signal.SIGKILL)  # its PID namespace ends: every process in it dies
+    deadline = time.monotonic() + 5
+    while running(rec["init"]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "epsilon\tdead\t" in ok(env, "list")
+    out = th(env, "exec", "epsilon", "--", "true")
+    assert out.returncode == 1 and "test host epsilon is not running" in out.stderr
+    ok(env, "down", "epsilon")
+    assert ct_links() == links and "epsilon" not in records(env)
+    assert not any(Path(d).exists() for d in rec["cgroups"])

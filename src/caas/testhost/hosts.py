@@ -138,12 +138,17 @@ class Home:
 
     def __init__(self, root: Path | None = None, cidr: str | None = None, mtu: int | None = None) -> None:
         self.root = Path(root or os.environ.get("CAAS_TESTHOST_HOME") or DEFAULT_HOME).resolve()
-        self.cidr = ipaddress.ip_network(cidr or os.environ.get("CAAS_TESTHOST_CIDR") or DEFAULT_CIDR)
-        if self.cidr.version != 4 or self.cidr.num_addresses < 4:
-            raise TestHostError(f"CAAS_TESTHOST_CIDR must be an IPv4 network of 4 addresses or more: {self.cidr}")
-        self.mtu = int(mtu or os.environ.get("CAAS_TESTHOST_MTU") or 1500)
-        if not 1280 <= self.mtu <= 65535:
-            raise TestHostError(f"CAAS_TESTHOST_MTU must be 1280 to 65535: {self.mtu}")
+        text = cidr or os.environ.get("CAAS_TESTHOST_CIDR") or DEFAULT_CIDR
+        try:
+            self.cidr = ipaddress.ip_network(text)
+        except ValueError:
+            self.cidr = None
+        if self.cidr is None or self.cidr.version != 4 or self.cidr.num_addresses < 4:
+            raise TestHostError(f"CAAS_TESTHOST_CIDR must be an IPv4 network of 4 addresses or more: {text!r}")
+        text = str(mtu or os.environ.get("CAAS_TESTHOST_MTU") or 1500)
+        if not text.isdigit() or not 1280 <= int(text) <= 65535:
+            raise TestHostError(f"CAAS_TESTHOST_MTU must be 1280 to 65535: {text!r}")
+        self.mtu = int(text)
         # One bridge per state directory: two homes (a user's, a test's) never share one.
         self.bridge = f"{PREFIX}b{hashlib.sha256(str(self.root).encode()).hexdigest()[:8]}"
 
@@ -245,6 +250,55 @@ def _free_address(home: Home, bridge: dict) -> str:
     raise TestHostError(f"no address left in {iface.network} for another test host")
 
 
+# ---- the test host's cgroup -----------------------------------------------------------------
+def _cgroup_dirs(hid: str) -> list[str]:
+    """The test host's cgroup ``ct-<id>`` in each hierarchy the netns driver uses, under this
+    process's own cgroup there: the agent's instances' cgroups go below it, where neither the
+    machine's caas nor another test host's agent looks for (or cleans up) theirs."""
+    from caas.virt.netns import cgroups
+
+    own = cgroups.own_paths()
+    if cgroups.is_v2():
+        return [str(cgroups.ROOT / own.get("", "/").lstrip("/") / f"{PREFIX}{hid}")]
+    return [str(cgroups.ROOT / c / own.get(c, "/").lstrip("/") / f"{PREFIX}{hid}")
+            for c in cgroups.V1_CONTROLLERS if (cgroups.ROOT / c).is_dir()]
+
+
+def _make_cgroups(rec: dict) -> None:
+    """Each cgroup with two leaves: ``host`` (init and ``exec``) and ``agent`` (whose netns driver
+    makes its instances' cgroups below its own). On cgroup v2 the controllers are enabled for the
+    leaves where the parent allows it (else the driver inside says what it lacks)."""
+    for d in map(Path, rec["cgroups"]):
+        for leaf in (d, d / "host", d / "agent"):
+            leaf.mkdir(exist_ok=True)
+        if (d / "cgroup.subtree_control").exists():
+            with contextlib.suppress(OSError):
+                (d / "cgroup.subtree_control").write_text("+cpu +memory +pids")
+
+
+def _procs(rec: dict, leaf: str) -> list[str]:
+    return [str(Path(d) / leaf / "cgroup.procs") for d in rec.get("cgroups") or []]
+
+
+def _remove_cgroups(dirs: list[str], timeout: float = 5.0) -> list[str]:
+    """Remove the cgroups, deepest first (just-killed processes keep one busy for a moment)."""
+    removed = []
+    for top in map(Path, dirs):
+        if not top.is_dir():
+            continue
+        for path in sorted((p for p in [top, *top.rglob("*")] if p.is_dir()), key=lambda p: -len(p.parts)):
+            deadline = time.monotonic() + timeout
+            while path.is_dir():
+                try:
+                    path.rmdir()
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise TestHostError(f"cannot remove cgroup {path}: processes remain") from None
+                    time.sleep(0.01)
+        removed.append(f"cgroup {top}")
+    return removed
+
+
 # ---- up --------------------------------------------------------------------------------------
 def up(home: Home, name: str, token: str | None = None) -> dict:
     """Start test host ``name`` (and, with ``token``, ``caas host join TOKEN`` inside it); its
@@ -259,10 +313,11 @@ def up(home: Home, name: str, token: str | None = None) -> dict:
         bridge = _ensure_bridge(home)
         hid = secrets.token_hex(4)
         rec = {"name": name, "id": hid, "veth": f"{PREFIX}v{hid}", "peer": f"{PREFIX}w{hid}",
-               "address": _free_address(home, bridge), "bridge": bridge["name"], "unshare": None,
-               "init": None, "agent": None, "join": None}
+               "address": _free_address(home, bridge), "bridge": bridge["name"], "cgroups": _cgroup_dirs(hid),
+               "unshare": None, "init": None, "agent": None, "join": None}
         home.save(rec)  # recorded before anything is made
         try:
+            _make_cgroups(rec)
             _start_init(home, rec)
             _wire(home, rec)
             if token is not None:
@@ -281,7 +336,7 @@ def _start_init(home: Home, rec: dict) -> None:
         with open(d / "init.log", "ab") as log:
             unshare = subprocess.Popen(
                 ["unshare", *NAMESPACES, "--fork", "--mount-proc", "--propagation", "private", "--kill-child",
-                 sys.executable, "-m", "caas.testhost.init", str(write), rec["name"]],
+                 sys.executable, "-m", "caas.testhost.init", "init", str(write), rec["name"], *_procs(rec, "host")],
                 pass_fds=(write,), stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                 cwd="/")
         os.close(write)
@@ -334,14 +389,15 @@ def _wire(home: Home, rec: dict) -> None:
     links.run(["nsenter", f"--target={rec['init']['pid']}", "--net", "ip", "-batch", "-"], stdin=batch)
 
 
-def enter(rec: dict, command: list[str], cwd: str | None = None) -> list[str]:
-    """The argument list that runs ``command`` in the test host's namespaces (its exit status is
-    the command's); TestHostError if the test host is not running."""
+def enter(rec: dict, command: list[str], cwd: str | None = None, leaf: str = "host") -> list[str]:
+    """The argument list that runs ``command`` in the test host's namespaces and its cgroup
+    ``leaf`` (its exit status is the command's); TestHostError if the test host is not running."""
     if not alive(rec.get("init")):
         raise TestHostError(f"test host {rec['name']} is not running (its init is gone): "
                             f"scripts/testhost down {rec['name']} removes what is left")
     wd = [f"--wd={cwd}"] if cwd else []
-    return ["nsenter", f"--target={rec['init']['pid']}", *NAMESPACES, *wd, "--", *command]
+    join = [sys.executable, "-m", "caas.testhost.init", "join", *_procs(rec, leaf), "--"]
+    return ["nsenter", f"--target={rec['init']['pid']}", *NAMESPACES, *wd, "--", *join, *command]
 
 
 def _start_agent(home: Home, rec: dict, token: str) -> None:
@@ -352,7 +408,7 @@ def _start_agent(home: Home, rec: dict, token: str) -> None:
     data.mkdir(mode=0o700, exist_ok=True)
     command = [*JOIN, token, "--data-dir", str(data)]
     with open(d / "agent.log", "ab") as log:
-        nsenter = subprocess.Popen(enter(rec, command, "/"), stdin=subprocess.DEVNULL, stdout=log,
+        nsenter = subprocess.Popen(enter(rec, command, "/", "agent"), stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     rec["join"] = proc(nsenter.pid)
     home.save(rec)
@@ -398,6 +454,7 @@ def _remove(home: Home, rec: dict) -> list[str]:
         for link in (rec["veth"], rec["peer"]):
             if host.delete(link):  # with the namespace gone, the kernel removes the pair by itself
                 removed.append(f"link {link}")
+        removed += _remove_cgroups(rec.get("cgroups") or [])
         shutil.rmtree(home.dir(rec["name"]), ignore_errors=True)
         if not home.hosts():
             bridge = home.bridge_record()

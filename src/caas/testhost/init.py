@@ -1,5 +1,9 @@
-"""The first process of a test host: ``python -m caas.testhost.init FD HOSTNAME``, started by
-``unshare`` in the test host's new network, mount, UTS, IPC and PID namespaces (it is pid 1 there).
+"""The first process of a test host: ``python -m caas.testhost.init init FD HOSTNAME PROCS...``,
+started by ``unshare`` in the test host's new network, mount, UTS, IPC and PID namespaces (it is
+pid 1 there); it joins the test host's cgroup (writing to each ``cgroup.procs`` file PROCS).
+``python -m caas.testhost.init join PROCS... -- COMMAND...`` joins a cgroup and becomes COMMAND
+(``exec`` and the agent enter the test host's namespaces with nsenter, which keeps the caller's
+cgroup): 127 with a message if COMMAND is not found, as nsenter.
 
 It makes the mount namespace the test host's own where a netns driver inside would otherwise
 share the machine's files: a fresh tmpfs on /run (so /run/netns, the namespaces ``ip netns``
@@ -41,9 +45,30 @@ def _prepare(hostname: str) -> None:
     socket.sethostname(hostname)
 
 
-def main(argv: list[str]) -> int:
-    fd, hostname = int(argv[0]), argv[1]
+def _join(procs: list[str]) -> None:
+    for path in procs:
+        with open(path, "w") as f:
+            f.write("0")  # 0: the writing process itself (no pid to translate between namespaces)
+
+
+def _become(argv: list[str]) -> int:
+    """``join PROCS... -- COMMAND...``: join the cgroup, then exec COMMAND."""
+    cut = argv.index("--")
+    _join(argv[:cut])
+    command = argv[cut + 1:]
     try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        print(f"testhost: failed to execute {command[0]}: {exc.strerror}", file=sys.stderr)
+    return 127
+
+
+def main(argv: list[str]) -> int:
+    if argv[0] == "join":
+        return _become(argv[1:])
+    fd, hostname, procs = int(argv[1]), argv[2], argv[3:]
+    try:
+        _join(procs)
         _prepare(hostname)
     except (OSError, subprocess.SubprocessError) as exc:
         err = getattr(exc, "stderr", b"") or b""
