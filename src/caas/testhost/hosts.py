@@ -310,11 +310,15 @@ def up(home: Home, name: str, token: str | None = None) -> dict:
     with home.lock():
         if home.host(name) is not None:
             raise TestHostError(f"test host {name} exists (scripts/testhost down {name} first)")
-        bridge = _ensure_bridge(home)
-        hid = secrets.token_hex(4)
-        rec = {"name": name, "id": hid, "veth": f"{PREFIX}v{hid}", "peer": f"{PREFIX}w{hid}",
-               "address": _free_address(home, bridge), "bridge": bridge["name"], "cgroups": _cgroup_dirs(hid),
-               "unshare": None, "init": None, "agent": None, "join": None}
+        try:
+            bridge = _ensure_bridge(home)
+            hid = secrets.token_hex(4)
+            rec = {"name": name, "id": hid, "veth": f"{PREFIX}v{hid}", "peer": f"{PREFIX}w{hid}",
+                   "address": _free_address(home, bridge), "bridge": bridge["name"],
+                   "cgroups": _cgroup_dirs(hid), "unshare": None, "init": None, "agent": None, "join": None}
+        except BaseException:
+            _remove_bridge(home)  # when no other test host uses it
+            raise
         home.save(rec)  # recorded before anything is made
         try:
             _make_cgroups(rec)
@@ -439,7 +443,6 @@ def _remove(home: Home, rec: dict) -> list[str]:
     the PID namespace, and the namespaces go with the last), the veth pair, the state, and the
     bridge with the last test host. Only recorded pids with their recorded start times."""
     removed = []
-    links = _links()
     if _kill(rec.get("agent"), signal.SIGTERM):
         if not _wait_gone(rec["agent"], STOP_GRACE):
             _kill(rec["agent"], signal.SIGKILL)
@@ -449,26 +452,36 @@ def _remove(home: Home, rec: dict) -> list[str]:
             removed.append(f"{key} pid {rec[key]['pid']}")
     for key in ("init", "unshare", "join"):
         _wait_gone(rec.get(key), 5.0)
-    host = links.host_links()
+    host = _links().host_links()
     try:
         for link in (rec["veth"], rec["peer"]):
             if host.delete(link):  # with the namespace gone, the kernel removes the pair by itself
                 removed.append(f"link {link}")
-        removed += _remove_cgroups(rec.get("cgroups") or [])
-        shutil.rmtree(home.dir(rec["name"]), ignore_errors=True)
-        if not home.hosts():
-            bridge = home.bridge_record()
-            if bridge and host.delete(bridge["name"]):
-                removed.append(f"link {bridge['name']}")
-            (home.root / "bridge.json").unlink(missing_ok=True)
     finally:
         host.ipr.close()
-    return removed
+    removed += _remove_cgroups(rec.get("cgroups") or [])
+    shutil.rmtree(home.dir(rec["name"]), ignore_errors=True)
+    return removed + _remove_bridge(home)
+
+
+def _remove_bridge(home: Home) -> list[str]:
+    """The bridge and its record, unless a test host is still recorded."""
+    bridge = home.bridge_record()
+    if home.hosts() or bridge is None:
+        return []
+    host = _links().host_links()
+    try:
+        gone = host.delete(bridge["name"])
+    finally:
+        host.ipr.close()
+    (home.root / "bridge.json").unlink(missing_ok=True)
+    return [f"link {bridge['name']}"] if gone else []
 
 
 # ---- list ------------------------------------------------------------------------------------
 def listing(home: Home) -> list[str]:
     """One line per test host (name, state, address, init pid, agent), then the bridge's."""
+    need_root()
     lines = []
     for rec in home.hosts():
         state = "up" if alive(rec.get("init")) else "dead"

@@ -54,8 +54,12 @@ def _join(procs: list[str]) -> None:
 def _become(argv: list[str]) -> int:
     """``join PROCS... -- COMMAND...``: join the cgroup, then exec COMMAND."""
     cut = argv.index("--")
-    _join(argv[:cut])
     command = argv[cut + 1:]
+    try:
+        _join(argv[:cut])
+    except OSError as exc:
+        print(f"testhost: cannot join the test host's cgroup: {exc}", file=sys.stderr)
+        return 126
     try:
         os.execvp(command[0], command)
     except OSError as exc:
