@@ -284,6 +284,8 @@ def test_down_stops_the_agent_by_pid_or_cleans_up_after_a_killed_one(env, monkey
     cmdline = Path(f"/proc/{rec['agent']['pid']}/cmdline").read_text().split("\0")
     assert cmdline[-4:] == ["tok-1", "--data-dir", str(home.dir("delta") / "data"), ""], cmdline
     assert f"/ct-{rec['id']}/agent\n" in Path(f"/proc/{rec['agent']['pid']}/cgroup").read_text()
+    environ = Path(f"/proc/{rec['agent']['pid']}/environ").read_text().split("\0")
+    assert not [v for v in environ if v.startswith(("CAAS_", "OS_"))], "the agent got this shell's settings"
     if agent == "killed":
         os.kill(rec["agent"]["pid"], signal.SIGKILL)
         deadline = time.monotonic() + 5
@@ -315,9 +317,13 @@ def test_a_test_host_whose_init_was_killed_is_listed_dead_and_down_removes_it(en
 
 def test_a_full_network_refuses_another_test_host_and_the_last_down_removes_the_bridge(env, tmp_path):
     small = str(next(ipaddress.ip_network(free_network()).subnets(new_prefix=30)))  # room for one
-    env = {**env, "CAAS_TESTHOST_HOME": str(tmp_path), "CAAS_TESTHOST_CIDR": small}
+    env = {**env, "CAAS_TESTHOST_HOME": str(tmp_path), "CAAS_TESTHOST_CIDR": small, "CAAS_TESTHOST_MTU": "9000"}
     links = ct_links()
     ok(env, "up", "zeta")
+    assert " mtu 9000 " in ok(env, "exec", "zeta", "--", "ip", "-o", "link", "show", "dev", "eth0")
+    bridge = (ct_links() - links - {records(env)["zeta"]["veth"]}).pop()
+    assert " mtu 9000 " in subprocess.run(["ip", "-o", "link", "show", "dev", bridge], capture_output=True,
+                                          text=True, check=True).stdout
     out = th(env, "up", "eta")
     assert out.returncode == 1 and f"no address left in {small}" in out.stderr, out.stderr
     assert list(records(env)) == ["zeta"] and len(ct_links() - links) == 2  # the bridge and zeta's veth

@@ -411,9 +411,11 @@ def _start_agent(home: Home, rec: dict, token: str) -> None:
     data = d / "data"
     data.mkdir(mode=0o700, exist_ok=True)
     command = [*JOIN, token, "--data-dir", str(data)]
+    # Another machine's agent: none of this shell's caas settings or OpenStack credentials.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAAS_", "OS_"))}
     with open(d / "agent.log", "ab") as log:
         nsenter = subprocess.Popen(enter(rec, command, "/", "agent"), stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+                                   stderr=subprocess.STDOUT, start_new_session=True, env=env)
     rec["join"] = proc(nsenter.pid)
     home.save(rec)
     with contextlib.suppress(TestHostError):  # an agent that ended at once has no child left
