@@ -176,6 +176,21 @@ def test_exec_passes_the_exit_status_and_runs_in_the_test_hosts_namespaces(env, 
     assert rec["cgroups"] and f"/ct-{rec['id']}/host\n" in cgroup, cgroup
 
 
+def test_caas_cleanup_all_in_a_test_host_removes_its_cs_objects_only(env, pair):
+    """The netns driver's own ``caas cleanup --all`` (its machine lock and its view of cs-
+    objects) runs in a test host and sees only the test host's objects: not the machine's (a
+    netns caas may run there meanwhile), not another test host's."""
+    ok(env, "exec", "alpha", "--", "ip", "link", "add", "cs-zstray", "type", "bridge")
+    ok(env, "exec", "beta", "--", "ip", "link", "add", "cs-zother", "type", "bridge")
+    data = Path(env["CAAS_TESTHOST_HOME"]) / "hosts" / "alpha" / "data"
+    out = ok(env, "exec", "alpha", "--", sys.executable, "-m", "caas.cli.main", "cleanup", "--all", "--data-dir", str(data))
+    # all it removed (it names each): alpha's two, no link, namespace, table or instance cgroup
+    # of the machine's (its cgroups are looked for under the test host's)
+    assert out.splitlines() == ["removed netns cs-i0123456789", "removed link cs-zstray", "2 object(s) removed"], out
+    assert "cs-zother" in ok(env, "exec", "beta", "--", "ip", "-o", "link", "show")
+    ok(env, "exec", "alpha", "--", "ping", "-c", "1", "-W", "2", address_of(env, "beta"))  # eth0 kept
+
+
 @pytest.mark.parametrize("name", ["Alpha", "a;b", "$(id)", "-x", "a b", "x" * 33, "bad-", "9lives", "../etc", ""])
 def test_bad_names_are_refused_in_one_line(env, name):
     out = th(env, "up", name)
