@@ -347,9 +347,10 @@ def _start_init(home: Home, rec: dict) -> None:
         write = -1
         rec["unshare"] = proc(unshare.pid)
         home.save(rec)
-        rec["init"] = proc(_child(unshare.pid))
-        home.save(rec)
-        answer = _read_line(read, READY_TIMEOUT)
+        answer = _read_line(read, READY_TIMEOUT)  # "ok", or why not; "" if unshare failed
+        if answer == "ok":
+            rec["init"] = proc(_child(unshare.pid))
+            home.save(rec)
     finally:
         os.close(read)
         if write >= 0:
