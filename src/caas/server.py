@@ -169,13 +169,15 @@ def _safe_url(url: str) -> str:
 def banner(settings: Settings) -> str:
     d = settings.data_dir
     if settings.portal:
+        bin_dir = os.path.dirname(sys.executable)  # the install's scripts (os_cluster), beside its python
         return (f"caas is serving clusters on {settings.base_url} for cloud {settings.cluster_cloud} (database "
                 f"{'SQLite' if settings.db_url.startswith('sqlite') else 'PostgreSQL'}); its users log in with "
                 "their own credentials of that cloud\n"
-                f"  users: CAAS_URL={settings.base_url} os_cluster list (with the cloud's OS_* or OS_CLOUD), or "
-                "register it in the cloud's catalog (as an admin of it): openstack service create --name caas caas "
-                f"&& openstack endpoint create caas public {settings.base_url}\n"
-                f"  dashboard: {settings.base_url}/dashboard\n"
+                f"  users, with that cloud's openrc sourced (or OS_CLOUD): CAAS_URL={settings.base_url} "
+                f"{bin_dir}/os_cluster list\n"
+                "  so that their CLIs find it in the cloud's catalog, as an admin of that cloud: openstack service "
+                f"create --name caas caas && openstack endpoint create caas public {settings.base_url}/caas/v1\n"
+                f"  dashboard: {settings.base_url}/dashboard (log in with the cloud's user, password and project)\n"
                 f"  health: {settings.base_url}/healthz")
     return (f"caas is serving on {settings.base_url} (driver {settings.driver}, database "
             f"{'SQLite' if settings.db_url.startswith('sqlite') else 'PostgreSQL'})\n"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -186,6 +188,19 @@ def test_os_cluster_finds_the_portal_in_the_clouds_catalog(cloud, portal, ann, t
     assert listed.returncode == 0 and "viacat" in listed.stdout, listed.stdout + listed.stderr
     delete(ann["portal"], "viacat")
     assert leftovers(ann["cloud"]) == {} and credentials(ann) == []
+
+
+def test_the_banners_user_command_works_verbatim_in_a_new_shell(cloud, portal, ann, tmp_path):
+    """The portal's banner tells users what to run with their cloud's openrc sourced: that line,
+    as printed, in ``env -i bash`` with only the user's OS_* settings exported."""
+    line = next(ln for ln in portal.log_path.read_text().splitlines() if "CAAS_URL=" in ln)
+    command = line.split("(or OS_CLOUD): ", 1)[1]
+    assert command.startswith(f"CAAS_URL={portal.url} /") and command.endswith("/os_cluster list"), line
+    openrc = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in cloud.os_env("ann", ann["password"], "ann").items()
+                     if k.startswith("OS_"))
+    out = subprocess.run(["env", "-i", f"HOME={tmp_path}", "PATH=/usr/bin:/bin", "bash", "-c", openrc + command],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "Floating IP" in out.stdout, out.stdout + out.stderr
 
 
 def test_a_cloud_that_does_not_answer_is_a_503_saying_so(tmp_path_factory):

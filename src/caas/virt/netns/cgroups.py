@@ -56,7 +56,7 @@ def is_v2() -> bool:
     return all(c in available for c in V2_CONTROLLERS)
 
 
-def _own_paths() -> dict[str, str]:
+def own_paths() -> dict[str, str]:
     """This process's cgroup path per v1 controller, and "" -> path for v2."""
     paths: dict[str, str] = {}
     for line in Path("/proc/self/cgroup").read_text().splitlines():
@@ -77,7 +77,7 @@ def _v2_parent() -> Path:
     processes"), so when our own cgroup is not the root, this process moves itself into a leaf
     ``caas-supervisor`` child first (the pattern systemd's delegation documentation recommends).
     """
-    own = ROOT / _own_paths().get("", "/").lstrip("/")
+    own = ROOT / own_paths().get("", "/").lstrip("/")
     if own.name == "caas-supervisor":
         own = own.parent
     want = " ".join("+" + c for c in V2_CONTROLLERS)
@@ -105,7 +105,7 @@ def plan(server_id: str) -> Cgroup:
     name = names.cgroup(server_id)
     if is_v2():
         return Cgroup((_v2_parent() / name,))
-    own = _own_paths()
+    own = own_paths()
     dirs = []
     for c in V1_CONTROLLERS:
         mount = ROOT / c
