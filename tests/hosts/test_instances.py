@@ -57,6 +57,12 @@ def commands(cloud) -> list[tuple]:
         return db.execute("SELECT kind, status, args FROM host_command ORDER BY created_at").fetchall()
 
 
+def instances(cloud) -> set[str]:
+    """The instances the controller records on joined hosts."""
+    with sqlite3.connect(cloud.data_dir / "caas.db") as db:
+        return {i for (i,) in db.execute("SELECT instance_id FROM host_instance")}
+
+
 def spawns(cloud, server_id: str) -> int:
     """How many spawn commands the controller recorded for ``server_id``."""
     return sum(1 for kind, _, args in commands(cloud) if kind == "spawn" and server_id in args)
@@ -105,8 +111,13 @@ def test_a_host_with_servers_cannot_be_removed(cloud):
 
 def test_with_the_agent_killed_servers_land_on_the_first_host_and_h2s_keep_their_state(cloud):
     env = cloud.os_env()
+    doomed = boot(env, "doomed", "--availability-zone", "nova:h2")
+    cloud.doomed = doomed["id"]
     cloud.agent.kill()
     wait_until(lambda: state(env, "h2") == "down", 60, "h2 down")
+    # Deleted while its host is down: the server goes; its instance is destroyed once the agent is back.
+    osc(env, "server", "delete", "--wait", "doomed")
+    assert cloud.doomed in instances(cloud)
     boot(env, "while-down")
     assert host_of(env, "while-down") == "fake-host-1"
     forced = osc(env, "server", "create", "--flavor", "m1.small", "--image", "host", "--nic", "none",
@@ -128,6 +139,9 @@ def test_the_agent_restarted_finds_everything_as_it_was(cloud):
     wait_until(lambda: state(env, "h2") == "up", 60, "h2 up")
     assert [h["Hypervisor Hostname"] for h in osc_json(env, "hypervisor", "list")] == ["fake-host-1", "h2"]
     assert status(env, "on-h2") == "ACTIVE"
+    wait_until(lambda: cloud.doomed not in instances(cloud), 60, "the orphan's destroy")
+    assert [(k, st) for k, st, args in commands(cloud) if cloud.doomed in args and k == "destroy"] == [
+        ("destroy", "done")]
     osc(env, "server", "stop", "on-h2")
     wait_until(lambda: status(env, "on-h2") == "SHUTOFF", 60, "on-h2 SHUTOFF")
     assert spawns(cloud, osc_json(env, "server", "show", "on-h2")["id"]) == 1

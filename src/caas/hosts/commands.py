@@ -18,7 +18,7 @@ import uuid
 
 from sqlalchemy import delete, select, update
 
-from caas.compute.models import ComputeHost
+from caas.compute.models import ComputeHost, Server
 from caas.db.base import utcnow
 from caas.errors import BadRequest, NotFound
 from caas.hosts.models import HostCommand, HostInstance
@@ -122,10 +122,19 @@ class CommandQueue:
 
     # ---- the agent's side --------------------------------------------------------------------
     def requeue(self, host: str) -> None:
-        """The agent of ``host`` (re)started: what it had fetched is to be fetched again."""
+        """The agent of ``host`` (re)started: what it had fetched is to be fetched again, and
+        each instance recorded on it whose server is gone (deleted while the host was down)
+        gets a destroy, unless one is on its way already."""
         with self.db.write() as s:
             s.execute(update(HostCommand).where(HostCommand.host == host, HostCommand.status == "sent")
                       .values(status="pending", updated_at=utcnow()))
+            orphans = set(s.scalars(select(HostInstance.instance_id).where(
+                HostInstance.host == host, HostInstance.instance_id.not_in(select(Server.id)))))
+            queued = {c.args.get("instance_id") for c in s.scalars(select(HostCommand).where(
+                HostCommand.host == host, HostCommand.kind == "destroy", HostCommand.status == "pending"))}
+            for iid in sorted(orphans - queued):
+                s.add(HostCommand(id=str(uuid.uuid4()), host=host, kind="destroy", args={"instance_id": iid},
+                                  status="pending"))
 
     def fetch(self, host: str, wait: float) -> list[dict]:
         """The pending commands of ``host`` (oldest first, marked sent), waiting up to ``wait``
@@ -159,5 +168,7 @@ class CommandQueue:
             if row.status != "done":
                 row.status, row.updated_at = "done", utcnow()
                 row.result = {"ok": body["ok"], "value": body.get("value"), "error": (error or "")[:2000]}
+                if row.kind == "destroy" and body["ok"]:  # gone from its host: forget where it was
+                    s.execute(delete(HostInstance).where(HostInstance.instance_id == row.args.get("instance_id")))
         with self._changed:
             self._changed.notify_all()
