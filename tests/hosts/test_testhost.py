@@ -276,7 +276,7 @@ def running(p: dict) -> bool:
     return int(fields[19]) == p["start"] and fields[0] != "Z"
 
 
-# ---- the agent's process, with a stand-in for `caas host join` (not on this branch yet) --------
+# ---- the agent's process, with a stand-in for `caas host join` (one that ignores SIGTERM) ------
 STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
 
 
@@ -284,7 +284,8 @@ STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); 
 def test_down_stops_the_agent_by_pid_or_cleans_up_after_a_killed_one(env, monkeypatch, agent):
     """``up --join`` records the agent's pid; ``down`` stops it (SIGTERM, then SIGKILL for one
     that ignores SIGTERM) or, SIGKILLed before, still removes everything. The join command is a
-    stand-in (a process that runs until stopped): ``caas host join`` is not on main yet."""
+    stand-in (a process that runs until stopped, or ignores SIGTERM): a real agent in a test
+    host runs the netns driver under the agent, the next slice of issue 20."""
     from caas.testhost import hosts
 
     monkeypatch.setenv("CAAS_TESTHOST_HOME", env["CAAS_TESTHOST_HOME"])
