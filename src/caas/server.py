@@ -263,7 +263,10 @@ def _run(server, sock, agent, agent_sock) -> None:
     async def both():
         await asyncio.gather(server.serve(sockets=[sock]), agent.serve(sockets=[agent_sock]))
 
-    asyncio.run(both())
+    # the event loop uvicorn's own run would choose (uvloop where installed): on the default
+    # asyncio loop every answer waited some 40 ms for the client's delayed ACK
+    with asyncio.Runner(loop_factory=server.config.get_loop_factory()) as runner:
+        runner.run(both())
 
 
 def serve(settings: Settings, log_level: str = "warning") -> None:
