@@ -268,6 +268,39 @@ def test_forced_host_is_for_admins(zoned):
     delete_all(zoned.admin)
 
 
+def test_host_status_follows_the_hosts_service(zoned):
+    """host_status (2.16, admins): UP, MAINTENANCE while the service is disabled, DOWN while it
+    is forced down; none before 2.16 nor for a member; the same in a server list."""
+    sid = create(zoned.admin, availability_zone="az2:az2-1").json()["server"]["id"]
+    wait_for(zoned.admin, sid, "ACTIVE")
+    services = zoned.admin.get(f"{C}/os-services", headers=mv("2.53")).json()["services"]
+    svc = next(x for x in services if x["host"] == "az2-1")
+
+    def status(version: str = "2.16") -> str | None:
+        return zoned.admin.get(f"{C}/servers/{sid}", headers=mv(version)).json()["server"].get("host_status")
+
+    def listed() -> str:
+        servers = zoned.admin.get(f"{C}/servers/detail", headers=mv("2.16")).json()["servers"]
+        return next(x["host_status"] for x in servers if x["id"] == sid)
+
+    def service(**body) -> None:
+        r = zoned.admin.put(f"{C}/os-services/{svc['id']}", json=body, headers=mv("2.53"))
+        assert r.status_code == 200, r.text
+
+    try:
+        assert status() == "UP" == listed() and status("2.15") is None
+        service(status="disabled", disabled_reason="maintenance")
+        assert status() == "MAINTENANCE" == listed()
+        service(forced_down=True)
+        assert status() == "DOWN" == listed()
+    finally:
+        service(forced_down=False)
+        service(status="enabled")
+    assert status() == "UP"
+    zoned.admin.delete(f"{C}/servers/{sid}")
+    delete_all(zoned.admin)
+
+
 def test_stack_fills_one_host_first(zoned):
     views = zoned.boot_many(4, availability_zone="az1")
     assert len(set(zoned.hosts_of(v["id"] for v in views))) == 1

@@ -109,6 +109,11 @@ def test_a_host_with_servers_cannot_be_removed(cloud):
     assert proc.returncode == 1 and "has 1 server(s)" in proc.stderr and "not there yet" in proc.stderr
 
 
+def host_status(env: dict, server: str) -> str:
+    """The server's host_status (compute 2.16, as an admin sees it)."""
+    return osc_json(env, "--os-compute-api-version", "2.16", "server", "show", server)["host_status"]
+
+
 def test_with_the_agent_killed_servers_land_on_the_first_host_and_h2s_keep_their_state(cloud):
     env = cloud.os_env()
     doomed = boot(env, "doomed", "--availability-zone", "nova:h2")
@@ -130,6 +135,7 @@ def test_with_the_agent_killed_servers_land_on_the_first_host_and_h2s_keep_their
     assert console.returncode != 0 and "compute host h2 is down" in console.stderr, console.stderr
     # Power syncs ran meanwhile (every second): h2's server is still what it was.
     assert status(env, "on-h2") == "ACTIVE"
+    assert host_status(env, "on-h2") == "UNKNOWN"  # its host is silent, not forced down
     osc(env, "server", "delete", "--wait", "forced-down")
 
 
@@ -138,7 +144,7 @@ def test_the_agent_restarted_finds_everything_as_it_was(cloud):
     cloud.agent = Agent(cloud.agent.data_dir).start().joined()  # the same data dir, no token
     wait_until(lambda: state(env, "h2") == "up", 60, "h2 up")
     assert [h["Hypervisor Hostname"] for h in osc_json(env, "hypervisor", "list")] == ["fake-host-1", "h2"]
-    assert status(env, "on-h2") == "ACTIVE"
+    assert status(env, "on-h2") == "ACTIVE" and host_status(env, "on-h2") == "UP"
     wait_until(lambda: cloud.doomed not in instances(cloud), 60, "the orphan's destroy")
     assert [(k, st) for k, st, args in commands(cloud) if cloud.doomed in args and k == "destroy"] == [
         ("destroy", "done")]

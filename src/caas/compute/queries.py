@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from caas import paging
 from caas.compute.common import marker_not_found
-from caas.compute.models import Server
+from caas.compute.models import ComputeHost, Server
 from caas.compute.server_state import KNOWN_STATUSES, VM_STATE, get_server
 from caas.context import AuthContext
 from caas.errors import BadRequest, Forbidden
@@ -123,6 +123,20 @@ class ServerQueries:
             for i in range(0, len(ids), 500):  # bounded IN lists
                 full.update((r.id, r) for r in s.scalars(select(Server).where(Server.id.in_(ids[i:i + 500]))))
         return [full[i] for i in ids if i in full]
+
+    def host_statuses(self, rows: list[Server]) -> dict[str, str]:
+        """The ``host_status`` (2.16) of each host the servers ``rows`` are on, read now, as
+        Nova decides it: DOWN when its service is forced down, MAINTENANCE when disabled, UP
+        while it reports in, else UNKNOWN (a joined host whose agent is silent). A server on no
+        host, or on one caas no longer knows, has none (absent here: '')."""
+        names = {r.host for r in rows if r.host}
+        if not names:
+            return {}
+        with self.db.read() as s:
+            hosts = s.execute(select(ComputeHost.name, ComputeHost.forced_down, ComputeHost.enabled, ComputeHost.up)
+                              .where(ComputeHost.name.in_(names))).all()
+        return {name: "DOWN" if forced else "MAINTENANCE" if not enabled else "UP" if up else "UNKNOWN"
+                for name, forced, enabled, up in hosts}
 
     def server_resources(self, rows: list[Server]) -> tuple[dict, dict]:
         """What the servers' detailed views show from the other services, in a few queries:

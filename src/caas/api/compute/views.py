@@ -17,8 +17,10 @@ def server_views(call: Call, ctx, rows: list[Server], detail: bool = True) -> li
     queries (``call.services.compute.servers.queries.server_resources``)."""
     if not detail:
         return [{"id": r.id, "name": r.name, "links": links(call, "servers", r.id)} for r in rows]
-    ports, volumes = call.services.compute.servers.queries.server_resources(rows)
-    return [server_view(call, ctx, r, ports.get(r.id, []), volumes.get(r.id)) for r in rows]
+    queries = call.services.compute.servers.queries
+    ports, volumes = queries.server_resources(rows)
+    statuses = queries.host_statuses(rows) if ctx.is_admin and call.version >= (2, 16) else {}
+    return [server_view(call, ctx, r, ports.get(r.id, []), volumes.get(r.id), statuses) for r in rows]
 
 
 def _addresses(ports) -> dict[str, list[dict]]:
@@ -44,8 +46,10 @@ def _flavor(call: Call, r: Server) -> dict:
     return {"id": r.flavor_id, "links": [{"rel": "bookmark", "href": f"{call.base_url}/compute/flavors/{r.flavor_id}"}]}
 
 
-def server_view(call: Call, ctx, r: Server, ports: list, attachments: list[dict] | None) -> dict:
-    """One server's detailed view at the request's microversion."""
+def server_view(call: Call, ctx, r: Server, ports: list, attachments: list[dict] | None,
+                host_statuses: dict[str, str] | None = None) -> dict:
+    """One server's detailed view at the request's microversion; ``host_statuses``: the
+    ``host_status`` of its host (2.16, admins), by host name."""
     version, base = call.version, call.base_url
     status = status_of(r.status, r.task_state)
     view = {
@@ -72,7 +76,7 @@ def server_view(call: Call, ctx, r: Server, ports: list, attachments: list[dict]
     if r.fault and r.status == "error":
         view["fault"] = _fault(ctx, r.fault)
     if ctx.is_admin:
-        view.update(_admin_fields(version, r))
+        view.update(_admin_fields(version, r, host_statuses or {}))
     if version >= (2, 9):
         view["locked"] = r.locked
     if version >= (2, 19):
@@ -90,7 +94,7 @@ def _fault(ctx, fault: dict) -> dict:
     return out
 
 
-def _admin_fields(version, r: Server) -> dict:
+def _admin_fields(version, r: Server, host_statuses: dict[str, str]) -> dict:
     out = {"OS-EXT-SRV-ATTR:host": r.host, "OS-EXT-SRV-ATTR:hypervisor_hostname": r.host,
            "OS-EXT-SRV-ATTR:instance_name": "instance-" + r.id.replace("-", "")[:8]}
     if version >= (2, 3):
@@ -99,7 +103,7 @@ def _admin_fields(version, r: Server) -> dict:
                     "OS-EXT-SRV-ATTR:ramdisk_id": "", "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
                     "OS-EXT-SRV-ATTR:user_data": r.user_data})
     if version >= (2, 16):
-        out["host_status"] = "UP" if r.host else ""
+        out["host_status"] = host_statuses.get(r.host, "") if r.host else ""
     return out
 
 
