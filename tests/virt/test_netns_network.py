@@ -595,6 +595,28 @@ def test_kernel_removal_and_reconcile(db, dataplane):
 
 
 @kernel
+def test_kernel_a_plug_newer_than_the_topology_survives_its_reconciles(db, dataplane):
+    """A port made before its server (as a cluster makes every port first) is in the topology
+    before the server is: a reconcile of that topology after the plug keeps the new instance
+    (it removed its namespace and tap, and the boot failed: "network namespace ... does not
+    exist"); a newer topology without the server means it is gone, and then it is removed."""
+    w = World(db)
+    w.network(EXT_CIDR, EXT_GW, external=True)
+    net = w.network(NET1, "10.250.1.1")
+    port = w.port(*net, "10.250.1.30")
+    synced(db, dataplane).start()  # the port, no server
+    sid = w.server()
+    ns = dataplane.plug(sid, [nic(port, "10.250.1.30")])
+    assert dataplane.reconcile() == [] and ns in links.netns_list()
+    assert names.tap(port.id) in leftovers()["links"]
+    synced(db, dataplane).reconcile()  # a newer topology, which names the server
+    with db.write() as s:
+        s.execute(delete(Server).where(Server.id == sid))
+    removed = synced(db, dataplane).reconcile()  # newer still, without it: gone
+    assert f"netns {ns}" in removed and ns not in links.netns_list()
+
+
+@kernel
 def test_kernel_concurrent_plugs_and_background_reconcile(db, dataplane):
     w = World(db)
     w.network(EXT_CIDR, EXT_GW, external=True)

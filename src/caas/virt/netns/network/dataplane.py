@@ -17,6 +17,7 @@ by the reconcile that ``start`` runs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -59,6 +60,10 @@ class Dataplane:
         self._count = threading.Lock()
         self._waiting = 0  # plugs and unplugs waiting for the lock
         self._inflight: set[str] = set()  # owners (server, port, network ids) of plugs under way
+        # server id -> the generation of the topology held when it was plugged. A topology of
+        # that generation may predate the server (a port made before its server is in it, the
+        # server not yet): only a newer one that lacks the server means the server is gone.
+        self._plugged_at: dict[str, int] = {}
         self._applied: dict[tuple[str, str], str] = {}  # (netns, ruleset key) -> text applied
         self._recorded: set[tuple[str, str]] = set()  # rulesets whose record is written
         self._host: Links | None = None
@@ -177,6 +182,7 @@ class Dataplane:
             links.in_netns(ns, lambda inner: inner.up("lo"))
             self._apply(ns, nft.SG_TABLE, plan.instance_ruleset(snap, ifnames), ("server", server_id), fresh=fresh)
             self._apply_host(plan.host_ruleset(snap))
+            self._plugged_at[server_id] = self._topology.generation
         return ns
 
     def unplug(self, server_id: str) -> None:
@@ -196,6 +202,7 @@ class Dataplane:
             for r in recs:
                 self.records.remove(r.kind, r.name, r.netns)
             self._forget(ns)
+            self._plugged_at.pop(server_id, None)
 
     # ---- reconcile -----------------------------------------------------------------------
     def reconcile(self, full: bool = False) -> list[str]:
@@ -206,7 +213,7 @@ class Dataplane:
         with self._lock:
             self.errors = []
             recs = self._my_records()
-            desired = plan.build(self._snapshot(), self._plugged(recs))
+            desired = plan.build(self._current(), self._plugged(recs))
             removed = self._remove(desired, recs)
             self._converge(desired, full)
             self._prune_records()
@@ -219,7 +226,7 @@ class Dataplane:
         NAME"``, ``"nft FAMILY NAME"``)."""
         with self._lock:
             recs = self._my_records()
-            desired = None if all else plan.build(self._snapshot(), self._plugged(recs))
+            desired = None if all else plan.build(self._current(), self._plugged(recs))
             removed = self._remove(desired, recs)
             if desired is not None:
                 for router_ns in desired.routers:
@@ -232,6 +239,17 @@ class Dataplane:
 
     def _snapshot(self) -> plan.Snapshot:
         return plan.index(self._topology)
+
+    def _current(self) -> plan.Snapshot:
+        """The snapshot a reconcile works from: the topology held, with the servers plugged
+        while it (or a newer one) was already held counted as present, since it may predate
+        them; a newer topology without such a server means it is gone."""
+        snap, generation = self._snapshot(), self._topology.generation
+        for server_id, at in list(self._plugged_at.items()):
+            if server_id in snap.servers or at < generation:
+                del self._plugged_at[server_id]  # named by the topology, or gone from a newer one
+        young = set(self._plugged_at) - snap.servers
+        return dataclasses.replace(snap, servers=snap.servers | young) if young else snap
 
     def _my_records(self) -> list[Owned]:
         return [r for r in self.records.all() if r.kind in KINDS]
