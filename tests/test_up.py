@@ -89,7 +89,8 @@ def test_data_dir_defaults_to_caas_home(tmp_path):
     home = tmp_path / "home"
     port = free_port()
     env = {**os.environ, "CAAS_HOME": str(home), "CAAS_PASSWORD_HASH_ROUNDS": "4"}
-    proc = subprocess.Popen(caas_command() + ["up", "--port", str(port)], env=env,
+    # --agent-port 0: the default (--port + 1) may be another test's free port by now
+    proc = subprocess.Popen(caas_command() + ["up", "--port", str(port), "--agent-port", "0"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         line = proc.stdout.readline()
