@@ -60,8 +60,6 @@ class Portal:
                 conn.authorize()
             catalog = conn.session.auth.get_access(conn.session).service_catalog
             types = {entry.get("type") for entry in catalog.catalog}
-        except PortalError:
-            raise
         except Exception as exc:  # noqa: BLE001 - whatever failed is said, in one line
             self.clusters.access.close()
             raise PortalError(f"cannot work with cloud {self.settings.cluster_cloud!r} (Identity at "

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from caas.clusters import resolve
 from caas.clusters.cloud import cloud_message
 from caas.clusters.work import Work
 from caas.clusters.models import BUILDING, DELETING, Cluster, ClusterNode
@@ -44,7 +45,7 @@ def user_key(service, c: Cluster, key_file: Path) -> str:
     ``key_file``; '' when neither can be had."""
     try:
         if c.key_name:
-            return service.access.admin().compute.get_keypair(c.key_name).public_key
+            return resolve.user_key(service.access.admin(), c.key_name)
         if c.keypair_generated and key_file.is_file():
             from cryptography.hazmat.primitives import serialization
 
