@@ -47,4 +47,9 @@ if [ "$(id -u)" = 0 ]; then
     apt_install "the netns driver (caas's default as root) runs nft, sshd and ip in its instances' namespaces, and ping" \
       "${NEED[@]}"
   fi
+  # The slurm profile on the host image runs the host's Slurm, munge and Open MPI in the instances.
+  if [ ! -x /usr/sbin/slurmctld ] || [ ! -x /usr/sbin/slurmd ] || [ ! -x /usr/sbin/munged ] || ! command -v mpicc >/dev/null; then
+    apt_install "the slurm profile's clusters on the host image run Debian's Slurm, munge and Open MPI" \
+      slurmctld slurmd slurm-client munge openmpi-bin libopenmpi-dev
+  fi
 fi

@@ -107,6 +107,11 @@ class Settings:
     # token revoked in the cloud works here that long at most (one revoked through the portal's
     # dashboard stops at once).
     portal: bool = False
+    # Where the cloud's instances reach caas (the programs of elastic Slurm clusters ask it for
+    # nodes): CAAS_GUEST_URL; else, for the embedded cloud with the netns driver, the external
+    # network's gateway on this machine (caas listens there too, ``guest_bind``) at --port;
+    # else the catalog's base URL.
+    guest_url_setting: str | None = field(default_factory=lambda: os.environ.get("CAAS_GUEST_URL") or None)
     portal_token_cache: float = field(default_factory=lambda: _env_float("CAAS_PORTAL_TOKEN_CACHE", 30.0))
     cluster_flavor: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_FLAVOR", "m1.xsmall"))
     cluster_image: str = field(default_factory=lambda: os.environ.get("CAAS_CLUSTER_IMAGE", "host"))
@@ -270,6 +275,24 @@ class Settings:
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def guest_bind(self) -> tuple[str, int] | None:
+        """Where caas also listens for its instances (None: nowhere more): the external network's
+        gateway, for the embedded cloud with the netns driver, unless CAAS_GUEST_URL says where
+        they reach it, or caas listens on every address already."""
+        if self.portal or self.driver != "netns" or self.guest_url_setting or self.host in ("0.0.0.0", "", "::"):
+            return None
+        import ipaddress
+
+        return str(ipaddress.ip_network(self.external_cidr, strict=False)[1]), self.port
+
+    @property
+    def guest_url(self) -> str:
+        if self.guest_url_setting:
+            return self.guest_url_setting.rstrip("/")
+        where = self.guest_bind
+        return f"http://{where[0]}:{where[1]}" if where else self.base_url
 
     @property
     def agent_bind(self) -> tuple[str, int]:

@@ -40,11 +40,24 @@ def bind(settings: Settings) -> socket.socket:
     return bind_to(settings.host, settings.port, "--port")
 
 
-def bind_to(host: str, port: int, option: str) -> socket.socket:
-    """A listening socket on ``host:port``; a StartupError naming ``option`` when it cannot be."""
+IP_FREEBIND = getattr(socket, "IP_FREEBIND", 15)
+
+
+def bind_guests(settings: Settings) -> socket.socket | None:
+    """The listener the instances reach caas on (``Settings.guest_bind``): the external
+    network's gateway, which its bridge carries once the driver has made it (a free bind)."""
+    where = settings.guest_bind
+    return bind_to(where[0], where[1], "--port", freebind=True) if where else None
+
+
+def bind_to(host: str, port: int, option: str, freebind: bool = False) -> socket.socket:
+    """A listening socket on ``host:port``; a StartupError naming ``option`` when it cannot be.
+    ``freebind``: on an address this machine may not have yet."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if freebind:
+        sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
@@ -251,17 +264,17 @@ def _agent_server(settings: Settings, cloud, log_level: str):
     return server, sock
 
 
-def _run(server, sock, agent, agent_sock) -> None:
-    """Serve both listeners in one event loop until a signal stops them."""
+def _run(server, socks, agent, agent_sock) -> None:
+    """Serve the API's listeners and the agents' in one event loop until a signal stops them."""
     import asyncio
 
     if agent is None:
-        server.run(sockets=[sock])
+        server.run(sockets=socks)
         return
     server.also = (agent,)
 
     async def both():
-        await asyncio.gather(server.serve(sockets=[sock]), agent.serve(sockets=[agent_sock]))
+        await asyncio.gather(server.serve(sockets=socks), agent.serve(sockets=[agent_sock]))
 
     # the event loop uvicorn's own run would choose (uvloop where installed): on the default
     # asyncio loop every answer waited some 40 ms for the client's delayed ACK
@@ -291,7 +304,7 @@ def serve(settings: Settings, log_level: str = "warning") -> None:
                             proxy_headers=bool(settings.trusted_proxies),
                             forwarded_allow_ips=settings.trusted_proxies or None)
     server = _server_class()(config)
-    agent, agent_sock = None, None
+    agent, agent_sock, guest_sock = None, None, None
     server.on_exit = cloud.clusters.engine.stopping.set
     if not settings.portal:
         def on_exit():  # cluster work first (as above), and the agents' long polls answer at once
@@ -300,11 +313,14 @@ def serve(settings: Settings, log_level: str = "warning") -> None:
         server.on_exit = on_exit
     try:
         agent, agent_sock = _agent_server(settings, cloud, log_level)
+        guest_sock = bind_guests(settings)
         print(banner(settings), flush=True)
-        _run(server, sock, agent, agent_sock)
+        _run(server, [sock] + ([guest_sock] if guest_sock else []), agent, agent_sock)
     finally:
         cloud.shutdown()
         sock.close()
+        if guest_sock is not None:
+            guest_sock.close()
         if agent_sock is not None:
             agent_sock.close()
         lock.close()

@@ -155,7 +155,7 @@ def test_answers_match_the_document(server, M, conforms):
         e = conforms(anonymous.get(f"{API}/clusters"), "/clusters")
         assert e["error"]["code"] == 401
     profiles = conforms(M.get(f"{API}/profiles"), "/profiles")["profiles"]
-    assert {p["name"] for p in profiles} == {"base", "none"}
+    assert {p["name"] for p in profiles} == {"base", "none", "slurm"}
     plan = conforms(M.post(f"{API}/clusters", json={**body("doc", 2), "dry_run": True}), "/clusters")["plan"]
     assert plan["nodes"] == ["node001", "node002"] and plan["shortfalls"] == []
     r = M.post(f"{API}/clusters", json=body("doc", 1))

@@ -1,6 +1,6 @@
 """Cluster operations as data (caas.clusters.operations) and the table of resource kinds
 (caas.clusters.kinds): the steps of each operation in order, a profile's own steps placed
-before ``ready`` in a create and an add only, and the teardown's order. The steps themselves
+where its hooks say, and the teardown's order. The steps themselves
 run against a real cloud in test_cluster_api.py and test_cluster_failures.py."""
 
 from __future__ import annotations
@@ -21,20 +21,35 @@ def test_each_operation_is_its_list_of_steps():
     assert names(operations.OPERATIONS["remove"]) == ["nodes", "bootstrap"]
 
 
-def test_a_profile_adds_its_steps_before_ready_in_create_and_add():
-    step = operations.Step("slurm", lambda engine, work, notes: None)
-    p = dataclasses.replace(profiles.PROFILES["base"], steps=(step,))
-    assert names(operations.for_profile(operations.OPERATIONS["create"], p))[-3:] == ["bootstrap", "slurm", "ready"]
-    assert names(operations.for_profile(operations.OPERATIONS["add"], p)) == ["nodes", "bootstrap", "slurm", "ready"]
+def test_a_profile_places_its_steps_where_its_hooks_say():
+    step = operations.Step("check", lambda engine, work, notes: None)
+    first = operations.Step("first", lambda engine, work, notes: None)
+    p = dataclasses.replace(profiles.PROFILES["base"], hooks=(
+        profiles.Hook("create", step), profiles.Hook("create", first, before="network"),
+        profiles.Hook("add", step, before=None)))
+    assert names(operations.for_profile(operations.OPERATIONS["create"], p)) == [
+        "first", "network", "router", "security_group", "head", "floating_ip", "nodes", "bootstrap", "check", "ready"]
+    assert names(operations.for_profile(operations.OPERATIONS["add"], p)) == ["nodes", "bootstrap", "ready", "check"]
     assert names(operations.for_profile(operations.OPERATIONS["remove"], p)) == ["nodes", "bootstrap"]
-    # the table itself is left as it was; the profiles caas has add nothing
-    assert "slurm" not in names(operations.OPERATIONS["create"])
-    for p in profiles.PROFILES.values():
-        assert operations.for_profile(operations.OPERATIONS["create"], p) is operations.OPERATIONS["create"]
+    # the table itself is left as it was; base and none add nothing
+    assert "check" not in names(operations.OPERATIONS["create"])
+    for name in ("base", "none"):
+        assert operations.for_profile(operations.OPERATIONS["create"], profiles.PROFILES[name]) \
+            is operations.OPERATIONS["create"]
+
+
+def test_the_slurm_profile_is_data_the_engine_runs():
+    slurm = profiles.PROFILES["slurm"]
+    assert names(operations.for_profile(operations.OPERATIONS["create"], slurm)) == [
+        "network", "router", "security_group", "home", "head", "floating_ip", "nodes", "bootstrap", "ready", "slurm"]
+    assert names(operations.for_profile(operations.OPERATIONS["add"], slurm)) == [
+        "slurm_config", "nodes", "bootstrap", "ready", "slurm"]
+    assert names(operations.for_profile(operations.OPERATIONS["remove"], slurm)) == [
+        "drain", "nodes", "bootstrap", "slurm_config"]
 
 
 def test_the_teardown_removes_what_depends_on_a_resource_before_it():
-    assert [k.name for k in kinds.KINDS] == ["server", "floating_ip", "port", "router_interface", "router",
+    assert [k.name for k in kinds.KINDS] == ["server", "share", "floating_ip", "port", "router_interface", "router",
                                              "security_group", "subnet", "network"]
-    # only servers are waited for until the cloud says they are gone
-    assert [k.name for k in kinds.KINDS if k.probe] == ["server"]
+    # servers and shares are waited for until the cloud says they are gone
+    assert [k.name for k in kinds.KINDS if k.probe] == ["server", "share"]

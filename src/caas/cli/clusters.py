@@ -66,11 +66,15 @@ def cluster_request(name: str, *, image: str | None = None, profile: str = DEFAU
                     profile_version: str | None = None, node_count: int = 0, node_flavor: str | None = None,
                     head_flavor: str | None = None, key_name: str | None = None,
                     keep_on_failure: bool = False, dry_run: bool = False, ready: str = "ssh",
-                    network: str | None = None, external_network: str | None = None) -> dict:
+                    network: str | None = None, external_network: str | None = None,
+                    users: list[str] | None = None, partitions: str | None = None,
+                    home_size: int | None = None, min_nodes: int | None = None, max_nodes: int | None = None,
+                    idle_time: int | None = None) -> dict:
     """The body of ``POST /caas/v1/clusters``. Every member is sent; None lets the server
     choose (its default image, the profile's default version, its default flavors, a generated
     key pair); ``ready`` is sent when it is not the server's default (ssh), ``network`` and
-    ``external_network`` when given."""
+    ``external_network``, ``users``, ``partitions``, ``home_size``, ``min_nodes``,
+    ``max_nodes`` and ``idle_time`` when given."""
     if isinstance(node_count, bool) or not isinstance(node_count, int) or not 0 <= node_count <= MAX_NAMES:
         raise BadRequest(f"the node count must be from 0 to {MAX_NAMES}")
     return {"cluster": {"name": name, "image": image or None, "profile": profile,
@@ -79,7 +83,12 @@ def cluster_request(name: str, *, image: str | None = None, profile: str = DEFAU
                         "key_name": key_name or None, "keep_on_failure": bool(keep_on_failure),
                         **({"ready": ready} if ready and ready != "ssh" else {}),
                         **({"network": network} if network else {}),
-                        **({"external_network": external_network} if external_network else {})},
+                        **({"external_network": external_network} if external_network else {}),
+                        **({"users": list(users)} if users else {}),
+                        **({"partitions": partitions} if partitions else {}),
+                        **({"home_size": home_size} if home_size is not None else {}),
+                        **{k: v for k, v in (("min_nodes", min_nodes), ("max_nodes", max_nodes),
+                                             ("idle_time", idle_time)) if v is not None}},
             "dry_run": bool(dry_run)}
 
 
@@ -361,13 +370,13 @@ def run_events(ref: str, *, follow: bool = False, fmt: Format = Format.table) ->
         time.sleep(POLL_INTERVAL)
 
 
-def run_ssh(ref: str, node: str | None, command: Sequence[str]) -> None:
+def run_ssh(ref: str, node: str | None, command: Sequence[str], login: str = "root") -> None:
     client = _client()
     cluster = client.get_cluster(ref)
     nodes = client.list_nodes(ref)
     base = config_dir()
     key = key_path(base, cluster.get("id"))
-    plan = ssh_command(cluster, nodes, node, command, base, key if key.is_file() else None)
+    plan = ssh_command(cluster, nodes, node, command, base, key if key.is_file() else None, login)
     private_dir(base / "known_hosts")
     if plan.config_path is not None:
         write_private(plan.config_path, plan.config_text)
@@ -393,6 +402,31 @@ NetworkOption = Annotated[Optional[str], typer.Option(
 ExternalNetworkOption = Annotated[Optional[str], typer.Option(
     "--external-network", help="The external network of the cluster's router and floating IP (default: the one "
                                "--network is routed to, else the cloud's first).")]
+
+UserOption = Annotated[Optional[list[str]], typer.Option(
+    "--user", help="A login to make on every node besides yours (slurm profile), with your key; repeat for more.")]
+PartitionsOption = Annotated[Optional[str], typer.Option(
+    "--partitions", help="slurm: one (a batch partition with every node, the default) or flavor (one more per node "
+                         "flavor).")]
+HomeSizeOption = Annotated[Optional[int], typer.Option(
+    "--home-size", min=1, help="slurm: GB of the shared /home (default 10).")]
+MinNodesOption = Annotated[Optional[int], typer.Option(
+    "--min-nodes", min=0, help="slurm, elastic: nodes kept however idle (default 0).")]
+MaxNodesOption = Annotated[Optional[int], typer.Option(
+    "--max-nodes", min=1, help="slurm: elastic up to this many nodes: Slurm asks for the ones waiting jobs need.")]
+IdleTimeOption = Annotated[Optional[str], typer.Option(
+    "--idle-time", help="slurm, elastic: how long a node above --min-nodes stays idle before it goes: seconds, or "
+                        "30s, 10m, 1h (default 10m).")]
+
+
+def duration(text: str | None) -> int | None:
+    """``--idle-time``: seconds, or a number with s, m or h."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"(\d{1,7})([smh]?)", text.strip())
+    if not m:
+        raise BadRequest(f"--idle-time {text[:20]!r}: expected seconds, or a number with s, m or h (30s, 10m, 1h)")
+    return int(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
 
 
 class Ready(str, Enum):
@@ -433,6 +467,12 @@ def create(
     ready: ReadyOption = Ready.ssh,
     network: NetworkOption = None,
     external_network: ExternalNetworkOption = None,
+    user: UserOption = None,
+    partitions: PartitionsOption = None,
+    home_size: HomeSizeOption = None,
+    min_nodes: MinNodesOption = None,
+    max_nodes: MaxNodesOption = None,
+    idle_time: IdleTimeOption = None,
     no_wait: NoWaitOption = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and the quota it needs; create nothing.")] = False,
     fmt: FormatOption = Format.table,
@@ -442,7 +482,9 @@ def create(
     body = cluster_request(name, image=image, profile=profile, profile_version=profile_version, node_count=nodes,
                            node_flavor=flavor, head_flavor=head_flavor, key_name=key_name,
                            keep_on_failure=keep_on_failure, dry_run=dry_run, ready=ready.value, network=network,
-                           external_network=external_network)
+                           external_network=external_network, users=user, partitions=partitions,
+                           home_size=home_size, min_nodes=min_nodes, max_nodes=max_nodes,
+                           idle_time=duration(idle_time))
     run_create(body, fmt=fmt, wait=not no_wait, timeout=timeout)
 
 
@@ -488,10 +530,11 @@ def ssh(
     ctx: typer.Context,
     ref: ClusterArg,
     node: Annotated[Optional[str], typer.Argument(metavar="NODE", help="A compute node (default: the head).", show_default=False)] = None,
+    login: Annotated[str, typer.Option("-l", "--login", help="Log in as this cluster user (default: root).")] = "root",
 ) -> None:
     """ssh to the head (root@floating IP) or, through it, to a compute node. A command to run
     goes after --: caas cluster ssh demo node001 -- hostname."""
-    run_ssh(ref, node, ctx.meta.get("remote_command", []))
+    run_ssh(ref, node, ctx.meta.get("remote_command", []), login)
 
 
 @node_app.command("add")

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from caas.clusters.names import compact, is_valid_name
 
 SSH_USER = "root"
+LOGIN = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")  # as clusters/users.py: a cluster user's login
 
 
 class CLIError(Exception):
@@ -127,17 +128,20 @@ def head_alias(cluster_id: str) -> str:
 
 
 def ssh_command(cluster: dict, nodes: Sequence[dict], node: str | None, command: Sequence[str],
-                base: Path, key_file: Path | None) -> SshCommand:
+                base: Path, key_file: Path | None, login: str = SSH_USER) -> SshCommand:
     """The ssh invocation for the head (``node`` None or the head's name) or a compute node of
     ``cluster``, whose nodes the API listed as ``nodes``. ``key_file``: the saved generated key,
     or None for the user's own keys and agent. ``--`` ends ssh's options, so ``command`` (run
-    by the remote user's shell, as ssh does) is never taken for ssh options.
+    by the remote user's shell, as ssh does) is never taken for ssh options. ``login``: the
+    user on the target (a cluster user's login name; the jump to the head stays root's).
 
     The head: ``ssh [-i KEY] -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=KH --
     root@FIP COMMAND...``. A compute node: through the head, ``ssh -F CONF -J caas-head-ID8 --
     root@NODE COMMAND...``, where CONF (written first) describes the head (command-line options
     do not reach a jump host; ssh hands -F on to the jump ssh) and, where its address is known,
     each node, so the head need not resolve node names."""
+    if login != SSH_USER and not LOGIN.match(login):
+        raise CLIError(f"{login[:40]!r} is not a login name (lowercase letters, digits, '_' and '-')", code=2)
     cluster_id = safe_id(cluster.get("id"))
     head = next((n for n in nodes if n.get("role") == "head"), None)
     target = None
@@ -156,7 +160,7 @@ def ssh_command(cluster: dict, nodes: Sequence[dict], node: str | None, command:
     if target is None:
         argv = ["ssh"] + (["-i", key] if key else []) + [
             "-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={known_hosts}",
-            "--", f"{SSH_USER}@{fip}", *command]
+            "--", f"{login}@{fip}", *command]
         return SshCommand(argv)
     alias = head_alias(cluster_id)
     conf = base / "ssh" / f"{cluster_id}.conf"
@@ -167,5 +171,5 @@ def ssh_command(cluster: dict, nodes: Sequence[dict], node: str | None, command:
             lines += [f"Host {n['name']}", f"    HostName {_address(n['fixed_ip'], 'node address')}"]
     lines += ["Host *"] + ([f"    IdentityFile {key}"] if key else []) + [
         "    StrictHostKeyChecking accept-new", f"    UserKnownHostsFile {known_hosts}"]
-    argv = ["ssh", "-F", _ssh_path(conf), "-J", alias, "--", f"{SSH_USER}@{node}", *command]
+    argv = ["ssh", "-F", _ssh_path(conf), "-J", alias, "--", f"{login}@{node}", *command]
     return SshCommand(argv, conf, "\n".join(lines) + "\n")

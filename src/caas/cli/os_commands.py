@@ -3,7 +3,8 @@
 ::
 
     os_cluster create NAME DISTRO VERSION [-n N] [--flavor F] [--head-flavor F] [--key-name K]
-                      [--network NET] [--external-network EXT] [--no-wait]
+                      [--network NET] [--external-network EXT] [--user LOGIN]... [--partitions one|flavor]
+                      [--home-size GB] [--min-nodes N --max-nodes M --idle-time T] [--no-wait]
     os_cluster list [-e REGEX]          os_cluster show NAME          os_cluster delete NAME [--no-wait]
     os_node create NAME (-n N | -r RANGE) [--flavor F] [--no-wait]
     os_node delete NAME (-r RANGE | NODE...) [--no-wait]              os_node list NAME
@@ -27,7 +28,10 @@ NONE = "none"
 
 def os_cluster_request(name: str, distro: str, version: str, *, node_count: int = 0, node_flavor: str | None = None,
                        head_flavor: str | None = None, key_name: str | None = None, ready: str = "ssh",
-                       network: str | None = None, external_network: str | None = None) -> dict:
+                       network: str | None = None, external_network: str | None = None,
+                       users: list[str] | None = None, partitions: str | None = None,
+                       home_size: int | None = None, min_nodes: int | None = None, max_nodes: int | None = None,
+                       idle_time: int | None = None) -> dict:
     """The cluster request of ``os_cluster create NAME DISTRO VERSION``."""
     distro = distro.strip()
     if not distro:
@@ -40,7 +44,9 @@ def os_cluster_request(name: str, distro: str, version: str, *, node_count: int 
         raise BadRequest(f"VERSION {version!r}: expected PROFILE or PROFILE:VERSION (or none)")
     return c.cluster_request(name, image=image, profile=profile, profile_version=profile_version or None,
                              node_count=node_count, node_flavor=node_flavor, head_flavor=head_flavor,
-                             key_name=key_name, ready=ready, network=network, external_network=external_network)
+                             key_name=key_name, ready=ready, network=network, external_network=external_network,
+                             users=users, partitions=partitions, home_size=home_size, min_nodes=min_nodes,
+                             max_nodes=max_nodes, idle_time=idle_time)
 
 
 os_cluster_app = typer.Typer(help="Virtual clusters (os_cluster of the CaaS guides).", no_args_is_help=True,
@@ -64,13 +70,21 @@ def cluster_create(
     ready: c.ReadyOption = c.Ready.ssh,
     network: c.NetworkOption = None,
     external_network: c.ExternalNetworkOption = None,
+    user: c.UserOption = None,
+    partitions: c.PartitionsOption = None,
+    home_size: c.HomeSizeOption = None,
+    min_nodes: c.MinNodesOption = None,
+    max_nodes: c.MaxNodesOption = None,
+    idle_time: c.IdleTimeOption = None,
     no_wait: c.NoWaitOption = False,
     timeout: c.TimeoutOption = c.DEFAULT_TIMEOUT,
 ) -> None:
     """Create a cluster (a head node and N compute nodes) and wait until it is ACTIVE."""
     body = os_cluster_request(name, distro, version, node_count=nodes, node_flavor=flavor,
                               head_flavor=head_flavor, key_name=key_name, ready=ready.value, network=network,
-                              external_network=external_network)
+                              external_network=external_network, users=user, partitions=partitions,
+                              home_size=home_size, min_nodes=min_nodes, max_nodes=max_nodes,
+                              idle_time=c.duration(idle_time))
     c.run_create(body, wait=not no_wait, timeout=timeout)
 
 

@@ -123,7 +123,7 @@ EVENT_COLUMNS = ("Time", "Step", "Duration", "Message")
 CLUSTER_FIELDS = ("id", "name", "status", "status_reason", "step", "nodes", "nodes_ready", "floating_ip",
                   "image", "image_id", "profile", "profile_version", "head_name", "head_flavor", "node_flavor",
                   "key_name", "keypair_generated", "keep_on_failure", "network_id", "network_given", "cidr",
-                  "external_network_id", "project_id", "user_id",
+                  "external_network_id", "users", "options", "project_id", "user_id",
                   "created_at", "updated_at")
 
 

@@ -58,6 +58,13 @@ class CloudAccess:
             self._where = self._read_endpoint()
         return self._where
 
+    def guest_auth_url(self) -> str:
+        """The cloud's Keystone as the cloud's instances reach it: the embedded cloud's at its
+        guest URL (``Settings.guest_url``), another cloud's at its clouds.yaml ``auth_url``."""
+        if not self.settings.cluster_cloud:
+            return self.settings.guest_url + "/identity/v3"
+        return self.endpoint()["auth_url"].rstrip("/")
+
     def _read_endpoint(self) -> dict:
         if not self.settings.cluster_cloud:
             return {"auth_url": self.settings.base_url + "/identity/v3", "region_name": self.settings.region,

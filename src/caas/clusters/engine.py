@@ -160,13 +160,13 @@ class Engine:
         computes = [(n.name, n.fixed_ip) for n in nodes if n.role == COMPUTE and n.name not in exclude and n.fixed_ip]
         return profiles.hosts_file(c.name, (f"{c.name}-head", head or addresses.head_ip(c.cidr)), computes)
 
-    def _user_data(self, c: Cluster, node: ClusterNode, hosts: str, user_key: str) -> str:
+    def _user_data(self, c: Cluster, node: ClusterNode, hosts: str, user_key: str, extra: dict) -> str:
         p = profiles.profile(c.profile, c.profile_version)
-        hostname = f"{c.name}-head" if node.role == HEAD else node.name
-        text = profiles.user_data(p, cluster_name=c.name, cluster_id=c.id, hostname=hostname, role=node.role,
-                                  hosts=hosts, cluster_key=c.cluster_key, cluster_public_key=c.cluster_public_key,
-                                  user_public_key=user_key, node_prefix=NODE_PREFIX, report=node.id)
-        return base64.b64encode(text.encode()).decode()
+        boot = profiles.Boot(cluster_name=c.name, cluster_id=c.id, role=node.role, hosts=hosts,
+                             hostname=f"{c.name}-head" if node.role == HEAD else node.name,
+                             cluster_key=c.cluster_key, cluster_public_key=c.cluster_public_key,
+                             user_public_key=user_key, node_prefix=NODE_PREFIX, report=node.id, extra=extra)
+        return base64.b64encode(profiles.compose(p, boot).encode()).decode()
 
     def _batch(self, work: Work, kind: str, nodes: list[ClusterNode], make) -> None:
         """A ``kind`` resource for each of ``nodes``: all recorded in one transaction, then
@@ -243,11 +243,13 @@ class Engine:
         t0 = time.monotonic()
         made = self.ports(work, nodes)
         hosts = self._hosts(c)
+        p = profiles.profile(c.profile, c.profile_version)
+        extra = p.prepare(self, work) if p.prepare else {}
 
         def make(n: ClusterNode) -> tuple:
             return conn.compute.create_server(
                 name=cloud_name(c, n), image_id=c.image_id, flavor_id=flavors[n.flavor],
-                networks=[{"port": n.port_id}], user_data=self._user_data(c, n, hosts, work.user_key),
+                networks=[{"port": n.port_id}], user_data=self._user_data(c, n, hosts, work.user_key, extra),
                 config_drive=True, metadata=marks.server_metadata(c, n.name)).id, {}
 
         self._batch(work, "server", nodes, make)
@@ -324,7 +326,7 @@ class Engine:
             if time.monotonic() > deadline:
                 raise StepFailed("the head's first-boot setup did not finish")
             time.sleep(POLL)
-        if c.profile != "base" or not push_to:
+        if not profiles.profile(c.profile, c.profile_version).pushes_hosts or not push_to:
             return f"head {c.floating_ip} answers SSH, set up"
         head.put("/etc/hosts", self._hosts(c))
         status, out = head.run(guest.push_hosts_script(push_to), timeout=120)
@@ -339,7 +341,7 @@ class Engine:
             return f"{readiness.why_not(self.settings)}: ACTIVE servers count as ready"
         expected = {n.name: n.id for n in nodes if n.role == COMPUTE}
         head = self._head(work)
-        if work.cluster.profile != "base":
+        if not profiles.profile(work.cluster.profile, work.cluster.profile_version).reports:
             expected = {}  # nothing on them reports in
         names = set(expected)
         deadline, ready = self._deadline(), set()
@@ -533,9 +535,12 @@ class Engine:
         c = work.cluster
         op = c.operation
         self.journal.event(c.id, "resume", f"caas restarted during {op}; "
-                                           f"{'finishing' if op in ('delete', 'remove') else 'rolling back'}")
+                                           f"{'finishing' if op in ('delete', 'remove', 'suspend') else 'rolling back'}")
         if c.status == DELETING or op == "delete":
             self._delete(work)
+        elif op == "suspend":
+            work.names = c.operation_nodes or [n.name for n in self.journal.nodes(c.id) if n.status == NODE_DELETING]
+            self.perform(work, for_profile(OPERATIONS["suspend"], profiles.PROFILES.get(c.profile)))
         elif op == "create":
             self.failed_create(work, "caas was restarted during the create")
         elif op == "add":
@@ -543,7 +548,7 @@ class Engine:
             self.undo_add(work, names, "caas was restarted while nodes were added")
         elif op == "remove":
             work.names = c.operation_nodes or [n.name for n in self.journal.nodes(c.id) if n.status == NODE_DELETING]
-            self.perform(work, OPERATIONS["remove"])
+            self.perform(work, for_profile(OPERATIONS["remove"], profiles.PROFILES.get(c.profile)))
 
     def close(self) -> None:
         self.stopping.set()

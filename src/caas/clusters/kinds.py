@@ -3,7 +3,7 @@
 ``KINDS`` is the teardown's table, in its order (what depends on a resource goes before it).
 For each kind: ``find`` gives the cloud id of a resource recorded but never noted (a crash
 between the request and the note), by name and the cluster's tag (None when the cloud has
-none; one made but not tagged yet is known by its description, ``marks.mine``); ``delete`` asks the cloud to remove it; ``probe`` (servers only) is polled until the
+none; one made but not tagged yet is known by its description, ``marks.mine``); ``delete`` asks the cloud to remove it; ``probe`` (servers and shares) is polled until the
 cloud says the resource is gone (its 404), for a delete that the cloud finishes later;
 ``work_id`` names the id a running operation keeps of it (``Work.ids``), if any.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from caas.clusters import home
 from caas.clusters.marks import mine, tag
 
 __all__ = ["BY_NAME", "KINDS", "Kind", "tag"]
@@ -67,6 +68,8 @@ def _named(key: str) -> Callable:
 
 KINDS = (
     Kind("server", _find_server, lambda conn, r, cloud_id: conn.compute.delete_server(cloud_id), _probe_server),
+    # the shared /home (slurm profile): once no server mounts it
+    Kind("share", home.find, home.delete, home.probe),
     Kind("floating_ip", _tagged(lambda net: net.ips, any_name=True), _network_delete(lambda net: net.delete_ip)),
     Kind("port", _tagged(lambda net: net.ports), _network_delete(lambda net: net.delete_port)),
     # no subnet id noted means the interface was never added

@@ -52,6 +52,10 @@ class Cluster(Base):
     # makes it again (``restart.resume``); '' for a cluster made before it was kept.
     user_public_key: Mapped[str] = mapped_column(Text, default="", server_default="")
     keep_on_failure: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The cluster's users (logins on every node, ``clusters/users.py``): [{name, uid}], the
+    # creator first; and the profile's options as chosen at create (``Profile.options``).
+    users: Mapped[list] = mapped_column(JSON, default=list)
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
     # When the cluster counts as ready: ssh (its guests set up and reported in) or servers
     # (every server ACTIVE with its addresses); see clusters/readiness.py.
     ready: Mapped[str] = mapped_column(String(16), default="ssh", server_default="ssh")
@@ -143,6 +147,19 @@ class ClusterCredential(Base):
     __tablename__ = "cluster_credential"
     cluster_id: Mapped[str] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(64))  # whose credential it is
+    app_cred_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    encrypted_secret: Mapped[str] = mapped_column(Text)
+
+
+class ClusterScaler(Base):
+    """The scaler credential of an elastic cluster (``caas.clusters.scaler``): an application
+    credential of the cluster's creator whose access rules allow only ``POST
+    /v1/clusters/<id>/scale`` on the cluster service; its secret encrypted like the cluster's."""
+
+    __tablename__ = "cluster_scaler"
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64))
     app_cred_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(255))
     encrypted_secret: Mapped[str] = mapped_column(Text)

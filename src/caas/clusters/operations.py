@@ -3,8 +3,8 @@ and on failure. ``Engine.perform`` is the one runner.
 
 Create: network, router, security_group, head, floating_ip, nodes, bootstrap, ready. Adding
 nodes: nodes (the nodes that stay learn the new names meanwhile), bootstrap, ready. Removing
-nodes: nodes (their servers and ports), bootstrap. A profile adds its own steps (``Profile.steps``)
-to create and add, before ``ready`` (``for_profile``).
+nodes: nodes (their servers and ports), bootstrap. A profile adds its own steps where its hooks
+say (``cloudconfig.Hook``, ``for_profile``).
 
 A step's ``run(engine, work, notes)`` does its work; ``notes`` is what its "done" event adds.
 Its ``detail(engine, work)`` is said first, known before it runs. Step names are the cluster's
@@ -38,9 +38,10 @@ class Operation:
     done: Callable  # (engine, work) -> None, after the last; raises Cancelled if a delete came meanwhile
     undo: Callable  # (engine, work, reason) -> None, the rollback once a step failed
 
-    def with_steps(self, extra: tuple[Step, ...], before: str = "ready") -> Operation:
-        """This operation with ``extra`` steps run just before step ``before``."""
-        i = next(i for i, s in enumerate(self.steps) if s.name == before)
+    def with_steps(self, extra: tuple[Step, ...], before: str | None = "ready") -> Operation:
+        """This operation with ``extra`` steps run just before step ``before`` (None: after
+        its last step)."""
+        i = len(self.steps) if before is None else next(i for i, s in enumerate(self.steps) if s.name == before)
         return dataclasses.replace(self, steps=self.steps[:i] + tuple(extra) + self.steps[i:])
 
 
@@ -144,11 +145,17 @@ REMOVE = Operation(
     begin=lambda e, w: None, done=lambda e, w: e.active(w),
     undo=lambda e, w, reason: e.journal.finish(w.id, status=ACTIVE, status_reason=f"removing nodes failed: {reason}"))
 
-OPERATIONS = {op.name: op for op in (CREATE, ADD, REMOVE)}
+# Slurm's power saving removing idle nodes of an elastic cluster (``scaler``): a removal whose
+# nodes Slurm already took out of service, so a profile's removal steps (a drain) do not apply.
+SUSPEND = dataclasses.replace(REMOVE, name="suspend")
+
+OPERATIONS = {op.name: op for op in (CREATE, ADD, REMOVE, SUSPEND)}
 
 
 def for_profile(operation: Operation, profile) -> Operation:
-    """``operation`` with the steps of ``profile`` (a ``profiles.Profile``, or None), if it has
-    any: create and add run them before ``ready``."""
-    extra = getattr(profile, "steps", ())
-    return operation.with_steps(extra) if extra and operation.name in ("create", "add") else operation
+    """``operation`` with the steps of ``profile`` (a ``cloudconfig.Profile``, or None): each
+    of its hooks for this operation placed where the hook says."""
+    for hook in getattr(profile, "hooks", ()):
+        if hook.operation == operation.name:
+            operation = operation.with_steps((hook.step,), hook.before)
+    return operation

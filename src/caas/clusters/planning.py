@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from caas.clusters import addresses, names as node_names, profiles, readiness
+from caas.clusters import addresses, names as node_names, profiles, readiness, slurm, users as cluster_users
+from caas.clusters.home import MAX_SIZE
 from caas.clusters.models import ERROR, Cluster
 from caas.errors import BadRequest
 
@@ -34,6 +35,57 @@ class Request:
     ready: str = readiness.SSH  # readiness.CHOICES
     network: str | None = None  # a network the cloud provides (name or id): the cluster makes none
     external_network: str | None = None  # for the router's gateway and the floating IP (name or id)
+    users: list[str] | None = None  # logins besides the creator's (profiles with users: slurm)
+    partitions: str | None = None  # slurm: one | flavor
+    home_size: int | None = None  # slurm: GB of the shared /home
+    min_nodes: int | None = None  # slurm, elastic: nodes kept however idle
+    max_nodes: int | None = None  # slurm, elastic: nodes Slurm may ask for (given: the cluster is elastic)
+    idle_time: int | None = None  # slurm, elastic: seconds idle before a node above the minimum goes
+
+
+IDLE_TIME = (10, 7 * 86400)  # seconds
+
+
+def _given(req: Request) -> dict:
+    return {k: getattr(req, k) for k in ("users", "partitions", "home_size", "min_nodes", "max_nodes", "idle_time")
+            if getattr(req, k) is not None}
+
+
+def options(req: Request, p: profiles.Profile) -> dict:
+    """The profile's options as the request sets them (its defaults for the others); BadRequest
+    for an option the profile does not take, or a value it does not."""
+    given = _given(req)
+    takes = set(p.options) | ({"users"} if p.prepare else set())
+    other = sorted(set(given) - takes)
+    if other:
+        raise BadRequest(f"Profile {p.name} takes no {', '.join(other)}.")
+    if req.users is not None:
+        cluster_users.check(req.users)
+    if req.partitions is not None and req.partitions not in slurm.PARTITIONS:
+        raise BadRequest(f"partitions must be one of {', '.join(slurm.PARTITIONS)}.")
+    if req.home_size is not None and not 1 <= req.home_size <= MAX_SIZE:
+        raise BadRequest(f"home_size must be between 1 and {MAX_SIZE} (GB).")
+    elastic(req)
+    return {k: given.get(k, default) for k, default in p.options.items()}
+
+
+def elastic(req: Request) -> None:
+    """min_nodes <= node_count <= max_nodes, within a cluster network; the idle time in range."""
+    if req.max_nodes is None:
+        if req.min_nodes is not None or req.idle_time is not None:
+            raise BadRequest("min_nodes and idle_time go with max_nodes (an elastic cluster).")
+        return
+    top = min(MAX_NODES, addresses.max_nodes())
+    if not 1 <= req.max_nodes <= top:
+        raise BadRequest(f"max_nodes must be between 1 and {top}.")
+    low = req.min_nodes or 0
+    if not 0 <= low <= req.max_nodes:
+        raise BadRequest(f"min_nodes must be between 0 and max_nodes ({req.max_nodes}).")
+    if not low <= req.node_count <= req.max_nodes:
+        raise BadRequest(f"An elastic cluster starts with between min_nodes ({low}) and max_nodes "
+                         f"({req.max_nodes}) nodes; node_count is {req.node_count}.")
+    if req.idle_time is not None and not IDLE_TIME[0] <= req.idle_time <= IDLE_TIME[1]:
+        raise BadRequest(f"idle_time must be between {IDLE_TIME[0]} and {IDLE_TIME[1]} seconds.")
 
 
 def validate(req: Request) -> profiles.Profile:
@@ -50,6 +102,7 @@ def validate(req: Request) -> profiles.Profile:
         raise BadRequest(f"ready must be one of {', '.join(readiness.CHOICES)}.")
     if req.node_count > addresses.max_nodes():
         raise BadRequest(f"A cluster network holds at most {addresses.max_nodes()} nodes.")
+    options(req, p)
     return p
 
 

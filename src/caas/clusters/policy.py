@@ -36,6 +36,7 @@ RULES: dict[str, Rule] = {
     "cluster:delete": _writes,
     "cluster:add_nodes": _writes,
     "cluster:remove_nodes": _writes,
+    "cluster:scale": _writes,  # Slurm's power saving on an elastic cluster (its scaler credential)
     "profile:list": lambda c, t: bool(c.role_names),
 }
 

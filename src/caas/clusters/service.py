@@ -18,8 +18,8 @@ import threading
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from caas.clusters import (addresses, names as node_names, planning, policy, profiles, quota, readiness, resolve,
-                           restart)
+from caas.clusters import (addresses, home, names as node_names, planning, policy, profiles, quota, readiness, resolve,
+                           restart, users as cluster_users)
 from caas.clusters.cloud import CloudAccess, answers, cloud_message
 from caas.clusters.credentials import ClusterCredentials
 from caas.clusters.engine import Engine
@@ -27,7 +27,7 @@ from caas.clusters.guest import generate_key
 from caas.clusters.health import Health
 from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DEGRADED, DELETING, ERROR, HEAD, HEAD_NAME,
                                   NODE_DELETING, NODE_PREFIX, UPDATING, Cluster, ClusterCredential, ClusterEvent,
-                                  ClusterNode, ClusterResource)
+                                  ClusterNode, ClusterResource, ClusterScaler)
 from caas.clusters.planning import MAX_NODES, Request
 from caas.clusters.quota import QuotaShortfall
 from caas.config import Settings
@@ -153,7 +153,8 @@ class ClusterService:
             "floating_ip": c.floating_ip, "cidr": c.cidr or c.given_cidr, "network_id": c.network_id or c.given_network,
             "network_given": c.given_network is not None, "external_network_id": c.external_network,
             "keep_on_failure": c.keep_on_failure,
-            "ready": readiness.choice(c),
+            "ready": readiness.choice(c), "users": [u["name"] for u in c.users or []],
+            "options": {k: v for k, v in (c.options or {}).items() if v is not None},
             "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
             "nodes": [self._node_view(c, n) for n in nodes],
         }
@@ -251,6 +252,11 @@ class ClusterService:
         policy.enforce(ctx, "cluster:create", {"project_id": ctx.project_id})
         p = planning.validate(req)
         conn = self._cloud(ctx)
+        missing = [t for t in p.needs if not conn.endpoint_for(t)]
+        if missing:
+            raise BadRequest(f"Profile {p.name} needs the cloud's {', '.join(missing)} service (for the shared "
+                             "/home: OpenStack Shared File Systems, Manila), which this cloud's catalog does not "
+                             "have.")
         image_id, image_name = resolve.image(conn, req.image or self.settings.cluster_image)
         head = self._flavor(conn, req.head_flavor or req.node_flavor or self.settings.cluster_flavor)
         node = self._flavor(conn, req.node_flavor or self.settings.cluster_flavor)
@@ -270,12 +276,25 @@ class ClusterService:
                 cidr = addresses.allocate(self.settings.cluster_cidr, planning.taken(s, ctx.project_id, req.name))
         n = req.name
         resources = planning.resources(n, cidr, head, node, image_name, names, fip)
+        if "sharev2" in p.needs:  # the shared /home, made before the first server
+            at = next(i for i, r in enumerate(resources) if r["kind"] == "port")
+            resources.insert(at, {"kind": "share", "name": home.share_name(n)})
         return {"cluster": n, "cidr": cidr or where.network["cidr"], "image": image_name, "image_id": image_id,
                 "profile": p.name, "profile_version": req.profile_version or p.default_version,
                 "head_flavor": head["name"], "node_flavor": node["name"], "nodes": names,
                 "keypair": req.key_name or "(generated)", "ready": req.ready, **where.view(), "resources": resources,
+                **self._accounts(ctx, p, req),
                 "quota": lines, "shortfalls": short, "capacity": checked}, counted, \
             {"head": head, "node": node, "placement": where}
+
+    @staticmethod
+    def _accounts(ctx: AuthContext, p, req: Request) -> dict:
+        """The cluster's users (the creator's login first) and its profile's options, for a
+        profile that has them."""
+        if not p.prepare:
+            return {}
+        creator = cluster_users.login_for(ctx.user.name or ctx.user_id)
+        return {"users": cluster_users.accounts(creator, req.users or []), "options": planning.options(req, p)}
 
     @answers
     def create(self, ctx: AuthContext, req: Request) -> tuple[dict, str | None]:
@@ -290,6 +309,13 @@ class ClusterService:
             private, user_key = generate_key(f"caas-{req.name}")
         cluster_key, cluster_pub = generate_key(f"caas-cluster-{req.name}")
         credential = self.credentials.make(ctx, cid := new_id(), req.name)
+        scaler = None
+        if req.max_nodes is not None:
+            try:
+                scaler = self.credentials.make_scaler(ctx, cid, req.name)
+            except BaseException:
+                self.credentials.discard(credential, ctx.token_id, ctx.project_id)
+                raise
         stale = None
         try:
             with self.db.write() as s:
@@ -306,10 +332,13 @@ class ClusterService:
                             cluster_key=cluster_key, cluster_public_key=cluster_pub, user_public_key=user_key,
                             keep_on_failure=req.keep_on_failure, ready=req.ready, operation="create",
                             given_network=given.get("id"), given_subnet=given.get("subnet_id"),
-                            given_cidr=given.get("cidr"), network_id=given.get("id"), external_network=ext.get("id"))
+                            given_cidr=given.get("cidr"), network_id=given.get("id"), external_network=ext.get("id"),
+                            users=plan.get("users", []), options=plan.get("options", {}))
                 s.add(c)
                 s.flush()
                 s.add(credential)
+                if scaler is not None:
+                    s.add(scaler)
                 self._new_nodes(s, c, [HEAD_NAME], sizes["head"])
                 self._new_nodes(s, c, plan["nodes"], sizes["node"])
                 s.add(ClusterEvent(cluster_id=c.id, step="plan", message=(
@@ -319,7 +348,8 @@ class ClusterService:
                 s.flush()
                 view = self._view(s, c)
         except BaseException as exc:
-            self.credentials.discard(credential, ctx.token_id, ctx.project_id)
+            for made in filter(None, (credential, scaler)):
+                self.credentials.discard(made, ctx.token_id, ctx.project_id)
             if isinstance(exc, IntegrityError):  # a create of the same name (or network) in the same instant won
                 raise Conflict(f"Another cluster named {req.name!r} (or with the same network) was created at the "
                                "same time; try again.") from None
@@ -356,7 +386,7 @@ class ClusterService:
         stale = s.get(ClusterCredential, old.id)
         if stale is not None:
             s.expunge(stale)
-        for model in (ClusterEvent, ClusterNode, ClusterCredential):
+        for model in (ClusterEvent, ClusterNode, ClusterCredential, ClusterScaler):
             s.execute(delete(model).where(model.cluster_id == old.id))
         s.delete(old)
         s.flush()
@@ -412,10 +442,14 @@ class ClusterService:
                 raise Conflict(f"Cluster {c.name} already has node(s) {node_names.compact(taken or clash)}.")
         if len(existing) + len(wanted) > MAX_NODES:
             raise BadRequest(f"A cluster has at most {MAX_NODES} compute nodes.")
-        conn = self._cloud(ctx)
-        node_flavor = self._flavor(conn, flavor or c.node_flavor)
+        return self._add(ctx, c, wanted, flavor or c.node_flavor, self._cloud(ctx), f"adding {node_names.compact(wanted)}")
+
+    def _add(self, ctx: AuthContext, c: Cluster, wanted: list[str], flavor: str, conn, why: str) -> tuple[dict, list[str]]:
+        """Check the quota for nodes ``wanted`` of ``flavor`` (through ``conn``), record them and
+        start the add; ``why`` is its event."""
+        node_flavor = self._flavor(conn, flavor)
         counted, held = quota.reservations(self.db, c.project_id)
-        lines, short, checked = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
+        lines, short, checked = quota.check(conn, self.access, self.settings.scheduler_strategy, c.project_id,
                                             quota.need(len(wanted), None, node_flavor, False), held,
                                             quota.servers(len(wanted), None, node_flavor))
         if short:
@@ -425,11 +459,11 @@ class ClusterService:
             quota.claim(s, c.project_id, lines, counted)
             self._claim(s, c, "add", wanted)
             self._new_nodes(s, c, wanted, node_flavor)
-            s.add(ClusterEvent(cluster_id=c.id, step="add", message=f"adding {node_names.compact(wanted)}"))
+            s.add(ClusterEvent(cluster_id=c.id, step="add", message=why))
             quota.note_skipped(s, c.id, checked)
             s.flush()
             view = self._view(s, s.get(Cluster, c.id))
-        user_key = self._user_key(ctx, c.key_name) if c.key_name else ""
+        user_key = c.user_public_key or (self._user_key(ctx, c.key_name) if c.key_name else "")
         self._submit(c.id, "add", wanted, user_key=user_key, token=ctx.token_id)
         return view, wanted
 
@@ -458,6 +492,55 @@ class ClusterService:
             s.flush()
             view = self._view(s, s.get(Cluster, c.id))
         self._submit(c.id, "remove", wanted, token=ctx.token_id)
+        return view, wanted
+
+    SCALE_ACTIONS = ("resume", "suspend", "failed")
+
+    @answers
+    def scale(self, ctx: AuthContext, ref: str, action: str, names: list[str]) -> tuple[dict, list[str]]:
+        """Slurm's power saving on an elastic cluster (``scaler``): ``resume`` adds the named
+        nodes that do not exist, ``suspend`` removes the named ones that do (Slurm names only
+        idle ones: no drain), ``failed`` (Slurm gave up waiting for them) removes them too.
+        Names outside node001 up to max_nodes are refused. The work runs on the cluster's own
+        credential (the caller's is the scaler's, good for this call only). Returns the cluster
+        and the nodes the work is about (none: nothing to do, 200)."""
+        if action not in self.SCALE_ACTIONS:
+            raise BadRequest(f"action must be one of {', '.join(self.SCALE_ACTIONS)}.")
+        if not 1 <= len(names) <= MAX_NODES:
+            raise BadRequest(f"names must name from 1 to {MAX_NODES} nodes.")
+        with self.db.read() as s:
+            c = self._get(s, ctx, ref, "cluster:scale")
+            existing = {n.name for n in s.scalars(select(ClusterNode).where(ClusterNode.cluster_id == c.id,
+                                                                             ClusterNode.role == COMPUTE))}
+            s.expunge(c)
+        top = (c.options or {}).get("max_nodes")
+        if not top:
+            raise Conflict(f"Cluster {c.name} is not elastic (it has no max_nodes).")
+        allowed = set(node_names.next_free([], top, NODE_PREFIX, self.settings.cluster_node_width))
+        stray = sorted({n for n in names if n not in allowed and n not in existing})
+        if stray:
+            raise BadRequest(f"Cluster {c.name} has no node {node_names.compact(stray)} to scale (its elastic nodes "
+                             f"are {node_names.compact(sorted(allowed))}).")
+        if action == "resume":
+            wanted = sorted({n for n in names if n not in existing})
+        else:
+            wanted = sorted({n for n in names if n in existing})
+        if not wanted:
+            return self.show(ctx, c.id), []
+        if action == "resume":
+            return self._add(ctx, c, wanted, c.node_flavor, self.credentials.connection(c.id),
+                             f"Slurm asked for {node_names.compact(wanted)} (jobs wait for them)")
+        with self.db.write() as s:
+            c = self._idle(s, ctx, c.id, "cluster:scale", (ACTIVE, DEGRADED))
+            self._claim(s, c, "suspend", wanted)
+            s.execute(update(ClusterNode).where(ClusterNode.cluster_id == c.id, ClusterNode.name.in_(wanted))
+                      .values(status=NODE_DELETING))
+            why = "idle for its idle time" if action == "suspend" else "Slurm gave up waiting for them to boot"
+            s.add(ClusterEvent(cluster_id=c.id, step="suspend", message=f"Slurm suspends {node_names.compact(wanted)} "
+                                                                         f"({why})"))
+            s.flush()
+            view = self._view(s, s.get(Cluster, c.id))
+        self._submit(c.id, "suspend", wanted)
         return view, wanted
 
     @answers

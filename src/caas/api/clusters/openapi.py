@@ -159,6 +159,14 @@ def _paths() -> dict:
                                ONE + (409,) + BODY, {**QUOTA, **NODES_BUSY}, ON_NODES,
                                requestBody=_json_body("NodesBody")),
         },
+        "/clusters/{ref}/scale": {
+            "parameters": [REF_PARAM],
+            "post": _operation("scaleCluster", "Slurm's power saving: resume or suspend an elastic cluster's nodes",
+                               {200: ("NodesChange", "Nothing to do (the nodes are already as asked)"),
+                                202: ("NodesChange", "Accepted: the cluster is UPDATING")},
+                               ONE + (409,) + BODY, {**QUOTA, 409: "The cluster is busy, or not elastic"}, ON_CLUSTER,
+                               requestBody=_json_body("ScaleBody")),
+        },
         "/clusters/{ref}/nodes/{names}": {
             "parameters": [REF_PARAM, NAMES_PARAM],
             "delete": _operation("removeClusterNodes", "Remove the named compute nodes",

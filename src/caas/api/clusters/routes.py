@@ -5,7 +5,7 @@ cluster service through ``call.services`` (the cloud)."""
 from __future__ import annotations
 
 from caas.api.clusters.openapi import openapi
-from caas.api.clusters.schemas import MAX_SINCE, CreateBody, NodesBody
+from caas.api.clusters.schemas import MAX_SINCE, CreateBody, NodesBody, ScaleBody
 from caas.api.framework import Call, Endpoint, json_response
 from caas.clusters.planning import Request
 from caas.errors import BadRequest
@@ -70,7 +70,8 @@ def create_cluster(call: Call):
     req = Request(name=b.name, image=b.image, profile=b.profile, profile_version=b.profile_version,
                   node_count=b.node_count, node_flavor=b.node_flavor, head_flavor=b.head_flavor,
                   key_name=b.key_name, keep_on_failure=b.keep_on_failure, ready=b.ready, network=b.network,
-                  external_network=b.external_network)
+                  external_network=b.external_network, users=b.users, partitions=b.partitions,
+                  home_size=b.home_size, min_nodes=b.min_nodes, max_nodes=b.max_nodes, idle_time=b.idle_time)
     if body.dry_run:
         return json_response({"plan": call.services.clusters.plan(ctx, req)})
     view, private = call.services.clusters.create(ctx, req)
@@ -107,6 +108,13 @@ def add_nodes(call: Call):
     return json_response({"cluster": view, "nodes": names}, status=202)
 
 
+def scale_cluster(call: Call):
+    ctx = call.project_auth()
+    b = call.parse(ScaleBody).scale
+    view, names = call.services.clusters.scale(ctx, call.params["ref"], b.action, b.names)
+    return json_response({"cluster": view, "nodes": names}, status=202 if names else 200)
+
+
 def remove_nodes(call: Call):
     ctx = call.project_auth()
     view, names = call.services.clusters.remove_nodes(ctx, call.params["ref"], call.params["names"])
@@ -127,4 +135,5 @@ ROUTES = [
     Endpoint("GET", "/v1/clusters/{ref}/nodes", list_nodes),
     Endpoint("POST", "/v1/clusters/{ref}/nodes", add_nodes),
     Endpoint("DELETE", "/v1/clusters/{ref}/nodes/{names}", remove_nodes),
+    Endpoint("POST", "/v1/clusters/{ref}/scale", scale_cluster),
 ]

@@ -22,7 +22,10 @@ from pydantic.json_schema import models_json_schema
 from caas.clusters.models import (ACTIVE, BUILDING, COMPUTE, CREATING, DEGRADED, DELETING, ERROR, HEAD, NODE_ACTIVE,
                                   NODE_DELETING, NODE_DOWN, NODE_ERROR, UPDATING)
 from caas.clusters.profiles import PROFILES
-from caas.clusters.planning import CLUSTER_NAME, MAX_NODES
+from caas.clusters.home import MAX_SIZE
+from caas.clusters.planning import CLUSTER_NAME, IDLE_TIME, MAX_NODES
+from caas.clusters.slurm import PARTITIONS
+from caas.clusters.users import LOGIN, MAX_USERS
 
 JSON = "application/json"
 REF = "#/components/schemas/"
@@ -71,6 +74,21 @@ class ClusterCreate(BaseModel):
     external_network: Optional[StrictStr] = Field(default=None, min_length=1, max_length=255, description=(
         "the external network (name or id) of the cluster's router gateway and floating IP (default: the one the "
         "given network is routed to, else the cloud's first by name)"))
+    users: Optional[list[StrictStr]] = Field(default=None, max_length=MAX_USERS, description=(
+        "logins to make on every node besides the creator's (profiles with users: slurm), with the creator's key"),
+        **_schema(items={"type": "string", "pattern": LOGIN.pattern}))
+    partitions: Optional[Literal[PARTITIONS]] = Field(default=None, description=(
+        "slurm: one partition (batch) with every node, or one more per node flavor (flavor)"))
+    home_size: Optional[StrictInt] = Field(default=None, description="slurm: GB of the shared /home (default 10)",
+                                           **_schema(minimum=1, maximum=MAX_SIZE))
+    max_nodes: Optional[StrictInt] = Field(default=None, description=(
+        "slurm: an elastic cluster: Slurm knows every node up to max_nodes from the start (powered down) and asks "
+        "for the ones its waiting jobs need"), **_schema(minimum=1, maximum=MAX_NODES))
+    min_nodes: Optional[StrictInt] = Field(default=None, description=(
+        "slurm, elastic: nodes never suspended, however idle (default 0)"), **_schema(minimum=0, maximum=MAX_NODES))
+    idle_time: Optional[StrictInt] = Field(default=None, description=(
+        "slurm, elastic: seconds a node above min_nodes stays idle before it is removed (default 600)"),
+        **_schema(minimum=IDLE_TIME[0], maximum=IDLE_TIME[1]))
 
 
 class CreateBody(BaseModel):
@@ -92,6 +110,22 @@ class NodesAdd(BaseModel):
 
 class NodesBody(BaseModel):
     nodes: NodesAdd
+
+
+class Scale(BaseModel):
+    """Slurm's power saving on an elastic cluster (what its resume and suspend programs send):
+    ``resume`` the named nodes that do not exist (they are made), ``suspend`` the named ones
+    that do (removed, without a drain: Slurm names only idle ones), ``failed``: Slurm gave up
+    waiting for them (removed)."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["resume", "suspend", "failed"]
+    names: list[StrictStr] = Field(min_length=1, max_length=MAX_NODES,
+                                   **_schema(items={"type": "string", "maxLength": 63}))
+
+
+class ScaleBody(BaseModel):
+    scale: Scale
 
 
 # ---- response bodies --------------------------------------------------------------------
@@ -156,6 +190,16 @@ class Settled(Wire):
     node_flavor: str
 
 
+class ClusterOptions(Wire):
+    """The profile's options, as chosen at create (none for a profile that takes none)."""
+
+    partitions: Literal[PARTITIONS] = Omitted
+    home_size: int = Omitted
+    min_nodes: int = Omitted
+    max_nodes: int = Omitted
+    idle_time: int = Omitted
+
+
 class Cluster(Settled):
     """A cluster with its nodes. ``step`` is the step running, ``operation`` the work in
     progress (null when idle), ``nodes_ready`` the compute nodes that are ready. DEGRADED: idle,
@@ -182,6 +226,9 @@ class Cluster(Settled):
                                                            "floating IP (null: none chosen; the cloud's first)")
     keep_on_failure: bool
     ready: Literal["ssh", "servers"]
+    users: list[str] = Field(description="the logins on every node (the creator's first); empty for a profile "
+                                         "without users")
+    options: ClusterOptions
     created_at: dt.datetime
     updated_at: dt.datetime
     nodes: list[Node]
@@ -284,6 +331,9 @@ class Plan(Settled):
     nodes: list[str]
     keypair: str
     ready: Literal["ssh", "servers"]
+    users: list[dict] = Field(default=None, description="the logins the cluster would have, with their uids",
+                              json_schema_extra=_no_default)
+    options: ClusterOptions = Omitted
     resources: list[PlanResource]
     quota: list[QuotaLine]
     shortfalls: list[Shortfall]
@@ -309,7 +359,7 @@ class Error(Wire):
     error: ErrorDetail
 
 
-REQUESTS = (CreateBody, NodesBody)
+REQUESTS = (CreateBody, NodesBody, ScaleBody)
 RESPONSES = (VersionBody, ProfileList, ClusterList, ClusterBody, CreateAccepted, PlanBody, NodesChange, NodeList,
              EventList, Error)
 

@@ -28,7 +28,7 @@ from caas.virt.driver import DriverError
 HOST_ROOTFS = "host"
 # Host directories whose content never shows in a host-image instance.
 HIDDEN_DIRS = ("root", "home", "tmp", "var/tmp", "run", "var/log", "var/lib", "mnt", "media",
-               "srv", "etc/ssl/private")
+               "srv", "etc/ssl/private", "etc/munge")
 FRESH_ACCOUNT_FILES = ("etc/shadow", "etc/gshadow")
 _IMAGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 PREPARED = ".prepared"  # marker in the instance state dir: upper layer prepared
