@@ -43,7 +43,7 @@ def test_the_slurm_profile_is_data_the_engine_runs():
     assert names(operations.for_profile(operations.OPERATIONS["create"], slurm)) == [
         "network", "router", "security_group", "home", "head", "floating_ip", "nodes", "bootstrap", "ready", "slurm"]
     assert names(operations.for_profile(operations.OPERATIONS["add"], slurm)) == [
-        "slurm_config", "nodes", "bootstrap", "ready", "slurm"]
+        "nodes", "bootstrap", "slurm_config", "ready", "slurm"]
     assert names(operations.for_profile(operations.OPERATIONS["remove"], slurm)) == [
         "drain", "nodes", "bootstrap", "slurm_config"]
 

@@ -70,6 +70,8 @@ class Profile:
     pushes_hosts: bool = False  # /etc/hosts rewritten on every node when nodes come and go
     # (engine, work) -> Boot.extra: what the parts need that the engine knows (read per operation)
     prepare: Callable | None = None
+    # (engine, work, names, reason) -> None: after an add's rollback removed the nodes ``names``
+    rolled_back: Callable | None = None
     # the cloud's service types the profile needs (a create is refused up front without them)
     needs: tuple[str, ...] = ()
     # options the profile takes at create (``Cluster.options``), with their defaults

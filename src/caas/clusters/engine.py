@@ -497,6 +497,9 @@ class Engine:
             self.journal.drop_nodes(c.id, names)
             if readiness.guest_checks(self.settings, c) and c.floating_ip:
                 self.bootstrap(work, [n.name for n in self.journal.nodes(c.id) if n.role == COMPUTE])
+                p = profiles.profile(c.profile, c.profile_version)
+                if p.rolled_back is not None:
+                    p.rolled_back(self, work, names, reason)
         except Exception as exc:  # noqa: BLE001
             self._interrupted(exc)  # a stop in the middle: the next start rolls back again
             reason += f"; the rollback failed too ({cloud_message(exc)})"

@@ -44,12 +44,12 @@ SLURM = Profile(
     parts=(cluster_files, home.part, users.part, scaler.part, slurm.part),
     hooks=(Hook("create", Step("home", home.make_home), before="head"),
            Hook("create", Step("slurm", slurm.check), before=None),
-           Hook("add", Step("slurm_config", slurm.configure), before="nodes"),
+           Hook("add", Step("slurm_config", slurm.configure), before="ready"),
            Hook("add", Step("slurm", slurm.check), before=None),
            Hook("remove", Step("drain", slurm.drain), before="nodes"),
            Hook("remove", Step("slurm_config", slurm.configure), before=None),
            Hook("suspend", Step("slurm_config", slurm.configure), before=None)),
-    reports=True, pushes_hosts=True, prepare=_slurm_prepare, needs=("sharev2",),
+    reports=True, pushes_hosts=True, prepare=_slurm_prepare, needs=("sharev2",), rolled_back=slurm.rolled_back,
     options={"partitions": "one", "home_size": home.DEFAULT_SIZE, "min_nodes": None, "max_nodes": None,
              "idle_time": slurm.IDLE_TIME})
 

@@ -267,7 +267,7 @@ def restart_controller(head) -> None:
         "if [ -f /run/slurmctld.pid ]; then pid=$(cat /run/slurmctld.pid); kill -TERM \"$pid\" 2>/dev/null; "
         "for i in $(seq 100); do kill -0 \"$pid\" 2>/dev/null || break; sleep 0.1; done; fi",
         "/usr/sbin/slurmctld </dev/null >/dev/null 2>&1",
-        "for i in $(seq 100); do scontrol ping >/dev/null 2>&1 && exit 0; sleep 0.1; done",
+        "for i in $(seq 300); do scontrol ping >/dev/null 2>&1 && exit 0; sleep 0.1; done",
         "echo 'slurmctld does not answer' >&2; exit 1",
     ])
     status, out = head.run(script, timeout=60)
@@ -297,6 +297,23 @@ def configure(engine, work: Work, notes: list[str]) -> None:
         head.run("scontrol reconfigure >/dev/null 2>&1; true", timeout=60)
     count = sum(1 for line in node_list(new) if line.startswith("NodeName="))
     notes.append(f"slurm.conf rewritten on the head; slurmctld restarted with {count} node(s)")
+
+
+def rolled_back(engine, work: Work, names: list[str], reason: str) -> None:
+    """After an add's rollback: slurm.conf without the nodes again (an elastic cluster keeps
+    them, powered down), and in Slurm each marked DOWN with the reason, then powered down
+    again, so that Slurm retries the jobs that wait for them."""
+    work.operation, work.names = "remove", list(names)
+    configure(engine, work, [])
+    if not (work.cluster.options or {}).get("max_nodes"):
+        return
+    head = engine._head(work)
+    hosts = ",".join(names)
+    why = re.sub(r"[^A-Za-z0-9 .,:_/-]", " ", f"caas: {reason}")[:200]
+    head.run(f"scontrol update nodename={hosts} state=down reason='{why}' >/dev/null 2>&1; "
+             f"scontrol update nodename={hosts} state=power_down_force >/dev/null 2>&1; true", timeout=60)
+    engine.journal.event(work.id, "rollback", f"marked {hosts} down in Slurm ({why}), then powered down: Slurm "
+                                              "asks for them again while jobs wait")
 
 
 def drain(engine, work: Work, notes: list[str]) -> None:

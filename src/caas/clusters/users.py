@@ -62,8 +62,10 @@ def accounts(creator: str, more: list[str]) -> list[dict]:
 
 def _account(u: dict) -> str:
     name, uid = u["name"], int(u["uid"])
+    # no password, but not locked ('*', not useradd's '!': sshd refuses a locked account's keys)
     return (f"getent group {name} >/dev/null || groupadd -g {uid} {name}; "
-            f"id -u {name} >/dev/null 2>&1 || useradd -M -d /home/{name} -s /bin/bash -u {uid} -g {uid} {name}")
+            f"id -u {name} >/dev/null 2>&1 || useradd -M -d /home/{name} -s /bin/bash -u {uid} -g {uid} {name}; "
+            f"usermod -p '*' {name}")
 
 
 def _home(u: dict, b: Boot) -> str:
