@@ -72,6 +72,7 @@ class Profile:
     prepare: Callable | None = None
     # (engine, work, names, reason) -> None: after an add's rollback removed the nodes ``names``
     rolled_back: Callable | None = None
+    has_queue: bool = False  # a workload manager whose queue the health check reads (``queue``)
     # the cloud's service types the profile needs (a create is refused up front without them)
     needs: tuple[str, ...] = ()
     # options the profile takes at create (``Cluster.options``), with their defaults

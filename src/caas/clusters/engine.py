@@ -24,7 +24,7 @@ import time
 
 from sqlalchemy import update
 
-from caas.clusters import addresses, guest, marks, profiles, readiness
+from caas.clusters import addresses, guest, marks, profiles, queue, readiness
 from caas.clusters.cloud import CloudAccess, cloud_message, flavor_id, not_found
 from caas.clusters.credentials import ClusterCredentials
 from caas.clusters.journal import IDLE, Journal
@@ -102,8 +102,10 @@ class Engine:
                     s.run(self, work, notes)
         except StepFailed as exc:
             op.undo(self, work, str(exc))
+            queue.record(self.db, work.id)
             return
         op.done(self, work)
+        queue.record(self.db, work.id)  # the cluster's size over time
 
     def active(self, work: Work) -> None:
         """The work is done: the cluster ACTIVE again, or Cancelled when a delete came meanwhile."""

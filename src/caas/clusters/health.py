@@ -17,7 +17,7 @@ import time
 
 from sqlalchemy import select
 
-from caas.clusters import guest, readiness
+from caas.clusters import guest, profiles, queue, readiness
 from caas.clusters.cloud import CloudAccess
 from caas.clusters.engine import Engine
 from caas.clusters.models import ACTIVE, DEGRADED, HEAD, HEAD_NAME, NODE_ACTIVE, NODE_DOWN, Cluster, ClusterEvent, ClusterNode
@@ -91,6 +91,23 @@ class Health:
         if back and readiness.guest_checks(self.settings, c):
             down.update(self._unreachable(c, back, head_down=HEAD_NAME in down))
         self._record(c, nodes, down)
+        if HEAD_NAME not in down and readiness.guest_checks(self.settings, c) and \
+                getattr(profiles.PROFILES.get(c.profile), "has_queue", False):
+            self._queue(c)
+
+    def _queue(self, c: Cluster) -> None:
+        """The workload manager's queue, read on the head, with a sample of the cluster."""
+        try:
+            head = self.engine.open_head(c, time.monotonic() + HEAD_SSH_WAIT, self.engine.stopping.is_set)
+        except guest.GuestError:
+            return
+        try:
+            found = queue.read(head)
+        except guest.GuestError:
+            return
+        finally:
+            head.close()
+        queue.record(self.db, c.id, found)
 
     def _unreachable(self, c: Cluster, back: list[ClusterNode], head_down: bool) -> dict[str, str]:
         """Of the nodes whose servers run again, those that do not answer SSH yet, with why."""

@@ -14,7 +14,7 @@ import logging
 from sqlalchemy import delete, select, update
 
 from caas.clusters.models import (ACTIVE, DEGRADED, DELETING, NODE_DOWN, Cluster, ClusterCredential, ClusterEvent,
-                                  ClusterScaler,
+                                  ClusterSample, ClusterScaler,
                                   ClusterNode, ClusterResource)
 from caas.db import Database
 from caas.db.base import utcnow
@@ -116,6 +116,6 @@ class Journal:
     def erase(self, cluster_id: str) -> None:
         """The cluster and every row of it (its delete is over)."""
         with self.db.write() as s:
-            for model in (ClusterEvent, ClusterResource, ClusterNode, ClusterCredential, ClusterScaler):
+            for model in (ClusterEvent, ClusterResource, ClusterNode, ClusterCredential, ClusterScaler, ClusterSample):
                 s.execute(delete(model).where(model.cluster_id == cluster_id))
             s.execute(delete(Cluster).where(Cluster.id == cluster_id))

@@ -56,6 +56,9 @@ class Cluster(Base):
     # creator first; and the profile's options as chosen at create (``Profile.options``).
     users: Mapped[list] = mapped_column(JSON, default=list)
     options: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Its workload manager's queue as last read on the head (``clusters/queue.py``): {time,
+    # pending, running, jobs: [...]}; None for a cluster without one.
+    queue: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     # When the cluster counts as ready: ssh (its guests set up and reported in) or servers
     # (every server ACTIVE with its addresses); see clusters/readiness.py.
     ready: Mapped[str] = mapped_column(String(16), default="ssh", server_default="ssh")
@@ -163,3 +166,17 @@ class ClusterScaler(Base):
     app_cred_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(255))
     encrypted_secret: Mapped[str] = mapped_column(Text)
+
+
+class ClusterSample(Base):
+    """The cluster's size and queue at a moment (``clusters/queue.py``): what the dashboard
+    draws over time. Kept for ``queue.KEEP`` (a day), at most one a ``queue.EVERY`` seconds but
+    at each change of the nodes."""
+
+    __tablename__ = "cluster_sample"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cluster_id: Mapped[str] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"), index=True)
+    time: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    nodes: Mapped[int] = mapped_column(Integer)
+    pending: Mapped[int] = mapped_column(Integer, default=0)
+    running: Mapped[int] = mapped_column(Integer, default=0)

@@ -50,6 +50,7 @@ SLURM = Profile(
            Hook("remove", Step("slurm_config", slurm.configure), before=None),
            Hook("suspend", Step("slurm_config", slurm.configure), before=None)),
     reports=True, pushes_hosts=True, prepare=_slurm_prepare, needs=("sharev2",), rolled_back=slurm.rolled_back,
+    has_queue=True,
     options={"partitions": "one", "home_size": home.DEFAULT_SIZE, "min_nodes": None, "max_nodes": None,
              "idle_time": slurm.IDLE_TIME})
 

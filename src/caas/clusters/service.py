@@ -41,6 +41,14 @@ from caas.identity.tokens import KeyRepository
 log = logging.getLogger("caas.clusters")
 
 
+def _options(c: Cluster) -> dict:
+    """The profile's options as the cluster has them (the elastic ones only when it is)."""
+    o = {k: v for k, v in (c.options or {}).items() if v is not None}
+    if not o.get("max_nodes"):
+        o.pop("idle_time", None)
+    return o
+
+
 def _iso(value) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value is not None else None
 
@@ -154,7 +162,7 @@ class ClusterService:
             "network_given": c.given_network is not None, "external_network_id": c.external_network,
             "keep_on_failure": c.keep_on_failure,
             "ready": readiness.choice(c), "users": [u["name"] for u in c.users or []],
-            "options": {k: v for k, v in (c.options or {}).items() if v is not None},
+            "options": _options(c), "queue": c.queue,
             "created_at": _iso(c.created_at), "updated_at": _iso(c.updated_at),
             "nodes": [self._node_view(c, n) for n in nodes],
         }

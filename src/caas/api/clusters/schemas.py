@@ -200,6 +200,26 @@ class ClusterOptions(Wire):
     idle_time: int = Omitted
 
 
+class Job(Wire):
+    """A job of the cluster's workload manager, as its queue lists it."""
+
+    id: str
+    state: str = Field(description="Slurm's state: PENDING, CONFIGURING (waiting for its nodes), RUNNING ...")
+    nodes: int
+    user: str
+    name: str
+    time: str = Field(description="how long it has run")
+
+
+class Queue(Wire):
+    """The cluster's queue as last read on its head (by the health check)."""
+
+    time: dt.datetime
+    pending: int
+    running: int
+    jobs: list[Job] = Field(description="the first 50 jobs")
+
+
 class Cluster(Settled):
     """A cluster with its nodes. ``step`` is the step running, ``operation`` the work in
     progress (null when idle), ``nodes_ready`` the compute nodes that are ready. DEGRADED: idle,
@@ -229,6 +249,7 @@ class Cluster(Settled):
     users: list[str] = Field(description="the logins on every node (the creator's first); empty for a profile "
                                          "without users")
     options: ClusterOptions
+    queue: Optional[Queue] = Field(description="the workload manager's queue (null: none, or not read yet)")
     created_at: dt.datetime
     updated_at: dt.datetime
     nodes: list[Node]

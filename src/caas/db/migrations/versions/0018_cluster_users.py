@@ -20,6 +20,17 @@ def upgrade() -> None:
     with op.batch_alter_table("cluster") as batch:
         batch.add_column(sa.Column("users", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("options", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("queue", sa.JSON(), nullable=True))
+    op.create_table(
+        "cluster_sample",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("cluster_id", sa.String(32), sa.ForeignKey("cluster.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("time", sa.DateTime(), nullable=False),
+        sa.Column("nodes", sa.Integer(), nullable=False),
+        sa.Column("pending", sa.Integer(), nullable=False),
+        sa.Column("running", sa.Integer(), nullable=False),
+    )
+    op.create_index("ix_cluster_sample_cluster_id", "cluster_sample", ["cluster_id"])
     op.create_table(
         "cluster_scaler",
         sa.Column("cluster_id", sa.String(32), sa.ForeignKey("cluster.id", ondelete="CASCADE"), primary_key=True),
@@ -32,6 +43,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("cluster_scaler")
+    op.drop_index("ix_cluster_sample_cluster_id", table_name="cluster_sample")
+    op.drop_table("cluster_sample")
     with op.batch_alter_table("cluster") as batch:
+        batch.drop_column("queue")
         batch.drop_column("options")
         batch.drop_column("users")
