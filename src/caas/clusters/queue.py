@@ -17,6 +17,11 @@ from sqlalchemy import delete, func, select
 from caas.clusters.models import COMPUTE, Cluster, ClusterNode, ClusterSample
 from caas.db.base import utcnow
 
+class _Point:
+    def __init__(self, time: dt.datetime, nodes: int, pending: int) -> None:
+        self.time, self.nodes, self.pending = time, nodes, pending
+
+
 EVERY = 30.0  # seconds between two samples when nothing changed
 KEEP = dt.timedelta(days=1)
 MAX_JOBS = 50
@@ -80,9 +85,16 @@ def samples(db, cluster_id: str) -> list[ClusterSample]:
         return rows
 
 
-def svg(rows: list[ClusterSample], now: dt.datetime | None = None, width: int = 640, height: int = 180) -> str:
-    """Nodes (a solid step line) and pending jobs (dashed) over the samples' time, up to
-    ``now``: an SVG document of numbers only."""
+def views(rows: list[ClusterSample]) -> list[dict]:
+    return [{"time": r.time.isoformat(timespec="seconds") + "Z", "nodes": r.nodes, "pending": r.pending,
+             "running": r.running} for r in rows]
+
+
+def svg(points: list[dict], now: dt.datetime | None = None, width: int = 640, height: int = 180) -> str:
+    """Nodes (a solid step line) and pending jobs (dashed) over the samples' time (``views``),
+    up to ``now``: an SVG document of numbers only."""
+    rows = [_Point(dt.datetime.fromisoformat(p["time"].rstrip("Z")), int(p["nodes"]), int(p["pending"]))
+            for p in points]
     now = now or utcnow()
     pad_l, pad_r, pad_t, pad_b = 40, 10, 10, 28
     w, h = width - pad_l - pad_r, height - pad_t - pad_b

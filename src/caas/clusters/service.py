@@ -18,7 +18,7 @@ import threading
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from caas.clusters import (addresses, home, names as node_names, planning, policy, profiles, quota, readiness, resolve,
+from caas.clusters import (addresses, home, queue, names as node_names, planning, policy, profiles, quota, readiness, resolve,
                            restart, users as cluster_users)
 from caas.clusters.cloud import CloudAccess, answers, cloud_message
 from caas.clusters.credentials import ClusterCredentials
@@ -226,6 +226,12 @@ class ClusterService:
             return [{"seq": e.seq, "time": e.time.isoformat(timespec="milliseconds") + "Z", "step": e.step,
                      "level": e.level, "message": e.message, "duration": e.duration} for e in rows]
 
+    def samples(self, ctx: AuthContext, ref: str) -> list[dict]:
+        """The cluster's size and queue over the last day (``clusters/queue.py``)."""
+        with self.db.read() as s:
+            c = self._get(s, ctx, ref)
+        return queue.views(queue.samples(self.db, c.id))
+
     def nodes(self, ctx: AuthContext, ref: str) -> list[dict]:
         return self.show(ctx, ref)["nodes"]
 
@@ -316,14 +322,7 @@ class ClusterService:
         else:
             private, user_key = generate_key(f"caas-{req.name}")
         cluster_key, cluster_pub = generate_key(f"caas-cluster-{req.name}")
-        credential = self.credentials.make(ctx, cid := new_id(), req.name)
-        scaler = None
-        if req.max_nodes is not None:
-            try:
-                scaler = self.credentials.make_scaler(ctx, cid, req.name)
-            except BaseException:
-                self.credentials.discard(credential, ctx.token_id, ctx.project_id)
-                raise
+        credential, scaler = self._credentials(ctx, cid := new_id(), req)
         stale = None
         try:
             with self.db.write() as s:
@@ -366,6 +365,17 @@ class ClusterService:
             self.credentials.discard(stale, ctx.token_id, ctx.project_id)
         self._submit(c.id, "create", user_key=user_key, token=ctx.token_id)
         return view, private
+
+    def _credentials(self, ctx: AuthContext, cid: str, req: Request) -> tuple:
+        """The new cluster's application credential, and an elastic one's scaler credential."""
+        credential = self.credentials.make(ctx, cid, req.name)
+        if req.max_nodes is None:
+            return credential, None
+        try:
+            return credential, self.credentials.make_scaler(ctx, cid, req.name)
+        except BaseException:
+            self.credentials.discard(credential, ctx.token_id, ctx.project_id)
+            raise
 
     @staticmethod
     def _new_nodes(s, c: Cluster, names: list[str], flavor: dict) -> None:

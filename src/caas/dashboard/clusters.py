@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from caas.clusters import queue
 from caas.dashboard.client import ApiError
 from caas.dashboard.forms import part
 from caas.dashboard.pages import Pages, View
@@ -152,6 +153,15 @@ async def cluster_page(view: View) -> Response:
 @pages.page("/clusters/{id}/live")
 async def cluster_live(view: View) -> Response:
     return view.fragment("cluster_live.html", **await _live(view))
+
+
+@pages.page("/clusters/{id}/chart.svg")
+async def cluster_chart(view: View) -> Response:
+    """The cluster's nodes (and pending jobs) over time, drawn here: a plain SVG, no script."""
+    samples = (await view.api.get(_path(view.params["id"], "/samples")))["samples"]
+    return Response(queue.svg(samples), media_type="image/svg+xml",
+                    headers={"Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; style-src "
+                                                                                   "'unsafe-inline'"})
 
 
 @pages.page("/clusters/{id}/nodes", methods=("POST",), write=True)

@@ -159,6 +159,19 @@ def _paths() -> dict:
                                ONE + (409,) + BODY, {**QUOTA, **NODES_BUSY}, ON_NODES,
                                requestBody=_json_body("NodesBody")),
         },
+        "/clusters/{ref}/nodes/{names}": {
+            "parameters": [REF_PARAM, NAMES_PARAM],
+            "delete": _operation("removeClusterNodes", "Remove the named compute nodes",
+                                 {202: ("NodesChange", "Accepted: the cluster is UPDATING")},
+                                 ONE + (409,) + BODY, NODE_404, ON_CLUSTER),
+        },
+        **_more_paths(),
+    }
+
+
+def _more_paths() -> dict:
+    """The paths of elastic clusters and of their samples."""
+    return {
         "/clusters/{ref}/scale": {
             "parameters": [REF_PARAM],
             "post": _operation("scaleCluster", "Slurm's power saving: resume or suspend an elastic cluster's nodes",
@@ -167,10 +180,10 @@ def _paths() -> dict:
                                ONE + (409,) + BODY, {**QUOTA, 409: "The cluster is busy, or not elastic"}, ON_CLUSTER,
                                requestBody=_json_body("ScaleBody")),
         },
-        "/clusters/{ref}/nodes/{names}": {
-            "parameters": [REF_PARAM, NAMES_PARAM],
-            "delete": _operation("removeClusterNodes", "Remove the named compute nodes",
-                                 {202: ("NodesChange", "Accepted: the cluster is UPDATING")},
-                                 ONE + (409,) + BODY, NODE_404, ON_CLUSTER),
+        "/clusters/{ref}/samples": {
+            "parameters": [REF_PARAM],
+            "get": _operation("listClusterSamples", "The cluster's size and queue over the last day (a sample at "
+                              "every change, at most every 30 s)", {200: ("SampleList", "The samples, oldest first")},
+                              ONE),
         },
     }

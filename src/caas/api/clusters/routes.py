@@ -97,6 +97,10 @@ def cluster_events(call: Call):
     return json_response({"events": call.services.clusters.events(ctx, call.params["ref"], min(since, MAX_SEQ))})
 
 
+def cluster_samples(call: Call):
+    return json_response({"samples": call.services.clusters.samples(call.project_auth(), call.params["ref"])})
+
+
 def list_nodes(call: Call):
     return json_response({"nodes": call.services.clusters.nodes(call.project_auth(), call.params["ref"])})
 
@@ -133,6 +137,7 @@ ROUTES = [
     Endpoint("DELETE", "/v1/clusters/{ref}", delete_cluster),
     Endpoint("GET", "/v1/clusters/{ref}/events", cluster_events),
     Endpoint("GET", "/v1/clusters/{ref}/nodes", list_nodes),
+    Endpoint("GET", "/v1/clusters/{ref}/samples", cluster_samples),
     Endpoint("POST", "/v1/clusters/{ref}/nodes", add_nodes),
     Endpoint("DELETE", "/v1/clusters/{ref}/nodes/{names}", remove_nodes),
     Endpoint("POST", "/v1/clusters/{ref}/scale", scale_cluster),

@@ -291,6 +291,19 @@ class Event(Wire):
     duration: Optional[float]
 
 
+class Sample(Wire):
+    """The cluster at a moment: its compute nodes, and its queue's pending and running jobs."""
+
+    time: dt.datetime
+    nodes: int = Field(ge=0)
+    pending: int = Field(ge=0)
+    running: int = Field(ge=0)
+
+
+class SampleList(Wire):
+    samples: list[Sample]
+
+
 class EventList(Wire):
     events: list[Event]
 
@@ -382,7 +395,7 @@ class Error(Wire):
 
 REQUESTS = (CreateBody, NodesBody, ScaleBody)
 RESPONSES = (VersionBody, ProfileList, ClusterList, ClusterBody, CreateAccepted, PlanBody, NodesChange, NodeList,
-             EventList, Error)
+             EventList, SampleList, Error)
 
 
 @functools.cache
