@@ -8,6 +8,8 @@ import uuid
 
 import httpx
 
+from tests.volume import fault as cinder_fault
+
 V2 = "/share/v2"
 LATEST = {"X-OpenStack-Manila-API-Version": "2.65"}
 
@@ -17,20 +19,9 @@ def uniq(prefix: str = "share") -> str:
 
 
 def fault(r: httpx.Response, status: int, name: str | None = None) -> str:
-    """Assert ``r`` is a Manila fault with ``status`` (``{name: {"code", "message"}}``); return
-    the message."""
-    assert r.status_code == status, (
-        f"{r.request.method} {r.request.url}: expected {status}, got {r.status_code}: {r.text}")
-    assert r.headers.get("content-type", "").startswith("application/json"), r.headers.get("content-type")
-    body = r.json()
-    assert isinstance(body, dict) and len(body) == 1, body
-    key, err = next(iter(body.items()))
-    expected = name or {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound",
-                        405: "badMethod", 409: "conflictingRequest", 413: "overLimit", 415: "badMediaType",
-                        406: "computeFault", 422: "computeFault"}[status]
-    assert key == expected, body
-    assert err["code"] == status and isinstance(err["message"], str) and err["message"], body
-    return err["message"]
+    """Assert ``r`` is a Manila fault with ``status`` (Cinder's shape: both keep Nova's fault
+    names; ``computeFault`` for 406 and 422); return the message."""
+    return cinder_fault(r, status, name or ("computeFault" if status in (406, 422) else None))
 
 
 def create(c: httpx.Client, size: int = 1, status: int = 200, **attrs) -> dict:

@@ -90,6 +90,27 @@ def test_lifecycle_on_a_directory(server, A):
     assert not path.exists()
 
 
+def test_the_default_share_type(A, admin):
+    """One share type, ``default``, every share's (what ``openstack share create`` asks first)."""
+    r = A.get(f"{V2}/types/default", headers=LATEST)
+    t = r.json()["share_type"]
+    assert r.json()["volume_type"] == t and t["name"] == "default" and t["is_default"] is True
+    assert t["required_extra_specs"] == {"driver_handles_share_servers": "False"}
+    assert A.get(f"{V2}/types/{t['id']}", headers=LATEST).json()["share_type"]["id"] == t["id"]
+    assert [x["id"] for x in A.get(f"{V2}/types").json()["share_types"]] == [t["id"]]
+    fault(A.get(f"{V2}/types/gold"), 404)
+    sh = create(A, share_type=t["id"])
+    assert sh["share_type"] == t["id"] and sh["share_type_name"] == "default"
+    fault(A.post(f"{V2}/shares", json={"share": {"size": 1, "share_proto": "NFS", "share_type": "gold"}}), 404)
+    # reset_task_state (2.22+, admins): shares here have no task, so only null.
+    wait_status(A, sh["id"], "available")
+    fault(action(A, sh["id"], {"reset_task_state": {"task_state": None}}), 403)
+    assert action(admin, sh["id"], {"reset_task_state": {"task_state": None}}).status_code == 202
+    fault(action(admin, sh["id"], {"reset_task_state": {"task_state": "migration_starting"}}), 400)
+    fault(action(admin, sh["id"], {"reset_task_state": {"task_state": None}}, headers={MV: "2.21"}), 404)
+    delete(A, sh["id"])
+
+
 def test_views_by_microversion(A):
     sh = available(A)
     old = show(A, sh["id"], headers={MV: "2.0"})

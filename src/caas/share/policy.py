@@ -39,6 +39,7 @@ RULES: dict[str, Rule] = {
     "share_export_location:index": _reader,
     "share_export_location:show": _reader,
     "share:list_all_projects": lambda c, t: c.is_admin,
+    "share:reset_task_state": lambda c, t: c.is_admin,
 }
 
 _policy = Policy(RULES)

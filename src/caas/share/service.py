@@ -49,6 +49,13 @@ PROTOCOLS = ("NFS",)
 ACCESS_TYPES = ("ip",)
 ACCESS_LEVELS = ("rw", "ro")
 AVAILABILITY_ZONE = "nova"
+# The one share type (every share has it); its id is fixed so that every caas agrees on it.
+DEFAULT_TYPE = {"id": "5f3ad2a6-8a5c-5b0e-9d4a-3c1f0e2b7d61", "name": "default", "description": "Default share type",
+                "is_public": True,
+                "extra_specs": {"driver_handles_share_servers": "False", "snapshot_support": "False",
+                                "create_share_from_snapshot_support": "False",
+                                "revert_to_snapshot_support": "False", "mount_snapshot_support": "False"},
+                "required_extra_specs": {"driver_handles_share_servers": "False"}}
 # Manila's statuses a share may be deleted in.
 DELETABLE = ("available", "error", "inactive")
 DB_MAX_INT = 0x7FFFFFFF
@@ -192,10 +199,19 @@ class ShareService:
     def _target(share: Share) -> dict:
         return {"project_id": share.project_id}
 
+    # ---- the share type --------------------------------------------------------------------
+    @staticmethod
+    def share_type(ctx: AuthContext, name_or_id: str | None = "default") -> dict:
+        """The share type ``name_or_id`` names (None, the default's name or id); 404 otherwise."""
+        if name_or_id in (None, DEFAULT_TYPE["id"], DEFAULT_TYPE["name"]):
+            return DEFAULT_TYPE
+        raise NotFound(f"Share type {str(name_or_id)[:100]} not found.", kind="ShareTypeNotFound")
+
     # ---- shares ----------------------------------------------------------------------------
     def create_share(self, ctx: AuthContext, size, share_proto, name: str | None = None,
                      description: str | None = None, metadata: dict | None = None,
-                     is_public: bool = False, availability_zone: str | None = None) -> Share:
+                     is_public: bool = False, availability_zone: str | None = None,
+                     share_type: str | None = None) -> Share:
         """A new share of ``size`` GiB in the caller's project, ``creating`` until its
         directory exists. The quota claim and the row are one transaction under the project's
         lock."""
@@ -211,6 +227,7 @@ class ShareService:
             raise BadRequest(f"Availability zone {str(availability_zone)[:64]} could not be found.",
                              kind="AvailabilityZoneNotFound")
         check_metadata(metadata or {})
+        self.share_type(ctx, share_type)
         with self.db.write() as s:
             claim(s, ctx.project_id, size)
             share = Share(id=uuid_str(), project_id=ctx.project_id, user_id=ctx.user_id, name=name,
@@ -269,6 +286,15 @@ class ShareService:
                 raise BadRequest(f"Invalid share: Share status must be one of {DELETABLE}.", kind="InvalidShare")
             share.status, share.updated_at = "deleting", utcnow()
         self._pool.submit(self.finish_delete, share_id)
+
+    def reset_task_state(self, ctx: AuthContext, share_id: str, task_state) -> None:
+        """Manila's admin action. No share here ever has a task (migrations are not served):
+        only ``None`` is a state it may be reset to (400 otherwise)."""
+        with self.db.read() as s:
+            share = self._get(s, ctx, share_id)
+        policy.enforce(ctx, "share:reset_task_state", self._target(share))
+        if task_state is not None:
+            raise invalid_input(f"task state {str(task_state)[:64]!r} is not used by this cloud (shares have no tasks)")
 
     # ---- metadata --------------------------------------------------------------------------
     def get_metadata(self, ctx: AuthContext, share_id: str) -> dict[str, str]:

@@ -102,6 +102,13 @@ def _access_list(call: Call, ctx: AuthContext, share_id: str, args) -> Response:
     return json_response({"access_list": [V.access_rule(call, r, with_share=False) for r in rules]})
 
 
+def _reset_task_state(call: Call, ctx: AuthContext, share_id: str, args) -> Response:
+    if not isinstance(args, dict) or "task_state" not in args:
+        raise BadRequest("Invalid input received: 'task_state' is a required property.")
+    call.services.share.reset_task_state(ctx, share_id, args["task_state"])
+    return empty(202)
+
+
 # name -> (handler, lowest microversion, highest microversion or None)
 ACTIONS = {
     "os-allow_access": (_allow, (2, 0), (2, 6)),
@@ -110,6 +117,7 @@ ACTIONS = {
     "deny_access": (_deny, (2, 7), None),
     "os-access_list": (_access_list, (2, 0), (2, 6)),
     "access_list": (_access_list, (2, 7), (2, 44)),
+    "reset_task_state": (_reset_task_state, (2, 22), None),
 }
 
 
@@ -176,6 +184,19 @@ def show_export_location(call: Call) -> Response:
     return json_response({"export_location": V.export_location(call, ctx, found, detail=True)})
 
 
+# ---- the share type ------------------------------------------------------------------------
+def list_types(call: Call) -> Response:
+    ctx = auth(call)
+    types = [V.share_type(call, ctx, call.services.share.share_type(ctx))]
+    return json_response({"share_types": types, "volume_types": types})
+
+
+def show_type(call: Call) -> Response:
+    ctx = auth(call)
+    found = V.share_type(call, ctx, call.services.share.share_type(ctx, call.params["id"]))
+    return json_response({"share_type": found, "volume_type": found})
+
+
 # ---- access rules --------------------------------------------------------------------------
 def list_access_rules(call: Call) -> Response:
     ctx = auth(call)
@@ -219,6 +240,8 @@ ROUTES = [
     *both("DELETE", "/shares/{id}/metadata/{key}", delete_metadata_item),
     *both("GET", "/shares/{id}/export_locations", list_export_locations),
     *both("GET", "/shares/{id}/export_locations/{el_id}", show_export_location),
+    *both("GET", "/types", list_types),
+    *both("GET", "/types/{id}", show_type),
     *both("GET", "/share-access-rules", list_access_rules),
     *both("GET", "/share-access-rules/{id}", show_access_rule),
 ]

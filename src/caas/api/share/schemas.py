@@ -16,8 +16,7 @@ TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
 FALSE_STRINGS = ("0", "f", "false", "off", "n", "no")
 # What a create may name that this cloud does not have (snapshots, networks, groups, types).
 UNSUPPORTED_CREATE = (("snapshot_id", "a snapshot"), ("share_network_id", "a share network"),
-                      ("share_group_id", "a share group"), ("share_type", "a share type"),
-                      ("volume_type", "a share type"))
+                      ("share_group_id", "a share group"))
 
 
 class Unprocessable(CaasError):
@@ -91,7 +90,14 @@ def create(body: Any) -> dict:
         raise BadRequest("Invalid input received: availability_zone must be a string.")
     return {"size": size(share["size"]), "share_proto": share.get("share_proto"), "name": text(name, "name"),
             "description": text(description, "description"), "metadata": metadata(share.get("metadata")),
-            "is_public": boolean(share.get("is_public", False), "is_public"), "availability_zone": zone}
+            "is_public": boolean(share.get("is_public", False), "is_public"), "availability_zone": zone,
+            "share_type": type_ref(share.get("share_type", share.get("volume_type")))}
+
+
+def type_ref(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise BadRequest("Invalid input received: share_type must be a string.")
+    return value
 
 
 def update(body: Any) -> dict:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from caas.api.framework import Call
 from caas.context import AuthContext
 from caas.share.models import Share, ShareAccessRule
-from caas.share.service import AVAILABILITY_ZONE, iso
+from caas.share.service import AVAILABILITY_ZONE, DEFAULT_TYPE, iso
 
 MIN_VERSION = "2.0"
 # 2.65 covers what openstacksdk and python-manilaclient ask for (each negotiates down to it):
@@ -51,7 +51,7 @@ def share(call: Call, ctx: AuthContext, sh: Share, export_path: str) -> dict:
         "id": sh.id, "size": sh.size, "availability_zone": AVAILABILITY_ZONE, "created_at": iso(sh.created_at),
         "status": sh.status, "name": sh.name, "description": sh.description, "project_id": sh.project_id,
         "snapshot_id": None, "share_network_id": None, "share_proto": sh.share_proto, "metadata": sh.metadata_dict,
-        "share_type": None, "volume_type": None, "links": links(call, sh.id), "is_public": sh.is_public,
+        "share_type": DEFAULT_TYPE["name"], "volume_type": DEFAULT_TYPE["name"], "links": links(call, sh.id), "is_public": sh.is_public,
     }
     if v < (2, 9):
         path = export_path if sh.status == "available" else None
@@ -62,7 +62,8 @@ def share(call: Call, ctx: AuthContext, sh: Share, export_path: str) -> dict:
     if v >= (2, 5):
         out["task_state"] = None
     if v >= (2, 6):
-        out["share_type_name"] = None
+        out["share_type"] = DEFAULT_TYPE["id"]
+        out["share_type_name"] = DEFAULT_TYPE["name"]
     if v >= (2, 10):
         out["access_rules_status"] = "active"
     if v >= (2, 11):
@@ -115,4 +116,17 @@ def access_rule(call: Call, rule: ShareAccessRule, with_share: bool = True) -> d
         out["updated_at"] = iso(rule.updated_at)
     if v >= (2, 45):
         out["metadata"] = {}
+    return out
+
+
+def share_type(call: Call, ctx: AuthContext, t: dict) -> dict:
+    """Manila's share type view (its ``show``, trimmed): extra specs, visibility by version."""
+    out = {"id": t["id"], "name": t["name"], "extra_specs": dict(t["extra_specs"]),
+           "required_extra_specs": dict(t["required_extra_specs"])}
+    v = call.version
+    out["share_type_access:is_public" if v >= (2, 7) else "os-share-type-access:is_public"] = t["is_public"]
+    if v >= (2, 41):
+        out["description"] = t["description"]
+    if v >= (2, 46):
+        out["is_default"] = True
     return out
