@@ -16,7 +16,7 @@ from tests.compute.conftest import boot, delete as delete_server, make_network
 from tests.conftest import client_for, make_member
 from tests.share import LATEST, V2, action, allow, available, create, delete, fault, show, uniq, wait_status
 
-pytestmark = pytest.mark.inprocess
+pytestmark = [pytest.mark.inprocess, pytest.mark.backends("sqlite", "postgresql")]  # quota claims: the database decides
 
 MV = "X-OpenStack-Manila-API-Version"
 
@@ -309,3 +309,24 @@ def test_mounts_for(server, member_a):
     shares = server.cloud.share
     assert shares.mounts_for(member_a["project_id"], ["not an ip", ""]) == []
     assert shares.mounts_for("no-such-project", ["10.0.0.5"]) == []
+
+
+def test_reconcile_finishes_what_a_crash_left(server, A):
+    """On start: a share left ``creating`` gets its directory and becomes available, one left
+    ``deleting`` goes with its directory, and a directory no share owns is removed."""
+    from caas.share.models import Share
+
+    svc = server.cloud.share
+    creating, deleting = available(A), available(A)
+    stray = svc.store.root / str(uuid.uuid4())
+    stray.mkdir()
+    (stray / "f").write_text("x")
+    svc.store.delete(creating["id"])
+    with server.cloud.db.write() as s:
+        s.get(Share, creating["id"]).status = "creating"
+        s.get(Share, deleting["id"]).status = "deleting"
+    svc.reconcile()
+    assert show(A, creating["id"])["status"] == "available" and (svc.store.root / creating["id"]).is_dir()
+    fault(A.get(f"{V2}/shares/{deleting['id']}"), 404)
+    assert not (svc.store.root / deleting["id"]).exists() and not stray.exists()
+    delete(A, creating["id"])
