@@ -203,6 +203,9 @@ class Instances:
         if self._pid(server_id):
             return
         boot = self._boot(server_id)
+        if "shares_file" not in boot:  # made before shares existed: its next boots get them too
+            boot["shares_file"] = str(self._dir(server_id) / "shares.json")
+            _write_json(self._dir(server_id) / "boot.json", boot)
         (self._dir(server_id) / "stopped").unlink(missing_ok=True)
         if not Path(boot["netns_path"]).exists():
             raise DriverError(f"network namespace {boot['netns']} of {server_id} does not exist")
