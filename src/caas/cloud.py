@@ -1,6 +1,6 @@
 """The composition root: every service of one caas instance, built from one ``Settings`` with
-its dependencies passed in (database, token keys, driver; compute gets network, image and
-volume; the driver gets the network's topology through ``TopologyFeed``). ``caas.server``
+its dependencies passed in (database, token keys, driver; compute gets network, image,
+volume and share (the shares an instance mounts); the driver gets the network's topology through ``TopologyFeed``). ``caas.server``
 builds it; ``caas.api`` only serves it."""
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from caas.image.service import ImageService
 from caas.network.service import NetworkService
 from caas.network.topology import TopologyFeed
 from caas.virt import driver_for
+from caas.share.service import ShareService
 from caas.volume.service import VolumeService
 
 
@@ -79,11 +80,13 @@ class Cloud:
         self.image = ImageService(self.db, settings)
         self.network = NetworkService(self.db, settings)
         self.volume = VolumeService(self.db, settings, images=self.image)
+        self.share = ShareService(self.db, settings, export_address=self.network.external_gateway)
         # Compute drives the local driver and the joined hosts' agents as one (hosts/remote.py).
         self.host_commands = CommandQueue(self.db, settings.agent_call_timeout)
         self.driver = RemoteDriver(driver_for(settings, self.db), self.host_commands, self.db)
         self.topology = TopologyFeed(self.db, self.driver.apply_network, server_ids)
-        self.compute = ComputeService(self.db, settings, self.driver, self.network, self.image, self.volume)
+        self.compute = ComputeService(self.db, settings, self.driver, self.network, self.image, self.volume,
+                                      shares=self.share)
         self.hosts = HostService(self.db, settings, self.compute.inventory, self.host_commands)
         self.heartbeats = HeartbeatMonitor(self.hosts)
         self.clusters = ClusterService(self.db, settings, self.secrets)
@@ -96,6 +99,7 @@ class Cloud:
         self.image.bootstrap()
         self.network.bootstrap(admin_project_id(self.db))
         self.volume.bootstrap()
+        self.share.bootstrap()
         self.topology.start()  # the driver holds the network's topology before it starts
         self.driver.start()  # the kernel converged with the database before work resumes
         self.compute.bootstrap()
@@ -111,4 +115,5 @@ class Cloud:
         self.topology.stop()
         self.driver.stop()
         self.volume.shutdown()
+        self.share.shutdown()
         self.db.dispose()

@@ -324,6 +324,11 @@ class Settings:
         return self.data_dir / "volumes"
 
     @property
+    def share_dir(self) -> Path:
+        """The shares' directories (``DIR/shares/<id>``), bound into the instances that mount them."""
+        return self.data_dir / "shares"
+
+    @property
     def fernet_key_dir(self) -> Path:
         return self.data_dir / "fernet-keys"
 

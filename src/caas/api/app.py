@@ -118,6 +118,7 @@ def cloud_apis(cloud: Cloud) -> dict:
     from caas.api import image as image_api
     from caas.api import network as network_api
     from caas.api import placement as placement_api
+    from caas.api import share as share_api
     from caas.api import volume as volume_api
 
     return {
@@ -126,6 +127,7 @@ def cloud_apis(cloud: Cloud) -> dict:
         "/network": network_api.build(cloud),
         "/compute": compute_api.build(cloud),
         "/volume": volume_api.build(cloud),
+        "/share": share_api.build(cloud),
         "/placement": placement_api.build(cloud),
         "/caas": clusters_api.build(cloud),
     }

@@ -61,7 +61,7 @@ MAX_JSON_DEPTH = 64
 
 
 # The service types each API answers to in access rules (its name, unless listed).
-SERVICE_TYPES = {"volume": ("volume", "block-storage", "volumev3")}
+SERVICE_TYPES = {"volume": ("volume", "block-storage", "volumev3"), "share": ("share", "sharev2", "shared-file-system")}
 
 
 def dumps(obj: Any) -> bytes:

@@ -24,7 +24,7 @@ from caas.network.binding import NetworkBinding, PortBinding
 from caas.virt.driver import NOSTATE as POWER_NOSTATE
 from caas.virt.driver import RUNNING as POWER_RUNNING
 from caas.virt.driver import SHUTDOWN as POWER_SHUTDOWN
-from caas.virt.driver import DriverError, InstanceSpec, NicSpec, PciDevice
+from caas.virt.driver import DriverError, InstanceSpec, NicSpec, PciDevice, ShareMount
 
 log = logging.getLogger("caas.compute")
 
@@ -35,7 +35,7 @@ class ServerBuilder:
     (None: a cloud without block storage)."""
 
     def __init__(self, db, settings, driver, inventory: HostInventory, work: ServerWork,
-                 network_binding: NetworkBinding, image, volume=None) -> None:
+                 network_binding: NetworkBinding, image, volume=None, shares=None) -> None:
         self.db = db
         self.settings = settings
         self.driver = driver
@@ -44,6 +44,7 @@ class ServerBuilder:
         self.network_binding = network_binding
         self.image = image
         self.volume = volume
+        self.shares = shares  # the share service: which shares an instance may mount (None: none)
 
     # ---- queueing --------------------------------------------------------------------------
     def start_build(self, server_id: str) -> None:
@@ -111,12 +112,13 @@ class ServerBuilder:
         try:
             ports = self._bind_ports(server_id, project_id, user_id, host, zone, nics, groups)
             image = self._image_view(image_id, project_id, user_id)
+            shares = self._share_mounts(project_id, ports)
             with self.db.write() as s:
                 row = s.get(Server, server_id)
                 if row is None or row.task_state == "deleting":
                     return
                 row.task_state = "spawning"
-                spec = self._instance_spec(row, ports, image)
+                spec = self._instance_spec(row, ports, image, shares)
             self.driver.spawn(spec)
         except (DriverError, CaasError) as exc:
             message = str(exc) if isinstance(exc, DriverError) else exc.message
@@ -211,17 +213,24 @@ class ServerBuilder:
         return {"id": image.id, "name": image.name, "disk_format": image.disk_format,
                 "container_format": image.container_format, "properties": dict(image.extra)}
 
+    def _share_mounts(self, project_id: str, ports: list) -> tuple[ShareMount, ...]:
+        """The shares the share service allows the server's fixed IPs (its project's only)."""
+        if self.shares is None:
+            return ()
+        addresses = [ip["ip_address"] for p in ports for ip in p.fixed_ips]
+        return tuple(ShareMount(**m) for m in self.shares.mounts_for(project_id, addresses))
+
     @staticmethod
-    def _instance_spec(row: Server, ports: list, image: dict) -> InstanceSpec:
+    def _instance_spec(row: Server, ports: list, image: dict, shares: tuple[ShareMount, ...] = ()) -> InstanceSpec:
         """What the driver needs to run ``row`` with its ``ports`` (ServerPort) from ``image``
-        (its ``_image_view``)."""
+        (its ``_image_view``), and the ``shares`` it may mount."""
         nics = tuple(NicSpec(port_id=p.id, mac_address=p.mac_address, network_id=p.network_id, mtu=p.mtu,
                              fixed_ips=p.fixed_ips) for p in ports)
         devices = tuple(PciDevice(address=a, vendor_id="", product_id="") for a in row.pci_devices or ())
         return InstanceSpec(id=row.id, name=row.name, hostname=row.hostname, host=row.host or "", vcpus=row.vcpus,
                             memory_mb=row.memory_mb, disk_gb=row.disk_gb, image=image, nics=nics,
                             key_data=row.key_data, user_data=row.user_data, metadata=dict(row.metadata_ or {}),
-                            config_drive=row.config_drive, pci_devices=devices)
+                            config_drive=row.config_drive, pci_devices=devices, shares=shares)
 
     def _abort_build(self, server_id: str, message: str) -> None:
         """A build that failed after its claim: undo the driver, the ports and the claim, ERROR."""
@@ -293,11 +302,13 @@ class ServerBuilder:
                 return
             image_id, project_id, user_id = row.image_id, row.project_id, row.user_id
         image = self._image_view(image_id, project_id, user_id)
+        ports = self.network_binding.server_ports([server_id])[server_id]
+        shares = self._share_mounts(project_id, ports)
         with self.db.read() as s:
             row = s.get(Server, server_id)
             if row is None:
                 return
-            spec = self._instance_spec(row, self.network_binding.server_ports([server_id])[server_id], image)
+            spec = self._instance_spec(row, ports, image, shares)
         if self.driver.power_states([server_id]).get(server_id) == POWER_NOSTATE:
             log.warning("server %s: the driver has no instance for it; booting it again from its record", server_id)
             self.driver.spawn(spec)

@@ -20,8 +20,8 @@ class Servers:
     service (None: a cloud without it)."""
 
     def __init__(self, db, settings, driver, inventory: HostInventory, work: ServerWork,
-                 network_binding: NetworkBinding, image, volume=None) -> None:
-        self.builder = ServerBuilder(db, settings, driver, inventory, work, network_binding, image, volume)
+                 network_binding: NetworkBinding, image, volume=None, shares=None) -> None:
+        self.builder = ServerBuilder(db, settings, driver, inventory, work, network_binding, image, volume, shares)
         self.boot = Boot(db, settings, inventory, network_binding, image, self.builder)
         self.actions = ServerActions(db, driver, self.builder, volume)
         self.queries = ServerQueries(db, network_binding, volume)

@@ -25,7 +25,7 @@ class ComputeService:
     """Compute for one cloud: the database, settings and hypervisor driver, and the network,
     image and volume services it calls in process (``volume`` None: no block storage)."""
 
-    def __init__(self, db, settings, driver, network, image, volume=None) -> None:
+    def __init__(self, db, settings, driver, network, image, volume=None, shares=None) -> None:
         self.inventory = HostInventory(db, settings, driver, default_scheduler(settings.scheduler_strategy))
         self.work = ServerWork(settings.compute_workers)
         self.flavors = Flavors(db, settings)
@@ -34,7 +34,7 @@ class ComputeService:
         self.quotas = Quotas(db)
         self.hosts = Hosts(db, self.inventory)
         self.servers = Servers(db, settings, driver, self.inventory, self.work, NetworkBinding(network), image,
-                               volume)
+                               volume, shares)
         self.power_sync = PowerSync(db, settings, driver, self.work)
 
     def bootstrap(self) -> None:

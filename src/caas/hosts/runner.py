@@ -22,7 +22,8 @@ def spec_from(data: dict, host: str) -> InstanceSpec:
     controller knows the machine by its joined name, the driver by its own)."""
     nics = tuple(NicSpec(**{**n, "fixed_ips": tuple(n["fixed_ips"])}) for n in data.get("nics") or ())
     pci = tuple(PciDevice(**d) for d in data.get("pci_devices") or ())
-    return InstanceSpec(**{**data, "host": host, "nics": nics, "pci_devices": pci})
+    # No shares on a joined host: their directories are on the controller's disk.
+    return InstanceSpec(**{**data, "host": host, "nics": nics, "pci_devices": pci, "shares": ()})
 
 
 class CommandRunner:

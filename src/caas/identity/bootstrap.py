@@ -38,6 +38,7 @@ CATALOG: list[tuple[str, str, str, str]] = [
     # Block storage under both names: openstacksdk looks for block-storage, OSC for volumev3.
     ("block-storage", "cinder", "/volume/v3/$(project_id)s", "Block Storage Service"),
     ("volumev3", "cinderv3", "/volume/v3/$(project_id)s", "Block Storage Service v3"),
+    ("sharev2", "manilav2", "/share/v2/$(project_id)s", "Shared File Systems Service v2"),
     ("caas", "caas", "/caas/v1", "Cluster as a Service"),
     # The hosts' inventories and usages, read-only: where a cloud publishes allocation ratios.
     ("placement", "placement", "/placement", "Placement Service"),

@@ -50,3 +50,11 @@ class NetworkService(NetworksMixin, PortsMixin, RoutersMixin, SecurityGroupsMixi
             s.add(Subnet(project_id=admin_project_id or "", network_id=net.id, name="public-subnet", cidr=cidr,
                          ip_version=4, gateway_ip=gateway, enable_dhcp=False,
                          allocation_pools=ipam.default_pools(net_cidr, gateway)))
+
+    def external_gateway(self) -> str | None:
+        """The gateway address of the external network ``public`` (the network node's address
+        as instances reach it: where the share service says its exports live); None without one."""
+        with self.db.read() as s:
+            return s.scalar(select(Subnet.gateway_ip).join(Network, Subnet.network_id == Network.id).where(
+                Network.external.is_(True), Network.name == EXTERNAL_NAME, Subnet.ip_version == 4,
+                Subnet.gateway_ip.is_not(None)).order_by(Subnet.created_at).limit(1))

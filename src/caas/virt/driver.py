@@ -58,6 +58,17 @@ class NicSpec:
 
 
 @dataclass(frozen=True)
+class ShareMount:
+    """A share the instance may mount: ``export`` is its export location (what the guest names
+    in cloud-config ``mounts``), ``source`` the directory on the host that holds it, bound
+    read-only when ``read_only``."""
+
+    export: str
+    source: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
 class InstanceSpec:
     """Everything a driver needs to run one instance."""
 
@@ -75,6 +86,8 @@ class InstanceSpec:
     metadata: Mapping = field(default_factory=dict)
     config_drive: bool = False
     pci_devices: tuple[PciDevice, ...] = ()
+    # The shares the instance's addresses are allowed (given again at every start and reboot).
+    shares: tuple[ShareMount, ...] = ()
 
 
 @dataclass(frozen=True)

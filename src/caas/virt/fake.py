@@ -153,11 +153,15 @@ class FakeDriver:
                               f"(injected failure, rate {self.failure_rate:g})")
         addresses = ", ".join(ip["ip_address"] for nic in spec.nics for ip in nic.fixed_ips) or "no addresses"
         with self._lock:
-            self._instances[spec.id] = {"power": "running", "volumes": {}, "console": [
+            self._instances[spec.id] = {"power": "running", "volumes": {}, "shares": tuple(spec.shares), "console": [
                 f"[    0.000000] caas fake hypervisor: booting {spec.id} on {spec.host}",
                 f"[    0.000001] {spec.vcpus} vCPUs, {spec.memory_mb} MiB RAM, {spec.disk_gb} GiB disk",
                 f"[    0.000002] network: {addresses}",
                 f"{spec.hostname} login:"]}
+
+    def shares(self, instance_id: str) -> tuple:
+        """The shares (``ShareMount``) the instance was given at its last boot (for tests)."""
+        return tuple(self._get(instance_id).get("shares", ()))
 
     def destroy(self, instance_id: str) -> None:
         with self._lock:
@@ -168,11 +172,11 @@ class FakeDriver:
         self._log(instance_id, "reboot: Power down")
 
     def power_on(self, spec: InstanceSpec) -> None:
-        self._get(spec.id)["power"] = "running"
+        self._get(spec.id).update(power="running", shares=tuple(spec.shares))
         self._log(spec.id, "[    0.000000] caas fake hypervisor: power on")
 
     def reboot(self, spec: InstanceSpec, hard: bool = False) -> None:
-        self._get(spec.id)["power"] = "running"
+        self._get(spec.id).update(power="running", shares=tuple(spec.shares))
         self._log(spec.id, f"reboot: Restarting system ({'hard' if hard else 'soft'})")
 
     def power_states(self, instance_ids: Iterable[str]) -> dict[str, int]:

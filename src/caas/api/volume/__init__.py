@@ -16,24 +16,16 @@ from __future__ import annotations
 from caas.api.framework import JSON_TYPE, BodyRules, Microversions, ServiceAPI
 from caas.api.volume.routes import ROUTES
 from caas.api.volume.views import MAX_VERSION, MIN_VERSION
-from caas.errors import CaasError
+from caas.api.novalike import fault
 
-FAULTS = {400: "badRequest", 401: "unauthorized", 403: "forbidden", 404: "itemNotFound", 405: "badMethod",
-          409: "conflictingRequest", 413: "overLimit", 415: "badMediaType", 501: "notImplemented",
-          503: "serviceUnavailable"}
 # Cinder's types (others 415); a body sent without a type is ignored
 BODY_RULES = BodyRules(types=(JSON_TYPE, "application/vnd.openstack.volume+json"), refusal="Unsupported Content-Type",
                        untyped=False)
 
 
-def cinder_error(exc: CaasError) -> dict:
-    name = FAULTS.get(exc.status, "computeFault")
-    return {name: {"code": exc.status, "message": exc.message}}
-
-
 def build(cloud) -> ServiceAPI:
     """The Block Storage API over ``cloud`` (its handlers use ``cloud.volume``)."""
-    api = ServiceAPI("volume", cinder_error, max_body=cloud.settings.max_body_bytes,
+    api = ServiceAPI("volume", fault, max_body=cloud.settings.max_body_bytes,
                      validate_token=cloud.tokens.validate, body_rules=BODY_RULES, services=cloud,
                      microversions=Microversions(service="volume", minimum=MIN_VERSION, maximum=MAX_VERSION,
                                                  legacy_header=None))

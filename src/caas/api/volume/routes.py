@@ -8,20 +8,13 @@ from starlette.responses import Response
 
 from caas import paging
 from caas.api.framework import Call, Endpoint, Handler, empty, json_response
+from caas.api.novalike import auth
+from caas.api import novalike
 from caas.api.volume import schemas as S
 from caas.api.volume import views as V
 from caas.context import AuthContext
 from caas.errors import BadRequest, NotFound
 from caas.numbers import decimal
-
-
-def auth(call: Call) -> AuthContext:
-    """The caller's context; 400 when the path names a project other than the token's."""
-    ctx = call.project_auth()
-    project_id = call.params.get("project_id")
-    if project_id is not None and project_id != ctx.project_id:
-        raise BadRequest("Malformed request url")
-    return ctx
 
 
 def one(call: Call, ctx: AuthContext, v, status: int = 200, extended: bool = True) -> Response:
@@ -215,9 +208,7 @@ def limits(call: Call) -> Response:
 
 
 def both(method: str, path: str, handler: Handler) -> list[Endpoint]:
-    """``path`` under /v3 and under /v3/{project_id} (the project-less one first, so that a
-    collection name is never taken for a project id)."""
-    return [Endpoint(method, "/v3" + path, handler), Endpoint(method, "/v3/{project_id}" + path, handler)]
+    return novalike.both("/v3", method, path, handler)
 
 
 ROUTES = [

@@ -152,6 +152,7 @@ class NetnsDriver:
         # plug is idempotent: it remakes the namespace and links a host reboot (or a cleanup)
         # removed, and leaves those that exist as they are.
         self.dataplane.plug(spec.id, spec.nics)
+        self.instances.set_shares(spec.id, spec.shares)  # what its addresses are allowed now
         self.instances.start(spec.id)
 
     def reboot(self, spec: InstanceSpec, hard: bool = False) -> None:

@@ -18,7 +18,8 @@ Three stages, three processes:
 
 setup (a fork of PID 1; transient)
     mounts the root (overlay, fresh /proc, read-only /sys, fresh /dev, /run, the config drive
-    read-only at /mnt/config), configures the network with the host's ``ip`` (argument lists,
+    read-only at /mnt/config) and binds in it the shares cloud-config ``mounts`` names among
+    those the driver gave (on every boot), configures the network with the host's ``ip`` (argument lists,
     every value checked with ``ipaddress``), sets the hostname, pivots into the root, drops
     capabilities to Docker's default set minus MKNOD (so nothing run afterwards, all of it
     image code, can mount, change the network, load modules ...), writes /etc/hostname,
@@ -196,6 +197,7 @@ def setup(boot_path, ready_fd):
         _write_sysctl("net/ipv4/ping_group_range", "0 2147483647")
         merged = boot["merged"]
         guest_system.mount_root(sysc, boot)
+        guest_system.mount_shares(sysc, merged, guest_system.read_shares(boot), cfg.cloud)
         ip = _find(("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"))
         guest_setup.configure_network(ip, cfg.network(), merged + "/sys/class/net")
         sysc.sethostname(hostname)

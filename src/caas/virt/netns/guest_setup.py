@@ -319,8 +319,9 @@ def run_user_data(cfg):
         log("user_data is neither a script (#!) nor #cloud-config: ignored")
 
 
+# "mounts" is taken at every boot, before pivot_root (guest_system.mount_shares).
 SUPPORTED = {"hostname", "ssh_authorized_keys", "write_files", "runcmd", "fqdn", "disable_root",
-             "manage_etc_hosts", "preserve_hostname"}
+             "manage_etc_hosts", "preserve_hostname", "mounts"}
 
 
 def run_cloud_config(cloud):

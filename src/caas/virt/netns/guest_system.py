@@ -5,6 +5,7 @@ Imported by the transient stages only (never by PID 1), before pivot_root."""
 import ctypes
 import json
 import os
+import stat
 
 from guest_init import Failure, log
 
@@ -192,6 +193,82 @@ def _devices(boot):
     except FileNotFoundError:
         return []
     return list(devices.get("pci", [])) + list(devices.get("block", {}).values())
+
+
+# --- shares (before pivot_root) -----------------------------------------------------------
+
+def share_target(root, target):
+    """``root`` + ``target``, a cloud-config mount point, made safe to mount on: ``target``
+    must be an absolute, normalised path other than "/" (else None). Every component that
+    exists must be a real directory, never a symlink: an absolute symlink in the image or the
+    instance's upper layer would resolve to the HOST's tree before pivot_root (refused, None);
+    missing ones are made (0755, root). Nothing of the instance runs during setup, so nothing
+    can swap a component between this walk and the mount."""
+    if (not isinstance(target, str) or not target.startswith("/") or target == "/" or "\x00" in target
+            or len(target) > 4096 or os.path.normpath(target) != target or target.startswith("//")):
+        return None
+    path = root
+    for part in target.strip("/").split("/"):
+        path = path + "/" + part
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            os.mkdir(path, 0o755)
+            os.chmod(path, 0o755)
+            continue
+        if not stat.S_ISDIR(st.st_mode):  # a symlink (lstat does not follow it) or a file
+            return None
+    return path
+
+
+def mount_shares(sysc, root, shares, cloud):
+    """Bind each share named in cloud-config ``mounts`` (an entry whose first field is the
+    export of one of ``shares``, the list the driver gave this boot) at the entry's second
+    field inside ``root``, read-only when the share is (or the entry's options say ``ro``).
+    Everything else is logged and ignored: entries naming no share given, bad mount points.
+    On every boot: the mounts live in the instance's mount namespace only."""
+    entries = (cloud or {}).get("mounts")
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        log("cloud-config mounts: not a list, ignored")
+        return
+    given = {str(s.get("export")): s for s in shares if isinstance(s, dict)}
+    for n, entry in enumerate(entries):
+        if not isinstance(entry, list) or len(entry) < 2 or not all(isinstance(v, str) for v in entry[:2]):
+            log("cloud-config mounts[%d]: not a list of a source and a mount point, ignored" % n)
+            continue
+        share = given.get(entry[0])
+        if share is None:
+            log("cloud-config mounts[%d]: %r is not a share given to this instance, ignored" % (n, entry[0][:200]))
+            continue
+        try:
+            target = share_target(root, entry[1])
+        except OSError as e:
+            log("cloud-config mounts[%d]: cannot make the mount point %r: %s" % (n, entry[1][:200], e))
+            continue
+        if target is None:
+            log("cloud-config mounts[%d]: mount point %r refused (it must be an absolute, normalised path whose "
+                "existing components are directories, not symlinks)" % (n, entry[1][:200]))
+            continue
+        options = entry[3].split(",") if len(entry) > 3 and isinstance(entry[3], str) else []
+        readonly = bool(share.get("read_only")) or "ro" in options
+        try:
+            sysc.bind(str(share["source"]), target, readonly=readonly, flags=MS_NOSUID | MS_NODEV)
+        except OSError as e:
+            log("cloud-config mounts[%d]: %s" % (n, e))
+            continue
+        log("share %s mounted at %s (%s)" % (entry[0], entry[1], "ro" if readonly else "rw"))
+
+
+def read_shares(boot):
+    """The shares the driver gave this boot (its shares file), [] when none."""
+    try:
+        with open(boot.get("shares_file") or "/nonexistent") as f:
+            shares = json.load(f)
+    except (OSError, ValueError):
+        return []
+    return shares if isinstance(shares, list) else []
 
 
 # --- network (before pivot_root, with the host's ip) --------------------------------------

@@ -12,6 +12,8 @@ Each instance has a directory ``state_dir/<server id>``::
     stopped        present while it is stopped on request (``stop``), so that an init found
                    dead without it died on its own (``power_state``: CRASHED)
     devices.json   device nodes for its /dev: {"pci": [...], "block": {"/dev/vdb": {...}}}
+    shares.json    the shares it may mount at its next boot ([{"export", "source", "read_only"}]),
+                   rewritten at every start from what compute gives (``set_shares``)
 
 Every mount lives in the instance's own mount namespace (see guest_init), so the host's mount
 table never changes and an instance's mounts vanish with its last process. What does outlive
@@ -175,6 +177,7 @@ class Instances:
         for device in spec.pci_devices:
             pci += [n.to_json() for n in devices.pci_device_nodes(device.address)]
         _write_json(d / "devices.json", {"pci": pci, "block": {}})
+        self.set_shares(spec.id, spec.shares)
         cgroups.create(cg, spec.vcpus, spec.memory_mb)
         _write_json(d / "boot.json", {
             "id": spec.id, "name": spec.name, "hostname": spec.hostname,
@@ -183,10 +186,16 @@ class Instances:
             "lower": str(lower), "upper": str(d / "upper"), "work": str(d / "work"),
             "merged": str(d / "merged"), "config_dir": str(d / "config"),
             "console": str(d / "console.log"), "pid_file": str(d / "init.pid"),
-            "devices_file": str(d / "devices.json"),
+            "devices_file": str(d / "devices.json"), "shares_file": str(d / "shares.json"),
             "cgroup_dirs": [str(p) for p in cg.dirs], "cgroup_procs": cg.procs_files(),
         })
         (d / "console.log").touch(mode=0o600)
+
+    def set_shares(self, server_id: str, shares) -> None:
+        """What the instance may mount from its next boot on (``ShareMount``s; the init binds
+        those its cloud-config ``mounts`` names)."""
+        _write_json(self._dir(server_id) / "shares.json",
+                    [{"export": m.export, "source": m.source, "read_only": bool(m.read_only)} for m in shares])
 
     def start(self, server_id: str) -> None:
         """Boot a stopped instance (same files, same netns); returns once it is ready (sshd
@@ -194,6 +203,9 @@ class Instances:
         if self._pid(server_id):
             return
         boot = self._boot(server_id)
+        if "shares_file" not in boot:  # made before shares existed: its next boots get them too
+            boot["shares_file"] = str(self._dir(server_id) / "shares.json")
+            _write_json(self._dir(server_id) / "boot.json", boot)
         (self._dir(server_id) / "stopped").unlink(missing_ok=True)
         if not Path(boot["netns_path"]).exists():
             raise DriverError(f"network namespace {boot['netns']} of {server_id} does not exist")
