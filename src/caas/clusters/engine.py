@@ -328,9 +328,11 @@ class Engine:
             if time.monotonic() > deadline:
                 raise StepFailed("the head's first-boot setup did not finish")
             time.sleep(POLL)
-        if not profiles.profile(c.profile, c.profile_version).pushes_hosts or not push_to:
-            return f"head {c.floating_ip} answers SSH, set up"
-        head.put("/etc/hosts", self._hosts(c))
+        if not profiles.profile(c.profile, c.profile_version).pushes_hosts or work.operation == "create":
+            return f"head {c.floating_ip} answers SSH, set up"  # a create's nodes boot with the names
+        head.put("/etc/hosts", self._hosts(c))  # the head's too when no other node stays (an add to none)
+        if not push_to:
+            return "/etc/hosts rewritten on the head"
         status, out = head.run(guest.push_hosts_script(push_to), timeout=120)
         failed = [line.split()[1] for line in out.splitlines() if line.startswith("failed ")]
         if failed:

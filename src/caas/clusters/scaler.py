@@ -53,7 +53,7 @@ def main():
                            check=True).stdout.split()
     auth = {"auth": {"identity": {"methods": ["application_credential"], "application_credential": {
         "id": conf["credential_id"], "secret": conf["credential_secret"]}}}}
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 600
     while True:
         try:
             token, _ = call(conf["auth_url"] + "/auth/tokens", auth)

@@ -84,7 +84,7 @@ def power_saving(cluster_name: str, e: Elastic) -> list[str]:
     everyone = hostlist(e.names)
     lines = [f"ResumeProgram={RESUME}", f"SuspendProgram={SUSPEND}", f"ResumeFailProgram={RESUME_FAIL}",
              f"SuspendTime={e.idle}", "SuspendTimeout=30", f"ResumeTimeout={RESUME_TIMEOUT}", "ResumeRate=0",
-             "SuspendRate=0", "TreeWidth=65533", "PrivateData=cloud", "ReconfigFlags=KeepPowerSaveSettings"]
+             "SuspendRate=0", "TreeWidth=65533", "PrivateData=cloud"]
     if e.keep:
         lines.append(f"SuspendExcNodes={everyone}:{e.keep}")
     return lines
@@ -164,17 +164,23 @@ def _daemons(b: Boot) -> str:
             "else runuser -u munge -- /usr/sbin/munged && /usr/sbin/slurmctld </dev/null >/dev/null 2>&1; fi",
         ])
     else:
-        # configless: slurmd fetches the configuration from the head, which may still be starting
+        # configless: slurmd fetches the configuration from the head, which may not know this
+        # node yet (an add writes it there once the node's address is known) or may still be
+        # starting: slurmd runs supervised and is started again until it stays (systemd's
+        # Restart= where systemd runs, else a loop of the node's own)
         start = "\n".join([
             f"echo 'SLURMD_OPTIONS=\"--conf-server {head}\"' > /etc/default/slurmd",
-            "if [ -d /run/systemd/system ]; then systemctl enable munge slurmd && systemctl restart munge",
-            "  for i in $(seq 120); do systemctl restart slurmd && sleep 1 && systemctl is-active -q slurmd && exit 0; "
-            "sleep 1; done",
+            "if [ -d /run/systemd/system ]; then",
+            "  mkdir -p /etc/systemd/system/slurmd.service.d",
+            "  printf '[Service]\\nRestart=always\\nRestartSec=1\\n' > /etc/systemd/system/slurmd.service.d/caas.conf",
+            "  systemctl daemon-reload && systemctl enable munge slurmd && systemctl restart munge && "
+            "systemctl restart slurmd",
             "else runuser -u munge -- /usr/sbin/munged",
-            f"  for i in $(seq 240); do /usr/sbin/slurmd --conf-server {head} </dev/null >/dev/null 2>&1; "
-            "sleep 0.5; [ -f /run/slurmd.pid ] && kill -0 \"$(cat /run/slurmd.pid)\" 2>/dev/null && exit 0; done",
+            # -b: report a boot now. A container's uptime is the host's, older than the resume Slurm
+            # asked for, and slurmctld waits for a node it powers up to have booted since
+            f"  nohup sh -c 'while :; do /usr/sbin/slurmd -D -b --conf-server {head} >/dev/null 2>&1; sleep 1; done' "
+            ">/dev/null 2>&1 &",
             "fi",
-            "echo 'caas: slurmd did not start' >&2; exit 1",
         ])
     return prepare + "\n" + start
 
@@ -199,7 +205,7 @@ def conf_of(engine, work: Work, without: list[str] = ()) -> str:
     if options.get("max_nodes"):
         from caas.clusters import names as node_names, resolve
 
-        size = resolve.flavor(work.conn, c.node_flavor)
+        size = resolve.flavor(work.conn, c.node_flavor, default=False)
         elastic = Elastic(tuple(node_names.next_free([], int(options["max_nodes"]), NODE_PREFIX,
                                                      engine.settings.cluster_node_width)),
                           {"vcpus": size["vcpus"], "ram": size["ram"], "flavor": size["name"]},
