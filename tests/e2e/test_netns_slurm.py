@@ -9,7 +9,11 @@
   ranks; ``sbatch --wait`` runs a batch job whose output lands in her home;
 - ``os_node create hpc -n 1`` adds node004 to Slurm without restarting slurmd on the nodes that
   stay; ``caas node remove hpc node004`` drains it and takes it out of Slurm; no file is lost;
-- ``os_cluster delete hpc`` leaves no server, port, share or kernel object.
+- ``os_cluster delete hpc`` leaves no server, port, share or kernel object;
+- elastic: ``--min-nodes 0 --max-nodes 8 --idle-time 30`` with no node: ``sbatch -N 6 --wrap
+  'srun hostname'`` completes on six nodes Slurm asked caas for by name (events say so), a
+  node running a job is kept past the idle time, and the idle ones go again: ``sinfo`` shows
+  them powered down, caas has no server left for them; the queue and the samples say so too.
 
 SQLite only, as the other netns tests; the tests run in order and share one ``caas up``."""
 
@@ -21,7 +25,7 @@ import time
 
 import pytest
 
-from tests.clusters.common import leftovers
+from tests.clusters.common import API, crash, leftovers, set_quota
 from tests.conftest import client_for, issue_token
 from tests.e2e import kernel
 from tests.e2e.test_netns_clusters import computes, on_head, run, show, start_cloud, user
@@ -56,12 +60,29 @@ def cloud(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def alice(cloud):
-    return user(cloud, "alice")
+    m = user(cloud, "alice")
+    with client_for(cloud, issue_token(cloud)) as admin:
+        set_quota(admin, m["project_id"], instances=30, cores=60, ram=65536)
+    return m
+
+
+def as_user(env: dict, cluster: str, script: str, node: str | None = None, timeout: float = 120) -> str:
+    args = ["caas", "cluster", "ssh", cluster] + ([node] if node else []) + ["-l", "alice", "--", script]
+    return run(env, *args, timeout=timeout).stdout
 
 
 def as_alice(env: dict, script: str, node: str | None = None, timeout: float = 120) -> str:
-    args = ["caas", "cluster", "ssh", "hpc"] + ([node] if node else []) + ["-l", "alice", "--", script]
-    return run(env, *args, timeout=timeout).stdout
+    return as_user(env, "hpc", script, node, timeout)
+
+
+def messages(cloud, who: dict, cluster: str) -> list[str]:
+    with client_for(cloud, issue_token(cloud, who["name"], who["password"], who["name"])) as c:
+        return [e["message"] for e in c.get(f"/caas/v1/clusters/{cluster}/events").json()["events"]]
+
+
+def sinfo_of(env: dict, cluster: str) -> dict[str, str]:
+    out = on_head(env, cluster, "sinfo -h -N -o '%N %T'")
+    return dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
 
 
 def events(cloud, who: dict) -> list[str]:
@@ -70,8 +91,7 @@ def events(cloud, who: dict) -> list[str]:
 
 
 def sinfo(env: dict) -> dict[str, str]:
-    out = on_head(env, "hpc", "sinfo -h -N -o '%N %T'")
-    return dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
+    return sinfo_of(env, "hpc")
 
 
 def test_create_a_slurm_cluster(cloud, alice):
@@ -130,6 +150,78 @@ def test_added_and_removed_nodes_come_and_go_in_slurm(cloud, alice):
     assert as_alice(alice["env"], "cat ~/node004.txt", node="node001").strip() == "from-node004"
     steps = events(cloud, alice)
     assert "drain" in steps and "slurm_config" in steps
+
+
+def test_an_elastic_cluster_grows_with_the_queue_and_shrinks_when_idle(cloud, alice):
+    run(alice["env"], "caas", "cluster", "create", "ela", "--image", "host", "--profile", "slurm", "-n", "0",
+        "--min-nodes", "0", "--max-nodes", "8", "--idle-time", "30", timeout=300)
+    v = show(alice["env"], "ela")
+    assert v["status"] == "ACTIVE" and v["node_count"] == 0
+    assert v["options"] == {"partitions": "one", "home_size": 10, "min_nodes": 0, "max_nodes": 8, "idle_time": 30}
+    assert set(sinfo_of(alice["env"], "ela").values()) == {"idle~"}  # all 8 known to Slurm, powered down
+    t0 = time.monotonic()
+    out = as_user(alice["env"], "ela", "cd ~ && sbatch --parsable --wait -N 6 --wrap 'srun hostname'", timeout=300)
+    print(f"sbatch -N 6 on an empty elastic cluster: done in {time.monotonic() - t0:.1f} s")
+    job = out.strip().splitlines()[-1]
+    ran = as_user(alice["env"], "ela", f"cat ~/slurm-{job}.out").split()
+    assert sorted(ran) == [f"node00{i}" for i in range(1, 7)]
+    steps = messages(cloud, alice, "ela")
+    assert any("Slurm asked for node[001-006]" in m for m in steps), steps
+    # a job running on a node keeps it; the idle ones go after 30 s
+    as_user(alice["env"], "ela", "cd ~ && sbatch -N 1 -w node001 --wrap 'sleep 75'")
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        nodes = computes(show(alice["env"], "ela"))
+        if nodes == ["node001"]:
+            break
+        time.sleep(3)
+    assert computes(show(alice["env"], "ela")) == ["node001"]
+    deadline = time.monotonic() + 90  # powering down (idle%) for Slurm's SuspendTimeout, then down (idle~)
+    while True:
+        states = sinfo_of(alice["env"], "ela")
+        if all(states[f"node00{i}"] == "idle~" for i in range(2, 9)) or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    assert states["node001"] == "allocated" and all(states[f"node00{i}"] == "idle~" for i in range(2, 9)), states
+    assert any("Slurm suspends" in m for m in messages(cloud, alice, "ela"))
+    v = show(alice["env"], "ela")
+    assert v["queue"] is None or v["queue"]["running"] in (0, 1)
+    with client_for(cloud, issue_token(cloud, "alice", alice["password"], "alice")) as c:
+        samples = c.get("/caas/v1/clusters/ela/samples").json()["samples"]
+    assert max(s["nodes"] for s in samples) == 6 and samples[-1]["nodes"] == 1
+    run(alice["env"], "os_cluster", "delete", "ela", timeout=300)
+
+
+def test_a_kill_during_a_scale_up_leaves_each_node_once(cloud, alice):
+    """kill -9 of caas while it boots the nodes Slurm asked for: after the restart the add is
+    rolled back (Slurm is told: the nodes down with the reason, then powered down), Slurm asks
+    again, the job completes, and every node Slurm sees up has exactly one server, the others
+    none."""
+    run(alice["env"], "caas", "cluster", "create", "kill", "--image", "host", "--profile", "slurm", "-n", "0",
+        "--max-nodes", "4", "--idle-time", "600", timeout=300)
+    job = as_user(alice["env"], "kill", "cd ~ && sbatch --parsable -N 3 --wrap 'srun hostname'").strip().splitlines()[-1]
+    with client_for(cloud, issue_token(cloud, "alice", alice["password"], "alice")) as c:
+        deadline = time.monotonic() + 60
+        while c.get(f"{API}/clusters/kill").json()["cluster"]["step"] not in ("nodes", "bootstrap", "slurm_config"):
+            assert time.monotonic() < deadline, "Slurm's resume never reached caas"
+            time.sleep(0.05)
+    crash(cloud)
+    cloud.start(90)
+    deadline = time.monotonic() + 420
+    while time.monotonic() < deadline:
+        if as_user(alice["env"], "kill", f"squeue -h -j {job} 2>/dev/null; true").strip() == "":
+            break
+        time.sleep(5)
+    assert sorted(as_user(alice["env"], "kill", f"cat ~/slurm-{job}.out").split()) == ["node001", "node002", "node003"]
+    with client_for(cloud, issue_token(cloud, "alice", alice["password"], "alice")) as c:
+        v = c.get(f"{API}/clusters/kill").json()["cluster"]
+        servers = [s["name"] for s in c.get("/compute/v2.1/servers").json()["servers"] if s["name"].startswith("kill-")]
+        messages = [e["message"] for e in c.get(f"{API}/clusters/kill/events").json()["events"]]
+    assert sorted(servers) == sorted(["kill-head"] + [f"kill-{n}" for n in computes(v)])  # each once
+    states = sinfo_of(alice["env"], "kill")
+    assert {n for n, st in states.items() if not st.endswith(("~", "%"))} == set(computes(v)), (states, computes(v))
+    assert any("caas restarted during add" in m for m in messages), messages
+    run(alice["env"], "os_cluster", "delete", "kill", timeout=300)
 
 
 def test_delete_leaves_nothing(cloud, alice):

@@ -123,7 +123,7 @@ EVENT_COLUMNS = ("Time", "Step", "Duration", "Message")
 CLUSTER_FIELDS = ("id", "name", "status", "status_reason", "step", "nodes", "nodes_ready", "floating_ip",
                   "image", "image_id", "profile", "profile_version", "head_name", "head_flavor", "node_flavor",
                   "key_name", "keypair_generated", "keep_on_failure", "network_id", "network_given", "cidr",
-                  "external_network_id", "users", "options", "project_id", "user_id",
+                  "external_network_id", "users", "options", "queue", "project_id", "user_id",
                   "created_at", "updated_at")
 
 
@@ -140,8 +140,18 @@ def cluster_columns(all_projects: bool = False) -> tuple[str, ...]:
     return CLUSTER_COLUMNS + ("Project",) if all_projects else CLUSTER_COLUMNS
 
 
+def queue_summary(cluster: dict) -> str | None:
+    """``3 pending, 1 running (jobs 12 PENDING 6 nodes, ...)``: the queue as last read."""
+    q = cluster.get("queue")
+    if not isinstance(q, dict):
+        return None
+    jobs = ", ".join(f"{j.get('id')} {j.get('state')} {j.get('nodes')} node(s)" for j in (q.get("jobs") or [])[:5])
+    return f"{q.get('pending', 0)} pending, {q.get('running', 0)} running" + (f" ({jobs})" if jobs else "")
+
+
 def cluster_fields(cluster: dict) -> list[tuple[str, Any]]:
-    return [(f, node_summary(cluster) if f == "nodes" else cluster.get(f)) for f in CLUSTER_FIELDS]
+    special = {"nodes": node_summary, "queue": queue_summary}
+    return [(f, special[f](cluster) if f in special else cluster.get(f)) for f in CLUSTER_FIELDS]
 
 
 def node_rows(nodes: Iterable[dict]) -> list[list[Any]]:

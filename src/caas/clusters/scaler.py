@@ -26,7 +26,8 @@ from caas.clusters.cloudconfig import Boot, text_file
 
 PROGRAM = r'''#!/usr/bin/python3
 """caas's resume/suspend program for Slurm's power saving (written by caas): asks caas for (or to
-remove) exactly the nodes Slurm names; retries while the cluster is busy. Log: LOG."""
+remove) exactly the nodes Slurm names; retries while the cluster is busy; a refused resume (the
+project's quota, say) marks the nodes down in Slurm with caas's reason. Log: LOG."""
 import json, os, subprocess, sys, time, urllib.error, urllib.request
 
 CONF, LOG = "SCALER_CONF", "/var/log/slurm/caas-scaler.log"
@@ -64,6 +65,10 @@ def main():
             text = e.read().decode("utf-8", "replace")[:300]
             if e.code not in (409, 429, 500, 502, 503) or time.monotonic() > deadline:
                 log("refused (%d) for %s: %s" % (e.code, " ".join(names), text))
+                if ACTION == "resume":  # Slurm says why its jobs wait (sinfo -R), not only a timeout later
+                    why = "".join(c if c.isalnum() or c in " .,:_/-" else " " for c in text)
+                    subprocess.run(["scontrol", "update", "nodename=" + sys.argv[1], "state=down",
+                                    "reason=caas refused: " + why[:200]], check=False)
                 return 1
             log("busy (%d), retrying: %s" % (e.code, text))
         except (OSError, ValueError) as e:
