@@ -181,3 +181,31 @@ def test_oversized_unknown_and_foreign(alice, bob, elastic):
     error(scale(c, "nosuch", "resume", ["node001"]), 404)
     error(scale(bob["client"], elastic["id"], "resume", ["node001"]), 404)  # another project's: not seen
     error(scale(bob["client"], "ela", "resume", ["node001"]), 404)
+
+
+def test_an_existing_slurm_cluster_is_made_elastic(alice, bob):
+    c = alice["client"]
+    create(c, "grow", 2, profile="slurm")
+    url = f"{API}/clusters/grow/elastic"
+    assert "beyond max_nodes" in error(c.put(url, json={"elastic": {"max_nodes": 1}}), 409)["message"]
+    assert "max_nodes" in error(c.put(url, json={"elastic": {"min_nodes": 1}}), 400)["message"]
+    for bad in ({"elastic": {"max_nodes": "4"}}, {"elastic": {"max_nodes": 4, "extra": 1}}, {"elastic": []},
+                {"max_nodes": 4}, {"elastic": {"max_nodes": 4, "idle_time": 1}},
+                {"elastic": {"max_nodes": 4, "min_nodes": 3}}):
+        error(c.put(url, json=bad), 400)
+    error(c.put(url, content=b"{", headers={"Content-Type": "application/json"}), 400)
+    error(c.put(f"{API}/clusters/nosuch/elastic", json={"elastic": {"max_nodes": 4}}), 404)
+    error(bob["client"].put(url, json={"elastic": {"max_nodes": 4}}), 404)
+    r = c.put(url, json={"elastic": {"max_nodes": 4, "idle_time": 60}})
+    assert r.status_code == 202, r.text
+    v = wait(c, "grow")
+    assert v["status"] == "ACTIVE" and v["options"]["max_nodes"] == 4 and v["options"]["min_nodes"] == 0
+    assert v["options"]["idle_time"] == 60 and v["node_count"] == 2
+    assert scale(c, "grow", "resume", ["node003"]).status_code == 202  # now elastic
+    assert wait(c, "grow")["node_count"] == 3
+    base = create(c, "plain", 1)
+    assert "no elastic nodes" in error(c.put(f"{API}/clusters/plain/elastic", json={"elastic": {"max_nodes": 4}}),
+                                       400)["message"]
+    delete(c, "plain")
+    delete(c, "grow")
+    assert base["profile"] == "base"

@@ -117,7 +117,8 @@ def test_every_reference_resolves(doc):
               for p, m, op in operations(doc) if "requestBody" in op}
     assert bodies == {("/clusters", "post"): "#/components/schemas/CreateBody",
                       ("/clusters/{ref}/nodes", "post"): "#/components/schemas/NodesBody",
-                      ("/clusters/{ref}/scale", "post"): "#/components/schemas/ScaleBody"}
+                      ("/clusters/{ref}/scale", "post"): "#/components/schemas/ScaleBody",
+                      ("/clusters/{ref}/elastic", "put"): "#/components/schemas/ElasticBody"}
     create_body = resolve(doc, bodies["/clusters", "post"])
     assert resolve(doc, create_body["properties"]["cluster"]["$ref"])["required"] == ["name"]
 
@@ -138,7 +139,7 @@ def test_every_operation_lists_its_errors(doc):
             if status >= "400":
                 assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
         seen += 1
-    assert seen == 13
+    assert seen == 14
     assert doc["paths"]["/clusters"]["post"]["responses"]["409"]
     assert doc["components"]["securitySchemes"]["keystone"] == {
         "type": "apiKey", "in": "header", "name": "X-Auth-Token", "description": "a project-scoped Keystone token"}

@@ -181,6 +181,10 @@ class ClusterClient:
         cluster as it is now and the names of the nodes being added."""
         return self._answer(("cluster",), "POST", f"/clusters/{self._ref(ref)}/nodes", json=body)
 
+    def set_elastic(self, ref: str, body: dict) -> dict:
+        """PUT an existing slurm cluster's elastic settings: ``{"cluster"}``."""
+        return self._answer(("cluster",), "PUT", f"/clusters/{self._ref(ref)}/elastic", json=body)
+
     def remove_nodes(self, ref: str, names: str) -> dict:
         """DELETE the nodes a name or range expression names: ``{"cluster", "nodes"}``."""
         return self._answer(("cluster",), "DELETE", f"/clusters/{self._ref(ref)}/nodes/{self._ref(names)}")

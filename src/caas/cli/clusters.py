@@ -332,6 +332,17 @@ def run_remove_nodes(ref: str, items: Sequence[str], *, fmt: Format = Format.tab
     _after_node_change(client, client.remove_nodes(ref, expression), "removing {} from", fmt, wait, timeout)
 
 
+def run_set_elastic(ref: str, min_nodes: int | None, max_nodes: int | None, idle_time: str | None, *,
+                    fmt: Format = Format.table, wait: bool = True, timeout: float = DEFAULT_TIMEOUT) -> None:
+    body = {k: v for k, v in (("min_nodes", min_nodes), ("max_nodes", max_nodes), ("idle_time", duration(idle_time)))
+            if v is not None}
+    if not body:
+        raise CLIError("give --min-nodes, --max-nodes or --idle-time", code=2)
+    client = _client()
+    _after_node_change(client, {"cluster": client.set_elastic(ref, {"elastic": body}), "nodes": []},
+                       "elastic settings for {} of", fmt, wait, timeout)
+
+
 def _list_nodes(nodes: list[dict], fmt: Format) -> None:
     _emit(render(fmt, NODE_COLUMNS, node_rows(nodes), nodes, _width()))
 
@@ -535,6 +546,15 @@ def ssh(
     """ssh to the head (root@floating IP) or, through it, to a compute node. A command to run
     goes after --: caas cluster ssh demo node001 -- hostname."""
     run_ssh(ref, node, ctx.meta.get("remote_command", []), login)
+
+
+@cluster_app.command("set")
+@cli_errors
+def set_elastic(ref: ClusterArg, min_nodes: MinNodesOption = None, max_nodes: MaxNodesOption = None,
+                idle_time: IdleTimeOption = None, no_wait: NoWaitOption = False, fmt: FormatOption = Format.table,
+                timeout: TimeoutOption = DEFAULT_TIMEOUT) -> None:
+    """Make a slurm cluster elastic, or change its --min-nodes, --max-nodes and --idle-time."""
+    run_set_elastic(ref, min_nodes, max_nodes, idle_time, fmt=fmt, wait=not no_wait, timeout=timeout)
 
 
 @node_app.command("add")

@@ -542,9 +542,11 @@ class Engine:
         c = work.cluster
         op = c.operation
         self.journal.event(c.id, "resume", f"caas restarted during {op}; "
-                                           f"{'finishing' if op in ('delete', 'remove', 'suspend') else 'rolling back'}")
+                                           f"{'finishing' if op in ('delete', 'remove', 'suspend', 'configure') else 'rolling back'}")
         if c.status == DELETING or op == "delete":
             self._delete(work)
+        elif op == "configure":
+            self.perform(work, for_profile(OPERATIONS["configure"], profiles.PROFILES.get(c.profile)))
         elif op == "suspend":
             work.names = c.operation_nodes or [n.name for n in self.journal.nodes(c.id) if n.status == NODE_DELETING]
             self.perform(work, for_profile(OPERATIONS["suspend"], profiles.PROFILES.get(c.profile)))

@@ -149,7 +149,13 @@ REMOVE = Operation(
 # nodes Slurm already took out of service, so a profile's removal steps (a drain) do not apply.
 SUSPEND = dataclasses.replace(REMOVE, name="suspend")
 
-OPERATIONS = {op.name: op for op in (CREATE, ADD, REMOVE, SUSPEND)}
+# A change of the profile's settings on the cluster as it is (an elastic cluster's): no step of
+# its own; the profile's hooks do the work.
+CONFIGURE = Operation("configure", (), begin=lambda e, w: None, done=lambda e, w: e.active(w),
+                      undo=lambda e, w, reason: e.journal.finish(w.id, status=ACTIVE,
+                                                                 status_reason=f"configuring failed: {reason}"))
+
+OPERATIONS = {op.name: op for op in (CREATE, ADD, REMOVE, SUSPEND, CONFIGURE)}
 
 
 def for_profile(operation: Operation, profile) -> Operation:

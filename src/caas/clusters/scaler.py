@@ -96,3 +96,26 @@ def part(b: Boot) -> dict:
         return {}
     return {"write_files": [*programs(), text_file(slurm.SCALER_CONF, json.dumps(conf, indent=1) + "\n", "0600")],
             "runcmd": [["sh", "-c", f"chown slurm:slurm {slurm.SCALER_CONF} && chmod 0600 {slurm.SCALER_CONF}"]]}
+
+
+def install(engine, work, notes: list[str]) -> None:
+    """On a running cluster made elastic: the programs and their configuration on the head (the
+    configuration as the head's cloud-config writes it at create)."""
+    from caas.clusters import readiness
+    from caas.clusters.profiles import PROFILES
+
+    if not readiness.guest_checks(engine.settings, work.cluster):
+        notes.append(readiness.why_not(engine.settings))
+        return
+    conf = PROFILES[work.cluster.profile].prepare(engine, work).get("scaler")
+    head = engine._head(work)
+    head.run("mkdir -p /etc/caas /usr/local/sbin", timeout=30)
+    for f in programs():
+        head.put(f["path"], f["content"], 0o755)
+    head.put(slurm.SCALER_CONF, json.dumps(conf, indent=1) + "\n", 0o600)
+    status, out = head.run(f"chown slurm:slurm {slurm.SCALER_CONF}", timeout=30)
+    if status != 0:
+        from caas.clusters.work import StepFailed
+
+        raise StepFailed(f"could not give the scaler's configuration to the slurm user: {out.strip()[:200]}")
+    notes.append("the resume and suspend programs and the scaler credential on the head")

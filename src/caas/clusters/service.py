@@ -22,6 +22,7 @@ from caas.clusters import (addresses, home, queue, names as node_names, planning
                            restart, users as cluster_users)
 from caas.clusters.cloud import CloudAccess, answers, cloud_message
 from caas.clusters.credentials import ClusterCredentials
+from caas.clusters.elastic import ElasticService
 from caas.clusters.engine import Engine
 from caas.clusters.guest import generate_key
 from caas.clusters.health import Health
@@ -53,7 +54,7 @@ def _iso(value) -> str | None:
     return value.isoformat(timespec="seconds") + "Z" if value is not None else None
 
 
-class ClusterService:
+class ClusterService(ElasticService):
     def __init__(self, db: Database, settings: Settings, secrets: SecretBox | None = None) -> None:
         self.db = db
         self.settings = settings
@@ -510,55 +511,6 @@ class ClusterService:
             s.flush()
             view = self._view(s, s.get(Cluster, c.id))
         self._submit(c.id, "remove", wanted, token=ctx.token_id)
-        return view, wanted
-
-    SCALE_ACTIONS = ("resume", "suspend", "failed")
-
-    @answers
-    def scale(self, ctx: AuthContext, ref: str, action: str, names: list[str]) -> tuple[dict, list[str]]:
-        """Slurm's power saving on an elastic cluster (``scaler``): ``resume`` adds the named
-        nodes that do not exist, ``suspend`` removes the named ones that do (Slurm names only
-        idle ones: no drain), ``failed`` (Slurm gave up waiting for them) removes them too.
-        Names outside node001 up to max_nodes are refused. The work runs on the cluster's own
-        credential (the caller's is the scaler's, good for this call only). Returns the cluster
-        and the nodes the work is about (none: nothing to do, 200)."""
-        if action not in self.SCALE_ACTIONS:
-            raise BadRequest(f"action must be one of {', '.join(self.SCALE_ACTIONS)}.")
-        if not 1 <= len(names) <= MAX_NODES:
-            raise BadRequest(f"names must name from 1 to {MAX_NODES} nodes.")
-        with self.db.read() as s:
-            c = self._get(s, ctx, ref, "cluster:scale")
-            existing = {n.name for n in s.scalars(select(ClusterNode).where(ClusterNode.cluster_id == c.id,
-                                                                             ClusterNode.role == COMPUTE))}
-            s.expunge(c)
-        top = (c.options or {}).get("max_nodes")
-        if not top:
-            raise Conflict(f"Cluster {c.name} is not elastic (it has no max_nodes).")
-        allowed = set(node_names.next_free([], top, NODE_PREFIX, self.settings.cluster_node_width))
-        stray = sorted({n for n in names if n not in allowed and n not in existing})
-        if stray:
-            raise BadRequest(f"Cluster {c.name} has no node {node_names.compact(stray)} to scale (its elastic nodes "
-                             f"are {node_names.compact(sorted(allowed))}).")
-        if action == "resume":
-            wanted = sorted({n for n in names if n not in existing})
-        else:
-            wanted = sorted({n for n in names if n in existing})
-        if not wanted:
-            return self.show(ctx, c.id), []
-        if action == "resume":
-            return self._add(ctx, c, wanted, c.node_flavor, self.credentials.connection(c.id),
-                             f"Slurm asked for {node_names.compact(wanted)} (jobs wait for them)")
-        with self.db.write() as s:
-            c = self._idle(s, ctx, c.id, "cluster:scale", (ACTIVE, DEGRADED))
-            self._claim(s, c, "suspend", wanted)
-            s.execute(update(ClusterNode).where(ClusterNode.cluster_id == c.id, ClusterNode.name.in_(wanted))
-                      .values(status=NODE_DELETING))
-            why = "idle for its idle time" if action == "suspend" else "Slurm gave up waiting for them to boot"
-            s.add(ClusterEvent(cluster_id=c.id, step="suspend", message=f"Slurm suspends {node_names.compact(wanted)} "
-                                                                         f"({why})"))
-            s.flush()
-            view = self._view(s, s.get(Cluster, c.id))
-        self._submit(c.id, "suspend", wanted)
         return view, wanted
 
     @answers

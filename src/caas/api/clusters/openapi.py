@@ -180,6 +180,14 @@ def _more_paths() -> dict:
                                ONE + (409,) + BODY, {**QUOTA, 409: "The cluster is busy, or not elastic"}, ON_CLUSTER,
                                requestBody=_json_body("ScaleBody")),
         },
+        "/clusters/{ref}/elastic": {
+            "parameters": [REF_PARAM],
+            "put": _operation("setClusterElastic", "Make a slurm cluster elastic, or change its min_nodes, max_nodes "
+                              "and idle_time", {202: ("ClusterBody", "Accepted: the cluster is UPDATING (its "
+                                                                     "slurm.conf rewritten on the head)")},
+                              ONE + (409,) + BODY, {409: "The cluster is busy, or has nodes beyond max_nodes"},
+                              ON_CLUSTER, requestBody=_json_body("ElasticBody")),
+        },
         "/clusters/{ref}/samples": {
             "parameters": [REF_PARAM],
             "get": _operation("listClusterSamples", "The cluster's size and queue over the last day (a sample at "

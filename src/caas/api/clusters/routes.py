@@ -5,7 +5,7 @@ cluster service through ``call.services`` (the cloud)."""
 from __future__ import annotations
 
 from caas.api.clusters.openapi import openapi
-from caas.api.clusters.schemas import MAX_SINCE, CreateBody, NodesBody, ScaleBody
+from caas.api.clusters.schemas import MAX_SINCE, CreateBody, ElasticBody, NodesBody, ScaleBody
 from caas.api.framework import Call, Endpoint, json_response
 from caas.clusters.planning import Request
 from caas.errors import BadRequest
@@ -112,6 +112,13 @@ def add_nodes(call: Call):
     return json_response({"cluster": view, "nodes": names}, status=202)
 
 
+def set_elastic(call: Call):
+    b = call.parse(ElasticBody).elastic
+    view = call.services.clusters.set_elastic(call.project_auth(), call.params["ref"], b.min_nodes, b.max_nodes,
+                                              b.idle_time)
+    return json_response({"cluster": view}, status=202)
+
+
 def scale_cluster(call: Call):
     ctx = call.project_auth()
     b = call.parse(ScaleBody).scale
@@ -141,4 +148,5 @@ ROUTES = [
     Endpoint("POST", "/v1/clusters/{ref}/nodes", add_nodes),
     Endpoint("DELETE", "/v1/clusters/{ref}/nodes/{names}", remove_nodes),
     Endpoint("POST", "/v1/clusters/{ref}/scale", scale_cluster),
+    Endpoint("PUT", "/v1/clusters/{ref}/elastic", set_elastic),
 ]

@@ -124,6 +124,20 @@ class Scale(BaseModel):
                                    **_schema(items={"type": "string", "maxLength": 63}))
 
 
+class ElasticSet(BaseModel):
+    """An existing slurm cluster's elastic settings (the ones not given stay; max_nodes is needed
+    to make a cluster elastic)."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_nodes: Optional[StrictInt] = Field(default=None, **_schema(minimum=0, maximum=MAX_NODES))
+    max_nodes: Optional[StrictInt] = Field(default=None, **_schema(minimum=1, maximum=MAX_NODES))
+    idle_time: Optional[StrictInt] = Field(default=None, **_schema(minimum=IDLE_TIME[0], maximum=IDLE_TIME[1]))
+
+
+class ElasticBody(BaseModel):
+    elastic: ElasticSet
+
+
 class ScaleBody(BaseModel):
     scale: Scale
 
@@ -393,7 +407,7 @@ class Error(Wire):
     error: ErrorDetail
 
 
-REQUESTS = (CreateBody, NodesBody, ScaleBody)
+REQUESTS = (CreateBody, NodesBody, ScaleBody, ElasticBody)
 RESPONSES = (VersionBody, ProfileList, ClusterList, ClusterBody, CreateAccepted, PlanBody, NodesChange, NodeList,
              EventList, SampleList, Error)
 
