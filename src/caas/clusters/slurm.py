@@ -108,7 +108,7 @@ def conf(cluster_name: str, nodes: list[dict], partitions: str = "one", elastic:
         f"# the Slurm configuration of cluster {cluster_name}, written by caas; rewritten when nodes come and go",
         f"ClusterName={cluster_name.replace('-', '_')}",
         f"SlurmctldHost={head}",
-        "SlurmctldParameters=enable_configless" + (",idle_on_node_suspend,power_save_interval=1,"
+        "SlurmctldParameters=enable_configless" + (",cloud_reg_addrs,idle_on_node_suspend,power_save_interval=1,"
                                                    "power_save_min_interval=0" if elastic else ""),
         "AuthType=auth/munge", "CredType=cred/munge",
         "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "JobAcctGatherType=jobacct_gather/none",
