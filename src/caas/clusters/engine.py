@@ -24,7 +24,7 @@ import time
 
 from sqlalchemy import update
 
-from caas.clusters import addresses, guest, marks, profiles, queue, readiness
+from caas.clusters import addresses, guest, marks, names as node_names, profiles, queue, readiness
 from caas.clusters.cloud import CloudAccess, cloud_message, flavor_id, not_found
 from caas.clusters.credentials import ClusterCredentials
 from caas.clusters.journal import IDLE, Journal
@@ -160,6 +160,13 @@ class Engine:
         nodes = self.journal.nodes(c.id)
         head = next((n.fixed_ip for n in nodes if n.role == HEAD), None)
         computes = [(n.name, n.fixed_ip) for n in nodes if n.role == COMPUTE and n.name not in exclude and n.fixed_ip]
+        top = (c.options or {}).get("max_nodes")
+        if top and c.cidr:  # an elastic cluster's nodes to come: their addresses follow from their names
+            have = {name for name, _ in computes}
+            computes += [(name, addresses.node_ip(c.cidr, node_names.node_number(name)[1]))
+                         for name in node_names.next_free([], int(top), NODE_PREFIX, self.settings.cluster_node_width)
+                         if name not in have]
+            computes.sort()
         return profiles.hosts_file(c.name, (f"{c.name}-head", head or addresses.head_ip(c.cidr)), computes)
 
     def _user_data(self, c: Cluster, node: ClusterNode, hosts: str, user_key: str, extra: dict) -> str:
