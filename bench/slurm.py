@@ -13,7 +13,8 @@ m1.nano, node_count 0, min_nodes 0, max_nodes N, idle_time T; then, each round, 
 cluster's user on the head (over SSH with the generated key): ``sbatch --wait -N N --wrap 'srun
 hostname'`` timed from the submission to the end of ``sbatch --wait`` (the job COMPLETED, its
 output names N nodes), then GET the cluster every 0.2 s until it has no compute node left
-(``to empty``, from the job's end; it includes the idle time). Then the same job on the warm
+and Slurm shows every node powered down (``to empty``, from the job's end: the idle time, the
+removal, Slurm's SuspendTimeout of 30 s). Then the same job on the warm
 cluster of the last round's nodes (before they go: a second job in the idle time) shows what
 Slurm itself costs. The target (issue 19): the job completes in under 15 s from submission on
 this 2-core machine; AWS ParallelCluster's dynamic nodes take minutes.
@@ -57,31 +58,48 @@ def create(cloud: Cloud, clusters: Clusters, nodes: int, idle: int) -> tuple[dic
 
 
 def job(head: Head, user: str, nodes: int, timeout: float) -> float:
-    """``sbatch --wait -N nodes`` as ``user``; the seconds to its end (Failed unless it ran on
-    ``nodes`` nodes)."""
-    script = (f"runuser -u {user} -- sh -c 'cd /home/{user} && out=$(sbatch --parsable --wait -N {nodes} "
-              "--wrap \"srun hostname\") && sort -u slurm-$out.out | wc -l'")
+    """``sbatch -N nodes`` as ``user``; the seconds from the submission to the job's end, as
+    ``squeue`` polled every 0.2 s on the head sees it (``sbatch --wait`` polls with a growing
+    interval, up to tens of seconds late). Failed unless the job ran on ``nodes`` nodes."""
+    submit = (f"runuser -u {user} -- sh -c 'cd /home/{user} && sbatch --parsable -N {nodes} "
+              "--wrap \"srun hostname\"'")
     t0 = time.perf_counter()
-    status, out = head.run(script, timeout=timeout)
+    status, out = head.run(submit, timeout=60)
+    job_id = out.strip().splitlines()[-1] if out.strip() else ""
+    if status != 0 or not job_id.isdigit():
+        raise Failed(f"sbatch failed (exit {status}): {out.strip()[-300:]}")
+    deadline = time.monotonic() + timeout
+    while True:
+        _, state = head.run(f"squeue -h -j {job_id} -o %T 2>/dev/null; true", timeout=30)
+        if state.strip() in ("", "COMPLETED"):
+            break
+        if time.monotonic() > deadline:
+            raise Failed(f"job {job_id} still {state.strip()} after {timeout:g} s")
+        time.sleep(0.2)
     elapsed = time.perf_counter() - t0
-    lines = out.strip().splitlines()
-    if status != 0 or not lines or lines[-1].strip() != str(nodes):
-        raise Failed(f"the job did not run on {nodes} nodes (exit {status}): {out.strip()[-300:]}")
+    _, out = head.run(f"sort -u /home/{user}/slurm-{job_id}.out | wc -l", timeout=30)
+    if out.strip() != str(nodes):
+        raise Failed(f"job {job_id} did not run on {nodes} nodes: {out.strip()[-300:]}")
     return elapsed
 
 
-def to_empty(clusters: Clusters, timeout: float) -> float:
+def to_empty(clusters: Clusters, head: Head, timeout: float) -> float:
+    """From now until caas has no node left and Slurm shows every node powered down (idle~:
+    after its SuspendTimeout, when a new job may resume them again)."""
     t0 = time.perf_counter()
     clusters.wait(NAME, "scaled down to no node",
                   lambda c: c is not None and c["node_count"] == 0 and c["status"] == "ACTIVE", timeout)
+    deadline = time.monotonic() + timeout
+    while set(head.run("sinfo -h -N -o %T", timeout=30)[1].split()) != {"idle~"}:
+        if time.monotonic() > deadline:
+            raise Failed("Slurm does not show every node powered down")
+        time.sleep(0.5)
     return time.perf_counter() - t0
 
 
 def measure(srv: CaasServer, args: argparse.Namespace) -> dict[str, list[float]]:
     cloud = Cloud(srv)
-    raise_quotas(cloud)
-    cloud.call("POST", "/compute/v2.1/flavors", 200, json={"flavor": {
-        "name": FLAVOR, "id": FLAVOR, "ram": 128, "vcpus": 1, "disk": 1}})
+    raise_quotas(cloud)  # m1.nano (1 vCPU, 128 MiB) is one of caas's first flavors
     clusters = Clusters(cloud, args.timeout, 0.2)
     got: dict[str, list[float]] = {"job": [], "empty": [], "warm": []}
     try:
@@ -93,7 +111,7 @@ def measure(srv: CaasServer, args: argparse.Namespace) -> dict[str, list[float]]
                 got["job"].append(job(head, user, args.nodes, args.timeout))
                 if n == args.rounds - 1:
                     got["warm"].append(job(head, user, args.nodes, args.timeout))
-                got["empty"].append(to_empty(clusters, args.timeout))
+                got["empty"].append(to_empty(clusters, head, args.timeout))
                 print(f"  round {n + 1}: sbatch -N {args.nodes} to done {got['job'][-1]:.2f} s, job end to no node "
                       f"{got['empty'][-1]:.2f} s", flush=True)
     finally:
@@ -138,7 +156,8 @@ def main() -> None:
         if got["warm"]:
             print(f"  the same job on the {args.nodes} nodes up:         {got['warm'][0]:.2f} s")
         if got["empty"]:
-            print(f"  the job's end to no node (idle {args.idle_time} s, then suspended): "
+            print(f"  the job's end to no node, powered down in Slurm (idle {args.idle_time} s, suspended, Slurm's "
+                  "SuspendTimeout 30 s): "
                   f"{statistics.median(got['empty']):.2f} s, max {max(got['empty']):.2f} s")
     sys.exit(status)
 
