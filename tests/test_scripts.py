@@ -81,7 +81,7 @@ def test_every_apt_get_skips_recommends_and_says_why():
     assert installs == [("_apt.sh", '  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@"')]
     callers = [line.strip() for p in scripts for line in p.read_text().splitlines()
                if re.match(r"\s*apt_install ", line)]
-    assert len(callers) == 5 and all(re.match(r'apt_install "[^"]{20,}"', c) for c in callers), callers
+    assert len(callers) == 6 and all(re.match(r'apt_install "[^"]{20,}"', c) for c in callers), callers
 
 
 def test_apt_install_says_what_and_why_first_and_updates_once(tmp_path):

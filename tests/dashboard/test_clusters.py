@@ -344,3 +344,28 @@ def test_delete_needs_the_name_typed(erin):
         assert f"Deleting cluster {name}." in flash(r)
         assert wait(api, c["id"]) is None
     assert "web2" not in text(web.get("/dashboard/clusters"))
+
+
+def test_a_slurm_clusters_queue_and_its_chart():
+    """The queue's jobs as the health check read them (their names escaped), and the chart of the
+    samples: a plain SVG of numbers (a step line of nodes, a dashed one of pending jobs)."""
+    import datetime as dt
+
+    from caas.clusters import queue
+
+    q = queue.parse("12|PENDING|6|alice|<b>big</b>|0:00\n13|RUNNING|1|bob|small|1:02\nnot a job line\n")
+    assert (q["pending"], q["running"], [j["id"] for j in q["jobs"]]) == (1, 1, ["12", "13"])
+    cluster = {"id": "e" * 32, "name": "hpc", "status": "ACTIVE", "operation": None, "status_reason": "",
+               "floating_ip": None, "nodes": [], "queue": q, "node_count": 0, "updated_at": "2026-12-08T00:00:00Z"}
+    html = TEMPLATES.get_template("cluster_live.html").render(
+        cluster=cluster, events=[], events_total=0, busy=False, progress=None, session={"may_write": False},
+        keys_dir=KEYS_DIR, prefix="/dashboard")
+    assert "1 pending, 1 running" in html and "&lt;b&gt;big&lt;/b&gt;" in html and "<b>big" not in html
+    assert f'src="/dashboard/clusters/{"e" * 32}/chart.svg' in html
+    t0 = dt.datetime(2026, 12, 8, 1, 0, 0)
+    points = [{"time": (t0 + dt.timedelta(seconds=s)).isoformat() + "Z", "nodes": n, "pending": p, "running": 0}
+              for s, n, p in ((0, 0, 1), (5, 6, 0), (60, 0, 0))]
+    svg = queue.svg(points, now=t0 + dt.timedelta(seconds=120))
+    assert svg.startswith("<svg") and svg.endswith("</svg>") and svg.count("<polyline") == 2
+    assert ">6</text>" in svg and "01:00:00" in svg and "01:02:00" in svg
+    assert "no samples yet" in queue.svg([])

@@ -54,8 +54,8 @@ class Cluster(Base):
     keep_on_failure: Mapped[bool] = mapped_column(Boolean, default=False)
     # The cluster's users (logins on every node, ``clusters/users.py``): [{name, uid}], the
     # creator first; and the profile's options as chosen at create (``Profile.options``).
-    users: Mapped[list] = mapped_column(JSON, default=list)
-    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    users: Mapped[list | None] = mapped_column(JSON, nullable=True, default=list)
+    options: Mapped[dict | None] = mapped_column(JSON, nullable=True, default=dict)
     # Its workload manager's queue as last read on the head (``clusters/queue.py``): {time,
     # pending, running, jobs: [...]}; None for a cluster without one.
     queue: Mapped[dict | None] = mapped_column(JSON, nullable=True)
