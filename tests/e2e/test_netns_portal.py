@@ -9,6 +9,8 @@ a project of the cloud (not an admin), with only the cloud's OS_* settings:
 - a portal stopped (SIGTERM) and started again on its data dir while a create runs resumes it
   with the cluster's application credential (the user's token was revoked after the request):
   the create is made again from its start and ends ACTIVE, SSH answering;
+- ``os_cluster create hpc host slurm -n 2`` through the portal: Slurm runs alice's job on both
+  nodes, her /home shared (a share of the cloud's), and its delete takes the share too;
 - ``os_cluster delete demo`` leaves nothing in the cloud: no server, port, network, router,
   floating IP, security group or application credential of the user, nothing in any other
   project, and no cs- kernel object beyond the cloud's own.
@@ -135,6 +137,22 @@ def test_a_restart_of_the_portal_during_a_create_goes_on_with_the_credential(ali
     assert sorted(s["name"] for s in admin.get("/compute/v2.1/servers/detail", params={
         "all_tenants": "1"}).json()["servers"]) == ["demo-head", "demo-node001", "demo-node003", "demo-node004"]
     assert len(credentials(cloud, alice)) == 1  # demo's
+
+
+def test_a_slurm_cluster_through_the_portal(alice, cloud):
+    """The slurm profile unchanged on "the real cloud": its Shared File Systems for /home, Slurm
+    across the nodes, as alice's own login."""
+    run(alice["env"], "os_cluster", "create", "hpc", "host", "slurm", "-n", "2", timeout=300)
+    v = show(alice["env"], "hpc")
+    assert v["status"] == "ACTIVE" and v["users"] == ["alice"] and computes(v) == ["node001", "node002"]
+    as_alice = ["caas", "cluster", "ssh", "hpc", "-l", "alice", "--"]
+    assert sorted(run(alice["env"], *as_alice, "srun -N 2 hostname").stdout.split()) == ["node001", "node002"]
+    run(alice["env"], "caas", "cluster", "ssh", "hpc", "node001", "-l", "alice", "--", "echo via-portal > ~/f")
+    assert run(alice["env"], "caas", "cluster", "ssh", "hpc", "node002", "-l", "alice", "--",
+               "cat ~/f").stdout.strip() == "via-portal"
+    run(alice["env"], "os_cluster", "delete", "hpc", timeout=300)
+    with client_for(cloud, issue_token(cloud, "alice", alice["password"], "alice")) as c:
+        assert c.get(f"/share/v2/{alice['project_id']}/shares").json()["shares"] == []
 
 
 def test_delete_leaves_nothing(alice, cloud, portal, admin):
