@@ -6,12 +6,9 @@ engine's usual add and remove (a removal without a drain: ``suspend``), or its `
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
-
 from caas.clusters import names as node_names, planning, profiles
 from caas.clusters.cloud import answers
-from caas.clusters.models import (ACTIVE, COMPUTE, DEGRADED, NODE_DELETING, NODE_PREFIX, Cluster, ClusterEvent,
-                                  ClusterNode)
+from caas.clusters.models import ACTIVE, DEGRADED, NODE_PREFIX, Cluster, ClusterEvent
 from caas.clusters.planning import MAX_NODES, Request
 from caas.clusters.slurm import IDLE_TIME
 from caas.context import AuthContext
@@ -20,7 +17,8 @@ from caas.errors import BadRequest, Conflict
 
 class ElasticService:
     """The elastic calls, on the cluster service's own helpers (``_get``, ``_idle``, ``_claim``,
-    ``_add``, ``_view``, ``_submit``, ``show``, ``credentials``, ``db``, ``settings``)."""
+    ``_add``, ``_removal``, ``_compute_names``, ``_view``, ``_submit``, ``show``, ``credentials``,
+    ``db``, ``settings``)."""
 
     @answers
     def set_elastic(self, ctx: AuthContext, ref: str, min_nodes: int | None, max_nodes: int | None,
@@ -31,8 +29,7 @@ class ElasticService:
         them must be among node001 up to the new max_nodes."""
         with self.db.read() as s:
             c = self._idle(s, ctx, ref, "cluster:scale")
-            have = sorted(n.name for n in s.scalars(select(ClusterNode).where(ClusterNode.cluster_id == c.id,
-                                                                               ClusterNode.role == COMPUTE)))
+            have = sorted(self._compute_names(s, c.id))
             s.expunge(c)
         p = profiles.profile(c.profile, c.profile_version)
         if "max_nodes" not in p.options:
@@ -46,7 +43,7 @@ class ElasticService:
         if req.max_nodes is None:
             raise BadRequest("Give max_nodes: the cluster is not elastic yet.")
         if isinstance(req.max_nodes, int) and 1 <= req.max_nodes <= MAX_NODES:
-            allowed = set(node_names.next_free([], req.max_nodes, NODE_PREFIX, self.settings.cluster_node_width))
+            allowed = set(node_names.first(req.max_nodes, NODE_PREFIX, self.settings.cluster_node_width))
             beyond = [n for n in have if n not in allowed]
             if beyond:
                 raise Conflict(f"Cluster {c.name} has node(s) {node_names.compact(beyond)} beyond max_nodes "
@@ -89,13 +86,12 @@ class ElasticService:
             raise BadRequest(f"names must name from 1 to {MAX_NODES} nodes.")
         with self.db.read() as s:
             c = self._get(s, ctx, ref, "cluster:scale")
-            existing = {n.name for n in s.scalars(select(ClusterNode).where(ClusterNode.cluster_id == c.id,
-                                                                             ClusterNode.role == COMPUTE))}
+            existing = set(self._compute_names(s, c.id))
             s.expunge(c)
         top = (c.options or {}).get("max_nodes")
         if not top:
             raise Conflict(f"Cluster {c.name} is not elastic (it has no max_nodes).")
-        allowed = set(node_names.next_free([], top, NODE_PREFIX, self.settings.cluster_node_width))
+        allowed = set(node_names.first(top, NODE_PREFIX, self.settings.cluster_node_width))
         stray = sorted({n for n in names if n not in allowed and n not in existing})
         if stray:
             raise BadRequest(f"Cluster {c.name} has no node {node_names.compact(stray)} to scale (its elastic nodes "
@@ -111,13 +107,7 @@ class ElasticService:
                              f"Slurm asked for {node_names.compact(wanted)} (jobs wait for them)")
         with self.db.write() as s:
             c = self._idle(s, ctx, c.id, "cluster:scale", (ACTIVE, DEGRADED))
-            self._claim(s, c, "suspend", wanted)
-            s.execute(update(ClusterNode).where(ClusterNode.cluster_id == c.id, ClusterNode.name.in_(wanted))
-                      .values(status=NODE_DELETING))
             why = "idle for its idle time" if action == "suspend" else "Slurm gave up waiting for them to boot"
-            s.add(ClusterEvent(cluster_id=c.id, step="suspend", message=f"Slurm suspends {node_names.compact(wanted)} "
-                                                                         f"({why})"))
-            s.flush()
-            view = self._view(s, s.get(Cluster, c.id))
+            view = self._removal(s, c, "suspend", wanted, f"Slurm suspends {node_names.compact(wanted)} ({why})")
         self._submit(c.id, "suspend", wanted)
         return view, wanted

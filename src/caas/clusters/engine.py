@@ -164,13 +164,13 @@ class Engine:
         if top and c.cidr:  # an elastic cluster's nodes to come: their addresses follow from their names
             have = {name for name, _ in computes}
             computes += [(name, addresses.node_ip(c.cidr, node_names.node_number(name)[1]))
-                         for name in node_names.next_free([], int(top), NODE_PREFIX, self.settings.cluster_node_width)
+                         for name in node_names.first(int(top), NODE_PREFIX, self.settings.cluster_node_width)
                          if name not in have]
             computes.sort()
         return profiles.hosts_file(c.name, (f"{c.name}-head", head or addresses.head_ip(c.cidr)), computes)
 
-    def _user_data(self, c: Cluster, node: ClusterNode, hosts: str, user_key: str, extra: dict) -> str:
-        p = profiles.profile(c.profile, c.profile_version)
+    @staticmethod
+    def _user_data(p: profiles.Profile, c: Cluster, node: ClusterNode, hosts: str, user_key: str, extra: dict) -> str:
         boot = profiles.Boot(cluster_name=c.name, cluster_id=c.id, role=node.role, hosts=hosts,
                              hostname=f"{c.name}-head" if node.role == HEAD else node.name,
                              cluster_key=c.cluster_key, cluster_public_key=c.cluster_public_key,
@@ -258,7 +258,7 @@ class Engine:
         def make(n: ClusterNode) -> tuple:
             return conn.compute.create_server(
                 name=cloud_name(c, n), image_id=c.image_id, flavor_id=flavors[n.flavor],
-                networks=[{"port": n.port_id}], user_data=self._user_data(c, n, hosts, work.user_key, extra),
+                networks=[{"port": n.port_id}], user_data=self._user_data(p, c, n, hosts, work.user_key, extra),
                 config_drive=True, metadata=marks.server_metadata(c, n.name)).id, {}
 
         self._batch(work, "server", nodes, make)
@@ -554,17 +554,14 @@ class Engine:
             self._delete(work)
         elif op == "configure":
             self.perform(work, for_profile(OPERATIONS["configure"], profiles.PROFILES.get(c.profile)))
-        elif op == "suspend":
-            work.names = c.operation_nodes or [n.name for n in self.journal.nodes(c.id) if n.status == NODE_DELETING]
-            self.perform(work, for_profile(OPERATIONS["suspend"], profiles.PROFILES.get(c.profile)))
         elif op == "create":
             self.failed_create(work, "caas was restarted during the create")
         elif op == "add":
             names = c.operation_nodes or [n.name for n in self.journal.nodes(c.id) if n.status in (BUILDING, NODE_ERROR)]
             self.undo_add(work, names, "caas was restarted while nodes were added")
-        elif op == "remove":
+        elif op in ("remove", "suspend"):
             work.names = c.operation_nodes or [n.name for n in self.journal.nodes(c.id) if n.status == NODE_DELETING]
-            self.perform(work, for_profile(OPERATIONS["remove"], profiles.PROFILES.get(c.profile)))
+            self.perform(work, for_profile(OPERATIONS[op], profiles.PROFILES.get(c.profile)))
 
     def close(self) -> None:
         self.stopping.set()

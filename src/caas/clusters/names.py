@@ -190,6 +190,12 @@ def next_free(existing: Iterable[str], count: int, prefix: str = "node", width: 
     return names
 
 
+def first(count: int, prefix: str = "node", width: int = 3) -> list[str]:
+    """The first ``count`` node names (node001 ...): an elastic cluster's nodes up to its
+    max_nodes, a new cluster's nodes."""
+    return next_free([], count, prefix, width)
+
+
 def compact(names: Iterable[str]) -> str:
     """The inverse of ``parse_names`` for display: ``node[001-003,005]``. Numbered names are
     grouped by prefix and written width, numbers sorted and consecutive ones joined; a group

@@ -28,11 +28,9 @@ def _slurm_prepare(engine, work) -> dict:
     c = work.cluster
     extra = {"users": list(c.users or []), "home_export": home.export(engine, work),
              "slurm_conf": slurm.conf_of(engine, work)}
-    secret = engine.credentials.scaler(c.id)
-    if secret is not None:
-        extra["scaler"] = {"credential_id": secret[0], "credential_secret": secret[1],
-                           "auth_url": engine.access.guest_auth_url(),
-                           "cluster_url": f"{engine.settings.guest_url}/caas/v1/clusters/{c.id}"}
+    conf = scaler.conf_for(engine, c.id)
+    if conf is not None:
+        extra["scaler"] = conf
     return extra
 
 

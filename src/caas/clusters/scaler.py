@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import json
 
-from caas.clusters import slurm
+from caas.clusters import readiness, slurm
 from caas.clusters.cloudconfig import Boot, text_file
+from caas.clusters.work import StepFailed
 
 PROGRAM = r'''#!/usr/bin/python3
 """caas's resume/suspend program for Slurm's power saving (written by caas): asks caas for (or to
@@ -94,28 +95,37 @@ def part(b: Boot) -> dict:
     conf = b.extra.get("scaler")
     if not conf or not b.head:
         return {}
-    return {"write_files": [*programs(), text_file(slurm.SCALER_CONF, json.dumps(conf, indent=1) + "\n", "0600")],
+    return {"write_files": [*programs(), text_file(slurm.SCALER_CONF, conf_text(conf), "0600")],
             "runcmd": [["sh", "-c", f"chown slurm:slurm {slurm.SCALER_CONF} && chmod 0600 {slurm.SCALER_CONF}"]]}
+
+
+def conf_text(conf: dict) -> str:
+    return json.dumps(conf, indent=1) + "\n"
+
+
+def conf_for(engine, cluster_id: str) -> dict | None:
+    """``scaler.json`` of the cluster: its scaler credential and caas as the instances reach it
+    (None: the cluster has no scaler credential, it is not elastic)."""
+    secret = engine.credentials.scaler(cluster_id)
+    if secret is None:
+        return None
+    return {"credential_id": secret[0], "credential_secret": secret[1], "auth_url": engine.access.guest_auth_url(),
+            "cluster_url": f"{engine.settings.guest_url}/caas/v1/clusters/{cluster_id}"}
 
 
 def install(engine, work, notes: list[str]) -> None:
     """On a running cluster made elastic: the programs and their configuration on the head (the
     configuration as the head's cloud-config writes it at create)."""
-    from caas.clusters import readiness
-    from caas.clusters.profiles import PROFILES
-
     if not readiness.guest_checks(engine.settings, work.cluster):
         notes.append(readiness.why_not(engine.settings))
         return
-    conf = PROFILES[work.cluster.profile].prepare(engine, work).get("scaler")
+    conf = conf_for(engine, work.id)
     head = engine._head(work)
     head.run("mkdir -p /etc/caas /usr/local/sbin", timeout=30)
     for f in programs():
         head.put(f["path"], f["content"], 0o755)
-    head.put(slurm.SCALER_CONF, json.dumps(conf, indent=1) + "\n", 0o600)
+    head.put(slurm.SCALER_CONF, conf_text(conf), 0o600)
     status, out = head.run(f"chown slurm:slurm {slurm.SCALER_CONF}", timeout=30)
     if status != 0:
-        from caas.clusters.work import StepFailed
-
         raise StepFailed(f"could not give the scaler's configuration to the slurm user: {out.strip()[:200]}")
     notes.append("the resume and suspend programs and the scaler credential on the head")

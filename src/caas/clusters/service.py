@@ -284,7 +284,7 @@ class ClusterService(ElasticService):
         lines, short, checked = quota.check(conn, self.access, self.settings.scheduler_strategy, ctx.project_id,
                                             quota.need(req.node_count, head, node, True, given, fip), held,
                                             quota.servers(req.node_count, head, node))
-        names = node_names.next_free([], req.node_count, NODE_PREFIX, self.settings.cluster_node_width)
+        names = node_names.first(req.node_count, NODE_PREFIX, self.settings.cluster_node_width)
         cidr = None
         if not given:
             with self.db.read() as s:
@@ -442,8 +442,7 @@ class ClusterService(ElasticService):
             raise BadRequest("Give either count or names.")
         with self.db.read() as s:
             c = self._idle(s, ctx, ref, "cluster:add_nodes")
-            existing = [n.name for n in s.scalars(select(ClusterNode).where(ClusterNode.cluster_id == c.id,
-                                                                             ClusterNode.role == COMPUTE))]
+            existing = self._compute_names(s, c.id)
             s.expunge(c)
         if not profiles.profile(c.profile, c.profile_version).compute_nodes:
             raise BadRequest(f"Cluster {c.name} has profile {c.profile}: a head node only.")
@@ -499,19 +498,28 @@ class ClusterService(ElasticService):
         wanted = node_names.parse_names(spec)
         with self.db.write() as s:
             c = self._idle(s, ctx, ref, "cluster:remove_nodes", (ACTIVE, DEGRADED))
-            have = {n.name for n in s.scalars(select(ClusterNode).where(ClusterNode.cluster_id == c.id,
-                                                                         ClusterNode.role == COMPUTE))}
+            have = set(self._compute_names(s, c.id))
             missing = [w for w in wanted if w not in have]
             if missing:
                 raise NotFound(f"Cluster {c.name} has no node(s) {node_names.compact(missing)}.")
-            self._claim(s, c, "remove", wanted)
-            s.execute(update(ClusterNode).where(ClusterNode.cluster_id == c.id, ClusterNode.name.in_(wanted))
-                      .values(status=NODE_DELETING))
-            s.add(ClusterEvent(cluster_id=c.id, step="remove", message=f"removing {node_names.compact(wanted)}"))
-            s.flush()
-            view = self._view(s, s.get(Cluster, c.id))
+            view = self._removal(s, c, "remove", wanted, f"removing {node_names.compact(wanted)}")
         self._submit(c.id, "remove", wanted, token=ctx.token_id)
         return view, wanted
+
+    @staticmethod
+    def _compute_names(s, cluster_id: str) -> list[str]:
+        return list(s.scalars(select(ClusterNode.name).where(ClusterNode.cluster_id == cluster_id,
+                                                             ClusterNode.role == COMPUTE)))
+
+    def _removal(self, s, c: Cluster, operation: str, wanted: list[str], message: str) -> dict:
+        """The cluster ours for ``operation`` (remove, suspend) of the nodes ``wanted``, each
+        DELETING, the event said; the cluster's view (the caller submits the work)."""
+        self._claim(s, c, operation, wanted)
+        s.execute(update(ClusterNode).where(ClusterNode.cluster_id == c.id, ClusterNode.name.in_(wanted))
+                  .values(status=NODE_DELETING))
+        s.add(ClusterEvent(cluster_id=c.id, step=operation, message=message))
+        s.flush()
+        return self._view(s, s.get(Cluster, c.id))
 
     @answers
     def delete(self, ctx: AuthContext, ref: str) -> dict:

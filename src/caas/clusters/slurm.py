@@ -15,10 +15,11 @@ on the host image and on cloud images alike) on top of ``base``.
   stays unused.
 - Daemons are started with systemd where the image runs it, else directly.
 
-Steps of its own (``HOOKS``): a create checks, after ``ready``, that Slurm sees every node
-responding; an add writes the new nodes into the configuration before their servers boot (the
-controller restarts; jobs survive it) and waits for them; a removal drains the nodes first
-(waiting for their jobs to end), and takes them out of the configuration afterwards.
+Steps of its own (the profile's hooks, ``profiles.SLURM``): a create checks, after ``ready``,
+that Slurm sees every node responding; an add writes the new nodes into the configuration once
+the head's /etc/hosts names them (the controller restarts; jobs survive it) and waits for them;
+a removal drains the nodes first (waiting for their jobs to end), and takes them out of the
+configuration afterwards; a suspend (an elastic cluster's) only the latter.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class Elastic:
     idle: int
 
 
-def power_saving(cluster_name: str, e: Elastic) -> list[str]:
+def power_saving(e: Elastic) -> list[str]:
     """Slurm's power saving, with caas's resume and suspend programs: checked every second
     (Slurm's default is every 10), so a job waits for its nodes' boot, not for the controller."""
     everyone = hostlist(e.names)
@@ -92,12 +93,8 @@ def power_saving(cluster_name: str, e: Elastic) -> list[str]:
 
 def hostlist(names) -> str:
     """Slurm's hostlist expression of node names nodeNNN (one bracket of every number)."""
-    names = sorted(names)
-    if not names:
-        return ""
-    width = len(names[0]) - len(NODE_PREFIX)
-    numbers = ",".join(n[len(NODE_PREFIX):] for n in names)
-    return f"{NODE_PREFIX}[{numbers}]" if width else ",".join(names)
+    numbers = ",".join(n[len(NODE_PREFIX):] for n in sorted(names))
+    return f"{NODE_PREFIX}[{numbers}]" if numbers else ""
 
 
 def conf(cluster_name: str, nodes: list[dict], partitions: str = "one", elastic: Elastic | None = None) -> str:
@@ -121,7 +118,7 @@ def conf(cluster_name: str, nodes: list[dict], partitions: str = "one", elastic:
         "ReturnToService=2", "SlurmdTimeout=60", "CommunicationParameters=NoAddrCache",
     ]
     if elastic is not None:
-        lines += power_saving(cluster_name, elastic)
+        lines += power_saving(elastic)
     have = {n["name"] for n in nodes}
     cloud = [{"name": name, **elastic.size} for name in elastic.names if name not in have] if elastic else []
     ordered = sorted([*nodes, *cloud], key=lambda n: n["name"])
@@ -206,8 +203,8 @@ def conf_of(engine, work: Work, without: list[str] = ()) -> str:
         from caas.clusters import names as node_names, resolve
 
         size = resolve.flavor(work.conn, c.node_flavor, default=False)
-        elastic = Elastic(tuple(node_names.next_free([], int(options["max_nodes"]), NODE_PREFIX,
-                                                     engine.settings.cluster_node_width)),
+        elastic = Elastic(tuple(node_names.first(int(options["max_nodes"]), NODE_PREFIX,
+                                                 engine.settings.cluster_node_width)),
                           {"vcpus": size["vcpus"], "ram": size["ram"], "flavor": size["name"]},
                           int(options.get("min_nodes") or 0), int(options.get("idle_time") or IDLE_TIME))
     return conf(c.name, nodes, options.get("partitions") or "one", elastic)
